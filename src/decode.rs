@@ -1,0 +1,480 @@
+//! Link, IP and TCP decoding: one captured frame in, one [`Segment`] out.
+//!
+//! Parsing is done by `etherparse` on borrowed slices (no allocation); this
+//! module only knows the link-layer framings libpcap hands us and pulls out
+//! the handful of fields the flow table needs. Lengths come from the IP
+//! header, never from the frame length: Ethernet pads short frames with
+//! trailer bytes, and a snapshot length may cut the payload off (the TCP
+//! header is all we need, so such packets still count).
+
+use crate::seq::SeqNumber;
+use etherparse::{
+    EtherType, IpNumber, LaxSlicedPacket, LaxNetSlice, TcpOptionElement, TcpSlice,
+};
+use std::net::{IpAddr, SocketAddr};
+
+/// The link-layer framings tcpka understands, by libpcap DLT value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// DLT_EN10MB: Ethernet II, with any 802.1Q / 802.1ad (QinQ) tags and PPPoE sessions.
+    Ethernet,
+    /// DLT_LINUX_SLL: Linux "cooked" v1, what `tcpdump -i any` wrote before libpcap 1.10.
+    LinuxSll,
+    /// DLT_LINUX_SLL2: Linux "cooked" v2, `tcpdump -i any` on current libpcap.
+    LinuxSll2,
+    /// DLT_RAW / LINKTYPE_RAW and LINKTYPE_IPV4 / LINKTYPE_IPV6: the frame is the IP packet.
+    RawIp,
+    /// DLT_NULL: BSD loopback, a 4-byte address family in the capturing host's byte order.
+    Null,
+    /// DLT_LOOP: OpenBSD loopback, the same 4-byte family in network byte order.
+    Loop,
+    /// DLT_NFLOG: Linux netfilter log, TLVs with the IP packet in NFULA_PAYLOAD.
+    Nflog,
+}
+
+impl LinkKind {
+    /// Maps a libpcap data-link type (as `pcap_datalink` returns it) to a framing.
+    pub fn from_dlt(dlt: i32) -> Option<LinkKind> {
+        Some(match dlt {
+            1 => LinkKind::Ethernet,
+            113 => LinkKind::LinuxSll,
+            276 => LinkKind::LinuxSll2,
+            // DLT_RAW is 12 on most systems, 14 on OpenBSD; 101 is LINKTYPE_RAW;
+            // 228 and 229 are LINKTYPE_IPV4 and LINKTYPE_IPV6.
+            12 | 14 | 101 | 228 | 229 => LinkKind::RawIp,
+            0 => LinkKind::Null,
+            108 => LinkKind::Loop,
+            239 => LinkKind::Nflog,
+            _ => return None,
+        })
+    }
+}
+
+/// TCP control flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+    /// SYN, FIN or RST: segments that are never keepalives or keepalive ACKs.
+    pub fn has_control(self) -> bool {
+        self.0 & (Self::SYN | Self::FIN | Self::RST) != 0
+    }
+}
+
+/// The 802.1Q VLAN ids in front of a packet, outermost first; 0 = no tag.
+/// Part of a connection's identity: the same 4-tuple on two VLANs is two connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VlanPath(pub [u16; 2]);
+
+impl VlanPath {
+    pub fn ids(&self) -> Vec<u16> {
+        self.0.iter().copied().filter(|&id| id != 0).collect()
+    }
+}
+
+/// What tcpka keeps of one TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub vlan: VlanPath,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    pub flags: TcpFlags,
+    /// The raw (unscaled) window field.
+    pub window: u16,
+    /// TCP payload length from the IP header, even when the capture cut it off.
+    pub payload_len: u32,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// IPv4 identification (None for IPv6).
+    pub ip_id: Option<u16>,
+    /// Window scale option (SYN segments only).
+    pub window_scale: Option<u8>,
+    /// The TCP timestamp option was present.
+    pub has_timestamp: bool,
+    /// The first SACK block, if any: a block below the ACK number is a D-SACK
+    /// (RFC 2883), the receiver saying it got a byte twice.
+    pub first_sack: Option<(SeqNumber, SeqNumber)>,
+}
+
+impl Segment {
+    /// Sequence space the segment occupies: payload plus one for SYN and FIN.
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+}
+
+/// The result of decoding one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Tcp(Segment),
+    /// A well-formed packet that is not TCP (or an IP fragment after the first).
+    NotTcp,
+    /// Too short or inconsistent to read a TCP header from.
+    Malformed,
+}
+
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const NFULA_PAYLOAD: u16 = 9;
+
+/// Decodes one captured frame of the given framing.
+pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
+    match link {
+        LinkKind::Ethernet => decode_ethernet(frame),
+        LinkKind::LinuxSll => match frame.get(14..16) {
+            Some(p) => decode_ether_type(VlanPath::default(), be16(p), &frame[16..]),
+            None => Decoded::Malformed,
+        },
+        LinkKind::LinuxSll2 => match frame.get(0..2) {
+            Some(p) if frame.len() >= 20 => {
+                decode_ether_type(VlanPath::default(), be16(p), &frame[20..])
+            }
+            _ => Decoded::Malformed,
+        },
+        LinkKind::RawIp => decode_ip(VlanPath::default(), frame),
+        // The address family tells IPv4 from IPv6, but so does the IP version
+        // nibble, which does not depend on the capturing host's byte order.
+        LinkKind::Null | LinkKind::Loop => match frame.get(4..) {
+            Some(ip) => decode_ip(VlanPath::default(), ip),
+            None => Decoded::Malformed,
+        },
+        LinkKind::Nflog => match nflog_payload(frame) {
+            Some(ip) => decode_ip(VlanPath::default(), ip),
+            None => Decoded::NotTcp,
+        },
+    }
+}
+
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+fn decode_ethernet(frame: &[u8]) -> Decoded {
+    let Ok(packet) = LaxSlicedPacket::from_ethernet(frame) else {
+        return Decoded::Malformed;
+    };
+    let vlan = vlan_path(&packet);
+    if packet.net.is_some() {
+        return segment_from(vlan, &packet);
+    }
+    match packet.ether_payload() {
+        Some(p) if p.ether_type.0 == ETHERTYPE_PPPOE_SESSION => pppoe(vlan, p.payload),
+        Some(_) => Decoded::NotTcp,
+        None => Decoded::Malformed,
+    }
+}
+
+fn decode_ether_type(vlan: VlanPath, ether_type: u16, payload: &[u8]) -> Decoded {
+    if ether_type == ETHERTYPE_PPPOE_SESSION {
+        return pppoe(vlan, payload);
+    }
+    let packet = LaxSlicedPacket::from_ether_type(EtherType(ether_type), payload);
+    let vlan = match vlan_path(&packet) {
+        VlanPath([0, 0]) => vlan,
+        inner => inner,
+    };
+    if packet.net.is_some() {
+        segment_from(vlan, &packet)
+    } else if packet.stop_err.is_some() {
+        Decoded::Malformed
+    } else {
+        Decoded::NotTcp
+    }
+}
+
+/// PPPoE session stage (RFC 2516): a 6-byte header, then the 2-byte PPP protocol.
+fn pppoe(vlan: VlanPath, payload: &[u8]) -> Decoded {
+    let Some(proto) = payload.get(6..8) else {
+        return Decoded::Malformed;
+    };
+    match be16(proto) {
+        PPP_IPV4 | PPP_IPV6 => decode_ip(vlan, &payload[8..]),
+        _ => Decoded::NotTcp,
+    }
+}
+
+/// NFLOG (DLT 239): a 4-byte header, then TLVs whose 16-bit length and type
+/// are in the capturing host's byte order (little-endian on every host that
+/// writes them in practice); each TLV is padded to 4 bytes.
+fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+    let mut rest = frame.get(4..)?;
+    while rest.len() >= 4 {
+        let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+        let kind = u16::from_le_bytes([rest[2], rest[3]]);
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        if kind == NFULA_PAYLOAD {
+            return Some(&rest[4..len]);
+        }
+        let padded = (len + 3) & !3;
+        rest = rest.get(padded..)?;
+    }
+    None
+}
+
+fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
+    match LaxSlicedPacket::from_ip(ip) {
+        Ok(packet) => segment_from(vlan, &packet),
+        Err(_) => Decoded::Malformed,
+    }
+}
+
+fn vlan_path(packet: &LaxSlicedPacket<'_>) -> VlanPath {
+    let ids = packet.vlan_ids();
+    let mut path = [0u16; 2];
+    for (slot, id) in path.iter_mut().zip(ids.iter()) {
+        *slot = id.value();
+    }
+    VlanPath(path)
+}
+
+fn segment_from(vlan: VlanPath, packet: &LaxSlicedPacket<'_>) -> Decoded {
+    let Some(net) = &packet.net else {
+        return Decoded::NotTcp;
+    };
+    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, payload) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let header_len = usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
+            let declared = usize::from(h.total_len()).checked_sub(header_len);
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                Some(h.identification()),
+                declared,
+                v4.payload(),
+            )
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let declared =
+                usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                None,
+                declared,
+                v6.payload(),
+            )
+        }
+        LaxNetSlice::Arp(_) => return Decoded::NotTcp,
+    };
+    if payload.ip_number != IpNumber::TCP || payload.fragmented {
+        return Decoded::NotTcp;
+    }
+    let Ok(tcp) = TcpSlice::from_slice(payload.payload) else {
+        return Decoded::Malformed;
+    };
+    let header_len = usize::from(tcp.data_offset()) * 4;
+    // A zero IP length means the NIC segments later (TSO): fall back to what was captured.
+    let ip_payload_len = match declared_ip_payload {
+        Some(0) | None => payload.payload.len(),
+        Some(n) => n,
+    };
+    let payload_len = ip_payload_len.saturating_sub(header_len) as u32;
+
+    let mut window_scale = None;
+    let mut has_timestamp = false;
+    let mut first_sack = None;
+    for option in tcp.options_iterator() {
+        match option {
+            Ok(TcpOptionElement::WindowScale(s)) => window_scale = Some(s),
+            Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,
+            Ok(TcpOptionElement::SelectiveAcknowledgement((l, r), _)) => {
+                first_sack = Some((SeqNumber(l), SeqNumber(r)))
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let mut flags = 0u8;
+    for (set, bit) in [
+        (tcp.fin(), TcpFlags::FIN),
+        (tcp.syn(), TcpFlags::SYN),
+        (tcp.rst(), TcpFlags::RST),
+        (tcp.psh(), TcpFlags::PSH),
+        (tcp.ack(), TcpFlags::ACK),
+    ] {
+        if set {
+            flags |= bit;
+        }
+    }
+    Decoded::Tcp(Segment {
+        vlan,
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: SeqNumber(tcp.sequence_number()),
+        ack: SeqNumber(tcp.acknowledgment_number()),
+        flags: TcpFlags(flags),
+        window: tcp.window_size(),
+        payload_len,
+        ttl,
+        ip_id,
+        window_scale,
+        has_timestamp,
+        first_sack,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    /// Builds an Ethernet/IPv4/TCP frame with the given flags and payload.
+    pub fn ipv4_frame(flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 7777, seq, 501);
+        if flags & TcpFlags::SYN != 0 {
+            b = b.syn();
+        }
+        if flags & TcpFlags::ACK != 0 {
+            b = b.ack(ack);
+        }
+        if flags & TcpFlags::FIN != 0 {
+            b = b.fin();
+        }
+        if flags & TcpFlags::RST != 0 {
+            b = b.rst();
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn tcp(d: Decoded) -> Segment {
+        match d {
+            Decoded::Tcp(s) => s,
+            other => panic!("expected a TCP segment, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_ethernet_ipv4() {
+        let frame = ipv4_frame(TcpFlags::ACK, 1000, 2000, b"hello");
+        let s = tcp(decode(LinkKind::Ethernet, &frame));
+        assert_eq!(s.src, "10.0.0.1:40000".parse().unwrap());
+        assert_eq!(s.dst, "10.0.0.2:7777".parse().unwrap());
+        assert_eq!((s.seq, s.ack), (SeqNumber(1000), SeqNumber(2000)));
+        assert_eq!(s.payload_len, 5);
+        assert_eq!(s.ttl, 64);
+        assert!(s.flags.ack() && !s.flags.syn());
+        assert_eq!(s.vlan, VlanPath::default());
+    }
+
+    #[test]
+    fn ignores_ethernet_trailer_bytes() {
+        // A 0-byte ACK padded to the 60-byte Ethernet minimum with non-zero bytes.
+        let mut frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
+        frame.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0x01, 0x02]);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &frame)).payload_len, 0);
+    }
+
+    #[test]
+    fn snapshot_cut_payload_still_counts() {
+        let frame = ipv4_frame(TcpFlags::ACK, 1, 1, &[7u8; 1000]);
+        let cut = &frame[..14 + 20 + 20 + 10];
+        assert_eq!(tcp(decode(LinkKind::Ethernet, cut)).payload_len, 1000);
+    }
+
+    #[test]
+    fn reads_qinq_vlan_ids() {
+        let frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"x");
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 42]);
+        tagged.extend_from_slice(&frame[12..]);
+        let s = tcp(decode(LinkKind::Ethernet, &tagged));
+        assert_eq!(s.vlan, VlanPath([100, 42]));
+        assert_eq!(s.payload_len, 1);
+    }
+
+    #[test]
+    fn reads_linux_cooked_v1_and_v2() {
+        let frame = ipv4_frame(TcpFlags::ACK, 5, 6, b"ab");
+        let ip = &frame[14..];
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(ip);
+        assert_eq!(tcp(decode(LinkKind::LinuxSll, &sll)).payload_len, 2);
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        sll2.extend_from_slice(ip);
+        assert_eq!(tcp(decode(LinkKind::LinuxSll2, &sll2)).seq, SeqNumber(5));
+    }
+
+    #[test]
+    fn reads_raw_null_and_nflog() {
+        let frame = ipv4_frame(TcpFlags::ACK, 9, 9, b"");
+        let ip = &frame[14..];
+        assert!(matches!(decode(LinkKind::RawIp, ip), Decoded::Tcp(_)));
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        assert!(matches!(decode(LinkKind::Null, &null), Decoded::Tcp(_)));
+        let mut nflog = vec![2, 0, 0, 0];
+        nflog.extend_from_slice(&8u16.to_le_bytes()); // a prefix TLV
+        nflog.extend_from_slice(&10u16.to_le_bytes());
+        nflog.extend_from_slice(&[b'a', b'b', b'c', b'd']);
+        nflog.extend_from_slice(&((ip.len() + 4) as u16).to_le_bytes());
+        nflog.extend_from_slice(&NFULA_PAYLOAD.to_le_bytes());
+        nflog.extend_from_slice(ip);
+        assert_eq!(tcp(decode(LinkKind::Nflog, &nflog)).seq, SeqNumber(9));
+    }
+
+    #[test]
+    fn decodes_ipv6() {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 61)
+            .tcp(1, 2, 3, 4)
+            .ack(5)
+            .write(&mut out, b"xyz")
+            .unwrap();
+        let s = tcp(decode(LinkKind::RawIp, &out));
+        assert_eq!(s.ttl, 61);
+        assert_eq!(s.ip_id, None);
+        assert_eq!(s.payload_len, 3);
+        assert!(s.src.is_ipv6());
+    }
+
+    #[test]
+    fn non_tcp_and_garbage_are_told_apart() {
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64)
+            .udp(53, 53)
+            .write(&mut udp, b"q")
+            .unwrap();
+        assert_eq!(decode(LinkKind::Ethernet, &udp), Decoded::NotTcp);
+        assert_eq!(decode(LinkKind::Ethernet, &[0u8; 5]), Decoded::Malformed);
+        let frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
+        assert_eq!(decode(LinkKind::Ethernet, &frame[..14 + 20 + 8]), Decoded::Malformed);
+    }
+
+    #[test]
+    fn unknown_dlt_is_none() {
+        assert_eq!(LinkKind::from_dlt(1), Some(LinkKind::Ethernet));
+        assert_eq!(LinkKind::from_dlt(147), None);
+    }
+}

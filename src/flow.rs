@@ -1,0 +1,678 @@
+//! The flow table: both directions of every TCP connection, their sequence
+//! state, and the classification of each segment (keepalive probe, probe
+//! ACK, zero-window probe, retransmission, …).
+//!
+//! A connection is keyed by its VLAN path and its two endpoints. It is
+//! handed out (to be judged, reported and dropped) when it has been closed
+//! or reset and stayed quiet for [`LINGER_SECS`], when its 4-tuple is reused
+//! by a new SYN, or when the capture ends.
+
+use crate::decode::{Segment, VlanPath};
+use crate::seq::SeqNumber;
+use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// How long a closed or reset connection stays in the table, in capture
+/// time, so that stray packets after the close (a second RST, a retransmitted
+/// FIN) are still counted with it.
+pub const LINGER_SECS: f64 = 10.0;
+
+/// At most this many probes of one train are kept as evidence; the counts
+/// stay exact beyond it.
+const MAX_PROBES_KEPT: usize = 32;
+/// At most this many retransmission times are kept per unacknowledged run.
+const MAX_RETRANSMISSIONS_KEPT: usize = 32;
+
+/// A packet by its place in the capture: what a person types into Wireshark's "Go to packet".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketRef {
+    /// 1-based frame number in file order, as Wireshark numbers it.
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+/// What one segment was, in the context of its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketClass {
+    Syn,
+    SynAck,
+    Data,
+    /// A segment without payload that only acknowledges (or updates the window).
+    Ack,
+    KeepaliveProbe,
+    KeepaliveAck,
+    ZeroWindowProbe,
+    Retransmission,
+    Fin,
+    Rst,
+    /// A 0- or 1-byte segment that may be a keepalive probe, held until the
+    /// peer's answer tells (the capture started in the middle of an idle period).
+    Undecided,
+}
+
+/// Which end of the connection: index into [`Connection::sides`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Client = 0,
+    Server = 1,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+/// How the client was told from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleSource {
+    /// The client sent the SYN (or the server the SYN-ACK).
+    Handshake,
+    /// The capture started mid-stream: the server is the side on the lower,
+    /// well-known or non-ephemeral port (as Wireshark guesses).
+    PortHeuristic,
+}
+
+/// One keepalive probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub at: PacketRef,
+    pub seq: SeqNumber,
+    /// 0 (Linux, BSD, macOS) or 1 (Windows and some embedded stacks).
+    pub len: u8,
+    /// The peer's first packet after the probe, if any (not an RST).
+    pub answered_by: Option<PacketRef>,
+    /// The peer answered with RST: it no longer knew the connection.
+    pub reset_by: Option<PacketRef>,
+}
+
+/// Probes in a row: each after the first was sent because the one before went unanswered.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Train {
+    /// The last packet the prober received before the first probe (Linux
+    /// measures the keepalive idle time from it); None when the capture does not show it.
+    pub idle_from: Option<PacketRef>,
+    pub probes: Vec<Probe>,
+    /// Number of probes, even beyond those kept in `probes`.
+    pub count: u32,
+}
+
+impl Train {
+    fn last(&self) -> Option<&Probe> {
+        self.probes.last()
+    }
+    /// True when no probe of the train has been answered (or reset) yet.
+    pub fn unanswered(&self) -> bool {
+        self.probes.last().is_some_and(|p| p.answered_by.is_none() && p.reset_by.is_none())
+    }
+}
+
+/// Everything one side's keepalive probes showed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeepaliveLog {
+    pub probes_sent: u32,
+    pub probes_answered: u32,
+    pub one_byte_probes: u32,
+    /// Observed idle times (last packet received → first probe of a train), seconds.
+    pub idle_observed: MinMax,
+    /// Observed gaps between an unanswered probe and the next probe, seconds.
+    pub interval_observed: MinMax,
+    /// Most probes seen in one train.
+    pub longest_train: u32,
+    /// The first probe the side sent.
+    pub first_probe: Option<PacketRef>,
+    /// The latest train, the one that matters for how the connection ended.
+    pub train: Train,
+}
+
+/// The smallest and largest of a series of observations.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MinMax {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub count: u32,
+}
+
+impl MinMax {
+    pub fn add(&mut self, v: f64) {
+        self.min = Some(self.min.map_or(v, |m| m.min(v)));
+        self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        self.count += 1;
+    }
+    pub fn merge(&mut self, other: &MinMax) {
+        if let (Some(lo), Some(hi)) = (other.min, other.max) {
+            self.min = Some(self.min.map_or(lo, |m| m.min(lo)));
+            self.max = Some(self.max.map_or(hi, |m| m.max(hi)));
+            self.count += other.count;
+        }
+    }
+}
+
+/// Data sent and not acknowledged, and its retransmissions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetransmissionRun {
+    /// The first transmission of the oldest unacknowledged segment.
+    pub first_sent: PacketRef,
+    pub seq: SeqNumber,
+    /// Times of the retransmissions of that segment (the backoff series).
+    pub retransmissions: Vec<PacketRef>,
+    pub count: u32,
+}
+
+/// One direction of a connection, named by its sender.
+#[derive(Clone, Debug)]
+pub struct HalfConnection {
+    pub addr: SocketAddr,
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub isn: Option<SeqNumber>,
+    /// One past the highest sequence number sent (SYN and FIN count one).
+    pub next_seq: Option<SeqNumber>,
+    /// The highest acknowledgment number sent: how much of the peer's data this side has.
+    pub max_ack_sent: Option<SeqNumber>,
+    /// The window this side advertised in its latest non-RST segment.
+    pub window: Option<u16>,
+    pub last_sent: Option<PacketRef>,
+    pub syn: Option<PacketRef>,
+    pub fin: Option<PacketRef>,
+    pub rst: Option<PacketRef>,
+    /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
+    pub first_ttl: Option<u8>,
+    pub rst_ttl: Option<u8>,
+    /// The SYN carried the timestamp option (RFC 7323).
+    pub syn_timestamps: bool,
+    pub rst_has_timestamp: bool,
+    pub retransmissions: u32,
+    pub zero_window_probes: u32,
+    pub keepalive: KeepaliveLog,
+    /// Unacknowledged data and its retransmissions, while there is some.
+    pub unacked: Option<RetransmissionRun>,
+    /// A 0/1-byte segment that may be a probe, waiting for the peer's answer.
+    pending: Option<Pending>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    at: PacketRef,
+    seq: SeqNumber,
+    len: u8,
+}
+
+impl HalfConnection {
+    fn new(addr: SocketAddr) -> HalfConnection {
+        HalfConnection {
+            addr,
+            packets: 0,
+            payload_bytes: 0,
+            isn: None,
+            next_seq: None,
+            max_ack_sent: None,
+            window: None,
+            last_sent: None,
+            syn: None,
+            fin: None,
+            rst: None,
+            first_ttl: None,
+            rst_ttl: None,
+            syn_timestamps: false,
+            rst_has_timestamp: false,
+            retransmissions: 0,
+            zero_window_probes: 0,
+            keepalive: KeepaliveLog::default(),
+            unacked: None,
+            pending: None,
+        }
+    }
+}
+
+/// One TCP connection, both directions.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// Sequential id within the analysis, in order of first packet.
+    pub id: u64,
+    pub vlan: VlanPath,
+    pub roles: RoleSource,
+    /// `sides[Side::Client as usize]` is the client's half.
+    pub sides: [HalfConnection; 2],
+    pub first: PacketRef,
+    pub last: PacketRef,
+    pub packets: u64,
+    /// The longest silence between two packets of the connection, and where it ended.
+    pub longest_gap: Option<(f64, PacketRef)>,
+}
+
+impl Connection {
+    pub fn side(&self, side: Side) -> &HalfConnection {
+        &self.sides[side as usize]
+    }
+    pub fn client(&self) -> SocketAddr {
+        self.sides[0].addr
+    }
+    pub fn server(&self) -> SocketAddr {
+        self.sides[1].addr
+    }
+    /// Both sides sent FIN, or one sent RST.
+    pub fn is_finished(&self) -> bool {
+        self.sides.iter().any(|h| h.rst.is_some()) || self.sides.iter().all(|h| h.fin.is_some())
+    }
+    fn side_of(&self, addr: SocketAddr) -> Side {
+        if self.sides[0].addr == addr { Side::Client } else { Side::Server }
+    }
+}
+
+/// Canonical key: the same for both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    vlan: VlanPath,
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl FlowKey {
+    fn of(seg: &Segment) -> FlowKey {
+        let (lo, hi) = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        FlowKey { vlan: seg.vlan, lo, hi }
+    }
+}
+
+/// All open connections of one capture.
+#[derive(Default)]
+pub struct FlowTable {
+    flows: HashMap<FlowKey, Connection>,
+    next_id: u64,
+    /// Finished connections, oldest first, waiting out their linger time.
+    finished_queue: Vec<(FlowKey, u64)>,
+}
+
+impl FlowTable {
+    pub fn new() -> FlowTable {
+        FlowTable::default()
+    }
+
+    /// Connections currently held.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Adds one segment; connections it ends (a reused 4-tuple) and those
+    /// whose linger time is over are passed to `done`.
+    pub fn observe(
+        &mut self,
+        at: PacketRef,
+        seg: &Segment,
+        done: &mut dyn FnMut(Connection),
+    ) -> PacketClass {
+        let key = FlowKey::of(seg);
+        let is_new_syn = seg.flags.syn() && !seg.flags.ack();
+        if let Some(existing) = self.flows.get(&key) {
+            let reused = is_new_syn
+                && (existing.is_finished()
+                    || existing.sides[0].addr != seg.src
+                    || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq));
+            if reused {
+                let old = self.flows.remove(&key).expect("present");
+                done(old);
+            }
+        }
+        let next_id = &mut self.next_id;
+        let conn = self.flows.entry(key).or_insert_with(|| {
+            *next_id += 1;
+            new_connection(*next_id, at, seg)
+        });
+        let was_finished = conn.is_finished();
+        let class = update(conn, at, seg);
+        if !was_finished && conn.is_finished() {
+            self.finished_queue.push((key, conn.id));
+        }
+        class
+    }
+
+    /// Hands out finished connections that have been quiet for [`LINGER_SECS`] at `now`.
+    pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Connection)) {
+        let flows = &mut self.flows;
+        self.finished_queue.retain(|(key, id)| {
+            let Some(conn) = flows.get(key) else { return false };
+            if conn.id != *id {
+                return false; // replaced by a new connection on the same 4-tuple
+            }
+            if now.secs_since(conn.last.ts) < LINGER_SECS {
+                return true;
+            }
+            done(flows.remove(key).expect("present"));
+            false
+        });
+    }
+
+    /// Hands out every connection left (the capture ended), in order of first packet.
+    pub fn drain(&mut self, done: &mut dyn FnMut(Connection)) {
+        let mut rest: Vec<Connection> = self.flows.drain().map(|(_, c)| c).collect();
+        rest.sort_by_key(|c| c.id);
+        self.finished_queue.clear();
+        for c in rest {
+            done(c);
+        }
+    }
+
+    /// Connections still held, for a look at what is in progress (live mode).
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        self.flows.values()
+    }
+}
+
+fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
+    let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
+        (seg.src, seg.dst, RoleSource::Handshake)
+    } else if seg.flags.syn() {
+        (seg.dst, seg.src, RoleSource::Handshake)
+    } else if server_port_first(seg.dst.port(), seg.src.port()) {
+        (seg.src, seg.dst, RoleSource::PortHeuristic)
+    } else {
+        (seg.dst, seg.src, RoleSource::PortHeuristic)
+    };
+    Connection {
+        id,
+        vlan: seg.vlan,
+        roles,
+        sides: [HalfConnection::new(client), HalfConnection::new(server)],
+        first: at,
+        last: at,
+        packets: 0,
+        longest_gap: None,
+    }
+}
+
+/// Mid-stream role guess: true when `a` looks more like the server's port than `b`.
+/// A well-known port (< 1024) beats any other; then a port outside the common
+/// ephemeral ranges (Linux 32768–60999, IANA 49152–65535) beats one inside;
+/// then the lower port. The first sender is the client when the ports tie.
+fn server_port_first(a: u16, b: u16) -> bool {
+    let rank = |p: u16| -> u8 {
+        if p < 1024 {
+            0
+        } else if p < 32768 {
+            1
+        } else {
+            2
+        }
+    };
+    (rank(a), a) <= (rank(b), b)
+}
+
+/// Updates the connection with one segment and classifies it.
+fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
+    let side = conn.side_of(seg.src);
+    if conn.packets > 0 {
+        let gap = at.ts.secs_since(conn.last.ts);
+        if conn.longest_gap.is_none_or(|(g, _)| gap > g) {
+            conn.longest_gap = Some((gap, at));
+        }
+    }
+    conn.packets += 1;
+    conn.last = at;
+
+    let (me, peer) = split(&mut conn.sides, side);
+    me.packets += 1;
+    me.payload_bytes += u64::from(seg.payload_len);
+    me.first_ttl.get_or_insert(seg.ttl);
+
+    let class = classify(me, peer, at, seg);
+
+    // Sequence state, after classification: a probe sits one below what the
+    // peer acknowledged and must not move our idea of the next sequence number.
+    if seg.flags.syn() {
+        me.isn.get_or_insert(seg.seq);
+        me.syn.get_or_insert(at);
+        me.syn_timestamps |= seg.has_timestamp;
+    }
+    if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
+        let end = seg.seq.add(seg.seq_len());
+        me.next_seq = Some(me.next_seq.map_or(end, |n| n.max(end)));
+    }
+    if seg.flags.ack() && !seg.flags.rst() {
+        me.max_ack_sent = Some(me.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
+        acknowledge(peer, seg.ack);
+    }
+    if !seg.flags.rst() {
+        me.window = Some(seg.window);
+    }
+    if seg.flags.fin() {
+        me.fin.get_or_insert(at);
+    }
+    if seg.flags.rst() {
+        me.rst.get_or_insert(at);
+        me.rst_ttl.get_or_insert(seg.ttl);
+        me.rst_has_timestamp = seg.has_timestamp;
+    }
+    if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
+        track_unacked(me, at, seg, class == PacketClass::Retransmission);
+    }
+    me.last_sent = Some(at);
+    class
+}
+
+fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &mut HalfConnection) {
+    let [client, server] = sides;
+    match side {
+        Side::Client => (client, server),
+        Side::Server => (server, client),
+    }
+}
+
+/// The classification rules. Each mirrors what Wireshark's
+/// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
+/// with the differences noted.
+fn classify(
+    me: &mut HalfConnection,
+    peer: &mut HalfConnection,
+    at: PacketRef,
+    seg: &Segment,
+) -> PacketClass {
+    let flags = seg.flags;
+    // Any packet from us settles what our held-back segment was, unless it is
+    // another copy of it (handled below).
+    let pending = me.pending.take();
+
+    if flags.rst() {
+        answer_probes(peer, at, true);
+        return PacketClass::Rst;
+    }
+    // Any packet from the peer of a prober is proof of life: it answers the
+    // outstanding probe (Linux clears icsk_probes_out on any ACK).
+    let answered = answer_probes(peer, at, false);
+    resolve_peer_pending(peer, me, at, seg);
+
+    if flags.syn() {
+        return if flags.ack() { PacketClass::SynAck } else { PacketClass::Syn };
+    }
+
+    let len = seg.payload_len;
+    // What the peer has acknowledged of our data is our SND.UNA; without it
+    // (one-way capture) fall back to our own next sequence number, as Wireshark does.
+    let snd_una = peer.max_ack_sent.or(me.next_seq);
+    let peer_window_zero = peer.window == Some(0);
+
+    if len <= 1 && !flags.has_control() {
+        // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
+        // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the
+        // same shape as a keepalive, which is why Wireshark calls it one) or
+        // 1 new byte at SND.UNA (Windows; Wireshark's rule).
+        if peer_window_zero {
+            if let Some(una) = snd_una {
+                if (len == 0 && seg.seq == una.sub(1)) || (len == 1 && seg.seq == una) {
+                    me.zero_window_probes += 1;
+                    return PacketClass::ZeroWindowProbe;
+                }
+            }
+        }
+        // KEEPALIVE PROBE: 0 or 1 byte, sequence number one below what the
+        // peer has acknowledged (RFC 1122 §4.2.3.6; Linux tcp_write_wakeup →
+        // tcp_xmit_probe_skb sends snd_una - 1 with no data, Windows sends
+        // the byte at snd_una - 1 again). Wireshark compares with the
+        // sender's own next sequence number instead, which misses the first
+        // probe when the capture starts in the middle of an idle period; the
+        // peer's ACK number does not. A 1-byte retransmission of unacknowledged
+        // data sits *at* SND.UNA, not one below, so it is not a probe.
+        if let Some(una) = snd_una {
+            if seg.seq == una.sub(1) {
+                record_probe(me, peer, at, seg.seq, len as u8);
+                return PacketClass::KeepaliveProbe;
+            }
+        } else if let Some(p) = pending {
+            // No ACK from the peer in the capture yet: a second identical
+            // empty segment with nothing from the peer in between is a repeated
+            // probe (TCP never retransmits a pure ACK).
+            if len == 0 && p.len == 0 && seg.seq == p.seq {
+                record_probe(me, peer, p.at, p.seq, 0);
+                record_probe(me, peer, at, seg.seq, 0);
+                return PacketClass::KeepaliveProbe;
+            }
+        } else if me.next_seq.is_none() && peer.last_sent.is_none() {
+            // Nothing seen of this connection before: hold the segment until
+            // the peer's answer tells whether it was a probe.
+            me.pending = Some(Pending { at, seq: seg.seq, len: len as u8 });
+            return PacketClass::Undecided;
+        }
+    }
+
+    if answered && len == 0 && !flags.has_control() {
+        return PacketClass::KeepaliveAck;
+    }
+    if flags.fin() {
+        return PacketClass::Fin;
+    }
+    if seg.seq_len() > 0 {
+        if let Some(next) = me.next_seq {
+            if seg.seq < next {
+                me.retransmissions += 1;
+                return PacketClass::Retransmission;
+            }
+        }
+        return PacketClass::Data;
+    }
+    PacketClass::Ack
+}
+
+/// The peer of a held-back segment answered: a pure ACK for exactly one
+/// past it means the segment sat below what the peer already had, i.e. a
+/// keepalive probe. For a 1-byte segment new data would get the same ACK, so
+/// we also need the D-SACK block (RFC 2883) that says the byte was a duplicate.
+fn resolve_peer_pending(
+    prober: &mut HalfConnection,
+    answerer: &mut HalfConnection,
+    at: PacketRef,
+    seg: &Segment,
+) {
+    let Some(p) = prober.pending.take() else { return };
+    if !seg.flags.ack() || seg.payload_len > 0 || seg.flags.has_control() {
+        return;
+    }
+    let dsack = seg.first_sack == Some((p.seq, p.seq.add(1)));
+    if seg.ack == p.seq.add(1) && (p.len == 0 || dsack) {
+        record_probe(prober, answerer, p.at, p.seq, p.len);
+        answer_probes(prober, at, false);
+    }
+}
+
+fn record_probe(
+    me: &mut HalfConnection,
+    peer: &HalfConnection,
+    at: PacketRef,
+    seq: SeqNumber,
+    len: u8,
+) {
+    let log = &mut me.keepalive;
+    log.probes_sent += 1;
+    if len == 1 {
+        log.one_byte_probes += 1;
+    }
+    log.first_probe.get_or_insert(at);
+    let continues = log.train.unanswered()
+        && log.train.last().is_some_and(|last| {
+            // Nothing from the peer since the last probe.
+            peer.last_sent.is_none_or(|p| p.ts <= last.at.ts)
+        });
+    if continues {
+        let last = log.train.last().expect("non-empty train");
+        log.interval_observed.add(at.ts.secs_since(last.at.ts));
+    } else {
+        let idle_from = peer.last_sent.filter(|p| p.ts <= at.ts);
+        if let Some(from) = idle_from {
+            log.idle_observed.add(at.ts.secs_since(from.ts));
+        }
+        log.train = Train { idle_from, probes: Vec::new(), count: 0 };
+    }
+    log.train.count += 1;
+    // Keep the first probes and, in the last slot, always the latest one:
+    // answers are matched against it.
+    let probe = Probe { at, seq, len, answered_by: None, reset_by: None };
+    if log.train.probes.len() < MAX_PROBES_KEPT {
+        log.train.probes.push(probe);
+    } else if let Some(last) = log.train.probes.last_mut() {
+        *last = probe;
+    }
+    log.longest_train = log.longest_train.max(log.train.count);
+}
+
+/// A packet from the peer of `prober` arrived: it answers the prober's
+/// outstanding probe. Returns true when there was one.
+fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) -> bool {
+    let log = &mut prober.keepalive;
+    if !log.train.unanswered() {
+        return false;
+    }
+    let Some(last) = log.train.probes.last_mut() else { return false };
+    if is_rst {
+        last.reset_by = Some(at);
+    } else {
+        last.answered_by = Some(at);
+        log.probes_answered += 1;
+    }
+    true
+}
+
+/// The peer acknowledged up to `ack`: data below it is no longer outstanding.
+fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
+    if let Some(run) = &sender.unacked {
+        if ack > run.seq {
+            sender.unacked = None;
+        }
+    }
+}
+
+fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransmission: bool) {
+    match &mut me.unacked {
+        Some(run) if retransmission && seg.seq == run.seq => {
+            run.count += 1;
+            if run.retransmissions.len() < MAX_RETRANSMISSIONS_KEPT {
+                run.retransmissions.push(at);
+            }
+        }
+        Some(_) => {}
+        // (A retransmission of data sent before the capture began also starts a run.)
+        None => {
+            me.unacked = Some(RetransmissionRun {
+                first_sent: at,
+                seq: seg.seq,
+                retransmissions: Vec::new(),
+                count: 0,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

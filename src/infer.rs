@@ -1,0 +1,144 @@
+//! From observed timings back to the keepalive settings that produced them.
+//!
+//! Linux arms its keepalive timer with `mod_timer()`; the timer wheel
+//! (kernel/time/timer.c) files a timer `delta` jiffies ahead in the level
+//! whose range holds `delta` and rounds the expiry *up* to that level's
+//! granularity. A timer therefore fires late, never early, by at most one
+//! granularity: 1/8 of the level's start, i.e. at most 12.5% late. A 20 s
+//! keepalive on a HZ=250 kernel (granularity 2.048 s at that level) can show
+//! as 21.40 s on the wire; 2 s (granularity 32 ms) as 2.016 s.
+//!
+//! The settings themselves are whole seconds (`tcp_keepalive_time`,
+//! `TCP_KEEPIDLE`, …), so the candidates for an observation `t` are the
+//! integers `s` with `s <= t` and `t <= s + lateness(s)`. Several
+//! observations (probe trains, connections) narrow the range.
+
+use crate::flow::MinMax;
+use serde::Serialize;
+
+/// Kernels are built with one of these HZ values.
+const KERNEL_HZ: [f64; 4] = [100.0, 250.0, 300.0, 1000.0];
+/// LVL_CLK_SHIFT and LVL_BITS of the timer wheel.
+const LVL_CLK_SHIFT: u32 = 3;
+const LVL_SIZE: u64 = 64;
+const LVL_DEPTH: u32 = 9;
+/// Capture timestamps and jiffies round differently: allow this much early.
+const MEASUREMENT_SLACK_S: f64 = 0.015;
+
+/// Settings people actually choose; when several whole seconds fit an
+/// observation, one of these wins (the closest to the observation).
+const COMMON_SETTINGS: [u32; 22] = [
+    1, 2, 3, 5, 10, 15, 20, 25, 30, 45, 60, 75, 90, 120, 180, 240, 300, 600, 900, 1800, 3600,
+    7200,
+];
+
+/// The most a Linux timer armed `secs` ahead can fire late, over the usual HZ values.
+pub fn max_timer_lateness(secs: f64) -> f64 {
+    KERNEL_HZ
+        .iter()
+        .map(|&hz| {
+            let delta = (secs * hz).ceil().max(0.0) as u64;
+            let mut granularity = 1u64;
+            for level in 0..LVL_DEPTH {
+                // LVL_START(level + 1): timers at least this far ahead go one level up.
+                let next_start = (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT);
+                if delta < next_start {
+                    break;
+                }
+                granularity = 1 << ((level + 1) * LVL_CLK_SHIFT);
+            }
+            // One granularity of rounding up, plus the jiffy the timer is armed in.
+            (granularity + 1) as f64 / hz
+        })
+        .fold(0.0, f64::max)
+}
+
+/// A timer setting inferred from observations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TimerSetting {
+    /// The most likely setting, in seconds.
+    pub value: u32,
+    /// Every whole second from `low` to `high` fits the observations.
+    pub low: u32,
+    pub high: u32,
+}
+
+impl TimerSetting {
+    pub fn is_exact(&self) -> bool {
+        self.low == self.high
+    }
+}
+
+/// The whole-second setting that explains every observation (seconds from
+/// the event that armed the timer to the packet it sent), or None when no
+/// setting explains them all (e.g. the application changed it on the way).
+pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
+    let (min, max) = (observed.min?, observed.max?);
+    // s <= min: a timer never fires early.
+    let high = (min + MEASUREMENT_SLACK_S).floor();
+    if high < 1.0 {
+        return None;
+    }
+    let high = high as u32;
+    // max <= s + lateness(s): the latest observation is still within the slack.
+    let low = (1..=high).find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
+    let value = COMMON_SETTINGS
+        .iter()
+        .rev()
+        .copied()
+        .find(|s| (low..=high).contains(s))
+        .unwrap_or(high);
+    Some(TimerSetting { value, low, high })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(values: &[f64]) -> MinMax {
+        let mut m = MinMax::default();
+        for &v in values {
+            m.add(v);
+        }
+        m
+    }
+
+    #[test]
+    fn lateness_is_at_most_an_eighth() {
+        for secs in [1.0, 2.0, 5.0, 20.0, 75.0, 7200.0] {
+            let late = max_timer_lateness(secs);
+            assert!(late > 0.0 && late <= secs / 8.0 + 0.011, "{secs} s → {late}");
+        }
+        // HZ=250: a 2 s timer is in level 1 (granularity 8 jiffies = 32 ms).
+        assert!(max_timer_lateness(2.0) >= 0.032);
+    }
+
+    #[test]
+    fn the_cto_case_20_2() {
+        let idle = infer_timer_setting(&observed(&[21.40])).unwrap();
+        assert_eq!(idle.value, 20);
+        assert_eq!((idle.low, idle.high), (20, 21));
+        let interval = infer_timer_setting(&observed(&[2.016, 2.012])).unwrap();
+        assert_eq!(interval, TimerSetting { value: 2, low: 2, high: 2 });
+    }
+
+    #[test]
+    fn uncommon_values_take_the_closest_whole_second() {
+        assert_eq!(infer_timer_setting(&observed(&[7.2])).unwrap().value, 7);
+        assert_eq!(infer_timer_setting(&observed(&[5.004])).unwrap().value, 5);
+        assert_eq!(infer_timer_setting(&observed(&[45.02])).unwrap().value, 45);
+        assert_eq!(infer_timer_setting(&observed(&[7201.3])).unwrap().value, 7200);
+    }
+
+    #[test]
+    fn observations_that_disagree_give_none() {
+        assert_eq!(infer_timer_setting(&observed(&[10.0, 30.0])), None);
+        assert_eq!(infer_timer_setting(&observed(&[0.2])), None);
+        assert_eq!(infer_timer_setting(&MinMax::default()), None);
+    }
+
+    #[test]
+    fn early_by_a_few_milliseconds_is_measurement_noise() {
+        assert_eq!(infer_timer_setting(&observed(&[1.995])).unwrap().value, 2);
+    }
+}

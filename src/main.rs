@@ -1,0 +1,128 @@
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeSet;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use tcpka::pipeline::Judge;
+use tcpka::report::ReportSink;
+use tcpka::report::json::JsonSink;
+use tcpka::report::table::TableSink;
+use tcpka::verdict::EndReason;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  analysis done, no --fail-on verdict seen
+  1  a connection ended with a verdict named by --fail-on
+  2  usage error, or an input that could not be read (fully): the report
+     still covers everything that could be read";
+
+const VERDICTS: &str = "\
+Verdicts (end_reason):
+  keepalive-timeout  a side's keepalive probes went unanswered and it gave up
+  reset              a RST ended the connection
+  closed             both sides sent FIN
+  open               still open when the capture ended";
+
+#[derive(Parser)]
+#[command(
+    name = "tcpka",
+    version,
+    about = "Explains why long-lived TCP connections ended, and which keepalive settings ended them",
+    long_about = "tcpka reads packet captures (pcap or pcapng, as written by tcpdump, Wireshark or \
+                  tshark) and tells, for every TCP connection, why it ended: a keepalive timeout, \
+                  a reset, an orderly close, or still open. When keepalive probes killed a \
+                  connection it names the prober and the settings that did it \
+                  (tcp_keepalive_time / _intvl / _probes, or TCP_KEEPIDLE / TCP_KEEPINTVL / \
+                  TCP_KEEPCNT), with the frame numbers to check in Wireshark."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files
+    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset regression.pcap\n\n{VERDICTS}\n\n{EXIT_CODES}"))]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng, recognised by content); "-" reads standard input
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+
+    /// Only packets matching this BPF filter, as in `tcpdump -r FILE EXPR` (frame numbers stay those of the file)
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// List every connection, not only the abnormal ones (table format)
+    #[arg(long)]
+    all: bool,
+
+    /// Exit with status 1 when any connection ends with one of these verdicts
+    #[arg(long, value_name = "VERDICT[,VERDICT]", value_delimiter = ',', value_parser = parse_verdict)]
+    fail_on: Vec<EndReason>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn parse_verdict(s: &str) -> Result<EndReason, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => match analyze(args) {
+            Ok(code) => code,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tcpka: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
+    let stdout = io::stdout().lock();
+    let out = io::BufWriter::new(stdout);
+    let mut sink: Box<dyn ReportSink> = match args.format {
+        Format::Table => Box::new(TableSink::new(out, args.all)),
+        Format::Json => Box::new(JsonSink::new(out)),
+    };
+    let fail_on: BTreeSet<EndReason> = args.fail_on.iter().copied().collect();
+    let mut judge = Judge::new(sink.as_mut(), fail_on);
+    let show_progress = io::stderr().is_terminal();
+    let input_errors = tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
+        if show_progress {
+            if let Some(total) = total {
+                eprint!("\r{path}: {:.0}%", 100.0 * done as f64 / total.max(1) as f64);
+                let _ = io::stderr().flush();
+            }
+        }
+    })?;
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    let failed = judge.finish()?;
+    for e in &input_errors {
+        eprintln!("tcpka: {e}");
+    }
+    Ok(if !input_errors.is_empty() {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,260 @@
+//! Findings in plain words: what happened, which setting did it, how to fix it.
+
+use crate::flow::{Connection, Side};
+use crate::report::endpoint;
+use crate::verdict::{Bound, EndReason, KeepaliveFinding, Verdict};
+
+/// OS defaults: (idle s, interval s, probes).
+pub const LINUX_DEFAULTS: (u32, u32, u32) = (7200, 75, 9);
+pub const WINDOWS_DEFAULTS: (u32, u32, u32) = (7200, 1, 10);
+pub const MACOS_DEFAULTS: (u32, u32, u32) = (7200, 75, 8);
+
+/// The OS family a probe's shape suggests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OsFamily {
+    /// 0-byte probes, initial TTL 64.
+    LinuxOrBsd,
+    /// 1-byte probes (the byte before SND.UNA sent again).
+    Windows,
+    /// 0-byte probes with TTL above 128: routers, switches, Solaris.
+    NetworkDevice,
+    Unknown,
+}
+
+impl OsFamily {
+    pub fn label(self) -> &'static str {
+        match self {
+            OsFamily::LinuxOrBsd => "linux-bsd-macos",
+            OsFamily::Windows => "windows",
+            OsFamily::NetworkDevice => "network-device",
+            OsFamily::Unknown => "unknown",
+        }
+    }
+    fn words(self) -> &'static str {
+        match self {
+            OsFamily::LinuxOrBsd => "0-byte probes with an initial TTL of 64: Linux, BSD or macOS",
+            OsFamily::Windows => "1-byte probes: Windows (some embedded stacks, e.g. PLCs, do the same)",
+            OsFamily::NetworkDevice => "0-byte probes with an initial TTL of 255: a network device or Solaris",
+            OsFamily::Unknown => "a probe format that does not point to one OS",
+        }
+    }
+}
+
+pub fn os_family(probe_bytes: u8, ttl: Option<u8>) -> OsFamily {
+    match (probe_bytes, ttl) {
+        (1, _) => OsFamily::Windows,
+        (0, Some(t)) if t <= 64 => OsFamily::LinuxOrBsd,
+        (0, Some(t)) if t > 128 => OsFamily::NetworkDevice,
+        _ => OsFamily::Unknown,
+    }
+}
+
+/// Whether inferred settings match an OS default.
+pub fn settings_origin(idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> &'static str {
+    let (Some(idle), Some(interval)) = (idle, interval) else {
+        return match idle {
+            Some(7200) => "unknown",
+            Some(_) => "tuned",
+            None => "unknown",
+        };
+    };
+    let fits = |d: (u32, u32, u32)| {
+        idle == d.0
+            && interval == d.1
+            && match probes {
+                Some((n, Bound::Exact)) => n == d.2,
+                Some((n, Bound::AtLeast)) => n <= d.2,
+                None => true,
+            }
+    };
+    // Linux and macOS differ only in the probe count; without an exact count, say Linux.
+    if fits(LINUX_DEFAULTS) {
+        "linux-default"
+    } else if fits(MACOS_DEFAULTS) {
+        "macos-default"
+    } else if fits(WINDOWS_DEFAULTS) {
+        "windows-default"
+    } else {
+        "tuned"
+    }
+}
+
+fn secs(v: f64) -> String {
+    if v >= 100.0 { format!("{v:.0} s") } else if v >= 10.0 { format!("{v:.2} s") } else { format!("{v:.3} s") }
+}
+
+/// The whole diagnosis of one connection, a paragraph.
+pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let mut parts: Vec<String> = Vec::new();
+    match verdict.end_reason {
+        EndReason::KeepaliveTimeout => {
+            let k = verdict.keepalive.iter().find(|k| k.gave_up).expect("a prober gave up");
+            parts.push(keepalive_kill(conn, k));
+        }
+        EndReason::Reset => {
+            let side = verdict.ended_by.expect("reset has a sender");
+            let idle = verdict
+                .end_packet
+                .and_then(|rst| conn.longest_gap.filter(|(_, at)| at.frame == rst.frame).map(|(g, _)| g));
+            match idle {
+                Some(g) => parts.push(format!("{} reset the connection after {} of silence.", name(side), secs(g))),
+                None => parts.push(format!("{} reset the connection.", name(side))),
+            }
+        }
+        EndReason::Closed => parts.push(format!("Closed normally: {} sent the first FIN.", name(verdict.ended_by.unwrap_or(Side::Client)))),
+        EndReason::Open => {
+            let idle = conn.longest_gap.map(|(g, _)| g);
+            let mut s = "Still open when the capture ended".to_string();
+            if let Some(g) = idle {
+                s.push_str(&format!(" (longest silence {})", secs(g)));
+            }
+            s.push('.');
+            parts.push(s);
+        }
+    }
+    for k in &verdict.keepalive {
+        if verdict.end_reason == EndReason::KeepaliveTimeout && k.gave_up {
+            continue;
+        }
+        parts.push(keepalive_seen(conn, k));
+    }
+    parts.join(" ")
+}
+
+/// "Which setting did it" and the fixes, for a prober that gave up.
+fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
+    let prober = conn.side(k.prober);
+    let peer = conn.side(k.prober.peer());
+    let mut s = format!(
+        "Keepalive timeout: {} ({}) stopped hearing from {}",
+        endpoint(prober.addr),
+        k.prober.name(),
+        endpoint(peer.addr)
+    );
+    match k.idle_observed.min {
+        Some(idle) => s.push_str(&format!(", sent its first probe after {} of idle", secs(idle))),
+        None => s.push_str(" (the capture starts inside the idle period)"),
+    }
+    s.push_str(&format!(", sent {} probe{}", k.last_train_count, plural(k.last_train_count)));
+    if let Some(i) = k.interval_observed.min {
+        s.push_str(&format!(" {} apart", secs(i)));
+    }
+    s.push_str(" that went unanswered, and ");
+    match k.gave_up_with {
+        Some(_) => s.push_str("then reset the connection."),
+        None => s.push_str("then fell silent (no RST in the capture: it may have been dropped before the capture point)."),
+    }
+    s.push(' ');
+    s.push_str(&settings_sentence(k));
+    s.push_str(" The peer stopped answering: it vanished (power loss, network cut, a firewall or NAT dropping the idle flow) without a FIN or RST.");
+    s.push_str(&format!(
+        " Fix: if the peer is expected to be silent or the path briefly drops traffic, give it longer: raise the settings per socket (setsockopt TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) or system-wide (sysctl -w net.ipv4.tcp_keepalive_time=… on {}), or have the application send a heartbeat more often than every {} so the connection never sits idle that long; if the peer really died, the keepalive did its job.",
+        prober.addr.ip(),
+        k.idle.map_or_else(|| "idle period".to_string(), |i| format!("{} s", i.value))
+    ));
+    s
+}
+
+/// The inferred settings, with names, defaults and OS family.
+fn settings_sentence(k: &KeepaliveFinding) -> String {
+    let idle = k.idle.map(|i| i.value);
+    let interval = k.interval.map(|i| i.value);
+    let probes = k.probes;
+    let fmt_val = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
+    let probes_text = match probes {
+        Some((n, Bound::Exact)) => n.to_string(),
+        Some((n, Bound::AtLeast)) => format!("at least {n}"),
+        None => "?".to_string(),
+    };
+    let family = os_family(k.probe_bytes, k.ttl);
+    let mut s = match family {
+        OsFamily::Windows => format!(
+            "This matches keepalive time {} s, interval {} s, {} probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT).",
+            fmt_val(idle), fmt_val(interval), probes_text
+        ),
+        _ => format!(
+            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}).",
+            fmt_val(idle), fmt_val(interval), probes_text, fmt_val(idle), fmt_val(interval), probes_text
+        ),
+    };
+    if let Some(i) = k.idle.filter(|i| !i.is_exact()) {
+        s.push_str(&format!(" Timers fire late, so any idle setting from {} to {} s fits; {} is the likeliest.", i.low, i.high, i.value));
+    }
+    let origin = settings_origin(idle, interval, probes);
+    s.push_str(match origin {
+        "linux-default" => " These are the Linux defaults (7200/75/9).",
+        "macos-default" => " These are the macOS defaults (7200/75/8).",
+        "windows-default" => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
+        "tuned" => " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.",
+        _ => "",
+    });
+    s.push_str(&format!(" The probes carry {}.", family.words()));
+    s
+}
+
+/// A side that probed but did not end the connection.
+fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
+    let prober = endpoint(conn.side(k.prober).addr);
+    let mut s = format!(
+        "{} ({}) sent {} keepalive probe{}, {} answered",
+        prober,
+        k.prober.name(),
+        k.probes_sent,
+        plural(k.probes_sent),
+        k.probes_answered
+    );
+    if let Some(idle) = k.idle_observed.min {
+        s.push_str(&format!("; first probe after {} of idle", secs(idle)));
+        if let Some(i) = k.idle {
+            s.push_str(&format!(" (idle setting {} s", i.value));
+            if !i.is_exact() {
+                s.push_str(&format!(", {}–{} s fit", i.low, i.high));
+            }
+            s.push(')');
+        }
+    }
+    s.push('.');
+    if k.probes_answered > 0 {
+        s.push_str(" The peer was alive and answered.");
+    }
+    if k.unanswered_at_end > 0 && !k.gave_up {
+        s.push_str(&format!(
+            " {} probe{} still unanswered when the {} (the prober had not given up: probes ≥ {}).",
+            k.unanswered_at_end,
+            if k.unanswered_at_end == 1 { " was" } else { "s were" },
+            if k.reset_by_peer.is_some() { "peer answered with RST" } else { "capture ended" },
+            k.unanswered_at_end
+        ));
+    }
+    if k.reset_by_peer.is_some() {
+        s.push_str(" The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).");
+    }
+    s
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_os_defaults() {
+        assert_eq!(settings_origin(Some(7200), Some(75), Some((9, Bound::Exact))), "linux-default");
+        assert_eq!(settings_origin(Some(7200), Some(75), Some((8, Bound::Exact))), "macos-default");
+        assert_eq!(settings_origin(Some(7200), Some(1), Some((10, Bound::Exact))), "windows-default");
+        assert_eq!(settings_origin(Some(20), Some(2), Some((2, Bound::Exact))), "tuned");
+        assert_eq!(settings_origin(None, None, None), "unknown");
+    }
+
+    #[test]
+    fn probe_shape_points_to_os_family() {
+        assert_eq!(os_family(0, Some(64)), OsFamily::LinuxOrBsd);
+        assert_eq!(os_family(1, Some(128)), OsFamily::Windows);
+        assert_eq!(os_family(0, Some(255)), OsFamily::NetworkDevice);
+        assert_eq!(os_family(0, Some(128)), OsFamily::Unknown);
+    }
+}

@@ -1,0 +1,278 @@
+//! What tcpka tells: the report's data model (the JSON document's shape) and
+//! its writers. A connection's report is built once, when the connection is
+//! judged, and handed to a [`ReportSink`]; the flow table then drops it.
+
+pub mod diagnosis;
+pub mod hosts;
+pub mod json;
+pub mod table;
+
+use crate::flow::{Connection, PacketRef, RoleSource, Side};
+use crate::infer::TimerSetting;
+use crate::verdict::{Bound, EndReason, KeepaliveFinding, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+
+/// One input file, as read.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaptureSummary {
+    pub path: String,
+    /// "pcap" or "pcapng" (from the file's magic number), null if unreadable.
+    pub format: Option<String>,
+    pub link_types: Vec<String>,
+    pub packets: u64,
+    pub tcp_packets: u64,
+    pub other_packets: u64,
+    /// Packets whose headers could not be read (not counted in any connection).
+    pub undecodable_packets: u64,
+    pub connections: u64,
+    pub first_packet: Option<String>,
+    pub last_packet: Option<String>,
+    pub warnings: Vec<String>,
+    /// Why the file could not be read (fully); null when it was.
+    pub error: Option<String>,
+}
+
+/// One keepalive-probing side of a connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepaliveReport {
+    pub prober: String,
+    /// "client" or "server".
+    pub prober_role: &'static str,
+    pub probes_sent: u32,
+    pub probes_answered: u32,
+    /// Probes of the last train nobody answered.
+    pub unanswered_at_end: u32,
+    /// Shortest observed idle: last packet received → first probe of a train (s).
+    pub idle_observed_s: Option<f64>,
+    /// The idle setting (tcp_keepalive_time / TCP_KEEPIDLE) this implies (s).
+    pub idle_s: Option<u32>,
+    /// All whole seconds that fit the observations, [low, high].
+    pub idle_range_s: Option<[u32; 2]>,
+    /// Shortest observed gap between an unanswered probe and the next probe (or the reset).
+    pub interval_observed_s: Option<f64>,
+    /// The interval setting (tcp_keepalive_intvl / TCP_KEEPINTVL) this implies (s).
+    pub interval_s: Option<u32>,
+    pub interval_range_s: Option<[u32; 2]>,
+    /// The probe-count setting (tcp_keepalive_probes / TCP_KEEPCNT) this implies.
+    pub probes: Option<u32>,
+    /// "exact", or "at-least" when the capture cannot show when the prober would give up.
+    pub probes_bound: Option<Bound>,
+    /// The prober gave up on this connection.
+    pub gave_up: bool,
+    /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
+    pub probe_payload_bytes: u8,
+    /// The OS family the probe format and TTL suggest.
+    pub os_family: &'static str,
+    /// "linux-default", "windows-default", "macos-default", "tuned" or "unknown".
+    pub settings_origin: &'static str,
+    pub first_probe_frame: Option<u64>,
+}
+
+/// A packet that backs a finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub frame: u64,
+    pub time: String,
+    pub what: String,
+}
+
+/// One connection's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionReport {
+    pub capture: String,
+    pub client: String,
+    pub server: String,
+    /// "handshake" (the SYN was seen) or "port-heuristic" (captured mid-stream).
+    pub roles_from: &'static str,
+    pub vlan: Vec<u16>,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub start: String,
+    pub end: String,
+    pub duration_s: f64,
+    pub packets: u64,
+    pub end_reason: EndReason,
+    pub ended_by: Option<String>,
+    pub diagnosis: String,
+    pub keepalive: Vec<KeepaliveReport>,
+    pub longest_idle_s: Option<f64>,
+    pub retransmissions: u32,
+    pub zero_window_probes: u32,
+    pub evidence: Vec<Evidence>,
+    pub wireshark_filter: String,
+}
+
+/// Per-prober aggregate across connections.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostReport {
+    /// "ip:port" for a server, "ip" for a client (its ports change).
+    pub prober: String,
+    pub role: &'static str,
+    pub connections_probed: u64,
+    pub connections_ended: u64,
+    pub probes_sent: u64,
+    pub probes_answered: u64,
+    pub idle_observed_min_s: Option<f64>,
+    pub idle_observed_max_s: Option<f64>,
+    pub idle_s: Option<u32>,
+    pub interval_observed_min_s: Option<f64>,
+    pub interval_s: Option<u32>,
+    pub probes: Option<u32>,
+    pub probes_bound: Option<Bound>,
+    pub settings_origin: &'static str,
+    pub summary: String,
+}
+
+/// Totals over the whole run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub captures: u64,
+    pub packets: u64,
+    pub connections: u64,
+    pub by_end_reason: BTreeMap<EndReason, u64>,
+    pub keepalive_probes: u64,
+    pub keepalive_probes_answered: u64,
+}
+
+/// Where finished reports go.
+pub trait ReportSink {
+    fn connection(&mut self, report: &ConnectionReport) -> io::Result<()>;
+    fn finish(&mut self, captures: &[CaptureSummary], hosts: &[HostReport], summary: &Summary) -> io::Result<()>;
+}
+
+/// "ip:port", IPv6 as "[addr]:port".
+pub fn endpoint(addr: SocketAddr) -> String {
+    addr.to_string()
+}
+
+impl ConnectionReport {
+    pub fn new(conn: &Connection, verdict: &Verdict, capture: &str) -> ConnectionReport {
+        let keepalive: Vec<KeepaliveReport> =
+            verdict.keepalive.iter().map(|k| keepalive_report(conn, k)).collect();
+        ConnectionReport {
+            capture: capture.to_string(),
+            client: endpoint(conn.client()),
+            server: endpoint(conn.server()),
+            roles_from: match conn.roles {
+                RoleSource::Handshake => "handshake",
+                RoleSource::PortHeuristic => "port-heuristic",
+            },
+            vlan: conn.vlan.ids(),
+            first_frame: conn.first.frame,
+            last_frame: conn.last.frame,
+            start: conn.first.ts.to_rfc3339(),
+            end: conn.last.ts.to_rfc3339(),
+            duration_s: round6(conn.last.ts.secs_since(conn.first.ts)),
+            packets: conn.packets,
+            end_reason: verdict.end_reason,
+            ended_by: verdict.ended_by.map(|s| endpoint(conn.side(s).addr)),
+            diagnosis: diagnosis::describe(conn, verdict),
+            keepalive,
+            longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
+            retransmissions: conn.sides.iter().map(|h| h.retransmissions).sum(),
+            zero_window_probes: conn.sides.iter().map(|h| h.zero_window_probes).sum(),
+            evidence: evidence(conn, verdict),
+            wireshark_filter: wireshark_filter(conn),
+        }
+    }
+}
+
+fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
+    KeepaliveReport {
+        prober: endpoint(conn.side(k.prober).addr),
+        prober_role: k.prober.name(),
+        probes_sent: k.probes_sent,
+        probes_answered: k.probes_answered,
+        unanswered_at_end: k.unanswered_at_end,
+        idle_observed_s: k.idle_observed.min.map(round6),
+        idle_s: k.idle.map(|s| s.value),
+        idle_range_s: k.idle.map(range),
+        interval_observed_s: k.interval_observed.min.map(round6),
+        interval_s: k.interval.map(|s| s.value),
+        interval_range_s: k.interval.map(range),
+        probes: k.probes.map(|p| p.0),
+        probes_bound: k.probes.map(|p| p.1),
+        gave_up: k.gave_up,
+        probe_payload_bytes: k.probe_bytes,
+        os_family: diagnosis::os_family(k.probe_bytes, k.ttl).label(),
+        settings_origin: diagnosis::settings_origin(
+            k.idle.map(|s| s.value),
+            k.interval.map(|s| s.value),
+            k.probes,
+        ),
+        first_probe_frame: k.first_probe.map(|p| p.frame),
+    }
+}
+
+fn range(s: TimerSetting) -> [u32; 2] {
+    [s.low, s.high]
+}
+
+/// Rounds to microseconds, the precision of most captures.
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
+        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
+    };
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    if let Some(syn) = conn.side(Side::Client).syn {
+        push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
+    }
+    for k in &verdict.keepalive {
+        let peer = k.prober.peer();
+        if let Some(from) = k.idle_from {
+            push(&mut out, from, format!("last packet {} received from {} before the idle period", name(k.prober), endpoint(conn.side(peer).addr)));
+        }
+        let shown = k.last_train.len();
+        for (i, p) in k.last_train.iter().enumerate() {
+            let number = if i + 1 == shown { k.last_train_count as usize } else { i + 1 };
+            push(&mut out, *p, format!("keepalive probe {number} of the last train, from {}", name(k.prober)));
+        }
+        if let Some(a) = k.last_answer {
+            push(&mut out, a, format!("{} answered the probe", name(peer)));
+        }
+        if let Some(r) = k.reset_by_peer {
+            push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
+        }
+    }
+    if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
+        let what = match verdict.end_reason {
+            EndReason::KeepaliveTimeout if conn.side(side).rst == Some(p) => {
+                format!("RST from {} after its unanswered probes", name(side))
+            }
+            EndReason::KeepaliveTimeout => format!("last probe from {}; nothing after it", name(side)),
+            EndReason::Reset => format!("RST from {}", name(side)),
+            EndReason::Closed => "last FIN".to_string(),
+            EndReason::Open => String::new(),
+        };
+        if !out.iter().any(|e| e.frame == p.frame) {
+            push(&mut out, p, what);
+        }
+    }
+    out.sort_by_key(|e| e.frame);
+    out
+}
+
+/// A Wireshark display filter that shows just this connection.
+pub fn wireshark_filter(conn: &Connection) -> String {
+    let (c, s) = (conn.client(), conn.server());
+    let field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
+    let mut f = format!(
+        "{field}=={} && tcp.port=={} && {field}=={} && tcp.port=={}",
+        c.ip(),
+        c.port(),
+        s.ip(),
+        s.port()
+    );
+    for id in conn.vlan.ids() {
+        f.push_str(&format!(" && vlan.id=={id}"));
+    }
+    f
+}

@@ -1,0 +1,170 @@
+//! The human report: a summary, the keepalive probers, then the abnormal
+//! connections with their diagnosis and evidence. With `--all`, every
+//! connection. Tables fit the terminal; piped output is not wrapped by width
+//! but paragraphs are wrapped at 100 columns.
+
+use crate::report::{CaptureSummary, ConnectionReport, HostReport, ReportSink, Summary};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use std::io::{self, IsTerminal, Write};
+
+/// Without --all, at most this many connections are detailed.
+pub const DEFAULT_DETAIL_LIMIT: usize = 20;
+
+pub struct TableSink<W: Write> {
+    out: W,
+    all: bool,
+    kept: Vec<ConnectionReport>,
+    /// Abnormal connections not kept (beyond the limit).
+    not_shown: u64,
+    width: usize,
+}
+
+impl<W: Write> TableSink<W> {
+    pub fn new(out: W, all: bool) -> TableSink<W> {
+        let width = if io::stdout().is_terminal() { textwrap::termwidth().max(60) } else { 100 };
+        TableSink { out, all, kept: Vec::new(), not_shown: 0, width }
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        if io::stdout().is_terminal() {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(self.width as u16);
+        }
+        t
+    }
+
+    fn wrap(&self, indent: &str, text: &str) -> String {
+        let opts = textwrap::Options::new(self.width).initial_indent(indent).subsequent_indent(indent);
+        textwrap::fill(text, opts)
+    }
+}
+
+impl<W: Write> ReportSink for TableSink<W> {
+    fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
+        if self.all {
+            self.kept.push(report.clone());
+        } else if report.end_reason.is_abnormal() {
+            if self.kept.len() < DEFAULT_DETAIL_LIMIT {
+                self.kept.push(report.clone());
+            } else {
+                self.not_shown += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, captures: &[CaptureSummary], hosts: &[HostReport], summary: &Summary) -> io::Result<()> {
+        let out = &mut Vec::new();
+        for c in captures {
+            let mut line = format!(
+                "{}: {}, {}, {} packets ({} TCP), {} connections",
+                c.path,
+                c.format.as_deref().unwrap_or("unreadable"),
+                if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
+                c.packets,
+                c.tcp_packets,
+                c.connections
+            );
+            if c.undecodable_packets > 0 {
+                line.push_str(&format!(", {} undecodable", c.undecodable_packets));
+            }
+            writeln!(out, "{line}")?;
+            for w in &c.warnings {
+                writeln!(out, "{}", self.wrap("  warning: ", w))?;
+            }
+            if let Some(e) = &c.error {
+                writeln!(out, "{}", self.wrap("  error: ", e))?;
+            }
+        }
+        let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        writeln!(
+            out,
+            "\n{} connections: {}",
+            summary.connections,
+            if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
+        )?;
+        writeln!(
+            out,
+            "keepalive probes: {} sent, {} answered",
+            summary.keepalive_probes, summary.keepalive_probes_answered
+        )?;
+
+        if !hosts.is_empty() {
+            writeln!(out, "\nKeepalive probers")?;
+            let mut t = self.table();
+            t.set_header(vec!["prober", "role", "ended/probed", "idle setting", "interval", "probes", "answered", "settings"]);
+            for h in hosts {
+                t.add_row(vec![
+                    h.prober.clone(),
+                    h.role.to_string(),
+                    format!("{}/{}", h.connections_ended, h.connections_probed),
+                    opt_secs(h.idle_s, h.idle_observed_min_s),
+                    opt_secs(h.interval_s, h.interval_observed_min_s),
+                    match (h.probes, h.probes_bound) {
+                        (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
+                        (Some(n), _) => n.to_string(),
+                        _ => "?".to_string(),
+                    },
+                    format!("{}/{}", h.probes_answered, h.probes_sent),
+                    h.settings_origin.to_string(),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+            for h in hosts {
+                writeln!(out, "{}", self.wrap("  ", &h.summary))?;
+            }
+        }
+
+        if !self.kept.is_empty() {
+            writeln!(out, "\n{}", if self.all { "Connections" } else { "Abnormal connections" })?;
+            let mut t = self.table();
+            t.set_header(vec!["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"]);
+            for (i, c) in self.kept.iter().enumerate() {
+                let probes: u32 = c.keepalive.iter().map(|k| k.probes_sent).sum();
+                t.add_row(vec![
+                    (i + 1).to_string(),
+                    c.client.clone(),
+                    c.server.clone(),
+                    c.end_reason.to_string(),
+                    c.ended_by.clone().unwrap_or_default(),
+                    format!("{:.1} s", c.duration_s),
+                    probes.to_string(),
+                    format!("{}–{}", c.first_frame, c.last_frame),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+            if self.not_shown > 0 {
+                writeln!(out, "… and {} more abnormal connections (use --all or --format json)", self.not_shown)?;
+            }
+            writeln!(out, "\nFindings")?;
+            for (i, c) in self.kept.iter().enumerate() {
+                let vlan = if c.vlan.is_empty() {
+                    String::new()
+                } else {
+                    format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
+                };
+                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.end_reason, c.capture)?;
+                writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
+                for e in &c.evidence {
+                    writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
+                }
+                writeln!(out, "    Wireshark: {}", c.wireshark_filter)?;
+            }
+        } else if !self.all {
+            writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
+        }
+        self.out.write_all(out)?;
+        self.out.flush()
+    }
+}
+
+fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
+    match (setting, observed) {
+        (Some(s), Some(o)) => format!("{s} s ({o:.3})"),
+        (None, Some(o)) => format!("? ({o:.3})"),
+        (Some(s), None) => format!("{s} s"),
+        (None, None) => "?".to_string(),
+    }
+}

@@ -1,0 +1,56 @@
+//! Capture timestamps.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::fmt;
+
+/// A packet timestamp: nanoseconds since the Unix epoch, as libpcap gives it
+/// (files are opened with nanosecond precision; microsecond files are scaled).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_secs_f64(secs: f64) -> Timestamp {
+        Timestamp((secs * 1e9).round() as i64)
+    }
+
+    pub fn from_timeval(secs: i64, nanos: i64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+
+    /// Seconds elapsed from `earlier` to `self` (negative if `earlier` is later).
+    pub fn secs_since(self, earlier: Timestamp) -> f64 {
+        (self.0.saturating_sub(earlier.0)) as f64 / 1e9
+    }
+
+    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T05:35:03.123456Z`.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000) as u32;
+        match DateTime::<Utc>::from_timestamp(secs, nanos) {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Micros, true),
+            None => format!("{:.6}", self.0 as f64 / 1e9),
+        }
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_with_micros() {
+        let t = Timestamp::from_timeval(1_700_000_000, 123_456_789);
+        assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(t.secs_since(Timestamp::from_timeval(1_699_999_998, 123_456_789)), 2.0);
+    }
+}
