@@ -501,8 +501,12 @@ fn classify(
 
     let len = seg.payload_len;
     // What the peer has acknowledged of our data is our SND.UNA; without it
-    // (one-way capture) fall back to our own next sequence number, as Wireshark does.
-    let snd_una = peer.max_ack_sent.or(me.next_seq);
+    // (one-way capture) fall back to our own next sequence number, as
+    // Wireshark does, or to what an earlier probe of ours implied.
+    let snd_una = peer
+        .max_ack_sent
+        .or(me.next_seq)
+        .or_else(|| me.keepalive.train.last().map(|p| p.seq.add(1)));
     let peer_window_zero = peer.window == Some(0);
 
     if len <= 1 && !flags.has_control() {

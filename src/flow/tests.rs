@@ -1,6 +1,305 @@
 // Unit tests for the classification rules, with hand-built segments.
 use super::*;
 use crate::decode::TcpFlags;
+use crate::verdict::{Bound, EndReason, judge};
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:7777";
+const ACK: u8 = TcpFlags::ACK;
+const SYN: u8 = TcpFlags::SYN;
+const FIN: u8 = TcpFlags::FIN;
+const RST: u8 = TcpFlags::RST;
+
+/// A tiny wire: segments in, classes and finished connections out.
+struct Wire {
+    table: FlowTable,
+    frame: u64,
+    done: Vec<Connection>,
+}
+
+struct Seg {
+    from: &'static str,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    window: u16,
+    sack: Option<(u32, u32)>,
+}
+
+fn seg(from: &'static str, flags: u8, seq: u32, ack: u32, len: u32) -> Seg {
+    Seg { from, flags, seq, ack, len, window: 501, sack: None }
+}
+
+impl Seg {
+    fn window(mut self, w: u16) -> Seg {
+        self.window = w;
+        self
+    }
+    fn sack(mut self, l: u32, r: u32) -> Seg {
+        self.sack = Some((l, r));
+        self
+    }
+}
+
+impl Wire {
+    fn new() -> Wire {
+        Wire { table: FlowTable::new(), frame: 0, done: Vec::new() }
+    }
+
+    fn send(&mut self, t: f64, s: Seg) -> PacketClass {
+        self.frame += 1;
+        let to = if s.from == C { S } else { C };
+        let segment = Segment {
+            vlan: Default::default(),
+            src: s.from.parse().unwrap(),
+            dst: to.parse().unwrap(),
+            seq: SeqNumber(s.seq),
+            ack: SeqNumber(s.ack),
+            flags: TcpFlags(s.flags),
+            window: s.window,
+            payload_len: s.len,
+            ttl: 64,
+            ip_id: None,
+            window_scale: None,
+            has_timestamp: false,
+            first_sack: s.sack.map(|(l, r)| (SeqNumber(l), SeqNumber(r))),
+        };
+        let at = PacketRef { frame: self.frame, ts: Timestamp::from_secs_f64(t) };
+        let done = &mut self.done;
+        self.table.observe(at, &segment, &mut |c| done.push(c))
+    }
+
+    /// Ends the capture and returns every connection, in order.
+    fn finish(mut self) -> Vec<Connection> {
+        let done = &mut self.done;
+        self.table.drain(&mut |c| done.push(c));
+        self.done
+    }
+
+    /// Handshake plus one request/response; client ISN `c`, server ISN `s`.
+    /// Afterwards the client's next seq is c+11, the server's s+101.
+    fn established(c: u32, s: u32) -> Wire {
+        let mut w = Wire::new();
+        assert_eq!(w.send(0.0, seg(C, SYN, c, 0, 0)), PacketClass::Syn);
+        assert_eq!(w.send(0.001, seg(S, SYN | ACK, s, c.wrapping_add(1), 0)), PacketClass::SynAck);
+        assert_eq!(w.send(0.002, seg(C, ACK, c.wrapping_add(1), s.wrapping_add(1), 0)), PacketClass::Ack);
+        assert_eq!(w.send(0.003, seg(C, ACK, c.wrapping_add(1), s.wrapping_add(1), 10)), PacketClass::Data);
+        assert_eq!(w.send(0.004, seg(S, ACK, s.wrapping_add(1), c.wrapping_add(11), 100)), PacketClass::Data);
+        assert_eq!(w.send(0.005, seg(C, ACK, c.wrapping_add(11), s.wrapping_add(101), 0)), PacketClass::Ack);
+        w
+    }
+}
 
 #[test]
-fn placeholder() {}
+fn linux_probe_and_its_ack() {
+    let mut w = Wire::established(1000, 5000);
+    // Server probes: 0 bytes, seq one below what the client acknowledged (5101).
+    assert_eq!(w.send(21.405, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(21.406, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+    // Plain data afterwards is data again.
+    assert_eq!(w.send(30.0, seg(C, ACK, 1011, 5101, 5)), PacketClass::Data);
+    let conns = w.finish();
+    let server = conns[0].side(Side::Server);
+    assert_eq!(server.keepalive.probes_sent, 1);
+    assert_eq!(server.keepalive.probes_answered, 1);
+    // Idle measured from the last packet the server received (the client's ACK at 0.005 s).
+    let idle = server.keepalive.idle_observed.min.unwrap();
+    assert!((idle - 21.4).abs() < 1e-9, "{idle}");
+    assert_eq!(conns[0].side(Side::Client).keepalive.probes_sent, 0);
+}
+
+#[test]
+fn keepalive_kill_20_2_2() {
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(21.405, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(23.421, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0)), PacketClass::Rst);
+    let end = Timestamp::from_secs_f64(25.437);
+    let conns = w.finish();
+    let v = judge(&conns[0], end);
+    assert_eq!(v.end_reason, EndReason::KeepaliveTimeout);
+    assert_eq!(v.ended_by, Some(Side::Server));
+    let k = &v.keepalive[0];
+    assert_eq!((k.probes_sent, k.probes_answered, k.unanswered_at_end), (2, 0, 2));
+    assert_eq!(k.idle.unwrap().value, 20);
+    assert_eq!(k.interval.unwrap().value, 2);
+    assert_eq!(k.probes, Some((2, Bound::Exact)));
+    assert!(k.gave_up);
+}
+
+#[test]
+fn capture_ending_mid_train_gives_a_lower_bound() {
+    let mut w = Wire::established(1000, 5000);
+    for i in 0..3 {
+        w.send(10.0 + 3.0 * i as f64, seg(S, ACK, 5100, 1011, 0));
+    }
+    let conns = w.finish();
+    let v = judge(&conns[0], Timestamp::from_secs_f64(16.5));
+    assert_eq!(v.end_reason, EndReason::Open);
+    assert_eq!(v.keepalive[0].probes, Some((3, Bound::AtLeast)));
+    assert!(!v.keepalive[0].gave_up);
+}
+
+#[test]
+fn first_probe_recognised_when_capture_starts_mid_idle() {
+    let mut w = Wire::new();
+    // The first packet of the capture: nothing tells it is a probe yet.
+    assert_eq!(w.send(0.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::Undecided);
+    // The client's ACK for one past it does: a 0-byte segment is never ACKed otherwise.
+    assert_eq!(w.send(0.001, seg(C, ACK, 1011, 5101, 0)), PacketClass::Ack);
+    // The next probe follows the ordinary rule.
+    assert_eq!(w.send(60.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(60.001, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+    let conns = w.finish();
+    let ka = &conns[0].side(Side::Server).keepalive;
+    assert_eq!((ka.probes_sent, ka.probes_answered), (2, 2));
+    assert_eq!(ka.first_probe.unwrap().frame, 1);
+}
+
+#[test]
+fn unanswered_probes_at_capture_start_are_recognised_by_repetition() {
+    let mut w = Wire::new();
+    assert_eq!(w.send(0.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::Undecided);
+    assert_eq!(w.send(2.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(4.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    let conns = w.finish();
+    let ka = &conns[0].side(Side::Server).keepalive;
+    assert_eq!(ka.probes_sent, 3);
+    assert_eq!(ka.train.count, 3);
+    assert_eq!(ka.interval_observed.count, 2);
+}
+
+#[test]
+fn a_first_segment_that_is_not_answered_as_a_probe_stays_ordinary() {
+    let mut w = Wire::new();
+    assert_eq!(w.send(0.0, seg(C, ACK, 1011, 5101, 0)), PacketClass::Undecided);
+    // The server sends data: no ACK one past the client's segment.
+    assert_eq!(w.send(0.1, seg(S, ACK, 5101, 1011, 50)), PacketClass::Data);
+    let conns = w.finish();
+    assert_eq!(conns[0].side(Side::Client).keepalive.probes_sent, 0);
+}
+
+#[test]
+fn zero_window_probes_are_not_keepalives() {
+    let mut w = Wire::established(1000, 5000);
+    // The client's window closes.
+    assert_eq!(w.send(1.0, seg(C, ACK, 1011, 5101, 0).window(0)), PacketClass::Ack);
+    // Linux zero-window probe: exactly the shape of a keepalive.
+    assert_eq!(w.send(1.2, seg(S, ACK, 5100, 1011, 0)), PacketClass::ZeroWindowProbe);
+    // Windows zero-window probe: one new byte at SND.UNA.
+    assert_eq!(w.send(1.6, seg(S, ACK, 5101, 1011, 1)), PacketClass::ZeroWindowProbe);
+    // The window opens; the same shape is a keepalive again.
+    assert_eq!(w.send(2.0, seg(C, ACK, 1011, 5101, 0).window(100)), PacketClass::Ack);
+    assert_eq!(w.send(9.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    let conns = w.finish();
+    let server = conns[0].side(Side::Server);
+    assert_eq!(server.zero_window_probes, 2);
+    assert_eq!(server.keepalive.probes_sent, 1);
+}
+
+#[test]
+fn unacknowledged_one_byte_retransmission_is_not_a_probe() {
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(1.0, seg(S, ACK, 5101, 1011, 1)), PacketClass::Data);
+    // The client never acknowledges byte 5101; the server sends it again.
+    assert_eq!(w.send(1.2, seg(S, ACK, 5101, 1011, 1)), PacketClass::Retransmission);
+    assert_eq!(w.send(1.6, seg(S, ACK, 5101, 1011, 1)), PacketClass::Retransmission);
+    let conns = w.finish();
+    let server = conns[0].side(Side::Server);
+    assert_eq!(server.keepalive.probes_sent, 0);
+    assert_eq!(server.retransmissions, 2);
+    let run = server.unacked.as_ref().unwrap();
+    assert_eq!(run.first_sent.frame, 7);
+    assert_eq!(run.count, 2);
+}
+
+#[test]
+fn windows_one_byte_probe() {
+    let mut w = Wire::established(1000, 5000);
+    // The byte before SND.UNA, sent again; the receiver ACKs with a D-SACK.
+    assert_eq!(w.send(30.0, seg(C, ACK, 1010, 5101, 1)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(30.001, seg(S, ACK, 5101, 1011, 0).sack(1010, 1011)), PacketClass::KeepaliveAck);
+    let conns = w.finish();
+    let client = conns[0].side(Side::Client);
+    assert_eq!(client.keepalive.one_byte_probes, 1);
+    assert_eq!(client.keepalive.probes_answered, 1);
+    assert_eq!(client.retransmissions, 0);
+}
+
+#[test]
+fn one_byte_probe_at_capture_start_needs_the_dsack() {
+    let mut w = Wire::new();
+    assert_eq!(w.send(0.0, seg(C, ACK, 1010, 5101, 1)), PacketClass::Undecided);
+    w.send(0.001, seg(S, ACK, 5101, 1011, 0).sack(1010, 1011));
+    let mut w2 = Wire::new();
+    assert_eq!(w2.send(0.0, seg(C, ACK, 1010, 5101, 1)), PacketClass::Undecided);
+    // The same ACK without D-SACK: could be new data acknowledged.
+    w2.send(0.001, seg(S, ACK, 5101, 1011, 0));
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive.probes_sent, 1);
+    assert_eq!(w2.finish()[0].side(Side::Client).keepalive.probes_sent, 0);
+}
+
+#[test]
+fn probes_across_sequence_wrap_around() {
+    // The server's ISN sits just below 2^32: after 101 bytes its SND.UNA is 0x54.
+    let s_isn = u32::MAX - 10;
+    let mut w = Wire::established(1000, s_isn);
+    let una = s_isn.wrapping_add(101);
+    assert_eq!(una, 90);
+    assert_eq!(w.send(8.0, seg(S, ACK, una.wrapping_sub(1), 1011, 0)), PacketClass::KeepaliveProbe);
+    // And a probe exactly at the wrap: SND.UNA = 0, probe seq = 2^32 - 1.
+    let mut w = Wire::established(1000, u32::MAX - 100);
+    assert_eq!(w.send(8.0, seg(S, ACK, u32::MAX, 1011, 0)), PacketClass::KeepaliveProbe);
+}
+
+#[test]
+fn peer_reset_answers_a_probe() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(10.0, seg(S, ACK, 5100, 1011, 0));
+    assert_eq!(w.send(10.001, seg(C, RST, 5101, 0, 0)), PacketClass::Rst);
+    let conns = w.finish();
+    let v = judge(&conns[0], Timestamp::from_secs_f64(10.001));
+    assert_eq!(v.end_reason, EndReason::Reset);
+    assert_eq!(v.ended_by, Some(Side::Client));
+    assert!(v.keepalive[0].reset_by_peer.is_some());
+    assert_eq!(v.keepalive[0].probes_answered, 0);
+}
+
+#[test]
+fn orderly_close_then_reuse_of_the_four_tuple() {
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(1.0, seg(C, FIN | ACK, 1011, 5101, 0)), PacketClass::Fin);
+    assert_eq!(w.send(1.001, seg(S, FIN | ACK, 5101, 1012, 0)), PacketClass::Fin);
+    w.send(1.002, seg(C, ACK, 1012, 5102, 0));
+    // Same ports, new SYN: a new connection, and the old one is handed out at once.
+    w.send(2.0, seg(C, SYN, 777, 0, 0));
+    assert_eq!(w.done.len(), 1);
+    let conns = w.finish();
+    assert_eq!(conns.len(), 2);
+    assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0)).end_reason, EndReason::Closed);
+    assert_eq!(conns[1].side(Side::Client).isn, Some(SeqNumber(777)));
+}
+
+#[test]
+fn finished_connections_leave_after_lingering() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, RST, 1011, 0, 0));
+    w.table.expire(Timestamp::from_secs_f64(5.0), &mut |_| panic!("too early"));
+    let mut out = Vec::new();
+    w.table.expire(Timestamp::from_secs_f64(1.0 + LINGER_SECS), &mut |c| out.push(c));
+    assert_eq!(out.len(), 1);
+    assert!(w.table.is_empty());
+}
+
+#[test]
+fn mid_stream_roles_follow_the_server_port() {
+    let mut w = Wire::new();
+    w.send(0.0, seg(S, ACK, 5101, 1011, 10));
+    let conns = w.finish();
+    assert_eq!(conns[0].server(), S.parse().unwrap());
+    assert_eq!(conns[0].roles, RoleSource::PortHeuristic);
+    assert!(server_port_first(443, 51000));
+    assert!(server_port_first(8080, 40000));
+    assert!(!server_port_first(50000, 22));
+}
