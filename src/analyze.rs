@@ -1,8 +1,13 @@
 //! `tcpka analyze`: capture files through the pipeline.
 
 use crate::capture::{CaptureFile, Next};
+use crate::decode::Segment;
+use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
 use std::io;
+
+/// Called for every TCP segment with its classification (`--trace`).
+pub type Tracer<'a> = dyn FnMut(PacketRef, &Segment, PacketClass) -> io::Result<()> + 'a;
 
 /// How an analysis went, for the exit code.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,6 +25,7 @@ pub fn analyze_files(
     files: &[String],
     filter: Option<&str>,
     mut progress: impl FnMut(&str, u64, Option<u64>),
+    mut trace: Option<&mut Tracer<'_>>,
 ) -> io::Result<Vec<String>> {
     let mut input_errors = Vec::new();
     for path in files {
@@ -39,7 +45,10 @@ pub fn analyze_files(
             match file.next() {
                 Next::Packet(p) => {
                     bytes += 16 + p.data.len() as u64;
-                    pipeline.packet(p.ts, p.data)?;
+                    let ts = p.ts;
+                    if let (Some((seg, class)), Some(t)) = (pipeline.packet(ts, p.data)?, trace.as_mut()) {
+                        t(PacketRef { frame: pipeline.frames(), ts }, &seg, class)?;
+                    }
                 }
                 Next::Filtered => pipeline.skip(),
                 Next::End => break,

@@ -205,6 +205,7 @@ pub struct HalfConnection {
 struct Pending {
     at: PacketRef,
     seq: SeqNumber,
+    ack: SeqNumber,
     len: u8,
 }
 
@@ -537,9 +538,11 @@ fn classify(
             }
         } else if let Some(p) = pending {
             // No ACK from the peer in the capture yet: a second identical
-            // empty segment with nothing from the peer in between is a repeated
-            // probe (TCP never retransmits a pure ACK).
-            if len == 0 && p.len == 0 && seg.seq == p.seq {
+            // empty segment (same sequence *and* acknowledgment number) with
+            // nothing from the peer in between is a repeated probe: TCP never
+            // retransmits a pure ACK, and pure ACKs for new data (a one-way
+            // capture) advance the acknowledgment number.
+            if len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack {
                 record_probe(me, peer, p.at, p.seq, 0);
                 record_probe(me, peer, at, seg.seq, 0);
                 return PacketClass::KeepaliveProbe;
@@ -547,7 +550,7 @@ fn classify(
         } else if me.next_seq.is_none() && peer.last_sent.is_none() {
             // Nothing seen of this connection before: hold the segment until
             // the peer's answer tells whether it was a probe.
-            me.pending = Some(Pending { at, seq: seg.seq, len: len as u8 });
+            me.pending = Some(Pending { at, seq: seg.seq, ack: seg.ack, len: len as u8 });
             return PacketClass::Undecided;
         }
     }

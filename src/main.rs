@@ -64,6 +64,11 @@ struct AnalyzeArgs {
     #[arg(long)]
     all: bool,
 
+    /// Also print every TCP packet with its classification (keepalive probe,
+    /// probe ACK, zero-window probe, retransmission, …) to standard error
+    #[arg(long)]
+    trace: bool,
+
     /// Exit with status 1 when any connection ends with one of these verdicts
     #[arg(long, value_name = "VERDICT[,VERDICT]", value_delimiter = ',', value_parser = parse_verdict)]
     fail_on: Vec<EndReason>,
@@ -102,7 +107,12 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     };
     let fail_on: BTreeSet<EndReason> = args.fail_on.iter().copied().collect();
     let mut judge = Judge::new(sink.as_mut(), fail_on);
-    let show_progress = io::stderr().is_terminal();
+    let show_progress = io::stderr().is_terminal() && !args.trace;
+    let mut stderr = io::BufWriter::new(io::stderr());
+    let mut print_trace = |at: tcpka::flow::PacketRef, seg: &tcpka::decode::Segment, class: tcpka::flow::PacketClass| {
+        writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
+    };
+    let trace: Option<&mut tcpka::analyze::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
     let input_errors = tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
         if show_progress {
             if let Some(total) = total {
@@ -110,7 +120,7 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
                 let _ = io::stderr().flush();
             }
         }
-    })?;
+    }, trace)?;
     if show_progress {
         eprint!("\r\x1b[K");
     }

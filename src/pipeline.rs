@@ -1,7 +1,7 @@
 //! The one path every packet takes, from a file or a live interface:
 //! decode → flow table → (when a connection is done) verdict → report.
 
-use crate::decode::{Decoded, LinkKind, decode};
+use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::flow::{Connection, FlowTable, PacketClass, PacketRef};
 use crate::report::hosts::HostAggregator;
 use crate::report::{CaptureSummary, ConnectionReport, ReportSink, Summary};
@@ -112,8 +112,8 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.packets += 1;
     }
 
-    /// Feeds one captured frame. Returns its class when it was TCP.
-    pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<PacketClass>> {
+    /// Feeds one captured frame. Returns the segment and its class when it was TCP.
+    pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<(Segment, PacketClass)>> {
         self.stats.packets += 1;
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
@@ -122,7 +122,8 @@ impl<'j, 's> Pipeline<'j, 's> {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
                 let done = &mut self.done;
-                Some(self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c)))
+                let class = self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c));
+                Some((seg, class))
             }
             Decoded::NotTcp => {
                 self.stats.other_packets += 1;
@@ -162,6 +163,11 @@ impl<'j, 's> Pipeline<'j, 's> {
 
     pub fn set_error(&mut self, error: String) {
         self.stats.error = Some(error);
+    }
+
+    /// The number the next packet will get.
+    pub fn frames(&self) -> u64 {
+        self.stats.packets
     }
 
     pub fn flow_table(&self) -> &FlowTable {

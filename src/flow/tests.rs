@@ -303,3 +303,15 @@ fn mid_stream_roles_follow_the_server_port() {
     assert!(server_port_first(8080, 40000));
     assert!(!server_port_first(50000, 22));
 }
+
+#[test]
+fn one_way_pure_acks_are_not_probes() {
+    // Only the receiver's direction was captured: empty segments with the same
+    // sequence number but a growing acknowledgment number.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, ACK, 1011, 5101, 0));
+    for (i, ack) in [8061u32, 11021, 13941].into_iter().enumerate() {
+        assert_ne!(w.send(0.01 * (i + 1) as f64, seg(C, ACK, 1011, ack, 0)), PacketClass::KeepaliveProbe);
+    }
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive.probes_sent, 0);
+}
