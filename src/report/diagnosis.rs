@@ -32,10 +32,10 @@ impl OsFamily {
     }
     fn words(self) -> &'static str {
         match self {
-            OsFamily::LinuxOrBsd => "0-byte probes with an initial TTL of 64: Linux, BSD or macOS",
-            OsFamily::Windows => "1-byte probes: Windows (some embedded stacks, e.g. PLCs, do the same)",
-            OsFamily::NetworkDevice => "0-byte probes with an initial TTL of 255: a network device or Solaris",
-            OsFamily::Unknown => "a probe format that does not point to one OS",
+            OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
+            OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
+            OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
+            OsFamily::Unknown => "it does not point to one OS",
         }
     }
 }
@@ -189,7 +189,7 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
         "tuned" => " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.",
         _ => "",
     });
-    s.push_str(&format!(" The probes carry {}.", family.words()));
+    s.push_str(&format!(" Probe format: {}.", family.words()));
     s
 }
 

@@ -1,0 +1,163 @@
+//! The command line: output formats, exit codes and bad input.
+mod common;
+
+use common::*;
+use std::fs;
+
+fn kill_capture(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("kill.pcap");
+    write_pcap(&path, 1, &keepalive_kill_frames());
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn names_prober_and_settings_in_json_and_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kill_capture(&dir);
+    let (doc, out) = analyze_json(&[&path]);
+    assert_eq!(out.status.code(), Some(0));
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["client"], "10.0.0.1:40000");
+    assert_eq!(conn["server"], "10.0.0.2:7777");
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    assert_eq!(conn["first_frame"], 1);
+    assert_eq!(conn["last_frame"], 9);
+    let ka = &conn["keepalive"][0];
+    assert_eq!(ka["prober"], "10.0.0.2:7777");
+    assert_eq!(ka["probes_sent"], 2);
+    assert_eq!(ka["probes_answered"], 0);
+    assert_eq!(ka["idle_s"], 20);
+    assert_eq!(ka["interval_s"], 2);
+    assert_eq!(ka["probes"], 2);
+    assert_eq!(ka["probes_bound"], "exact");
+    assert_eq!(ka["idle_observed_s"], 21.4);
+    assert_eq!(ka["settings_origin"], "tuned");
+    assert_eq!(doc["hosts"][0]["prober"], "10.0.0.2:7777");
+    assert_eq!(doc["hosts"][0]["connections_ended"], 1);
+    assert_eq!(doc["summary"]["by_end_reason"]["keepalive-timeout"], 1);
+    assert_eq!(doc["captures"][0]["format"], "pcap");
+    assert_eq!(doc["captures"][0]["link_types"][0], "EN10MB");
+    let evidence: Vec<u64> = conn["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()).collect();
+    assert_eq!(evidence, vec![1, 6, 7, 8, 9]);
+
+    let out = tcpka(&["analyze", &path]);
+    // Paragraphs are wrapped: compare with the white space folded.
+    let text = stdout(&out).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("tcp_keepalive_time=20, tcp_keepalive_intvl=2, tcp_keepalive_probes=2"), "{text}");
+    assert!(text.contains("keepalive-timeout"), "{text}");
+    assert!(text.contains("ip.addr==10.0.0.1 && tcp.port==40000"), "{text}");
+}
+
+#[test]
+fn fail_on_sets_exit_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kill_capture(&dir);
+    assert_eq!(tcpka(&["analyze", "--fail-on", "reset,keepalive-timeout", &path]).status.code(), Some(1));
+    assert_eq!(tcpka(&["analyze", "--fail-on", "reset", &path]).status.code(), Some(0));
+    let bad = tcpka(&["analyze", "--fail-on", "meltdown", &path]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("keepalive-timeout"), "{}", stderr(&bad));
+}
+
+#[test]
+fn reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kill_capture(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcpka"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    assert_eq!(doc["captures"][0]["path"], "-");
+}
+
+#[test]
+fn filter_keeps_wireshark_frame_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kill_capture(&dir);
+    // Only the server's packets: the numbering still counts every packet in the file.
+    let (doc, _) = analyze_json(&["-f", "src host 10.0.0.2", &path]);
+    assert_eq!(doc["connections"][0]["first_frame"], 2);
+    assert_eq!(doc["connections"][0]["last_frame"], 9);
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["captures"][0]["tcp_packets"], 5);
+    let bad = tcpka(&["analyze", "-f", "tcp port banana", &path]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("bad filter"), "{}", stderr(&bad));
+}
+
+#[test]
+fn several_files_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = kill_capture(&dir);
+    let (doc, _) = analyze_json(&[&path, &path]);
+    assert_eq!(doc["summary"]["captures"], 2);
+    assert_eq!(doc["summary"]["connections"], 2);
+    assert_eq!(doc["hosts"][0]["connections_ended"], 2);
+}
+
+#[test]
+fn missing_empty_and_non_capture_files_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = kill_capture(&dir);
+    let empty = dir.path().join("empty.pcap");
+    fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.pcap");
+    fs::write(&text, b"this is not a capture at all\n").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    for (path, words) in [
+        (missing.to_str().unwrap(), "cannot open"),
+        (empty.to_str().unwrap(), "empty file"),
+        (text.to_str().unwrap(), "not a pcap or pcapng capture"),
+    ] {
+        // The good file is still analysed and reported; the exit status says something was wrong.
+        let (doc, out) = analyze_json(&[path, &good]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let err = stderr(&out);
+        assert!(err.contains(path) && err.contains(words), "{err}");
+        assert_eq!(doc["captures"][0]["error"].as_str().map(|e| e.contains(words)), Some(true));
+        assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+#[test]
+fn truncated_file_reports_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = kill_capture(&dir);
+    let bytes = fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let (doc, out) = analyze_json(&[cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cut off"), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["packets"], 8);
+    assert_eq!(doc["captures"][0]["warnings"].as_array().unwrap().len(), 1);
+    // Eight packets: the two probes are there, the RST is not.
+    assert_eq!(doc["connections"][0]["keepalive"][0]["probes_sent"], 2);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+}
+
+#[test]
+fn unknown_link_type_is_a_named_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user0.pcap");
+    write_pcap(&path, 147, &[(0.0, vec![1, 2, 3, 4])]);
+    let out = tcpka(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("unsupported link type") && err.contains("147"), "{err}");
+}
+
+#[test]
+fn help_teaches_verdicts_and_exit_codes() {
+    let out = tcpka(&["analyze", "--help"]);
+    let text = stdout(&out);
+    for words in ["keepalive-timeout", "Exit status", "--fail-on", "--filter", "Examples"] {
+        assert!(text.contains(words), "{words} missing from:\n{text}");
+    }
+    assert_eq!(tcpka(&["analyze"]).status.code(), Some(2));
+}
