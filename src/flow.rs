@@ -372,6 +372,11 @@ impl FlowTable {
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {
         self.flows.values()
     }
+
+    /// The connection a segment belongs to, if it is held.
+    pub fn connection_of(&self, seg: &Segment) -> Option<&Connection> {
+        self.flows.get(&FlowKey::of(seg))
+    }
 }
 
 fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {

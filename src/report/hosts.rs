@@ -1,6 +1,9 @@
 //! Per-prober aggregates: "10.0.0.1:7777 ended 37 connections after 20 s idle,
 //! 2 probes 2 s apart". A server prober is named by ip:port (its listening
-//! port is stable); a client prober by its address alone.
+//! port is stable); a client prober by its address alone. One host can run
+//! sockets with different settings (setsockopt on some, the sysctls on the
+//! others), so connections are grouped by the idle and interval settings
+//! they imply too.
 
 use crate::flow::{Connection, MinMax, Side};
 use crate::infer::infer_timer_setting;
@@ -23,7 +26,7 @@ struct Aggregate {
 /// Collects keepalive findings across connections.
 #[derive(Default)]
 pub struct HostAggregator {
-    hosts: BTreeMap<(String, &'static str), Aggregate>,
+    hosts: BTreeMap<(String, &'static str, Option<u32>, Option<u32>), Aggregate>,
 }
 
 impl HostAggregator {
@@ -34,7 +37,8 @@ impl HostAggregator {
                 Side::Server => endpoint(addr),
                 Side::Client => addr.ip().to_string(),
             };
-            let agg = self.hosts.entry((name, k.prober.name())).or_default();
+            let key = (name, k.prober.name(), k.idle.map(|s| s.value), k.interval.map(|s| s.value));
+            let agg = self.hosts.entry(key).or_default();
             agg.connections_probed += 1;
             agg.connections_ended += u64::from(k.gave_up);
             agg.probes_sent += u64::from(k.probes_sent);
@@ -54,7 +58,7 @@ impl HostAggregator {
     pub fn finish(&self) -> Vec<HostReport> {
         self.hosts
             .iter()
-            .map(|((prober, role), a)| {
+            .map(|((prober, role, _, _), a)| {
                 let idle = infer_timer_setting(&a.idle).map(|s| s.value);
                 let interval = infer_timer_setting(&a.interval).map(|s| s.value);
                 let probes = match (a.exact_probes, a.at_least_probes) {

@@ -1,0 +1,84 @@
+//! Every real-kernel capture in fixtures/ against its ground truth
+//! (fixtures/NAME.truth.json, written by fixtures/generate.sh from what was
+//! configured and checked on the wire).
+mod common;
+
+use common::analyze_json;
+use serde_json::Value;
+use std::path::Path;
+
+/// The fixtures that must be there: a missing one fails the test rather than
+/// silently shrinking it.
+const REQUIRED: &[&str] = &["ka-setsockopt", "ka-sysctl-sll2"];
+
+fn check_fixture(truth_path: &Path) -> Vec<String> {
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth_path).unwrap()).unwrap();
+    let capture = truth_path.with_file_name(truth["capture"].as_str().unwrap());
+    let (doc, out) = analyze_json(&[capture.to_str().unwrap()]);
+    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
+    let mut errors = Vec::new();
+    let expect = |errors: &mut Vec<String>, what: String, got: &Value, want: &Value| {
+        if got != want {
+            errors.push(format!("{name}: {what}: tcpka says {got}, truth says {want}"));
+        }
+    };
+    expect(&mut errors, "exit status".into(), &Value::from(out.status.code()), &Value::from(Some(0)));
+    expect(&mut errors, "link type".into(), &doc["captures"][0]["link_types"][0], &truth["link_type"]);
+    let got_conns = doc["connections"].as_array().unwrap();
+    let want_conns = truth["connections"].as_array().unwrap();
+    expect(&mut errors, "connections".into(), &Value::from(got_conns.len()), &Value::from(want_conns.len()));
+    for want in want_conns {
+        let id = format!("{} → {}", want["client"], want["server"]);
+        let vlan = want.get("vlan").cloned().unwrap_or(Value::Array(vec![]));
+        let Some(got) = got_conns
+            .iter()
+            .find(|c| c["client"] == want["client"] && c["server"] == want["server"] && c["vlan"] == vlan)
+        else {
+            errors.push(format!("{name}: no connection {id} vlan {vlan}"));
+            continue;
+        };
+        expect(&mut errors, format!("{id} end_reason"), &got["end_reason"], &want["end_reason"]);
+        if let Some(cause) = want.get("reset_cause").filter(|c| !c.is_null()) {
+            expect(&mut errors, format!("{id} reset_cause"), &got["reset_cause"], cause);
+        }
+        if let Some(hb) = want.get("heartbeat") {
+            expect(&mut errors, format!("{id} heartbeat from"), &got["heartbeat"]["from"], &hb["from"]);
+            expect(&mut errors, format!("{id} heartbeat period"), &got["heartbeat"]["period_s"], &hb["period_s"]);
+        }
+        let got_ka = got["keepalive"].as_array().unwrap();
+        let want_ka = want["keepalive"].as_array().unwrap();
+        expect(&mut errors, format!("{id} probing sides"), &Value::from(got_ka.len()), &Value::from(want_ka.len()));
+        for wk in want_ka {
+            let Some(gk) = got_ka.iter().find(|k| k["prober"] == wk["prober"]) else {
+                errors.push(format!("{name}: {id}: no keepalive finding for prober {}", wk["prober"]));
+                continue;
+            };
+            for field in ["probes_sent", "probes_answered", "idle_s", "interval_s", "probes"] {
+                if !wk[field].is_null() {
+                    expect(&mut errors, format!("{id} prober {} {field}", wk["prober"]), &gk[field], &wk[field]);
+                }
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn real_kernel_fixtures_match_their_ground_truth() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for name in REQUIRED {
+        assert!(dir.join(format!("{name}.truth.json")).exists(), "fixture {name} is missing");
+    }
+    let mut truths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
+        .collect();
+    truths.sort();
+    let mut errors = Vec::new();
+    for t in &truths {
+        errors.extend(check_fixture(t));
+    }
+    assert!(errors.is_empty(), "{} mismatches:\n{}", errors.len(), errors.join("\n"));
+    eprintln!("{} fixtures checked", truths.len());
+}
