@@ -23,6 +23,10 @@ pub const LINGER_SECS: f64 = 10.0;
 const MAX_PROBES_KEPT: usize = 32;
 /// At most this many retransmission times are kept per unacknowledged run.
 const MAX_RETRANSMISSIONS_KEPT: usize = 32;
+/// A message of at most this many bytes may be an application heartbeat.
+pub const HEARTBEAT_MAX_BYTES: u32 = 100;
+/// At most this many gaps between small messages are kept per side.
+const MAX_HEARTBEAT_GAPS: usize = 64;
 
 /// A packet by its place in the capture: what a person types into Wireshark's "Go to packet".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,11 +162,23 @@ impl MinMax {
     }
 }
 
+/// Small messages one side sent (candidate application heartbeats).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SmallMessages {
+    pub count: u32,
+    pub first: Option<PacketRef>,
+    last: Option<Timestamp>,
+    /// Gaps between consecutive small messages (the first ones kept), seconds.
+    pub gaps: Vec<f32>,
+}
+
 /// Data sent and not acknowledged, and its retransmissions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetransmissionRun {
     /// The first transmission of the oldest unacknowledged segment.
     pub first_sent: PacketRef,
+    /// How long the connection had been silent before that first transmission.
+    pub idle_before_s: f64,
     pub seq: SeqNumber,
     /// Times of the retransmissions of that segment (the backoff series).
     pub retransmissions: Vec<PacketRef>,
@@ -192,6 +208,13 @@ pub struct HalfConnection {
     /// The SYN carried the timestamp option (RFC 7323).
     pub syn_timestamps: bool,
     pub rst_has_timestamp: bool,
+    /// The RST carried the ACK flag.
+    pub rst_has_ack: bool,
+    /// Silence before the RST or before the packet it answered, whichever was longer (s).
+    pub rst_idle_before: f64,
+    /// The last segment with payload this side sent.
+    pub last_payload: Option<PacketRef>,
+    pub small_messages: SmallMessages,
     pub retransmissions: u32,
     pub zero_window_probes: u32,
     pub keepalive: KeepaliveLog,
@@ -227,6 +250,10 @@ impl HalfConnection {
             rst_ttl: None,
             syn_timestamps: false,
             rst_has_timestamp: false,
+            rst_has_ack: false,
+            rst_idle_before: 0.0,
+            last_payload: None,
+            small_messages: SmallMessages::default(),
             retransmissions: 0,
             zero_window_probes: 0,
             keepalive: KeepaliveLog::default(),
@@ -248,8 +275,15 @@ pub struct Connection {
     pub first: PacketRef,
     pub last: PacketRef,
     pub packets: u64,
-    /// The longest silence between two packets of the connection, and where it ended.
+    /// The longest silence between two packets of the connection, and the packet that ended it.
     pub longest_gap: Option<(f64, PacketRef)>,
+    /// The second longest, so the gap that preceded a connection's death can
+    /// be told from the longest one it survived.
+    pub second_longest_gap: Option<(f64, PacketRef)>,
+    /// Silence before the latest packet (s).
+    pub gap_before_last: f64,
+    /// Silence before the packet before it (s).
+    pub gap_before_previous: f64,
 }
 
 impl Connection {
@@ -398,6 +432,9 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
         last: at,
         packets: 0,
         longest_gap: None,
+        second_longest_gap: None,
+        gap_before_last: 0.0,
+        gap_before_previous: 0.0,
     }
 }
 
@@ -421,12 +458,17 @@ fn server_port_first(a: u16, b: u16) -> bool {
 /// Updates the connection with one segment and classifies it.
 fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     let side = conn.side_of(seg.src);
+    let gap = if conn.packets > 0 { at.ts.secs_since(conn.last.ts).max(0.0) } else { 0.0 };
     if conn.packets > 0 {
-        let gap = at.ts.secs_since(conn.last.ts);
         if conn.longest_gap.is_none_or(|(g, _)| gap > g) {
+            conn.second_longest_gap = conn.longest_gap;
             conn.longest_gap = Some((gap, at));
+        } else if conn.second_longest_gap.is_none_or(|(g, _)| gap > g) {
+            conn.second_longest_gap = Some((gap, at));
         }
     }
+    conn.gap_before_previous = conn.gap_before_last;
+    conn.gap_before_last = gap;
     conn.packets += 1;
     conn.last = at;
 
@@ -458,13 +500,21 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     if seg.flags.fin() {
         me.fin.get_or_insert(at);
     }
-    if seg.flags.rst() {
-        me.rst.get_or_insert(at);
-        me.rst_ttl.get_or_insert(seg.ttl);
+    if seg.flags.rst() && me.rst.is_none() {
+        me.rst = Some(at);
+        me.rst_ttl = Some(seg.ttl);
         me.rst_has_timestamp = seg.has_timestamp;
+        me.rst_has_ack = seg.flags.ack();
+        me.rst_idle_before = conn.gap_before_last.max(conn.gap_before_previous);
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
-        track_unacked(me, at, seg, class == PacketClass::Retransmission);
+        track_unacked(me, at, seg, class == PacketClass::Retransmission, conn.gap_before_last);
+    }
+    if class == PacketClass::Data {
+        me.last_payload = Some(at);
+        if seg.payload_len <= HEARTBEAT_MAX_BYTES {
+            note_small_message(&mut me.small_messages, at);
+        }
     }
     me.last_sent = Some(at);
     class
@@ -665,7 +715,18 @@ fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
     }
 }
 
-fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransmission: bool) {
+fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
+    if let Some(last) = m.last {
+        if m.gaps.len() < MAX_HEARTBEAT_GAPS {
+            m.gaps.push(at.ts.secs_since(last) as f32);
+        }
+    }
+    m.first.get_or_insert(at);
+    m.last = Some(at.ts);
+    m.count += 1;
+}
+
+fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransmission: bool, idle_before_s: f64) {
     match &mut me.unacked {
         Some(run) if retransmission && seg.seq == run.seq => {
             run.count += 1;
@@ -678,6 +739,7 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
         None => {
             me.unacked = Some(RetransmissionRun {
                 first_sent: at,
+                idle_before_s,
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,

@@ -4,7 +4,8 @@
 use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::flow::{Connection, FlowTable, PacketClass, PacketRef};
 use crate::report::hosts::HostAggregator;
-use crate::report::{CaptureSummary, ConnectionReport, ReportSink, Summary};
+use crate::report::paths::PathAggregator;
+use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary};
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, Verdict, judge};
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ use std::io;
 pub struct Judge<'s> {
     sink: &'s mut dyn ReportSink,
     hosts: HostAggregator,
+    paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
     fail_on: BTreeSet<EndReason>,
@@ -27,6 +29,7 @@ impl<'s> Judge<'s> {
         Judge {
             sink,
             hosts: HostAggregator::default(),
+            paths: PathAggregator::default(),
             summary: Summary::default(),
             captures: Vec::new(),
             fail_on,
@@ -43,6 +46,7 @@ impl<'s> Judge<'s> {
         let verdict = judge(conn, capture_end);
         let report = ConnectionReport::new(conn, &verdict, capture);
         self.hosts.add(conn, &verdict);
+        self.paths.add(conn, &verdict, capture);
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(verdict.end_reason).or_default() += 1;
         for k in &verdict.keepalive {
@@ -65,7 +69,15 @@ impl<'s> Judge<'s> {
     /// Writes the end of the report. Returns true when a `--fail-on` verdict was seen.
     pub fn finish(self) -> io::Result<bool> {
         let hosts = self.hosts.finish();
-        self.sink.finish(&self.captures, &hosts, &self.summary)?;
+        let paths = self.paths.paths();
+        let reconnect_storms = self.paths.storms();
+        self.sink.finish(&RunReport {
+            captures: &self.captures,
+            hosts: &hosts,
+            paths: &paths,
+            reconnect_storms: &reconnect_storms,
+            summary: &self.summary,
+        })?;
         Ok(self.failed)
     }
 

@@ -14,30 +14,118 @@ use std::str::FromStr;
 pub enum EndReason {
     /// One side's keepalive probes went unanswered and it gave up (reset or fell silent).
     KeepaliveTimeout,
-    /// A RST ended the connection (not after a keepalive timeout).
+    /// Data (or a FIN) was never acknowledged; the sender retransmitted with
+    /// backoff until it gave up (Linux falls silent, BSD/macOS reset).
+    RetransmissionTimeout,
+    /// A RST ended the connection (not after a keepalive or retransmission timeout).
     Reset,
     /// Both sides sent FIN: an orderly close.
     Closed,
+    /// One side sent FIN; the other had not closed when the capture ended.
+    HalfClosed,
     /// Still open when the capture ended.
     Open,
 }
 
+/// Why a RST was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetCause {
+    /// RST to a SYN: nothing listening, or a firewall rejecting.
+    Refused,
+    /// The RST's TTL / hop limit differs from that host's other packets: a
+    /// firewall or NAT box forged it.
+    Middlebox,
+    /// A stateless RST from a host that no longer had the connection
+    /// (rebooted, or its state timed out), answering a probe or a segment after an idle period.
+    PeerLostState,
+    /// The application closed while the peer's last data was still unanswered
+    /// (Linux resets instead of FIN when unread data is discarded).
+    AbortUnreadData,
+    /// The application (or the stack) aborted the connection.
+    Abort,
+}
+
+impl ResetCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetCause::Refused => "refused",
+            ResetCause::Middlebox => "middlebox",
+            ResetCause::PeerLostState => "peer-lost-state",
+            ResetCause::AbortUnreadData => "abort-unread-data",
+            ResetCause::Abort => "abort",
+        }
+    }
+}
+
+/// What the RST that ended a connection shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResetFinding {
+    pub sender: Side,
+    pub cause: ResetCause,
+    pub rst: PacketRef,
+    /// Silence before the RST (or before the segment it answered), seconds.
+    pub idle_before_s: f64,
+    /// For a forged RST: hops from the capture point to the injector, and to the real host.
+    pub injector_hops: Option<u8>,
+    pub host_hops: Option<u8>,
+}
+
+/// Data that was never acknowledged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetransmissionFinding {
+    pub sender: Side,
+    pub first_unacked: PacketRef,
+    pub retransmissions: u32,
+    /// Gaps between successive transmissions of the segment (s): the backoff series.
+    pub backoff_s: Vec<f64>,
+    /// From the first transmission to the last retransmission (or the sender's RST).
+    pub gave_up_after_s: f64,
+    /// The sender reset the connection after its retransmissions (BSD/macOS do).
+    pub reset_by_sender: Option<PacketRef>,
+    /// The sender gave up (as opposed to: the capture ended while it was still retransmitting).
+    pub gave_up: bool,
+    /// How long the connection had been silent before the data was sent (s).
+    pub idle_before_s: f64,
+    /// tcp_retries2 values whose give-up time fits the observed series.
+    pub retries2: Option<u32>,
+}
+
+/// An application heartbeat: small messages at a regular period in one direction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heartbeat {
+    pub from: Side,
+    pub period_s: f64,
+    pub messages: u32,
+}
+
 impl EndReason {
-    pub const ALL: [EndReason; 4] =
-        [EndReason::KeepaliveTimeout, EndReason::Reset, EndReason::Closed, EndReason::Open];
+    pub const ALL: [EndReason; 6] = [
+        EndReason::KeepaliveTimeout,
+        EndReason::RetransmissionTimeout,
+        EndReason::Reset,
+        EndReason::Closed,
+        EndReason::HalfClosed,
+        EndReason::Open,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::KeepaliveTimeout => "keepalive-timeout",
+            EndReason::RetransmissionTimeout => "retransmission-timeout",
             EndReason::Reset => "reset",
             EndReason::Closed => "closed",
+            EndReason::HalfClosed => "half-closed",
             EndReason::Open => "open",
         }
     }
 
     /// Whether the default report lists connections with this verdict.
     pub fn is_abnormal(self) -> bool {
-        matches!(self, EndReason::KeepaliveTimeout | EndReason::Reset)
+        matches!(
+            self,
+            EndReason::KeepaliveTimeout | EndReason::RetransmissionTimeout | EndReason::Reset | EndReason::HalfClosed
+        )
     }
 }
 
@@ -108,6 +196,17 @@ pub struct Verdict {
     /// The packet that ended it.
     pub end_packet: Option<PacketRef>,
     pub keepalive: Vec<KeepaliveFinding>,
+    pub reset: Option<ResetFinding>,
+    pub retransmission: Option<RetransmissionFinding>,
+    /// For a half-closed connection: who sent the FIN, and how long the other side then stayed open (s).
+    pub half_closed: Option<(Side, f64)>,
+    /// Silence from the last packet to the end of the capture (s), for connections still open.
+    pub idle_at_end_s: Option<f64>,
+    pub heartbeat: Option<Heartbeat>,
+    /// The silence that preceded the connection's death (a reset after idle, or
+    /// data into a silent path), and the longest silence it survived before that.
+    pub died_after_idle_s: Option<f64>,
+    pub survived_idle_s: Option<f64>,
 }
 
 /// A prober that sent nothing for this many probe intervals after an
@@ -130,8 +229,16 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
     let closed_before_rst = both_fin
         && first_rst.is_none_or(|(_, r)| conn.sides.iter().all(|h| h.fin.is_some_and(|f| f.frame < r.frame)));
 
+    let retransmission = [Side::Client, Side::Server]
+        .into_iter()
+        .filter_map(|s| retransmission_finding(conn, s, capture_end))
+        .min_by_key(|r| r.first_unacked.frame);
+
     let (end_reason, ended_by, end_packet) = if let Some(k) = keepalive.iter().find(|k| k.gave_up) {
         (EndReason::KeepaliveTimeout, Some(k.prober), k.gave_up_with.or(k.last_train.last().copied()))
+    } else if let Some(r) = retransmission.as_ref().filter(|r| r.gave_up) {
+        let last = r.reset_by_sender.or_else(|| conn.side(r.sender).unacked.as_ref().and_then(|u| u.retransmissions.last().copied()));
+        (EndReason::RetransmissionTimeout, Some(r.sender), last)
     } else if closed_before_rst {
         let last_fin = conn.sides.iter().filter_map(|h| h.fin).max_by_key(|f| f.frame);
         let first_fin_side = [Side::Client, Side::Server]
@@ -140,10 +247,202 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
         (EndReason::Closed, first_fin_side, last_fin)
     } else if let Some((side, rst)) = first_rst {
         (EndReason::Reset, Some(side), Some(rst))
+    } else if let Some(side) = [Side::Client, Side::Server].into_iter().find(|&s| conn.side(s).fin.is_some()) {
+        (EndReason::HalfClosed, Some(side), conn.side(side).fin)
     } else {
         (EndReason::Open, None, None)
     };
-    Verdict { end_reason, ended_by, end_packet, keepalive }
+
+    let reset = match (end_reason, ended_by, end_packet) {
+        (EndReason::Reset, Some(side), Some(rst)) => Some(reset_finding(conn, side, rst, &keepalive)),
+        _ => None,
+    };
+    let half_closed = match (end_reason, ended_by, end_packet) {
+        (EndReason::HalfClosed, Some(side), Some(fin)) => Some((side, capture_end.secs_since(fin.ts).max(0.0))),
+        _ => None,
+    };
+    let idle_at_end_s = matches!(end_reason, EndReason::Open | EndReason::HalfClosed)
+        .then(|| capture_end.secs_since(conn.last.ts).max(0.0));
+
+    // The silence before the death: a reset that came after an idle period,
+    // or data sent into a path that had gone silent.
+    let died_after_idle_s = match (&reset, &retransmission) {
+        (Some(r), _) if matches!(r.cause, ResetCause::Middlebox | ResetCause::PeerLostState) => Some(r.idle_before_s),
+        (_, Some(r)) if end_reason == EndReason::RetransmissionTimeout => Some(r.idle_before_s),
+        _ => None,
+    }
+    .filter(|&g| g >= MIN_IDLE_OF_INTEREST_S);
+    let fatal_frame = match (&reset, &retransmission) {
+        (Some(r), _) if died_after_idle_s.is_some() => Some(r.rst.frame),
+        (_, Some(r)) if died_after_idle_s.is_some() => Some(r.first_unacked.frame),
+        _ => None,
+    };
+    // The longest gap that the connection survived: not the one right before its death.
+    let survived_idle_s = [conn.longest_gap, conn.second_longest_gap]
+        .into_iter()
+        .flatten()
+        .find(|(g, at)| {
+            died_after_idle_s.is_none_or(|d| (g - d).abs() > 1e-6)
+                && fatal_frame.is_none_or(|f| at.frame != f && at.frame + 1 != f)
+        })
+        .map(|(g, _)| g);
+
+    let heartbeat = [Side::Client, Side::Server]
+        .into_iter()
+        .filter_map(|s| heartbeat_of(conn, s))
+        .min_by_key(|h| conn.side(h.from).small_messages.first.map_or(u64::MAX, |p| p.frame));
+
+    Verdict {
+        end_reason,
+        ended_by,
+        end_packet,
+        keepalive,
+        reset,
+        retransmission,
+        half_closed,
+        idle_at_end_s,
+        heartbeat,
+        died_after_idle_s,
+        survived_idle_s,
+    }
+}
+
+/// Silences shorter than this are not "idle periods" for the path-timeout inference.
+pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
+
+/// A sender that has been silent this many times its last backoff gap after
+/// its last retransmission (and at least this many seconds) has given up.
+const RETRANSMISSION_GIVE_UP_FACTOR: f64 = 2.0;
+const RETRANSMISSION_GIVE_UP_MIN_S: f64 = 1.0;
+
+fn retransmission_finding(conn: &Connection, sender: Side, capture_end: Timestamp) -> Option<RetransmissionFinding> {
+    let me = conn.side(sender);
+    let run = me.unacked.as_ref()?;
+    if run.count == 0 {
+        return None;
+    }
+    let peer = conn.side(sender.peer());
+    // The peer answered something after the data was sent: not a silent path.
+    if peer.last_sent.is_some_and(|p| p.frame > run.first_sent.frame && peer.rst.is_none_or(|r| r.frame != p.frame)) {
+        return None;
+    }
+    let mut times = vec![run.first_sent];
+    times.extend(run.retransmissions.iter().copied());
+    let backoff_s: Vec<f64> = times.windows(2).map(|w| w[1].ts.secs_since(w[0].ts)).collect();
+    let last = *times.last().expect("non-empty");
+    let reset_by_sender = me.rst.filter(|r| r.frame > last.frame);
+    let last_gap = backoff_s.last().copied().unwrap_or(0.0);
+    let silent_for = capture_end.secs_since(me.last_sent.map_or(last.ts, |p| p.ts));
+    let gave_up = reset_by_sender.is_some()
+        || (me.last_sent == Some(last)
+            && silent_for >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S));
+    let end = reset_by_sender.unwrap_or(last);
+    let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
+    // Linux gives up at the first RTO expiry where the time since the first
+    // transmission reaches tcp_model_timeout(tcp_retries2): after the last
+    // retransmission, before the next one would have gone out.
+    let next_expiry = gave_up_after_s + last_gap * 2.0;
+    let retries2 = (1..=30).find(|&n| {
+        let t = linux_retries_timeout(n);
+        t > gave_up_after_s && t <= next_expiry
+    });
+    Some(RetransmissionFinding {
+        sender,
+        first_unacked: run.first_sent,
+        retransmissions: run.count,
+        backoff_s,
+        gave_up_after_s,
+        reset_by_sender,
+        gave_up,
+        idle_before_s: run.idle_before_s,
+        retries2: if reset_by_sender.is_none() { retries2 } else { None },
+    })
+}
+
+/// Linux `tcp_model_timeout()` with TCP_RTO_MIN = 200 ms and TCP_RTO_MAX = 120 s:
+/// how long a sender retransmits before giving up with tcp_retries2 = `boundary`
+/// (15, the default, gives 924.6 s).
+pub fn linux_retries_timeout(boundary: u32) -> f64 {
+    const RTO_MIN: f64 = 0.2;
+    const RTO_MAX: f64 = 120.0;
+    // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) = ilog2(600) = 9
+    const LINEAR_BACKOFF_THRESH: u32 = 9;
+    if boundary <= LINEAR_BACKOFF_THRESH {
+        ((2u64 << boundary) - 1) as f64 * RTO_MIN
+    } else {
+        ((2u64 << LINEAR_BACKOFF_THRESH) - 1) as f64 * RTO_MIN + (boundary - LINEAR_BACKOFF_THRESH) as f64 * RTO_MAX
+    }
+}
+
+/// The usual initial TTLs: a packet seen with TTL t left its host with the
+/// smallest of these that is at least t.
+fn hops(ttl: u8) -> u8 {
+    let initial = [32u8, 64, 128, 255].into_iter().find(|&i| i >= ttl).unwrap_or(255);
+    initial - ttl
+}
+
+fn reset_finding(conn: &Connection, sender: Side, rst: PacketRef, keepalive: &[KeepaliveFinding]) -> ResetFinding {
+    let me = conn.side(sender);
+    let peer = conn.side(sender.peer());
+    let idle_before_s = me.rst_idle_before;
+    let mut finding =
+        ResetFinding { sender, cause: ResetCause::Abort, rst, idle_before_s, injector_hops: None, host_hops: None };
+    let sent_other_packets = me.packets > 1;
+    // Refused: the RST answers a SYN (nothing else came from that side).
+    if peer.syn.is_some() && me.syn.is_none() && !sent_other_packets {
+        finding.cause = ResetCause::Refused;
+        return finding;
+    }
+    // Forged by a middlebox: the host's own packets arrive with another TTL.
+    if let (Some(first), Some(rst_ttl)) = (me.first_ttl, me.rst_ttl) {
+        if sent_other_packets && first != rst_ttl {
+            finding.cause = ResetCause::Middlebox;
+            finding.injector_hops = Some(hops(rst_ttl));
+            finding.host_hops = Some(hops(first));
+            return finding;
+        }
+    }
+    // A host that lost the connection answers with a stateless RST: it lacks
+    // the timestamp option both SYNs negotiated, or it answers a keepalive probe.
+    let answered_probe = keepalive.iter().any(|k| k.prober != sender && k.reset_by_peer == Some(rst));
+    let negotiated_ts = me.syn_timestamps && peer.syn_timestamps;
+    let stateless = negotiated_ts && !me.rst_has_timestamp;
+    if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
+        finding.cause = ResetCause::PeerLostState;
+        return finding;
+    }
+    // The peer's data was the last payload and got no reply: the application
+    // closed with it unread (Linux then resets instead of sending FIN).
+    if peer.last_payload.is_some_and(|p| me.last_payload.is_none_or(|m| m.frame < p.frame)) && me.fin.is_none() {
+        finding.cause = ResetCause::AbortUnreadData;
+    }
+    finding
+}
+
+/// At least this many small messages make a heartbeat.
+const HEARTBEAT_MIN_MESSAGES: u32 = 4;
+/// This share of the gaps must be within `HEARTBEAT_TOLERANCE` of the median.
+const HEARTBEAT_REGULAR_SHARE: f64 = 0.75;
+const HEARTBEAT_TOLERANCE: f64 = 0.2;
+const HEARTBEAT_MIN_PERIOD_S: f64 = 0.5;
+
+fn heartbeat_of(conn: &Connection, side: Side) -> Option<Heartbeat> {
+    let m = &conn.side(side).small_messages;
+    if m.count < HEARTBEAT_MIN_MESSAGES || m.gaps.len() + 1 < HEARTBEAT_MIN_MESSAGES as usize {
+        return None;
+    }
+    let mut gaps: Vec<f64> = m.gaps.iter().map(|&g| f64::from(g)).collect();
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    if median < HEARTBEAT_MIN_PERIOD_S {
+        return None;
+    }
+    let regular = gaps.iter().filter(|&&g| (g - median).abs() <= HEARTBEAT_TOLERANCE * median).count();
+    (regular as f64 >= HEARTBEAT_REGULAR_SHARE * gaps.len() as f64).then_some(Heartbeat {
+        from: side,
+        period_s: median,
+        messages: m.count,
+    })
 }
 
 fn keepalive_finding(conn: &Connection, prober: Side, capture_end: Timestamp) -> KeepaliveFinding {

@@ -2,7 +2,9 @@
 
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
-use crate::verdict::{Bound, EndReason, KeepaliveFinding, Verdict};
+use crate::verdict::{
+    Bound, EndReason, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
+};
 
 /// OS defaults: (idle s, interval s, probes).
 pub const LINUX_DEFAULTS: (u32, u32, u32) = (7200, 75, 9);
@@ -92,25 +94,64 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             let k = verdict.keepalive.iter().find(|k| k.gave_up).expect("a prober gave up");
             parts.push(keepalive_kill(conn, k));
         }
+        EndReason::RetransmissionTimeout => {
+            let r = verdict.retransmission.as_ref().expect("retransmission finding");
+            parts.push(retransmission_timeout(conn, r));
+        }
         EndReason::Reset => {
-            let side = verdict.ended_by.expect("reset has a sender");
-            let idle = verdict
-                .end_packet
-                .and_then(|rst| conn.longest_gap.filter(|(_, at)| at.frame == rst.frame).map(|(g, _)| g));
-            match idle {
-                Some(g) => parts.push(format!("{} reset the connection after {} of silence.", name(side), secs(g))),
-                None => parts.push(format!("{} reset the connection.", name(side))),
+            let r = verdict.reset.as_ref().expect("reset finding");
+            parts.push(reset(conn, r));
+        }
+        EndReason::Closed => parts.push(format!(
+            "Closed normally: {} sent the first FIN.",
+            name(verdict.ended_by.unwrap_or(Side::Client))
+        )),
+        EndReason::HalfClosed => {
+            let (side, open_for) = verdict.half_closed.expect("half-closed finding");
+            parts.push(format!(
+                "Half-closed: {} sent FIN, but {} had not closed its side {} later, when the capture ended. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
+                name(side),
+                name(side.peer()),
+                secs(open_for),
+                conn.side(side.peer()).addr.ip()
+            ));
+        }
+        EndReason::Open => parts.push("Still open when the capture ended.".to_string()),
+    }
+    if let Some(idle) = verdict.idle_at_end_s {
+        let mut s = format!("It had been idle for {} at the end of the capture", secs(idle));
+        if verdict.keepalive.is_empty() {
+            s.push_str(&format!(
+                " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
+                secs(conn.longest_gap.map_or(idle, |(g, _)| g.max(idle)))
+            ));
+        } else {
+            s.push('.');
+        }
+        parts.push(s);
+    }
+    if let Some(h) = &verdict.heartbeat {
+        parts.push(format!(
+            "{} sends an application heartbeat every {} ({} small messages).",
+            name(h.from),
+            secs(h.period_s),
+            h.messages
+        ));
+        if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle) {
+            if h.period_s > f64::from(k.value) {
+                parts.push(format!(
+                    "The heartbeat is slower than the keepalive idle time ({} s), so it does not stop keepalive probing.",
+                    k.value
+                ));
             }
         }
-        EndReason::Closed => parts.push(format!("Closed normally: {} sent the first FIN.", name(verdict.ended_by.unwrap_or(Side::Client)))),
-        EndReason::Open => {
-            let idle = conn.longest_gap.map(|(g, _)| g);
-            let mut s = "Still open when the capture ended".to_string();
-            if let Some(g) = idle {
-                s.push_str(&format!(" (longest silence {})", secs(g)));
+        if let Some(d) = verdict.died_after_idle_s {
+            if h.period_s > d {
+                parts.push(format!(
+                    "The heartbeat is slower than the {} of silence that killed the connection: shorten it.",
+                    secs(d)
+                ));
             }
-            s.push('.');
-            parts.push(s);
         }
     }
     for k in &verdict.keepalive {
@@ -120,6 +161,72 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
         parts.push(keepalive_seen(conn, k));
     }
     parts.join(" ")
+}
+
+fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> String {
+    let sender = conn.side(r.sender);
+    let peer = conn.side(r.sender.peer());
+    let series: Vec<String> = r.backoff_s.iter().map(|g| format!("{g:.2}")).collect();
+    let mut s = format!(
+        "Retransmission timeout: {} ({}) sent data (frame {}) that {} never acknowledged, retransmitted it {} time{} with backoff gaps of {} s, and ",
+        endpoint(sender.addr),
+        r.sender.name(),
+        r.first_unacked.frame,
+        endpoint(peer.addr),
+        r.retransmissions,
+        if r.retransmissions == 1 { "" } else { "s" },
+        series.join(", ")
+    );
+    if r.reset_by_sender.is_some() {
+        s.push_str(&format!(
+            "reset the connection {} after the first transmission. Giving up with a RST is what BSD and macOS do (after 12 retransmissions by default, net.inet.tcp.* limits).",
+            secs(r.gave_up_after_s)
+        ));
+    } else {
+        s.push_str(&format!(
+            "then fell silent {} after the first transmission: it gave up without a RST, as Linux does.",
+            secs(r.gave_up_after_s)
+        ));
+        match r.retries2 {
+            Some(15) => s.push_str(" That fits the Linux default net.ipv4.tcp_retries2=15 (about 924.6 s)."),
+            Some(n) => s.push_str(&format!(
+                " That fits net.ipv4.tcp_retries2={n} (gives up after about {:.1} s; the default 15 takes 924.6 s), or a TCP_USER_TIMEOUT of about that length.",
+                linux_retries_timeout(n)
+            )),
+            None => s.push_str(&format!(
+                " No tcp_retries2 value fits that give-up time (the default 15 takes 924.6 s): the application set TCP_USER_TIMEOUT to about {:.0} ms or a little more.",
+                r.gave_up_after_s * 1000.0
+            )),
+        }
+    }
+    s.push_str(&format!(
+        " The path to {} went silent{}: the peer vanished (powered off, cable or network cut) or a firewall/NAT dropped the flow.",
+        endpoint(peer.addr),
+        if r.idle_before_s >= 1.0 { format!(" after {} of idle", secs(r.idle_before_s)) } else { String::new() }
+    ));
+    s
+}
+
+fn reset(conn: &Connection, r: &ResetFinding) -> String {
+    let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr), r.sender.name());
+    let idle = if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
+    match r.cause {
+        ResetCause::Refused => format!("Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."),
+        ResetCause::Middlebox => format!(
+            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout.",
+            r.injector_hops.unwrap_or(0),
+            if r.injector_hops == Some(1) { "" } else { "s" },
+            r.host_hops.unwrap_or(0),
+            if r.host_hops == Some(1) { "" } else { "s" },
+        ),
+        ResetCause::PeerLostState => format!(
+            "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
+        ),
+        ResetCause::AbortUnreadData => format!(
+            "Aborted: {sender} reset the connection{idle} right after its peer's last data, which it never answered: the application closed the socket with unread data (Linux then sends RST instead of FIN)."
+        ),
+        ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}."),
+    }
 }
 
 /// "Which setting did it" and the fixes, for a prober that gave up.

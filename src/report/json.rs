@@ -4,7 +4,7 @@
 //! ran out, the rest at the end of each capture in order of first packet);
 //! then `captures`, `hosts` and `summary`. The shape is documented in the README.
 
-use crate::report::{CaptureSummary, ConnectionReport, HostReport, ReportSink, Summary};
+use crate::report::{ConnectionReport, ReportSink, RunReport};
 use std::io::{self, Write};
 
 pub struct JsonSink<W: Write> {
@@ -37,14 +37,18 @@ impl<W: Write> ReportSink for JsonSink<W> {
         Ok(())
     }
 
-    fn finish(&mut self, captures: &[CaptureSummary], hosts: &[HostReport], summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
         self.start_if_needed()?;
         self.out.write_all(b"\n],\n\"captures\":")?;
-        serde_json::to_writer(&mut self.out, captures)?;
+        serde_json::to_writer(&mut self.out, run.captures)?;
         self.out.write_all(b",\n\"hosts\":")?;
-        serde_json::to_writer(&mut self.out, hosts)?;
+        serde_json::to_writer(&mut self.out, run.hosts)?;
+        self.out.write_all(b",\n\"paths\":")?;
+        serde_json::to_writer(&mut self.out, run.paths)?;
+        self.out.write_all(b",\n\"reconnect_storms\":")?;
+        serde_json::to_writer(&mut self.out, run.reconnect_storms)?;
         self.out.write_all(b",\n\"summary\":")?;
-        serde_json::to_writer(&mut self.out, summary)?;
+        serde_json::to_writer(&mut self.out, run.summary)?;
         self.out.write_all(b"}\n")?;
         self.out.flush()
     }

@@ -5,11 +5,13 @@
 pub mod diagnosis;
 pub mod hosts;
 pub mod json;
+pub mod paths;
 pub mod table;
 
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
-use crate::verdict::{Bound, EndReason, KeepaliveFinding, Verdict};
+use crate::verdict::{Bound, EndReason, KeepaliveFinding, ResetCause, Verdict};
+use paths::{PathReport, StormReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -71,6 +73,54 @@ pub struct KeepaliveReport {
     pub first_probe_frame: Option<u64>,
 }
 
+/// What the RST that ended a connection shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetReport {
+    pub sender: String,
+    pub cause: ResetCause,
+    pub frame: u64,
+    /// Silence before the RST or the segment it answered (s).
+    pub idle_before_s: f64,
+    /// For a forged RST: hops from the capture point to whoever sent it, and to the real host.
+    pub injector_hops: Option<u8>,
+    pub host_hops: Option<u8>,
+}
+
+/// Data that was never acknowledged.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetransmissionReport {
+    pub sender: String,
+    pub first_unacked_frame: u64,
+    pub retransmissions: u32,
+    /// Gaps between successive transmissions (s): the exponential backoff.
+    pub backoff_s: Vec<f64>,
+    /// From the first transmission to the last retransmission, or to the sender's RST (s).
+    pub gave_up_after_s: f64,
+    pub gave_up: bool,
+    pub reset_by_sender: bool,
+    /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
+    /// TCP_USER_TIMEOUT, or not Linux).
+    pub tcp_retries2: Option<u32>,
+}
+
+/// Small messages at a regular period in one direction.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeartbeatReport {
+    pub from: String,
+    /// The period in whole seconds (the median gap, rounded).
+    pub period_s: u64,
+    pub period_observed_s: f64,
+    pub messages: u32,
+}
+
+/// One side closed, the other not.
+#[derive(Clone, Debug, Serialize)]
+pub struct HalfClosedReport {
+    pub fin_by: String,
+    /// How long the other side then stayed open, until the capture ended (s).
+    pub open_for_s: f64,
+}
+
 /// A packet that backs a finding.
 #[derive(Clone, Debug, Serialize)]
 pub struct Evidence {
@@ -96,8 +146,16 @@ pub struct ConnectionReport {
     pub packets: u64,
     pub end_reason: EndReason,
     pub ended_by: Option<String>,
+    /// For `reset`: why ("refused", "middlebox", "peer-lost-state", "abort-unread-data", "abort").
+    pub reset_cause: Option<ResetCause>,
     pub diagnosis: String,
     pub keepalive: Vec<KeepaliveReport>,
+    pub reset: Option<ResetReport>,
+    pub retransmission: Option<RetransmissionReport>,
+    pub half_closed: Option<HalfClosedReport>,
+    pub heartbeat: Option<HeartbeatReport>,
+    /// For connections still open (or half-closed): silence from the last packet to the end of the capture (s).
+    pub idle_at_end_s: Option<f64>,
     pub longest_idle_s: Option<f64>,
     pub retransmissions: u32,
     pub zero_window_probes: u32,
@@ -137,10 +195,19 @@ pub struct Summary {
     pub keepalive_probes_answered: u64,
 }
 
+/// Everything reported once, after the last connection.
+pub struct RunReport<'a> {
+    pub captures: &'a [CaptureSummary],
+    pub hosts: &'a [HostReport],
+    pub paths: &'a [PathReport],
+    pub reconnect_storms: &'a [StormReport],
+    pub summary: &'a Summary,
+}
+
 /// Where finished reports go.
 pub trait ReportSink {
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()>;
-    fn finish(&mut self, captures: &[CaptureSummary], hosts: &[HostReport], summary: &Summary) -> io::Result<()>;
+    fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()>;
 }
 
 /// "ip:port", IPv6 as "[addr]:port".
@@ -169,8 +236,38 @@ impl ConnectionReport {
             packets: conn.packets,
             end_reason: verdict.end_reason,
             ended_by: verdict.ended_by.map(|s| endpoint(conn.side(s).addr)),
+            reset_cause: verdict.reset.as_ref().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
+            reset: verdict.reset.as_ref().map(|r| ResetReport {
+                sender: endpoint(conn.side(r.sender).addr),
+                cause: r.cause,
+                frame: r.rst.frame,
+                idle_before_s: round6(r.idle_before_s),
+                injector_hops: r.injector_hops,
+                host_hops: r.host_hops,
+            }),
+            retransmission: verdict.retransmission.as_ref().map(|r| RetransmissionReport {
+                sender: endpoint(conn.side(r.sender).addr),
+                first_unacked_frame: r.first_unacked.frame,
+                retransmissions: r.retransmissions,
+                backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
+                gave_up_after_s: round6(r.gave_up_after_s),
+                gave_up: r.gave_up,
+                reset_by_sender: r.reset_by_sender.is_some(),
+                tcp_retries2: r.retries2,
+            }),
+            half_closed: verdict.half_closed.map(|(side, t)| HalfClosedReport {
+                fin_by: endpoint(conn.side(side).addr),
+                open_for_s: round6(t),
+            }),
+            heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
+                from: endpoint(conn.side(h.from).addr),
+                period_s: h.period_s.round() as u64,
+                period_observed_s: round6(h.period_s),
+                messages: h.messages,
+            }),
+            idle_at_end_s: verdict.idle_at_end_s.map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
             retransmissions: conn.sides.iter().map(|h| h.retransmissions).sum(),
             zero_window_probes: conn.sides.iter().map(|h| h.zero_window_probes).sum(),
@@ -242,6 +339,9 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
+    if let Some(r) = &verdict.retransmission {
+        push(&mut out, r.first_unacked, format!("first transmission of data {} never got acknowledged", name(r.sender)));
+    }
     if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
         let what = match verdict.end_reason {
             EndReason::KeepaliveTimeout if conn.side(side).rst == Some(p) => {
@@ -250,6 +350,11 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
             EndReason::KeepaliveTimeout => format!("last probe from {}; nothing after it", name(side)),
             EndReason::Reset => format!("RST from {}", name(side)),
             EndReason::Closed => "last FIN".to_string(),
+            EndReason::RetransmissionTimeout if conn.side(side).rst == Some(p) => {
+                format!("RST from {} after its retransmissions", name(side))
+            }
+            EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
+            EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
             EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {

@@ -3,7 +3,7 @@
 //! connection. Tables fit the terminal; piped output is not wrapped by width
 //! but paragraphs are wrapped at 100 columns.
 
-use crate::report::{CaptureSummary, ConnectionReport, HostReport, ReportSink, Summary};
+use crate::report::{ConnectionReport, ReportSink, RunReport};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, IsTerminal, Write};
 
@@ -55,7 +55,8 @@ impl<W: Write> ReportSink for TableSink<W> {
         Ok(())
     }
 
-    fn finish(&mut self, captures: &[CaptureSummary], hosts: &[HostReport], summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
+        let (captures, hosts, summary) = (run.captures, run.hosts, run.summary);
         let out = &mut Vec::new();
         for c in captures {
             let mut line = format!(
@@ -114,6 +115,19 @@ impl<W: Write> ReportSink for TableSink<W> {
             writeln!(out, "{t}")?;
             for h in hosts {
                 writeln!(out, "{}", self.wrap("  ", &h.summary))?;
+            }
+        }
+
+        if !run.paths.is_empty() {
+            writeln!(out, "\nIdle timeouts on the path")?;
+            for p in run.paths {
+                writeln!(out, "{}", self.wrap("  ", &p.summary))?;
+            }
+        }
+        if !run.reconnect_storms.is_empty() {
+            writeln!(out, "\nReconnect storms")?;
+            for s in run.reconnect_storms {
+                writeln!(out, "{}", self.wrap("  ", &s.summary))?;
             }
         }
 

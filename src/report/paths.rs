@@ -1,0 +1,154 @@
+//! Findings across connections: the idle timeout of the path to each server,
+//! and reconnect storms.
+//!
+//! A firewall or NAT box that forgets idle connections leaves a trace across
+//! connections: some survive silences up to X s, others die (an injected or
+//! stateless RST, or data into a silent path) after silences of Y s. Its
+//! timeout lies between the longest silence survived and the shortest that
+//! killed; a keepalive or heartbeat below X keeps connections alive.
+
+use crate::flow::{Connection, Side};
+use crate::report::{endpoint, round6};
+use crate::verdict::{EndReason, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A client with at least this many connections to one service still open
+/// (or half-closed) at the end of the capture is in a reconnect storm.
+pub const STORM_MIN_OPEN: u64 = 3;
+
+/// The inferred idle timeout on the path to one server.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathReport {
+    pub server: String,
+    pub connections: u64,
+    /// The longest silence a connection to this server survived (s).
+    pub survived_idle_max_s: Option<f64>,
+    /// The shortest silence after which a connection died (s).
+    pub died_after_idle_min_s: Option<f64>,
+    pub died_connections: u64,
+    /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
+    pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
+    pub recommended_keepalive_idle_s: Option<u32>,
+    pub summary: String,
+}
+
+/// One client opening connection after connection to one service.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormReport {
+    pub client: String,
+    pub server: String,
+    pub connections: u64,
+    /// Still open or half-closed when the capture ended.
+    pub still_open: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub summary: String,
+}
+
+#[derive(Default)]
+struct PathAggregate {
+    connections: u64,
+    survived: Option<f64>,
+    died: Option<f64>,
+    died_connections: u64,
+}
+
+#[derive(Default)]
+struct StormAggregate {
+    connections: u64,
+    still_open: u64,
+    first_frame: u64,
+    last_frame: u64,
+}
+
+/// Collects what the path and storm findings need from each judged connection.
+#[derive(Default)]
+pub struct PathAggregator {
+    paths: BTreeMap<String, PathAggregate>,
+    storms: BTreeMap<(String, String, String), StormAggregate>,
+}
+
+impl PathAggregator {
+    pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: &str) {
+        let server = endpoint(conn.server());
+        let p = self.paths.entry(server.clone()).or_default();
+        p.connections += 1;
+        if let Some(s) = verdict.survived_idle_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S) {
+            p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
+        }
+        if let Some(d) = verdict.died_after_idle_s {
+            p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
+            p.died_connections += 1;
+        }
+        let client = conn.side(Side::Client).addr.ip().to_string();
+        let s = self.storms.entry((capture.to_string(), client, server)).or_default();
+        if s.connections == 0 {
+            s.first_frame = conn.first.frame;
+        }
+        s.connections += 1;
+        s.first_frame = s.first_frame.min(conn.first.frame);
+        s.last_frame = s.last_frame.max(conn.last.frame);
+        if matches!(verdict.end_reason, EndReason::Open | EndReason::HalfClosed) {
+            s.still_open += 1;
+        }
+    }
+
+    /// Paths where at least one connection died after an idle period.
+    pub fn paths(&self) -> Vec<PathReport> {
+        self.paths
+            .iter()
+            .filter(|(_, p)| p.died.is_some())
+            .map(|(server, p)| {
+                let between = match (p.survived, p.died) {
+                    (Some(lo), Some(hi)) if lo < hi => Some([round6(lo), round6(hi)]),
+                    _ => None,
+                };
+                // Stay well inside the lowest bound we know of.
+                let bound = between.map(|b| b[0]).or(p.died).unwrap_or(0.0);
+                let recommended = ((bound * 0.5).floor() as u32).max(1);
+                let died = p.died.unwrap_or(0.0);
+                let summary = match between {
+                    Some([lo, hi]) => format!(
+                        "Connections to {server} survived silences up to {lo:.1} s but died after {hi:.1} s: something on the path drops idle connections after between {lo:.0} and {hi:.0} s. Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s."
+                    ),
+                    None => format!(
+                        "{} connection{} to {server} died after {died:.1} s or more of silence: something on the path may drop idle connections after at most {died:.0} s. A keepalive idle (or heartbeat) of about {recommended} s keeps them alive.",
+                        p.died_connections,
+                        if p.died_connections == 1 { "" } else { "s" }
+                    ),
+                };
+                PathReport {
+                    server: server.clone(),
+                    connections: p.connections,
+                    survived_idle_max_s: p.survived.map(round6),
+                    died_after_idle_min_s: p.died.map(round6),
+                    died_connections: p.died_connections,
+                    idle_timeout_between_s: between,
+                    recommended_keepalive_idle_s: Some(recommended),
+                    summary,
+                }
+            })
+            .collect()
+    }
+
+    pub fn storms(&self) -> Vec<StormReport> {
+        self.storms
+            .iter()
+            .filter(|(_, s)| s.still_open >= STORM_MIN_OPEN)
+            .map(|((_, client, server), s)| StormReport {
+                client: client.clone(),
+                server: server.clone(),
+                connections: s.connections,
+                still_open: s.still_open,
+                first_frame: s.first_frame,
+                last_frame: s.last_frame,
+                summary: format!(
+                    "{client} opened {} connections to {server}; {} were still open when the capture ended: the client reconnects without closing the old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
+                    s.connections, s.still_open
+                ),
+            })
+            .collect()
+    }
+}
