@@ -8,9 +8,7 @@
 //! header is all we need, so such packets still count).
 
 use crate::seq::SeqNumber;
-use etherparse::{
-    EtherType, IpNumber, LaxSlicedPacket, LaxNetSlice, TcpOptionElement, TcpSlice,
-};
+use etherparse::{Ethernet2HeaderSlice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice};
 use std::net::{IpAddr, SocketAddr};
 
 /// The link-layer framings tcpka understands, by libpcap DLT value.
@@ -133,6 +131,11 @@ pub enum Decoded {
     Malformed,
 }
 
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
@@ -171,35 +174,32 @@ fn be16(b: &[u8]) -> u16 {
 }
 
 fn decode_ethernet(frame: &[u8]) -> Decoded {
-    let Ok(packet) = LaxSlicedPacket::from_ethernet(frame) else {
-        return Decoded::Malformed;
-    };
-    let vlan = vlan_path(&packet);
-    if packet.net.is_some() {
-        return segment_from(vlan, &packet);
-    }
-    match packet.ether_payload() {
-        Some(p) if p.ether_type.0 == ETHERTYPE_PPPOE_SESSION => pppoe(vlan, p.payload),
-        Some(_) => Decoded::NotTcp,
-        None => Decoded::Malformed,
+    match Ethernet2HeaderSlice::from_slice(frame) {
+        Ok(eth) => decode_ether_type(VlanPath::default(), eth.ether_type().0, &frame[eth.slice().len()..]),
+        Err(_) => Decoded::Malformed,
     }
 }
 
-fn decode_ether_type(vlan: VlanPath, ether_type: u16, payload: &[u8]) -> Decoded {
-    if ether_type == ETHERTYPE_PPPOE_SESSION {
-        return pppoe(vlan, payload);
+/// The payload of an Ethernet (or cooked) header: VLAN tags, PPPoE, IP.
+/// The slices are parsed in place: building etherparse's whole-packet
+/// structure moved more bytes than reading the packet did.
+fn decode_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]) -> Decoded {
+    let mut depth = 0;
+    while matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+        let Ok(tag) = SingleVlanSlice::from_slice(payload) else {
+            return Decoded::Malformed;
+        };
+        if depth < vlan.0.len() {
+            vlan.0[depth] = tag.vlan_identifier().value();
+        }
+        depth += 1;
+        ether_type = tag.ether_type().0;
+        payload = tag.payload_slice();
     }
-    let packet = LaxSlicedPacket::from_ether_type(EtherType(ether_type), payload);
-    let vlan = match vlan_path(&packet) {
-        VlanPath([0, 0]) => vlan,
-        inner => inner,
-    };
-    if packet.net.is_some() {
-        segment_from(vlan, &packet)
-    } else if packet.stop_err.is_some() {
-        Decoded::Malformed
-    } else {
-        Decoded::NotTcp
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => decode_ip(vlan, payload),
+        ETHERTYPE_PPPOE_SESSION => pppoe(vlan, payload),
+        _ => Decoded::NotTcp,
     }
 }
 
@@ -235,27 +235,11 @@ fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
 }
 
 fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
-    match LaxSlicedPacket::from_ip(ip) {
-        Ok(packet) => segment_from(vlan, &packet),
-        Err(_) => Decoded::Malformed,
-    }
-}
-
-fn vlan_path(packet: &LaxSlicedPacket<'_>) -> VlanPath {
-    let ids = packet.vlan_ids();
-    let mut path = [0u16; 2];
-    for (slot, id) in path.iter_mut().zip(ids.iter()) {
-        *slot = id.value();
-    }
-    VlanPath(path)
-}
-
-fn segment_from(vlan: VlanPath, packet: &LaxSlicedPacket<'_>) -> Decoded {
-    let Some(net) = &packet.net else {
-        return Decoded::NotTcp;
+    let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
+        return Decoded::Malformed;
     };
-    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, payload) = match net {
-        LaxNetSlice::Ipv4(v4) => {
+    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, payload) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let header_len = usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
             let declared = usize::from(h.total_len()).checked_sub(header_len);
@@ -268,7 +252,7 @@ fn segment_from(vlan: VlanPath, packet: &LaxSlicedPacket<'_>) -> Decoded {
                 v4.payload(),
             )
         }
-        LaxNetSlice::Ipv6(v6) => {
+        LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let declared =
                 usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
@@ -281,7 +265,6 @@ fn segment_from(vlan: VlanPath, packet: &LaxSlicedPacket<'_>) -> Decoded {
                 v6.payload(),
             )
         }
-        LaxNetSlice::Arp(_) => return Decoded::NotTcp,
     };
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
         return Decoded::NotTcp;

@@ -44,9 +44,8 @@ impl<'s> Judge<'s> {
 
     fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str) -> io::Result<()> {
         let verdict = judge(conn, capture_end);
-        let report = ConnectionReport::new(conn, &verdict, capture);
         self.hosts.add(conn, &verdict);
-        self.paths.add(conn, &verdict, capture);
+        self.paths.add(conn, &verdict, self.captures.len());
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(verdict.end_reason).or_default() += 1;
         for k in &verdict.keepalive {
@@ -54,10 +53,15 @@ impl<'s> Judge<'s> {
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
         self.failed |= self.fail_on.contains(&verdict.end_reason);
+        let wanted = self.sink.wants(verdict.end_reason);
+        if !wanted && self.observer.is_none() {
+            return Ok(());
+        }
+        let report = ConnectionReport::new(conn, &verdict, capture);
         if let Some(f) = &mut self.observer {
             f(conn, &verdict, &report);
         }
-        self.sink.connection(&report)
+        if wanted { self.sink.connection(&report) } else { Ok(()) }
     }
 
     /// Records a capture that could not be read at all.
@@ -96,7 +100,7 @@ pub struct Pipeline<'j, 's> {
     last_ts: Timestamp,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
-    done: Vec<Connection>,
+    done: Vec<Box<Connection>>,
 }
 
 impl<'j, 's> Pipeline<'j, 's> {

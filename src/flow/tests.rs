@@ -14,7 +14,7 @@ const RST: u8 = TcpFlags::RST;
 struct Wire {
     table: FlowTable,
     frame: u64,
-    done: Vec<Connection>,
+    done: Vec<Box<Connection>>,
 }
 
 struct Seg {
@@ -71,7 +71,7 @@ impl Wire {
     }
 
     /// Ends the capture and returns every connection, in order.
-    fn finish(mut self) -> Vec<Connection> {
+    fn finish(mut self) -> Vec<Box<Connection>> {
         let done = &mut self.done;
         self.table.drain(&mut |c| done.push(c));
         self.done

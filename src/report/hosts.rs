@@ -9,7 +9,15 @@ use crate::flow::{Connection, MinMax, Side};
 use crate::infer::infer_timer_setting;
 use crate::report::{HostReport, diagnosis, endpoint};
 use crate::verdict::{Bound, Verdict};
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// A prober: a server by its endpoint, a client by its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Prober {
+    Server(SocketAddr),
+    Client(IpAddr),
+}
 
 #[derive(Default)]
 struct Aggregate {
@@ -26,18 +34,18 @@ struct Aggregate {
 /// Collects keepalive findings across connections.
 #[derive(Default)]
 pub struct HostAggregator {
-    hosts: BTreeMap<(String, &'static str, Option<u32>, Option<u32>), Aggregate>,
+    hosts: FxHashMap<(Prober, Option<u32>, Option<u32>), Aggregate>,
 }
 
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Verdict) {
         for k in &verdict.keepalive {
             let addr = conn.side(k.prober).addr;
-            let name = match k.prober {
-                Side::Server => endpoint(addr),
-                Side::Client => addr.ip().to_string(),
+            let prober = match k.prober {
+                Side::Server => Prober::Server(addr),
+                Side::Client => Prober::Client(addr.ip()),
             };
-            let key = (name, k.prober.name(), k.idle.map(|s| s.value), k.interval.map(|s| s.value));
+            let key = (prober, k.idle.map(|s| s.value), k.interval.map(|s| s.value));
             let agg = self.hosts.entry(key).or_default();
             agg.connections_probed += 1;
             agg.connections_ended += u64::from(k.gave_up);
@@ -56,9 +64,15 @@ impl HostAggregator {
     }
 
     pub fn finish(&self) -> Vec<HostReport> {
-        self.hosts
-            .iter()
-            .map(|((prober, role, _, _), a)| {
+        let mut hosts: Vec<_> = self.hosts.iter().collect();
+        hosts.sort_by_key(|(key, _)| **key);
+        hosts
+            .into_iter()
+            .map(|((prober, _, _), a)| {
+                let (prober, role) = match prober {
+                    Prober::Server(addr) => (endpoint(*addr), Side::Server.name()),
+                    Prober::Client(ip) => (ip.to_string(), Side::Client.name()),
+                };
                 let idle = infer_timer_setting(&a.idle).map(|s| s.value);
                 let interval = infer_timer_setting(&a.interval).map(|s| s.value);
                 let probes = match (a.exact_probes, a.at_least_probes) {
@@ -68,7 +82,8 @@ impl HostAggregator {
                     (None, None) => None,
                 };
                 HostReport {
-                    prober: prober.clone(),
+                    summary: summary_line(&prober, role, a, idle, interval, probes),
+                    prober,
                     role,
                     connections_probed: a.connections_probed,
                     connections_ended: a.connections_ended,
@@ -82,7 +97,6 @@ impl HostAggregator {
                     probes: probes.map(|p| p.0),
                     probes_bound: probes.map(|p| p.1),
                     settings_origin: diagnosis::settings_origin(idle, interval, probes),
-                    summary: summary_line(prober, role, a, idle, interval, probes),
                 }
             })
             .collect()

@@ -26,6 +26,10 @@ impl<W: Write> JsonSink<W> {
 }
 
 impl<W: Write> ReportSink for JsonSink<W> {
+    fn wants(&mut self, _: crate::verdict::EndReason) -> bool {
+        true
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
         self.start_if_needed()?;
         if self.connections > 0 {

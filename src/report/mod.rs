@@ -206,6 +206,11 @@ pub struct RunReport<'a> {
 
 /// Where finished reports go.
 pub trait ReportSink {
+    /// Whether the sink will use the report of a connection with this verdict.
+    /// Building a report (its diagnosis, evidence and strings) costs more than
+    /// judging the connection, so it is only built when wanted. A sink that
+    /// says no can still count the connection.
+    fn wants(&mut self, end_reason: EndReason) -> bool;
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()>;
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()>;
 }

@@ -11,7 +11,8 @@ use crate::flow::{Connection, Side};
 use crate::report::{endpoint, round6};
 use crate::verdict::{EndReason, Verdict};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
 
 /// A client with at least this many connections to one service still open
 /// (or half-closed) at the end of the capture is in a reconnect storm.
@@ -39,8 +40,7 @@ pub struct PathReport {
 pub struct StormReport {
     pub client: String,
     pub server: String,
-    pub connections: u64,
-    /// Still open or half-closed when the capture ended.
+    /// Connections still open or half-closed when the capture ended.
     pub still_open: u64,
     pub first_frame: u64,
     pub last_frame: u64,
@@ -57,7 +57,6 @@ struct PathAggregate {
 
 #[derive(Default)]
 struct StormAggregate {
-    connections: u64,
     still_open: u64,
     first_frame: u64,
     last_frame: u64,
@@ -66,41 +65,50 @@ struct StormAggregate {
 /// Collects what the path and storm findings need from each judged connection.
 #[derive(Default)]
 pub struct PathAggregator {
-    paths: BTreeMap<String, PathAggregate>,
-    storms: BTreeMap<(String, String, String), StormAggregate>,
+    /// By server; only servers with an idle period worth reporting.
+    paths: FxHashMap<SocketAddr, PathAggregate>,
+    /// Connections still open (or half-closed) at the end of their capture,
+    /// by capture (its index in the run), client address and server. Only
+    /// those: the map stays as small as the set of connections open at once.
+    storms: FxHashMap<(usize, IpAddr, SocketAddr), StormAggregate>,
 }
 
 impl PathAggregator {
-    pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: &str) {
-        let server = endpoint(conn.server());
-        let p = self.paths.entry(server.clone()).or_default();
-        p.connections += 1;
-        if let Some(s) = verdict.survived_idle_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S) {
-            p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
+    pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: usize) {
+        let server = conn.server();
+        let survived = verdict.survived_idle_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S);
+        if survived.is_some() || verdict.died_after_idle_s.is_some() {
+            let p = self.paths.entry(server).or_default();
+            p.connections += 1;
+            if let Some(s) = survived {
+                p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
+            }
+            if let Some(d) = verdict.died_after_idle_s {
+                p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
+                p.died_connections += 1;
+            }
         }
-        if let Some(d) = verdict.died_after_idle_s {
-            p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
-            p.died_connections += 1;
-        }
-        let client = conn.side(Side::Client).addr.ip().to_string();
-        let s = self.storms.entry((capture.to_string(), client, server)).or_default();
-        if s.connections == 0 {
-            s.first_frame = conn.first.frame;
-        }
-        s.connections += 1;
-        s.first_frame = s.first_frame.min(conn.first.frame);
-        s.last_frame = s.last_frame.max(conn.last.frame);
         if matches!(verdict.end_reason, EndReason::Open | EndReason::HalfClosed) {
+            let client = conn.side(Side::Client).addr.ip();
+            let s = self.storms.entry((capture, client, server)).or_default();
+            if s.still_open == 0 {
+                s.first_frame = conn.first.frame;
+            }
             s.still_open += 1;
+            s.first_frame = s.first_frame.min(conn.first.frame);
+            s.last_frame = s.last_frame.max(conn.last.frame);
         }
     }
 
     /// Paths where at least one connection died after an idle period.
     pub fn paths(&self) -> Vec<PathReport> {
-        self.paths
-            .iter()
+        let mut paths: Vec<_> = self.paths.iter().collect();
+        paths.sort_by_key(|(server, _)| **server);
+        paths
+            .into_iter()
             .filter(|(_, p)| p.died.is_some())
             .map(|(server, p)| {
+                let server = endpoint(*server);
                 let between = match (p.survived, p.died) {
                     (Some(lo), Some(hi)) if lo < hi => Some([round6(lo), round6(hi)]),
                     _ => None,
@@ -120,7 +128,7 @@ impl PathAggregator {
                     ),
                 };
                 PathReport {
-                    server: server.clone(),
+                    server,
                     connections: p.connections,
                     survived_idle_max_s: p.survived.map(round6),
                     died_after_idle_min_s: p.died.map(round6),
@@ -134,20 +142,22 @@ impl PathAggregator {
     }
 
     pub fn storms(&self) -> Vec<StormReport> {
-        self.storms
-            .iter()
+        let mut storms: Vec<_> = self.storms.iter().collect();
+        storms.sort_by_key(|(key, _)| **key);
+        storms
+            .into_iter()
             .filter(|(_, s)| s.still_open >= STORM_MIN_OPEN)
-            .map(|((_, client, server), s)| StormReport {
-                client: client.clone(),
-                server: server.clone(),
-                connections: s.connections,
+            .map(|((_, client, server), s)| (client.to_string(), endpoint(*server), s))
+            .map(|(client, server, s)| StormReport {
                 still_open: s.still_open,
                 first_frame: s.first_frame,
                 last_frame: s.last_frame,
                 summary: format!(
-                    "{client} opened {} connections to {server}; {} were still open when the capture ended: the client reconnects without closing the old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
-                    s.connections, s.still_open
+                    "{client} had {} connections to {server} open at once when the capture ended: the client reconnects without closing its old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
+                    s.still_open
                 ),
+                client,
+                server,
             })
             .collect()
     }

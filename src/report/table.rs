@@ -4,6 +4,7 @@
 //! but paragraphs are wrapped at 100 columns.
 
 use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::verdict::EndReason;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, IsTerminal, Write};
 
@@ -42,16 +43,22 @@ impl<W: Write> TableSink<W> {
 }
 
 impl<W: Write> ReportSink for TableSink<W> {
-    fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
+    fn wants(&mut self, end_reason: EndReason) -> bool {
         if self.all {
-            self.kept.push(report.clone());
-        } else if report.end_reason.is_abnormal() {
-            if self.kept.len() < DEFAULT_DETAIL_LIMIT {
-                self.kept.push(report.clone());
-            } else {
-                self.not_shown += 1;
-            }
+            return true;
         }
+        if !end_reason.is_abnormal() {
+            return false;
+        }
+        if self.kept.len() < DEFAULT_DETAIL_LIMIT {
+            return true;
+        }
+        self.not_shown += 1;
+        false
+    }
+
+    fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
+        self.kept.push(report.clone());
         Ok(())
     }
 
