@@ -283,7 +283,10 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
     let mut window_scale = None;
     let mut has_timestamp = false;
     let mut first_sack = None;
-    for option in tcp.options_iterator() {
+    // Options matter on SYNs and RSTs (timestamps negotiated or missing) and
+    // on pure ACKs (a D-SACK); skipping them on data segments saves time.
+    let wants_options = tcp.syn() || tcp.rst() || payload_len == 0;
+    for option in tcp.options_iterator().take_while(|_| wants_options) {
         match option {
             Ok(TcpOptionElement::WindowScale(s)) => window_scale = Some(s),
             Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,

@@ -18,6 +18,10 @@ use std::net::SocketAddr;
 /// time, so that stray packets after the close (a second RST, a retransmitted
 /// FIN) are still counted with it.
 pub const LINGER_SECS: f64 = 10.0;
+/// Longer while a side's FIN (or data) is still unacknowledged: its sender
+/// keeps retransmitting with backoff, and Linux gives up on an orphaned FIN
+/// only after tcp_orphan_retries (8 by default: a couple of minutes).
+pub const LINGER_UNACKED_SECS: f64 = 150.0;
 
 /// At most this many probes of one train are kept as evidence; the counts
 /// stay exact beyond it.
@@ -215,12 +219,14 @@ pub struct HalfConnection {
     pub rst_idle_before: f64,
     /// The last segment with payload this side sent.
     pub last_payload: Option<PacketRef>,
-    pub small_messages: SmallMessages,
+    small_messages: Option<Box<SmallMessages>>,
     pub retransmissions: u32,
     pub zero_window_probes: u32,
-    pub keepalive: KeepaliveLog,
+    /// Boxed, like the other rarely used parts: most connections never
+    /// probe, and memory grows with the connections open at once.
+    keepalive: Option<Box<KeepaliveLog>>,
     /// Unacknowledged data and its retransmissions, while there is some.
-    pub unacked: Option<RetransmissionRun>,
+    pub unacked: Option<Box<RetransmissionRun>>,
     /// A 0/1-byte segment that may be a probe, waiting for the peer's answer.
     pending: Option<Pending>,
 }
@@ -233,7 +239,30 @@ struct Pending {
     len: u8,
 }
 
+static NO_PROBES: KeepaliveLog = KeepaliveLog {
+    probes_sent: 0,
+    probes_answered: 0,
+    one_byte_probes: 0,
+    idle_observed: MinMax { min: None, max: None, count: 0 },
+    interval_observed: MinMax { min: None, max: None, count: 0 },
+    longest_train: 0,
+    first_probe: None,
+    train: Train { idle_from: None, probes: Vec::new(), count: 0 },
+};
+
+static NO_SMALL_MESSAGES: SmallMessages = SmallMessages { count: 0, first: None, last: None, gaps: Vec::new() };
+
 impl HalfConnection {
+    /// What this side's keepalive probes showed (empty when it sent none).
+    pub fn keepalive(&self) -> &KeepaliveLog {
+        self.keepalive.as_deref().unwrap_or(&NO_PROBES)
+    }
+
+    /// The small messages this side sent (candidate heartbeats).
+    pub fn small_messages(&self) -> &SmallMessages {
+        self.small_messages.as_deref().unwrap_or(&NO_SMALL_MESSAGES)
+    }
+
     fn new(addr: SocketAddr) -> HalfConnection {
         HalfConnection {
             addr,
@@ -254,10 +283,10 @@ impl HalfConnection {
             rst_has_ack: false,
             rst_idle_before: 0.0,
             last_payload: None,
-            small_messages: SmallMessages::default(),
+            small_messages: None,
             retransmissions: 0,
             zero_window_probes: 0,
-            keepalive: KeepaliveLog::default(),
+            keepalive: None,
             unacked: None,
             pending: None,
         }
@@ -300,6 +329,12 @@ impl Connection {
     /// Both sides sent FIN, or one sent RST.
     pub fn is_finished(&self) -> bool {
         self.sides.iter().any(|h| h.rst.is_some()) || self.sides.iter().all(|h| h.fin.is_some())
+    }
+
+    /// How long the connection stays in the table after its last packet once finished.
+    fn linger_secs(&self) -> f64 {
+        let reset = self.sides.iter().any(|h| h.rst.is_some());
+        if !reset && self.sides.iter().any(|h| h.unacked.is_some()) { LINGER_UNACKED_SECS } else { LINGER_SECS }
     }
     fn side_of(&self, addr: SocketAddr) -> Side {
         if self.sides[0].addr == addr { Side::Client } else { Side::Server }
@@ -358,12 +393,12 @@ impl FlowTable {
         done: &mut dyn FnMut(Box<Connection>),
     ) -> PacketClass {
         let key = FlowKey::of(seg);
+        // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
-        if let Some(existing) = self.flows.get(&key) {
-            let reused = is_new_syn
-                && (existing.is_finished()
+        if let Some(existing) = is_new_syn.then(|| self.flows.get(&key)).flatten() {
+            let reused = existing.is_finished()
                     || existing.sides[0].addr != seg.src
-                    || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq));
+                    || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq);
             if reused {
                 let old = self.flows.remove(&key).expect("present");
                 done(old);
@@ -385,22 +420,26 @@ impl FlowTable {
     /// Hands out finished connections that have been quiet for [`LINGER_SECS`] at `now`.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
         // Entries are in the order the connections finished, so the sweep
-        // stops at the first one still lingering. One that keeps getting
-        // packets after it finished holds back those behind it, which only
-        // delays their hand-out; it does not change their verdicts.
-        while let Some(&(key, id)) = self.finished_queue.front() {
-            match self.flows.get(&key) {
-                Some(conn) if conn.id == id => {
-                    if now.secs_since(conn.last.ts) < LINGER_SECS {
-                        break;
-                    }
-                    done(self.flows.remove(&key).expect("present"));
-                }
+        // stops at the first one still within the short linger time. One
+        // that lingers longer (an unacknowledged FIN being retransmitted)
+        // goes to the back, so it does not hold the others back.
+        for _ in 0..self.finished_queue.len() {
+            let Some(&(key, id)) = self.finished_queue.front() else { break };
+            let Some(conn) = self.flows.get(&key).filter(|c| c.id == id) else {
                 // Replaced by a new connection on the same 4-tuple, which
                 // handed the old one out already.
-                _ => {}
+                self.finished_queue.pop_front();
+                continue;
+            };
+            let quiet_for = now.secs_since(conn.last.ts);
+            if quiet_for >= conn.linger_secs() {
+                self.finished_queue.pop_front();
+                done(self.flows.remove(&key).expect("present"));
+            } else if quiet_for >= LINGER_SECS {
+                self.finished_queue.rotate_left(1);
+            } else {
+                break;
             }
-            self.finished_queue.pop_front();
         }
     }
 
@@ -525,7 +564,7 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     if class == PacketClass::Data {
         me.last_payload = Some(at);
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
-            note_small_message(&mut me.small_messages, at);
+            note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
         }
     }
     me.last_sent = Some(at);
@@ -568,13 +607,20 @@ fn classify(
     }
 
     let len = seg.payload_len;
+    // A held empty segment followed by our next segment exactly one above it,
+    // with the same ACK number and nothing from the peer in between, sat one
+    // below our next sequence number: an unanswered probe (a plain ACK
+    // carries the next sequence number itself).
+    if let Some(p) = pending.filter(|p| p.len == 0 && seg.seq == p.seq.add(1) && seg.ack == p.ack) {
+        record_probe(me, peer, p.at, p.seq, 0);
+    }
     // What the peer has acknowledged of our data is our SND.UNA; without it
     // (one-way capture) fall back to our own next sequence number, as
     // Wireshark does, or to what an earlier probe of ours implied.
     let snd_una = peer
         .max_ack_sent
         .or(me.next_seq)
-        .or_else(|| me.keepalive.train.last().map(|p| p.seq.add(1)));
+        .or_else(|| me.keepalive().train.last().map(|p| p.seq.add(1)));
     let peer_window_zero = peer.window == Some(0);
 
     if len <= 1 && !flags.has_control() {
@@ -603,18 +649,16 @@ fn classify(
                 record_probe(me, peer, at, seg.seq, len as u8);
                 return PacketClass::KeepaliveProbe;
             }
-        } else if let Some(p) = pending {
+        } else if let Some(p) = pending.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
             // No ACK from the peer in the capture yet: a second identical
             // empty segment (same sequence *and* acknowledgment number) with
             // nothing from the peer in between is a repeated probe: TCP never
             // retransmits a pure ACK, and pure ACKs for new data (a one-way
             // capture) advance the acknowledgment number.
-            if len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack {
-                record_probe(me, peer, p.at, p.seq, 0);
-                record_probe(me, peer, at, seg.seq, 0);
-                return PacketClass::KeepaliveProbe;
-            }
-        } else if me.next_seq.is_none() && peer.last_sent.is_none() {
+            record_probe(me, peer, p.at, p.seq, 0);
+            record_probe(me, peer, at, seg.seq, 0);
+            return PacketClass::KeepaliveProbe;
+        } else if pending.is_none() && me.next_seq.is_none() && peer.last_sent.is_none() {
             // Nothing seen of this connection before: hold the segment until
             // the peer's answer tells whether it was a probe.
             me.pending = Some(Pending { at, seq: seg.seq, ack: seg.ack, len: len as u8 });
@@ -625,19 +669,19 @@ fn classify(
     if answered && len == 0 && !flags.has_control() {
         return PacketClass::KeepaliveAck;
     }
+    // RETRANSMISSION: sequence space (data or a FIN) below what we already
+    // sent. A resent FIN is a retransmission too.
+    if seg.seq_len() > 0 && me.next_seq.is_some_and(|next| seg.seq < next) {
+        me.retransmissions += 1;
+        return PacketClass::Retransmission;
+    }
     if flags.fin() {
-        return PacketClass::Fin;
+        PacketClass::Fin
+    } else if seg.seq_len() > 0 {
+        PacketClass::Data
+    } else {
+        PacketClass::Ack
     }
-    if seg.seq_len() > 0 {
-        if let Some(next) = me.next_seq {
-            if seg.seq < next {
-                me.retransmissions += 1;
-                return PacketClass::Retransmission;
-            }
-        }
-        return PacketClass::Data;
-    }
-    PacketClass::Ack
 }
 
 /// The peer of a held-back segment answered: a pure ACK for exactly one
@@ -668,7 +712,7 @@ fn record_probe(
     seq: SeqNumber,
     len: u8,
 ) {
-    let log = &mut me.keepalive;
+    let log = me.keepalive.get_or_insert_with(Default::default);
     log.probes_sent += 1;
     if len == 1 {
         log.one_byte_probes += 1;
@@ -704,7 +748,7 @@ fn record_probe(
 /// A packet from the peer of `prober` arrived: it answers the prober's
 /// outstanding probe. Returns true when there was one.
 fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) -> bool {
-    let log = &mut prober.keepalive;
+    let Some(log) = prober.keepalive.as_deref_mut() else { return false };
     if !log.train.unanswered() {
         return false;
     }
@@ -749,13 +793,13 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
         Some(_) => {}
         // (A retransmission of data sent before the capture began also starts a run.)
         None => {
-            me.unacked = Some(RetransmissionRun {
+            me.unacked = Some(Box::new(RetransmissionRun {
                 first_sent: at,
                 idle_before_s,
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,
-            });
+            }));
         }
     }
 }

@@ -81,7 +81,11 @@ pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     }
     let high = high as u32;
     // max <= s + lateness(s): the latest observation is still within the slack.
-    let low = (1..=high).find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
+    // No timer is more than 1/8 late (plus a jiffy at HZ=100), so the search
+    // can start just below max / 1.125.
+    let start = ((max - MEASUREMENT_SLACK_S - 0.02) / 1.125).floor().max(1.0) as u32;
+    let low = (start.min(high)..=high)
+        .find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
     let value = COMMON_SETTINGS
         .iter()
         .rev()

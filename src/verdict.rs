@@ -217,7 +217,7 @@ const SILENT_GIVE_UP_INTERVALS: f64 = 3.0;
 pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
     let keepalive: Vec<KeepaliveFinding> = [Side::Client, Side::Server]
         .into_iter()
-        .filter(|&s| conn.side(s).keepalive.probes_sent > 0)
+        .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| keepalive_finding(conn, s, capture_end))
         .collect();
 
@@ -290,7 +290,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
     let heartbeat = [Side::Client, Side::Server]
         .into_iter()
         .filter_map(|s| heartbeat_of(conn, s))
-        .min_by_key(|h| conn.side(h.from).small_messages.first.map_or(u64::MAX, |p| p.frame));
+        .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
 
     Verdict {
         end_reason,
@@ -427,7 +427,7 @@ const HEARTBEAT_TOLERANCE: f64 = 0.2;
 const HEARTBEAT_MIN_PERIOD_S: f64 = 0.5;
 
 fn heartbeat_of(conn: &Connection, side: Side) -> Option<Heartbeat> {
-    let m = &conn.side(side).small_messages;
+    let m = conn.side(side).small_messages();
     if m.count < HEARTBEAT_MIN_MESSAGES || m.gaps.len() + 1 < HEARTBEAT_MIN_MESSAGES as usize {
         return None;
     }
@@ -447,7 +447,7 @@ fn heartbeat_of(conn: &Connection, side: Side) -> Option<Heartbeat> {
 
 fn keepalive_finding(conn: &Connection, prober: Side, capture_end: Timestamp) -> KeepaliveFinding {
     let me = conn.side(prober);
-    let log: &KeepaliveLog = &me.keepalive;
+    let log: &KeepaliveLog = me.keepalive();
     let train = &log.train;
     let last_probe = train.probes.last().copied();
     let unanswered = train.unanswered();

@@ -101,12 +101,12 @@ fn linux_probe_and_its_ack() {
     assert_eq!(w.send(30.0, seg(C, ACK, 1011, 5101, 5)), PacketClass::Data);
     let conns = w.finish();
     let server = conns[0].side(Side::Server);
-    assert_eq!(server.keepalive.probes_sent, 1);
-    assert_eq!(server.keepalive.probes_answered, 1);
+    assert_eq!(server.keepalive().probes_sent, 1);
+    assert_eq!(server.keepalive().probes_answered, 1);
     // Idle measured from the last packet the server received (the client's ACK at 0.005 s).
-    let idle = server.keepalive.idle_observed.min.unwrap();
+    let idle = server.keepalive().idle_observed.min.unwrap();
     assert!((idle - 21.4).abs() < 1e-9, "{idle}");
-    assert_eq!(conns[0].side(Side::Client).keepalive.probes_sent, 0);
+    assert_eq!(conns[0].side(Side::Client).keepalive().probes_sent, 0);
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn first_probe_recognised_when_capture_starts_mid_idle() {
     assert_eq!(w.send(60.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
     assert_eq!(w.send(60.001, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
     let conns = w.finish();
-    let ka = &conns[0].side(Side::Server).keepalive;
+    let ka = conns[0].side(Side::Server).keepalive();
     assert_eq!((ka.probes_sent, ka.probes_answered), (2, 2));
     assert_eq!(ka.first_probe.unwrap().frame, 1);
 }
@@ -164,7 +164,7 @@ fn unanswered_probes_at_capture_start_are_recognised_by_repetition() {
     assert_eq!(w.send(2.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
     assert_eq!(w.send(4.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
     let conns = w.finish();
-    let ka = &conns[0].side(Side::Server).keepalive;
+    let ka = conns[0].side(Side::Server).keepalive();
     assert_eq!(ka.probes_sent, 3);
     assert_eq!(ka.train.count, 3);
     assert_eq!(ka.interval_observed.count, 2);
@@ -177,7 +177,7 @@ fn a_first_segment_that_is_not_answered_as_a_probe_stays_ordinary() {
     // The server sends data: no ACK one past the client's segment.
     assert_eq!(w.send(0.1, seg(S, ACK, 5101, 1011, 50)), PacketClass::Data);
     let conns = w.finish();
-    assert_eq!(conns[0].side(Side::Client).keepalive.probes_sent, 0);
+    assert_eq!(conns[0].side(Side::Client).keepalive().probes_sent, 0);
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn zero_window_probes_are_not_keepalives() {
     let conns = w.finish();
     let server = conns[0].side(Side::Server);
     assert_eq!(server.zero_window_probes, 2);
-    assert_eq!(server.keepalive.probes_sent, 1);
+    assert_eq!(server.keepalive().probes_sent, 1);
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn unacknowledged_one_byte_retransmission_is_not_a_probe() {
     assert_eq!(w.send(1.6, seg(S, ACK, 5101, 1011, 1)), PacketClass::Retransmission);
     let conns = w.finish();
     let server = conns[0].side(Side::Server);
-    assert_eq!(server.keepalive.probes_sent, 0);
+    assert_eq!(server.keepalive().probes_sent, 0);
     assert_eq!(server.retransmissions, 2);
     let run = server.unacked.as_ref().unwrap();
     assert_eq!(run.first_sent.frame, 7);
@@ -222,8 +222,8 @@ fn windows_one_byte_probe() {
     assert_eq!(w.send(30.001, seg(S, ACK, 5101, 1011, 0).sack(1010, 1011)), PacketClass::KeepaliveAck);
     let conns = w.finish();
     let client = conns[0].side(Side::Client);
-    assert_eq!(client.keepalive.one_byte_probes, 1);
-    assert_eq!(client.keepalive.probes_answered, 1);
+    assert_eq!(client.keepalive().one_byte_probes, 1);
+    assert_eq!(client.keepalive().probes_answered, 1);
     assert_eq!(client.retransmissions, 0);
 }
 
@@ -236,8 +236,8 @@ fn one_byte_probe_at_capture_start_needs_the_dsack() {
     assert_eq!(w2.send(0.0, seg(C, ACK, 1010, 5101, 1)), PacketClass::Undecided);
     // The same ACK without D-SACK: could be new data acknowledged.
     w2.send(0.001, seg(S, ACK, 5101, 1011, 0));
-    assert_eq!(w.finish()[0].side(Side::Client).keepalive.probes_sent, 1);
-    assert_eq!(w2.finish()[0].side(Side::Client).keepalive.probes_sent, 0);
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive().probes_sent, 1);
+    assert_eq!(w2.finish()[0].side(Side::Client).keepalive().probes_sent, 0);
 }
 
 #[test]
@@ -313,5 +313,38 @@ fn one_way_pure_acks_are_not_probes() {
     for (i, ack) in [8061u32, 11021, 13941].into_iter().enumerate() {
         assert_ne!(w.send(0.01 * (i + 1) as f64, seg(C, ACK, 1011, ack, 0)), PacketClass::KeepaliveProbe);
     }
-    assert_eq!(w.finish()[0].side(Side::Client).keepalive.probes_sent, 0);
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive().probes_sent, 0);
+}
+
+#[test]
+fn connection_state_stays_small() {
+    // Memory grows with concurrent connections: keep each one compact
+    // (1,000,000 concurrent connections must fit in 1 GiB with the table).
+    let size = std::mem::size_of::<Connection>();
+    assert!(size <= 768, "Connection is {size} bytes");
+}
+
+#[test]
+fn held_empty_segment_below_the_senders_fin_is_an_unanswered_probe() {
+    let mut w = Wire::new();
+    assert_eq!(w.send(0.0, seg(C, ACK, 1010, 5101, 0)), PacketClass::Undecided);
+    // The same side's FIN one above it, nothing from the peer in between.
+    assert_eq!(w.send(0.5, seg(C, FIN | ACK, 1011, 5101, 0)), PacketClass::Fin);
+    let conns = w.finish();
+    let ka = conns[0].side(Side::Client).keepalive();
+    assert_eq!((ka.probes_sent, ka.probes_answered), (1, 0));
+}
+
+#[test]
+fn resent_fin_is_a_retransmission_and_keeps_the_connection() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, FIN | ACK, 5101, 1011, 0));
+    w.send(1.001, seg(C, FIN | ACK, 1011, 5101, 0)); // the client's FIN does not ACK the server's
+    assert_eq!(w.send(1.3, seg(S, FIN | ACK, 5101, 1012, 0)), PacketClass::Retransmission);
+    // 13 s later the server resends again: still the same connection.
+    w.table.expire(Timestamp::from_secs_f64(14.0), &mut |_| panic!("handed out while its FIN is unacknowledged"));
+    assert_eq!(w.send(14.3, seg(S, FIN | ACK, 5101, 1012, 0)), PacketClass::Retransmission);
+    let conns = w.finish();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].side(Side::Server).retransmissions, 2);
 }
