@@ -286,7 +286,10 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
     // Options matter on SYNs and RSTs (timestamps negotiated or missing) and
     // on pure ACKs (a D-SACK); skipping them on data segments saves time.
     let wants_options = tcp.syn() || tcp.rst() || payload_len == 0;
-    for option in tcp.options_iterator().take_while(|_| wants_options) {
+    // Linux's usual options on an ACK: NOP, NOP, timestamps; nothing else to find.
+    let just_timestamps = matches!(tcp.options(), [1, 1, 8, 10, ..] if tcp.options().len() == 12);
+    has_timestamp |= just_timestamps;
+    for option in tcp.options_iterator().take_while(|_| wants_options && !just_timestamps) {
         match option {
             Ok(TcpOptionElement::WindowScale(s)) => window_scale = Some(s),
             Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,

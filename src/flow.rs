@@ -342,11 +342,37 @@ impl Connection {
 }
 
 /// Canonical key: the same for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FlowKey {
     vlan: VlanPath,
     lo: SocketAddr,
     hi: SocketAddr,
+}
+
+/// Hashes the key as a few machine words (the derived hash fed every
+/// address byte by byte, a tenth of the run time).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn ip_bits(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+                SocketAddr::V6(v6) => v6.ip().to_bits(),
+            }
+        }
+        let [v0, v1] = self.vlan.0;
+        let ports = (u64::from(self.lo.port()) << 48)
+            | (u64::from(self.hi.port()) << 32)
+            | (u64::from(v0) << 16)
+            | u64::from(v1);
+        state.write_u64(ports);
+        let (lo, hi) = (ip_bits(&self.lo), ip_bits(&self.hi));
+        if lo >> 32 == 0 && hi >> 32 == 0 {
+            state.write_u64(((lo as u64) << 32) | hi as u64);
+        } else {
+            state.write_u128(lo);
+            state.write_u128(hi);
+        }
+    }
 }
 
 impl FlowKey {
