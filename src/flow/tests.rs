@@ -321,6 +321,7 @@ fn connection_state_stays_small() {
     // Memory grows with concurrent connections: keep each one compact
     // (1,000,000 concurrent connections must fit in 1 GiB with the table).
     let size = std::mem::size_of::<Connection>();
+    eprintln!("Connection is {size} bytes");
     assert!(size <= 768, "Connection is {size} bytes");
 }
 
