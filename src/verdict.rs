@@ -81,6 +81,9 @@ pub struct RetransmissionFinding {
     pub backoff_s: Vec<f64>,
     /// From the first transmission to the last retransmission (or the sender's RST).
     pub gave_up_after_s: f64,
+    /// A silent sender gave up before its next retransmission was due: at the
+    /// latest this long after the first transmission (the last gap doubled).
+    pub gave_up_by_s: f64,
     /// The sender reset the connection after its retransmissions (BSD/macOS do).
     pub reset_by_sender: Option<PacketRef>,
     /// The sender gave up (as opposed to: the capture ended while it was still retransmitting).
@@ -352,6 +355,7 @@ fn retransmission_finding(conn: &Connection, sender: Side, capture_end: Timestam
         retransmissions: run.count,
         backoff_s,
         gave_up_after_s,
+        gave_up_by_s: next_expiry,
         reset_by_sender,
         gave_up,
         idle_before_s: run.idle_before_s,

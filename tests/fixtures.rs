@@ -9,7 +9,21 @@ use std::path::Path;
 
 /// The fixtures that must be there: a missing one fails the test rather than
 /// silently shrinking it.
-const REQUIRED: &[&str] = &["ka-setsockopt", "ka-sysctl-sll2"];
+const REQUIRED: &[&str] = &[
+    "ka-setsockopt",
+    "ka-sysctl-sll2",
+    "ka-ipv6-client",
+    "ka-answered-close",
+    "ka-multi",
+    "ka-vlan",
+    "rst-middlebox",
+    "drop-silent",
+    "peer-reboot",
+    "retrans-retries2",
+    "half-closed",
+    "heartbeat",
+    "reconnect-storm",
+];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth_path).unwrap()).unwrap();

@@ -190,12 +190,14 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
         match r.retries2 {
             Some(15) => s.push_str(" That fits the Linux default net.ipv4.tcp_retries2=15 (about 924.6 s)."),
             Some(n) => s.push_str(&format!(
-                " That fits net.ipv4.tcp_retries2={n} (gives up after about {:.1} s; the default 15 takes 924.6 s), or a TCP_USER_TIMEOUT of about that length.",
+                " It gave up between {:.1} and {:.1} s after the first transmission (before its next retransmission was due). That fits net.ipv4.tcp_retries2={n} (about {:.1} s; the default 15 takes 924.6 s), or a TCP_USER_TIMEOUT in that range.",
+                r.gave_up_after_s,
+                r.gave_up_by_s,
                 linux_retries_timeout(n)
             )),
             None => s.push_str(&format!(
-                " No tcp_retries2 value fits that give-up time (the default 15 takes 924.6 s): the application set TCP_USER_TIMEOUT to about {:.0} ms or a little more.",
-                r.gave_up_after_s * 1000.0
+                " It gave up between {:.1} and {:.1} s after the first transmission, which no tcp_retries2 value fits (the default 15 takes 924.6 s): the application set TCP_USER_TIMEOUT in that range.",
+                r.gave_up_after_s, r.gave_up_by_s
             )),
         }
     }
