@@ -344,10 +344,12 @@ fn retransmission_finding(conn: &Connection, sender: Side, capture_end: Timestam
     // Linux gives up at the first RTO expiry where the time since the first
     // transmission reaches tcp_model_timeout(tcp_retries2): after the last
     // retransmission, before the next one would have gone out.
+    // (The last retransmission went out, so at that moment the time was not
+    // yet up: strictly more than its elapsed time, give or take a millisecond.)
     let next_expiry = gave_up_after_s + last_gap * 2.0;
     let retries2 = (1..=30).find(|&n| {
         let t = linux_retries_timeout(n);
-        t > gave_up_after_s && t <= next_expiry
+        t > gave_up_after_s + 0.001 && t <= next_expiry * 1.05
     });
     Some(RetransmissionFinding {
         sender,
