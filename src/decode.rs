@@ -334,11 +334,12 @@ pub(crate) mod tests {
     use super::*;
     use etherparse::PacketBuilder;
 
-    /// Builds an Ethernet/IPv4/TCP frame with the given flags and payload.
-    pub fn ipv4_frame(flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-            .tcp(40000, 7777, seq, 501);
+    /// An Ethernet/IPv4/TCP frame between 10.0.0.1:40000 (client) and
+    /// 10.0.0.2:7777 (server), with the given flags and payload length.
+    pub fn tcp_frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usize) -> Vec<u8> {
+        let (src, dst, sport, dport) =
+            if from_client { ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777) } else { ([10, 0, 0, 2], [10, 0, 0, 1], 7777, 40000) };
+        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 501);
         if flags & TcpFlags::SYN != 0 {
             b = b.syn();
         }
@@ -352,8 +353,12 @@ pub(crate) mod tests {
             b = b.rst();
         }
         let mut out = Vec::new();
-        b.write(&mut out, payload).unwrap();
+        b.write(&mut out, &vec![b'x'; payload_len]).unwrap();
         out
+    }
+
+    fn ipv4_frame(flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        tcp_frame(true, flags, seq, ack, payload.len())
     }
 
     fn tcp(d: Decoded) -> Segment {

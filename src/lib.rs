@@ -12,6 +12,7 @@ pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod infer;
+pub mod live;
 pub mod pipeline;
 pub mod report;
 pub mod seq;

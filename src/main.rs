@@ -44,6 +44,62 @@ enum Command {
     /// Analyse capture files
     #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset regression.pcap\n\n{VERDICTS}\n\n{EXIT_CODES}"))]
     Analyze(AnalyzeArgs),
+    /// Capture from a network interface and stream events as they happen
+    #[command(after_help = LIVE_HELP)]
+    Live(LiveArgs),
+}
+
+const LIVE_HELP: &str = "\
+Examples:
+  sudo tcpka live -i eth0 -f 'tcp port 5432'
+  sudo tcpka live --format json --duration 1h --write ka.pcap | jq 'select(.event==\"connection-ended\")'
+  tcpka live --list-interfaces
+
+Events (one line each; with --format json, one JSON object per line):
+  capture-started, keepalive-train, probe-unanswered, connection-ended,
+  capture-stats, and final-report (the same document `tcpka analyze --format json` prints)
+
+Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report.
+Capturing needs root, or once: sudo setcap cap_net_raw,cap_net_admin=eip $(which tcpka)
+
+Exit status:
+  0  capture stopped (Ctrl-C, SIGTERM, --duration)
+  2  usage error; no permission to capture; no such interface; bad filter;
+     the capture failed (the report still covers what was captured)";
+
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Interface to capture on (default: the one libpcap picks, as tcpdump does; "any" for all)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    interface: Option<String>,
+
+    /// BPF filter, as in `tcpdump EXPR`
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Stop after this long: 30s, 5m, 1h, or plain seconds
+    #[arg(long, value_name = "D", value_parser = tcpka::live::parse_duration)]
+    duration: Option<std::time::Duration>,
+
+    /// Save every captured packet to this pcap file (`tcpka analyze FILE` gives the same verdicts)
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<std::path::PathBuf>,
+
+    /// Output format: human lines and a final table, or NDJSON events
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Final table: list every connection, not only the abnormal ones
+    #[arg(long)]
+    all: bool,
+
+    /// Do not put the interface into promiscuous mode
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    no_promiscuous: bool,
+
+    /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "all", "no_promiscuous"])]
+    list_interfaces: bool,
 }
 
 #[derive(clap::Args)]
@@ -95,6 +151,50 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Live(args) => live(args),
+    }
+}
+
+fn live(args: LiveArgs) -> ExitCode {
+    let json = args.format == Format::Json;
+    if args.list_interfaces {
+        return match tcpka::live::list_interfaces(&mut io::stdout().lock(), json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(tcpka::live::LiveError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tcpka: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let stop = match tcpka::live::stop_on_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tcpka: cannot handle SIGINT/SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = tcpka::live::LiveOptions {
+        interface: args.interface,
+        filter: args.filter,
+        duration: args.duration,
+        write: args.write,
+        json,
+        all: args.all,
+        promiscuous: !args.no_promiscuous,
+    };
+    match tcpka::live::run(&opts, &stop) {
+        Ok(outcome) => match outcome.capture_error {
+            Some(e) => {
+                eprintln!("tcpka: the capture failed: {e}");
+                ExitCode::from(2)
+            }
+            None => ExitCode::SUCCESS,
+        },
+        Err(e) => {
+            eprintln!("tcpka: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -1,0 +1,466 @@
+//! `tcpka live` on real interfaces, with the real Linux kernel producing the
+//! traffic: two network namespaces joined by a veth pair, python3 endpoints,
+//! tcpka capturing in the server namespace.
+//!
+//! These tests need root and `ip netns`. Without them they print
+//! "SKIPPED: ... needs root" on stderr and pass — unless the environment
+//! variable `CI` is set (CI runs as root), where they fail instead.
+
+use serde_json::Value;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const TCPKA: &str = env!("CARGO_BIN_EXE_tcpka");
+
+fn tcpka(args: &[&str]) -> Output {
+    Command::new(TCPKA).args(args).output().expect("run tcpka")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn command_works(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Whether this test can run here. When it cannot: says so loudly and
+/// returns false, or fails the test when `CI` is set.
+fn can_run(test: &str, needs_netns: bool) -> bool {
+    let why = if !is_root() {
+        Some("not running as root")
+    } else if needs_netns && !command_works("ip", &["netns", "list"]) {
+        Some("`ip netns` is not available")
+    } else if needs_netns && !command_works("python3", &["--version"]) {
+        Some("python3 is not available")
+    } else {
+        None
+    };
+    match why {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: {why}; CI must run these tests as root with iproute2 and python3")
+        }
+        Some(why) => {
+            // Straight to the stderr descriptor: the test harness captures
+            // eprintln! of passing tests, and this must be seen.
+            let _ = writeln!(io::stderr(), "SKIPPED: {test}: {why}; it needs root (capture, network namespaces)");
+            false
+        }
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?} failed: {}", text(&out.stderr));
+}
+
+/// Two namespaces joined by a veth pair, and every process started in them.
+/// Dropped (also on panic): the processes are killed and the namespaces deleted.
+struct Lab {
+    client_ns: String,
+    server_ns: String,
+    /// Interface in the client / server namespace.
+    client_if: String,
+    server_if: String,
+    client_ip: String,
+    server_ip: String,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let pid = std::process::id();
+        let net = 20 + pid % 200;
+        let lab = Lab {
+            client_ns: format!("tkl-c-{pid}"),
+            server_ns: format!("tkl-s-{pid}"),
+            client_if: format!("tklc{pid}"),
+            server_if: format!("tkls{pid}"),
+            client_ip: format!("10.99.{net}.1"),
+            server_ip: format!("10.99.{net}.2"),
+            children: Vec::new(),
+        };
+        for ns in [&lab.client_ns, &lab.server_ns] {
+            if Path::new("/run/netns").join(ns).exists() {
+                let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            }
+        }
+        run("ip", &["netns", "add", &lab.client_ns]);
+        run("ip", &["netns", "add", &lab.server_ns]);
+        let (c, s) = (lab.client_ns.as_str(), lab.server_ns.as_str());
+        let (ci, si) = (lab.client_if.as_str(), lab.server_if.as_str());
+        run("ip", &["link", "add", ci, "netns", c, "type", "veth", "peer", "name", si, "netns", s]);
+        run("ip", &["-n", c, "addr", "add", &format!("{}/24", lab.client_ip), "dev", ci]);
+        run("ip", &["-n", s, "addr", "add", &format!("{}/24", lab.server_ip), "dev", si]);
+        for (ns, dev) in [(c, ci), (s, si)] {
+            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+            run("ip", &["-n", ns, "link", "set", dev, "up"]);
+        }
+        // The server keeps sending to the client's MAC after the client's
+        // address is gone (no ARP that would fail and stop the probes).
+        let mac = Command::new("ip").args(["-n", c, "-br", "link", "show", ci]).output().unwrap();
+        let mac = text(&mac.stdout).split_whitespace().nth(2).expect("client MAC").to_string();
+        run("ip", &["-n", s, "neigh", "replace", &lab.client_ip, "lladdr", &mac, "dev", si, "nud", "permanent"]);
+        lab
+    }
+
+    /// Starts a command in a namespace; stdout is piped.
+    fn spawn(&mut self, ns: &str, program: &str, args: &[&str]) -> usize {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("ip netns exec {ns} {program}: {e}"));
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// The lines a started process writes to stdout, with the time each arrived.
+    fn lines(&mut self, i: usize) -> Receiver<(SystemTime, String)> {
+        let out = self.children[i].stdout.take().expect("piped stdout");
+        let (tx, rx) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((SystemTime::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Everything a started process writes to stderr, once it has exited.
+    fn stderr_of(&mut self, i: usize) -> thread::JoinHandle<String> {
+        let mut err = self.children[i].stderr.take().expect("piped stderr");
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        })
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.children[i].id()
+    }
+
+    /// Waits for a started process to exit, at most `limit`.
+    fn wait(&mut self, i: usize, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Some(status) = self.children[i].try_wait().unwrap() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for ns in [&self.client_ns, &self.server_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Waits for a line matching `pred`, keeping every line read in `seen`.
+fn wait_line(
+    rx: &Receiver<(SystemTime, String)>,
+    seen: &mut Vec<(SystemTime, String)>,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> (SystemTime, String) {
+    let end = Instant::now() + limit;
+    if let Some(hit) = seen.iter().find(|(_, l)| pred(l)) {
+        return hit.clone();
+    }
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(item) => {
+                let hit = pred(&item.1);
+                seen.push(item.clone());
+                if hit {
+                    return item;
+                }
+            }
+            Err(_) => {
+                let lines: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
+                panic!("timed out waiting for {what}; lines so far:\n{}", lines.join("\n"))
+            }
+        }
+    }
+}
+
+/// A server on PORT: echoes one message, then waits for more and reports how
+/// the connection ended. With keepalive args: SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT.
+const SERVER: &str = r#"
+import socket, sys
+ip, port, ka = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "ka"
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port)); s.listen(1); print("READY", flush=True)
+s.settimeout(25); c, _ = s.accept(); c.settimeout(25)
+if ka:
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 2)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+c.sendall(c.recv(100))
+try:
+    print("EOF" if c.recv(100) == b"" else "DATA", flush=True)
+except OSError as e:
+    print("ERROR", e.errno, flush=True)
+c.close()
+"#;
+
+/// A client: connects, exchanges one message, then closes ("close") or holds the connection open ("hold").
+const CLIENT: &str = r#"
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+c.sendall(b"hello"); c.recv(100); print("EXCHANGED", flush=True)
+if sys.argv[3] == "close":
+    c.shutdown(socket.SHUT_WR); c.recv(100); c.close(); print("CLOSED", flush=True)
+else:
+    time.sleep(30)
+"#;
+
+fn port_of(endpoint: &Value) -> u16 {
+    endpoint.as_str().and_then(|s| s.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0)
+}
+
+fn secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+fn rfc3339_secs(v: &Value) -> f64 {
+    let t = chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
+    t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9
+}
+
+#[test]
+fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
+    if !can_run("live_explains_a_keepalive_kill_and_a_close_as_they_happen", true) {
+        return;
+    }
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("live.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let mut lab = Lab::new();
+    let (cns, sns) = (lab.client_ns.clone(), lab.server_ns.clone());
+    let (cip, sip) = (lab.client_ip.clone(), lab.server_ip.clone());
+
+    let live = lab.spawn(&sns, TCPKA, &["live", "-i", &lab.server_if.clone(), "--format", "json", "--write", pcap]);
+    let events = lab.lines(live);
+    let live_err = lab.stderr_of(live);
+    let mut seen = Vec::new();
+    wait_line(&events, &mut seen, Duration::from_secs(10), "capture-started", |l| l.contains("\"capture-started\""));
+
+    // (2) a normal close on port 7002, (1) a keepalive kill on port 7001.
+    let close_srv = lab.spawn(&sns, "python3", &["-u", "-c", SERVER, &sip, "7002", "plain"]);
+    let ka_srv = lab.spawn(&sns, "python3", &["-u", "-c", SERVER, &sip, "7001", "ka"]);
+    let close_srv_out = lab.lines(close_srv);
+    let ka_srv_out = lab.lines(ka_srv);
+    let mut ka_srv_lines = Vec::new();
+    wait_line(&close_srv_out, &mut Vec::new(), Duration::from_secs(10), "server READY", |l| l == "READY");
+    wait_line(&ka_srv_out, &mut ka_srv_lines, Duration::from_secs(10), "server READY", |l| l == "READY");
+    let closer = lab.spawn(&cns, "python3", &["-u", "-c", CLIENT, &sip, "7002", "close"]);
+    let closer_out = lab.lines(closer);
+    let mut l = Vec::new();
+    wait_line(&closer_out, &mut l, Duration::from_secs(10), "client CLOSED", |l| l == "CLOSED");
+
+    let holder = lab.spawn(&cns, "python3", &["-u", "-c", CLIENT, &sip, "7001", "hold"]);
+    let holder_out = lab.lines(holder);
+    let mut l = Vec::new();
+    wait_line(&holder_out, &mut l, Duration::from_secs(10), "client EXCHANGED", |l| l == "EXCHANGED");
+    // Let the client's ACK of the echo go out, then make the client vanish:
+    // its address goes away, so it silently drops the server's probes.
+    thread::sleep(Duration::from_millis(300));
+    run("ip", &["-n", &cns, "addr", "flush", "dev", &lab.client_if.clone()]);
+
+    // Linux: 2 s idle, 2 probes 1 s apart, RST 1 s after the last one.
+    let (_, outcome) =
+        wait_line(&ka_srv_out, &mut ka_srv_lines, Duration::from_secs(15), "the keepalive server's outcome", |l| l.starts_with("ERROR") || l == "EOF" || l == "DATA");
+    assert_eq!(outcome, "ERROR 110", "the server's connection should end with ETIMEDOUT");
+    let (arrived, ended) = wait_line(&events, &mut seen, Duration::from_secs(5), "connection-ended 7001", |l| {
+        l.contains("\"connection-ended\"") && l.contains(":7001\"")
+    });
+
+    // Stop tcpka as Ctrl-C would.
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(lab.pid(live) as i32, libc::SIGINT) }, 0);
+    let status = lab.wait(live, Duration::from_secs(10)).expect("tcpka live stops within 10 s of SIGINT");
+    let stderr = live_err.join().unwrap();
+    // The reader thread ends with stdout: collect the rest.
+    while let Ok(item) = events.recv_timeout(Duration::from_secs(2)) {
+        seen.push(item);
+    }
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let lines: Vec<Value> = seen
+        .iter()
+        .map(|(_, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON ({e}): {l}")))
+        .collect();
+    let dump = || seen.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
+    for e in &lines {
+        assert!(e["event"].is_string() && e["time"].is_string(), "{e}");
+        assert!(e.get("client").is_some() && e.get("server").is_some(), "{e}");
+    }
+
+    // The keepalive kill, streamed: the train, the unanswered probes, the verdict.
+    let of = |event: &str, port: u16| -> Vec<&Value> {
+        lines.iter().filter(|e| e["event"] == event && port_of(&e["server"]) == port).collect()
+    };
+    let train = of("keepalive-train", 7001);
+    assert_eq!(train.len(), 1, "{}", dump());
+    assert_eq!(train[0]["prober"], format!("{sip}:7001"));
+    assert_eq!(train[0]["prober_role"], "server");
+    let unanswered: Vec<u64> = of("probe-unanswered", 7001).iter().map(|e| e["probe"].as_u64().unwrap()).collect();
+    assert_eq!(unanswered, [1, 2], "{}", dump());
+    let ka_end = of("connection-ended", 7001);
+    assert_eq!(ka_end.len(), 1, "{}", dump());
+    let conn = &ka_end[0]["connection"];
+    assert_eq!(ka_end[0]["end_reason"], "keepalive-timeout");
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    assert_eq!(conn["ended_by"], format!("{sip}:7001"));
+    assert_eq!(conn["client"].as_str().unwrap().split(':').next(), Some(cip.as_str()));
+    let ka = &conn["keepalive"][0];
+    assert_eq!(ka["prober"], format!("{sip}:7001"));
+    assert_eq!(ka["idle_s"], 2, "{ka}");
+    assert_eq!(ka["interval_s"], 1, "{ka}");
+    assert_eq!(ka["probes"], 2, "{ka}");
+    assert_eq!(ka["probes_bound"], "exact", "{ka}");
+    // Explained as soon as the RST was captured, well within one probe interval (1 s).
+    let rst_time = rfc3339_secs(&conn["end"]);
+    let latency = secs(arrived) - rst_time;
+    eprintln!("live: connection-ended for the keepalive kill arrived {:.3} s after the RST", latency);
+    assert!(latency < 1.0, "connection-ended came {latency:.3} s after the RST: {ended}");
+
+    // The close, streamed once, when the second FIN was seen.
+    let closed = of("connection-ended", 7002);
+    assert_eq!(closed.len(), 1, "{}", dump());
+    assert_eq!(closed[0]["end_reason"], "closed");
+    assert_eq!(closed[0]["detected_by"], "packet");
+
+    // Capture counts, then the final report last: analyze's document.
+    let stats = lines.iter().rfind(|e| e["event"] == "capture-stats").expect("capture-stats");
+    assert_eq!(stats["final"], true);
+    assert_eq!(stats["dropped"], 0);
+    assert!(stats["received"].as_u64().unwrap() > 10, "{stats}");
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "final-report", "{}", dump());
+    let report = &last["report"];
+    assert_eq!(report["tool"], "tcpka");
+    let reasons = |doc: &Value| -> Vec<(u16, String)> {
+        let mut v: Vec<(u16, String)> = doc["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (port_of(&c["server"]), c["end_reason"].as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let live_reasons = reasons(report);
+    assert_eq!(
+        live_reasons,
+        [(7001, "keepalive-timeout".to_string()), (7002, "closed".to_string())],
+        "{report}"
+    );
+    assert_eq!(report["captures"][0]["path"], format!("live:{}", lab.server_if));
+    assert!(stderr.contains("packets captured"), "{stderr}");
+
+    // The saved capture gives the same verdicts.
+    let out = tcpka(&["analyze", "--format", "json", pcap]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("analyze JSON");
+    assert_eq!(reasons(&doc), live_reasons);
+    let ka_file = doc["connections"].as_array().unwrap().iter().find(|c| port_of(&c["server"]) == 7001).unwrap();
+    assert_eq!(ka_file["keepalive"][0]["idle_s"], 2);
+    assert_eq!(ka_file["keepalive"][0]["interval_s"], 1);
+    assert_eq!(ka_file["keepalive"][0]["probes"], 2);
+    eprintln!("live: scenario took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn live_names_the_interfaces_when_one_does_not_exist() {
+    let out = tcpka(&["live", "-i", "does-not-exist0"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does-not-exist0"), "{err}");
+    assert!(err.contains("interfaces"), "{err}");
+    // The loopback interface is always there to be listed.
+    assert!(err.lines().any(|l| l.trim_start().starts_with("lo ")), "{err}");
+}
+
+#[test]
+fn live_lists_interfaces() {
+    let out = tcpka(&["live", "--list-interfaces"]);
+    let text_out = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lo = text_out.lines().find(|l| l.trim_start().starts_with("lo ")).unwrap_or_else(|| panic!("{text_out}"));
+    assert!(lo.contains("loopback") && lo.contains("up") && lo.contains("127.0.0.1"), "{lo}");
+
+    let out = tcpka(&["live", "--list-interfaces", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let all: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lo = all.iter().find(|i| i["name"] == "lo").expect("lo listed");
+    assert_eq!(lo["loopback"], true);
+    assert!(lo["addresses"].as_array().unwrap().iter().any(|a| a == "127.0.0.1"), "{lo}");
+}
+
+#[test]
+fn live_rejects_a_bad_filter_with_libpcaps_message() {
+    if !can_run("live_rejects_a_bad_filter_with_libpcaps_message", false) {
+        return;
+    }
+    let out = tcpka(&["live", "-f", "bogus filter ((("]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad filter 'bogus filter ((('"), "{err}");
+    assert!(err.contains("syntax error"), "libpcap's own message: {err}");
+}
+
+#[test]
+fn live_stops_after_duration_with_a_final_report() {
+    if !can_run("live_stops_after_duration_with_a_final_report", false) {
+        return;
+    }
+    let t = Instant::now();
+    let out = tcpka(&["live", "-i", "lo", "--duration", "1s", "-f", "tcp port 9", "--format", "json"]);
+    let took = t.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!((0.9..5.0).contains(&took), "took {took} s");
+    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.first().unwrap()["event"], "capture-started");
+    assert_eq!(lines.first().unwrap()["filter"], "tcp port 9");
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "final-report");
+    assert_eq!(last["report"]["captures"][0]["path"], "live:lo");
+    assert!(last["report"]["summary"].is_object());
+
+    let out = tcpka(&["live", "-i", "lo", "--duration", "0.3", "-f", "tcp port 9"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("live:lo"), "the final table: {}", text(&out.stdout));
+}
