@@ -67,13 +67,14 @@ impl<W: Write> ReportSink for TableSink<W> {
         let out = &mut Vec::new();
         for c in captures {
             let mut line = format!(
-                "{}: {}, {}, {} packets ({} TCP), {} connections",
+                "{}: {}, {}, {} packets ({} TCP), {} connection{}",
                 c.path,
                 c.format.as_deref().unwrap_or("unreadable"),
                 if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
                 c.packets,
                 c.tcp_packets,
-                c.connections
+                c.connections,
+                if c.connections == 1 { "" } else { "s" }
             );
             if c.undecodable_packets > 0 {
                 line.push_str(&format!(", {} undecodable", c.undecodable_packets));
@@ -89,8 +90,9 @@ impl<W: Write> ReportSink for TableSink<W> {
         let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
         writeln!(
             out,
-            "\n{} connections: {}",
+            "\n{} connection{}: {}",
             summary.connections,
+            if summary.connections == 1 { "" } else { "s" },
             if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
         )?;
         writeln!(
