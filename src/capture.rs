@@ -126,11 +126,10 @@ impl CaptureFile {
                 let h = packet.header;
                 // With nanosecond precision libpcap puts nanoseconds in tv_usec.
                 let ts = Timestamp::from_timeval(h.ts.tv_sec, h.ts.tv_usec);
-                if let Some(f) = &self.filter {
-                    if !f.filter(packet.data) {
+                if let Some(f) = &self.filter
+                    && !f.filter(packet.data) {
                         return Next::Filtered;
                     }
-                }
                 Next::Packet(RawPacket { ts, data: packet.data })
             }
             Err(pcap::Error::NoMorePackets) => Next::End,

@@ -654,14 +654,12 @@ fn classify(
         // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the
         // same shape as a keepalive, which is why Wireshark calls it one) or
         // 1 new byte at SND.UNA (Windows; Wireshark's rule).
-        if peer_window_zero {
-            if let Some(una) = snd_una {
-                if (len == 0 && seg.seq == una.sub(1)) || (len == 1 && seg.seq == una) {
+        if peer_window_zero
+            && let Some(una) = snd_una
+                && ((len == 0 && seg.seq == una.sub(1)) || (len == 1 && seg.seq == una)) {
                     me.zero_window_probes += 1;
                     return PacketClass::ZeroWindowProbe;
                 }
-            }
-        }
         // KEEPALIVE PROBE: 0 or 1 byte, sequence number one below what the
         // peer has acknowledged (RFC 1122 §4.2.3.6; Linux tcp_write_wakeup →
         // tcp_xmit_probe_skb sends snd_una - 1 with no data, Windows sends
@@ -790,19 +788,17 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) -> bo
 
 /// The peer acknowledged up to `ack`: data below it is no longer outstanding.
 fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
-    if let Some(run) = &sender.unacked {
-        if ack > run.seq {
+    if let Some(run) = &sender.unacked
+        && ack > run.seq {
             sender.unacked = None;
         }
-    }
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
-    if let Some(last) = m.last {
-        if m.gaps.len() < MAX_HEARTBEAT_GAPS {
+    if let Some(last) = m.last
+        && m.gaps.len() < MAX_HEARTBEAT_GAPS {
             m.gaps.push(at.ts.secs_since(last) as f32);
         }
-    }
     m.first.get_or_insert(at);
     m.last = Some(at.ts);
     m.count += 1;

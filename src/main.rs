@@ -214,12 +214,11 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     };
     let trace: Option<&mut tcpka::analyze::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
     let input_errors = tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
-        if show_progress {
-            if let Some(total) = total {
+        if show_progress
+            && let Some(total) = total {
                 eprint!("\r{path}: {:.0}%", 100.0 * done as f64 / total.max(1) as f64);
                 let _ = io::stderr().flush();
             }
-        }
     }, trace)?;
     if show_progress {
         eprint!("\r\x1b[K");

@@ -400,14 +400,13 @@ fn reset_finding(conn: &Connection, sender: Side, rst: PacketRef, keepalive: &[K
         return finding;
     }
     // Forged by a middlebox: the host's own packets arrive with another TTL.
-    if let (Some(first), Some(rst_ttl)) = (me.first_ttl, me.rst_ttl) {
-        if sent_other_packets && first != rst_ttl {
+    if let (Some(first), Some(rst_ttl)) = (me.first_ttl, me.rst_ttl)
+        && sent_other_packets && first != rst_ttl {
             finding.cause = ResetCause::Middlebox;
             finding.injector_hops = Some(hops(rst_ttl));
             finding.host_hops = Some(hops(first));
             return finding;
         }
-    }
     // A host that lost the connection answers with a stateless RST: it lacks
     // the timestamp option both SYNs negotiated, or it answers a keepalive probe.
     let answered_probe = keepalive.iter().any(|k| k.prober != sender && k.reset_by_peer == Some(rst));

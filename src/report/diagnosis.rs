@@ -137,22 +137,20 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             secs(h.period_s),
             h.messages
         ));
-        if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle) {
-            if h.period_s > f64::from(k.value) {
+        if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle)
+            && h.period_s > f64::from(k.value) {
                 parts.push(format!(
                     "The heartbeat is slower than the keepalive idle time ({} s), so it does not stop keepalive probing.",
                     k.value
                 ));
             }
-        }
-        if let Some(d) = verdict.died_after_idle_s {
-            if h.period_s > d {
+        if let Some(d) = verdict.died_after_idle_s
+            && h.period_s > d {
                 parts.push(format!(
                     "The heartbeat is slower than the {} of silence that killed the connection: shorten it.",
                     secs(d)
                 ));
             }
-        }
     }
     for k in &verdict.keepalive {
         if verdict.end_reason == EndReason::KeepaliveTimeout && k.gave_up {
