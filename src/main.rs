@@ -1,4 +1,5 @@
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -213,16 +214,25 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
         writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
     };
     let trace: Option<&mut tcpka::analyze::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
-    let input_errors = tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
-        if show_progress
-            && let Some(total) = total {
-                eprint!("\r{path}: {:.0}%", 100.0 * done as f64 / total.max(1) as f64);
-                let _ = io::stderr().flush();
+    // A bar of bytes read against the file size, on standard error, only
+    // when that is a terminal (indicatif draws nothing otherwise).
+    let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut current = String::new();
+    let input_errors =
+        tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
+            if current != path {
+                current = path.to_string();
+                bar.set_message(current.clone());
+                bar.set_length(total.unwrap_or(0));
             }
-    }, trace)?;
-    if show_progress {
-        eprint!("\r\x1b[K");
-    }
+            bar.set_position(done);
+        }, trace)?;
+    bar.finish_and_clear();
     let failed = judge.finish()?;
     for e in &input_errors {
         eprintln!("tcpka: {e}");
