@@ -105,8 +105,6 @@ pub struct Segment {
     pub ttl: u8,
     /// IPv4 identification (None for IPv6).
     pub ip_id: Option<u16>,
-    /// Window scale option (SYN segments only).
-    pub window_scale: Option<u8>,
     /// The TCP timestamp option was present.
     pub has_timestamp: bool,
     /// The first SACK block, if any: a block below the ACK number is a D-SACK
@@ -280,7 +278,6 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
     };
     let payload_len = ip_payload_len.saturating_sub(header_len) as u32;
 
-    let mut window_scale = None;
     let mut has_timestamp = false;
     let mut first_sack = None;
     // Options matter on SYNs and RSTs (timestamps negotiated or missing) and
@@ -291,7 +288,6 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
     has_timestamp |= just_timestamps;
     for option in tcp.options_iterator().take_while(|_| wants_options && !just_timestamps) {
         match option {
-            Ok(TcpOptionElement::WindowScale(s)) => window_scale = Some(s),
             Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,
             Ok(TcpOptionElement::SelectiveAcknowledgement((l, r), _)) => {
                 first_sack = Some((SeqNumber(l), SeqNumber(r)))
@@ -323,7 +319,6 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
         payload_len,
         ttl,
         ip_id,
-        window_scale,
         has_timestamp,
         first_sack,
     })

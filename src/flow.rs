@@ -213,8 +213,6 @@ pub struct HalfConnection {
     /// The SYN carried the timestamp option (RFC 7323).
     pub syn_timestamps: bool,
     pub rst_has_timestamp: bool,
-    /// The RST carried the ACK flag.
-    pub rst_has_ack: bool,
     /// Silence before the RST or before the packet it answered, whichever was longer (s).
     pub rst_idle_before: f64,
     /// The last segment with payload this side sent.
@@ -280,7 +278,6 @@ impl HalfConnection {
             rst_ttl: None,
             syn_timestamps: false,
             rst_has_timestamp: false,
-            rst_has_ack: false,
             rst_idle_before: 0.0,
             last_payload: None,
             small_messages: None,
@@ -581,7 +578,6 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
         me.rst = Some(at);
         me.rst_ttl = Some(seg.ttl);
         me.rst_has_timestamp = seg.has_timestamp;
-        me.rst_has_ack = seg.flags.ack();
         me.rst_idle_before = conn.gap_before_last.max(conn.gap_before_previous);
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {

@@ -1072,17 +1072,12 @@ mod tests {
 
     #[test]
     fn streams_a_keepalive_kill_before_the_linger_time() {
-        let frames = vec![
-            (0.0, frame(true, TcpFlags::SYN, 1000, 0, 0)),
-            (0.001, frame(false, TcpFlags::SYN | ACK, 5000, 1001, 0)),
-            (0.002, frame(true, ACK, 1001, 5001, 0)),
-            (0.003, frame(true, ACK, 1001, 5001, 10)),
-            (0.004, frame(false, ACK, 5001, 1011, 100)),
-            (0.005, frame(true, ACK, 1011, 5101, 0)),
+        let mut frames = handshake_and_exchange();
+        frames.extend([
             (2.01, frame(false, ACK, 5100, 1011, 0)),
             (3.02, frame(false, ACK, 5100, 1011, 0)),
             (4.03, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)),
-        ];
+        ]);
         let (events, _) = run_events(&frames, 6.0);
         let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
         assert_eq!(

@@ -84,10 +84,6 @@ impl<'s> Judge<'s> {
         })?;
         Ok(self.failed)
     }
-
-    pub fn summary(&self) -> &Summary {
-        &self.summary
-    }
 }
 
 /// One capture going through the pipeline.

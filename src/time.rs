@@ -31,10 +31,6 @@ impl Timestamp {
             None => format!("{:.6}", self.0 as f64 / 1e9),
         }
     }
-
-    pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
-    }
 }
 
 impl fmt::Display for Timestamp {

@@ -71,7 +71,6 @@ impl Wire {
             payload_len: s.len,
             ttl: s.ttl,
             ip_id: None,
-            window_scale: None,
             has_timestamp: s.timestamps,
             first_sack: s.sack.map(|(l, r)| (SeqNumber(l), SeqNumber(r))),
         };
