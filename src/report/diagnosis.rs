@@ -54,11 +54,8 @@ pub fn os_family(probe_bytes: u8, ttl: Option<u8>) -> OsFamily {
 /// Whether inferred settings match an OS default.
 pub fn settings_origin(idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> &'static str {
     let (Some(idle), Some(interval)) = (idle, interval) else {
-        return match idle {
-            Some(7200) => "unknown",
-            Some(_) => "tuned",
-            None => "unknown",
-        };
+        // Every OS defaults to 7200 s of idle: only another value says "tuned".
+        return if idle.is_some_and(|i| i != 7200) { "tuned" } else { "unknown" };
     };
     let fits = |d: (u32, u32, u32)| {
         idle == d.0
