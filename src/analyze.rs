@@ -48,7 +48,7 @@ fn read_ahead(mut file: CaptureFile, full: SyncSender<Batch>, empty: Receiver<Ba
         batch.bytes.clear();
         batch.packets.clear();
         while batch.packets.len() < BATCH_PACKETS && batch.end.is_none() {
-            match file.next() {
+            match file.next_packet() {
                 Next::Packet(p) => {
                     file_bytes += 16 + p.data.len() as u64;
                     let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
@@ -56,12 +56,9 @@ fn read_ahead(mut file: CaptureFile, full: SyncSender<Batch>, empty: Receiver<Ba
                     batch.bytes.extend_from_slice(kept);
                     batch.packets.push(Entry { ts: p.ts, start, len: kept.len() as u32, filtered: false });
                 }
-                Next::Filtered => batch.packets.push(Entry {
-                    ts: Default::default(),
-                    start: 0,
-                    len: 0,
-                    filtered: true,
-                }),
+                Next::Filtered => {
+                    batch.packets.push(Entry { ts: Default::default(), start: 0, len: 0, filtered: true })
+                }
                 Next::End => batch.end = Some(Ok(())),
                 Next::Broken(reason) => batch.end = Some(Err(reason)),
             }

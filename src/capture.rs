@@ -76,10 +76,7 @@ impl CaptureFile {
             let mut file = File::open(path).map_err(|source| CaptureError::Open { path: path.into(), source })?;
             let meta = file.metadata().map_err(|source| CaptureError::Open { path: path.into(), source })?;
             if meta.is_dir() {
-                return Err(CaptureError::Open {
-                    path: path.into(),
-                    source: std::io::Error::other("is a directory"),
-                });
+                return Err(CaptureError::Open { path: path.into(), source: std::io::Error::other("is a directory") });
             }
             if meta.len() == 0 {
                 return Err(CaptureError::Empty { path: path.into() });
@@ -91,13 +88,15 @@ impl CaptureFile {
             if format.is_none() {
                 return Err(CaptureError::NotACapture {
                     path: path.into(),
-                    reason: format!("the file starts with {:02x?}, which is neither pcap nor pcapng magic", &magic[..n]),
+                    reason: format!(
+                        "the file starts with {:02x?}, which is neither pcap nor pcapng magic",
+                        &magic[..n]
+                    ),
                 });
             }
         }
-        let capture = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
-            CaptureError::NotACapture { path: path.into(), reason: format!("libpcap: {e}") }
-        })?;
+        let capture = Capture::from_file_with_precision(path, Precision::Nano)
+            .map_err(|e| CaptureError::NotACapture { path: path.into(), reason: format!("libpcap: {e}") })?;
         let dlt = capture.get_datalink();
         let link_name = dlt.get_name().unwrap_or_else(|_| format!("DLT_{}", dlt.0));
         let Some(link) = LinkKind::from_dlt(dlt.0) else {
@@ -120,16 +119,17 @@ impl CaptureFile {
     }
 
     /// Reads the next packet.
-    pub fn next(&mut self) -> Next<'_> {
+    pub fn next_packet(&mut self) -> Next<'_> {
         match self.capture.next_packet() {
             Ok(packet) => {
                 let h = packet.header;
                 // With nanosecond precision libpcap puts nanoseconds in tv_usec.
                 let ts = Timestamp::from_timeval(h.ts.tv_sec, h.ts.tv_usec);
                 if let Some(f) = &self.filter
-                    && !f.filter(packet.data) {
-                        return Next::Filtered;
-                    }
+                    && !f.filter(packet.data)
+                {
+                    return Next::Filtered;
+                }
                 Next::Packet(RawPacket { ts, data: packet.data })
             }
             Err(pcap::Error::NoMorePackets) => Next::End,

@@ -148,9 +148,7 @@ pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
             None => Decoded::Malformed,
         },
         LinkKind::LinuxSll2 => match frame.get(0..2) {
-            Some(p) if frame.len() >= 20 => {
-                decode_ether_type(VlanPath::default(), be16(p), &frame[20..])
-            }
+            Some(p) if frame.len() >= 20 => decode_ether_type(VlanPath::default(), be16(p), &frame[20..]),
             _ => Decoded::Malformed,
         },
         LinkKind::RawIp => decode_ip(VlanPath::default(), frame),
@@ -252,16 +250,8 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let declared =
-                usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                h.hop_limit(),
-                None,
-                declared,
-                v6.payload(),
-            )
+            let declared = usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), h.hop_limit(), None, declared, v6.payload())
         }
     };
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
@@ -332,8 +322,11 @@ pub(crate) mod tests {
     /// An Ethernet/IPv4/TCP frame between 10.0.0.1:40000 (client) and
     /// 10.0.0.2:7777 (server), with the given flags and payload length.
     pub fn tcp_frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usize) -> Vec<u8> {
-        let (src, dst, sport, dport) =
-            if from_client { ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777) } else { ([10, 0, 0, 2], [10, 0, 0, 1], 7777, 40000) };
+        let (src, dst, sport, dport) = if from_client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 7777, 40000)
+        };
         let mut b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 501);
         if flags & TcpFlags::SYN != 0 {
             b = b.syn();
@@ -425,7 +418,7 @@ pub(crate) mod tests {
         let mut nflog = vec![2, 0, 0, 0];
         nflog.extend_from_slice(&8u16.to_le_bytes()); // a prefix TLV
         nflog.extend_from_slice(&10u16.to_le_bytes());
-        nflog.extend_from_slice(&[b'a', b'b', b'c', b'd']);
+        nflog.extend_from_slice(b"abcd");
         nflog.extend_from_slice(&((ip.len() + 4) as u16).to_le_bytes());
         nflog.extend_from_slice(&NFULA_PAYLOAD.to_le_bytes());
         nflog.extend_from_slice(ip);
@@ -435,11 +428,7 @@ pub(crate) mod tests {
     #[test]
     fn decodes_ipv6() {
         let mut out = Vec::new();
-        PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 61)
-            .tcp(1, 2, 3, 4)
-            .ack(5)
-            .write(&mut out, b"xyz")
-            .unwrap();
+        PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 61).tcp(1, 2, 3, 4).ack(5).write(&mut out, b"xyz").unwrap();
         let s = tcp(decode(LinkKind::RawIp, &out));
         assert_eq!(s.ttl, 61);
         assert_eq!(s.ip_id, None);

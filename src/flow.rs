@@ -409,19 +409,14 @@ impl FlowTable {
 
     /// Adds one segment; connections it ends (a reused 4-tuple) and those
     /// whose linger time is over are passed to `done`.
-    pub fn observe(
-        &mut self,
-        at: PacketRef,
-        seg: &Segment,
-        done: &mut dyn FnMut(Box<Connection>),
-    ) -> PacketClass {
+    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> PacketClass {
         let key = FlowKey::of(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
         if let Some(existing) = is_new_syn.then(|| self.flows.get(&key)).flatten() {
             let reused = existing.is_finished()
-                    || existing.sides[0].addr != seg.src
-                    || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq);
+                || existing.sides[0].addr != seg.src
+                || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq);
             if reused {
                 let old = self.flows.remove(&key).expect("present");
                 done(old);
@@ -561,7 +556,7 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
         me.syn_timestamps |= seg.has_timestamp;
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
-        let end = seg.seq.add(seg.seq_len());
+        let end = seg.seq + seg.seq_len();
         me.next_seq = Some(me.next_seq.map_or(end, |n| n.max(end)));
     }
     if seg.flags.ack() && !seg.flags.rst() {
@@ -604,12 +599,7 @@ fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &
 /// The classification rules. Each mirrors what Wireshark's
 /// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
 /// with the differences noted.
-fn classify(
-    me: &mut HalfConnection,
-    peer: &mut HalfConnection,
-    at: PacketRef,
-    seg: &Segment,
-) -> PacketClass {
+fn classify(me: &mut HalfConnection, peer: &mut HalfConnection, at: PacketRef, seg: &Segment) -> PacketClass {
     let flags = seg.flags;
     // Any packet from us settles what our held-back segment was, unless it is
     // another copy of it (handled below).
@@ -633,16 +623,13 @@ fn classify(
     // with the same ACK number and nothing from the peer in between, sat one
     // below our next sequence number: an unanswered probe (a plain ACK
     // carries the next sequence number itself).
-    if let Some(p) = pending.filter(|p| p.len == 0 && seg.seq == p.seq.add(1) && seg.ack == p.ack) {
+    if let Some(p) = pending.filter(|p| p.len == 0 && seg.seq == p.seq + 1 && seg.ack == p.ack) {
         record_probe(me, peer, p.at, p.seq, 0);
     }
     // What the peer has acknowledged of our data is our SND.UNA; without it
     // (one-way capture) fall back to our own next sequence number, as
     // Wireshark does, or to what an earlier probe of ours implied.
-    let snd_una = peer
-        .max_ack_sent
-        .or(me.next_seq)
-        .or_else(|| me.keepalive().train.last().map(|p| p.seq.add(1)));
+    let snd_una = peer.max_ack_sent.or(me.next_seq).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
     let peer_window_zero = peer.window == Some(0);
 
     if len <= 1 && !flags.has_control() {
@@ -652,10 +639,11 @@ fn classify(
         // 1 new byte at SND.UNA (Windows; Wireshark's rule).
         if peer_window_zero
             && let Some(una) = snd_una
-                && ((len == 0 && seg.seq == una.sub(1)) || (len == 1 && seg.seq == una)) {
-                    me.zero_window_probes += 1;
-                    return PacketClass::ZeroWindowProbe;
-                }
+            && ((len == 0 && seg.seq == una - 1) || (len == 1 && seg.seq == una))
+        {
+            me.zero_window_probes += 1;
+            return PacketClass::ZeroWindowProbe;
+        }
         // KEEPALIVE PROBE: 0 or 1 byte, sequence number one below what the
         // peer has acknowledged (RFC 1122 §4.2.3.6; Linux tcp_write_wakeup →
         // tcp_xmit_probe_skb sends snd_una - 1 with no data, Windows sends
@@ -665,7 +653,7 @@ fn classify(
         // peer's ACK number does not. A 1-byte retransmission of unacknowledged
         // data sits *at* SND.UNA, not one below, so it is not a probe.
         if let Some(una) = snd_una {
-            if seg.seq == una.sub(1) {
+            if seg.seq == una - 1 {
                 record_probe(me, peer, at, seg.seq, len as u8);
                 return PacketClass::KeepaliveProbe;
             }
@@ -708,30 +696,19 @@ fn classify(
 /// past it means the segment sat below what the peer already had, i.e. a
 /// keepalive probe. For a 1-byte segment new data would get the same ACK, so
 /// we also need the D-SACK block (RFC 2883) that says the byte was a duplicate.
-fn resolve_peer_pending(
-    prober: &mut HalfConnection,
-    answerer: &mut HalfConnection,
-    at: PacketRef,
-    seg: &Segment,
-) {
+fn resolve_peer_pending(prober: &mut HalfConnection, answerer: &mut HalfConnection, at: PacketRef, seg: &Segment) {
     let Some(p) = prober.pending.take() else { return };
     if !seg.flags.ack() || seg.payload_len > 0 || seg.flags.has_control() {
         return;
     }
-    let dsack = seg.first_sack == Some((p.seq, p.seq.add(1)));
-    if seg.ack == p.seq.add(1) && (p.len == 0 || dsack) {
+    let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
+    if seg.ack == p.seq + 1 && (p.len == 0 || dsack) {
         record_probe(prober, answerer, p.at, p.seq, p.len);
         answer_probes(prober, at, false);
     }
 }
 
-fn record_probe(
-    me: &mut HalfConnection,
-    peer: &HalfConnection,
-    at: PacketRef,
-    seq: SeqNumber,
-    len: u8,
-) {
+fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {
     let log = me.keepalive.get_or_insert_with(Default::default);
     log.probes_sent += 1;
     if len == 1 {
@@ -785,16 +762,18 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) -> bo
 /// The peer acknowledged up to `ack`: data below it is no longer outstanding.
 fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
     if let Some(run) = &sender.unacked
-        && ack > run.seq {
-            sender.unacked = None;
-        }
+        && ack > run.seq
+    {
+        sender.unacked = None;
+    }
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
     if let Some(last) = m.last
-        && m.gaps.len() < MAX_HEARTBEAT_GAPS {
-            m.gaps.push(at.ts.secs_since(last) as f32);
-        }
+        && m.gaps.len() < MAX_HEARTBEAT_GAPS
+    {
+        m.gaps.push(at.ts.secs_since(last) as f32);
+    }
     m.first.get_or_insert(at);
     m.last = Some(at.ts);
     m.count += 1;

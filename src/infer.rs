@@ -27,10 +27,8 @@ const MEASUREMENT_SLACK_S: f64 = 0.015;
 
 /// Settings people actually choose; when several whole seconds fit an
 /// observation, one of these wins (the closest to the observation).
-const COMMON_SETTINGS: [u32; 22] = [
-    1, 2, 3, 5, 10, 15, 20, 25, 30, 45, 60, 75, 90, 120, 180, 240, 300, 600, 900, 1800, 3600,
-    7200,
-];
+const COMMON_SETTINGS: [u32; 22] =
+    [1, 2, 3, 5, 10, 15, 20, 25, 30, 45, 60, 75, 90, 120, 180, 240, 300, 600, 900, 1800, 3600, 7200];
 
 /// The most a Linux timer armed `secs` ahead can fire late, over the usual HZ values.
 pub fn max_timer_lateness(secs: f64) -> f64 {
@@ -84,14 +82,9 @@ pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     // No timer is more than 1/8 late (plus a jiffy at HZ=100), so the search
     // can start just below max / 1.125.
     let start = ((max - MEASUREMENT_SLACK_S - 0.02) / 1.125).floor().max(1.0) as u32;
-    let low = (start.min(high)..=high)
-        .find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
-    let value = COMMON_SETTINGS
-        .iter()
-        .rev()
-        .copied()
-        .find(|s| (low..=high).contains(s))
-        .unwrap_or(high);
+    let low =
+        (start.min(high)..=high).find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
+    let value = COMMON_SETTINGS.iter().rev().copied().find(|s| (low..=high).contains(s)).unwrap_or(high);
     Some(TimerSetting { value, low, high })
 }
 

@@ -116,9 +116,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (expected e.g. 30s, 5m, 1h or plain seconds)"))?;
+    let value: f64 =
+        num.parse().map_err(|_| format!("'{s}' is not a duration (expected e.g. 30s, 5m, 1h or plain seconds)"))?;
     let factor = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1.0,
         "ms" => 0.001,
@@ -249,7 +248,9 @@ fn open_error(name: &str, e: pcap::Error) -> LiveError {
         let mut available = interface_lines(listed.as_deref().unwrap_or_default(), default.as_deref());
         available.truncate(available.trim_end().len());
         let reason = if is_permission_problem(&reason) {
-            available.push_str("\n(capturing also needs root, or: sudo setcap cap_net_raw,cap_net_admin=eip $(which tcpka))");
+            available.push_str(
+                "\n(capturing also needs root, or: sudo setcap cap_net_raw,cap_net_admin=eip $(which tcpka))",
+            );
             "not found".to_string()
         } else {
             reason
@@ -684,7 +685,8 @@ impl<W: Write> LiveEvents<W> {
             client: Option<String>,
             server: Option<String>,
         }
-        let head = serde_json::to_string(&Head { event: "final-report", time: now.to_rfc3339(), client: None, server: None })?;
+        let head =
+            serde_json::to_string(&Head { event: "final-report", time: now.to_rfc3339(), client: None, server: None })?;
         self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
         self.out.write_all(b",\"report\":")?;
         // The document's only raw newlines are between its parts (JSON
@@ -801,10 +803,11 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, LiveErr
         .map_err(|e| LiveError::Open { interface: interface.clone(), reason: pcap_message(&e) })?;
     let fd = capture.as_raw_fd();
     let mut savefile = match &opts.write {
-        Some(path) => Some(capture.savefile(path).map_err(|e| LiveError::Write {
-            path: path.display().to_string(),
-            reason: pcap_message(&e),
-        })?),
+        Some(path) => Some(
+            capture
+                .savefile(path)
+                .map_err(|e| LiveError::Write { path: path.display().to_string(), reason: pcap_message(&e) })?,
+        ),
         None => None,
     };
     let capture_name = format!("live:{interface}");
@@ -831,13 +834,8 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, LiveErr
         opts.write.as_ref().map_or(String::new(), |p| format!(", writing {}", p.display())),
     );
     let write_name = opts.write.as_ref().map(|p| p.display().to_string());
-    let started = events.borrow_mut().capture_started(
-        wall_clock(),
-        &interface,
-        &link_name,
-        opts.filter.as_deref(),
-        write_name,
-    );
+    let started =
+        events.borrow_mut().capture_started(wall_clock(), &interface, &link_name, opts.filter.as_deref(), write_name);
     let mut quiet_exit = false; // standard output went away
     let fail = |e: io::Error, quiet: &mut bool| -> Result<(), LiveError> {
         if is_broken_pipe(&e) {
@@ -1001,7 +999,9 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, LiveErr
             eprintln!("{} packets dropped by interface", s.if_dropped);
         }
         if s.dropped > 0 || s.if_dropped > 0 {
-            eprintln!("tcpka: warning: packets were dropped: the verdicts may miss packets (a narrower -f filter helps)");
+            eprintln!(
+                "tcpka: warning: packets were dropped: the verdicts may miss packets (a narrower -f filter helps)"
+            );
         }
     }
     if let Err(e) = finished
@@ -1122,7 +1122,11 @@ mod tests {
         frames.push((4.02, frame(false, ACK, 5100, 1011, 0)));
         let (events, doc) = run_events(&frames, 12.0);
         let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["keepalive-train", "probe-unanswered", "probe-unanswered", "connection-ended"], "{events:#?}");
+        assert_eq!(
+            kinds,
+            ["keepalive-train", "probe-unanswered", "probe-unanswered", "connection-ended"],
+            "{events:#?}"
+        );
         // Probe 1: no answer at the first tick 1 s after it (3.25 s).
         assert_eq!(events[1]["confirmed_by"], "timeout");
         assert_eq!(events[1]["time"], Timestamp::from_secs_f64(1_700_000_003.25).to_rfc3339());

@@ -210,9 +210,10 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     let mut judge = Judge::new(sink.as_mut(), fail_on);
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
-    let mut print_trace = |at: tcpka::flow::PacketRef, seg: &tcpka::decode::Segment, class: tcpka::flow::PacketClass| {
-        writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
-    };
+    let mut print_trace =
+        |at: tcpka::flow::PacketRef, seg: &tcpka::decode::Segment, class: tcpka::flow::PacketClass| {
+            writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
+        };
     let trace: Option<&mut tcpka::analyze::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
     // A bar of bytes read against the file size, on standard error, only
     // when that is a terminal (indicatif draws nothing otherwise).
@@ -223,15 +224,20 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
             .progress_chars("=> "),
     );
     let mut current = String::new();
-    let input_errors =
-        tcpka::analyze::analyze_files(&mut judge, &args.files, args.filter.as_deref(), |path, done, total| {
+    let input_errors = tcpka::analyze::analyze_files(
+        &mut judge,
+        &args.files,
+        args.filter.as_deref(),
+        |path, done, total| {
             if current != path {
                 current = path.to_string();
                 bar.set_message(current.clone());
                 bar.set_length(total.unwrap_or(0));
             }
             bar.set_position(done);
-        }, trace)?;
+        },
+        trace,
+    )?;
     bar.finish_and_clear();
     let failed = judge.finish()?;
     for e in &input_errors {

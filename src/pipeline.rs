@@ -11,6 +11,9 @@ use crate::verdict::{EndReason, Verdict, judge};
 use std::collections::BTreeSet;
 use std::io;
 
+/// Called with every judged connection.
+type Observer<'s> = dyn FnMut(&Connection, &Verdict, &ConnectionReport) + 's;
+
 /// Turns finished connections into reports, and keeps the run's totals.
 pub struct Judge<'s> {
     sink: &'s mut dyn ReportSink,
@@ -21,7 +24,7 @@ pub struct Judge<'s> {
     fail_on: BTreeSet<EndReason>,
     failed: bool,
     /// Called with every judged connection (live mode streams them).
-    observer: Option<Box<dyn FnMut(&Connection, &Verdict, &ConnectionReport) + 's>>,
+    observer: Option<Box<Observer<'s>>>,
 }
 
 impl<'s> Judge<'s> {
@@ -96,6 +99,7 @@ pub struct Pipeline<'j, 's> {
     last_ts: Timestamp,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
+    #[allow(clippy::vec_box)] // moved out of the table's boxes: a pointer each
     done: Vec<Box<Connection>>,
 }
 

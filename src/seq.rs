@@ -8,24 +8,13 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::ops::{Add, Sub};
 
 /// A TCP sequence (or acknowledgment) number.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
-    /// `self + n`, wrapping at 2^32.
-    #[inline]
-    pub fn add(self, n: u32) -> SeqNumber {
-        SeqNumber(self.0.wrapping_add(n))
-    }
-
-    /// `self - n`, wrapping at 2^32.
-    #[inline]
-    pub fn sub(self, n: u32) -> SeqNumber {
-        SeqNumber(self.0.wrapping_sub(n))
-    }
-
     /// Signed distance `self - other`: positive when `self` is after `other`.
     #[inline]
     pub fn distance(self, other: SeqNumber) -> i32 {
@@ -43,6 +32,24 @@ impl SeqNumber {
     #[inline]
     pub fn max(self, other: SeqNumber) -> SeqNumber {
         if self >= other { self } else { other }
+    }
+}
+
+/// `seq + n`, wrapping at 2^32.
+impl Add<u32> for SeqNumber {
+    type Output = SeqNumber;
+    #[inline]
+    fn add(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n))
+    }
+}
+
+/// `seq - n`, wrapping at 2^32.
+impl Sub<u32> for SeqNumber {
+    type Output = SeqNumber;
+    #[inline]
+    fn sub(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(n))
     }
 }
 
@@ -72,13 +79,13 @@ mod tests {
     #[test]
     fn orders_across_wrap_around() {
         let before = SeqNumber(u32::MAX - 1);
-        let after = before.add(5);
+        let after = before + 5;
         assert_eq!(after, SeqNumber(3));
         assert!(before < after);
         assert!(after > before);
         assert_eq!(after.distance(before), 5);
         assert_eq!(before.distance(after), -5);
-        assert_eq!(after.sub(5), before);
+        assert_eq!(after - 5, before);
         assert_eq!(before.max(after), after);
         assert_eq!(after.max(before), after);
     }
@@ -87,7 +94,7 @@ mod tests {
     fn relative_numbers_wrap() {
         let isn = SeqNumber(0xffff_fff0);
         assert_eq!(SeqNumber(0x10).relative_to(isn), 0x20);
-        assert_eq!(isn.add(1).relative_to(isn), 1);
+        assert_eq!((isn + 1).relative_to(isn), 1);
     }
 
     #[test]

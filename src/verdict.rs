@@ -229,8 +229,8 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
         .filter_map(|s| conn.side(s).rst.map(|r| (s, r)))
         .min_by_key(|(_, r)| r.frame);
     let both_fin = conn.sides.iter().all(|h| h.fin.is_some());
-    let closed_before_rst = both_fin
-        && first_rst.is_none_or(|(_, r)| conn.sides.iter().all(|h| h.fin.is_some_and(|f| f.frame < r.frame)));
+    let closed_before_rst =
+        both_fin && first_rst.is_none_or(|(_, r)| conn.sides.iter().all(|h| h.fin.is_some_and(|f| f.frame < r.frame)));
 
     let retransmission = [Side::Client, Side::Server]
         .into_iter()
@@ -240,13 +240,14 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
     let (end_reason, ended_by, end_packet) = if let Some(k) = keepalive.iter().find(|k| k.gave_up) {
         (EndReason::KeepaliveTimeout, Some(k.prober), k.gave_up_with.or(k.last_train.last().copied()))
     } else if let Some(r) = retransmission.as_ref().filter(|r| r.gave_up) {
-        let last = r.reset_by_sender.or_else(|| conn.side(r.sender).unacked.as_ref().and_then(|u| u.retransmissions.last().copied()));
+        let last = r
+            .reset_by_sender
+            .or_else(|| conn.side(r.sender).unacked.as_ref().and_then(|u| u.retransmissions.last().copied()));
         (EndReason::RetransmissionTimeout, Some(r.sender), last)
     } else if closed_before_rst {
         let last_fin = conn.sides.iter().filter_map(|h| h.fin).max_by_key(|f| f.frame);
-        let first_fin_side = [Side::Client, Side::Server]
-            .into_iter()
-            .min_by_key(|&s| conn.side(s).fin.map_or(u64::MAX, |f| f.frame));
+        let first_fin_side =
+            [Side::Client, Side::Server].into_iter().min_by_key(|&s| conn.side(s).fin.map_or(u64::MAX, |f| f.frame));
         (EndReason::Closed, first_fin_side, last_fin)
     } else if let Some((side, rst)) = first_rst {
         (EndReason::Reset, Some(side), Some(rst))
@@ -401,12 +402,14 @@ fn reset_finding(conn: &Connection, sender: Side, rst: PacketRef, keepalive: &[K
     }
     // Forged by a middlebox: the host's own packets arrive with another TTL.
     if let (Some(first), Some(rst_ttl)) = (me.first_ttl, me.rst_ttl)
-        && sent_other_packets && first != rst_ttl {
-            finding.cause = ResetCause::Middlebox;
-            finding.injector_hops = Some(hops(rst_ttl));
-            finding.host_hops = Some(hops(first));
-            return finding;
-        }
+        && sent_other_packets
+        && first != rst_ttl
+    {
+        finding.cause = ResetCause::Middlebox;
+        finding.injector_hops = Some(hops(rst_ttl));
+        finding.host_hops = Some(hops(first));
+        return finding;
+    }
     // A host that lost the connection answers with a stateless RST: it lacks
     // the timestamp option both SYNs negotiated, or it answers a keepalive probe.
     let answered_probe = keepalive.iter().any(|k| k.prober != sender && k.reset_by_peer == Some(rst));
@@ -473,9 +476,7 @@ fn keepalive_finding(conn: &Connection, prober: Side, capture_end: Timestamp) ->
             let silent_for = capture_end.secs_since(me.last_sent.map_or(last.at.ts, |p| p.ts));
             let interval = log.interval_observed.max.unwrap_or(1.0).max(1.0);
             let peer_silent = conn.side(prober.peer()).last_sent.is_none_or(|p| p.ts <= last.at.ts);
-            gave_up = me.last_sent == Some(last.at)
-                && peer_silent
-                && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
+            gave_up = me.last_sent == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
         }
     }
 

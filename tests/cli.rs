@@ -37,7 +37,8 @@ fn names_prober_and_settings_in_json_and_table() {
     assert_eq!(doc["summary"]["by_end_reason"]["keepalive-timeout"], 1);
     assert_eq!(doc["captures"][0]["format"], "pcap");
     assert_eq!(doc["captures"][0]["link_types"][0], "EN10MB");
-    let evidence: Vec<u64> = conn["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()).collect();
+    let evidence: Vec<u64> =
+        conn["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()).collect();
     assert_eq!(evidence, vec![1, 6, 7, 8, 9]);
 
     let out = tcpka(&["analyze", &path]);

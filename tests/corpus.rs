@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 
 fn locate(file: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("fixtures/public").join(file), root.join("../shared/corpus").join(file)]
-        .into_iter()
-        .find(|p| p.exists())
+    [root.join("fixtures/public").join(file), root.join("../shared/corpus").join(file)].into_iter().find(|p| p.exists())
 }
 
 #[test]
 fn public_captures_keep_their_recorded_counts_and_verdicts() {
-    let expected = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/corpus_expected.tsv")).unwrap();
+    let expected =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/corpus_expected.tsv")).unwrap();
     let mut checked = 0;
     let mut missing = Vec::new();
     let mut errors = Vec::new();
@@ -31,15 +30,18 @@ fn public_captures_keep_their_recorded_counts_and_verdicts() {
         let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{file} panicked");
         let s = &doc["summary"];
-        let got_zwp: u64 = doc["connections"].as_array().unwrap().iter().map(|c| c["zero_window_probes"].as_u64().unwrap()).sum();
-        let mut got_reasons: Vec<String> = s["by_end_reason"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let got_zwp: u64 =
+            doc["connections"].as_array().unwrap().iter().map(|c| c["zero_window_probes"].as_u64().unwrap()).sum();
+        let mut got_reasons: Vec<String> =
+            s["by_end_reason"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect();
         got_reasons.sort();
-        let got = format!("{}\t{}\t{}\t{}", s["keepalive_probes"], s["keepalive_probes_answered"], got_zwp, got_reasons.join(","));
+        let got = format!(
+            "{}\t{}\t{}\t{}",
+            s["keepalive_probes"],
+            s["keepalive_probes_answered"],
+            got_zwp,
+            got_reasons.join(",")
+        );
         let want = format!("{probes}\t{answered}\t{zwp}\t{reasons}");
         if got != want {
             errors.push(format!("{file}: got {got}, recorded {want}"));

@@ -302,7 +302,9 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
 
     // Linux: 2 s idle, 2 probes 1 s apart, RST 1 s after the last one.
     let (_, outcome) =
-        wait_line(&ka_srv_out, &mut ka_srv_lines, Duration::from_secs(15), "the keepalive server's outcome", |l| l.starts_with("ERROR") || l == "EOF" || l == "DATA");
+        wait_line(&ka_srv_out, &mut ka_srv_lines, Duration::from_secs(15), "the keepalive server's outcome", |l| {
+            l.starts_with("ERROR") || l == "EOF" || l == "DATA"
+        });
     assert_eq!(outcome, "ERROR 110", "the server's connection should end with ETIMEDOUT");
     let (arrived, ended) = wait_line(&events, &mut seen, Duration::from_secs(5), "connection-ended 7001", |l| {
         l.contains("\"connection-ended\"") && l.contains(":7001\"")
@@ -318,10 +320,8 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
         seen.push(item);
     }
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    let lines: Vec<Value> = seen
-        .iter()
-        .map(|(_, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON ({e}): {l}")))
-        .collect();
+    let lines: Vec<Value> =
+        seen.iter().map(|(_, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON ({e}): {l}"))).collect();
     let dump = || seen.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
     for e in &lines {
         assert!(e["event"].is_string() && e["time"].is_string(), "{e}");
@@ -383,11 +383,7 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
         v
     };
     let live_reasons = reasons(report);
-    assert_eq!(
-        live_reasons,
-        [(7001, "keepalive-timeout".to_string()), (7002, "closed".to_string())],
-        "{report}"
-    );
+    assert_eq!(live_reasons, [(7001, "keepalive-timeout".to_string()), (7002, "closed".to_string())], "{report}");
     assert_eq!(report["captures"][0]["path"], format!("live:{}", lab.server_if));
     assert!(stderr.contains("packets captured"), "{stderr}");
 

@@ -14,7 +14,7 @@ const RST: u8 = TcpFlags::RST;
 struct Wire {
     table: FlowTable,
     frame: u64,
-    done: Vec<Box<Connection>>,
+    done: Vec<Connection>,
 }
 
 struct Seg {
@@ -76,13 +76,13 @@ impl Wire {
         };
         let at = PacketRef { frame: self.frame, ts: Timestamp::from_secs_f64(t) };
         let done = &mut self.done;
-        self.table.observe(at, &segment, &mut |c| done.push(c))
+        self.table.observe(at, &segment, &mut |c| done.push(*c))
     }
 
     /// Ends the capture and returns every connection, in order.
-    fn finish(mut self) -> Vec<Box<Connection>> {
+    fn finish(mut self) -> Vec<Connection> {
         let done = &mut self.done;
-        self.table.drain(&mut |c| done.push(c));
+        self.table.drain(&mut |c| done.push(*c));
         self.done
     }
 

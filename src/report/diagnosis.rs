@@ -79,7 +79,13 @@ pub fn settings_origin(idle: Option<u32>, interval: Option<u32>, probes: Option<
 }
 
 fn secs(v: f64) -> String {
-    if v >= 100.0 { format!("{v:.0} s") } else if v >= 10.0 { format!("{v:.2} s") } else { format!("{v:.3} s") }
+    if v >= 100.0 {
+        format!("{v:.0} s")
+    } else if v >= 10.0 {
+        format!("{v:.2} s")
+    } else {
+        format!("{v:.3} s")
+    }
 }
 
 /// The whole diagnosis of one connection, a paragraph.
@@ -99,10 +105,8 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             let r = verdict.reset.as_ref().expect("reset finding");
             parts.push(reset(conn, r));
         }
-        EndReason::Closed => parts.push(format!(
-            "Closed normally: {} sent the first FIN.",
-            name(verdict.ended_by.unwrap_or(Side::Client))
-        )),
+        EndReason::Closed => parts
+            .push(format!("Closed normally: {} sent the first FIN.", name(verdict.ended_by.unwrap_or(Side::Client)))),
         EndReason::HalfClosed => {
             let (side, open_for) = verdict.half_closed.expect("half-closed finding");
             parts.push(format!(
@@ -135,19 +139,21 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             h.messages
         ));
         if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle)
-            && h.period_s > f64::from(k.value) {
-                parts.push(format!(
-                    "The heartbeat is slower than the keepalive idle time ({} s), so it does not stop keepalive probing.",
-                    k.value
-                ));
-            }
+            && h.period_s > f64::from(k.value)
+        {
+            parts.push(format!(
+                "The heartbeat is slower than the keepalive idle time ({} s), so it does not stop keepalive probing.",
+                k.value
+            ));
+        }
         if let Some(d) = verdict.died_after_idle_s
-            && h.period_s > d {
-                parts.push(format!(
-                    "The heartbeat is slower than the {} of silence that killed the connection: shorten it.",
-                    secs(d)
-                ));
-            }
+            && h.period_s > d
+        {
+            parts.push(format!(
+                "The heartbeat is slower than the {} of silence that killed the connection: shorten it.",
+                secs(d)
+            ));
+        }
     }
     for k in &verdict.keepalive {
         if verdict.end_reason == EndReason::KeepaliveTimeout && k.gave_up {
@@ -206,9 +212,12 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
 
 fn reset(conn: &Connection, r: &ResetFinding) -> String {
     let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr), r.sender.name());
-    let idle = if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
+    let idle =
+        if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
     match r.cause {
-        ResetCause::Refused => format!("Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."),
+        ResetCause::Refused => format!(
+            "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
+        ),
         ResetCause::Middlebox => format!(
             "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout.",
             r.injector_hops.unwrap_or(0),
@@ -247,7 +256,9 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     s.push_str(" that went unanswered, and ");
     match k.gave_up_with {
         Some(_) => s.push_str("then reset the connection."),
-        None => s.push_str("then fell silent (no RST in the capture: it may have been dropped before the capture point)."),
+        None => {
+            s.push_str("then fell silent (no RST in the capture: it may have been dropped before the capture point).")
+        }
     }
     s.push(' ');
     s.push_str(&settings_sentence(k));
@@ -275,22 +286,34 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
     let mut s = match family {
         OsFamily::Windows => format!(
             "This matches keepalive time {} s, interval {} s, {} probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT).",
-            fmt_val(idle), fmt_val(interval), probes_text
+            fmt_val(idle),
+            fmt_val(interval),
+            probes_text
         ),
         _ => format!(
             "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}).",
-            fmt_val(idle), fmt_val(interval), probes_text, fmt_val(idle), fmt_val(interval), probes_text
+            fmt_val(idle),
+            fmt_val(interval),
+            probes_text,
+            fmt_val(idle),
+            fmt_val(interval),
+            probes_text
         ),
     };
     if let Some(i) = k.idle.filter(|i| !i.is_exact()) {
-        s.push_str(&format!(" Timers fire late, so any idle setting from {} to {} s fits; {} is the likeliest.", i.low, i.high, i.value));
+        s.push_str(&format!(
+            " Timers fire late, so any idle setting from {} to {} s fits; {} is the likeliest.",
+            i.low, i.high, i.value
+        ));
     }
     let origin = settings_origin(idle, interval, probes);
     s.push_str(match origin {
         "linux-default" => " These are the Linux defaults (7200/75/9).",
         "macos-default" => " These are the macOS defaults (7200/75/8).",
         "windows-default" => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
-        "tuned" => " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.",
+        "tuned" => {
+            " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them."
+        }
         _ => "",
     });
     s.push_str(&format!(" Probe format: {}.", family.words()));
@@ -332,7 +355,9 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
         ));
     }
     if k.reset_by_peer.is_some() {
-        s.push_str(" The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).");
+        s.push_str(
+            " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).",
+        );
     }
     s
 }

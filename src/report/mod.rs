@@ -215,15 +215,14 @@ pub trait ReportSink {
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()>;
 }
 
-/// "ip:port", IPv6 as "[addr]:port".
+/// "ip:port", IPv6 as "\[addr\]:port".
 pub fn endpoint(addr: SocketAddr) -> String {
     addr.to_string()
 }
 
 impl ConnectionReport {
     pub fn new(conn: &Connection, verdict: &Verdict, capture: &str) -> ConnectionReport {
-        let keepalive: Vec<KeepaliveReport> =
-            verdict.keepalive.iter().map(|k| keepalive_report(conn, k)).collect();
+        let keepalive: Vec<KeepaliveReport> = verdict.keepalive.iter().map(|k| keepalive_report(conn, k)).collect();
         ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
@@ -262,10 +261,9 @@ impl ConnectionReport {
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
             }),
-            half_closed: verdict.half_closed.map(|(side, t)| HalfClosedReport {
-                fin_by: endpoint(conn.side(side).addr),
-                open_for_s: round6(t),
-            }),
+            half_closed: verdict
+                .half_closed
+                .map(|(side, t)| HalfClosedReport { fin_by: endpoint(conn.side(side).addr), open_for_s: round6(t) }),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
                 period_s: h.period_s.round() as u64,
@@ -300,11 +298,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
         os_family: diagnosis::os_family(k.probe_bytes, k.ttl).label(),
-        settings_origin: diagnosis::settings_origin(
-            k.idle.map(|s| s.value),
-            k.interval.map(|s| s.value),
-            k.probes,
-        ),
+        settings_origin: diagnosis::settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
     }
 }
@@ -330,7 +324,15 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
     for k in &verdict.keepalive {
         let peer = k.prober.peer();
         if let Some(from) = k.idle_from {
-            push(&mut out, from, format!("last packet {} received from {} before the idle period", name(k.prober), endpoint(conn.side(peer).addr)));
+            push(
+                &mut out,
+                from,
+                format!(
+                    "last packet {} received from {} before the idle period",
+                    name(k.prober),
+                    endpoint(conn.side(peer).addr)
+                ),
+            );
         }
         let shown = k.last_train.len();
         for (i, p) in k.last_train.iter().enumerate() {
@@ -345,7 +347,11 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
         }
     }
     if let Some(r) = &verdict.retransmission {
-        push(&mut out, r.first_unacked, format!("first transmission of data {} never got acknowledged", name(r.sender)));
+        push(
+            &mut out,
+            r.first_unacked,
+            format!("first transmission of data {} never got acknowledged", name(r.sender)),
+        );
     }
     if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
         let what = match verdict.end_reason {
@@ -374,13 +380,8 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
 pub fn wireshark_filter(conn: &Connection) -> String {
     let (c, s) = (conn.client(), conn.server());
     let field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
-    let mut f = format!(
-        "{field}=={} && tcp.port=={} && {field}=={} && tcp.port=={}",
-        c.ip(),
-        c.port(),
-        s.ip(),
-        s.port()
-    );
+    let mut f =
+        format!("{field}=={} && tcp.port=={} && {field}=={} && tcp.port=={}", c.ip(), c.port(), s.ip(), s.port());
     for id in conn.vlan.ids() {
         f.push_str(&format!(" && vlan.id=={id}"));
     }

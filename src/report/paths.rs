@@ -10,8 +10,8 @@
 use crate::flow::{Connection, Side};
 use crate::report::{endpoint, round6};
 use crate::verdict::{EndReason, Verdict};
-use serde::Serialize;
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
 /// A client with at least this many connections to one service still open

@@ -104,7 +104,16 @@ impl<W: Write> ReportSink for TableSink<W> {
         if !hosts.is_empty() {
             writeln!(out, "\nKeepalive probers")?;
             let mut t = self.table();
-            t.set_header(vec!["prober", "role", "ended/probed", "idle setting", "interval", "probes", "answered", "settings"]);
+            t.set_header(vec![
+                "prober",
+                "role",
+                "ended/probed",
+                "idle setting",
+                "interval",
+                "probes",
+                "answered",
+                "settings",
+            ]);
             for h in hosts {
                 t.add_row(vec![
                     h.prober.clone(),

@@ -63,11 +63,7 @@ pub fn write_pcap(path: &Path, linktype: i32, frames: &[(f64, Vec<u8>)]) {
     let cap = pcap::Capture::dead(pcap::Linktype(linktype)).unwrap();
     let mut save = cap.savefile(path).unwrap();
     for (t, data) in frames {
-        let header = pcap::PacketHeader {
-            ts: libc_timeval(*t),
-            caplen: data.len() as u32,
-            len: data.len() as u32,
-        };
+        let header = pcap::PacketHeader { ts: libc_timeval(*t), caplen: data.len() as u32, len: data.len() as u32 };
         save.write(&pcap::Packet::new(&header, data));
     }
     save.flush().unwrap();

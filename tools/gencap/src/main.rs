@@ -30,8 +30,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use etherparse::{
-    IpHeaders, Ipv4Header, Ipv6FlowLabel, Ipv6Header, PacketBuilder, TcpHeader, TcpOptionElement,
-    ip_number,
+    IpHeaders, Ipv4Header, Ipv6FlowLabel, Ipv6Header, PacketBuilder, TcpHeader, TcpOptionElement, ip_number,
 };
 use pcap::{Capture, Linktype, Packet, PacketHeader};
 
@@ -378,11 +377,7 @@ impl ConnGen<'_> {
 
     /// Timer slack of the first probe after the idle period: 0..2.5 s.
     fn ka_jitter(&mut self) -> u64 {
-        if self.rng.u32(0..10) < 7 {
-            self.rng.u64(0..300 * MS)
-        } else {
-            self.rng.u64(300 * MS..2_500 * MS)
-        }
+        if self.rng.u32(0..10) < 7 { self.rng.u64(0..300 * MS) } else { self.rng.u64(300 * MS..2_500 * MS) }
     }
 
     /// Server keepalive kill: two unanswered probes, then RST|ACK.
@@ -570,9 +565,7 @@ impl World {
         let mut killed_after_answered = false;
         match outcome {
             Outcome::ClosedNoKeepalive => {
-                let t = (g.last_srv_rcv + g.think_time())
-                    .min(g.last_srv_rcv + MAX_QUIET_GAP)
-                    .max(g.last + 1);
+                let t = (g.last_srv_rcv + g.think_time()).min(g.last_srv_rcv + MAX_QUIET_GAP).max(g.last + 1);
                 g.flush_pending(C2S, pending.take(), t);
                 let client_first = g.rng.u32(0..10) < 6;
                 g.close(t, client_first);
@@ -792,11 +785,7 @@ fn build_frame(c: &mut Conn, p: &Pkt, payload: &[u8], out: &mut Vec<u8>) {
     let start = (p.t as usize).wrapping_mul(31) % 4096;
     let body = &payload[start..start + p.len as usize];
     out.clear();
-    PacketBuilder::ethernet2(src_mac, dst_mac)
-        .ip(ip)
-        .tcp_header(tcp)
-        .write(out, body)
-        .expect("frame builds");
+    PacketBuilder::ethernet2(src_mac, dst_mac).ip(ip).tcp_header(tcp).write(out, body).expect("frame builds");
 }
 
 // ---------------------------------------------------------------- main
@@ -841,9 +830,8 @@ fn main() {
     let mut active = vec![false; slots];
     // ramp: slot start times spread over the first minute
     let ramp = 60 * SEC;
-    let mut slot_free: BinaryHeap<Reverse<(u64, usize)>> = (0..slots)
-        .map(|i| Reverse((epoch + world.rng.u64(0..ramp), i)))
-        .collect();
+    let mut slot_free: BinaryHeap<Reverse<(u64, usize)>> =
+        (0..slots).map(|i| Reverse((epoch + world.rng.u64(0..ramp), i))).collect();
     // next packet per active connection: (time, tie-break, slot)
     let mut next_pkt: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::with_capacity(slots);
     let mut tiebreak = 0u64;
@@ -854,11 +842,8 @@ fn main() {
     let mut open_now = 0u64;
 
     loop {
-        let next_start = if created < args.connections {
-            slot_free.peek().map(|r| r.0.0).unwrap_or(u64::MAX)
-        } else {
-            u64::MAX
-        };
+        let next_start =
+            if created < args.connections { slot_free.peek().map(|r| r.0.0).unwrap_or(u64::MAX) } else { u64::MAX };
         while let Some(&Reverse((t, _, slot))) = next_pkt.peek() {
             if t > next_start {
                 break;
@@ -873,10 +858,7 @@ fn main() {
             let hdrs = len - u32::from(p.len);
             let caplen = len.min(snaplen.max(hdrs));
             let header = PacketHeader {
-                ts: libc::timeval {
-                    tv_sec: (p.t / SEC) as libc::time_t,
-                    tv_usec: (p.t % SEC) as libc::suseconds_t,
-                },
+                ts: libc::timeval { tv_sec: (p.t / SEC) as libc::time_t, tv_usec: (p.t % SEC) as libc::suseconds_t },
                 caplen,
                 len,
             };
@@ -971,11 +953,10 @@ fn main() {
     });
     let mut truth_path = args.out.clone().into_os_string();
     truth_path.push(".truth.json");
-    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth_json).unwrap() + "\n")
-        .unwrap_or_else(|e| {
-            eprintln!("gencap: cannot write truth file: {e}");
-            std::process::exit(1);
-        });
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth_json).unwrap() + "\n").unwrap_or_else(|e| {
+        eprintln!("gencap: cannot write truth file: {e}");
+        std::process::exit(1);
+    });
     eprintln!(
         "gencap: {} connections, {} packets, {:.1} MB, {:.0} s of traffic, max {} open, {} probes ({} answered) -> {} in {:.1} s",
         truth.connections,
