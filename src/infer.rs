@@ -82,10 +82,28 @@ pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     // No timer is more than 1/8 late (plus a jiffy at HZ=100), so the search
     // can start just below max / 1.125.
     let start = ((max - MEASUREMENT_SLACK_S - 0.02) / 1.125).floor().max(1.0) as u32;
-    let low =
-        (start.min(high)..=high).find(|&s| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S)?;
+    let fits_latest = |s: u32| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S;
+    let low = lowest_fitting(start.min(high), high, fits_latest)?;
     let value = COMMON_SETTINGS.iter().rev().copied().find(|s| (low..=high).contains(s)).unwrap_or(high);
     Some(TimerSetting { value, low, high })
+}
+
+/// The lowest `s` in `lo..=hi` for which `fits(s)` holds, when `fits` is
+/// false up to some point and true from there on. A timer's latest firing,
+/// `s + max_timer_lateness(s)`, grows with `s`, so "the latest observation is
+/// within reach" is such a predicate. Bisection: at most 32 steps whatever
+/// the observation (a capture whose clock jumped by years costs the same as
+/// one of seconds).
+fn lowest_fitting(mut lo: u32, hi: u32, fits: impl Fn(u32) -> bool) -> Option<u32> {
+    if lo > hi || !fits(hi) {
+        return None;
+    }
+    let mut hi = hi;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    Some(lo)
 }
 
 #[cfg(test)]
@@ -132,6 +150,32 @@ mod tests {
         assert_eq!(infer_timer_setting(&observed(&[10.0, 30.0])), None);
         assert_eq!(infer_timer_setting(&observed(&[0.2])), None);
         assert_eq!(infer_timer_setting(&MinMax::default()), None);
+    }
+
+    #[test]
+    fn years_of_idle_cost_the_same_as_seconds() {
+        // A clock that jumped by ten years between two packets: the answer
+        // is found by bisection, not by trying every second.
+        let ten_years = 10.0 * 365.0 * 86400.0;
+        let s = infer_timer_setting(&observed(&[ten_years])).unwrap();
+        assert_eq!(s.high, ten_years as u32);
+        assert!(s.low < s.high && s.low as f64 >= ten_years / 1.13, "{s:?}");
+        assert!((s.low..=s.high).contains(&s.value));
+    }
+
+    #[test]
+    fn bisection_finds_the_lowest_fitting_value() {
+        assert_eq!(lowest_fitting(1, 100, |s| s >= 37), Some(37));
+        assert_eq!(lowest_fitting(1, 100, |_| true), Some(1));
+        assert_eq!(lowest_fitting(1, 100, |_| false), None);
+        assert_eq!(lowest_fitting(5, 4, |_| true), None);
+        // Same answer as trying every value, for the real predicate.
+        for max in [1.0, 2.016, 21.4, 75.3, 7201.3, 9000.0] {
+            let start = ((max - MEASUREMENT_SLACK_S - 0.02) / 1.125_f64).floor().max(1.0) as u32;
+            let high = (max + MEASUREMENT_SLACK_S).floor() as u32;
+            let fits = |s: u32| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S;
+            assert_eq!(lowest_fitting(start.min(high), high, fits), (start.min(high)..=high).find(|&s| fits(s)));
+        }
     }
 
     #[test]
