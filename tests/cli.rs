@@ -162,3 +162,35 @@ fn help_teaches_verdicts_and_exit_codes() {
     }
     assert_eq!(tcpka(&["analyze"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_clock_jump_of_years_before_the_probes_is_analysed_without_scanning_every_second() {
+    // Twenty connections, each with the clock jumping ten years between the
+    // last exchange and the first probe (merged captures, a device booting
+    // in 1970): the idle → setting inference used to try every second, 1 s
+    // of CPU per connection. Now it bisects, and the whole run is instant.
+    const TEN_YEARS: f64 = 10.0 * 365.0 * 86400.0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for n in 0..20u8 {
+        for (t, mut f) in keepalive_kill_frames() {
+            // One connection per client: 10.0.0.1 becomes 10.0.n.1 (IPv4
+            // source at bytes 26..30 of the frame, destination at 30..34).
+            let client_octet = if f[29] == 1 { 28 } else { 32 };
+            f[client_octet] = n;
+            let t = if t > 20.0 { t + TEN_YEARS } else { t };
+            frames.push((t + f64::from(n) * 1e-3, f));
+        }
+    }
+    frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let path = dir.path().join("jump.pcap");
+    write_pcap(&path, 1, &frames);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["summary"]["connections"], 20);
+    assert_eq!(doc["summary"]["by_end_reason"]["keepalive-timeout"], 20);
+    let ka = &doc["connections"][0]["keepalive"][0];
+    assert_eq!(ka["interval_s"], 2);
+    let [low, high] = [&ka["idle_range_s"][0], &ka["idle_range_s"][1]].map(|v| v.as_u64().unwrap() as f64);
+    assert!(high >= TEN_YEARS && low >= TEN_YEARS / 1.13 && low < high, "{ka}");
+}
