@@ -226,11 +226,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
 
     let first_rst = [Side::Client, Side::Server]
         .into_iter()
-        .filter_map(|s| conn.side(s).rst.map(|r| (s, r)))
+        .filter_map(|s| conn.side(s).rst().map(|r| (s, r)))
         .min_by_key(|(_, r)| r.frame);
-    let both_fin = conn.sides.iter().all(|h| h.fin.is_some());
-    let closed_before_rst =
-        both_fin && first_rst.is_none_or(|(_, r)| conn.sides.iter().all(|h| h.fin.is_some_and(|f| f.frame < r.frame)));
+    let both_fin = conn.sides.iter().all(|h| h.marks.fin.is_some());
+    let closed_before_rst = both_fin
+        && first_rst.is_none_or(|(_, r)| conn.sides.iter().all(|h| h.marks.fin.is_some_and(|f| f.frame < r.frame)));
 
     let retransmission = [Side::Client, Side::Server]
         .into_iter()
@@ -245,14 +245,15 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
             .or_else(|| conn.side(r.sender).unacked.as_ref().and_then(|u| u.retransmissions.last().copied()));
         (EndReason::RetransmissionTimeout, Some(r.sender), last)
     } else if closed_before_rst {
-        let last_fin = conn.sides.iter().filter_map(|h| h.fin).max_by_key(|f| f.frame);
-        let first_fin_side =
-            [Side::Client, Side::Server].into_iter().min_by_key(|&s| conn.side(s).fin.map_or(u64::MAX, |f| f.frame));
+        let last_fin = conn.sides.iter().filter_map(|h| h.marks.fin).max_by_key(|f| f.frame);
+        let first_fin_side = [Side::Client, Side::Server]
+            .into_iter()
+            .min_by_key(|&s| conn.side(s).marks.fin.map_or(u64::MAX, |f| f.frame));
         (EndReason::Closed, first_fin_side, last_fin)
     } else if let Some((side, rst)) = first_rst {
         (EndReason::Reset, Some(side), Some(rst))
-    } else if let Some(side) = [Side::Client, Side::Server].into_iter().find(|&s| conn.side(s).fin.is_some()) {
-        (EndReason::HalfClosed, Some(side), conn.side(side).fin)
+    } else if let Some(side) = [Side::Client, Side::Server].into_iter().find(|&s| conn.side(s).marks.fin.is_some()) {
+        (EndReason::HalfClosed, Some(side), conn.side(side).marks.fin)
     } else {
         (EndReason::Open, None, None)
     };
@@ -327,18 +328,22 @@ fn retransmission_finding(conn: &Connection, sender: Side, capture_end: Timestam
     }
     let peer = conn.side(sender.peer());
     // The peer answered something after the data was sent: not a silent path.
-    if peer.last_sent.is_some_and(|p| p.frame > run.first_sent.frame && peer.rst.is_none_or(|r| r.frame != p.frame)) {
+    if peer
+        .marks
+        .last_sent
+        .is_some_and(|p| p.frame > run.first_sent.frame && peer.rst().is_none_or(|r| r.frame != p.frame))
+    {
         return None;
     }
     let mut times = vec![run.first_sent];
     times.extend(run.retransmissions.iter().copied());
     let backoff_s: Vec<f64> = times.windows(2).map(|w| w[1].ts.secs_since(w[0].ts)).collect();
     let last = *times.last().expect("non-empty");
-    let reset_by_sender = me.rst.filter(|r| r.frame > last.frame);
+    let reset_by_sender = me.rst().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
-    let silent_for = capture_end.secs_since(me.last_sent.map_or(last.ts, |p| p.ts));
+    let silent_for = capture_end.secs_since(me.marks.last_sent.map_or(last.ts, |p| p.ts));
     let gave_up = reset_by_sender.is_some()
-        || (me.last_sent == Some(last)
+        || (me.marks.last_sent == Some(last)
             && silent_for >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S));
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
@@ -391,17 +396,17 @@ fn hops(ttl: u8) -> u8 {
 fn reset_finding(conn: &Connection, sender: Side, rst: PacketRef, keepalive: &[KeepaliveFinding]) -> ResetFinding {
     let me = conn.side(sender);
     let peer = conn.side(sender.peer());
-    let idle_before_s = me.rst_idle_before;
+    let idle_before_s = me.marks.rst.map_or(0.0, |r| r.idle_before_s);
     let mut finding =
         ResetFinding { sender, cause: ResetCause::Abort, rst, idle_before_s, injector_hops: None, host_hops: None };
-    let sent_other_packets = me.packets > 1;
+    let sent_other_packets = me.counts.packets > 1;
     // Refused: the RST answers a SYN (nothing else came from that side).
-    if peer.syn.is_some() && me.syn.is_none() && !sent_other_packets {
+    if peer.marks.syn.is_some() && me.marks.syn.is_none() && !sent_other_packets {
         finding.cause = ResetCause::Refused;
         return finding;
     }
     // Forged by a middlebox: the host's own packets arrive with another TTL.
-    if let (Some(first), Some(rst_ttl)) = (me.first_ttl, me.rst_ttl)
+    if let (Some(first), Some(rst_ttl)) = (me.marks.first_ttl, me.marks.rst.map(|r| r.ttl))
         && sent_other_packets
         && first != rst_ttl
     {
@@ -413,15 +418,17 @@ fn reset_finding(conn: &Connection, sender: Side, rst: PacketRef, keepalive: &[K
     // A host that lost the connection answers with a stateless RST: it lacks
     // the timestamp option both SYNs negotiated, or it answers a keepalive probe.
     let answered_probe = keepalive.iter().any(|k| k.prober != sender && k.reset_by_peer == Some(rst));
-    let negotiated_ts = me.syn_timestamps && peer.syn_timestamps;
-    let stateless = negotiated_ts && !me.rst_has_timestamp;
+    let negotiated_ts = me.marks.syn_timestamps && peer.marks.syn_timestamps;
+    let stateless = negotiated_ts && !me.marks.rst.is_some_and(|r| r.has_timestamp);
     if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
         return finding;
     }
     // The peer's data was the last payload and got no reply: the application
     // closed with it unread (Linux then resets instead of sending FIN).
-    if peer.last_payload.is_some_and(|p| me.last_payload.is_none_or(|m| m.frame < p.frame)) && me.fin.is_none() {
+    if peer.marks.last_payload.is_some_and(|p| me.marks.last_payload.is_none_or(|m| m.frame < p.frame))
+        && me.marks.fin.is_none()
+    {
         finding.cause = ResetCause::AbortUnreadData;
     }
     finding
@@ -468,15 +475,16 @@ fn keepalive_finding(conn: &Connection, prober: Side, capture_end: Timestamp) ->
     let mut gave_up_with = None;
     let mut gave_up = false;
     if let (true, Some(last)) = (unanswered, last_probe) {
-        if let Some(rst) = me.rst.filter(|r| r.frame > last.at.frame) {
+        if let Some(rst) = me.rst().filter(|r| r.frame > last.at.frame) {
             interval_observed.add(rst.ts.secs_since(last.at.ts));
             gave_up_with = Some(rst);
             gave_up = true;
         } else {
-            let silent_for = capture_end.secs_since(me.last_sent.map_or(last.at.ts, |p| p.ts));
+            let silent_for = capture_end.secs_since(me.marks.last_sent.map_or(last.at.ts, |p| p.ts));
             let interval = log.interval_observed.max.unwrap_or(1.0).max(1.0);
-            let peer_silent = conn.side(prober.peer()).last_sent.is_none_or(|p| p.ts <= last.at.ts);
-            gave_up = me.last_sent == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
+            let peer_silent = conn.side(prober.peer()).marks.last_sent.is_none_or(|p| p.ts <= last.at.ts);
+            gave_up =
+                me.marks.last_sent == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
         }
     }
 
@@ -509,7 +517,7 @@ fn keepalive_finding(conn: &Connection, prober: Side, capture_end: Timestamp) ->
         gave_up_with,
         reset_by_peer,
         probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
-        ttl: me.first_ttl,
+        ttl: me.marks.first_ttl,
         idle_from: train.idle_from,
         last_train: train.probes.iter().map(|p| p.at).collect(),
         last_train_count: train.count,

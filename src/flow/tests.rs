@@ -203,7 +203,7 @@ fn zero_window_probes_are_not_keepalives() {
     assert_eq!(w.send(9.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
     let conns = w.finish();
     let server = conns[0].side(Side::Server);
-    assert_eq!(server.zero_window_probes, 2);
+    assert_eq!(server.counts.zero_window_probes, 2);
     assert_eq!(server.keepalive().probes_sent, 1);
 }
 
@@ -217,7 +217,7 @@ fn unacknowledged_one_byte_retransmission_is_not_a_probe() {
     let conns = w.finish();
     let server = conns[0].side(Side::Server);
     assert_eq!(server.keepalive().probes_sent, 0);
-    assert_eq!(server.retransmissions, 2);
+    assert_eq!(server.counts.retransmissions, 2);
     let run = server.unacked.as_ref().unwrap();
     assert_eq!(run.first_sent.frame, 7);
     assert_eq!(run.count, 2);
@@ -233,7 +233,7 @@ fn windows_one_byte_probe() {
     let client = conns[0].side(Side::Client);
     assert_eq!(client.keepalive().one_byte_probes, 1);
     assert_eq!(client.keepalive().probes_answered, 1);
-    assert_eq!(client.retransmissions, 0);
+    assert_eq!(client.counts.retransmissions, 0);
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn orderly_close_then_reuse_of_the_four_tuple() {
     let conns = w.finish();
     assert_eq!(conns.len(), 2);
     assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0)).end_reason, EndReason::Closed);
-    assert_eq!(conns[1].side(Side::Client).isn, Some(SeqNumber(777)));
+    assert_eq!(conns[1].side(Side::Client).seq.isn, Some(SeqNumber(777)));
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn resent_fin_is_a_retransmission_and_keeps_the_connection() {
     assert_eq!(w.send(14.3, seg(S, FIN | ACK, 5101, 1012, 0)), PacketClass::Retransmission);
     let conns = w.finish();
     assert_eq!(conns.len(), 1);
-    assert_eq!(conns[0].side(Side::Server).retransmissions, 2);
+    assert_eq!(conns[0].side(Side::Server).counts.retransmissions, 2);
 }
 
 // ---- verdicts beyond keepalive (issue 3), from hand-built packets

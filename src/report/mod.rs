@@ -272,8 +272,8 @@ impl ConnectionReport {
             }),
             idle_at_end_s: verdict.idle_at_end_s.map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
-            retransmissions: conn.sides.iter().map(|h| h.retransmissions).sum(),
-            zero_window_probes: conn.sides.iter().map(|h| h.zero_window_probes).sum(),
+            retransmissions: conn.sides.iter().map(|h| h.counts.retransmissions).sum(),
+            zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
             wireshark_filter: wireshark_filter(conn),
         }
@@ -318,7 +318,7 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
         out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
     };
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
-    if let Some(syn) = conn.side(Side::Client).syn {
+    if let Some(syn) = conn.side(Side::Client).marks.syn {
         push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
     }
     for k in &verdict.keepalive {
@@ -355,13 +355,13 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
     }
     if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
         let what = match verdict.end_reason {
-            EndReason::KeepaliveTimeout if conn.side(side).rst == Some(p) => {
+            EndReason::KeepaliveTimeout if conn.side(side).rst() == Some(p) => {
                 format!("RST from {} after its unanswered probes", name(side))
             }
             EndReason::KeepaliveTimeout => format!("last probe from {}; nothing after it", name(side)),
             EndReason::Reset => format!("RST from {}", name(side)),
             EndReason::Closed => "last FIN".to_string(),
-            EndReason::RetransmissionTimeout if conn.side(side).rst == Some(p) => {
+            EndReason::RetransmissionTimeout if conn.side(side).rst() == Some(p) => {
                 format!("RST from {} after its retransmissions", name(side))
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
