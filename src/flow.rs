@@ -260,6 +260,9 @@ pub struct ResetMark {
     pub has_timestamp: bool,
     /// Silence before the RST or before the packet it answered, whichever was longer (s).
     pub idle_before_s: f64,
+    /// The connection's packet before the RST: the one it answered, if any
+    /// (the RST itself when it was the first).
+    pub follows: PacketRef,
 }
 
 /// Keepalive probing by one side.
@@ -624,8 +627,9 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     conn.gap_before_previous = conn.gap_before_last;
     conn.gap_before_last = gap;
     conn.packets += 1;
+    let previous = conn.last;
     conn.last = at;
-    let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous };
+    let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous, previous };
 
     let (me, peer) = split(&mut conn.sides, side);
     // Any packet from us settles what our held-back segment was (a copy of
@@ -644,11 +648,15 @@ fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &
     }
 }
 
-/// The silences before the latest packets of the connection, seconds.
+/// The silences before the latest packets of the connection.
 #[derive(Clone, Copy)]
 struct Silence {
+    /// Before this segment (s).
     before_last: f64,
+    /// Before the connection's packet before it (s).
     before_previous: f64,
+    /// The connection's packet before this segment (this segment when it is the first).
+    previous: PacketRef,
 }
 
 /// What one segment is, decided from the state before it, before anything changes.
@@ -846,6 +854,7 @@ fn apply(
             ttl: seg.ttl,
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
+            follows: silence.previous,
         });
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
@@ -951,6 +960,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

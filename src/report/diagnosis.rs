@@ -3,7 +3,7 @@
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, EndReason, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, Ending, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
 /// OS defaults: (idle s, interval s, probes).
@@ -92,23 +92,15 @@ fn secs(v: f64) -> String {
 pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     let mut parts: Vec<String> = Vec::new();
-    match verdict.end_reason {
-        EndReason::KeepaliveTimeout => {
-            let k = verdict.keepalive.iter().find(|k| k.gave_up).expect("a prober gave up");
-            parts.push(keepalive_kill(conn, k));
+    let keepalive = verdict.keepalive();
+    match &verdict.ending {
+        Ending::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
+        Ending::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
+        Ending::Reset(r) => parts.push(reset(conn, r)),
+        Ending::Closed { first_fin_by, .. } => {
+            parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
         }
-        EndReason::RetransmissionTimeout => {
-            let r = verdict.retransmission.as_ref().expect("retransmission finding");
-            parts.push(retransmission_timeout(conn, r));
-        }
-        EndReason::Reset => {
-            let r = verdict.reset.as_ref().expect("reset finding");
-            parts.push(reset(conn, r));
-        }
-        EndReason::Closed => parts
-            .push(format!("Closed normally: {} sent the first FIN.", name(verdict.ended_by.unwrap_or(Side::Client)))),
-        EndReason::HalfClosed => {
-            let (side, open_for) = verdict.half_closed.expect("half-closed finding");
+        &Ending::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
             parts.push(format!(
                 "Half-closed: {} sent FIN, but {} had not closed its side {} later, when the capture ended. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
                 name(side),
@@ -117,11 +109,11 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
                 conn.side(side.peer()).addr.ip()
             ));
         }
-        EndReason::Open => parts.push("Still open when the capture ended.".to_string()),
+        Ending::Open { .. } => parts.push("Still open when the capture ended.".to_string()),
     }
-    if let Some(idle) = verdict.idle_at_end_s {
+    if let Some(idle) = verdict.idle_at_end_s() {
         let mut s = format!("It had been idle for {} at the end of the capture", secs(idle));
-        if verdict.keepalive.is_empty() {
+        if keepalive.is_empty() {
             s.push_str(&format!(
                 " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
                 secs(conn.longest_gap.map_or(idle, |(g, _)| g.max(idle)))
@@ -138,7 +130,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             secs(h.period_s),
             h.messages
         ));
-        if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle)
+        if let Some(k) = keepalive.iter().find_map(|k| k.idle)
             && h.period_s > f64::from(k.value)
         {
             parts.push(format!(
@@ -146,7 +138,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
                 k.value
             ));
         }
-        if let Some(d) = verdict.died_after_idle_s
+        if let Some(d) = verdict.idle.died_after_s
             && h.period_s > d
         {
             parts.push(format!(
@@ -155,8 +147,8 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             ));
         }
     }
-    for k in &verdict.keepalive {
-        if verdict.end_reason == EndReason::KeepaliveTimeout && k.gave_up {
+    for k in keepalive {
+        if matches!(verdict.ending, Ending::KeepaliveTimeout(_)) && k.gave_up {
             continue;
         }
         parts.push(keepalive_seen(conn, k));

@@ -39,7 +39,7 @@ pub struct HostAggregator {
 
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Verdict) {
-        for k in &verdict.keepalive {
+        for k in verdict.keepalive() {
             let addr = conn.side(k.prober).addr;
             let prober = match k.prober {
                 Side::Server => Prober::Server(addr),

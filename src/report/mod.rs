@@ -10,7 +10,7 @@ pub mod table;
 
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
-use crate::verdict::{Bound, EndReason, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{Bound, EndReason, Ending, KeepaliveFinding, ResetCause, Verdict};
 use paths::{PathReport, StormReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -222,7 +222,8 @@ pub fn endpoint(addr: SocketAddr) -> String {
 
 impl ConnectionReport {
     pub fn new(conn: &Connection, verdict: &Verdict, capture: &str) -> ConnectionReport {
-        let keepalive: Vec<KeepaliveReport> = verdict.keepalive.iter().map(|k| keepalive_report(conn, k)).collect();
+        let keepalive: Vec<KeepaliveReport> =
+            verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
@@ -238,12 +239,12 @@ impl ConnectionReport {
             end: conn.last.ts.to_rfc3339(),
             duration_s: round6(conn.last.ts.secs_since(conn.first.ts)),
             packets: conn.packets,
-            end_reason: verdict.end_reason,
-            ended_by: verdict.ended_by.map(|s| endpoint(conn.side(s).addr)),
-            reset_cause: verdict.reset.as_ref().map(|r| r.cause),
+            end_reason: verdict.reason(),
+            ended_by: verdict.ended_by().map(|s| endpoint(conn.side(s).addr)),
+            reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
-            reset: verdict.reset.as_ref().map(|r| ResetReport {
+            reset: verdict.reset().map(|r| ResetReport {
                 sender: endpoint(conn.side(r.sender).addr),
                 cause: r.cause,
                 frame: r.rst.frame,
@@ -251,7 +252,7 @@ impl ConnectionReport {
                 injector_hops: r.injector_hops,
                 host_hops: r.host_hops,
             }),
-            retransmission: verdict.retransmission.as_ref().map(|r| RetransmissionReport {
+            retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: endpoint(conn.side(r.sender).addr),
                 first_unacked_frame: r.first_unacked.frame,
                 retransmissions: r.retransmissions,
@@ -261,16 +262,19 @@ impl ConnectionReport {
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
             }),
-            half_closed: verdict
-                .half_closed
-                .map(|(side, t)| HalfClosedReport { fin_by: endpoint(conn.side(side).addr), open_for_s: round6(t) }),
+            half_closed: match verdict.ending {
+                Ending::HalfClosed { fin_by, open_for_s, .. } => {
+                    Some(HalfClosedReport { fin_by: endpoint(conn.side(fin_by).addr), open_for_s: round6(open_for_s) })
+                }
+                _ => None,
+            },
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
                 period_s: h.period_s.round() as u64,
                 period_observed_s: round6(h.period_s),
                 messages: h.messages,
             }),
-            idle_at_end_s: verdict.idle_at_end_s.map(round6),
+            idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
             retransmissions: conn.sides.iter().map(|h| h.counts.retransmissions).sum(),
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
@@ -321,7 +325,7 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
     if let Some(syn) = conn.side(Side::Client).marks.syn {
         push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
     }
-    for k in &verdict.keepalive {
+    for k in verdict.keepalive() {
         let peer = k.prober.peer();
         if let Some(from) = k.idle_from {
             push(
@@ -346,15 +350,15 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
-    if let Some(r) = &verdict.retransmission {
+    if let Some(r) = verdict.retransmission() {
         push(
             &mut out,
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
     }
-    if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
-        let what = match verdict.end_reason {
+    if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
+        let what = match verdict.reason() {
             EndReason::KeepaliveTimeout if conn.side(side).rst() == Some(p) => {
                 format!("RST from {} after its unanswered probes", name(side))
             }

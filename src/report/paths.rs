@@ -76,19 +76,19 @@ pub struct PathAggregator {
 impl PathAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: usize) {
         let server = conn.server();
-        let survived = verdict.survived_idle_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S);
-        if survived.is_some() || verdict.died_after_idle_s.is_some() {
+        let survived = verdict.idle.survived_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S);
+        if survived.is_some() || verdict.idle.died_after_s.is_some() {
             let p = self.paths.entry(server).or_default();
             p.connections += 1;
             if let Some(s) = survived {
                 p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
             }
-            if let Some(d) = verdict.died_after_idle_s {
+            if let Some(d) = verdict.idle.died_after_s {
                 p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
                 p.died_connections += 1;
             }
         }
-        if matches!(verdict.end_reason, EndReason::Open | EndReason::HalfClosed) {
+        if matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed) {
             let client = conn.side(Side::Client).addr.ip();
             let s = self.storms.entry((capture, client, server)).or_default();
             if s.still_open == 0 {
