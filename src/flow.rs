@@ -9,8 +9,9 @@
 
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
-use crate::time::Timestamp;
+use crate::time::{MinMax, Timestamp};
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -61,7 +62,8 @@ pub enum PacketClass {
 }
 
 /// Which end of the connection: index into [`Connection::sides`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Client = 0,
     Server = 1,
@@ -82,8 +84,15 @@ impl Side {
     }
 }
 
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How the client was told from the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RoleSource {
     /// The client sent the SYN (or the server the SYN-ACK).
     Handshake,
@@ -142,29 +151,6 @@ pub struct KeepaliveLog {
     pub first_probe: Option<PacketRef>,
     /// The latest train, the one that matters for how the connection ended.
     pub train: Train,
-}
-
-/// The smallest and largest of a series of observations.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct MinMax {
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub count: u32,
-}
-
-impl MinMax {
-    pub fn add(&mut self, v: f64) {
-        self.min = Some(self.min.map_or(v, |m| m.min(v)));
-        self.max = Some(self.max.map_or(v, |m| m.max(v)));
-        self.count += 1;
-    }
-    pub fn merge(&mut self, other: &MinMax) {
-        if let (Some(lo), Some(hi)) = (other.min, other.max) {
-            self.min = Some(self.min.map_or(lo, |m| m.min(lo)));
-            self.max = Some(self.max.map_or(hi, |m| m.max(hi)));
-            self.count += other.count;
-        }
-    }
 }
 
 /// Small messages one side sent (candidate application heartbeats).

@@ -2,9 +2,8 @@
 //! decode → flow table → (when a connection is done) verdict → report.
 
 use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Connection, FlowTable, PacketClass, PacketRef};
-use crate::report::hosts::HostAggregator;
-use crate::report::paths::PathAggregator;
 use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary};
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, Verdict, judge};

@@ -1,80 +1,19 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
+use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
 use crate::verdict::{
     Bound, Ending, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
-/// OS defaults: (idle s, interval s, probes).
-pub const LINUX_DEFAULTS: (u32, u32, u32) = (7200, 75, 9);
-pub const WINDOWS_DEFAULTS: (u32, u32, u32) = (7200, 1, 10);
-pub const MACOS_DEFAULTS: (u32, u32, u32) = (7200, 75, 8);
-
-/// The OS family a probe's shape suggests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OsFamily {
-    /// 0-byte probes, initial TTL 64.
-    LinuxOrBsd,
-    /// 1-byte probes (the byte before SND.UNA sent again).
-    Windows,
-    /// 0-byte probes with TTL above 128: routers, switches, Solaris.
-    NetworkDevice,
-    Unknown,
-}
-
-impl OsFamily {
-    pub fn label(self) -> &'static str {
-        match self {
-            OsFamily::LinuxOrBsd => "linux-bsd-macos",
-            OsFamily::Windows => "windows",
-            OsFamily::NetworkDevice => "network-device",
-            OsFamily::Unknown => "unknown",
-        }
-    }
-    fn words(self) -> &'static str {
-        match self {
-            OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
-            OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
-            OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
-            OsFamily::Unknown => "it does not point to one OS",
-        }
-    }
-}
-
-pub fn os_family(probe_bytes: u8, ttl: Option<u8>) -> OsFamily {
-    match (probe_bytes, ttl) {
-        (1, _) => OsFamily::Windows,
-        (0, Some(t)) if t <= 64 => OsFamily::LinuxOrBsd,
-        (0, Some(t)) if t > 128 => OsFamily::NetworkDevice,
-        _ => OsFamily::Unknown,
-    }
-}
-
-/// Whether inferred settings match an OS default.
-pub fn settings_origin(idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> &'static str {
-    let (Some(idle), Some(interval)) = (idle, interval) else {
-        // Every OS defaults to 7200 s of idle: only another value says "tuned".
-        return if idle.is_some_and(|i| i != 7200) { "tuned" } else { "unknown" };
-    };
-    let fits = |d: (u32, u32, u32)| {
-        idle == d.0
-            && interval == d.1
-            && match probes {
-                Some((n, Bound::Exact)) => n == d.2,
-                Some((n, Bound::AtLeast)) => n <= d.2,
-                None => true,
-            }
-    };
-    // Linux and macOS differ only in the probe count; without an exact count, say Linux.
-    if fits(LINUX_DEFAULTS) {
-        "linux-default"
-    } else if fits(MACOS_DEFAULTS) {
-        "macos-default"
-    } else if fits(WINDOWS_DEFAULTS) {
-        "windows-default"
-    } else {
-        "tuned"
+/// The OS family in words, for the diagnosis.
+fn os_words(family: OsFamily) -> &'static str {
+    match family {
+        OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
+        OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
+        OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
+        OsFamily::Unknown => "it does not point to one OS",
     }
 }
 
@@ -300,15 +239,15 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
     }
     let origin = settings_origin(idle, interval, probes);
     s.push_str(match origin {
-        "linux-default" => " These are the Linux defaults (7200/75/9).",
-        "macos-default" => " These are the macOS defaults (7200/75/8).",
-        "windows-default" => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
-        "tuned" => {
+        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).",
+        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).",
+        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
+        SettingsOrigin::Tuned => {
             " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them."
         }
-        _ => "",
+        SettingsOrigin::Unknown => "",
     });
-    s.push_str(&format!(" Probe format: {}.", family.words()));
+    s.push_str(&format!(" Probe format: {}.", os_words(family)));
     s
 }
 
@@ -356,26 +295,4 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
 
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_os_defaults() {
-        assert_eq!(settings_origin(Some(7200), Some(75), Some((9, Bound::Exact))), "linux-default");
-        assert_eq!(settings_origin(Some(7200), Some(75), Some((8, Bound::Exact))), "macos-default");
-        assert_eq!(settings_origin(Some(7200), Some(1), Some((10, Bound::Exact))), "windows-default");
-        assert_eq!(settings_origin(Some(20), Some(2), Some((2, Bound::Exact))), "tuned");
-        assert_eq!(settings_origin(None, None, None), "unknown");
-    }
-
-    #[test]
-    fn probe_shape_points_to_os_family() {
-        assert_eq!(os_family(0, Some(64)), OsFamily::LinuxOrBsd);
-        assert_eq!(os_family(1, Some(128)), OsFamily::Windows);
-        assert_eq!(os_family(0, Some(255)), OsFamily::NetworkDevice);
-        assert_eq!(os_family(0, Some(128)), OsFamily::Unknown);
-    }
 }

@@ -3,15 +3,15 @@
 //! judged, and handed to a [`ReportSink`]; the flow table then drops it.
 
 pub mod diagnosis;
-pub mod hosts;
 pub mod json;
-pub mod paths;
+mod runwide;
 pub mod table;
 
+use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
+pub use crate::time::round6;
 use crate::verdict::{Bound, EndReason, Ending, KeepaliveFinding, ResetCause, Verdict};
-use paths::{PathReport, StormReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -41,8 +41,7 @@ pub struct CaptureSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct KeepaliveReport {
     pub prober: String,
-    /// "client" or "server".
-    pub prober_role: &'static str,
+    pub prober_role: Side,
     pub probes_sent: u32,
     pub probes_answered: u32,
     /// Probes of the last train nobody answered.
@@ -67,9 +66,8 @@ pub struct KeepaliveReport {
     /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
     pub probe_payload_bytes: u8,
     /// The OS family the probe format and TTL suggest.
-    pub os_family: &'static str,
-    /// "linux-default", "windows-default", "macos-default", "tuned" or "unknown".
-    pub settings_origin: &'static str,
+    pub os_family: OsFamily,
+    pub settings_origin: SettingsOrigin,
     pub first_probe_frame: Option<u64>,
 }
 
@@ -135,8 +133,7 @@ pub struct ConnectionReport {
     pub capture: String,
     pub client: String,
     pub server: String,
-    /// "handshake" (the SYN was seen) or "port-heuristic" (captured mid-stream).
-    pub roles_from: &'static str,
+    pub roles_from: RoleSource,
     pub vlan: Vec<u16>,
     pub first_frame: u64,
     pub last_frame: u64,
@@ -168,7 +165,7 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// "ip:port" for a server, "ip" for a client (its ports change).
     pub prober: String,
-    pub role: &'static str,
+    pub role: Side,
     pub connections_probed: u64,
     pub connections_ended: u64,
     pub probes_sent: u64,
@@ -180,7 +177,36 @@ pub struct HostReport {
     pub interval_s: Option<u32>,
     pub probes: Option<u32>,
     pub probes_bound: Option<Bound>,
-    pub settings_origin: &'static str,
+    pub settings_origin: SettingsOrigin,
+    pub summary: String,
+}
+
+/// The inferred idle timeout on the path to one server.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathReport {
+    pub server: String,
+    pub connections: u64,
+    /// The longest silence a connection to this server survived (s).
+    pub survived_idle_max_s: Option<f64>,
+    /// The shortest silence after which a connection died (s).
+    pub died_after_idle_min_s: Option<f64>,
+    pub died_connections: u64,
+    /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
+    pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
+    pub recommended_keepalive_idle_s: Option<u32>,
+    pub summary: String,
+}
+
+/// One client opening connection after connection to one service.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormReport {
+    pub client: String,
+    pub server: String,
+    /// Connections still open or half-closed when the capture ended.
+    pub still_open: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
     pub summary: String,
 }
 
@@ -195,13 +221,26 @@ pub struct Summary {
     pub keepalive_probes_answered: u64,
 }
 
-/// Everything reported once, after the last connection.
+/// Everything reported once, after the last connection. The writers turn
+/// the findings into their reports ([`HostReport::new`], ...).
 pub struct RunReport<'a> {
     pub captures: &'a [CaptureSummary],
-    pub hosts: &'a [HostReport],
-    pub paths: &'a [PathReport],
-    pub reconnect_storms: &'a [StormReport],
+    pub hosts: &'a [HostFinding],
+    pub paths: &'a [PathFinding],
+    pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+}
+
+impl RunReport<'_> {
+    pub fn host_reports(&self) -> Vec<HostReport> {
+        self.hosts.iter().map(HostReport::new).collect()
+    }
+    pub fn path_reports(&self) -> Vec<PathReport> {
+        self.paths.iter().map(PathReport::new).collect()
+    }
+    pub fn storm_reports(&self) -> Vec<StormReport> {
+        self.reconnect_storms.iter().map(StormReport::new).collect()
+    }
 }
 
 /// Where finished reports go.
@@ -228,10 +267,7 @@ impl ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
             server: endpoint(conn.server()),
-            roles_from: match conn.roles {
-                RoleSource::Handshake => "handshake",
-                RoleSource::PortHeuristic => "port-heuristic",
-            },
+            roles_from: conn.roles,
             vlan: conn.vlan.ids(),
             first_frame: conn.first.frame,
             last_frame: conn.last.frame,
@@ -287,7 +323,7 @@ impl ConnectionReport {
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
     KeepaliveReport {
         prober: endpoint(conn.side(k.prober).addr),
-        prober_role: k.prober.name(),
+        prober_role: k.prober,
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
@@ -301,19 +337,14 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         probes_bound: k.probes.map(|p| p.1),
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
-        os_family: diagnosis::os_family(k.probe_bytes, k.ttl).label(),
-        settings_origin: diagnosis::settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
+        os_family: os_family(k.probe_bytes, k.ttl),
+        settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
     }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {
     [s.low, s.high]
-}
-
-/// Rounds to microseconds, the precision of most captures.
-pub fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
 }
 
 fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {

@@ -1,10 +1,9 @@
 //! The keepalive rule: what one side's probes show, and whether it gave up.
 
 use super::Bound;
-use crate::flow::MinMax;
 use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
 use crate::infer::{TimerSetting, infer_timer_setting};
-use crate::time::Timestamp;
+use crate::time::{MinMax, Timestamp};
 
 /// What one side's keepalive probes show.
 #[derive(Clone, Debug, PartialEq)]
