@@ -661,34 +661,38 @@ struct Analysis {
 /// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
 /// with the differences noted. [`apply`] then counts and records.
 fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSegment>, seg: &Segment) -> Analysis {
-    let flags = seg.flags;
-    // Any packet from the peer of a prober is proof of life: it answers the
-    // outstanding probe (Linux clears icsk_probes_out on any ACK).
+    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
+    // life: it answers the outstanding probe (Linux clears icsk_probes_out
+    // on any ACK); an RST answers it too (the peer no longer knew the connection).
     let answers_peer_probe = peer.keepalive().train.unanswered();
-    let mut analysis =
-        Analysis { class: PacketClass::Ack, answers_peer_probe, confirms_peer_held: None, confirms_own_held: None };
-
-    // RST. It answers the peer's probe too (the peer no longer knew the
-    // connection); it tells nothing about a segment the peer holds back.
-    if flags.rst() {
-        analysis.class = PacketClass::Rst;
-        return analysis;
-    }
-
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
     // segment new data would get the same ACK, so we also need the D-SACK
     // block (RFC 2883) that says the byte was a duplicate.
-    analysis.confirms_peer_held = peer.probe.held().copied().filter(|p| {
-        let pure_ack = flags.ack() && seg.payload_len == 0 && !flags.has_control();
+    let confirms_peer_held = peer.probe.held().copied().filter(|p| {
+        let pure_ack = seg.flags.ack() && seg.payload_len == 0 && !seg.flags.has_control();
         let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, seg);
+    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+}
 
+/// The class of a segment, and our held segment when the segment shows it was a probe.
+fn segment_class(
+    me: &HalfConnection,
+    peer: &HalfConnection,
+    own_held: Option<HeldSegment>,
+    answers_peer_probe: bool,
+    seg: &Segment,
+) -> (PacketClass, Option<HeldSegment>) {
+    let flags = seg.flags;
+    if flags.rst() {
+        return (PacketClass::Rst, None);
+    }
     if flags.syn() {
-        analysis.class = if flags.ack() { PacketClass::SynAck } else { PacketClass::Syn };
-        return analysis;
+        return (if flags.ack() { PacketClass::SynAck } else { PacketClass::Syn }, None);
     }
 
     let len = seg.payload_len;
@@ -697,7 +701,7 @@ fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSeg
     // nothing from the peer in between (the peer's packet would have settled
     // it), sat one below our next sequence number: an unanswered probe (a
     // plain ACK carries the next sequence number itself).
-    analysis.confirms_own_held = own_held.filter(|p| p.len == 0 && seg.seq == p.seq + 1 && seg.ack == p.ack);
+    let confirmed = own_held.filter(|p| p.len == 0 && seg.seq == p.seq + 1 && seg.ack == p.ack);
 
     // What the peer has acknowledged of our data is our SND.UNA; without it
     // (one-way capture) fall back to our own next sequence number, as
@@ -717,8 +721,7 @@ fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSeg
             && let Some(una) = snd_una
             && ((len == 0 && seg.seq == una - 1) || (len == 1 && seg.seq == una))
         {
-            analysis.class = PacketClass::ZeroWindowProbe;
-            return analysis;
+            return (PacketClass::ZeroWindowProbe, confirmed);
         }
         // KEEPALIVE PROBE: 0 or 1 byte, sequence number one below what the
         // peer has acknowledged (RFC 1122 §4.2.3.6; Linux tcp_write_wakeup →
@@ -730,8 +733,7 @@ fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSeg
         // data sits *at* SND.UNA, not one below, so it is not a probe.
         if let Some(una) = snd_una {
             if seg.seq == una - 1 {
-                analysis.class = PacketClass::KeepaliveProbe;
-                return analysis;
+                return (PacketClass::KeepaliveProbe, confirmed);
             }
         } else if let Some(p) = own_held.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
             // REPEATED PROBE. No ACK from the peer in the capture yet: a
@@ -740,36 +742,31 @@ fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSeg
             // is a repeated probe: TCP never retransmits a pure ACK, and pure
             // ACKs for new data (a one-way capture) advance the
             // acknowledgment number. The held one was a probe too.
-            analysis.confirms_own_held = Some(p);
-            analysis.class = PacketClass::KeepaliveProbe;
-            return analysis;
+            return (PacketClass::KeepaliveProbe, Some(p));
         } else if own_held.is_none() && me.seq.next_seq.is_none() && peer.marks.last_sent.is_none() {
             // UNDECIDED. Nothing seen of this connection before: hold the
             // segment until the peer's answer tells whether it was a probe.
-            analysis.class = PacketClass::Undecided;
-            return analysis;
+            return (PacketClass::Undecided, confirmed);
         }
     }
 
     // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
     if answers_peer_probe && len == 0 && !flags.has_control() {
-        analysis.class = PacketClass::KeepaliveAck;
-        return analysis;
+        return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
     // sent. A resent FIN is a retransmission too.
     if seg.seq_len() > 0 && me.seq.next_seq.is_some_and(|next| seg.seq < next) {
-        analysis.class = PacketClass::Retransmission;
-        return analysis;
+        return (PacketClass::Retransmission, confirmed);
     }
-    analysis.class = if flags.fin() {
+    let class = if flags.fin() {
         PacketClass::Fin
     } else if seg.seq_len() > 0 {
         PacketClass::Data
     } else {
         PacketClass::Ack
     };
-    analysis
+    (class, confirmed)
 }
 
 /// Applies a classified segment: the keepalive evidence (probes recorded,
