@@ -9,8 +9,9 @@
 
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
-use crate::time::Timestamp;
+use crate::time::{MinMax, Timestamp};
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -61,7 +62,8 @@ pub enum PacketClass {
 }
 
 /// Which end of the connection: index into [`Connection::sides`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Client = 0,
     Server = 1,
@@ -82,8 +84,15 @@ impl Side {
     }
 }
 
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How the client was told from the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RoleSource {
     /// The client sent the SYN (or the server the SYN-ACK).
     Handshake,
@@ -144,29 +153,6 @@ pub struct KeepaliveLog {
     pub train: Train,
 }
 
-/// The smallest and largest of a series of observations.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct MinMax {
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub count: u32,
-}
-
-impl MinMax {
-    pub fn add(&mut self, v: f64) {
-        self.min = Some(self.min.map_or(v, |m| m.min(v)));
-        self.max = Some(self.max.map_or(v, |m| m.max(v)));
-        self.count += 1;
-    }
-    pub fn merge(&mut self, other: &MinMax) {
-        if let (Some(lo), Some(hi)) = (other.min, other.max) {
-            self.min = Some(self.min.map_or(lo, |m| m.min(lo)));
-            self.max = Some(self.max.map_or(hi, |m| m.max(hi)));
-            self.count += other.count;
-        }
-    }
-}
-
 /// Small messages one side sent (candidate application heartbeats).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SmallMessages {
@@ -191,11 +177,33 @@ pub struct RetransmissionRun {
 }
 
 /// One direction of a connection, named by its sender.
+///
+/// Grouped by how often the parts are touched. Hot, read or written for
+/// nearly every segment this side sends or receives: [`SequenceState`],
+/// [`Counters`], `marks.last_sent`, the probe state's tag (every packet
+/// from the peer asks "is a probe outstanding?") and whether `unacked` is
+/// set (every ACK from the peer asks). The rest are written once or rarely
+/// (the SYN, FIN and RST marks) and the rarely used logs are boxed, so the
+/// per-packet state of a connection stays within a few cache lines.
 #[derive(Clone, Debug)]
 pub struct HalfConnection {
     pub addr: SocketAddr,
-    pub packets: u64,
-    pub payload_bytes: u64,
+    pub seq: SequenceState,
+    pub counts: Counters,
+    pub marks: Marks,
+    /// Whether this side probes, or holds back a segment that may be a probe.
+    probe: ProbeState,
+    /// Unacknowledged data and its retransmissions, while there is some.
+    pub unacked: Option<Box<RetransmissionRun>>,
+    /// Boxed, like the other rarely used parts: most connections never send
+    /// small messages worth tracking, and memory grows with the connections
+    /// open at once.
+    small_messages: Option<Box<SmallMessages>>,
+}
+
+/// Where this side is in its sequence space (hot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SequenceState {
     pub isn: Option<SeqNumber>,
     /// One past the highest sequence number sent (SYN and FIN count one).
     pub next_seq: Option<SeqNumber>,
@@ -203,38 +211,115 @@ pub struct HalfConnection {
     pub max_ack_sent: Option<SeqNumber>,
     /// The window this side advertised in its latest non-RST segment.
     pub window: Option<u16>,
-    pub last_sent: Option<PacketRef>,
-    pub syn: Option<PacketRef>,
-    pub fin: Option<PacketRef>,
-    pub rst: Option<PacketRef>,
-    /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
-    pub first_ttl: Option<u8>,
-    pub rst_ttl: Option<u8>,
-    /// The SYN carried the timestamp option (RFC 7323).
-    pub syn_timestamps: bool,
-    pub rst_has_timestamp: bool,
-    /// Silence before the RST or before the packet it answered, whichever was longer (s).
-    pub rst_idle_before: f64,
-    /// The last segment with payload this side sent.
-    pub last_payload: Option<PacketRef>,
-    small_messages: Option<Box<SmallMessages>>,
-    pub retransmissions: u32,
-    pub zero_window_probes: u32,
-    /// Boxed, like the other rarely used parts: most connections never
-    /// probe, and memory grows with the connections open at once.
-    keepalive: Option<Box<KeepaliveLog>>,
-    /// Unacknowledged data and its retransmissions, while there is some.
-    pub unacked: Option<Box<RetransmissionRun>>,
-    /// A 0/1-byte segment that may be a probe, waiting for the peer's answer.
-    pending: Option<Pending>,
 }
 
+/// What this side sent, counted (hot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub retransmissions: u32,
+    pub zero_window_probes: u32,
+}
+
+/// Notable packets this side sent, and what they carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Marks {
+    /// The latest packet (hot: it is the "last heard from" of keepalive idle times).
+    pub last_sent: Option<PacketRef>,
+    /// The last segment with payload this side sent.
+    pub last_payload: Option<PacketRef>,
+    pub syn: Option<PacketRef>,
+    pub fin: Option<PacketRef>,
+    pub rst: Option<ResetMark>,
+    /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
+    pub first_ttl: Option<u8>,
+    /// The SYN carried the timestamp option (RFC 7323).
+    pub syn_timestamps: bool,
+}
+
+/// This side's first RST and what tells a forged or stateless one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResetMark {
+    pub at: PacketRef,
+    pub ttl: u8,
+    pub has_timestamp: bool,
+    /// Silence before the RST or before the packet it answered, whichever was longer (s).
+    pub idle_before_s: f64,
+    /// The connection's packet before the RST: the one it answered, if any
+    /// (the RST itself when it was the first).
+    pub follows: PacketRef,
+}
+
+/// Keepalive probing by one side.
+///
+/// `Held` leads to `Quiet` (the segment was ordinary) or `Probing` (it was a
+/// probe); a side that has probed keeps its log. A segment is only held
+/// while nothing else is known of the connection, so a side that probes
+/// never holds one.
+#[derive(Clone, Debug)]
+enum ProbeState {
+    /// No probe seen from this side, and nothing held back.
+    Quiet,
+    /// A 0/1-byte segment that may be a probe, waiting for the peer's answer
+    /// or this side's next segment.
+    Held(HeldSegment),
+    /// The side has sent probes. Boxed: most connections never probe.
+    Probing(Box<KeepaliveLog>),
+}
+
+/// A segment held back until it is known whether it was a probe.
 #[derive(Clone, Copy, Debug)]
-struct Pending {
+struct HeldSegment {
     at: PacketRef,
     seq: SeqNumber,
     ack: SeqNumber,
     len: u8,
+}
+
+impl ProbeState {
+    fn held(&self) -> Option<&HeldSegment> {
+        match self {
+            ProbeState::Held(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Settles a held segment: the state becomes `Quiet` (a probe is then recorded on top).
+    fn take_held(&mut self) -> Option<HeldSegment> {
+        match *self {
+            ProbeState::Held(h) => {
+                *self = ProbeState::Quiet;
+                Some(h)
+            }
+            _ => None,
+        }
+    }
+
+    fn log(&self) -> Option<&KeepaliveLog> {
+        match self {
+            ProbeState::Probing(log) => Some(log),
+            _ => None,
+        }
+    }
+
+    fn log_mut(&mut self) -> Option<&mut KeepaliveLog> {
+        match self {
+            ProbeState::Probing(log) => Some(log),
+            _ => None,
+        }
+    }
+
+    /// The log, started with this side's first probe.
+    fn start_probing(&mut self) -> &mut KeepaliveLog {
+        if !matches!(self, ProbeState::Probing(_)) {
+            *self = ProbeState::Probing(Box::default());
+        }
+        match self {
+            ProbeState::Probing(log) => log,
+            _ => unreachable!("just set"),
+        }
+    }
 }
 
 static NO_PROBES: KeepaliveLog = KeepaliveLog {
@@ -253,7 +338,7 @@ static NO_SMALL_MESSAGES: SmallMessages = SmallMessages { count: 0, first: None,
 impl HalfConnection {
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
-        self.keepalive.as_deref().unwrap_or(&NO_PROBES)
+        self.probe.log().unwrap_or(&NO_PROBES)
     }
 
     /// The small messages this side sent (candidate heartbeats).
@@ -261,31 +346,20 @@ impl HalfConnection {
         self.small_messages.as_deref().unwrap_or(&NO_SMALL_MESSAGES)
     }
 
+    /// This side's first RST, if it sent one.
+    pub fn rst(&self) -> Option<PacketRef> {
+        self.marks.rst.map(|r| r.at)
+    }
+
     fn new(addr: SocketAddr) -> HalfConnection {
         HalfConnection {
             addr,
-            packets: 0,
-            payload_bytes: 0,
-            isn: None,
-            next_seq: None,
-            max_ack_sent: None,
-            window: None,
-            last_sent: None,
-            syn: None,
-            fin: None,
-            rst: None,
-            first_ttl: None,
-            rst_ttl: None,
-            syn_timestamps: false,
-            rst_has_timestamp: false,
-            rst_idle_before: 0.0,
-            last_payload: None,
-            small_messages: None,
-            retransmissions: 0,
-            zero_window_probes: 0,
-            keepalive: None,
+            seq: SequenceState::default(),
+            counts: Counters::default(),
+            marks: Marks::default(),
+            probe: ProbeState::Quiet,
             unacked: None,
-            pending: None,
+            small_messages: None,
         }
     }
 }
@@ -325,12 +399,12 @@ impl Connection {
     }
     /// Both sides sent FIN, or one sent RST.
     pub fn is_finished(&self) -> bool {
-        self.sides.iter().any(|h| h.rst.is_some()) || self.sides.iter().all(|h| h.fin.is_some())
+        self.sides.iter().any(|h| h.marks.rst.is_some()) || self.sides.iter().all(|h| h.marks.fin.is_some())
     }
 
     /// How long the connection stays in the table after its last packet once finished.
     fn linger_secs(&self) -> f64 {
-        let reset = self.sides.iter().any(|h| h.rst.is_some());
+        let reset = self.sides.iter().any(|h| h.marks.rst.is_some());
         if !reset && self.sides.iter().any(|h| h.unacked.is_some()) { LINGER_UNACKED_SECS } else { LINGER_SECS }
     }
     fn side_of(&self, addr: SocketAddr) -> Side {
@@ -416,7 +490,7 @@ impl FlowTable {
         if let Some(existing) = is_new_syn.then(|| self.flows.get(&key)).flatten() {
             let reused = existing.is_finished()
                 || existing.sides[0].addr != seg.src
-                || existing.sides[0].isn.is_some_and(|isn| isn != seg.seq);
+                || existing.sides[0].seq.isn.is_some_and(|isn| isn != seg.seq);
             if reused {
                 let old = self.flows.remove(&key).expect("present");
                 done(old);
@@ -539,53 +613,17 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     conn.gap_before_previous = conn.gap_before_last;
     conn.gap_before_last = gap;
     conn.packets += 1;
+    let previous = conn.last;
     conn.last = at;
+    let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous, previous };
 
     let (me, peer) = split(&mut conn.sides, side);
-    me.packets += 1;
-    me.payload_bytes += u64::from(seg.payload_len);
-    me.first_ttl.get_or_insert(seg.ttl);
-
-    let class = classify(me, peer, at, seg);
-
-    // Sequence state, after classification: a probe sits one below what the
-    // peer acknowledged and must not move our idea of the next sequence number.
-    if seg.flags.syn() {
-        me.isn.get_or_insert(seg.seq);
-        me.syn.get_or_insert(at);
-        me.syn_timestamps |= seg.has_timestamp;
-    }
-    if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
-        let end = seg.seq + seg.seq_len();
-        me.next_seq = Some(me.next_seq.map_or(end, |n| n.max(end)));
-    }
-    if seg.flags.ack() && !seg.flags.rst() {
-        me.max_ack_sent = Some(me.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
-        acknowledge(peer, seg.ack);
-    }
-    if !seg.flags.rst() {
-        me.window = Some(seg.window);
-    }
-    if seg.flags.fin() {
-        me.fin.get_or_insert(at);
-    }
-    if seg.flags.rst() && me.rst.is_none() {
-        me.rst = Some(at);
-        me.rst_ttl = Some(seg.ttl);
-        me.rst_has_timestamp = seg.has_timestamp;
-        me.rst_idle_before = conn.gap_before_last.max(conn.gap_before_previous);
-    }
-    if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
-        track_unacked(me, at, seg, class == PacketClass::Retransmission, conn.gap_before_last);
-    }
-    if class == PacketClass::Data {
-        me.last_payload = Some(at);
-        if seg.payload_len <= HEARTBEAT_MAX_BYTES {
-            note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
-        }
-    }
-    me.last_sent = Some(at);
-    class
+    // Any packet from us settles what our held-back segment was (a copy of
+    // it, or our next segment just above it, shows it was a probe).
+    let own_held = me.probe.take_held();
+    let analysis = classify(me, peer, own_held, seg);
+    apply(me, peer, at, seg, &analysis, silence);
+    analysis.class
 }
 
 fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &mut HalfConnection) {
@@ -596,41 +634,83 @@ fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &
     }
 }
 
-/// The classification rules. Each mirrors what Wireshark's
+/// The silences before the latest packets of the connection.
+#[derive(Clone, Copy)]
+struct Silence {
+    /// Before this segment (s).
+    before_last: f64,
+    /// Before the connection's packet before it (s).
+    before_previous: f64,
+    /// The connection's packet before this segment (this segment when it is the first).
+    previous: PacketRef,
+}
+
+/// What one segment is, decided from the state before it, before anything changes.
+struct Analysis {
+    class: PacketClass,
+    /// The segment answers the peer's outstanding keepalive probe (an RST answers it too).
+    answers_peer_probe: bool,
+    /// The peer's held segment was a keepalive probe: this segment is its ACK.
+    confirms_peer_held: Option<HeldSegment>,
+    /// Our own held segment was a keepalive probe, as this segment shows.
+    confirms_own_held: Option<HeldSegment>,
+}
+
+/// The classification rules: pure predicates on the state before the
+/// segment, one block per class. Each mirrors what Wireshark's
 /// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
-/// with the differences noted.
-fn classify(me: &mut HalfConnection, peer: &mut HalfConnection, at: PacketRef, seg: &Segment) -> PacketClass {
+/// with the differences noted. [`apply`] then counts and records.
+fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSegment>, seg: &Segment) -> Analysis {
+    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
+    // life: it answers the outstanding probe (Linux clears icsk_probes_out
+    // on any ACK); an RST answers it too (the peer no longer knew the connection).
+    let answers_peer_probe = peer.keepalive().train.unanswered();
+    // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
+    // answered: a pure ACK for exactly one past it means the segment sat
+    // below what the peer already had, i.e. a keepalive probe. For a 1-byte
+    // segment new data would get the same ACK, so we also need the D-SACK
+    // block (RFC 2883) that says the byte was a duplicate.
+    let confirms_peer_held = peer.probe.held().copied().filter(|p| {
+        let pure_ack = seg.flags.ack() && seg.payload_len == 0 && !seg.flags.has_control();
+        let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
+        pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
+    });
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, seg);
+    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+}
+
+/// The class of a segment, and our held segment when the segment shows it was a probe.
+fn segment_class(
+    me: &HalfConnection,
+    peer: &HalfConnection,
+    own_held: Option<HeldSegment>,
+    answers_peer_probe: bool,
+    seg: &Segment,
+) -> (PacketClass, Option<HeldSegment>) {
     let flags = seg.flags;
-    // Any packet from us settles what our held-back segment was, unless it is
-    // another copy of it (handled below).
-    let pending = me.pending.take();
-
     if flags.rst() {
-        answer_probes(peer, at, true);
-        return PacketClass::Rst;
+        return (PacketClass::Rst, None);
     }
-    // Any packet from the peer of a prober is proof of life: it answers the
-    // outstanding probe (Linux clears icsk_probes_out on any ACK).
-    let answered = answer_probes(peer, at, false);
-    resolve_peer_pending(peer, me, at, seg);
-
     if flags.syn() {
-        return if flags.ack() { PacketClass::SynAck } else { PacketClass::Syn };
+        return (if flags.ack() { PacketClass::SynAck } else { PacketClass::Syn }, None);
     }
 
     let len = seg.payload_len;
-    // A held empty segment followed by our next segment exactly one above it,
-    // with the same ACK number and nothing from the peer in between, sat one
-    // below our next sequence number: an unanswered probe (a plain ACK
-    // carries the next sequence number itself).
-    if let Some(p) = pending.filter(|p| p.len == 0 && seg.seq == p.seq + 1 && seg.ack == p.ack) {
-        record_probe(me, peer, p.at, p.seq, 0);
-    }
+    // HELD PROBE CONFIRMED BY OUR NEXT SEGMENT. A held empty segment followed
+    // by our next segment exactly one above it, with the same ACK number and
+    // nothing from the peer in between (the peer's packet would have settled
+    // it), sat one below our next sequence number: an unanswered probe (a
+    // plain ACK carries the next sequence number itself).
+    let confirmed = own_held.filter(|p| p.len == 0 && seg.seq == p.seq + 1 && seg.ack == p.ack);
+
     // What the peer has acknowledged of our data is our SND.UNA; without it
     // (one-way capture) fall back to our own next sequence number, as
-    // Wireshark does, or to what an earlier probe of ours implied.
-    let snd_una = peer.max_ack_sent.or(me.next_seq).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
-    let peer_window_zero = peer.window == Some(0);
+    // Wireshark does, or to what an earlier probe of ours implied. (A held
+    // segment confirmed just above changes none of the rules below: it was
+    // only held while all three were unknown, and the segment one above it
+    // is neither a probe nor a copy.)
+    let snd_una = peer.seq.max_ack_sent.or(me.seq.next_seq).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
+    let peer_window_zero = peer.seq.window == Some(0);
 
     if len <= 1 && !flags.has_control() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
@@ -641,8 +721,7 @@ fn classify(me: &mut HalfConnection, peer: &mut HalfConnection, at: PacketRef, s
             && let Some(una) = snd_una
             && ((len == 0 && seg.seq == una - 1) || (len == 1 && seg.seq == una))
         {
-            me.zero_window_probes += 1;
-            return PacketClass::ZeroWindowProbe;
+            return (PacketClass::ZeroWindowProbe, confirmed);
         }
         // KEEPALIVE PROBE: 0 or 1 byte, sequence number one below what the
         // peer has acknowledged (RFC 1122 §4.2.3.6; Linux tcp_write_wakeup →
@@ -654,62 +733,127 @@ fn classify(me: &mut HalfConnection, peer: &mut HalfConnection, at: PacketRef, s
         // data sits *at* SND.UNA, not one below, so it is not a probe.
         if let Some(una) = snd_una {
             if seg.seq == una - 1 {
-                record_probe(me, peer, at, seg.seq, len as u8);
-                return PacketClass::KeepaliveProbe;
+                return (PacketClass::KeepaliveProbe, confirmed);
             }
-        } else if let Some(p) = pending.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
-            // No ACK from the peer in the capture yet: a second identical
-            // empty segment (same sequence *and* acknowledgment number) with
-            // nothing from the peer in between is a repeated probe: TCP never
-            // retransmits a pure ACK, and pure ACKs for new data (a one-way
-            // capture) advance the acknowledgment number.
-            record_probe(me, peer, p.at, p.seq, 0);
-            record_probe(me, peer, at, seg.seq, 0);
-            return PacketClass::KeepaliveProbe;
-        } else if pending.is_none() && me.next_seq.is_none() && peer.last_sent.is_none() {
-            // Nothing seen of this connection before: hold the segment until
-            // the peer's answer tells whether it was a probe.
-            me.pending = Some(Pending { at, seq: seg.seq, ack: seg.ack, len: len as u8 });
-            return PacketClass::Undecided;
+        } else if let Some(p) = own_held.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
+            // REPEATED PROBE. No ACK from the peer in the capture yet: a
+            // second identical empty segment (same sequence *and*
+            // acknowledgment number) with nothing from the peer in between
+            // is a repeated probe: TCP never retransmits a pure ACK, and pure
+            // ACKs for new data (a one-way capture) advance the
+            // acknowledgment number. The held one was a probe too.
+            return (PacketClass::KeepaliveProbe, Some(p));
+        } else if own_held.is_none() && me.seq.next_seq.is_none() && peer.marks.last_sent.is_none() {
+            // UNDECIDED. Nothing seen of this connection before: hold the
+            // segment until the peer's answer tells whether it was a probe.
+            return (PacketClass::Undecided, confirmed);
         }
     }
 
-    if answered && len == 0 && !flags.has_control() {
-        return PacketClass::KeepaliveAck;
+    // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
+    if answers_peer_probe && len == 0 && !flags.has_control() {
+        return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
     // sent. A resent FIN is a retransmission too.
-    if seg.seq_len() > 0 && me.next_seq.is_some_and(|next| seg.seq < next) {
-        me.retransmissions += 1;
-        return PacketClass::Retransmission;
+    if seg.seq_len() > 0 && me.seq.next_seq.is_some_and(|next| seg.seq < next) {
+        return (PacketClass::Retransmission, confirmed);
     }
-    if flags.fin() {
+    let class = if flags.fin() {
         PacketClass::Fin
     } else if seg.seq_len() > 0 {
         PacketClass::Data
     } else {
         PacketClass::Ack
-    }
+    };
+    (class, confirmed)
 }
 
-/// The peer of a held-back segment answered: a pure ACK for exactly one
-/// past it means the segment sat below what the peer already had, i.e. a
-/// keepalive probe. For a 1-byte segment new data would get the same ACK, so
-/// we also need the D-SACK block (RFC 2883) that says the byte was a duplicate.
-fn resolve_peer_pending(prober: &mut HalfConnection, answerer: &mut HalfConnection, at: PacketRef, seg: &Segment) {
-    let Some(p) = prober.pending.take() else { return };
-    if !seg.flags.ack() || seg.payload_len > 0 || seg.flags.has_control() {
-        return;
+/// Applies a classified segment: the keepalive evidence (probes recorded,
+/// answered, held), the counters, the sequence state and the marks.
+fn apply(
+    me: &mut HalfConnection,
+    peer: &mut HalfConnection,
+    at: PacketRef,
+    seg: &Segment,
+    a: &Analysis,
+    silence: Silence,
+) {
+    let class = a.class;
+    me.counts.packets += 1;
+    me.counts.payload_bytes += u64::from(seg.payload_len);
+    me.marks.first_ttl.get_or_insert(seg.ttl);
+
+    // Keepalive evidence, in this order: the peer's probe answered, the
+    // peer's held segment settled (by anything but an RST), our held
+    // segment confirmed, then this segment itself.
+    if a.answers_peer_probe {
+        answer_probes(peer, at, class == PacketClass::Rst);
     }
-    let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
-    if seg.ack == p.seq + 1 && (p.len == 0 || dsack) {
-        record_probe(prober, answerer, p.at, p.seq, p.len);
-        answer_probes(prober, at, false);
+    if class != PacketClass::Rst {
+        peer.probe.take_held();
     }
+    if let Some(p) = a.confirms_peer_held {
+        record_probe(peer, me, p.at, p.seq, p.len);
+        answer_probes(peer, at, false);
+    }
+    if let Some(p) = a.confirms_own_held {
+        record_probe(me, peer, p.at, p.seq, p.len);
+    }
+    match class {
+        PacketClass::KeepaliveProbe => record_probe(me, peer, at, seg.seq, seg.payload_len as u8),
+        PacketClass::Undecided => {
+            me.probe = ProbeState::Held(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
+        }
+        PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
+        PacketClass::Retransmission => me.counts.retransmissions += 1,
+        _ => {}
+    }
+
+    // Sequence state, after classification: a probe sits one below what the
+    // peer acknowledged and must not move our idea of the next sequence number.
+    if seg.flags.syn() {
+        me.seq.isn.get_or_insert(seg.seq);
+        me.marks.syn.get_or_insert(at);
+        me.marks.syn_timestamps |= seg.has_timestamp;
+    }
+    if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
+        let end = seg.seq + seg.seq_len();
+        me.seq.next_seq = Some(me.seq.next_seq.map_or(end, |n| n.max(end)));
+    }
+    if seg.flags.ack() && !seg.flags.rst() {
+        me.seq.max_ack_sent = Some(me.seq.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
+        acknowledge(peer, seg.ack);
+    }
+    if !seg.flags.rst() {
+        me.seq.window = Some(seg.window);
+    }
+    if seg.flags.fin() {
+        me.marks.fin.get_or_insert(at);
+    }
+    if seg.flags.rst() && me.marks.rst.is_none() {
+        me.marks.rst = Some(ResetMark {
+            at,
+            ttl: seg.ttl,
+            has_timestamp: seg.has_timestamp,
+            idle_before_s: silence.before_last.max(silence.before_previous),
+            follows: silence.previous,
+        });
+    }
+    if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
+        track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
+    }
+    if class == PacketClass::Data {
+        me.marks.last_payload = Some(at);
+        if seg.payload_len <= HEARTBEAT_MAX_BYTES {
+            note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
+        }
+    }
+    me.marks.last_sent = Some(at);
 }
 
 fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {
-    let log = me.keepalive.get_or_insert_with(Default::default);
+    let log = me.probe.start_probing();
     log.probes_sent += 1;
     if len == 1 {
         log.one_byte_probes += 1;
@@ -718,13 +862,13 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
     let continues = log.train.unanswered()
         && log.train.last().is_some_and(|last| {
             // Nothing from the peer since the last probe.
-            peer.last_sent.is_none_or(|p| p.ts <= last.at.ts)
+            peer.marks.last_sent.is_none_or(|p| p.ts <= last.at.ts)
         });
     if continues {
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
     } else {
-        let idle_from = peer.last_sent.filter(|p| p.ts <= at.ts);
+        let idle_from = peer.marks.last_sent.filter(|p| p.ts <= at.ts);
         if let Some(from) = idle_from {
             log.idle_observed.add(at.ts.secs_since(from.ts));
         }
@@ -743,20 +887,19 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
 }
 
 /// A packet from the peer of `prober` arrived: it answers the prober's
-/// outstanding probe. Returns true when there was one.
-fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) -> bool {
-    let Some(log) = prober.keepalive.as_deref_mut() else { return false };
+/// outstanding probe, if there is one.
+fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
+    let Some(log) = prober.probe.log_mut() else { return };
     if !log.train.unanswered() {
-        return false;
+        return;
     }
-    let Some(last) = log.train.probes.last_mut() else { return false };
+    let Some(last) = log.train.probes.last_mut() else { return };
     if is_rst {
         last.reset_by = Some(at);
     } else {
         last.answered_by = Some(at);
         log.probes_answered += 1;
     }
-    true
 }
 
 /// The peer acknowledged up to `ack`: data below it is no longer outstanding.
@@ -800,6 +943,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@
 //! integers `s` with `s <= t` and `t <= s + lateness(s)`. Several
 //! observations (probe trains, connections) narrow the range.
 
-use crate::flow::MinMax;
+use crate::time::MinMax;
 use serde::Serialize;
 
 /// Kernels are built with one of these HZ values.

@@ -513,7 +513,7 @@ impl<W: Write> LiveEvents<W> {
                 continue;
             }
             let verdict = judge(conn, now);
-            if verdict.end_reason == EndReason::KeepaliveTimeout {
+            if verdict.reason() == EndReason::KeepaliveTimeout {
                 let report = ConnectionReport::new(conn, &verdict, &self.capture);
                 self.connection_ended(conn, &verdict, &report, now, "clock", false)?;
             }
@@ -525,15 +525,15 @@ impl<W: Write> LiveEvents<W> {
     pub fn concluded(&mut self, conn: &Connection, verdict: &Verdict, report: &ConnectionReport, now: Timestamp) {
         let track = self.tracks.remove(&conn.id);
         let result = match track.and_then(|t| t.ended) {
-            Some(early) if early == verdict.end_reason => Ok(()),
+            Some(early) if early == verdict.reason() => Ok(()),
             // Judged at the stop with only the packets' times: the clock
             // that judged it earlier knew more.
-            Some(_) if verdict.end_reason == EndReason::Open => Ok(()),
+            Some(_) if verdict.reason() == EndReason::Open => Ok(()),
             Some(_) => self.connection_ended(conn, verdict, report, now, "judged", true),
             // Still open when the capture stopped: only in the final report.
-            None if verdict.end_reason == EndReason::Open => Ok(()),
+            None if verdict.reason() == EndReason::Open => Ok(()),
             None => {
-                let time = verdict.end_packet.map_or(now, |p| p.ts);
+                let time = verdict.end_packet().map_or(now, |p| p.ts);
                 self.connection_ended(conn, verdict, report, time, "judged", false)
             }
         };
@@ -551,9 +551,9 @@ impl<W: Write> LiveEvents<W> {
         detected_by: &'static str,
         revised: bool,
     ) -> io::Result<()> {
-        self.tracks.entry(conn.id).or_default().ended = Some(verdict.end_reason);
+        self.tracks.entry(conn.id).or_default().ended = Some(verdict.reason());
         let body = ConnectionEnded {
-            end_reason: verdict.end_reason,
+            end_reason: verdict.reason(),
             ended_by: report.ended_by.as_deref(),
             detected_by,
             revised,
@@ -564,7 +564,7 @@ impl<W: Write> LiveEvents<W> {
                 "{} -> {}: {}{}",
                 report.client,
                 report.server,
-                verdict.end_reason,
+                verdict.reason(),
                 if revised { " (revised)" } else { "" }
             );
             let opts = textwrap::Options::new(100).initial_indent("    ").subsequent_indent("    ");

@@ -2,9 +2,8 @@
 //! decode → flow table → (when a connection is done) verdict → report.
 
 use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Connection, FlowTable, PacketClass, PacketRef};
-use crate::report::hosts::HostAggregator;
-use crate::report::paths::PathAggregator;
 use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary};
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, Verdict, judge};
@@ -50,13 +49,13 @@ impl<'s> Judge<'s> {
         self.hosts.add(conn, &verdict);
         self.paths.add(conn, &verdict, self.captures.len());
         self.summary.connections += 1;
-        *self.summary.by_end_reason.entry(verdict.end_reason).or_default() += 1;
-        for k in &verdict.keepalive {
+        *self.summary.by_end_reason.entry(verdict.reason()).or_default() += 1;
+        for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
-        self.failed |= self.fail_on.contains(&verdict.end_reason);
-        let wanted = self.sink.wants(verdict.end_reason);
+        self.failed |= self.fail_on.contains(&verdict.reason());
+        let wanted = self.sink.wants(verdict.reason());
         if !wanted && self.observer.is_none() {
             return Ok(());
         }

@@ -1,4 +1,5 @@
-//! Capture timestamps.
+//! Capture timestamps and time arithmetic: differences in seconds, the
+//! smallest and largest of observed durations, rounding for reports.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt;
@@ -37,6 +38,34 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
     }
+}
+
+/// The smallest and largest of a series of observations.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MinMax {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub count: u32,
+}
+
+impl MinMax {
+    pub fn add(&mut self, v: f64) {
+        self.min = Some(self.min.map_or(v, |m| m.min(v)));
+        self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        self.count += 1;
+    }
+    pub fn merge(&mut self, other: &MinMax) {
+        if let (Some(lo), Some(hi)) = (other.min, other.max) {
+            self.min = Some(self.min.map_or(lo, |m| m.min(lo)));
+            self.max = Some(self.max.map_or(hi, |m| m.max(hi)));
+            self.count += other.count;
+        }
+    }
+}
+
+/// Rounds seconds to microseconds, the precision of most captures.
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

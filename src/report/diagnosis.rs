@@ -1,80 +1,19 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
+use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, EndReason, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, Ending, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
-/// OS defaults: (idle s, interval s, probes).
-pub const LINUX_DEFAULTS: (u32, u32, u32) = (7200, 75, 9);
-pub const WINDOWS_DEFAULTS: (u32, u32, u32) = (7200, 1, 10);
-pub const MACOS_DEFAULTS: (u32, u32, u32) = (7200, 75, 8);
-
-/// The OS family a probe's shape suggests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OsFamily {
-    /// 0-byte probes, initial TTL 64.
-    LinuxOrBsd,
-    /// 1-byte probes (the byte before SND.UNA sent again).
-    Windows,
-    /// 0-byte probes with TTL above 128: routers, switches, Solaris.
-    NetworkDevice,
-    Unknown,
-}
-
-impl OsFamily {
-    pub fn label(self) -> &'static str {
-        match self {
-            OsFamily::LinuxOrBsd => "linux-bsd-macos",
-            OsFamily::Windows => "windows",
-            OsFamily::NetworkDevice => "network-device",
-            OsFamily::Unknown => "unknown",
-        }
-    }
-    fn words(self) -> &'static str {
-        match self {
-            OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
-            OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
-            OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
-            OsFamily::Unknown => "it does not point to one OS",
-        }
-    }
-}
-
-pub fn os_family(probe_bytes: u8, ttl: Option<u8>) -> OsFamily {
-    match (probe_bytes, ttl) {
-        (1, _) => OsFamily::Windows,
-        (0, Some(t)) if t <= 64 => OsFamily::LinuxOrBsd,
-        (0, Some(t)) if t > 128 => OsFamily::NetworkDevice,
-        _ => OsFamily::Unknown,
-    }
-}
-
-/// Whether inferred settings match an OS default.
-pub fn settings_origin(idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> &'static str {
-    let (Some(idle), Some(interval)) = (idle, interval) else {
-        // Every OS defaults to 7200 s of idle: only another value says "tuned".
-        return if idle.is_some_and(|i| i != 7200) { "tuned" } else { "unknown" };
-    };
-    let fits = |d: (u32, u32, u32)| {
-        idle == d.0
-            && interval == d.1
-            && match probes {
-                Some((n, Bound::Exact)) => n == d.2,
-                Some((n, Bound::AtLeast)) => n <= d.2,
-                None => true,
-            }
-    };
-    // Linux and macOS differ only in the probe count; without an exact count, say Linux.
-    if fits(LINUX_DEFAULTS) {
-        "linux-default"
-    } else if fits(MACOS_DEFAULTS) {
-        "macos-default"
-    } else if fits(WINDOWS_DEFAULTS) {
-        "windows-default"
-    } else {
-        "tuned"
+/// The OS family in words, for the diagnosis.
+fn os_words(family: OsFamily) -> &'static str {
+    match family {
+        OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
+        OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
+        OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
+        OsFamily::Unknown => "it does not point to one OS",
     }
 }
 
@@ -92,23 +31,15 @@ fn secs(v: f64) -> String {
 pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     let mut parts: Vec<String> = Vec::new();
-    match verdict.end_reason {
-        EndReason::KeepaliveTimeout => {
-            let k = verdict.keepalive.iter().find(|k| k.gave_up).expect("a prober gave up");
-            parts.push(keepalive_kill(conn, k));
+    let keepalive = verdict.keepalive();
+    match &verdict.ending {
+        Ending::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
+        Ending::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
+        Ending::Reset(r) => parts.push(reset(conn, r)),
+        Ending::Closed { first_fin_by, .. } => {
+            parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
         }
-        EndReason::RetransmissionTimeout => {
-            let r = verdict.retransmission.as_ref().expect("retransmission finding");
-            parts.push(retransmission_timeout(conn, r));
-        }
-        EndReason::Reset => {
-            let r = verdict.reset.as_ref().expect("reset finding");
-            parts.push(reset(conn, r));
-        }
-        EndReason::Closed => parts
-            .push(format!("Closed normally: {} sent the first FIN.", name(verdict.ended_by.unwrap_or(Side::Client)))),
-        EndReason::HalfClosed => {
-            let (side, open_for) = verdict.half_closed.expect("half-closed finding");
+        &Ending::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
             parts.push(format!(
                 "Half-closed: {} sent FIN, but {} had not closed its side {} later, when the capture ended. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
                 name(side),
@@ -117,11 +48,11 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
                 conn.side(side.peer()).addr.ip()
             ));
         }
-        EndReason::Open => parts.push("Still open when the capture ended.".to_string()),
+        Ending::Open { .. } => parts.push("Still open when the capture ended.".to_string()),
     }
-    if let Some(idle) = verdict.idle_at_end_s {
+    if let Some(idle) = verdict.idle_at_end_s() {
         let mut s = format!("It had been idle for {} at the end of the capture", secs(idle));
-        if verdict.keepalive.is_empty() {
+        if keepalive.is_empty() {
             s.push_str(&format!(
                 " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
                 secs(conn.longest_gap.map_or(idle, |(g, _)| g.max(idle)))
@@ -138,7 +69,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             secs(h.period_s),
             h.messages
         ));
-        if let Some(k) = verdict.keepalive.iter().find_map(|k| k.idle)
+        if let Some(k) = keepalive.iter().find_map(|k| k.idle)
             && h.period_s > f64::from(k.value)
         {
             parts.push(format!(
@@ -146,7 +77,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
                 k.value
             ));
         }
-        if let Some(d) = verdict.died_after_idle_s
+        if let Some(d) = verdict.idle.died_after_s
             && h.period_s > d
         {
             parts.push(format!(
@@ -155,8 +86,8 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
             ));
         }
     }
-    for k in &verdict.keepalive {
-        if verdict.end_reason == EndReason::KeepaliveTimeout && k.gave_up {
+    for k in keepalive {
+        if matches!(verdict.ending, Ending::KeepaliveTimeout(_)) && k.gave_up {
             continue;
         }
         parts.push(keepalive_seen(conn, k));
@@ -308,15 +239,15 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
     }
     let origin = settings_origin(idle, interval, probes);
     s.push_str(match origin {
-        "linux-default" => " These are the Linux defaults (7200/75/9).",
-        "macos-default" => " These are the macOS defaults (7200/75/8).",
-        "windows-default" => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
-        "tuned" => {
+        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).",
+        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).",
+        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
+        SettingsOrigin::Tuned => {
             " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them."
         }
-        _ => "",
+        SettingsOrigin::Unknown => "",
     });
-    s.push_str(&format!(" Probe format: {}.", family.words()));
+    s.push_str(&format!(" Probe format: {}.", os_words(family)));
     s
 }
 
@@ -364,26 +295,4 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
 
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_os_defaults() {
-        assert_eq!(settings_origin(Some(7200), Some(75), Some((9, Bound::Exact))), "linux-default");
-        assert_eq!(settings_origin(Some(7200), Some(75), Some((8, Bound::Exact))), "macos-default");
-        assert_eq!(settings_origin(Some(7200), Some(1), Some((10, Bound::Exact))), "windows-default");
-        assert_eq!(settings_origin(Some(20), Some(2), Some((2, Bound::Exact))), "tuned");
-        assert_eq!(settings_origin(None, None, None), "unknown");
-    }
-
-    #[test]
-    fn probe_shape_points_to_os_family() {
-        assert_eq!(os_family(0, Some(64)), OsFamily::LinuxOrBsd);
-        assert_eq!(os_family(1, Some(128)), OsFamily::Windows);
-        assert_eq!(os_family(0, Some(255)), OsFamily::NetworkDevice);
-        assert_eq!(os_family(0, Some(128)), OsFamily::Unknown);
-    }
 }

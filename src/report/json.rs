@@ -46,11 +46,11 @@ impl<W: Write> ReportSink for JsonSink<W> {
         self.out.write_all(b"\n],\n\"captures\":")?;
         serde_json::to_writer(&mut self.out, run.captures)?;
         self.out.write_all(b",\n\"hosts\":")?;
-        serde_json::to_writer(&mut self.out, run.hosts)?;
+        serde_json::to_writer(&mut self.out, &run.host_reports())?;
         self.out.write_all(b",\n\"paths\":")?;
-        serde_json::to_writer(&mut self.out, run.paths)?;
+        serde_json::to_writer(&mut self.out, &run.path_reports())?;
         self.out.write_all(b",\n\"reconnect_storms\":")?;
-        serde_json::to_writer(&mut self.out, run.reconnect_storms)?;
+        serde_json::to_writer(&mut self.out, &run.storm_reports())?;
         self.out.write_all(b",\n\"summary\":")?;
         serde_json::to_writer(&mut self.out, run.summary)?;
         self.out.write_all(b"}\n")?;

@@ -3,15 +3,15 @@
 //! judged, and handed to a [`ReportSink`]; the flow table then drops it.
 
 pub mod diagnosis;
-pub mod hosts;
 pub mod json;
-pub mod paths;
+mod runwide;
 pub mod table;
 
+use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
-use crate::verdict::{Bound, EndReason, KeepaliveFinding, ResetCause, Verdict};
-use paths::{PathReport, StormReport};
+pub use crate::time::round6;
+use crate::verdict::{Bound, EndReason, Ending, KeepaliveFinding, ResetCause, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -41,8 +41,7 @@ pub struct CaptureSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct KeepaliveReport {
     pub prober: String,
-    /// "client" or "server".
-    pub prober_role: &'static str,
+    pub prober_role: Side,
     pub probes_sent: u32,
     pub probes_answered: u32,
     /// Probes of the last train nobody answered.
@@ -67,9 +66,8 @@ pub struct KeepaliveReport {
     /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
     pub probe_payload_bytes: u8,
     /// The OS family the probe format and TTL suggest.
-    pub os_family: &'static str,
-    /// "linux-default", "windows-default", "macos-default", "tuned" or "unknown".
-    pub settings_origin: &'static str,
+    pub os_family: OsFamily,
+    pub settings_origin: SettingsOrigin,
     pub first_probe_frame: Option<u64>,
 }
 
@@ -135,8 +133,7 @@ pub struct ConnectionReport {
     pub capture: String,
     pub client: String,
     pub server: String,
-    /// "handshake" (the SYN was seen) or "port-heuristic" (captured mid-stream).
-    pub roles_from: &'static str,
+    pub roles_from: RoleSource,
     pub vlan: Vec<u16>,
     pub first_frame: u64,
     pub last_frame: u64,
@@ -168,7 +165,7 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// "ip:port" for a server, "ip" for a client (its ports change).
     pub prober: String,
-    pub role: &'static str,
+    pub role: Side,
     pub connections_probed: u64,
     pub connections_ended: u64,
     pub probes_sent: u64,
@@ -180,7 +177,36 @@ pub struct HostReport {
     pub interval_s: Option<u32>,
     pub probes: Option<u32>,
     pub probes_bound: Option<Bound>,
-    pub settings_origin: &'static str,
+    pub settings_origin: SettingsOrigin,
+    pub summary: String,
+}
+
+/// The inferred idle timeout on the path to one server.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathReport {
+    pub server: String,
+    pub connections: u64,
+    /// The longest silence a connection to this server survived (s).
+    pub survived_idle_max_s: Option<f64>,
+    /// The shortest silence after which a connection died (s).
+    pub died_after_idle_min_s: Option<f64>,
+    pub died_connections: u64,
+    /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
+    pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
+    pub recommended_keepalive_idle_s: Option<u32>,
+    pub summary: String,
+}
+
+/// One client opening connection after connection to one service.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormReport {
+    pub client: String,
+    pub server: String,
+    /// Connections still open or half-closed when the capture ended.
+    pub still_open: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
     pub summary: String,
 }
 
@@ -195,13 +221,26 @@ pub struct Summary {
     pub keepalive_probes_answered: u64,
 }
 
-/// Everything reported once, after the last connection.
+/// Everything reported once, after the last connection. The writers turn
+/// the findings into their reports ([`HostReport::new`], ...).
 pub struct RunReport<'a> {
     pub captures: &'a [CaptureSummary],
-    pub hosts: &'a [HostReport],
-    pub paths: &'a [PathReport],
-    pub reconnect_storms: &'a [StormReport],
+    pub hosts: &'a [HostFinding],
+    pub paths: &'a [PathFinding],
+    pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+}
+
+impl RunReport<'_> {
+    pub fn host_reports(&self) -> Vec<HostReport> {
+        self.hosts.iter().map(HostReport::new).collect()
+    }
+    pub fn path_reports(&self) -> Vec<PathReport> {
+        self.paths.iter().map(PathReport::new).collect()
+    }
+    pub fn storm_reports(&self) -> Vec<StormReport> {
+        self.reconnect_storms.iter().map(StormReport::new).collect()
+    }
 }
 
 /// Where finished reports go.
@@ -222,15 +261,13 @@ pub fn endpoint(addr: SocketAddr) -> String {
 
 impl ConnectionReport {
     pub fn new(conn: &Connection, verdict: &Verdict, capture: &str) -> ConnectionReport {
-        let keepalive: Vec<KeepaliveReport> = verdict.keepalive.iter().map(|k| keepalive_report(conn, k)).collect();
+        let keepalive: Vec<KeepaliveReport> =
+            verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
             server: endpoint(conn.server()),
-            roles_from: match conn.roles {
-                RoleSource::Handshake => "handshake",
-                RoleSource::PortHeuristic => "port-heuristic",
-            },
+            roles_from: conn.roles,
             vlan: conn.vlan.ids(),
             first_frame: conn.first.frame,
             last_frame: conn.last.frame,
@@ -238,12 +275,12 @@ impl ConnectionReport {
             end: conn.last.ts.to_rfc3339(),
             duration_s: round6(conn.last.ts.secs_since(conn.first.ts)),
             packets: conn.packets,
-            end_reason: verdict.end_reason,
-            ended_by: verdict.ended_by.map(|s| endpoint(conn.side(s).addr)),
-            reset_cause: verdict.reset.as_ref().map(|r| r.cause),
+            end_reason: verdict.reason(),
+            ended_by: verdict.ended_by().map(|s| endpoint(conn.side(s).addr)),
+            reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
-            reset: verdict.reset.as_ref().map(|r| ResetReport {
+            reset: verdict.reset().map(|r| ResetReport {
                 sender: endpoint(conn.side(r.sender).addr),
                 cause: r.cause,
                 frame: r.rst.frame,
@@ -251,7 +288,7 @@ impl ConnectionReport {
                 injector_hops: r.injector_hops,
                 host_hops: r.host_hops,
             }),
-            retransmission: verdict.retransmission.as_ref().map(|r| RetransmissionReport {
+            retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: endpoint(conn.side(r.sender).addr),
                 first_unacked_frame: r.first_unacked.frame,
                 retransmissions: r.retransmissions,
@@ -261,19 +298,22 @@ impl ConnectionReport {
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
             }),
-            half_closed: verdict
-                .half_closed
-                .map(|(side, t)| HalfClosedReport { fin_by: endpoint(conn.side(side).addr), open_for_s: round6(t) }),
+            half_closed: match verdict.ending {
+                Ending::HalfClosed { fin_by, open_for_s, .. } => {
+                    Some(HalfClosedReport { fin_by: endpoint(conn.side(fin_by).addr), open_for_s: round6(open_for_s) })
+                }
+                _ => None,
+            },
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
                 period_s: h.period_s.round() as u64,
                 period_observed_s: round6(h.period_s),
                 messages: h.messages,
             }),
-            idle_at_end_s: verdict.idle_at_end_s.map(round6),
+            idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
-            retransmissions: conn.sides.iter().map(|h| h.retransmissions).sum(),
-            zero_window_probes: conn.sides.iter().map(|h| h.zero_window_probes).sum(),
+            retransmissions: conn.sides.iter().map(|h| h.counts.retransmissions).sum(),
+            zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
             wireshark_filter: wireshark_filter(conn),
         }
@@ -283,7 +323,7 @@ impl ConnectionReport {
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
     KeepaliveReport {
         prober: endpoint(conn.side(k.prober).addr),
-        prober_role: k.prober.name(),
+        prober_role: k.prober,
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
@@ -297,8 +337,8 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         probes_bound: k.probes.map(|p| p.1),
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
-        os_family: diagnosis::os_family(k.probe_bytes, k.ttl).label(),
-        settings_origin: diagnosis::settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
+        os_family: os_family(k.probe_bytes, k.ttl),
+        settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
     }
 }
@@ -307,21 +347,16 @@ fn range(s: TimerSetting) -> [u32; 2] {
     [s.low, s.high]
 }
 
-/// Rounds to microseconds, the precision of most captures.
-pub fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
-
 fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
         out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
     };
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
-    if let Some(syn) = conn.side(Side::Client).syn {
+    if let Some(syn) = conn.side(Side::Client).marks.syn {
         push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
     }
-    for k in &verdict.keepalive {
+    for k in verdict.keepalive() {
         let peer = k.prober.peer();
         if let Some(from) = k.idle_from {
             push(
@@ -346,22 +381,22 @@ fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
-    if let Some(r) = &verdict.retransmission {
+    if let Some(r) = verdict.retransmission() {
         push(
             &mut out,
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
     }
-    if let (Some(side), Some(p)) = (verdict.ended_by, verdict.end_packet) {
-        let what = match verdict.end_reason {
-            EndReason::KeepaliveTimeout if conn.side(side).rst == Some(p) => {
+    if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
+        let what = match verdict.reason() {
+            EndReason::KeepaliveTimeout if conn.side(side).rst() == Some(p) => {
                 format!("RST from {} after its unanswered probes", name(side))
             }
             EndReason::KeepaliveTimeout => format!("last probe from {}; nothing after it", name(side)),
             EndReason::Reset => format!("RST from {}", name(side)),
             EndReason::Closed => "last FIN".to_string(),
-            EndReason::RetransmissionTimeout if conn.side(side).rst == Some(p) => {
+            EndReason::RetransmissionTimeout if conn.side(side).rst() == Some(p) => {
                 format!("RST from {} after its retransmissions", name(side))
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),

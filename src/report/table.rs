@@ -63,7 +63,7 @@ impl<W: Write> ReportSink for TableSink<W> {
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        let (captures, hosts, summary) = (run.captures, run.hosts, run.summary);
+        let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
         let out = &mut Vec::new();
         for c in captures {
             let mut line = format!(
@@ -138,13 +138,13 @@ impl<W: Write> ReportSink for TableSink<W> {
 
         if !run.paths.is_empty() {
             writeln!(out, "\nIdle timeouts on the path")?;
-            for p in run.paths {
+            for p in run.path_reports() {
                 writeln!(out, "{}", self.wrap("  ", &p.summary))?;
             }
         }
         if !run.reconnect_storms.is_empty() {
             writeln!(out, "\nReconnect storms")?;
-            for s in run.reconnect_storms {
+            for s in run.storm_reports() {
                 writeln!(out, "{}", self.wrap("  ", &s.summary))?;
             }
         }

@@ -8,43 +8,42 @@
 //! killed; a keepalive or heartbeat below X keeps connections alive.
 
 use crate::flow::{Connection, Side};
-use crate::report::{endpoint, round6};
-use crate::verdict::{EndReason, Verdict};
+use crate::time::round6;
+use crate::verdict::{EndReason, MIN_IDLE_OF_INTEREST_S, Verdict};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
 /// A client with at least this many connections to one service still open
 /// (or half-closed) at the end of the capture is in a reconnect storm.
 pub const STORM_MIN_OPEN: u64 = 3;
 
-/// The inferred idle timeout on the path to one server.
-#[derive(Clone, Debug, Serialize)]
-pub struct PathReport {
-    pub server: String,
+/// The idle timeout inferred on the path to one server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathFinding {
+    pub server: SocketAddr,
+    /// Connections to it with an idle period worth reporting.
     pub connections: u64,
     /// The longest silence a connection to this server survived (s).
     pub survived_idle_max_s: Option<f64>,
     /// The shortest silence after which a connection died (s).
-    pub died_after_idle_min_s: Option<f64>,
+    pub died_after_idle_min_s: f64,
     pub died_connections: u64,
-    /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
+    /// [low, high] (to the microsecond): the path drops idle connections
+    /// after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
-    pub recommended_keepalive_idle_s: Option<u32>,
-    pub summary: String,
+    pub recommended_keepalive_idle_s: u32,
 }
 
 /// One client opening connection after connection to one service.
-#[derive(Clone, Debug, Serialize)]
-pub struct StormReport {
-    pub client: String,
-    pub server: String,
+#[derive(Clone, Debug, PartialEq)]
+pub struct StormFinding {
+    pub client: IpAddr,
+    pub server: SocketAddr,
     /// Connections still open or half-closed when the capture ended.
     pub still_open: u64,
     pub first_frame: u64,
     pub last_frame: u64,
-    pub summary: String,
 }
 
 #[derive(Default)]
@@ -76,19 +75,19 @@ pub struct PathAggregator {
 impl PathAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: usize) {
         let server = conn.server();
-        let survived = verdict.survived_idle_s.filter(|&s| s >= crate::verdict::MIN_IDLE_OF_INTEREST_S);
-        if survived.is_some() || verdict.died_after_idle_s.is_some() {
+        let survived = verdict.idle.survived_s.filter(|&s| s >= MIN_IDLE_OF_INTEREST_S);
+        if survived.is_some() || verdict.idle.died_after_s.is_some() {
             let p = self.paths.entry(server).or_default();
             p.connections += 1;
             if let Some(s) = survived {
                 p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
             }
-            if let Some(d) = verdict.died_after_idle_s {
+            if let Some(d) = verdict.idle.died_after_s {
                 p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
                 p.died_connections += 1;
             }
         }
-        if matches!(verdict.end_reason, EndReason::Open | EndReason::HalfClosed) {
+        if matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed) {
             let client = conn.side(Side::Client).addr.ip();
             let s = self.storms.entry((capture, client, server)).or_default();
             if s.still_open == 0 {
@@ -100,64 +99,46 @@ impl PathAggregator {
         }
     }
 
-    /// Paths where at least one connection died after an idle period.
-    pub fn paths(&self) -> Vec<PathReport> {
+    /// Paths where at least one connection died after an idle period, in order of server.
+    pub fn paths(&self) -> Vec<PathFinding> {
         let mut paths: Vec<_> = self.paths.iter().collect();
         paths.sort_by_key(|(server, _)| **server);
         paths
             .into_iter()
-            .filter(|(_, p)| p.died.is_some())
-            .map(|(server, p)| {
-                let server = endpoint(*server);
-                let between = match (p.survived, p.died) {
-                    (Some(lo), Some(hi)) if lo < hi => Some([round6(lo), round6(hi)]),
+            .filter_map(|(&server, p)| {
+                let died = p.died?;
+                let between = match p.survived {
+                    Some(lo) if lo < died => Some([round6(lo), round6(died)]),
                     _ => None,
                 };
                 // Stay well inside the lowest bound we know of.
-                let bound = between.map(|b| b[0]).or(p.died).unwrap_or(0.0);
-                let recommended = ((bound * 0.5).floor() as u32).max(1);
-                let died = p.died.unwrap_or(0.0);
-                let summary = match between {
-                    Some([lo, hi]) => format!(
-                        "Connections to {server} survived silences up to {lo:.1} s but died after {hi:.1} s: something on the path drops idle connections after between {lo:.0} and {hi:.0} s. Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s."
-                    ),
-                    None => format!(
-                        "{} connection{} to {server} died after {died:.1} s or more of silence: something on the path may drop idle connections after at most {died:.0} s. A keepalive idle (or heartbeat) of about {recommended} s keeps them alive.",
-                        p.died_connections,
-                        if p.died_connections == 1 { "" } else { "s" }
-                    ),
-                };
-                PathReport {
+                let bound = between.map_or(died, |b| b[0]);
+                Some(PathFinding {
                     server,
                     connections: p.connections,
-                    survived_idle_max_s: p.survived.map(round6),
-                    died_after_idle_min_s: p.died.map(round6),
+                    survived_idle_max_s: p.survived,
+                    died_after_idle_min_s: died,
                     died_connections: p.died_connections,
                     idle_timeout_between_s: between,
-                    recommended_keepalive_idle_s: Some(recommended),
-                    summary,
-                }
+                    recommended_keepalive_idle_s: ((bound * 0.5).floor() as u32).max(1),
+                })
             })
             .collect()
     }
 
-    pub fn storms(&self) -> Vec<StormReport> {
+    /// Clients with several connections to one server still open, in order of capture, client and server.
+    pub fn storms(&self) -> Vec<StormFinding> {
         let mut storms: Vec<_> = self.storms.iter().collect();
         storms.sort_by_key(|(key, _)| **key);
         storms
             .into_iter()
             .filter(|(_, s)| s.still_open >= STORM_MIN_OPEN)
-            .map(|((_, client, server), s)| (client.to_string(), endpoint(*server), s))
-            .map(|(client, server, s)| StormReport {
+            .map(|(&(_, client, server), s)| StormFinding {
+                client,
+                server,
                 still_open: s.still_open,
                 first_frame: s.first_frame,
                 last_frame: s.last_frame,
-                summary: format!(
-                    "{client} had {} connections to {server} open at once when the capture ended: the client reconnects without closing its old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
-                    s.still_open
-                ),
-                client,
-                server,
             })
             .collect()
     }

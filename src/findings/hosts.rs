@@ -5,18 +5,47 @@
 //! others), so connections are grouped by the idle and interval settings
 //! they imply too.
 
-use crate::flow::{Connection, MinMax, Side};
+use super::os::{SettingsOrigin, settings_origin};
+use crate::flow::{Connection, Side};
 use crate::infer::infer_timer_setting;
-use crate::report::{HostReport, diagnosis, endpoint};
+use crate::time::MinMax;
 use crate::verdict::{Bound, Verdict};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// A prober: a server by its endpoint, a client by its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Prober {
+pub enum Prober {
     Server(SocketAddr),
     Client(IpAddr),
+}
+
+impl Prober {
+    pub fn role(self) -> Side {
+        match self {
+            Prober::Server(_) => Side::Server,
+            Prober::Client(_) => Side::Client,
+        }
+    }
+}
+
+/// What one prober's keepalive probes showed across connections (one group of its settings).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostFinding {
+    pub prober: Prober,
+    pub connections_probed: u64,
+    /// Connections it ended by keepalive timeout.
+    pub connections_ended: u64,
+    pub probes_sent: u64,
+    pub probes_answered: u64,
+    pub idle_observed: MinMax,
+    pub interval_observed: MinMax,
+    /// The idle and interval settings all its connections fit (s).
+    pub idle_s: Option<u32>,
+    pub interval_s: Option<u32>,
+    /// The probe count, when its connections agree on it.
+    pub probes: Option<(u32, Bound)>,
+    pub settings_origin: SettingsOrigin,
 }
 
 #[derive(Default)]
@@ -39,7 +68,7 @@ pub struct HostAggregator {
 
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Verdict) {
-        for k in &verdict.keepalive {
+        for k in verdict.keepalive() {
             let addr = conn.side(k.prober).addr;
             let prober = match k.prober {
                 Side::Server => Prober::Server(addr),
@@ -63,71 +92,35 @@ impl HostAggregator {
         }
     }
 
-    pub fn finish(&self) -> Vec<HostReport> {
+    /// One finding per prober and settings group, in order of prober.
+    pub fn finish(&self) -> Vec<HostFinding> {
         let mut hosts: Vec<_> = self.hosts.iter().collect();
         hosts.sort_by_key(|(key, _)| **key);
         hosts
             .into_iter()
-            .map(|((prober, _, _), a)| {
-                let (prober, role) = match prober {
-                    Prober::Server(addr) => (endpoint(*addr), Side::Server.name()),
-                    Prober::Client(ip) => (ip.to_string(), Side::Client.name()),
-                };
-                let idle = infer_timer_setting(&a.idle).map(|s| s.value);
-                let interval = infer_timer_setting(&a.interval).map(|s| s.value);
+            .map(|(&(prober, _, _), a)| {
+                let idle_s = infer_timer_setting(&a.idle).map(|s| s.value);
+                let interval_s = infer_timer_setting(&a.interval).map(|s| s.value);
                 let probes = match (a.exact_probes, a.at_least_probes) {
                     (Some((lo, hi)), _) if lo == hi => Some((lo, Bound::Exact)),
                     (Some(_), _) => None,
                     (None, Some(n)) => Some((n, Bound::AtLeast)),
                     (None, None) => None,
                 };
-                HostReport {
-                    summary: summary_line(&prober, role, a, idle, interval, probes),
+                HostFinding {
                     prober,
-                    role,
                     connections_probed: a.connections_probed,
                     connections_ended: a.connections_ended,
                     probes_sent: a.probes_sent,
                     probes_answered: a.probes_answered,
-                    idle_observed_min_s: a.idle.min.map(super::round6),
-                    idle_observed_max_s: a.idle.max.map(super::round6),
-                    idle_s: idle,
-                    interval_observed_min_s: a.interval.min.map(super::round6),
-                    interval_s: interval,
-                    probes: probes.map(|p| p.0),
-                    probes_bound: probes.map(|p| p.1),
-                    settings_origin: diagnosis::settings_origin(idle, interval, probes),
+                    idle_observed: a.idle,
+                    interval_observed: a.interval,
+                    idle_s,
+                    interval_s,
+                    probes,
+                    settings_origin: settings_origin(idle_s, interval_s, probes),
                 }
             })
             .collect()
     }
-}
-
-fn summary_line(
-    prober: &str,
-    role: &str,
-    a: &Aggregate,
-    idle: Option<u32>,
-    interval: Option<u32>,
-    probes: Option<(u32, Bound)>,
-) -> String {
-    let conns = |n: u64| format!("{n} connection{}", if n == 1 { "" } else { "s" });
-    let mut s = if a.connections_ended > 0 {
-        format!("{prober} ({role}) ended {} by keepalive timeout", conns(a.connections_ended))
-    } else {
-        format!("{prober} ({role}) probed {}", conns(a.connections_probed))
-    };
-    if let Some(i) = idle {
-        s.push_str(&format!(" after {i} s idle"));
-    }
-    match probes {
-        Some((n, Bound::Exact)) => s.push_str(&format!(", {n} probe{}", if n == 1 { "" } else { "s" })),
-        Some((n, Bound::AtLeast)) => s.push_str(&format!(", at least {n} probes")),
-        None => {}
-    }
-    if let Some(i) = interval {
-        s.push_str(&format!(" {i} s apart"));
-    }
-    s.push_str(&format!("; {} of {} probes answered", a.probes_answered, a.probes_sent));
-    s
 }

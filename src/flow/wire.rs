@@ -1,0 +1,104 @@
+//! A tiny wire for unit tests: hand-built segments into a flow table,
+//! classes and finished connections out.
+
+use super::{Connection, FlowTable, PacketClass, PacketRef};
+use crate::decode::{Segment, TcpFlags};
+use crate::seq::SeqNumber;
+use crate::time::Timestamp;
+
+pub const C: &str = "10.0.0.1:40000";
+pub const S: &str = "10.0.0.2:7777";
+pub const ACK: u8 = TcpFlags::ACK;
+pub const SYN: u8 = TcpFlags::SYN;
+pub const FIN: u8 = TcpFlags::FIN;
+pub const RST: u8 = TcpFlags::RST;
+
+/// A tiny wire: segments in, classes and finished connections out.
+pub struct Wire {
+    pub table: FlowTable,
+    frame: u64,
+    pub done: Vec<Connection>,
+}
+
+pub struct Seg {
+    from: &'static str,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    window: u16,
+    sack: Option<(u32, u32)>,
+    ttl: u8,
+    timestamps: bool,
+}
+
+pub fn seg(from: &'static str, flags: u8, seq: u32, ack: u32, len: u32) -> Seg {
+    Seg { from, flags, seq, ack, len, window: 501, sack: None, ttl: 64, timestamps: false }
+}
+
+impl Seg {
+    pub fn window(mut self, w: u16) -> Seg {
+        self.window = w;
+        self
+    }
+    pub fn sack(mut self, l: u32, r: u32) -> Seg {
+        self.sack = Some((l, r));
+        self
+    }
+    pub fn ttl(mut self, ttl: u8) -> Seg {
+        self.ttl = ttl;
+        self
+    }
+    pub fn timestamps(mut self) -> Seg {
+        self.timestamps = true;
+        self
+    }
+}
+
+impl Wire {
+    pub fn new() -> Wire {
+        Wire { table: FlowTable::new(), frame: 0, done: Vec::new() }
+    }
+
+    pub fn send(&mut self, t: f64, s: Seg) -> PacketClass {
+        self.frame += 1;
+        let to = if s.from == C { S } else { C };
+        let segment = Segment {
+            vlan: Default::default(),
+            src: s.from.parse().unwrap(),
+            dst: to.parse().unwrap(),
+            seq: SeqNumber(s.seq),
+            ack: SeqNumber(s.ack),
+            flags: TcpFlags(s.flags),
+            window: s.window,
+            payload_len: s.len,
+            ttl: s.ttl,
+            ip_id: None,
+            has_timestamp: s.timestamps,
+            first_sack: s.sack.map(|(l, r)| (SeqNumber(l), SeqNumber(r))),
+        };
+        let at = PacketRef { frame: self.frame, ts: Timestamp::from_secs_f64(t) };
+        let done = &mut self.done;
+        self.table.observe(at, &segment, &mut |c| done.push(*c))
+    }
+
+    /// Ends the capture and returns every connection, in order.
+    pub fn finish(mut self) -> Vec<Connection> {
+        let done = &mut self.done;
+        self.table.drain(&mut |c| done.push(*c));
+        self.done
+    }
+
+    /// Handshake plus one request/response; client ISN `c`, server ISN `s`.
+    /// Afterwards the client's next seq is c+11, the server's s+101.
+    pub fn established(c: u32, s: u32) -> Wire {
+        let mut w = Wire::new();
+        assert_eq!(w.send(0.0, seg(C, SYN, c, 0, 0)), PacketClass::Syn);
+        assert_eq!(w.send(0.001, seg(S, SYN | ACK, s, c.wrapping_add(1), 0)), PacketClass::SynAck);
+        assert_eq!(w.send(0.002, seg(C, ACK, c.wrapping_add(1), s.wrapping_add(1), 0)), PacketClass::Ack);
+        assert_eq!(w.send(0.003, seg(C, ACK, c.wrapping_add(1), s.wrapping_add(1), 10)), PacketClass::Data);
+        assert_eq!(w.send(0.004, seg(S, ACK, s.wrapping_add(1), c.wrapping_add(11), 100)), PacketClass::Data);
+        assert_eq!(w.send(0.005, seg(C, ACK, c.wrapping_add(11), s.wrapping_add(101), 0)), PacketClass::Ack);
+        w
+    }
+}

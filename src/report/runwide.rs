@@ -1,0 +1,102 @@
+//! The run-wide findings in words: per-prober lines, path idle timeouts,
+//! reconnect storms.
+
+use super::{HostReport, PathReport, StormReport, endpoint};
+use crate::findings::{HostFinding, PathFinding, Prober, StormFinding};
+use crate::time::round6;
+use crate::verdict::Bound;
+
+impl HostReport {
+    pub fn new(h: &HostFinding) -> HostReport {
+        let role = h.prober.role();
+        let prober = match h.prober {
+            Prober::Server(addr) => endpoint(addr),
+            Prober::Client(ip) => ip.to_string(),
+        };
+        HostReport {
+            summary: host_summary(&prober, h),
+            prober,
+            role,
+            connections_probed: h.connections_probed,
+            connections_ended: h.connections_ended,
+            probes_sent: h.probes_sent,
+            probes_answered: h.probes_answered,
+            idle_observed_min_s: h.idle_observed.min.map(round6),
+            idle_observed_max_s: h.idle_observed.max.map(round6),
+            idle_s: h.idle_s,
+            interval_observed_min_s: h.interval_observed.min.map(round6),
+            interval_s: h.interval_s,
+            probes: h.probes.map(|p| p.0),
+            probes_bound: h.probes.map(|p| p.1),
+            settings_origin: h.settings_origin,
+        }
+    }
+}
+
+fn host_summary(prober: &str, h: &HostFinding) -> String {
+    let role = h.prober.role().name();
+    let conns = |n: u64| format!("{n} connection{}", if n == 1 { "" } else { "s" });
+    let mut s = if h.connections_ended > 0 {
+        format!("{prober} ({role}) ended {} by keepalive timeout", conns(h.connections_ended))
+    } else {
+        format!("{prober} ({role}) probed {}", conns(h.connections_probed))
+    };
+    if let Some(i) = h.idle_s {
+        s.push_str(&format!(" after {i} s idle"));
+    }
+    match h.probes {
+        Some((n, Bound::Exact)) => s.push_str(&format!(", {n} probe{}", if n == 1 { "" } else { "s" })),
+        Some((n, Bound::AtLeast)) => s.push_str(&format!(", at least {n} probes")),
+        None => {}
+    }
+    if let Some(i) = h.interval_s {
+        s.push_str(&format!(" {i} s apart"));
+    }
+    s.push_str(&format!("; {} of {} probes answered", h.probes_answered, h.probes_sent));
+    s
+}
+
+impl PathReport {
+    pub fn new(p: &PathFinding) -> PathReport {
+        let server = endpoint(p.server);
+        let recommended = p.recommended_keepalive_idle_s;
+        let died = p.died_after_idle_min_s;
+        let summary = match p.idle_timeout_between_s {
+            Some([lo, hi]) => format!(
+                "Connections to {server} survived silences up to {lo:.1} s but died after {hi:.1} s: something on the path drops idle connections after between {lo:.0} and {hi:.0} s. Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s."
+            ),
+            None => format!(
+                "{} connection{} to {server} died after {died:.1} s or more of silence: something on the path may drop idle connections after at most {died:.0} s. A keepalive idle (or heartbeat) of about {recommended} s keeps them alive.",
+                p.died_connections,
+                if p.died_connections == 1 { "" } else { "s" }
+            ),
+        };
+        PathReport {
+            server,
+            connections: p.connections,
+            survived_idle_max_s: p.survived_idle_max_s.map(round6),
+            died_after_idle_min_s: Some(round6(died)),
+            died_connections: p.died_connections,
+            idle_timeout_between_s: p.idle_timeout_between_s,
+            recommended_keepalive_idle_s: Some(recommended),
+            summary,
+        }
+    }
+}
+
+impl StormReport {
+    pub fn new(s: &StormFinding) -> StormReport {
+        let (client, server) = (s.client.to_string(), endpoint(s.server));
+        StormReport {
+            summary: format!(
+                "{client} had {} connections to {server} open at once when the capture ended: the client reconnects without closing its old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
+                s.still_open
+            ),
+            still_open: s.still_open,
+            first_frame: s.first_frame,
+            last_frame: s.last_frame,
+            client,
+            server,
+        }
+    }
+}

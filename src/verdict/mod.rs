@@ -1,0 +1,335 @@
+//! Why a connection ended: the verdict vocabulary and the rules that pick one.
+//!
+//! [`judge`] is the one entry point. Each rule lives in its own module and
+//! takes only the log it reads (the prober's [`KeepaliveLog`](crate::flow::KeepaliveLog),
+//! the sender's unacknowledged run, the RST's marks, the small messages), so
+//! it can be tested alone; `judge` picks the ending from their findings.
+
+mod heartbeat;
+mod keepalive;
+mod reset;
+mod retransmission;
+
+pub use heartbeat::{Heartbeat, heartbeat_of};
+pub use keepalive::{KeepaliveFinding, keepalive_finding};
+pub use reset::{ResetCause, ResetFinding, reset_finding};
+pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+
+use crate::flow::{Connection, PacketRef, ResetMark, Side};
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// How a connection ended. The names are stable: they appear in the JSON
+/// output and are what `--fail-on` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// One side's keepalive probes went unanswered and it gave up (reset or fell silent).
+    KeepaliveTimeout,
+    /// Data (or a FIN) was never acknowledged; the sender retransmitted with
+    /// backoff until it gave up (Linux falls silent, BSD/macOS reset).
+    RetransmissionTimeout,
+    /// A RST ended the connection (not after a keepalive or retransmission timeout).
+    Reset,
+    /// Both sides sent FIN: an orderly close.
+    Closed,
+    /// One side sent FIN; the other had not closed when the capture ended.
+    HalfClosed,
+    /// Still open when the capture ended.
+    Open,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::KeepaliveTimeout,
+        EndReason::RetransmissionTimeout,
+        EndReason::Reset,
+        EndReason::Closed,
+        EndReason::HalfClosed,
+        EndReason::Open,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::KeepaliveTimeout => "keepalive-timeout",
+            EndReason::RetransmissionTimeout => "retransmission-timeout",
+            EndReason::Reset => "reset",
+            EndReason::Closed => "closed",
+            EndReason::HalfClosed => "half-closed",
+            EndReason::Open => "open",
+        }
+    }
+
+    /// Whether the default report lists connections with this verdict.
+    pub fn is_abnormal(self) -> bool {
+        matches!(
+            self,
+            EndReason::KeepaliveTimeout | EndReason::RetransmissionTimeout | EndReason::Reset | EndReason::HalfClosed
+        )
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EndReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EndReason, String> {
+        EndReason::ALL.iter().copied().find(|r| r.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = EndReason::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown verdict '{s}' (expected one of: {})", names.join(", "))
+        })
+    }
+}
+
+/// How sure a probe count is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    /// The prober gave up after exactly this many unanswered probes.
+    Exact,
+    /// The capture ended (or the connection ended otherwise) first: the setting is at least this.
+    AtLeast,
+}
+
+/// How a connection ended, with the evidence of that ending.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ending {
+    /// The prober whose unanswered probes ended the connection.
+    KeepaliveTimeout(KeepaliveFinding),
+    /// The sender that gave up on its unacknowledged data.
+    RetransmissionTimeout(RetransmissionFinding),
+    Reset(ResetFinding),
+    Closed {
+        /// The side that sent the first FIN.
+        first_fin_by: Side,
+        last_fin: PacketRef,
+    },
+    HalfClosed {
+        fin_by: Side,
+        fin: PacketRef,
+        /// How long the other side then stayed open, until the capture ended (s).
+        open_for_s: f64,
+        /// Silence from the last packet to the end of the capture (s).
+        idle_at_end_s: f64,
+    },
+    Open {
+        /// Silence from the last packet to the end of the capture (s).
+        idle_at_end_s: f64,
+    },
+}
+
+impl Ending {
+    /// The stable name of this ending.
+    pub fn reason(&self) -> EndReason {
+        match self {
+            Ending::KeepaliveTimeout(_) => EndReason::KeepaliveTimeout,
+            Ending::RetransmissionTimeout(_) => EndReason::RetransmissionTimeout,
+            Ending::Reset(_) => EndReason::Reset,
+            Ending::Closed { .. } => EndReason::Closed,
+            Ending::HalfClosed { .. } => EndReason::HalfClosed,
+            Ending::Open { .. } => EndReason::Open,
+        }
+    }
+
+    /// The side whose action ended it (the RST sender, the prober that gave up, the first FIN).
+    pub fn ended_by(&self) -> Option<Side> {
+        match self {
+            Ending::KeepaliveTimeout(k) => Some(k.prober),
+            Ending::RetransmissionTimeout(r) => Some(r.sender),
+            Ending::Reset(r) => Some(r.sender),
+            Ending::Closed { first_fin_by, .. } => Some(*first_fin_by),
+            Ending::HalfClosed { fin_by, .. } => Some(*fin_by),
+            Ending::Open { .. } => None,
+        }
+    }
+
+    /// The packet that ended it.
+    pub fn end_packet(&self) -> Option<PacketRef> {
+        match self {
+            Ending::KeepaliveTimeout(k) => k.end_packet(),
+            Ending::RetransmissionTimeout(r) => Some(r.last),
+            Ending::Reset(r) => Some(r.rst),
+            Ending::Closed { last_fin, .. } => Some(*last_fin),
+            Ending::HalfClosed { fin, .. } => Some(*fin),
+            Ending::Open { .. } => None,
+        }
+    }
+
+    /// For connections still open (or half-closed): silence from the last
+    /// packet to the end of the capture (s).
+    pub fn idle_at_end_s(&self) -> Option<f64> {
+        match self {
+            Ending::HalfClosed { idle_at_end_s, .. } | Ending::Open { idle_at_end_s } => Some(*idle_at_end_s),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict on one connection: how it ended, and what else it showed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub ending: Ending,
+    /// Keepalive findings of the sides whose probes did not end the
+    /// connection; [`Verdict::keepalive`] gives all of them.
+    pub other_keepalive: Vec<KeepaliveFinding>,
+    /// Unacknowledged data that did not end the connection (its sender had
+    /// not given up); [`Verdict::retransmission`] gives it either way.
+    pub other_retransmission: Option<RetransmissionFinding>,
+    pub heartbeat: Option<Heartbeat>,
+    /// The silence that preceded the connection's death (a reset after idle,
+    /// or data into a silent path), and the longest silence it survived.
+    pub idle: IdleFinding,
+}
+
+/// Silences a connection died after, and survived.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IdleFinding {
+    /// The silence that preceded the death (s), when it was an idle period.
+    pub died_after_s: Option<f64>,
+    /// The longest silence the connection survived (s): not the one that killed it.
+    pub survived_s: Option<f64>,
+}
+
+impl Verdict {
+    /// The stable name of how the connection ended.
+    pub fn reason(&self) -> EndReason {
+        self.ending.reason()
+    }
+
+    /// The side whose action ended it.
+    pub fn ended_by(&self) -> Option<Side> {
+        self.ending.ended_by()
+    }
+
+    /// The packet that ended it.
+    pub fn end_packet(&self) -> Option<PacketRef> {
+        self.ending.end_packet()
+    }
+
+    /// Silence from the last packet to the end of the capture (s), for connections still open.
+    pub fn idle_at_end_s(&self) -> Option<f64> {
+        self.ending.idle_at_end_s()
+    }
+
+    /// The keepalive findings of every probing side, client first.
+    pub fn keepalive(&self) -> Vec<&KeepaliveFinding> {
+        let mut all: Vec<&KeepaliveFinding> = self.other_keepalive.iter().collect();
+        if let Ending::KeepaliveTimeout(k) = &self.ending {
+            all.push(k);
+        }
+        all.sort_by_key(|k| k.prober as u8);
+        all
+    }
+
+    /// The unacknowledged data, whether or not it ended the connection.
+    pub fn retransmission(&self) -> Option<&RetransmissionFinding> {
+        match &self.ending {
+            Ending::RetransmissionTimeout(r) => Some(r),
+            _ => self.other_retransmission.as_ref(),
+        }
+    }
+
+    /// What the RST that ended the connection shows.
+    pub fn reset(&self) -> Option<&ResetFinding> {
+        match &self.ending {
+            Ending::Reset(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Silences shorter than this are not "idle periods" for the path-timeout inference.
+pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
+
+/// Judges a connection; `capture_end` is the time of the capture's last packet.
+pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
+    const SIDES: [Side; 2] = [Side::Client, Side::Server];
+    let mut keepalive: Vec<KeepaliveFinding> = SIDES
+        .into_iter()
+        .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
+        .map(|s| {
+            let me = conn.side(s);
+            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent, capture_end)
+        })
+        .collect();
+    let mut retransmission = SIDES
+        .into_iter()
+        .filter_map(|s| {
+            let me = conn.side(s);
+            retransmission_finding(s, me.unacked.as_deref()?, &me.marks, &conn.side(s.peer()).marks, capture_end)
+        })
+        .min_by_key(|r| r.first_unacked.frame);
+
+    let first_rst: Option<(Side, ResetMark)> =
+        SIDES.into_iter().filter_map(|s| conn.side(s).marks.rst.map(|r| (s, r))).min_by_key(|(_, r)| r.at.frame);
+    let fins = (conn.side(Side::Client).marks.fin, conn.side(Side::Server).marks.fin);
+    let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
+    let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);
+
+    // Which ending, in order of precedence: a prober or a sender that gave
+    // up explains a RST that follows; an orderly close before any RST is a close.
+    let ending = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
+        Ending::KeepaliveTimeout(keepalive.remove(i))
+    } else if let Some(r) = retransmission.take_if(|r| r.gave_up) {
+        Ending::RetransmissionTimeout(r)
+    } else if let (Some(c), Some(s)) = fins
+        && fin_before_rst(c)
+        && fin_before_rst(s)
+    {
+        let (first_fin_by, last_fin) = if c.frame <= s.frame { (Side::Client, s) } else { (Side::Server, c) };
+        Ending::Closed { first_fin_by, last_fin }
+    } else if let Some((side, rst)) = first_rst {
+        let me = conn.side(side);
+        let peer = conn.side(side.peer());
+        let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
+        Ending::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+    } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
+        Ending::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
+    } else {
+        Ending::Open { idle_at_end_s }
+    };
+
+    let idle = idle_finding(conn, &ending, first_rst.map(|(_, r)| r));
+    let heartbeat = SIDES
+        .into_iter()
+        .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
+        .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
+
+    Verdict { ending, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
+}
+
+/// The silence before the death and the longest one survived.
+///
+/// The death follows a silence for a reset after idle (one that a middlebox
+/// forged or a host that lost the connection sent: its idle time is the
+/// longer of the silences before the RST and before the packet it answered)
+/// and for data sent into a path that had gone silent (the silence before
+/// the data's first transmission). The silences are told apart by the
+/// packet that ended each, so a survived silence as long as the fatal one
+/// still counts.
+fn idle_finding(conn: &Connection, ending: &Ending, rst: Option<ResetMark>) -> IdleFinding {
+    // The fatal silence's length, and the packets ending the silences that are part of it.
+    let fatal: Option<(f64, [u64; 2])> = match (ending, rst) {
+        (Ending::Reset(r), Some(mark)) if matches!(r.cause, ResetCause::Middlebox | ResetCause::PeerLostState) => {
+            Some((r.idle_before_s, [mark.at.frame, mark.follows.frame]))
+        }
+        (Ending::RetransmissionTimeout(r), _) => Some((r.idle_before_s, [r.first_unacked.frame; 2])),
+        _ => None,
+    }
+    .filter(|&(secs, _)| secs >= MIN_IDLE_OF_INTEREST_S);
+    let survived_s = [conn.longest_gap, conn.second_longest_gap]
+        .into_iter()
+        .flatten()
+        .find(|(_, ended_by)| fatal.is_none_or(|(_, fatal_ends)| !fatal_ends.contains(&ended_by.frame)))
+        .map(|(secs, _)| secs);
+    IdleFinding { died_after_s: fatal.map(|(secs, _)| secs), survived_s }
+}
+
+#[cfg(test)]
+mod tests;

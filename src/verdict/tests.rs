@@ -1,0 +1,284 @@
+// Unit tests for the verdict rules: whole connections from hand-built
+// segments through `judge`, and single rules on hand-built logs.
+use super::*;
+use crate::flow::wire::*;
+use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
+use crate::seq::SeqNumber;
+use crate::time::Timestamp;
+
+#[test]
+fn names_round_trip() {
+    for r in EndReason::ALL {
+        assert_eq!(r.as_str().parse::<EndReason>(), Ok(r));
+        assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+    }
+    let err = "nope".parse::<EndReason>().unwrap_err();
+    assert!(err.contains("keepalive-timeout"), "{err}");
+}
+
+#[test]
+fn keepalive_kill_20_2_2() {
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(21.405, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(23.421, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0)), PacketClass::Rst);
+    let end = Timestamp::from_secs_f64(25.437);
+    let conns = w.finish();
+    let v = judge(&conns[0], end);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.ended_by(), Some(Side::Server));
+    let k = v.keepalive()[0];
+    assert_eq!((k.probes_sent, k.probes_answered, k.unanswered_at_end), (2, 0, 2));
+    assert_eq!(k.idle.unwrap().value, 20);
+    assert_eq!(k.interval.unwrap().value, 2);
+    assert_eq!(k.probes, Some((2, Bound::Exact)));
+    assert!(k.gave_up);
+}
+
+#[test]
+fn capture_ending_mid_train_gives_a_lower_bound() {
+    let mut w = Wire::established(1000, 5000);
+    for i in 0..3 {
+        w.send(10.0 + 3.0 * i as f64, seg(S, ACK, 5100, 1011, 0));
+    }
+    let conns = w.finish();
+    let v = judge(&conns[0], Timestamp::from_secs_f64(16.5));
+    assert_eq!(v.reason(), EndReason::Open);
+    assert_eq!(v.keepalive()[0].probes, Some((3, Bound::AtLeast)));
+    assert!(!v.keepalive()[0].gave_up);
+}
+
+#[test]
+fn peer_reset_answers_a_probe() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(10.0, seg(S, ACK, 5100, 1011, 0));
+    assert_eq!(w.send(10.001, seg(C, RST, 5101, 0, 0)), PacketClass::Rst);
+    let conns = w.finish();
+    let v = judge(&conns[0], Timestamp::from_secs_f64(10.001));
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.ended_by(), Some(Side::Client));
+    assert!(v.keepalive()[0].reset_by_peer.is_some());
+    assert_eq!(v.keepalive()[0].probes_answered, 0);
+}
+
+#[test]
+fn orderly_close_is_closed() {
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(1.0, seg(C, FIN | ACK, 1011, 5101, 0)), PacketClass::Fin);
+    assert_eq!(w.send(1.001, seg(S, FIN | ACK, 5101, 1012, 0)), PacketClass::Fin);
+    w.send(1.002, seg(C, ACK, 1012, 5102, 0));
+    // Same ports, new SYN: the old connection is handed out at once.
+    w.send(2.0, seg(C, SYN, 777, 0, 0));
+    let conns = w.finish();
+    assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0)).reason(), EndReason::Closed);
+}
+
+fn verdict_at_end(w: Wire, end: f64) -> crate::verdict::Verdict {
+    let conns = w.finish();
+    judge(&conns[0], Timestamp::from_secs_f64(end))
+}
+
+#[test]
+fn rst_with_a_foreign_ttl_is_from_a_middlebox() {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(62));
+    w.send(0.002, seg(C, ACK, 1001, 5001, 10));
+    w.send(0.003, seg(S, ACK, 5001, 1011, 0).ttl(62));
+    // After 300 s of silence the client writes; "the server" resets with TTL 64.
+    w.send(300.0, seg(C, ACK, 1011, 5001, 10));
+    w.send(300.001, seg(S, RST | ACK, 5001, 1021, 0).ttl(64));
+    let v = verdict_at_end(w, 300.001);
+    assert_eq!(v.reason(), EndReason::Reset);
+    let r = v.reset().unwrap();
+    assert_eq!(r.cause, ResetCause::Middlebox);
+    assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
+    assert!((r.idle_before_s - 299.997).abs() < 1e-6);
+    assert!((v.idle.died_after_s.unwrap() - 299.997).abs() < 1e-6);
+}
+
+#[test]
+fn stateless_rst_after_idle_means_the_peer_lost_the_connection() {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).timestamps());
+    w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).timestamps());
+    w.send(0.002, seg(C, ACK, 1001, 5001, 10).timestamps());
+    w.send(0.003, seg(S, ACK, 5001, 1011, 0).timestamps());
+    w.send(60.0, seg(C, ACK, 1011, 5001, 10).timestamps());
+    // The rebooted server answers with a RST without timestamps, seq = the ACK it got.
+    w.send(60.001, seg(S, RST, 5001, 0, 0));
+    let v = verdict_at_end(w, 60.001);
+    assert_eq!(v.reset().unwrap().cause, ResetCause::PeerLostState);
+}
+
+#[test]
+fn rst_to_a_syn_is_refused() {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, RST | ACK, 0, 1001, 0));
+    assert_eq!(verdict_at_end(w, 0.001).reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
+fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, ACK, 1011, 5101, 200));
+    w.send(1.001, seg(S, RST | ACK, 5101, 1211, 0));
+    assert_eq!(verdict_at_end(w, 1.001).reset().unwrap().cause, ResetCause::AbortUnreadData);
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, RST | ACK, 5101, 1011, 0));
+    assert_eq!(verdict_at_end(w, 1.0).reset().unwrap().cause, ResetCause::Abort);
+}
+
+#[test]
+fn silent_sender_after_backoff_is_a_retransmission_timeout() {
+    let mut w = Wire::established(1000, 5000);
+    // Data at 10 s, resent after 0.2, 0.4, 0.8 s (backoff), then nothing.
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50));
+    }
+    // The capture goes on until 20 s: more than twice the last gap.
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    let r = v.retransmission().unwrap();
+    assert_eq!(r.sender, Side::Client);
+    assert_eq!(r.first_unacked.frame, 7);
+    assert_eq!(r.retransmissions, 3);
+    let gaps: Vec<f64> = r.backoff_s.iter().map(|g| (g * 1000.0).round() / 1000.0).collect();
+    assert_eq!(gaps, vec![0.2, 0.4, 0.8]);
+    // tcp_retries2=3 gives up 3.0 s after the first transmission: after 1.4 s, by 3.0 s.
+    assert_eq!(r.retries2, Some(3));
+    assert!((v.idle.died_after_s.unwrap() - 9.995).abs() < 1e-6);
+}
+
+#[test]
+fn capture_ending_during_the_backoff_is_not_a_timeout_yet() {
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50));
+    }
+    let v = verdict_at_end(w, 11.5);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert!(!v.retransmission().unwrap().gave_up);
+}
+
+#[test]
+fn fin_without_the_peers_fin_is_half_closed() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, FIN | ACK, 1011, 5101, 0));
+    w.send(1.001, seg(S, ACK, 5101, 1012, 0));
+    let v = verdict_at_end(w, 6.0);
+    assert_eq!(v.reason(), EndReason::HalfClosed);
+    assert_eq!(v.ended_by(), Some(Side::Client));
+    let Ending::HalfClosed { fin_by: side, open_for_s: open_for, .. } = v.ending else { panic!("{:?}", v.ending) };
+    assert_eq!(side, Side::Client);
+    assert!((open_for - 5.0).abs() < 1e-9);
+}
+
+#[test]
+fn regular_small_messages_are_a_heartbeat() {
+    let mut w = Wire::established(1000, 5000);
+    let (mut cseq, mut sseq) = (1011u32, 5101u32);
+    for i in 1..=6 {
+        let t = 3.0 * i as f64;
+        w.send(t, seg(C, ACK, cseq, sseq, 5));
+        cseq += 5;
+        w.send(t + 0.001, seg(S, ACK, sseq, cseq, 5));
+        sseq += 5;
+    }
+    let v = verdict_at_end(w, 20.0);
+    let hb = v.heartbeat.unwrap();
+    // Both sides send small messages at the same period; the client's come first.
+    assert_eq!(hb.from, Side::Client);
+    assert!((hb.period_s - 3.0).abs() < 0.01, "{}", hb.period_s);
+    // Irregular small messages are not.
+    let mut w = Wire::established(1000, 5000);
+    let mut cseq = 1011u32;
+    for t in [1.0, 1.5, 7.0, 7.2, 30.0] {
+        w.send(t, seg(C, ACK, cseq, 5101, 5));
+        cseq += 5;
+    }
+    assert!(verdict_at_end(w, 31.0).heartbeat.is_none());
+}
+
+#[test]
+fn a_survived_silence_as_long_as_the_fatal_one_still_counts() {
+    // Silences are told apart by the packet that ended them, not by length.
+    let mut w = Wire::established(1000, 5000);
+    // 100 s of silence survived...
+    w.send(100.005, seg(C, ACK, 1011, 5101, 10));
+    w.send(100.006, seg(S, ACK, 5101, 1021, 0));
+    // ...then exactly as long a silence, and a forged RST answers the data after it.
+    w.send(200.006, seg(C, ACK, 1021, 5101, 10));
+    w.send(200.007, seg(S, RST | ACK, 5101, 1031, 0).ttl(50));
+    let v = verdict_at_end(w, 200.007);
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Middlebox);
+    assert_eq!(v.idle.died_after_s, Some(100.0));
+    assert_eq!(v.idle.survived_s, Some(100.0));
+}
+
+fn packet(frame: u64, t: f64) -> PacketRef {
+    PacketRef { frame, ts: Timestamp::from_secs_f64(t) }
+}
+
+#[test]
+fn keepalive_rule_reads_only_the_probers_log_and_marks() {
+    let probe =
+        |frame, t| Probe { at: packet(frame, t), seq: SeqNumber(5100), len: 0, answered_by: None, reset_by: None };
+    let mut log = KeepaliveLog {
+        probes_sent: 3,
+        longest_train: 3,
+        first_probe: Some(packet(7, 60.0)),
+        train: Train {
+            idle_from: Some(packet(6, 0.0)),
+            probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
+            count: 3,
+        },
+        ..Default::default()
+    };
+    log.idle_observed.add(60.0);
+    log.interval_observed.add(10.0);
+    log.interval_observed.add(10.0);
+    let marks = Marks { last_sent: Some(packet(9, 80.0)), first_ttl: Some(64), ..Default::default() };
+    // Silent for three intervals after its last probe while the capture went on: it gave up.
+    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(110.0));
+    assert!(k.gave_up);
+    assert_eq!(k.gave_up_with, None);
+    assert_eq!(k.end_packet(), Some(packet(9, 80.0)));
+    assert_eq!(k.probes, Some((3, Bound::AtLeast)));
+    assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (60, 10));
+    // Not yet: it may still send.
+    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(105.0));
+    assert!(!k.gave_up);
+    // It reset the connection one interval after the last probe: exactly 3 probes.
+    let rst = ResetMark {
+        at: packet(10, 90.0),
+        ttl: 64,
+        has_timestamp: false,
+        idle_before_s: 10.0,
+        follows: packet(9, 80.0),
+    };
+    let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(rst), ..marks };
+    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(90.0));
+    assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
+}
+
+#[test]
+fn reset_rule_reads_only_the_rst_and_the_marks() {
+    let rst = ResetMark {
+        at: packet(9, 300.001),
+        ttl: 64,
+        has_timestamp: false,
+        idle_before_s: 299.997,
+        follows: packet(8, 300.0),
+    };
+    let peer = Marks { syn: Some(packet(1, 0.0)), ..Default::default() };
+    // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
+    let me = Marks { syn: Some(packet(2, 0.001)), first_ttl: Some(62), ..Default::default() };
+    let r = reset_finding(Side::Server, &rst, &me, &peer, true, false);
+    assert_eq!(r.cause, ResetCause::Middlebox);
+    assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
+    // The RST as the host's only packet, to a SYN: refused.
+    let me = Marks { first_ttl: Some(64), ..Default::default() };
+    assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false, false).cause, ResetCause::Refused);
+}
