@@ -7,15 +7,25 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Parses a duration: plain seconds (`90`, `1.5`) or humantime's units
-/// (`250ms`, `30s`, `5m`, `1h`, `1h30m`, …). Zero, and what does not fit a
-/// [`Duration`], are errors.
+/// Parses a duration: humantime's (`250ms`, `30s`, `5m`, `1h`, `1h30m`, …),
+/// or plain seconds (`90`, `1.5`), or a fraction of one unit (`1.5m`), which
+/// humantime does not take. Zero, and what does not fit a [`Duration`], are errors.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let parsed = if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        let secs: f64 =
-            t.parse().map_err(|_| format!("'{s}' is not a duration (expected e.g. 30s, 5m, 1h or plain seconds)"))?;
-        Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}': too long a duration"))?
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let parsed = if unit.is_empty() || number.contains('.') {
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration (expected e.g. 30s, 5m, 1h30m or plain seconds)"))?;
+        let factor = match unit.trim() {
+            "" | "s" | "sec" | "secs" => 1.0,
+            "ms" => 0.001,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("unknown unit '{other}' in '{s}' (use ms, s, m or h)")),
+        };
+        Duration::try_from_secs_f64(value * factor).map_err(|_| format!("'{s}': too long a duration"))?
     } else {
         humantime::parse_duration(t).map_err(|e| format!("'{s}' is not a duration ({e}); e.g. 30s, 5m, 1h30m"))?
     };
@@ -68,12 +78,15 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("99999999999999999999").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
+        assert!(parse_duration("1.5 parsecs").is_err());
     }
 
     #[test]

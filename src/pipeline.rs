@@ -318,7 +318,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             return Ok(());
         }
         for conn in self.table.connections() {
-            if !conn.sides.iter().any(|h| h.keepalive().train.unanswered()) {
+            if ![Side::Client, Side::Server].iter().any(|&s| conn.side(s).keepalive().train.unanswered()) {
                 continue;
             }
             let mut changes = Changes::default();

@@ -13,12 +13,12 @@ use std::collections::BTreeSet;
 use crate::decode::tests::tcp_frame as frame;
 
 /// Runs the live loop on a script of frames at their times, the clock
-/// ticking every 250 ms, until `until` s; returns the NDJSON events and the
-/// final JSON document.
-fn run_events(frames: &[(f64, Vec<u8>)], until: f64) -> (Vec<serde_json::Value>, Vec<u8>) {
+/// ticking every 250 ms, until `until` s; returns the event stream (NDJSON
+/// or human lines) and the final JSON document.
+fn run_session(frames: &[(f64, Vec<u8>)], until: f64, json: bool) -> (String, Vec<u8>) {
     let mut doc = Vec::new();
     let mut sink = JsonSink::new(&mut doc);
-    let mut events = LiveEvents::new(Vec::new(), true);
+    let mut events = LiveEvents::new(Vec::new(), json);
     {
         let mut judge = Judge::new(&mut sink, BTreeSet::new()).streaming(&mut events);
         let source = ScriptedSource::new(1_700_000_000.0, frames.to_vec(), until);
@@ -32,9 +32,13 @@ fn run_events(frames: &[(f64, Vec<u8>)], until: f64) -> (Vec<serde_json::Value>,
         assert_eq!(stopped.broken, None);
         judge.finish().unwrap();
     }
-    let out = events.into_inner();
-    let lines = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (lines, doc)
+    (String::from_utf8(events.into_inner()).unwrap(), doc)
+}
+
+/// [`run_session`] with NDJSON events, parsed.
+fn run_events(frames: &[(f64, Vec<u8>)], until: f64) -> (Vec<serde_json::Value>, Vec<u8>) {
+    let (out, doc) = run_session(frames, until, true);
+    (out.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), doc)
 }
 
 const ACK: u8 = TcpFlags::ACK;
@@ -136,4 +140,85 @@ fn final_report_wraps_the_document_on_one_line() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["event"], "final-report");
     assert_eq!(v["report"]["connections"][0]["a"], "b\nc");
+}
+
+#[test]
+fn human_lines_tell_the_keepalive_kill() {
+    let mut frames = handshake_and_exchange();
+    frames.extend([
+        (2.01, frame(false, ACK, 5100, 1011, 0)),
+        (3.02, frame(false, ACK, 5100, 1011, 0)),
+        (4.03, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)),
+    ]);
+    let (out, _) = run_session(&frames, 6.0, false);
+    let lines: Vec<&str> = out.lines().collect();
+    // Each event line: local time of day, the event name padded, the text.
+    let text = |i: usize| lines[i].split_once(' ').map(|(_, rest)| rest).unwrap_or_default();
+    assert_eq!(
+        text(0),
+        "keepalive-train   10.0.0.2:7777 (server) probes 10.0.0.1:40000 after 2.005 s idle (frame 7)",
+        "{out}"
+    );
+    assert_eq!(
+        text(1),
+        "probe-unanswered  10.0.0.2:7777 (server) probe 1 (frame 7): the next probe followed after 1.010 s"
+    );
+    assert_eq!(
+        text(2),
+        "probe-unanswered  10.0.0.2:7777 (server) probe 2 (frame 8): the prober gave up with a RST after 1.010 s"
+    );
+    assert_eq!(text(3), "connection-ended  10.0.0.1:40000 -> 10.0.0.2:7777: keepalive-timeout");
+    // The diagnosis, indented, then a blank line before the final table.
+    assert!(lines[4].starts_with("    Keepalive timeout: 10.0.0.2:7777 (server)"), "{out}");
+    assert_eq!(lines.last(), Some(&""), "{out}");
+}
+
+#[test]
+fn the_scripted_source_hands_out_frames_when_their_time_comes() {
+    use crate::source::{Next, PacketSource};
+    use std::time::Duration;
+    let mut source = ScriptedSource::new(100.0, vec![(0.0, vec![1]), (0.3, vec![2])], 0.6);
+    let at = |secs: f64| Timestamp::from_secs_f64(100.0 + secs);
+    assert!(matches!(source.next_packet(), Next::Packet(p) if p.data == [1] && p.ts == at(0.0)));
+    assert!(matches!(source.next_packet(), Next::Idle));
+    // A wait ends early when a frame comes.
+    source.wait(Duration::from_millis(250)).unwrap();
+    assert_eq!(source.now(), at(0.25));
+    source.wait(Duration::from_millis(250)).unwrap();
+    assert_eq!(source.now(), at(0.3));
+    assert!(matches!(source.next_packet(), Next::Packet(p) if p.data == [2]));
+    assert!(matches!(source.next_packet(), Next::Idle));
+    source.wait(Duration::from_millis(250)).unwrap();
+    assert!(matches!(source.next_packet(), Next::Idle), "the script runs until 0.6 s");
+    source.wait(Duration::from_millis(250)).unwrap();
+    assert!(matches!(source.next_packet(), Next::End));
+}
+
+#[test]
+fn a_later_verdict_revises_the_clocks() {
+    // The silent prober of the test above, judged gone by the clock; then
+    // the client resets the connection, which changes the final verdict.
+    let mut frames = handshake_and_exchange();
+    frames.push((2.01, frame(false, ACK, 5100, 1011, 0)));
+    frames.push((4.02, frame(false, ACK, 5100, 1011, 0)));
+    frames.push((11.0, frame(true, TcpFlags::RST | ACK, 1011, 5101, 0)));
+    let (events, doc) = run_events(&frames, 30.0);
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["keepalive-train", "probe-unanswered", "probe-unanswered", "connection-ended", "connection-ended"],
+        "{events:#?}"
+    );
+    assert_eq!(events[3]["end_reason"], "keepalive-timeout");
+    assert_eq!(events[3]["detected_by"], "clock");
+    assert!(events[3].get("revised").is_none(), "only a revision says so");
+    // Not streamed again at the RST (its end was already told), but when the
+    // flow table hands it out after its linger time, by the clock's time.
+    let revised = &events[4];
+    assert_eq!(revised["end_reason"], "reset");
+    assert_eq!(revised["detected_by"], "judged");
+    assert_eq!(revised["revised"], true);
+    assert_eq!(revised["time"], Timestamp(1_700_000_021_000_000_000).to_rfc3339());
+    let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    assert_eq!(doc["connections"][0]["end_reason"], "reset");
 }
