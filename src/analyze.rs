@@ -30,8 +30,7 @@ pub fn analyze_files(
                 continue;
             }
         };
-        let link = source.link().clone();
-        let mut pipeline = Pipeline::new(judge, &source.path, source.format, link.kind, &link.name);
+        let mut pipeline = Pipeline::new(judge, &source.path, source.format, source.link());
         let size = source.size;
         let mut reported = 0;
         loop {

@@ -582,6 +582,10 @@ fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &
         let (b, a) = (before[side as usize], after[side as usize]);
         let same_train = a.first.is_some() && a.first == b.first;
         // Probes 1..count-1 are unanswered: the next probe confirmed each.
+        // A train only goes on after an unanswered probe (Linux
+        // tcp_keepalive_timer sends another while icsk_probes_out, which
+        // any ACK from the peer clears, is below the limit), and
+        // `record_probe` starts a new train after an answer.
         let known_before = if same_train { b.count.saturating_sub(1) } else { 0 };
         let by_next_probe = a.count.saturating_sub(1);
         let prober_reset = a.unanswered && seg.flags.rst() && seg.src == conn.side(side).addr;

@@ -14,6 +14,7 @@ use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, Pac
 use crate::report::hosts::HostAggregator;
 use crate::report::paths::PathAggregator;
 use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
+use crate::source::Link;
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, judge};
 use rustc_hash::FxHashMap;
@@ -244,16 +245,16 @@ pub struct Pipeline<'j, 's> {
 }
 
 impl<'j, 's> Pipeline<'j, 's> {
-    pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: LinkKind, link_name: &str) -> Self {
+    pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: &Link) -> Self {
         let stats = CaptureSummary {
             path: path.into(),
             format: format.map(str::to_string),
-            link_types: vec![link_name.to_string()],
+            link_types: vec![link.name.clone()],
             ..Default::default()
         };
         Pipeline {
             judge,
-            link,
+            link: link.kind,
             table: FlowTable::new(),
             stats,
             first_ts: None,

@@ -53,8 +53,7 @@ fn later(t: Timestamp, by: Duration) -> Timestamp {
 impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
     /// Starts a session on `source`; its capture is named `live:INTERFACE`.
     pub fn new(source: S, judge: &'j mut Judge<'s>, interface: &str) -> Self {
-        let link = source.link().clone();
-        let pipeline = Pipeline::new(judge, &format!("live:{interface}"), Some("live"), link.kind, &link.name);
+        let pipeline = Pipeline::new(judge, &format!("live:{interface}"), Some("live"), source.link());
         let now = source.now();
         LiveSession {
             source,
