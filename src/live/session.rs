@@ -50,6 +50,18 @@ fn later(t: Timestamp, by: Duration) -> Timestamp {
     Timestamp(t.0.saturating_add(by.as_nanos() as i64))
 }
 
+/// Whether what is done every `every` is due at `now`; if so, schedules the
+/// next time. The source's clock is the wall clock for an interface: when
+/// it is set back, what was scheduled by the old time is due at once rather
+/// than after the clock has caught up.
+fn due(now: Timestamp, next: &mut Timestamp, every: Duration) -> bool {
+    if now < *next && later(now, every) >= *next {
+        return false;
+    }
+    *next = later(now, every);
+    true
+}
+
 impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
     /// Starts a session on `source`; its capture is named `live:INTERFACE`.
     pub fn new(source: S, judge: &'j mut Judge<'s>, interface: &str) -> Self {
@@ -104,16 +116,13 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
             self.source.wait(Duration::from_nanos(left as u64))?;
         }
         let now = self.source.now();
-        if now >= self.next_tick {
-            self.next_tick = later(now, TICK);
+        if due(now, &mut self.next_tick, TICK) {
             self.tick(now)?;
         }
-        if now >= self.next_flush {
-            self.next_flush = later(now, FLUSH_EVERY);
+        if due(now, &mut self.next_flush, FLUSH_EVERY) {
             self.source.flush()?;
         }
-        if now >= self.next_stats {
-            self.next_stats = later(now, STATS_EVERY);
+        if due(now, &mut self.next_stats, STATS_EVERY) {
             self.watch_drops(now)?;
         }
         Ok(())
@@ -174,4 +183,22 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
 fn capture_stats(c: Counters, is_final: bool) -> CaptureStats {
     // The pipeline fills in its own counts.
     CaptureStats { received: c.received, dropped: c.dropped, if_dropped: c.if_dropped, is_final, ..Default::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_due_by_the_clock_even_when_it_is_set_back() {
+        let t = |secs: f64| Timestamp::from_secs_f64(secs);
+        let mut next = later(t(100.0), TICK);
+        assert!(!due(t(100.1), &mut next, TICK));
+        assert!(due(t(100.25), &mut next, TICK));
+        assert_eq!(next, t(100.5));
+        // Set back by 50 s: due at once, then a tick later again.
+        assert!(due(t(50.0), &mut next, TICK));
+        assert_eq!(next, t(50.25));
+        assert!(!due(t(50.1), &mut next, TICK));
+    }
 }
