@@ -150,9 +150,12 @@ impl<'s> Judge<'s> {
             let from = streamed.unanswered[side as usize] + 1;
             streamed.unanswered[side as usize] = streamed.unanswered[side as usize].max(through);
             for n in from..=through {
-                // Probe n is kept when the train is short; the last one always.
-                let kept = |n: u32| {
-                    if n == train.count { Some(last) } else { train.probes.get(n as usize - 1).copied() }
+                // Probe n is kept when the train is short; the last one
+                // always, in the last slot (`flow::record_probe`).
+                let kept = |n: u32| match n {
+                    n if n == train.count => Some(last),
+                    n if (n as usize) < train.probes.len() => Some(train.probes[n as usize - 1]),
+                    _ => None,
                 };
                 let (confirmed_by, time) = if n < train.count {
                     (Confirmation::NextProbe, kept(n + 1).map_or(now, |p| p.at.ts))

@@ -222,3 +222,26 @@ fn a_later_verdict_revises_the_clocks() {
     let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
     assert_eq!(doc["connections"][0]["end_reason"], "reset");
 }
+
+#[test]
+fn a_long_train_reports_every_probe_once_with_the_frames_kept() {
+    // 35 probes 1 s apart (more than the 32 the flow table keeps), then the RST.
+    let mut frames = handshake_and_exchange();
+    for k in 0..35 {
+        frames.push((2.01 + f64::from(k), frame(false, ACK, 5100, 1011, 0)));
+    }
+    frames.push((37.02, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)));
+    let (events, _) = run_events(&frames, 40.0);
+    let unanswered: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "probe-unanswered").collect();
+    let numbers: Vec<u64> = unanswered.iter().map(|e| e["probe"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=35).collect::<Vec<u64>>());
+    // Probe n is frame 6 + n while kept; the 32nd slot holds the latest probe.
+    assert_eq!(unanswered[30]["probe_frame"], 37);
+    assert_eq!(unanswered[30]["confirmed_by"], "next-probe");
+    assert_eq!(unanswered[30]["waited_s"], 1.0);
+    assert!(unanswered[31]["probe_frame"].is_null(), "probe 32 is not kept: {}", unanswered[31]);
+    assert!(unanswered[33]["probe_frame"].is_null());
+    assert_eq!(unanswered[34]["probe_frame"], 41);
+    assert_eq!(unanswered[34]["confirmed_by"], "prober-reset");
+    assert_eq!(events.last().unwrap()["end_reason"], "keepalive-timeout");
+}
