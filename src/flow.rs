@@ -481,9 +481,9 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
-    /// Adds one segment; connections it ends (a reused 4-tuple) and those
-    /// whose linger time is over are passed to `done`.
-    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> PacketClass {
+    /// Adds one segment: returns its class and what it changed for its
+    /// connection. Connections it ends (a reused 4-tuple) are passed to `done`.
+    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {
         let key = FlowKey::of(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
@@ -502,11 +502,12 @@ impl FlowTable {
             Box::new(new_connection(*next_id, at, seg))
         });
         let was_finished = conn.is_finished();
+        let before = TrainMark::of(conn);
         let class = update(conn, at, seg);
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((key, conn.id));
         }
-        class
+        Observed { class, changes: changes(before, was_finished, conn, seg) }
     }
 
     /// Hands out finished connections that have been quiet for [`LINGER_SECS`] at `now`.
@@ -545,15 +546,135 @@ impl FlowTable {
         }
     }
 
-    /// Connections still held, for a look at what is in progress (live mode).
-    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+    /// Connections still held: the pipeline's clock rules look at the quiet ones.
+    pub(crate) fn connections(&self) -> impl Iterator<Item = &Connection> {
         self.flows.values().map(|c| &**c)
     }
 
     /// The connection a segment belongs to, if it is held.
-    pub fn connection_of(&self, seg: &Segment) -> Option<&Connection> {
+    pub(crate) fn connection_of(&self, seg: &Segment) -> Option<&Connection> {
         self.flows.get(&FlowKey::of(seg)).map(|c| &**c)
     }
+}
+
+// ------------------------------------------------------------------ changes
+//
+// What a segment changed for its connection, as values, for those who
+// stream events as they happen (live mode). They are read from a small
+// snapshot of each side's keepalive train taken before and after `update`,
+// so the classification rules above know nothing of them.
+
+/// What [`FlowTable::observe`] made of one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub class: PacketClass,
+    pub changes: Changes,
+}
+
+/// What one segment changed for its connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Each side's keepalive train, indexed by [`Side`].
+    pub trains: [TrainChange; 2],
+    /// The segment finished the connection (a RST, or the second FIN).
+    pub finished: bool,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
+/// What happened to one side's keepalive train.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrainChange {
+    /// The side started a new train (its first probe may be an earlier,
+    /// held segment that the peer's answer just showed to be a probe).
+    pub started: bool,
+    /// Probes are now known to have gone unanswered.
+    pub unanswered: Option<Unanswered>,
+}
+
+/// Probes `1..=through` of a side's current train went unanswered. Each but
+/// the train's last was confirmed by the probe after it (a train only goes
+/// on after an unanswered probe); the last one, when `through` is the
+/// train's count, by `last_by`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unanswered {
+    pub through: u32,
+    pub last_by: Confirmation,
+}
+
+/// How a probe was known to have gone unanswered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The prober sent the next probe of the train.
+    NextProbe,
+    /// The prober gave up with a RST.
+    ProberReset,
+    /// No answer within its interval, by the clock (the pipeline's rule).
+    Timeout,
+}
+
+impl Confirmation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confirmation::NextProbe => "next-probe",
+            Confirmation::ProberReset => "prober-reset",
+            Confirmation::Timeout => "timeout",
+        }
+    }
+}
+
+/// Per side: the first probe's frame, the probe count, and whether the last
+/// probe is still unanswered.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct TrainMark {
+    first: Option<u64>,
+    count: u32,
+    unanswered: bool,
+}
+
+impl TrainMark {
+    fn of(conn: &Connection) -> [TrainMark; 2] {
+        [Side::Client, Side::Server].map(|side| {
+            let train = &conn.side(side).keepalive().train;
+            TrainMark {
+                first: train.probes.first().map(|p| p.at.frame),
+                count: train.count,
+                unanswered: train.unanswered(),
+            }
+        })
+    }
+}
+
+fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &Segment) -> Changes {
+    let after = TrainMark::of(conn);
+    let mut changes = Changes { finished: !was_finished && conn.is_finished(), ..Changes::default() };
+    for side in [Side::Client, Side::Server] {
+        let (b, a) = (before[side as usize], after[side as usize]);
+        let same_train = a.first.is_some() && a.first == b.first;
+        // Probes 1..count-1 are unanswered: the next probe confirmed each.
+        // A train only goes on after an unanswered probe (Linux
+        // tcp_keepalive_timer sends another while icsk_probes_out, which
+        // any ACK from the peer clears, is below the limit), and
+        // `record_probe` starts a new train after an answer.
+        let known_before = if same_train { b.count.saturating_sub(1) } else { 0 };
+        let by_next_probe = a.count.saturating_sub(1);
+        let prober_reset = a.unanswered && seg.flags.rst() && seg.src == conn.side(side).addr;
+        changes.trains[side as usize] = TrainChange {
+            started: a.first.is_some() && !same_train,
+            unanswered: if prober_reset {
+                Some(Unanswered { through: a.count, last_by: Confirmation::ProberReset })
+            } else if by_next_probe > known_before {
+                Some(Unanswered { through: by_next_probe, last_by: Confirmation::NextProbe })
+            } else {
+                None
+            },
+        };
+    }
+    changes
 }
 
 fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {

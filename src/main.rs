@@ -78,8 +78,8 @@ struct LiveArgs {
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     filter: Option<String>,
 
-    /// Stop after this long: 30s, 5m, 1h, or plain seconds
-    #[arg(long, value_name = "D", value_parser = tcpka::live::parse_duration)]
+    /// Stop after this long: 30s, 5m, 1h30m, 250ms, or plain seconds
+    #[arg(long, value_name = "D", value_parser = tcpka::cli::parse_duration)]
     duration: Option<std::time::Duration>,
 
     /// Save every captured packet to this pcap file (`tcpka analyze FILE` gives the same verdicts)
@@ -143,38 +143,30 @@ fn parse_verdict(s: &str) -> Result<EndReason, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Analyze(args) => match analyze(args) {
-            Ok(code) => code,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tcpka: {e}");
-                ExitCode::from(2)
-            }
-        },
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(args),
         Command::Live(args) => live(args),
+    };
+    match result {
+        Ok(code) => code,
+        // Standard output was closed (`| head`): a quiet success, as ripgrep does.
+        Err(e) if tcpka::cli::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tcpka: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
-fn live(args: LiveArgs) -> ExitCode {
+type Failure = Box<dyn std::error::Error>;
+
+fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
     let json = args.format == Format::Json;
     if args.list_interfaces {
-        return match tcpka::live::list_interfaces(&mut io::stdout().lock(), json) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(tcpka::live::LiveError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tcpka: {e}");
-                ExitCode::from(2)
-            }
-        };
+        tcpka::source::interface::list_interfaces(&mut io::stdout().lock(), json)?;
+        return Ok(ExitCode::SUCCESS);
     }
-    let stop = match tcpka::live::stop_on_signals() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcpka: cannot handle SIGINT/SIGTERM: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let stop = tcpka::cli::stop_on_signals().map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
     let opts = tcpka::live::LiveOptions {
         interface: args.interface,
         filter: args.filter,
@@ -184,22 +176,17 @@ fn live(args: LiveArgs) -> ExitCode {
         all: args.all,
         promiscuous: !args.no_promiscuous,
     };
-    match tcpka::live::run(&opts, &stop) {
-        Ok(outcome) => match outcome.capture_error {
-            Some(e) => {
-                eprintln!("tcpka: the capture failed: {e}");
-                ExitCode::from(2)
-            }
-            None => ExitCode::SUCCESS,
-        },
-        Err(e) => {
-            eprintln!("tcpka: {e}");
+    let outcome = tcpka::live::run(&opts, &stop)?;
+    Ok(match outcome.capture_error {
+        Some(e) => {
+            eprintln!("tcpka: the capture failed: {e}");
             ExitCode::from(2)
         }
-    }
+        None => ExitCode::SUCCESS,
+    })
 }
 
-fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
+fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let stdout = io::stdout().lock();
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {

@@ -1,50 +1,83 @@
 //! The one path every packet takes, from a file or a live interface:
 //! decode → flow table → (when a connection is done) verdict → report.
+//!
+//! In live mode the same path also streams events: the flow table reports
+//! what each packet changed ([`Changes`]), [`Pipeline::tick`] applies the
+//! clock rules to quiet connections, and the [`Judge`], the only place that
+//! makes verdicts, turns both into events for an [`EventSink`].
 
 use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::event::{
+    CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
+};
 use crate::findings::{HostAggregator, PathAggregator};
-use crate::flow::{Connection, FlowTable, PacketClass, PacketRef};
-use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary};
+use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
+use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
+use crate::source::Link;
 use crate::time::Timestamp;
-use crate::verdict::{EndReason, Verdict, judge};
+use crate::verdict::{EndReason, judge};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
 
-/// Called with every judged connection.
-type Observer<'s> = dyn FnMut(&Connection, &Verdict, &ConnectionReport) + 's;
+/// A probe with no answer for this long (by the clock) is unanswered.
+pub const UNANSWERED_AFTER_SECS: f64 = 1.0;
+/// A connection whose prober's probes are unanswered is judged by the clock
+/// (has it given up, silently?) once it has been quiet this long.
+pub const SILENT_JUDGE_AFTER_SECS: f64 = 3.0;
 
 /// Turns finished connections into reports, and keeps the run's totals.
 pub struct Judge<'s> {
     sink: &'s mut dyn ReportSink,
+    /// Live mode: events as they happen.
+    stream: Option<Stream<'s>>,
     hosts: HostAggregator,
     paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
     fail_on: BTreeSet<EndReason>,
     failed: bool,
-    /// Called with every judged connection (live mode streams them).
-    observer: Option<Box<Observer<'s>>>,
+}
+
+/// The event sink, and what has been streamed about each held connection.
+struct Stream<'s> {
+    sink: &'s mut dyn EventSink,
+    streamed: FxHashMap<u64, Streamed>,
+}
+
+/// What has been streamed about one connection: each probe is reported
+/// unanswered once, and an early end is revised only when the final verdict differs.
+#[derive(Default)]
+struct Streamed {
+    /// Probes of the current train reported unanswered, per side.
+    unanswered: [u32; 2],
+    /// The verdict an early connection-ended event gave.
+    ended: Option<EndReason>,
 }
 
 impl<'s> Judge<'s> {
     pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<EndReason>) -> Judge<'s> {
         Judge {
             sink,
+            stream: None,
             hosts: HostAggregator::default(),
             paths: PathAggregator::default(),
             summary: Summary::default(),
             captures: Vec::new(),
             fail_on,
             failed: false,
-            observer: None,
         }
     }
 
-    pub fn set_observer(&mut self, f: impl FnMut(&Connection, &Verdict, &ConnectionReport) + 's) {
-        self.observer = Some(Box::new(f));
+    /// Also streams events, as they happen, to `events` (live mode).
+    pub fn streaming(mut self, events: &'s mut dyn EventSink) -> Judge<'s> {
+        self.stream = Some(Stream { sink: events, streamed: FxHashMap::default() });
+        self
     }
 
-    fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str) -> io::Result<()> {
+    /// A connection was handed out at `now`: judge it, count it, report it
+    /// (and stream its end, unless an early event already said it).
+    fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str, now: Timestamp) -> io::Result<()> {
         let verdict = judge(conn, capture_end);
         self.hosts.add(conn, &verdict);
         self.paths.add(conn, &verdict, self.captures.len());
@@ -55,15 +88,123 @@ impl<'s> Judge<'s> {
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
         self.failed |= self.fail_on.contains(&verdict.reason());
-        let wanted = self.sink.wants(verdict.reason());
-        if !wanted && self.observer.is_none() {
+        let reason = verdict.reason();
+        let streamed_end = self.stream.as_mut().and_then(|stream| {
+            let early = stream.streamed.remove(&conn.id).and_then(|s| s.ended);
+            match early {
+                Some(early) if early == reason => None,
+                // Judged at the stop with only the packets' times: the clock
+                // that judged it earlier knew more.
+                Some(_) if reason == EndReason::Open => None,
+                Some(_) => Some((now, true)),
+                // Still open when the capture stopped: only in the final report.
+                None if reason == EndReason::Open => None,
+                None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
+            }
+        });
+        let wanted = self.sink.wants(reason);
+        if !wanted && streamed_end.is_none() {
             return Ok(());
         }
         let report = ConnectionReport::new(conn, &verdict, capture);
-        if let Some(f) = &mut self.observer {
-            f(conn, &verdict, &report);
+        if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
+            let ended =
+                ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
+            stream.sink.connection_event(time, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))?;
         }
         if wanted { self.sink.connection(&report) } else { Ok(()) }
+    }
+
+    /// Streams what changed for a held connection at `now`: new trains,
+    /// probes now known unanswered, and its end when `changes.finished`.
+    fn stream_changes(
+        &mut self,
+        conn: &Connection,
+        changes: &Changes,
+        now: Timestamp,
+        capture: &str,
+    ) -> io::Result<()> {
+        let Some(stream) = self.stream.as_mut() else { return Ok(()) };
+        let streamed = stream.streamed.entry(conn.id).or_default();
+        for side in [Side::Client, Side::Server] {
+            let change = changes.trains[side as usize];
+            let half = conn.side(side);
+            let train = &half.keepalive().train;
+            if change.started
+                && let Some(first) = train.probes.first()
+            {
+                streamed.unanswered[side as usize] = 0;
+                let started = TrainStarted {
+                    prober: half.addr,
+                    prober_role: side,
+                    peer: conn.side(side.peer()).addr,
+                    first_probe: first.at,
+                    idle_observed_s: train.idle_from.map(|f| round6(first.at.ts.secs_since(f.ts))),
+                    probe_payload_bytes: first.len,
+                };
+                stream.sink.connection_event(first.at.ts, endpoints(conn), ConnectionEvent::KeepaliveTrain(started))?;
+            }
+            let Some(Unanswered { through, last_by }) = change.unanswered else { continue };
+            let Some(last) = train.probes.last().copied() else { continue };
+            let from = streamed.unanswered[side as usize] + 1;
+            streamed.unanswered[side as usize] = streamed.unanswered[side as usize].max(through);
+            for n in from..=through {
+                // Probe n is kept when the train is short; the last one
+                // always, in the last slot (`flow::record_probe`).
+                let kept = |n: u32| match n {
+                    n if n == train.count => Some(last),
+                    n if (n as usize) < train.probes.len() => Some(train.probes[n as usize - 1]),
+                    _ => None,
+                };
+                let (confirmed_by, time) = if n < train.count {
+                    (Confirmation::NextProbe, kept(n + 1).map_or(now, |p| p.at.ts))
+                } else {
+                    (last_by, now)
+                };
+                let unanswered = ProbeUnanswered {
+                    prober: half.addr,
+                    prober_role: side,
+                    probe: n,
+                    probe_at: kept(n).map(|p| p.at),
+                    confirmed_by,
+                };
+                stream.sink.connection_event(time, endpoints(conn), ConnectionEvent::ProbeUnanswered(unanswered))?;
+            }
+        }
+        if changes.finished {
+            self.stream_end(conn, now, Detection::Packet, capture)?;
+        }
+        Ok(())
+    }
+
+    /// Judges a held connection early, at `now`, and streams its end once:
+    /// at the packet that finished it, or by the clock when its prober fell
+    /// silent and the verdict is a keepalive timeout.
+    fn stream_end(
+        &mut self,
+        conn: &Connection,
+        now: Timestamp,
+        detected_by: Detection,
+        capture: &str,
+    ) -> io::Result<()> {
+        let Some(stream) = self.stream.as_mut() else { return Ok(()) };
+        let streamed = stream.streamed.entry(conn.id).or_default();
+        if streamed.ended.is_some() {
+            return Ok(());
+        }
+        let verdict = judge(conn, now);
+        if detected_by == Detection::Clock && verdict.reason() != EndReason::KeepaliveTimeout {
+            return Ok(());
+        }
+        streamed.ended = Some(verdict.reason());
+        let report = ConnectionReport::new(conn, &verdict, capture);
+        let ended = ConnectionEnded { end_reason: verdict.reason(), detected_by, revised: false, report: &report };
+        stream.sink.connection_event(now, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))
+    }
+
+    /// Hands the capture's counters to the event sink, if there is one.
+    pub fn stream_stats(&mut self, now: Timestamp, stats: &CaptureStats) -> io::Result<()> {
+        self.stream.as_mut().map_or(Ok(()), |s| s.sink.capture_stats(now, stats))
     }
 
     /// Records a capture that could not be read at all.
@@ -74,6 +215,8 @@ impl<'s> Judge<'s> {
 
     /// Writes the end of the report. Returns true when a `--fail-on` verdict was seen.
     pub fn finish(self) -> io::Result<bool> {
+        // The report is written even when the event stream has gone away.
+        let streamed = self.stream.map_or(Ok(()), |stream| stream.sink.finish());
         let hosts = self.hosts.finish();
         let paths = self.paths.paths();
         let reconnect_storms = self.paths.storms();
@@ -84,6 +227,7 @@ impl<'s> Judge<'s> {
             reconnect_storms: &reconnect_storms,
             summary: &self.summary,
         })?;
+        streamed?;
         Ok(self.failed)
     }
 }
@@ -103,16 +247,16 @@ pub struct Pipeline<'j, 's> {
 }
 
 impl<'j, 's> Pipeline<'j, 's> {
-    pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: LinkKind, link_name: &str) -> Self {
+    pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: &Link) -> Self {
         let stats = CaptureSummary {
             path: path.into(),
             format: format.map(str::to_string),
-            link_types: vec![link_name.to_string()],
+            link_types: vec![link.name.clone()],
             ..Default::default()
         };
         Pipeline {
             judge,
-            link,
+            link: link.kind,
             table: FlowTable::new(),
             stats,
             first_ts: None,
@@ -133,12 +277,12 @@ impl<'j, 's> Pipeline<'j, 's> {
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
-        let class = match decode(self.link, data) {
+        let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
                 let done = &mut self.done;
-                let class = self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c));
-                Some((seg, class))
+                let observed = self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c));
+                Some((seg, observed))
             }
             Decoded::NotTcp => {
                 self.stats.other_packets += 1;
@@ -152,24 +296,68 @@ impl<'j, 's> Pipeline<'j, 's> {
         if ts >= self.next_expiry {
             self.expire(ts)?;
         }
-        self.conclude_done(ts)?;
-        Ok(class)
+        self.conclude_done(ts, ts)?;
+        let Some((seg, observed)) = observed else { return Ok(None) };
+        if self.judge.stream.is_some()
+            && let Some(conn) = self.table.connection_of(&seg)
+        {
+            let mut changes = observed.changes;
+            timeouts(conn, ts, &mut changes);
+            if !changes.is_empty() {
+                self.judge.stream_changes(conn, &changes, ts, &self.stats.path)?;
+            }
+        }
+        Ok(Some((seg, observed.class)))
+    }
+
+    /// The clock moved on to `now`: hands out connections that have
+    /// finished and lingered long enough, and (when streaming) applies the
+    /// clock rules to quiet connections: a probe is unanswered after
+    /// [`UNANSWERED_AFTER_SECS`], and a prober that fell silent after its
+    /// unanswered probes for [`SILENT_JUDGE_AFTER_SECS`] is judged.
+    pub fn tick(&mut self, now: Timestamp) -> io::Result<()> {
+        self.expire(now)?;
+        if self.judge.stream.is_none() {
+            return Ok(());
+        }
+        for conn in self.table.connections() {
+            if ![Side::Client, Side::Server].iter().any(|&s| conn.side(s).keepalive().train.unanswered()) {
+                continue;
+            }
+            let mut changes = Changes::default();
+            timeouts(conn, now, &mut changes);
+            self.judge.stream_changes(conn, &changes, now, &self.stats.path)?;
+            // A prober has given up by silence only after several probe
+            // intervals (of at least 1 s) without a packet: judge no sooner.
+            if now.secs_since(conn.last.ts) >= SILENT_JUDGE_AFTER_SECS {
+                self.judge.stream_end(conn, now, Detection::Clock, &self.stats.path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Hands out connections that have finished and lingered long enough by `now`.
-    pub fn expire(&mut self, now: Timestamp) -> io::Result<()> {
+    fn expire(&mut self, now: Timestamp) -> io::Result<()> {
         self.next_expiry = Timestamp(now.0 + 1_000_000_000);
         let done = &mut self.done;
         self.table.expire(now, &mut |c| done.push(c));
-        self.conclude_done(now)
+        self.conclude_done(now, now)
     }
 
-    fn conclude_done(&mut self, now: Timestamp) -> io::Result<()> {
+    /// Judges the connections handed out at `now`.
+    fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
         for conn in self.done.drain(..) {
             self.stats.connections += 1;
-            self.judge.conclude(&conn, now, &self.stats.path)?;
+            self.judge.conclude(&conn, capture_end, &self.stats.path, now)?;
         }
         Ok(())
+    }
+
+    /// The capture's counters, to the event sink (live mode).
+    pub fn stream_stats(&mut self, now: Timestamp, mut stats: CaptureStats) -> io::Result<()> {
+        stats.packets = self.stats.packets;
+        stats.connections_open = self.table.len();
+        self.judge.stream_stats(now, &stats)
     }
 
     pub fn warn(&mut self, warning: String) {
@@ -180,21 +368,24 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.error = Some(error);
     }
 
-    /// The number the next packet will get.
+    /// The number the last packet got.
     pub fn frames(&self) -> u64 {
         self.stats.packets
     }
 
-    pub fn flow_table(&self) -> &FlowTable {
-        &self.table
+    /// The capture ended: judge every connection left and record the capture.
+    pub fn end(self) -> io::Result<()> {
+        let end = self.last_ts;
+        self.end_at(end)
     }
 
-    /// The capture ended: judge every connection left and record the capture.
-    pub fn end(mut self) -> io::Result<()> {
+    /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
+    /// the events of connections judged then).
+    pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
         let end = self.last_ts;
         let done = &mut self.done;
         self.table.drain(&mut |c| done.push(c));
-        self.conclude_done(end)?;
+        self.conclude_done(end, now)?;
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
@@ -204,5 +395,24 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);
         Ok(())
+    }
+}
+
+fn endpoints(conn: &Connection) -> Endpoints {
+    Endpoints { client: conn.client(), server: conn.server() }
+}
+
+/// The clock rule for probes: a side's last probe with no answer for
+/// [`UNANSWERED_AFTER_SECS`] by `now` is unanswered (unless the prober's
+/// reset already said so).
+fn timeouts(conn: &Connection, now: Timestamp, changes: &mut Changes) {
+    for side in [Side::Client, Side::Server] {
+        let train = &conn.side(side).keepalive().train;
+        let timed_out = train.unanswered()
+            && train.probes.last().is_some_and(|last| now.secs_since(last.at.ts) >= UNANSWERED_AFTER_SECS);
+        let change = &mut changes.trains[side as usize];
+        if timed_out && change.unanswered.is_none_or(|u| u.last_by != Confirmation::ProberReset) {
+            change.unanswered = Some(Unanswered { through: train.count, last_by: Confirmation::Timeout });
+        }
     }
 }

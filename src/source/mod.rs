@@ -1,0 +1,100 @@
+//! Where packets come from: a capture file ([`mod@file`]), a network interface
+//! ([`interface`]) or a script of packets and clock times for tests
+//! ([`scripted`]). Every source hands out the same [`Next`] values; the
+//! conversions from libpcap's terms (link type, timestamps) live here, once.
+
+pub mod file;
+pub mod interface;
+pub mod scripted;
+
+use crate::decode::LinkKind;
+use crate::time::Timestamp;
+use std::io;
+use std::time::Duration;
+
+/// A source's link layer: how its frames are decoded, and libpcap's name for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub kind: LinkKind,
+    /// libpcap's name of the DLT, e.g. `EN10MB`, `LINUX_SLL`.
+    pub name: String,
+}
+
+/// Why a link type cannot be read: its DLT number and libpcap's name for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsupportedLink {
+    pub dlt: i32,
+    pub name: String,
+}
+
+impl Link {
+    /// The link of a libpcap DLT, when tcpka decodes it.
+    pub fn of(dlt: pcap::Linktype) -> Result<Link, UnsupportedLink> {
+        let name = dlt.get_name().unwrap_or_else(|_| format!("DLT_{}", dlt.0));
+        match LinkKind::from_dlt(dlt.0) {
+            Some(kind) => Ok(Link { kind, name }),
+            None => Err(UnsupportedLink { dlt: dlt.0, name }),
+        }
+    }
+}
+
+/// A packet's time from libpcap's header. With nanosecond precision libpcap
+/// puts nanoseconds in `tv_usec` (`nanos`), else microseconds.
+pub fn timestamp(ts: &libc::timeval, nanos: bool) -> Timestamp {
+    // timeval's field types differ between platforms.
+    #[allow(clippy::useless_conversion)]
+    let (secs, sub) = (i64::from(ts.tv_sec), i64::from(ts.tv_usec));
+    Timestamp::from_timeval(secs, if nanos { sub } else { sub * 1000 })
+}
+
+/// One packet as read.
+pub struct Packet<'a> {
+    pub ts: Timestamp,
+    pub data: &'a [u8],
+}
+
+/// The result of asking a source for its next packet.
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// Read but rejected by the filter: it still takes a frame number.
+    Filtered,
+    /// Nothing ready now (live sources): [`PacketSource::wait`], then ask again.
+    Idle,
+    /// The source has no more packets.
+    End,
+    /// The source broke off (a file cut in the middle of a packet, an
+    /// interface that went away): libpcap's message.
+    Broken(String),
+}
+
+/// Where packets come from.
+pub trait PacketSource {
+    /// The link layer of every packet.
+    fn link(&self) -> &Link;
+    /// The next packet, without waiting.
+    fn next_packet(&mut self) -> Next<'_>;
+    /// Waits until a packet may be ready, or `timeout` is over.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()>;
+    /// The time now, by the clock the packets' timestamps come from.
+    fn now(&self) -> Timestamp;
+    /// The capture's counters, when the source keeps them (libpcap's
+    /// `received`, `dropped`, `if_dropped`).
+    fn counters(&mut self) -> Option<Counters> {
+        None
+    }
+    /// Writes out what the source keeps buffered (the `--write` file).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// libpcap's capture counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets received (that passed the filter).
+    pub received: u32,
+    /// Dropped by the kernel for lack of buffer space.
+    pub dropped: u32,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u32,
+}
