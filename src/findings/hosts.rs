@@ -9,7 +9,7 @@ use super::os::{SettingsOrigin, settings_origin};
 use crate::flow::{Connection, Side};
 use crate::infer::infer_timer_setting;
 use crate::time::MinMax;
-use crate::verdict::{Bound, Verdict};
+use crate::verdict::{Bound, Judgement};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -67,7 +67,7 @@ pub struct HostAggregator {
 }
 
 impl HostAggregator {
-    pub fn add(&mut self, conn: &Connection, verdict: &Verdict) {
+    pub fn add(&mut self, conn: &Connection, verdict: &Judgement) {
         for k in verdict.keepalive() {
             let addr = conn.side(k.prober).addr;
             let prober = match k.prober {

@@ -9,7 +9,7 @@
 
 use crate::flow::{Connection, Side};
 use crate::time::round6;
-use crate::verdict::{EndReason, MIN_IDLE_OF_INTEREST_S, Verdict};
+use crate::verdict::{EndReason, Judgement, MIN_IDLE_OF_INTEREST_S};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -73,7 +73,7 @@ pub struct PathAggregator {
 }
 
 impl PathAggregator {
-    pub fn add(&mut self, conn: &Connection, verdict: &Verdict, capture: usize) {
+    pub fn add(&mut self, conn: &Connection, verdict: &Judgement, capture: usize) {
         let server = conn.server();
         let survived = verdict.idle.survived_s.filter(|&s| s >= MIN_IDLE_OF_INTEREST_S);
         if survived.is_some() || verdict.idle.died_after_s.is_some() {

@@ -4,7 +4,7 @@ use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, Ending, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, Judgement, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
 /// The OS family in words, for the diagnosis.
@@ -28,18 +28,18 @@ fn secs(v: f64) -> String {
 }
 
 /// The whole diagnosis of one connection, a paragraph.
-pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
+pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     let mut parts: Vec<String> = Vec::new();
     let keepalive = verdict.keepalive();
-    match &verdict.ending {
-        Ending::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
-        Ending::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
-        Ending::Reset(r) => parts.push(reset(conn, r)),
-        Ending::Closed { first_fin_by, .. } => {
+    match &verdict.verdict {
+        Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
+        Verdict::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
+        Verdict::Reset(r) => parts.push(reset(conn, r)),
+        Verdict::Closed { first_fin_by, .. } => {
             parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
         }
-        &Ending::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
+        &Verdict::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
             parts.push(format!(
                 "Half-closed: {} sent FIN, but {} had not closed its side {} later, when the capture ended. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
                 name(side),
@@ -48,7 +48,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
                 conn.side(side.peer()).addr.ip()
             ));
         }
-        Ending::Open { .. } => parts.push("Still open when the capture ended.".to_string()),
+        Verdict::Open { .. } => parts.push("Still open when the capture ended.".to_string()),
     }
     if let Some(idle) = verdict.idle_at_end_s() {
         let mut s = format!("It had been idle for {} at the end of the capture", secs(idle));
@@ -87,7 +87,7 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
         }
     }
     for k in keepalive {
-        if matches!(verdict.ending, Ending::KeepaliveTimeout(_)) && k.gave_up {
+        if matches!(verdict.verdict, Verdict::KeepaliveTimeout(_)) && k.gave_up {
             continue;
         }
         parts.push(keepalive_seen(conn, k));

@@ -11,7 +11,7 @@ use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormF
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
-use crate::verdict::{Bound, EndReason, Ending, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{Bound, EndReason, Judgement, KeepaliveFinding, ResetCause, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -260,7 +260,7 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
-    pub fn new(conn: &Connection, verdict: &Verdict, capture: &str) -> ConnectionReport {
+    pub fn new(conn: &Connection, verdict: &Judgement, capture: &str) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
             verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         ConnectionReport {
@@ -298,8 +298,8 @@ impl ConnectionReport {
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
             }),
-            half_closed: match verdict.ending {
-                Ending::HalfClosed { fin_by, open_for_s, .. } => {
+            half_closed: match verdict.verdict {
+                Verdict::HalfClosed { fin_by, open_for_s, .. } => {
                     Some(HalfClosedReport { fin_by: endpoint(conn.side(fin_by).addr), open_for_s: round6(open_for_s) })
                 }
                 _ => None,
@@ -347,7 +347,7 @@ fn range(s: TimerSetting) -> [u32; 2] {
     [s.low, s.high]
 }
 
-fn evidence(conn: &Connection, verdict: &Verdict) -> Vec<Evidence> {
+fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
         out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });

@@ -3,7 +3,8 @@
 //! [`judge`] is the one entry point. Each rule lives in its own module and
 //! takes only the log it reads (the prober's [`KeepaliveLog`](crate::flow::KeepaliveLog),
 //! the sender's unacknowledged run, the RST's marks, the small messages), so
-//! it can be tested alone; `judge` picks the ending from their findings.
+//! it can be tested alone; `judge` picks the [`Verdict`] from their findings
+//! and returns it with everything else the connection showed ([`Judgement`]).
 
 mod heartbeat;
 mod keepalive;
@@ -99,7 +100,7 @@ pub enum Bound {
 
 /// How a connection ended, with the evidence of that ending.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Ending {
+pub enum Verdict {
     /// The prober whose unanswered probes ended the connection.
     KeepaliveTimeout(KeepaliveFinding),
     /// The sender that gave up on its unacknowledged data.
@@ -124,40 +125,40 @@ pub enum Ending {
     },
 }
 
-impl Ending {
+impl Verdict {
     /// The stable name of this ending.
     pub fn reason(&self) -> EndReason {
         match self {
-            Ending::KeepaliveTimeout(_) => EndReason::KeepaliveTimeout,
-            Ending::RetransmissionTimeout(_) => EndReason::RetransmissionTimeout,
-            Ending::Reset(_) => EndReason::Reset,
-            Ending::Closed { .. } => EndReason::Closed,
-            Ending::HalfClosed { .. } => EndReason::HalfClosed,
-            Ending::Open { .. } => EndReason::Open,
+            Verdict::KeepaliveTimeout(_) => EndReason::KeepaliveTimeout,
+            Verdict::RetransmissionTimeout(_) => EndReason::RetransmissionTimeout,
+            Verdict::Reset(_) => EndReason::Reset,
+            Verdict::Closed { .. } => EndReason::Closed,
+            Verdict::HalfClosed { .. } => EndReason::HalfClosed,
+            Verdict::Open { .. } => EndReason::Open,
         }
     }
 
     /// The side whose action ended it (the RST sender, the prober that gave up, the first FIN).
     pub fn ended_by(&self) -> Option<Side> {
         match self {
-            Ending::KeepaliveTimeout(k) => Some(k.prober),
-            Ending::RetransmissionTimeout(r) => Some(r.sender),
-            Ending::Reset(r) => Some(r.sender),
-            Ending::Closed { first_fin_by, .. } => Some(*first_fin_by),
-            Ending::HalfClosed { fin_by, .. } => Some(*fin_by),
-            Ending::Open { .. } => None,
+            Verdict::KeepaliveTimeout(k) => Some(k.prober),
+            Verdict::RetransmissionTimeout(r) => Some(r.sender),
+            Verdict::Reset(r) => Some(r.sender),
+            Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
+            Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
+            Verdict::Open { .. } => None,
         }
     }
 
     /// The packet that ended it.
     pub fn end_packet(&self) -> Option<PacketRef> {
         match self {
-            Ending::KeepaliveTimeout(k) => k.end_packet(),
-            Ending::RetransmissionTimeout(r) => Some(r.last),
-            Ending::Reset(r) => Some(r.rst),
-            Ending::Closed { last_fin, .. } => Some(*last_fin),
-            Ending::HalfClosed { fin, .. } => Some(*fin),
-            Ending::Open { .. } => None,
+            Verdict::KeepaliveTimeout(k) => k.end_packet(),
+            Verdict::RetransmissionTimeout(r) => Some(r.last),
+            Verdict::Reset(r) => Some(r.rst),
+            Verdict::Closed { last_fin, .. } => Some(*last_fin),
+            Verdict::HalfClosed { fin, .. } => Some(*fin),
+            Verdict::Open { .. } => None,
         }
     }
 
@@ -165,21 +166,22 @@ impl Ending {
     /// packet to the end of the capture (s).
     pub fn idle_at_end_s(&self) -> Option<f64> {
         match self {
-            Ending::HalfClosed { idle_at_end_s, .. } | Ending::Open { idle_at_end_s } => Some(*idle_at_end_s),
+            Verdict::HalfClosed { idle_at_end_s, .. } | Verdict::Open { idle_at_end_s } => Some(*idle_at_end_s),
             _ => None,
         }
     }
 }
 
-/// The verdict on one connection: how it ended, and what else it showed.
+/// A judged connection: its verdict, and what else it showed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub ending: Ending,
+pub struct Judgement {
+    /// How it ended, with the evidence of that ending.
+    pub verdict: Verdict,
     /// Keepalive findings of the sides whose probes did not end the
-    /// connection; [`Verdict::keepalive`] gives all of them.
+    /// connection; [`Judgement::keepalive`] gives all of them.
     pub other_keepalive: Vec<KeepaliveFinding>,
     /// Unacknowledged data that did not end the connection (its sender had
-    /// not given up); [`Verdict::retransmission`] gives it either way.
+    /// not given up); [`Judgement::retransmission`] gives it either way.
     pub other_retransmission: Option<RetransmissionFinding>,
     pub heartbeat: Option<Heartbeat>,
     /// The silence that preceded the connection's death (a reset after idle,
@@ -196,31 +198,31 @@ pub struct IdleFinding {
     pub survived_s: Option<f64>,
 }
 
-impl Verdict {
+impl Judgement {
     /// The stable name of how the connection ended.
     pub fn reason(&self) -> EndReason {
-        self.ending.reason()
+        self.verdict.reason()
     }
 
     /// The side whose action ended it.
     pub fn ended_by(&self) -> Option<Side> {
-        self.ending.ended_by()
+        self.verdict.ended_by()
     }
 
     /// The packet that ended it.
     pub fn end_packet(&self) -> Option<PacketRef> {
-        self.ending.end_packet()
+        self.verdict.end_packet()
     }
 
     /// Silence from the last packet to the end of the capture (s), for connections still open.
     pub fn idle_at_end_s(&self) -> Option<f64> {
-        self.ending.idle_at_end_s()
+        self.verdict.idle_at_end_s()
     }
 
     /// The keepalive findings of every probing side, client first.
     pub fn keepalive(&self) -> Vec<&KeepaliveFinding> {
         let mut all: Vec<&KeepaliveFinding> = self.other_keepalive.iter().collect();
-        if let Ending::KeepaliveTimeout(k) = &self.ending {
+        if let Verdict::KeepaliveTimeout(k) = &self.verdict {
             all.push(k);
         }
         all.sort_by_key(|k| k.prober as u8);
@@ -229,16 +231,16 @@ impl Verdict {
 
     /// The unacknowledged data, whether or not it ended the connection.
     pub fn retransmission(&self) -> Option<&RetransmissionFinding> {
-        match &self.ending {
-            Ending::RetransmissionTimeout(r) => Some(r),
+        match &self.verdict {
+            Verdict::RetransmissionTimeout(r) => Some(r),
             _ => self.other_retransmission.as_ref(),
         }
     }
 
     /// What the RST that ended the connection shows.
     pub fn reset(&self) -> Option<&ResetFinding> {
-        match &self.ending {
-            Ending::Reset(r) => Some(r),
+        match &self.verdict {
+            Verdict::Reset(r) => Some(r),
             _ => None,
         }
     }
@@ -248,7 +250,7 @@ impl Verdict {
 pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 
 /// Judges a connection; `capture_end` is the time of the capture's last packet.
-pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
+pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
     let mut keepalive: Vec<KeepaliveFinding> = SIDES
         .into_iter()
@@ -272,36 +274,36 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
     let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
     let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);
 
-    // Which ending, in order of precedence: a prober or a sender that gave
+    // Which verdict, in order of precedence: a prober or a sender that gave
     // up explains a RST that follows; an orderly close before any RST is a close.
-    let ending = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
-        Ending::KeepaliveTimeout(keepalive.remove(i))
+    let verdict = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
+        Verdict::KeepaliveTimeout(keepalive.remove(i))
     } else if let Some(r) = retransmission.take_if(|r| r.gave_up) {
-        Ending::RetransmissionTimeout(r)
+        Verdict::RetransmissionTimeout(r)
     } else if let (Some(c), Some(s)) = fins
         && fin_before_rst(c)
         && fin_before_rst(s)
     {
         let (first_fin_by, last_fin) = if c.frame <= s.frame { (Side::Client, s) } else { (Side::Server, c) };
-        Ending::Closed { first_fin_by, last_fin }
+        Verdict::Closed { first_fin_by, last_fin }
     } else if let Some((side, rst)) = first_rst {
         let me = conn.side(side);
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
-        Ending::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+        Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
-        Ending::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
+        Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {
-        Ending::Open { idle_at_end_s }
+        Verdict::Open { idle_at_end_s }
     };
 
-    let idle = idle_finding(conn, &ending, first_rst.map(|(_, r)| r));
+    let idle = idle_finding(conn, &verdict, first_rst.map(|(_, r)| r));
     let heartbeat = SIDES
         .into_iter()
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
 
-    Verdict { ending, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
+    Judgement { verdict, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
 }
 
 /// The silence before the death and the longest one survived.
@@ -313,13 +315,13 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Verdict {
 /// the data's first transmission). The silences are told apart by the
 /// packet that ended each, so a survived silence as long as the fatal one
 /// still counts.
-fn idle_finding(conn: &Connection, ending: &Ending, rst: Option<ResetMark>) -> IdleFinding {
+fn idle_finding(conn: &Connection, verdict: &Verdict, rst: Option<ResetMark>) -> IdleFinding {
     // The fatal silence's length, and the packets ending the silences that are part of it.
-    let fatal: Option<(f64, [u64; 2])> = match (ending, rst) {
-        (Ending::Reset(r), Some(mark)) if matches!(r.cause, ResetCause::Middlebox | ResetCause::PeerLostState) => {
+    let fatal: Option<(f64, [u64; 2])> = match (verdict, rst) {
+        (Verdict::Reset(r), Some(mark)) if matches!(r.cause, ResetCause::Middlebox | ResetCause::PeerLostState) => {
             Some((r.idle_before_s, [mark.at.frame, mark.follows.frame]))
         }
-        (Ending::RetransmissionTimeout(r), _) => Some((r.idle_before_s, [r.first_unacked.frame; 2])),
+        (Verdict::RetransmissionTimeout(r), _) => Some((r.idle_before_s, [r.first_unacked.frame; 2])),
         _ => None,
     }
     .filter(|&(secs, _)| secs >= MIN_IDLE_OF_INTEREST_S);

@@ -73,7 +73,7 @@ fn orderly_close_is_closed() {
     assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0)).reason(), EndReason::Closed);
 }
 
-fn verdict_at_end(w: Wire, end: f64) -> crate::verdict::Verdict {
+fn verdict_at_end(w: Wire, end: f64) -> crate::verdict::Judgement {
     let conns = w.finish();
     judge(&conns[0], Timestamp::from_secs_f64(end))
 }
@@ -170,7 +170,7 @@ fn fin_without_the_peers_fin_is_half_closed() {
     let v = verdict_at_end(w, 6.0);
     assert_eq!(v.reason(), EndReason::HalfClosed);
     assert_eq!(v.ended_by(), Some(Side::Client));
-    let Ending::HalfClosed { fin_by: side, open_for_s: open_for, .. } = v.ending else { panic!("{:?}", v.ending) };
+    let Verdict::HalfClosed { fin_by: side, open_for_s: open_for, .. } = v.verdict else { panic!("{:?}", v.verdict) };
     assert_eq!(side, Side::Client);
     assert!((open_for - 5.0).abs() < 1e-9);
 }
