@@ -315,35 +315,10 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::testkit::frame as tcp_frame;
     use etherparse::PacketBuilder;
-
-    /// An Ethernet/IPv4/TCP frame between 10.0.0.1:40000 (client) and
-    /// 10.0.0.2:7777 (server), with the given flags and payload length.
-    pub fn tcp_frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usize) -> Vec<u8> {
-        let (src, dst, sport, dport) = if from_client {
-            ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777)
-        } else {
-            ([10, 0, 0, 2], [10, 0, 0, 1], 7777, 40000)
-        };
-        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 501);
-        if flags & TcpFlags::SYN != 0 {
-            b = b.syn();
-        }
-        if flags & TcpFlags::ACK != 0 {
-            b = b.ack(ack);
-        }
-        if flags & TcpFlags::FIN != 0 {
-            b = b.fin();
-        }
-        if flags & TcpFlags::RST != 0 {
-            b = b.rst();
-        }
-        let mut out = Vec::new();
-        b.write(&mut out, &vec![b'x'; payload_len]).unwrap();
-        out
-    }
 
     fn ipv4_frame(flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
         tcp_frame(true, flags, seq, ack, payload.len())

@@ -22,5 +22,7 @@ pub mod pipeline;
 pub mod report;
 pub mod seq;
 pub mod source;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod time;
 pub mod verdict;

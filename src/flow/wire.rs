@@ -6,12 +6,7 @@ use crate::decode::{Segment, TcpFlags};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
-pub const C: &str = "10.0.0.1:40000";
-pub const S: &str = "10.0.0.2:7777";
-pub const ACK: u8 = TcpFlags::ACK;
-pub const SYN: u8 = TcpFlags::SYN;
-pub const FIN: u8 = TcpFlags::FIN;
-pub const RST: u8 = TcpFlags::RST;
+pub use crate::testkit::{ACK, CLIENT as C, FIN, RST, SERVER as S, SYN};
 
 /// A tiny wire: segments in, classes and finished connections out.
 pub struct Wire {

@@ -3,14 +3,13 @@
 
 use super::events::LiveEvents;
 use super::session::LiveSession;
-use crate::decode::TcpFlags;
 use crate::pipeline::Judge;
 use crate::report::json::JsonSink;
 use crate::source::scripted::ScriptedSource;
 use crate::time::Timestamp;
 use std::collections::BTreeSet;
 
-use crate::decode::tests::tcp_frame as frame;
+use crate::testkit::{ACK, FIN, RST, SYN, frame};
 
 /// Runs the live loop on a script of frames at their times, the clock
 /// ticking every 250 ms, until `until` s; returns the event stream (NDJSON
@@ -41,15 +40,13 @@ fn run_events(frames: &[(f64, Vec<u8>)], until: f64) -> (Vec<serde_json::Value>,
     (out.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), doc)
 }
 
-const ACK: u8 = TcpFlags::ACK;
-
 #[test]
 fn streams_a_keepalive_kill_before_the_linger_time() {
     let mut frames = handshake_and_exchange();
     frames.extend([
         (2.01, frame(false, ACK, 5100, 1011, 0)),
         (3.02, frame(false, ACK, 5100, 1011, 0)),
-        (4.03, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)),
+        (4.03, frame(false, RST | ACK, 5101, 1011, 0)),
     ]);
     let (events, _) = run_events(&frames, 6.0);
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
@@ -75,8 +72,8 @@ fn streams_a_keepalive_kill_before_the_linger_time() {
 
 fn handshake_and_exchange() -> Vec<(f64, Vec<u8>)> {
     vec![
-        (0.0, frame(true, TcpFlags::SYN, 1000, 0, 0)),
-        (0.001, frame(false, TcpFlags::SYN | ACK, 5000, 1001, 0)),
+        (0.0, frame(true, SYN, 1000, 0, 0)),
+        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
         (0.002, frame(true, ACK, 1001, 5001, 0)),
         (0.003, frame(true, ACK, 1001, 5001, 10)),
         (0.004, frame(false, ACK, 5001, 1011, 100)),
@@ -110,15 +107,15 @@ fn the_clock_declares_probes_unanswered_and_silent_probers_gone() {
 #[test]
 fn a_close_is_streamed_once_and_open_connections_only_in_the_report() {
     let mut frames = vec![
-        (0.0, frame(true, TcpFlags::SYN, 1000, 0, 0)),
-        (0.001, frame(false, TcpFlags::SYN | ACK, 5000, 1001, 0)),
+        (0.0, frame(true, SYN, 1000, 0, 0)),
+        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
         (0.002, frame(true, ACK, 1001, 5001, 0)),
-        (0.5, frame(true, TcpFlags::FIN | ACK, 1001, 5001, 0)),
-        (0.501, frame(false, TcpFlags::FIN | ACK, 5001, 1002, 0)),
+        (0.5, frame(true, FIN | ACK, 1001, 5001, 0)),
+        (0.501, frame(false, FIN | ACK, 5001, 1002, 0)),
         (0.502, frame(true, ACK, 1002, 5002, 0)),
     ];
     // A second connection on another port that stays open.
-    let mut other = frame(true, TcpFlags::SYN, 9000, 0, 0);
+    let mut other = frame(true, SYN, 9000, 0, 0);
     other[34] = 0x9c; // source port 40000 → 39999 (0x9c3f)
     other[35] = 0x3f;
     frames.push((0.6, other));
@@ -148,7 +145,7 @@ fn human_lines_tell_the_keepalive_kill() {
     frames.extend([
         (2.01, frame(false, ACK, 5100, 1011, 0)),
         (3.02, frame(false, ACK, 5100, 1011, 0)),
-        (4.03, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)),
+        (4.03, frame(false, RST | ACK, 5101, 1011, 0)),
     ]);
     let (out, _) = run_session(&frames, 6.0, false);
     let lines: Vec<&str> = out.lines().collect();
@@ -201,7 +198,7 @@ fn a_later_verdict_revises_the_clocks() {
     let mut frames = handshake_and_exchange();
     frames.push((2.01, frame(false, ACK, 5100, 1011, 0)));
     frames.push((4.02, frame(false, ACK, 5100, 1011, 0)));
-    frames.push((11.0, frame(true, TcpFlags::RST | ACK, 1011, 5101, 0)));
+    frames.push((11.0, frame(true, RST | ACK, 1011, 5101, 0)));
     let (events, doc) = run_events(&frames, 30.0);
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(
@@ -230,7 +227,7 @@ fn a_long_train_reports_every_probe_once_with_the_frames_kept() {
     for k in 0..35 {
         frames.push((2.01 + f64::from(k), frame(false, ACK, 5100, 1011, 0)));
     }
-    frames.push((37.02, frame(false, TcpFlags::RST | ACK, 5101, 1011, 0)));
+    frames.push((37.02, frame(false, RST | ACK, 5101, 1011, 0)));
     let (events, _) = run_events(&frames, 40.0);
     let unanswered: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "probe-unanswered").collect();
     let numbers: Vec<u64> = unanswered.iter().map(|e| e["probe"].as_u64().unwrap()).collect();

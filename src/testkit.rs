@@ -1,0 +1,83 @@
+//! Test helpers shared by the unit tests (`crate::testkit`) and the
+//! integration tests (`tests/common` includes this very file), so there is one
+//! copy of each: hand-built frames, the TCP flag bits, the pcap writer and the
+//! CTO's 20/2/2 keepalive kill.
+//!
+//! This file must not use `crate::` paths: it is compiled inside the
+//! integration tests too, where the crate is `tcpka`.
+#![allow(dead_code)] // each test binary uses a different part
+
+use etherparse::PacketBuilder;
+use std::path::Path;
+
+/// TCP flag bits, as on the wire.
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const ACK: u8 = 0x10;
+
+/// The client's and the server's endpoints in every hand-built frame.
+pub const CLIENT: &str = "10.0.0.1:40000";
+pub const SERVER: &str = "10.0.0.2:7777";
+
+/// One Ethernet/IPv4/TCP frame between 10.0.0.1:40000 (client) and
+/// 10.0.0.2:7777 (server): TTL 64, window 501, `payload_len` bytes of 'x'.
+pub fn frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usize) -> Vec<u8> {
+    let (src, dst, sport, dport) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7777)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 7777, 40000)
+    };
+    let mut b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 501);
+    if flags & SYN != 0 {
+        b = b.syn();
+    }
+    if flags & ACK != 0 {
+        b = b.ack(ack);
+    }
+    if flags & FIN != 0 {
+        b = b.fin();
+    }
+    if flags & RST != 0 {
+        b = b.rst();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, &vec![b'x'; payload_len]).expect("a frame fits in a Vec");
+    out
+}
+
+/// One connection killed by the server's keepalive, as the CTO saw it: a
+/// handshake and one exchange, 21.4 s of idle, 2 probes 2.016 s apart, then
+/// the server's RST — the timings a HZ=250 Linux shows for
+/// tcp_keepalive_time=20, tcp_keepalive_intvl=2, tcp_keepalive_probes=2.
+/// Times in seconds from the capture's start; frames 1-based as listed.
+pub fn keepalive_kill_frames() -> Vec<(f64, Vec<u8>)> {
+    vec![
+        (0.0, frame(true, SYN, 1000, 0, 0)),
+        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
+        (0.002, frame(true, ACK, 1001, 5001, 0)),
+        (0.003, frame(true, ACK, 1001, 5001, 10)),
+        (0.004, frame(false, ACK, 5001, 1011, 100)),
+        (0.005, frame(true, ACK, 1011, 5101, 0)),
+        (21.405, frame(false, ACK, 5100, 1011, 0)),
+        (23.421, frame(false, ACK, 5100, 1011, 0)),
+        (25.437, frame(false, RST | ACK, 5101, 1011, 0)),
+    ]
+}
+
+/// The capture's start: frame times are seconds after it.
+pub const EPOCH_S: i64 = 1_700_000_000;
+
+/// Writes frames with their times (seconds after [`EPOCH_S`]) as a pcap file
+/// of the given link type (1: Ethernet).
+pub fn write_pcap(path: &Path, linktype: i32, frames: &[(f64, Vec<u8>)]) {
+    let cap = pcap::Capture::dead(pcap::Linktype(linktype)).expect("a dead capture");
+    let mut save = cap.savefile(path).expect("a writable path");
+    for (t, data) in frames {
+        let secs = t.floor();
+        let ts = libc::timeval { tv_sec: EPOCH_S + secs as i64, tv_usec: ((t - secs) * 1e6).round() as _ };
+        let header = pcap::PacketHeader { ts, caplen: data.len() as u32, len: data.len() as u32 };
+        save.write(&pcap::Packet::new(&header, data));
+    }
+    save.flush().expect("the pcap file is written");
+}
