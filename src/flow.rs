@@ -477,10 +477,6 @@ impl FlowTable {
         self.flows.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
-    }
-
     /// Adds one segment: returns its class and what it changed for its
     /// connection. Connections it ends (a reused 4-tuple) are passed to `done`.
     pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {

@@ -8,21 +8,39 @@
 //! the OS and settings they point to ([`findings`]) → reports ([`report`]).
 //! [`pipeline`] ties the stages together for files ([`analyze`]) and live
 //! capture ([`live`]) alike; live capture also streams events ([`event`])
-//! as they happen.
+//! as they happen. `ARCHITECTURE.md` says which module may use which.
 
-pub mod analyze;
-pub mod cli;
-pub mod decode;
-pub mod event;
-pub mod findings;
-pub mod flow;
-pub mod infer;
-pub mod live;
-pub mod pipeline;
-pub mod report;
-pub mod seq;
-pub mod source;
+// The modules are private (the binary is the only user of the library), and
+// these docs describe them: `cargo doc --document-private-items` links them.
+#![allow(rustdoc::private_intra_doc_links)]
+
+mod analyze;
+mod cli;
+mod decode;
+mod event;
+mod findings;
+mod flow;
+mod infer;
+mod live;
+mod pipeline;
+mod report;
+mod seq;
+mod source;
 #[cfg(test)]
-pub(crate) mod testkit;
-pub mod time;
-pub mod verdict;
+mod testkit;
+mod time;
+mod verdict;
+
+// The library's API is what the binary uses, and only that: everything
+// else is crate-private, so the compiler reports code nothing calls.
+pub use analyze::{Tracer, analyze_files};
+pub use cli::{is_broken_pipe, parse_duration, stop_on_signals};
+pub use decode::Segment;
+pub use flow::{PacketClass, PacketRef};
+pub use live::{LiveOptions, run as run_live};
+pub use pipeline::Judge;
+pub use report::ReportSink;
+pub use report::json::JsonSink;
+pub use report::table::TableSink;
+pub use source::interface::list_interfaces;
+pub use verdict::EndReason;

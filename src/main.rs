@@ -3,11 +3,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::pipeline::Judge;
-use tcpka::report::ReportSink;
-use tcpka::report::json::JsonSink;
-use tcpka::report::table::TableSink;
-use tcpka::verdict::EndReason;
+use tcpka::{EndReason, JsonSink, Judge, ReportSink, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -79,7 +75,7 @@ struct LiveArgs {
     filter: Option<String>,
 
     /// Stop after this long: 30s, 5m, 1h30m, 250ms, or plain seconds
-    #[arg(long, value_name = "D", value_parser = tcpka::cli::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = tcpka::parse_duration)]
     duration: Option<std::time::Duration>,
 
     /// Save every captured packet to this pcap file (`tcpka analyze FILE` gives the same verdicts)
@@ -150,7 +146,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // Standard output was closed (`| head`): a quiet success, as ripgrep does.
-        Err(e) if tcpka::cli::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(e) if tcpka::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tcpka: {e}");
             ExitCode::from(2)
@@ -163,11 +159,11 @@ type Failure = Box<dyn std::error::Error>;
 fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
     let json = args.format == Format::Json;
     if args.list_interfaces {
-        tcpka::source::interface::list_interfaces(&mut io::stdout().lock(), json)?;
+        tcpka::list_interfaces(&mut io::stdout().lock(), json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stop = tcpka::cli::stop_on_signals().map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
-    let opts = tcpka::live::LiveOptions {
+    let stop = tcpka::stop_on_signals().map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
+    let opts = tcpka::LiveOptions {
         interface: args.interface,
         filter: args.filter,
         duration: args.duration,
@@ -176,7 +172,7 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         all: args.all,
         promiscuous: !args.no_promiscuous,
     };
-    let outcome = tcpka::live::run(&opts, &stop)?;
+    let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {
         Some(e) => {
             eprintln!("tcpka: the capture failed: {e}");
@@ -197,11 +193,10 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let mut judge = Judge::new(sink.as_mut(), fail_on);
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
-    let mut print_trace =
-        |at: tcpka::flow::PacketRef, seg: &tcpka::decode::Segment, class: tcpka::flow::PacketClass| {
-            writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
-        };
-    let trace: Option<&mut tcpka::analyze::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
+    let mut print_trace = |at: tcpka::PacketRef, seg: &tcpka::Segment, class: tcpka::PacketClass| {
+        writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
+    };
+    let trace: Option<&mut tcpka::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
     // A bar of bytes read against the file size, on standard error, only
     // when that is a terminal (indicatif draws nothing otherwise).
     let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
@@ -211,7 +206,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             .progress_chars("=> "),
     );
     let mut current = String::new();
-    let input_errors = tcpka::analyze::analyze_files(
+    let input_errors = tcpka::analyze_files(
         &mut judge,
         &args.files,
         args.filter.as_deref(),

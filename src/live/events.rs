@@ -103,6 +103,7 @@ impl<W: Write> LiveEvents<W> {
         LiveEvents { out, json }
     }
 
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -1,10 +1,11 @@
 //! Where packets come from: a capture file ([`mod@file`]), a network interface
-//! ([`interface`]) or a script of packets and clock times for tests
-//! ([`scripted`]). Every source hands out the same [`Next`] values; the
+//! ([`interface`]) or, in tests, a script of packets and clock times
+//! (`scripted`). Every source hands out the same [`Next`] values; the
 //! conversions from libpcap's terms (link type, timestamps) live here, once.
 
 pub mod file;
 pub mod interface;
+#[cfg(test)]
 pub mod scripted;
 
 use crate::decode::LinkKind;
