@@ -338,7 +338,7 @@ impl<'j, 's> Pipeline<'j, 's> {
 
     /// Hands out connections that have finished and lingered long enough by `now`.
     fn expire(&mut self, now: Timestamp) -> io::Result<()> {
-        self.next_expiry = Timestamp(now.0 + 1_000_000_000);
+        self.next_expiry = now + std::time::Duration::from_secs(1);
         let done = &mut self.done;
         self.table.expire(now, &mut |c| done.push(c));
         self.conclude_done(now, now)

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt;
+use std::ops::Add;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A packet timestamp: nanoseconds since the Unix epoch, as libpcap gives it
 /// (files are opened with nanosecond precision; microsecond files are scaled).
@@ -23,14 +25,41 @@ impl Timestamp {
         (self.0.saturating_sub(earlier.0)) as f64 / 1e9
     }
 
-    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T05:35:03.123456Z`.
-    pub fn to_rfc3339(self) -> String {
+    /// The time now, by the system's wall clock (the clock libpcap stamps
+    /// live packets with).
+    pub fn now() -> Timestamp {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    }
+
+    fn to_utc(self) -> Option<DateTime<Utc>> {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000) as u32;
-        match DateTime::<Utc>::from_timestamp(secs, nanos) {
+        DateTime::<Utc>::from_timestamp(secs, nanos)
+    }
+
+    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T05:35:03.123456Z`.
+    pub fn to_rfc3339(self) -> String {
+        match self.to_utc() {
             Some(t) => t.to_rfc3339_opts(SecondsFormat::Micros, true),
             None => format!("{:.6}", self.0 as f64 / 1e9),
         }
+    }
+
+    /// Local time of day with microseconds, as tcpdump prints it (`14:05:03.123456`).
+    pub fn to_local_time_of_day(self) -> String {
+        match self.to_utc() {
+            Some(utc) => utc.with_timezone(&chrono::Local).format("%H:%M:%S%.6f").to_string(),
+            None => self.to_rfc3339(),
+        }
+    }
+}
+
+/// `t + d`, saturating at the end of time.
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
     }
 }
 

@@ -12,16 +12,6 @@ use crate::verdict::EndReason;
 use serde::Serialize;
 use std::io::{self, Read, Write};
 
-/// Local time of day for human lines, as tcpdump prints it.
-fn clock_time(t: Timestamp) -> String {
-    let secs = t.0.div_euclid(1_000_000_000);
-    let nanos = t.0.rem_euclid(1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, nanos) {
-        Some(utc) => utc.with_timezone(&chrono::Local).format("%H:%M:%S%.6f").to_string(),
-        None => t.to_rfc3339(),
-    }
-}
-
 /// One NDJSON line: the fields every event has, then its own.
 #[derive(Serialize)]
 struct Event<'a, B: Serialize> {
@@ -127,7 +117,7 @@ impl<W: Write> LiveEvents<W> {
             serde_json::to_writer(&mut self.out, &e)?;
             self.out.write_all(b"\n")?;
         } else {
-            writeln!(self.out, "{} {:<17} {}", clock_time(time), event, human())?;
+            writeln!(self.out, "{} {:<17} {}", time.to_local_time_of_day(), event, human())?;
         }
         self.out.flush()
     }

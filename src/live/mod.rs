@@ -153,7 +153,7 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     drop(sink);
     let result = result.and_then(|()| {
         if opts.json {
-            let now = crate::source::interface::wall_clock();
+            let now = crate::time::Timestamp::now();
             spool.reader().and_then(|mut reader| events.final_report(now, &mut reader))
         } else {
             io::stdout().flush()

@@ -46,19 +46,15 @@ pub struct Stopped {
     pub broken: Option<String>,
 }
 
-fn later(t: Timestamp, by: Duration) -> Timestamp {
-    Timestamp(t.0.saturating_add(by.as_nanos() as i64))
-}
-
 /// Whether what is done every `every` is due at `now`; if so, schedules the
 /// next time. The source's clock is the wall clock for an interface: when
 /// it is set back, what was scheduled by the old time is due at once rather
 /// than after the clock has caught up.
 fn due(now: Timestamp, next: &mut Timestamp, every: Duration) -> bool {
-    if now < *next && later(now, every) >= *next {
+    if now < *next && now + every >= *next {
         return false;
     }
-    *next = later(now, every);
+    *next = now + every;
     true
 }
 
@@ -71,9 +67,9 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
             source,
             pipeline,
             interface: interface.into(),
-            next_tick: later(now, TICK),
-            next_flush: later(now, FLUSH_EVERY),
-            next_stats: later(now, STATS_EVERY),
+            next_tick: now + TICK,
+            next_flush: now + FLUSH_EVERY,
+            next_stats: now + STATS_EVERY,
             dropped_reported: 0,
             broken: None,
             ended: false,
@@ -192,7 +188,7 @@ mod tests {
     #[test]
     fn ticks_are_due_by_the_clock_even_when_it_is_set_back() {
         let t = |secs: f64| Timestamp::from_secs_f64(secs);
-        let mut next = later(t(100.0), TICK);
+        let mut next = t(100.0) + TICK;
         assert!(!due(t(100.1), &mut next, TICK));
         assert!(due(t(100.25), &mut next, TICK));
         assert_eq!(next, t(100.5));

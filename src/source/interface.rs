@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use thiserror::Error;
 
 /// The longest [`InterfaceSource::wait`]: the capture's read timeout.
@@ -57,12 +57,6 @@ pub struct Capturing<'a> {
     pub promiscuous: bool,
     /// Save every captured packet to this pcap file.
     pub write: Option<&'a Path>,
-}
-
-/// The time now, by the clock libpcap stamps live packets with.
-pub fn wall_clock() -> Timestamp {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    Timestamp(d.as_nanos() as i64)
 }
 
 unsafe extern "C" {
@@ -173,7 +167,7 @@ impl PacketSource for InterfaceSource {
 
     /// The wall clock: libpcap stamps live packets with it.
     fn now(&self) -> Timestamp {
-        wall_clock()
+        Timestamp::now()
     }
 
     fn counters(&mut self) -> Option<Counters> {

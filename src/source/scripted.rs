@@ -51,7 +51,7 @@ impl PacketSource for ScriptedSource {
 
     /// Moves the clock on by `timeout`, or to the next frame when it comes sooner.
     fn wait(&mut self, timeout: Duration) -> io::Result<()> {
-        let later = Timestamp(self.clock.0 + timeout.as_nanos() as i64);
+        let later = self.clock + timeout;
         self.clock = self.frames.get(self.next).map_or(later, |&(ts, _)| ts.clamp(self.clock, later));
         Ok(())
     }
