@@ -4,7 +4,8 @@ use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
 use crate::flow::{Connection, Side};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, Judgement, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding,
+    Verdict, linux_retries_timeout,
 };
 
 /// The OS family in words, for the diagnosis.
@@ -159,10 +160,56 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         ResetCause::PeerLostState => format!(
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),
-        ResetCause::AbortUnreadData => format!(
-            "Aborted: {sender} reset the connection{idle} right after its peer's last data, which it never answered: the application closed the socket with unread data (Linux then sends RST instead of FIN)."
+        ResetCause::AbortUnreadData => {
+            let data = conn.side(r.sender.peer()).marks.last_payload;
+            let after = data.map_or(String::new(), |d| {
+                format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
+            });
+            format!(
+                "Aborted: {sender} reset the connection{after}, which it never answered with data: the application closed the socket at once, with that data unread (closing a socket with unread data sends RST instead of FIN, RFC 2525 §2.17) or abortively (SO_LINGER with a zero timeout); the capture cannot tell which."
+            )
+        }
+        ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}.{}", abort_context(conn, r)),
+    }
+}
+
+/// What came before an abort, in facts the capture shows.
+fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
+    let me = &conn.side(r.sender).marks;
+    let peer = &conn.side(r.sender.peer()).marks;
+    let before = |p: crate::flow::PacketRef| secs(r.rst.ts.secs_since(p.ts));
+    if let Some(fin) = me.fin.filter(|f| f.frame < r.rst.frame) {
+        return format!(
+            " It had closed its side with FIN (frame {}) {} before: the RST answers what arrived after that close, or the application aborted the closing socket.",
+            fin.frame,
+            before(fin)
+        );
+    }
+    if let Some(fin) = peer.fin.filter(|f| f.frame < r.rst.frame) {
+        // A wait of a second or more is an application that left the
+        // connection half-closed; an immediate RST to a FIN is a stack with
+        // no socket for it (closed already, or never open: a FIN scan).
+        return if r.rst.ts.secs_since(fin.ts) >= MIN_IDLE_OF_INTEREST_S {
+            format!(
+                " Its peer had closed (FIN, frame {}) {} before: the connection sat half-closed (CLOSE_WAIT on {}) until the application aborted it instead of closing.",
+                fin.frame,
+                before(fin),
+                endpoint(conn.side(r.sender).addr)
+            )
+        } else {
+            format!(
+                " It answered its peer's FIN (frame {}) at once: no socket was open for it any more (or ever: a FIN scan gets the same answer), or the application aborted instead of closing.",
+                fin.frame
+            )
+        };
+    }
+    match peer.last_payload.filter(|d| me.last_payload.is_none_or(|m| m.frame < d.frame)) {
+        Some(data) => format!(
+            " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
+            data.frame,
+            before(data)
         ),
-        ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}."),
+        None => String::new(),
     }
 }
 

@@ -16,8 +16,8 @@ pub enum ResetCause {
     /// A stateless RST from a host that no longer had the connection
     /// (rebooted, or its state timed out), answering a probe or a segment after an idle period.
     PeerLostState,
-    /// The application closed while the peer's last data was still unanswered
-    /// (Linux resets instead of FIN when unread data is discarded).
+    /// The application closed the socket right after the peer's last data,
+    /// which it never answered: a close with unread data sends RST, not FIN.
     AbortUnreadData,
     /// The application (or the stack) aborted the connection.
     Abort,
@@ -99,10 +99,25 @@ pub fn reset_finding(
         finding.cause = ResetCause::PeerLostState;
         return finding;
     }
-    // The peer's data was the last payload and got no reply: the application
-    // closed with it unread (Linux then resets instead of sending FIN).
-    if peer.last_payload.is_some_and(|p| me.last_payload.is_none_or(|m| m.frame < p.frame)) && me.fin.is_none() {
+    // CLOSED WITH UNREAD DATA. A stack that closes a socket whose receive
+    // queue still holds data sends RST instead of FIN, in the close() call
+    // itself (RFC 2525 §2.17; Linux tcp_close(): "data_was_unread" →
+    // tcp_send_active_reset; Windows and the BSDs do the same). So the RST
+    // comes promptly after the peer's last data, which got no reply, from a
+    // side that had not closed before. A RST long after that data (an
+    // application that waited, then gave up) or after the sender's own FIN
+    // is some other abort.
+    let unread = peer.last_payload.filter(|p| me.last_payload.is_none_or(|m| m.frame < p.frame));
+    if let Some(data) = unread
+        && me.fin.is_none()
+        && rst.at.ts.secs_since(data.ts) <= UNREAD_DATA_PROMPT_S
+    {
         finding.cause = ResetCause::AbortUnreadData;
     }
     finding
 }
+
+/// A RST at most this long after the peer's last data can be the close() of
+/// a socket with that data unread: an application reads a request, decides
+/// and closes within its handling of it. Later, it had waited for something.
+pub const UNREAD_DATA_PROMPT_S: f64 = 1.0;

@@ -1,5 +1,6 @@
 // Unit tests for the verdict rules: whole connections from hand-built
 // segments through `judge`, and single rules on hand-built logs.
+use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
 use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
@@ -128,6 +129,37 @@ fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
     let mut w = Wire::established(1000, 5000);
     w.send(1.0, seg(S, RST | ACK, 5101, 1011, 0));
     assert_eq!(verdict_at_end(w, 1.0).reset().unwrap().cause, ResetCause::Abort);
+}
+
+#[test]
+fn rst_long_after_the_peers_data_is_an_abort_not_unread_data() {
+    // A client waits 30 s for the rest of a download, then aborts (seen from
+    // Windows clients in suricata-verify's TLPW1 captures): the server's data
+    // was the last payload, but close() with unread data resets at once.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 200));
+    w.send(1.001, seg(C, ACK, 1011, 5301, 0));
+    w.send(31.001, seg(C, RST | ACK, 1011, 5301, 0));
+    let v = verdict_at_end(w, 31.001);
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Abort);
+    assert!((v.reset().unwrap().idle_before_s - 30.0).abs() < 1e-6);
+
+    // Within the prompt window it is the close of a socket with unread data.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 200));
+    w.send(1.0 + UNREAD_DATA_PROMPT_S, seg(C, RST | ACK, 1011, 5301, 0));
+    assert_eq!(verdict_at_end(w, 2.0).reset().unwrap().cause, ResetCause::AbortUnreadData);
+}
+
+#[test]
+fn rst_after_the_senders_own_fin_is_not_unread_data() {
+    // The server closed (FIN), the client's request arrived after it, and
+    // the closed socket answered with RST: an abort of a closed socket.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, FIN | ACK, 5101, 1011, 0));
+    w.send(1.1, seg(C, ACK, 1011, 5102, 100));
+    w.send(1.101, seg(S, RST, 5102, 0, 0));
+    assert_eq!(verdict_at_end(w, 1.101).reset().unwrap().cause, ResetCause::Abort);
 }
 
 #[test]
