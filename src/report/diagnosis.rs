@@ -343,3 +343,44 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::wire::*;
+    use crate::time::Timestamp;
+    use crate::verdict::judge;
+
+    fn diagnosis(w: Wire, end: f64) -> String {
+        let conns = w.finish();
+        describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+    }
+
+    #[test]
+    fn an_abort_says_what_preceded_it() {
+        // The client closed; the server sat in CLOSE_WAIT for 13 s, then reset.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(C, FIN | ACK, 1011, 5101, 0));
+        w.send(1.1, seg(S, ACK, 5101, 1012, 0));
+        w.send(14.1, seg(S, RST | ACK, 5101, 1012, 0));
+        let text = diagnosis(w, 14.1);
+        assert!(text.contains("Its peer had closed (FIN, frame 7) 13.10 s before"), "{text}");
+        assert!(text.contains("CLOSE_WAIT on 10.0.0.2:7777"), "{text}");
+
+        // An immediate RST to a FIN: no CLOSE_WAIT story.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(C, FIN | ACK, 1011, 5101, 0));
+        w.send(1.001, seg(S, RST | ACK, 5101, 1012, 0));
+        let text = diagnosis(w, 1.001);
+        assert!(text.contains("answered its peer's FIN (frame 7) at once"), "{text}");
+        assert!(!text.contains("CLOSE_WAIT"), "{text}");
+
+        // 30 s after the peer's data: an application that ended it later, not unread data.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(S, ACK, 5101, 1011, 200));
+        w.send(31.0, seg(C, RST | ACK, 1011, 5301, 0));
+        let text = diagnosis(w, 31.0);
+        assert!(text.contains("came from its peer (frame 7) 30.00 s before"), "{text}");
+        assert!(!text.contains("unread)"), "{text}");
+    }
+}
