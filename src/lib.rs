@@ -10,9 +10,13 @@
 //! capture ([`live`]) alike; live capture also streams events ([`event`])
 //! as they happen.
 
+// Tests may print (clippy.toml forbids it elsewhere: see `diag`).
+#![cfg_attr(test, allow(clippy::disallowed_macros))]
+
 pub mod analyze;
 pub mod cli;
 pub mod decode;
+pub mod diag;
 pub mod event;
 pub mod findings;
 pub mod flow;
