@@ -13,10 +13,14 @@
 // The modules are private (the binary is the only user of the library), and
 // these docs describe them: `cargo doc --document-private-items` links them.
 #![allow(rustdoc::private_intra_doc_links)]
+// Tests may print (clippy.toml forbids it elsewhere: see `diag`).
+#![cfg_attr(test, allow(clippy::disallowed_macros))]
 
 mod analyze;
 mod cli;
 mod decode;
+#[doc(hidden)] // only for the `diag!` macro, which the binary uses
+pub mod diag;
 mod event;
 mod findings;
 mod flow;

@@ -148,7 +148,7 @@ fn main() -> ExitCode {
         // Standard output was closed (`| head`): a quiet success, as ripgrep does.
         Err(e) if tcpka::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tcpka: {e}");
+            tcpka::diag!("tcpka: {e}");
             ExitCode::from(2)
         }
     }
@@ -175,7 +175,7 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {
         Some(e) => {
-            eprintln!("tcpka: the capture failed: {e}");
+            tcpka::diag!("tcpka: the capture failed: {e}");
             ExitCode::from(2)
         }
         None => ExitCode::SUCCESS,
@@ -221,9 +221,12 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         trace,
     )?;
     bar.finish_and_clear();
+    // The trace is buffered: its last lines failing to reach standard
+    // error is an error too, not something the drop of the buffer hides.
+    stderr.flush()?;
     let failed = judge.finish()?;
     for e in &input_errors {
-        eprintln!("tcpka: {e}");
+        tcpka::diag!("tcpka: {e}");
     }
     Ok(if !input_errors.is_empty() {
         ExitCode::from(2)

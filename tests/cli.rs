@@ -194,3 +194,62 @@ fn a_clock_jump_of_years_before_the_probes_is_analysed_without_scanning_every_se
     let [low, high] = [&ka["idle_range_s"][0], &ka["idle_range_s"][1]].map(|v| v.as_u64().unwrap() as f64);
     assert!(high >= TEN_YEARS && low >= TEN_YEARS / 1.13 && low < high, "{ka}");
 }
+
+/// Runs tcpka with standard output and/or standard error on `/dev/full`,
+/// where every write fails with ENOSPC (the other stream is captured).
+fn tcpka_full(args: &[&str], full_stdout: bool, full_stderr: bool) -> std::process::Output {
+    let full = || fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tcpka"));
+    cmd.args(args);
+    if full_stdout {
+        cmd.stdout(full());
+    }
+    if full_stderr {
+        cmd.stderr(full());
+    }
+    cmd.output().expect("run tcpka")
+}
+
+#[test]
+fn a_full_standard_error_is_an_exit_status_not_a_panic() {
+    // `eprintln!` panics (exit 101) when standard error cannot be written.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let missing = missing.to_str().unwrap();
+    let good = kill_capture(&dir);
+    let out = tcpka_full(&["analyze", missing], false, true);
+    assert_eq!(out.status.code(), Some(2));
+    let out = tcpka_full(&["analyze", "--format", "json", missing, &good], false, true);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    // The diagnostics are lost, the report is not.
+    let out = tcpka_full(&["analyze", "--format", "json", &good], false, true);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["connections"], 1);
+    // The trace asked for cannot be written: an error, said quietly.
+    let out = tcpka_full(&["analyze", "--trace", &good], false, true);
+    assert_eq!(out.status.code(), Some(2));
+    let out = tcpka_full(&["live", "-i", "no-such-interface-here"], false, true);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_full_standard_output_is_exit_status_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = kill_capture(&dir);
+    for format in ["table", "json"] {
+        let out = tcpka_full(&["analyze", "--format", format, &good], true, false);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let err = stderr(&out);
+        assert!(err.contains("tcpka:") && err.contains("No space left on device"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // Both streams gone: the same status, quietly.
+        assert_eq!(tcpka_full(&["analyze", "--format", format, &good], true, true).status.code(), Some(2));
+    }
+    let out = tcpka_full(&["live", "--list-interfaces"], true, false);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("No space left on device"), "{}", stderr(&out));
+    assert_eq!(tcpka_full(&["live", "--list-interfaces"], true, true).status.code(), Some(2));
+}

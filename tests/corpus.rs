@@ -3,6 +3,8 @@
 //! reason, never a panic, and tcpka's keepalive counts and verdicts stay those
 //! recorded in docs/corpus_expected.tsv (docs/corpus.md explains each
 //! difference from tshark).
+// Tests may print: clippy.toml forbids it in tcpka itself (see src/diag.rs).
+#![allow(clippy::disallowed_macros)]
 mod common;
 
 use common::analyze_json;

@@ -1,6 +1,8 @@
 //! Every real-kernel capture in fixtures/ against its ground truth
 //! (fixtures/NAME.truth.json, written by fixtures/generate.sh from what was
 //! configured and checked on the wire).
+// Tests may print: clippy.toml forbids it in tcpka itself (see src/diag.rs).
+#![allow(clippy::disallowed_macros)]
 mod common;
 
 use common::analyze_json;

@@ -128,7 +128,7 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
         if opts.json { Box::new(JsonSink::new(&mut spool)) } else { Box::new(TableSink::new(io::stdout(), opts.all)) };
     let mut events = LiveEvents::new(io::stdout(), opts.json);
 
-    eprintln!(
+    crate::diag!(
         "tcpka: listening on {interface}, link-type {link_name}, snapshot length {SNAPLEN} bytes{}{} (Ctrl-C to stop)",
         opts.filter.as_deref().map_or(String::new(), |f| format!(", filter '{f}'")),
         opts.write.as_ref().map_or(String::new(), |p| format!(", writing {}", p.display())),
@@ -159,15 +159,15 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
             io::stdout().flush()
         }
     });
-    eprintln!("{} packets captured", stopped.packets);
+    crate::diag!("{} packets captured", stopped.packets);
     if let Some(c) = stopped.counters {
-        eprintln!("{} packets received by filter", c.received);
-        eprintln!("{} packets dropped by kernel", c.dropped);
+        crate::diag!("{} packets received by filter", c.received);
+        crate::diag!("{} packets dropped by kernel", c.dropped);
         if c.if_dropped > 0 {
-            eprintln!("{} packets dropped by interface", c.if_dropped);
+            crate::diag!("{} packets dropped by interface", c.if_dropped);
         }
         if c.dropped > 0 || c.if_dropped > 0 {
-            eprintln!(
+            crate::diag!(
                 "tcpka: warning: packets were dropped: the verdicts may miss packets (a narrower -f filter helps)"
             );
         }

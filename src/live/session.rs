@@ -136,9 +136,12 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
         if dropped <= self.dropped_reported {
             return Ok(());
         }
-        eprintln!(
+        crate::diag!(
             "tcpka: warning: {} packets dropped so far ({} by the kernel, {} by the interface) of {} received: verdicts may miss packets",
-            dropped, c.dropped, c.if_dropped, c.received
+            dropped,
+            c.dropped,
+            c.if_dropped,
+            c.received
         );
         self.dropped_reported = dropped;
         self.pipeline.stream_stats(now, capture_stats(c, false))
@@ -153,7 +156,7 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
         let counters = source.counters();
         if let Err(e) = source.flush() {
             pipeline.warn(e.to_string());
-            eprintln!("tcpka: {e}");
+            crate::diag!("tcpka: {e}");
         }
         drop(source);
         if let Some(c) = counters
