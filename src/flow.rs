@@ -223,15 +223,19 @@ pub struct Counters {
 }
 
 /// Notable packets this side sent, and what they carried.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Marks {
     /// The latest packet (hot: it is the "last heard from" of keepalive idle times).
     pub last_sent: Option<PacketRef>,
+    /// The latest packet that was not a keepalive or zero-window probe (hot:
+    /// the peer's keepalive idle runs from it; see [`idle_start`]).
+    pub last_traffic: Option<PacketRef>,
     /// The last segment with payload this side sent.
     pub last_payload: Option<PacketRef>,
     pub syn: Option<PacketRef>,
     pub fin: Option<PacketRef>,
-    pub rst: Option<ResetMark>,
+    /// Boxed: at most one per side, and most connections end without one.
+    pub rst: Option<Box<ResetMark>>,
     /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
     pub first_ttl: Option<u8>,
     /// The SYN carried the timestamp option (RFC 7323).
@@ -348,7 +352,7 @@ impl HalfConnection {
 
     /// This side's first RST, if it sent one.
     pub fn rst(&self) -> Option<PacketRef> {
-        self.marks.rst.map(|r| r.at)
+        self.marks.rst.as_ref().map(|r| r.at)
     }
 
     fn new(addr: SocketAddr) -> HalfConnection {
@@ -738,7 +742,7 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     // Any packet from us settles what our held-back segment was (a copy of
     // it, or our next segment just above it, shows it was a probe).
     let own_held = me.probe.take_held();
-    let analysis = classify(me, peer, own_held, seg);
+    let analysis = classify(me, peer, own_held, at, seg);
     apply(me, peer, at, seg, &analysis, silence);
     analysis.class
 }
@@ -777,7 +781,13 @@ struct Analysis {
 /// segment, one block per class. Each mirrors what Wireshark's
 /// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
 /// with the differences noted. [`apply`] then counts and records.
-fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSegment>, seg: &Segment) -> Analysis {
+fn classify(
+    me: &HalfConnection,
+    peer: &HalfConnection,
+    own_held: Option<HeldSegment>,
+    at: PacketRef,
+    seg: &Segment,
+) -> Analysis {
     // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
     // life: it answers the outstanding probe (Linux clears icsk_probes_out
     // on any ACK); an RST answers it too (the peer no longer knew the connection).
@@ -792,8 +802,49 @@ fn classify(me: &HalfConnection, peer: &HalfConnection, own_held: Option<HeldSeg
         let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, seg);
+    let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, quiet_s, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+}
+
+/// The shortest quiet before a keepalive probe: timers count whole seconds
+/// and fire late, never early; captures may stamp a little early.
+pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
+
+/// The packet from the peer that a keepalive probe of `probe_len` bytes
+/// from us was timed from: the last one that restarted our keepalive timer.
+///
+/// The timer runs from the last packet received, and what we sent meanwhile
+/// does not restart it (Linux tcp_keepalive_timer → keepalive_time_elapsed:
+/// the min of now − lrcvtime (data) and now − rcv_tstamp (acceptable ACK)).
+/// The peer's own probes differ:
+/// - a 0-byte probe sits below the window (end_seq = rcv_nxt − 1):
+///   tcp_sequence() drops it before tcp_ack(), so it restarts nothing;
+/// - a 1-byte probe ends at rcv_nxt, passes, and its ACK refreshes rcv_tstamp:
+///   for a Linux (0-byte-probing) receiver it is traffic. nDPI avast.pcap: a
+///   Linux server probes 372.5 s after a Windows client's 1-byte probe, and
+///   369.3 s after data on the next flow (one setting near 360 s);
+/// - a Windows (1-byte-probing) receiver's timer is not restarted by it.
+///   zeek smb_v2_only_non_zero_reserved1.pcap: client and server probe 33 ms
+///   apart, each 30 s / 120 s after the other's last real packet.
+///
+/// So when both ends probe at once, each side's idle runs on.
+fn idle_start(peer: &HalfConnection, probe_len: u32) -> Option<PacketRef> {
+    let last = peer.marks.last_sent?;
+    let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
+    match last_probe {
+        Some(p) if p.len == 1 && probe_len == 0 => Some(last),
+        Some(_) => peer.marks.last_traffic,
+        None if peer.marks.last_traffic == Some(last) => Some(last),
+        // The peer's last packet was a zero-window probe or a held segment.
+        None => peer.marks.last_traffic,
+    }
+}
+
+/// How long we had heard nothing that restarts our keepalive timer when we
+/// send a probe-shaped segment at `at` (see [`idle_start`]).
+fn keepalive_quiet_s(peer: &HalfConnection, at: PacketRef, probe_len: u32) -> f64 {
+    idle_start(peer, probe_len).map_or(f64::INFINITY, |p| at.ts.secs_since(p.ts))
 }
 
 /// The class of a segment, and our held segment when the segment shows it was a probe.
@@ -802,6 +853,7 @@ fn segment_class(
     peer: &HalfConnection,
     own_held: Option<HeldSegment>,
     answers_peer_probe: bool,
+    quiet_s: f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
     let flags = seg.flags;
@@ -848,8 +900,13 @@ fn segment_class(
         // probe when the capture starts in the middle of an idle period; the
         // peer's ACK number does not. A 1-byte retransmission of unacknowledged
         // data sits *at* SND.UNA, not one below, so it is not a probe.
+        // Nor is a segment sent within a second of traffic: keepalive timers
+        // count whole seconds (Linux rejects TCP_KEEPIDLE / TCP_KEEPINTVL
+        // below 1 in do_tcp_setsockopt; macOS and BSD take seconds too), so
+        // no stack probes before ~1 s of quiet. tshark flags such segments
+        // (e.g. 0.016 s after data in zeek/smb_v2_only_non_zero_reserved1).
         if let Some(una) = snd_una {
-            if seg.seq == una - 1 {
+            if seg.seq == una - 1 && quiet_s >= KEEPALIVE_MIN_QUIET_S {
                 return (PacketClass::KeepaliveProbe, confirmed);
             }
         } else if let Some(p) = own_held.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
@@ -949,13 +1006,13 @@ fn apply(
         me.marks.fin.get_or_insert(at);
     }
     if seg.flags.rst() && me.marks.rst.is_none() {
-        me.marks.rst = Some(ResetMark {
+        me.marks.rst = Some(Box::new(ResetMark {
             at,
             ttl: seg.ttl,
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
-        });
+        }));
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
@@ -965,6 +1022,9 @@ fn apply(
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
             note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
         }
+    }
+    if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
+        me.marks.last_traffic = Some(at);
     }
     me.marks.last_sent = Some(at);
 }
@@ -985,7 +1045,7 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
     } else {
-        let idle_from = peer.marks.last_sent.filter(|p| p.ts <= at.ts);
+        let idle_from = idle_start(peer, u32::from(len)).filter(|p| p.ts <= at.ts);
         if let Some(from) = idle_from {
             log.idle_observed.add(at.ts.secs_since(from.ts));
         }

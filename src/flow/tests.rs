@@ -215,3 +215,60 @@ fn resent_fin_is_a_retransmission_and_keeps_the_connection() {
     assert_eq!(conns.len(), 1);
     assert_eq!(conns[0].side(Side::Server).counts.retransmissions, 2);
 }
+
+#[test]
+fn a_probe_shaped_segment_right_after_traffic_is_not_a_keepalive() {
+    // PcapPlusPlus example2.pcap frame 1559: the server sends an empty
+    // segment at SND.UNA − 1, 79 ms after the client's ACK, opening its
+    // window; data follows. No keepalive timer fires within a second.
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(0.084, seg(S, ACK, 5100, 1011, 0).window(65535)), PacketClass::Ack);
+    assert_eq!(w.send(0.085, seg(S, ACK, 5101, 1011, 100)), PacketClass::Data);
+    assert_eq!(w.send(0.1, seg(C, ACK, 1011, 5201, 0)), PacketClass::Ack);
+    // After a second of quiet the same shape is a probe.
+    assert_eq!(w.send(1.1, seg(S, ACK, 5200, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.finish()[0].side(Side::Server).keepalive().probes_sent, 1);
+}
+
+#[test]
+fn when_both_ends_probe_each_idle_runs_from_real_traffic() {
+    // Two Linux ends (0-byte probes), both with a 10 s idle setting: the
+    // server's probe comes first; the client's own timer fires 30 ms later.
+    // The server's probe is out of the client's window (tcp_sequence drops
+    // it): it restarts nothing, so the client's idle is 10 s, not 0.03 s.
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(10.005, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(10.006, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+    assert_eq!(w.send(10.035, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(10.036, seg(S, ACK, 5101, 1011, 0)), PacketClass::KeepaliveAck);
+    let conns = w.finish();
+    let client_idle = conns[0].side(Side::Client).keepalive().idle_observed.min.unwrap();
+    // From the server's data at 0.004 s (its last packet that was not a probe).
+    assert!((client_idle - 10.031).abs() < 1e-9, "{client_idle}");
+    let server_idle = conns[0].side(Side::Server).keepalive().idle_observed.min.unwrap();
+    assert!((server_idle - 10.0).abs() < 1e-9, "{server_idle}");
+}
+
+#[test]
+fn a_one_byte_probe_restarts_a_linux_probers_idle_but_not_a_windows_one() {
+    // A Windows client probes with 1 byte; the Linux server's ACK processing
+    // accepts it (it ends at rcv_nxt) and refreshes rcv_tstamp, so the
+    // server's own 0-byte probe is timed from it (nDPI avast.pcap).
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(187.0, seg(C, ACK, 1010, 5101, 1)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(187.01, seg(S, ACK, 5101, 1011, 0).sack(1010, 1011)), PacketClass::KeepaliveAck);
+    assert_eq!(w.send(547.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    let conns = w.finish();
+    let server_idle = conns[0].side(Side::Server).keepalive().idle_observed.min.unwrap();
+    assert!((server_idle - 360.0).abs() < 1e-9, "{server_idle}");
+
+    // Two Windows ends (1-byte probes): the peer's probe 33 ms earlier does
+    // not restart a Windows timer (zeek smb_v2_only_non_zero_reserved1.pcap).
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(30.0, seg(S, ACK, 5100, 1011, 1)), PacketClass::KeepaliveProbe);
+    assert_eq!(w.send(30.001, seg(C, ACK, 1011, 5101, 0).sack(5100, 5101)), PacketClass::KeepaliveAck);
+    assert_eq!(w.send(30.034, seg(C, ACK, 1010, 5101, 1)), PacketClass::KeepaliveProbe);
+    let conns = w.finish();
+    let client_idle = conns[0].side(Side::Client).keepalive().idle_observed.min.unwrap();
+    assert!((client_idle - 30.03).abs() < 1e-9, "{client_idle}");
+}

@@ -268,8 +268,10 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         })
         .min_by_key(|r| r.first_unacked.frame);
 
-    let first_rst: Option<(Side, ResetMark)> =
-        SIDES.into_iter().filter_map(|s| conn.side(s).marks.rst.map(|r| (s, r))).min_by_key(|(_, r)| r.at.frame);
+    let first_rst: Option<(Side, ResetMark)> = SIDES
+        .into_iter()
+        .filter_map(|s| conn.side(s).marks.rst.as_deref().map(|r| (s, *r)))
+        .min_by_key(|(_, r)| r.at.frame);
     let fins = (conn.side(Side::Client).marks.fin, conn.side(Side::Server).marks.fin);
     let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
     let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);

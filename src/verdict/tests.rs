@@ -290,7 +290,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
         idle_before_s: 10.0,
         follows: packet(9, 80.0),
     };
-    let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(rst), ..marks };
+    let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(Box::new(rst)), ..marks };
     let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
 }
