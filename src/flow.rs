@@ -6,6 +6,15 @@
 //! handed out (to be judged, reported and dropped) when it has been closed
 //! or reset and stayed quiet for [`LINGER_SECS`], when its 4-tuple is reused
 //! by a new SYN, or when the capture ends.
+//!
+//! Memory is bounded by design: a connection that never finishes must not
+//! stay forever. One whose handshake never completed (a SYN nobody
+//! answered: a scan, a dead host) is handed out once quiet for longer than
+//! any SYN retry window ([`HANDSHAKE_IDLE_SECS`]), and at most
+//! [`MAX_HANDSHAKES`] of them are held at once: beyond that the least
+//! recently active one is handed out early and counted
+//! ([`FlowTable::handshakes_evicted`]), as the kernel counts what its full
+//! SYN backlog drops. Either way [`Connection::dropped`] says why.
 
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
@@ -23,6 +32,24 @@ pub const LINGER_SECS: f64 = 10.0;
 /// keeps retransmitting with backoff, and Linux gives up on an orphaned FIN
 /// only after tcp_orphan_retries (8 by default: a couple of minutes).
 pub const LINGER_UNACKED_SECS: f64 = 150.0;
+
+/// A connection whose handshake never completed is handed out after this
+/// long without a packet, in capture time. The client has given up by then:
+/// Linux retransmits a SYN `tcp_syn_retries` (6) times with the RTO doubling
+/// from 1 s (RFC 6298 §2.1 and §5.5) and gives up after 1+2+…+64 = 127 s
+/// (`tcp_write_timeout` → `retransmits_timed_out` in net/ipv4/tcp_timer.c);
+/// Windows after 21 s (2 retries from 3 s), macOS after 75 s; a server's
+/// SYN-ACKs end after 63 s (`tcp_synack_retries` = 5). Whatever the retry
+/// count, no retransmission waits longer than `TCP_RTO_MAX` (120 s,
+/// include/net/tcp.h), so a client still trying is never split.
+pub const HANDSHAKE_IDLE_SECS: f64 = 127.0;
+/// At most this many connections whose handshake never completed are held
+/// at once (about 1 KiB each). A scan or a SYN flood goes beyond: the least
+/// recently active is then handed out early, and counted. Linux keeps at most
+/// `tcp_max_syn_backlog` (up to 4096 by default) requests per listener and
+/// counts what a full backlog drops (`TcpExtListenDrops`); this is four times
+/// that, for every host of the capture.
+pub const MAX_HANDSHAKES: usize = 16_384;
 
 /// At most this many probes of one train are kept as evidence; the counts
 /// stay exact beyond it.
@@ -385,6 +412,32 @@ pub struct Connection {
     pub gap_before_last: f64,
     /// Silence before the packet before it (s).
     pub gap_before_previous: f64,
+    /// Every segment seen carried SYN: the handshake never completed (as far
+    /// as the capture shows).
+    pub handshake_only: bool,
+    /// Handed out before it finished, and why (None: finished, reused, or the capture ended).
+    pub dropped: Option<Dropped>,
+}
+
+/// Why, and when, the flow table handed out a connection that had not
+/// finished: it is judged as of then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// Its handshake never completed and it was quiet for
+    /// [`HANDSHAKE_IDLE_SECS`], which ran out `at`.
+    HandshakeTimedOut { at: Timestamp },
+    /// Its handshake had not completed and more than [`MAX_HANDSHAKES`] such
+    /// connections were held `at` this time: it was the least recently active.
+    HandshakeEvicted { at: Timestamp },
+}
+
+impl Dropped {
+    /// When it was dropped: the time it is judged as of.
+    pub fn at(self) -> Timestamp {
+        match self {
+            Dropped::HandshakeTimedOut { at } | Dropped::HandshakeEvicted { at } => at,
+        }
+    }
 }
 
 impl Connection {
@@ -465,6 +518,38 @@ pub struct FlowTable {
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
     finished_queue: VecDeque<(FlowKey, u64)>,
+    /// Connections whose handshake has not completed.
+    handshakes: HandshakeQueue,
+}
+
+/// The connections whose handshake has not completed, least recently
+/// active first. An entry is only looked at when due (or when too many are
+/// held): one active since it was queued then goes to the back with its new
+/// due time, one that completed its handshake or left the table is dropped.
+/// Entries are pushed at increasing times, so the queue stays ordered by due
+/// time (a capture's clock set back only delays a sweep).
+#[derive(Default)]
+struct HandshakeQueue {
+    queue: VecDeque<HandshakeEntry>,
+    /// Connections held whose handshake has not completed: one entry each,
+    /// among entries of connections that left (dropped when looked at).
+    held: usize,
+    /// Handed out early because [`MAX_HANDSHAKES`] were held.
+    evicted: u64,
+}
+
+#[derive(Clone, Copy)]
+struct HandshakeEntry {
+    /// When the connection is due to be handed out, as of when it was queued.
+    due: Timestamp,
+    key: FlowKey,
+    id: u64,
+}
+
+impl HandshakeEntry {
+    fn of(key: FlowKey, conn: &Connection) -> HandshakeEntry {
+        HandshakeEntry { due: conn.last.ts.after_secs(HANDSHAKE_IDLE_SECS), key, id: conn.id }
+    }
 }
 
 impl FlowTable {
@@ -481,8 +566,15 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
+    /// Connections handed out early because [`MAX_HANDSHAKES`] connections
+    /// whose handshake had not completed were held.
+    pub fn handshakes_evicted(&self) -> u64 {
+        self.handshakes.evicted
+    }
+
     /// Adds one segment: returns its class and what it changed for its
-    /// connection. Connections it ends (a reused 4-tuple) are passed to `done`.
+    /// connection. Connections it ends (a reused 4-tuple, or the least
+    /// recently active handshake when too many are held) are passed to `done`.
     pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {
         let key = FlowKey::of(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
@@ -492,25 +584,97 @@ impl FlowTable {
                 || existing.sides[0].addr != seg.src
                 || existing.sides[0].seq.isn.is_some_and(|isn| isn != seg.seq);
             if reused {
-                let old = self.flows.remove(&key).expect("present");
-                done(old);
+                done(self.remove(&key));
             }
         }
         let next_id = &mut self.next_id;
+        let mut created = false;
         let conn = self.flows.entry(key).or_insert_with(|| {
             *next_id += 1;
+            created = true;
             Box::new(new_connection(*next_id, at, seg))
         });
         let was_finished = conn.is_finished();
+        let was_handshake = conn.handshake_only;
         let before = TrainMark::of(conn);
         let class = update(conn, at, seg);
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((key, conn.id));
         }
-        Observed { class, changes: changes(before, was_finished, conn, seg) }
+        let observed = Observed { class, changes: changes(before, was_finished, conn, seg) };
+        if created && conn.handshake_only {
+            self.handshakes.queue.push_back(HandshakeEntry::of(key, conn));
+            self.handshakes.held += 1;
+            if self.handshakes.held > MAX_HANDSHAKES {
+                self.evict_handshake(at.ts, done);
+            }
+        } else if was_handshake && !conn.handshake_only {
+            self.left_handshake();
+        }
+        observed
     }
 
-    /// Hands out finished connections that have been quiet for [`LINGER_SECS`] at `now`.
+    /// Takes a connection out of the table.
+    fn remove(&mut self, key: &FlowKey) -> Box<Connection> {
+        let conn = self.flows.remove(key).expect("present");
+        if conn.handshake_only {
+            self.left_handshake();
+        }
+        conn
+    }
+
+    /// A connection whose handshake had not completed completed it, or left the table.
+    fn left_handshake(&mut self) {
+        self.handshakes.held -= 1;
+        // Its entry stays until looked at. When such entries outnumber the
+        // others, they go at once: the queue stays within about twice the
+        // connections it stands for.
+        if self.handshakes.queue.len() > 2 * self.handshakes.held + 1024 {
+            let flows = &self.flows;
+            self.handshakes.queue.retain(|e| flows.get(&e.key).is_some_and(|c| c.id == e.id && c.handshake_only));
+        }
+    }
+
+    /// The first handshake entry that stands for a held connection whose
+    /// handshake has not completed (stale ones are dropped on the way),
+    /// and that connection's due time now.
+    fn front_handshake(&mut self) -> Option<(HandshakeEntry, Timestamp)> {
+        while let Some(&e) = self.handshakes.queue.front() {
+            match self.flows.get(&e.key) {
+                Some(conn) if conn.id == e.id && conn.handshake_only => {
+                    return Some((e, HandshakeEntry::of(e.key, conn).due));
+                }
+                _ => self.handshakes.queue.pop_front(),
+            };
+        }
+        None
+    }
+
+    /// Hands out the least recently active connection whose handshake has
+    /// not completed, and counts it.
+    fn evict_handshake(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
+        while let Some((entry, due)) = self.front_handshake() {
+            self.handshakes.queue.pop_front();
+            if due > entry.due {
+                // Active since it was queued: to the back, as it is now.
+                self.handshakes.queue.push_back(HandshakeEntry { due, ..entry });
+                continue;
+            }
+            self.handshakes.evicted += 1;
+            self.hand_out(&entry.key, Dropped::HandshakeEvicted { at: now }, done);
+            return;
+        }
+    }
+
+    fn hand_out(&mut self, key: &FlowKey, why: Dropped, done: &mut dyn FnMut(Box<Connection>)) {
+        let mut conn = self.remove(key);
+        conn.dropped = Some(why);
+        done(conn);
+    }
+
+    /// Hands out finished connections that have been quiet for [`LINGER_SECS`]
+    /// at `now`, and those whose handshake never completed that have been
+    /// quiet for [`HANDSHAKE_IDLE_SECS`].
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
         // Entries are in the order the connections finished, so the sweep
         // stops at the first one still within the short linger time. One
@@ -527,11 +691,22 @@ impl FlowTable {
             let quiet_for = now.secs_since(conn.last.ts);
             if quiet_for >= conn.linger_secs() {
                 self.finished_queue.pop_front();
-                done(self.flows.remove(&key).expect("present"));
+                done(self.remove(&key));
             } else if quiet_for >= LINGER_SECS {
                 self.finished_queue.rotate_left(1);
             } else {
                 break;
+            }
+        }
+        while let Some((entry, due)) = self.front_handshake()
+            && entry.due <= now
+        {
+            self.handshakes.queue.pop_front();
+            if due <= now {
+                self.hand_out(&entry.key, Dropped::HandshakeTimedOut { at: due }, done);
+            } else {
+                // Active since it was queued: looked at again when due.
+                self.handshakes.queue.push_back(HandshakeEntry { due, ..entry });
             }
         }
     }
@@ -541,6 +716,8 @@ impl FlowTable {
         let mut rest: Vec<Box<Connection>> = self.flows.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.finished_queue.clear();
+        self.handshakes.queue.clear();
+        self.handshakes.held = 0;
         for c in rest {
             done(c);
         }
@@ -699,6 +876,8 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
         second_longest_gap: None,
         gap_before_last: 0.0,
         gap_before_previous: 0.0,
+        handshake_only: seg.flags.syn(),
+        dropped: None,
     }
 }
 
@@ -734,6 +913,7 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     conn.gap_before_previous = conn.gap_before_last;
     conn.gap_before_last = gap;
     conn.packets += 1;
+    conn.handshake_only &= seg.flags.syn();
     let previous = conn.last;
     conn.last = at;
     let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous, previous };

@@ -23,6 +23,12 @@ impl Timestamp {
         (self.0.saturating_sub(earlier.0)) as f64 / 1e9
     }
 
+    /// `secs` seconds later, saturating at the ends of the range (a
+    /// capture's timestamps can be anything).
+    pub fn after_secs(self, secs: f64) -> Timestamp {
+        Timestamp(self.0.saturating_add((secs * 1e9) as i64))
+    }
+
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T05:35:03.123456Z`.
     pub fn to_rfc3339(self) -> String {
         let secs = self.0.div_euclid(1_000_000_000);

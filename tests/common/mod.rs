@@ -58,6 +58,18 @@ pub fn frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usiz
     out
 }
 
+/// A SYN from the scanner 10.9.9.9:`sport` to `dst`:`dport`, as a port scan sends it.
+pub fn scan_syn(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([2; 6], [4; 6])
+        .ipv4([10, 9, 9, 9], dst, 64)
+        .tcp(sport, dport, u32::from(sport) << 8, 1024)
+        .syn()
+        .write(&mut out, &[])
+        .unwrap();
+    out
+}
+
 /// Writes frames with their times (seconds) as a pcap file of the given link type.
 pub fn write_pcap(path: &Path, linktype: i32, frames: &[(f64, Vec<u8>)]) {
     let cap = pcap::Capture::dead(pcap::Linktype(linktype)).unwrap();
