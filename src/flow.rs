@@ -8,13 +8,14 @@
 //! by a new SYN, or when the capture ends.
 //!
 //! Memory is bounded by design: a connection that never finishes must not
-//! stay forever. One whose handshake never completed (a SYN nobody
-//! answered: a scan, a dead host) is handed out once quiet for longer than
-//! any SYN retry window ([`HANDSHAKE_IDLE_SECS`]), and at most
-//! [`MAX_HANDSHAKES`] of them are held at once: beyond that the least
+//! stay forever. One the capture never shows established both ways
+//! ([`Unreplied`]: a SYN nobody answered, as in a scan; or only one side
+//! ever heard from, as in a one-way capture) is handed out once quiet for
+//! its idle limit ([`Unreplied::idle_limit_secs`]), and at most
+//! [`MAX_UNREPLIED`] of them are held at once: beyond that the least
 //! recently active one is handed out early and counted
-//! ([`FlowTable::handshakes_evicted`]), as the kernel counts what its full
-//! SYN backlog drops. Either way [`Connection::dropped`] says why.
+//! ([`FlowTable::unreplied_evicted`]), as the kernel counts what its full SYN
+//! backlog drops. Either way [`Connection::dropped`] says why and when.
 
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
@@ -43,13 +44,22 @@ pub const LINGER_UNACKED_SECS: f64 = 150.0;
 /// count, no retransmission waits longer than `TCP_RTO_MAX` (120 s,
 /// include/net/tcp.h), so a client still trying is never split.
 pub const HANDSHAKE_IDLE_SECS: f64 = 127.0;
-/// At most this many connections whose handshake never completed are held
-/// at once (about 1 KiB each). A scan or a SYN flood goes beyond: the least
-/// recently active is then handed out early, and counted. Linux keeps at most
+/// A connection only one side of which was ever heard from (a one-way
+/// capture, a peer that never answers) is handed out after this long
+/// without a packet. 7200 s is the default keepalive idle of Linux,
+/// Windows and macOS, and Linux gives a silent peer 9 probes 75 s apart
+/// (`tcp_keepalive_probes`, `tcp_keepalive_intvl`): a side quiet for longer
+/// sends no default keepalive, so a one-way capture's probes and their
+/// answers still fall within one connection.
+pub const ONE_WAY_IDLE_SECS: f64 = 7200.0 + 9.0 * 75.0;
+/// At most this many [`Unreplied`] connections are held at once (about 1 KiB
+/// each). A scan or a SYN flood goes beyond: the least recently active is
+/// then handed out early, and counted. Linux keeps at most
 /// `tcp_max_syn_backlog` (up to 4096 by default) requests per listener and
-/// counts what a full backlog drops (`TcpExtListenDrops`); this is four times
-/// that, for every host of the capture.
-pub const MAX_HANDSHAKES: usize = 16_384;
+/// counts what a full backlog drops (`TcpExtListenDrops`); netfilter's
+/// conntrack, when full, drops an entry that never saw a reply first
+/// (`early_drop`). This is four times the backlog, for every host of the capture.
+pub const MAX_UNREPLIED: usize = 16_384;
 
 /// At most this many probes of one train are kept as evidence; the counts
 /// stay exact beyond it.
@@ -419,23 +429,65 @@ pub struct Connection {
     pub dropped: Option<Dropped>,
 }
 
+/// A connection the capture never showed established both ways (conntrack
+/// lists such entries as `[UNREPLIED]`). Only these have an idle limit:
+/// one both sides spoke on stays until it finishes or the capture ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreplied {
+    /// Every segment carried SYN: the handshake never completed.
+    Handshake,
+    /// Only one side was ever heard from.
+    OneWay,
+}
+
+impl Unreplied {
+    const ALL: [Unreplied; 2] = [Unreplied::Handshake, Unreplied::OneWay];
+
+    /// What a connection is, as of its latest packet (None: both sides spoke
+    /// after the handshake). A connection only ever moves down: handshake,
+    /// one-way, both ways.
+    pub fn of(conn: &Connection) -> Option<Unreplied> {
+        if conn.handshake_only {
+            Some(Unreplied::Handshake)
+        } else if conn.sides.iter().any(|h| h.counts.packets == 0) {
+            Some(Unreplied::OneWay)
+        } else {
+            None
+        }
+    }
+
+    /// How long such a connection may stay quiet before it is handed out.
+    pub fn idle_limit_secs(self) -> f64 {
+        match self {
+            Unreplied::Handshake => HANDSHAKE_IDLE_SECS,
+            Unreplied::OneWay => ONE_WAY_IDLE_SECS,
+        }
+    }
+}
+
 /// Why, and when, the flow table handed out a connection that had not
 /// finished: it is judged as of then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dropped {
-    /// Its handshake never completed and it was quiet for
-    /// [`HANDSHAKE_IDLE_SECS`], which ran out `at`.
-    HandshakeTimedOut { at: Timestamp },
-    /// Its handshake had not completed and more than [`MAX_HANDSHAKES`] such
-    /// connections were held `at` this time: it was the least recently active.
-    HandshakeEvicted { at: Timestamp },
+    /// Quiet for its [idle limit](Unreplied::idle_limit_secs), which ran out `at`.
+    IdleLimit { was: Unreplied, at: Timestamp },
+    /// More than [`MAX_UNREPLIED`] unreplied connections were held `at` this
+    /// time, and it was the least recently active.
+    Evicted { was: Unreplied, at: Timestamp },
 }
 
 impl Dropped {
     /// When it was dropped: the time it is judged as of.
     pub fn at(self) -> Timestamp {
         match self {
-            Dropped::HandshakeTimedOut { at } | Dropped::HandshakeEvicted { at } => at,
+            Dropped::IdleLimit { at, .. } | Dropped::Evicted { at, .. } => at,
+        }
+    }
+
+    /// What it was when dropped.
+    pub fn was(self) -> Unreplied {
+        match self {
+            Dropped::IdleLimit { was, .. } | Dropped::Evicted { was, .. } => was,
         }
     }
 }
@@ -518,38 +570,31 @@ pub struct FlowTable {
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
     finished_queue: VecDeque<(FlowKey, u64)>,
-    /// Connections whose handshake has not completed.
-    handshakes: HandshakeQueue,
-}
-
-/// The connections whose handshake has not completed, least recently
-/// active first. An entry is only looked at when due (or when too many are
-/// held): one active since it was queued then goes to the back with its new
-/// due time, one that completed its handshake or left the table is dropped.
-/// Entries are pushed at increasing times, so the queue stays ordered by due
-/// time (a capture's clock set back only delays a sweep).
-#[derive(Default)]
-struct HandshakeQueue {
-    queue: VecDeque<HandshakeEntry>,
-    /// Connections held whose handshake has not completed: one entry each,
-    /// among entries of connections that left (dropped when looked at).
-    held: usize,
-    /// Handed out early because [`MAX_HANDSHAKES`] were held.
+    /// The [`Unreplied`] connections, one queue per kind (indexed by it).
+    unreplied: [IdleQueue; 2],
+    /// Handed out early because more than [`MAX_UNREPLIED`] were held.
     evicted: u64,
 }
 
-#[derive(Clone, Copy)]
-struct HandshakeEntry {
-    /// When the connection is due to be handed out, as of when it was queued.
-    due: Timestamp,
-    key: FlowKey,
-    id: u64,
+/// Connections of one [`Unreplied`] kind, least recently active first. An
+/// entry is only looked at when its idle limit may have run out (or when
+/// too many are held): one active since it was queued then goes to the
+/// back as it is now, one that changed kind or left the table is dropped.
+/// Entries are pushed at increasing times, so the queue stays in order of
+/// last activity (a capture's clock set back only delays a sweep).
+#[derive(Default)]
+struct IdleQueue {
+    queue: VecDeque<IdleEntry>,
+    /// Connections of this kind held: one entry each, among stale entries.
+    held: usize,
 }
 
-impl HandshakeEntry {
-    fn of(key: FlowKey, conn: &Connection) -> HandshakeEntry {
-        HandshakeEntry { due: conn.last.ts.after_secs(HANDSHAKE_IDLE_SECS), key, id: conn.id }
-    }
+#[derive(Clone, Copy)]
+struct IdleEntry {
+    /// The connection's last packet when it was queued.
+    last: Timestamp,
+    key: FlowKey,
+    id: u64,
 }
 
 impl FlowTable {
@@ -566,15 +611,15 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
-    /// Connections handed out early because [`MAX_HANDSHAKES`] connections
-    /// whose handshake had not completed were held.
-    pub fn handshakes_evicted(&self) -> u64 {
-        self.handshakes.evicted
+    /// Connections handed out early because more than [`MAX_UNREPLIED`]
+    /// [`Unreplied`] connections were held.
+    pub fn unreplied_evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Adds one segment: returns its class and what it changed for its
     /// connection. Connections it ends (a reused 4-tuple, or the least
-    /// recently active handshake when too many are held) are passed to `done`.
+    /// recently active unreplied one when too many are held) are passed to `done`.
     pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {
         let key = FlowKey::of(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
@@ -595,21 +640,27 @@ impl FlowTable {
             Box::new(new_connection(*next_id, at, seg))
         });
         let was_finished = conn.is_finished();
-        let was_handshake = conn.handshake_only;
+        let was = if created { None } else { Unreplied::of(conn) };
         let before = TrainMark::of(conn);
         let class = update(conn, at, seg);
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((key, conn.id));
         }
         let observed = Observed { class, changes: changes(before, was_finished, conn, seg) };
-        if created && conn.handshake_only {
-            self.handshakes.queue.push_back(HandshakeEntry::of(key, conn));
-            self.handshakes.held += 1;
-            if self.handshakes.held > MAX_HANDSHAKES {
-                self.evict_handshake(at.ts, done);
+        let is = Unreplied::of(conn);
+        if is != was {
+            let entry = IdleEntry { last: conn.last.ts, key, id: conn.id };
+            if let Some(was) = was {
+                self.left(was);
             }
-        } else if was_handshake && !conn.handshake_only {
-            self.left_handshake();
+            if let Some(is) = is {
+                let q = &mut self.unreplied[is as usize];
+                q.queue.push_back(entry);
+                q.held += 1;
+            }
+        }
+        if self.unreplied.iter().map(|q| q.held).sum::<usize>() > MAX_UNREPLIED {
+            self.evict(at.ts, done);
         }
         observed
     }
@@ -617,52 +668,54 @@ impl FlowTable {
     /// Takes a connection out of the table.
     fn remove(&mut self, key: &FlowKey) -> Box<Connection> {
         let conn = self.flows.remove(key).expect("present");
-        if conn.handshake_only {
-            self.left_handshake();
+        if let Some(was) = Unreplied::of(&conn) {
+            self.left(was);
         }
         conn
     }
 
-    /// A connection whose handshake had not completed completed it, or left the table.
-    fn left_handshake(&mut self) {
-        self.handshakes.held -= 1;
+    /// A connection of this kind changed kind, or left the table.
+    fn left(&mut self, was: Unreplied) {
+        let q = &mut self.unreplied[was as usize];
+        q.held -= 1;
         // Its entry stays until looked at. When such entries outnumber the
         // others, they go at once: the queue stays within about twice the
         // connections it stands for.
-        if self.handshakes.queue.len() > 2 * self.handshakes.held + 1024 {
+        if q.queue.len() > 2 * q.held + 1024 {
             let flows = &self.flows;
-            self.handshakes.queue.retain(|e| flows.get(&e.key).is_some_and(|c| c.id == e.id && c.handshake_only));
+            q.queue.retain(|e| flows.get(&e.key).is_some_and(|c| c.id == e.id && Unreplied::of(c) == Some(was)));
         }
     }
 
-    /// The first handshake entry that stands for a held connection whose
-    /// handshake has not completed (stale ones are dropped on the way),
-    /// and that connection's due time now.
-    fn front_handshake(&mut self) -> Option<(HandshakeEntry, Timestamp)> {
-        while let Some(&e) = self.handshakes.queue.front() {
+    /// The first entry of a queue that stands for a held connection of its
+    /// kind (stale ones are dropped on the way), and that connection's last packet now.
+    fn front(&mut self, kind: Unreplied) -> Option<(IdleEntry, Timestamp)> {
+        let q = &mut self.unreplied[kind as usize];
+        while let Some(&e) = q.queue.front() {
             match self.flows.get(&e.key) {
-                Some(conn) if conn.id == e.id && conn.handshake_only => {
-                    return Some((e, HandshakeEntry::of(e.key, conn).due));
-                }
-                _ => self.handshakes.queue.pop_front(),
+                Some(conn) if conn.id == e.id && Unreplied::of(conn) == Some(kind) => return Some((e, conn.last.ts)),
+                _ => q.queue.pop_front(),
             };
         }
         None
     }
 
-    /// Hands out the least recently active connection whose handshake has
-    /// not completed, and counts it.
-    fn evict_handshake(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
-        while let Some((entry, due)) = self.front_handshake() {
-            self.handshakes.queue.pop_front();
-            if due > entry.due {
+    /// Hands out the least recently active unreplied connection, and counts it.
+    fn evict(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
+        loop {
+            let fronts = Unreplied::ALL.map(|kind| self.front(kind).map(|(e, last)| (kind, e, last)));
+            let Some((kind, entry, last)) = fronts.into_iter().flatten().min_by_key(|(_, e, _)| e.last) else {
+                return;
+            };
+            let q = &mut self.unreplied[kind as usize];
+            q.queue.pop_front();
+            if last > entry.last {
                 // Active since it was queued: to the back, as it is now.
-                self.handshakes.queue.push_back(HandshakeEntry { due, ..entry });
+                q.queue.push_back(IdleEntry { last, ..entry });
                 continue;
             }
-            self.handshakes.evicted += 1;
-            self.hand_out(&entry.key, Dropped::HandshakeEvicted { at: now }, done);
-            return;
+            self.evicted += 1;
+            return self.hand_out(&entry.key, Dropped::Evicted { was: kind, at: now }, done);
         }
     }
 
@@ -673,8 +726,7 @@ impl FlowTable {
     }
 
     /// Hands out finished connections that have been quiet for [`LINGER_SECS`]
-    /// at `now`, and those whose handshake never completed that have been
-    /// quiet for [`HANDSHAKE_IDLE_SECS`].
+    /// at `now`, and [`Unreplied`] ones quiet for their idle limit.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
         // Entries are in the order the connections finished, so the sweep
         // stops at the first one still within the short linger time. One
@@ -698,15 +750,20 @@ impl FlowTable {
                 break;
             }
         }
-        while let Some((entry, due)) = self.front_handshake()
-            && entry.due <= now
-        {
-            self.handshakes.queue.pop_front();
-            if due <= now {
-                self.hand_out(&entry.key, Dropped::HandshakeTimedOut { at: due }, done);
-            } else {
-                // Active since it was queued: looked at again when due.
-                self.handshakes.queue.push_back(HandshakeEntry { due, ..entry });
+        for kind in Unreplied::ALL {
+            let limit = kind.idle_limit_secs();
+            while let Some((entry, last)) = self.front(kind)
+                && entry.last.after_secs(limit) <= now
+            {
+                let q = &mut self.unreplied[kind as usize];
+                q.queue.pop_front();
+                let due = last.after_secs(limit);
+                if due <= now {
+                    self.hand_out(&entry.key, Dropped::IdleLimit { was: kind, at: due }, done);
+                } else {
+                    // Active since it was queued: looked at again when due.
+                    q.queue.push_back(IdleEntry { last, ..entry });
+                }
             }
         }
     }
@@ -716,8 +773,7 @@ impl FlowTable {
         let mut rest: Vec<Box<Connection>> = self.flows.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.finished_queue.clear();
-        self.handshakes.queue.clear();
-        self.handshakes.held = 0;
+        self.unreplied = Default::default();
         for c in rest {
             done(c);
         }

@@ -390,7 +390,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
-        self.stats.handshakes_evicted = self.table.handshakes_evicted();
+        self.stats.unreplied_evicted = self.table.unreplied_evicted();
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| end.to_rfc3339());
         self.judge.summary.captures += 1;

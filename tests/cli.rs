@@ -291,5 +291,5 @@ fn syns_nobody_answered_are_judged_after_the_syn_retry_window() {
     assert_eq!(doc["paths"], serde_json::json!([]));
     // Nothing evicted: the field is left out.
     assert_eq!(doc["captures"][0]["connections"], 4);
-    assert!(doc["captures"][0].get("handshakes_evicted").is_none(), "{}", doc["captures"][0]);
+    assert!(doc["captures"][0].get("unreplied_evicted").is_none(), "{}", doc["captures"][0]);
 }

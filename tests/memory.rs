@@ -22,8 +22,8 @@ fn a_300000_syn_scan_stays_under_64_mib() {
     const SYNS: u32 = 300_000;
     let dir = tempfile::tempdir().unwrap();
     // 10,000 SYNs a second to 300,000 (address, port) pairs, none answered:
-    // all within the SYN retry window, so only the cap on handshakes held
-    // bounds the flow table.
+    // all within the SYN retry window, so only the cap on unreplied
+    // connections held bounds the flow table.
     let frames: Vec<(f64, Vec<u8>)> = (0..SYNS)
         .map(|i| {
             let dst = [10, 2, (i >> 8) as u8, i as u8];
@@ -37,9 +37,9 @@ fn a_300000_syn_scan_stays_under_64_mib() {
 
     let out = tcpka(&["analyze", path]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let evicted = u64::from(SYNS) - tcpka::flow::MAX_HANDSHAKES as u64;
+    let evicted = u64::from(SYNS) - tcpka::flow::MAX_UNREPLIED as u64;
     let text = stdout(&out);
-    assert!(text.contains(&format!("{SYNS} connections, {evicted} unfinished handshakes judged early")), "{text}");
+    assert!(text.contains(&format!("{SYNS} connections, {evicted} unreplied connections judged early")), "{text}");
     // The JSON report builds every connection's report: bounded too.
     let status = Command::new(env!("CARGO_BIN_EXE_tcpka"))
         .args(["analyze", "--format", "json", path])

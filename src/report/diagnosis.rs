@@ -1,7 +1,7 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
 use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
-use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_HANDSHAKES, Side};
+use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::report::endpoint;
 use crate::verdict::{
     Bound, EndReason, Ending, KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict,
@@ -52,10 +52,10 @@ pub fn describe(conn: &Connection, verdict: &Verdict) -> String {
         }
         Ending::Open { idle_at_end_s } => match conn.dropped {
             None => parts.push("Still open when the capture ended.".to_string()),
-            Some(why) => parts.push(never_established(why, *idle_at_end_s)),
+            Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
         },
     }
-    // A connection dropped in its handshake had its silence told above.
+    // An open connection that was dropped had its silence told above.
     let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
     if let Some(idle) = verdict.idle_at_end_s().filter(|_| !silence_told) {
         let mut s = format!("It had been idle for {} {}", secs(idle), when_judged(conn, "at the end of the capture"));
@@ -111,15 +111,31 @@ fn when_judged(conn: &Connection, at_end: &'static str) -> &'static str {
     }
 }
 
-/// A connection whose handshake never completed, handed out before the capture ended.
-fn never_established(why: Dropped, idle: f64) -> String {
+/// A connection the capture never showed established both ways, handed
+/// out before the capture ended.
+fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
+    let what = match why.was() {
+        Unreplied::Handshake => "Never established: its handshake did not complete".to_string(),
+        Unreplied::OneWay => {
+            let heard = if conn.side(Side::Client).counts.packets > 0 { Side::Client } else { Side::Server };
+            format!(
+                "Only {} ({}) was ever heard from (a one-way capture, or a peer that never answered)",
+                endpoint(conn.side(heard).addr),
+                heard.name()
+            )
+        }
+    };
     match why {
-        Dropped::HandshakeTimedOut { .. } => format!(
-            "Never established: its handshake did not complete, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped. A port scan, or a host or service that did not answer.",
+        Dropped::IdleLimit { was: Unreplied::Handshake, .. } => format!(
+            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped. A port scan, or a host or service that did not answer.",
             secs(idle)
         ),
-        Dropped::HandshakeEvicted { .. } => format!(
-            "Never established: its handshake had not completed {} after its last packet when more than {MAX_HANDSHAKES} connections were in their handshake at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped.",
+        Dropped::IdleLimit { was: Unreplied::OneWay, .. } => format!(
+            "{what}, and nothing more for {}, longer than any default keepalive waits (7200 s of idle, then Linux's 9 probes 75 s apart), so it was judged then and dropped.",
+            secs(idle)
+        ),
+        Dropped::Evicted { .. } => format!(
+            "{what}; {} after its last packet more than {MAX_UNREPLIED} such connections were held at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped.",
             secs(idle)
         ),
     }

@@ -30,11 +30,12 @@ pub struct CaptureSummary {
     /// Packets whose headers could not be read (not counted in any connection).
     pub undecodable_packets: u64,
     pub connections: u64,
-    /// Connections whose handshake had not completed, judged and dropped
-    /// early because [`MAX_HANDSHAKES`](crate::flow::MAX_HANDSHAKES) such
-    /// were held at once (a scan, a SYN flood). Only in the JSON when not zero.
+    /// Connections the capture never showed established both ways (a
+    /// handshake that never completed, or one side never heard from), judged
+    /// and dropped early because more than [`MAX_UNREPLIED`](crate::flow::MAX_UNREPLIED)
+    /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
     #[serde(skip_serializing_if = "is_zero")]
-    pub handshakes_evicted: u64,
+    pub unreplied_evicted: u64,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
     pub warnings: Vec<String>,

@@ -79,12 +79,12 @@ impl<W: Write> ReportSink for TableSink<W> {
             if c.undecodable_packets > 0 {
                 line.push_str(&format!(", {} undecodable", c.undecodable_packets));
             }
-            if c.handshakes_evicted > 0 {
+            if c.unreplied_evicted > 0 {
                 line.push_str(&format!(
-                    ", {} unfinished handshake{} judged early (more than {} at once)",
-                    c.handshakes_evicted,
-                    if c.handshakes_evicted == 1 { "" } else { "s" },
-                    crate::flow::MAX_HANDSHAKES
+                    ", {} unreplied connection{} judged early (more than {} at once)",
+                    c.unreplied_evicted,
+                    if c.unreplied_evicted == 1 { "" } else { "s" },
+                    crate::flow::MAX_UNREPLIED
                 ));
             }
             writeln!(out, "{line}")?;
