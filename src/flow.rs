@@ -6,6 +6,16 @@
 //! handed out (to be judged, reported and dropped) when it has been closed
 //! or reset and stayed quiet for [`LINGER_SECS`], when its 4-tuple is reused
 //! by a new SYN, or when the capture ends.
+//!
+//! Memory is bounded by design: a connection that never finishes must not
+//! stay forever. One the capture never shows established both ways
+//! ([`Unreplied`]: a SYN nobody answered, as in a scan; or only one side
+//! ever heard from, as in a one-way capture) is handed out once quiet for
+//! its idle limit ([`Unreplied::idle_limit_secs`]), and at most
+//! [`MAX_UNREPLIED`] of them are held at once: beyond that the least
+//! recently active one is handed out early and counted
+//! ([`FlowTable::unreplied_evicted`]), as the kernel counts what its full SYN
+//! backlog drops. Either way [`Connection::dropped`] says why and when.
 
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
@@ -23,6 +33,33 @@ pub const LINGER_SECS: f64 = 10.0;
 /// keeps retransmitting with backoff, and Linux gives up on an orphaned FIN
 /// only after tcp_orphan_retries (8 by default: a couple of minutes).
 pub const LINGER_UNACKED_SECS: f64 = 150.0;
+
+/// A connection whose handshake never completed is handed out after this
+/// long without a packet, in capture time. The client has given up by then:
+/// Linux retransmits a SYN `tcp_syn_retries` (6) times with the RTO doubling
+/// from 1 s (RFC 6298 §2.1 and §5.5) and gives up after 1+2+…+64 = 127 s
+/// (`tcp_write_timeout` → `retransmits_timed_out` in net/ipv4/tcp_timer.c);
+/// Windows after 21 s (2 retries from 3 s), macOS after 75 s; a server's
+/// SYN-ACKs end after 63 s (`tcp_synack_retries` = 5). Whatever the retry
+/// count, no retransmission waits longer than `TCP_RTO_MAX` (120 s,
+/// include/net/tcp.h), so a client still trying is never split.
+pub const HANDSHAKE_IDLE_SECS: f64 = 127.0;
+/// A connection only one side of which was ever heard from (a one-way
+/// capture, a peer that never answers) is handed out after this long
+/// without a packet. 7200 s is the default keepalive idle of Linux,
+/// Windows and macOS, and Linux gives a silent peer 9 probes 75 s apart
+/// (`tcp_keepalive_probes`, `tcp_keepalive_intvl`): a side quiet for longer
+/// sends no default keepalive, so a one-way capture's probes and their
+/// answers still fall within one connection.
+pub const ONE_WAY_IDLE_SECS: f64 = 7200.0 + 9.0 * 75.0;
+/// At most this many [`Unreplied`] connections are held at once (about 1 KiB
+/// each). A scan or a SYN flood goes beyond: the least recently active is
+/// then handed out early, and counted. Linux keeps at most
+/// `tcp_max_syn_backlog` (up to 4096 by default) requests per listener and
+/// counts what a full backlog drops (`TcpExtListenDrops`); netfilter's
+/// conntrack, when full, drops an entry that never saw a reply first
+/// (`early_drop`). This is four times the backlog, for every host of the capture.
+pub const MAX_UNREPLIED: usize = 16_384;
 
 /// At most this many probes of one train are kept as evidence; the counts
 /// stay exact beyond it.
@@ -389,6 +426,74 @@ pub struct Connection {
     pub gap_before_last: f64,
     /// Silence before the packet before it (s).
     pub gap_before_previous: f64,
+    /// Every segment seen carried SYN: the handshake never completed (as far
+    /// as the capture shows).
+    pub handshake_only: bool,
+    /// Handed out before it finished, and why (None: finished, reused, or the capture ended).
+    pub dropped: Option<Dropped>,
+}
+
+/// A connection the capture never showed established both ways (conntrack
+/// lists such entries as `[UNREPLIED]`). Only these have an idle limit:
+/// one both sides spoke on stays until it finishes or the capture ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreplied {
+    /// Every segment carried SYN: the handshake never completed.
+    Handshake,
+    /// Only one side was ever heard from.
+    OneWay,
+}
+
+impl Unreplied {
+    const ALL: [Unreplied; 2] = [Unreplied::Handshake, Unreplied::OneWay];
+
+    /// What a connection is, as of its latest packet (None: both sides spoke
+    /// after the handshake). A connection only ever moves down: handshake,
+    /// one-way, both ways.
+    pub fn of(conn: &Connection) -> Option<Unreplied> {
+        if conn.handshake_only {
+            Some(Unreplied::Handshake)
+        } else if conn.sides.iter().any(|h| h.counts.packets == 0) {
+            Some(Unreplied::OneWay)
+        } else {
+            None
+        }
+    }
+
+    /// How long such a connection may stay quiet before it is handed out.
+    pub fn idle_limit_secs(self) -> f64 {
+        match self {
+            Unreplied::Handshake => HANDSHAKE_IDLE_SECS,
+            Unreplied::OneWay => ONE_WAY_IDLE_SECS,
+        }
+    }
+}
+
+/// Why, and when, the flow table handed out a connection that had not
+/// finished: it is judged as of then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// Quiet for its [idle limit](Unreplied::idle_limit_secs), which ran out `at`.
+    IdleLimit { was: Unreplied, at: Timestamp },
+    /// More than [`MAX_UNREPLIED`] unreplied connections were held `at` this
+    /// time, and it was the least recently active.
+    Evicted { was: Unreplied, at: Timestamp },
+}
+
+impl Dropped {
+    /// When it was dropped: the time it is judged as of.
+    pub fn at(self) -> Timestamp {
+        match self {
+            Dropped::IdleLimit { at, .. } | Dropped::Evicted { at, .. } => at,
+        }
+    }
+
+    /// What it was when dropped.
+    pub fn was(self) -> Unreplied {
+        match self {
+            Dropped::IdleLimit { was, .. } | Dropped::Evicted { was, .. } => was,
+        }
+    }
 }
 
 impl Connection {
@@ -469,6 +574,31 @@ pub struct FlowTable {
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
     finished_queue: VecDeque<(FlowKey, u64)>,
+    /// The [`Unreplied`] connections, one queue per kind (indexed by it).
+    unreplied: [IdleQueue; 2],
+    /// Handed out early because more than [`MAX_UNREPLIED`] were held.
+    evicted: u64,
+}
+
+/// Connections of one [`Unreplied`] kind, least recently active first. An
+/// entry is only looked at when its idle limit may have run out (or when
+/// too many are held): one active since it was queued then goes to the
+/// back as it is now, one that changed kind or left the table is dropped.
+/// Entries are pushed at increasing times, so the queue stays in order of
+/// last activity (a capture's clock set back only delays a sweep).
+#[derive(Default)]
+struct IdleQueue {
+    queue: VecDeque<IdleEntry>,
+    /// Connections of this kind held: one entry each, among stale entries.
+    held: usize,
+}
+
+#[derive(Clone, Copy)]
+struct IdleEntry {
+    /// The connection's last packet when it was queued.
+    last: Timestamp,
+    key: FlowKey,
+    id: u64,
 }
 
 impl FlowTable {
@@ -481,8 +611,15 @@ impl FlowTable {
         self.flows.len()
     }
 
+    /// Connections handed out early because more than [`MAX_UNREPLIED`]
+    /// [`Unreplied`] connections were held.
+    pub fn unreplied_evicted(&self) -> u64 {
+        self.evicted
+    }
+
     /// Adds one segment: returns its class and what it changed for its
-    /// connection. Connections it ends (a reused 4-tuple) are passed to `done`.
+    /// connection. Connections it ends (a reused 4-tuple, or the least
+    /// recently active unreplied one when too many are held) are passed to `done`.
     pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {
         let key = FlowKey::of(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
@@ -492,25 +629,104 @@ impl FlowTable {
                 || existing.sides[0].addr != seg.src
                 || existing.sides[0].seq.isn.is_some_and(|isn| isn != seg.seq);
             if reused {
-                let old = self.flows.remove(&key).expect("present");
-                done(old);
+                done(self.remove(&key));
             }
         }
         let next_id = &mut self.next_id;
+        let mut created = false;
         let conn = self.flows.entry(key).or_insert_with(|| {
             *next_id += 1;
+            created = true;
             Box::new(new_connection(*next_id, at, seg))
         });
         let was_finished = conn.is_finished();
+        let was = if created { None } else { Unreplied::of(conn) };
         let before = TrainMark::of(conn);
         let class = update(conn, at, seg);
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((key, conn.id));
         }
-        Observed { class, changes: changes(before, was_finished, conn, seg) }
+        let observed = Observed { class, changes: changes(before, was_finished, conn, seg) };
+        let is = Unreplied::of(conn);
+        if is != was {
+            let entry = IdleEntry { last: conn.last.ts, key, id: conn.id };
+            if let Some(was) = was {
+                self.left(was);
+            }
+            if let Some(is) = is {
+                let q = &mut self.unreplied[is as usize];
+                q.queue.push_back(entry);
+                q.held += 1;
+            }
+        }
+        if self.unreplied.iter().map(|q| q.held).sum::<usize>() > MAX_UNREPLIED {
+            self.evict(at.ts, done);
+        }
+        observed
     }
 
-    /// Hands out finished connections that have been quiet for [`LINGER_SECS`] at `now`.
+    /// Takes a connection out of the table.
+    fn remove(&mut self, key: &FlowKey) -> Box<Connection> {
+        let conn = self.flows.remove(key).expect("present");
+        if let Some(was) = Unreplied::of(&conn) {
+            self.left(was);
+        }
+        conn
+    }
+
+    /// A connection of this kind changed kind, or left the table.
+    fn left(&mut self, was: Unreplied) {
+        let q = &mut self.unreplied[was as usize];
+        q.held -= 1;
+        // Its entry stays until looked at. When such entries outnumber the
+        // others, they go at once: the queue stays within about twice the
+        // connections it stands for.
+        if q.queue.len() > 2 * q.held + 1024 {
+            let flows = &self.flows;
+            q.queue.retain(|e| flows.get(&e.key).is_some_and(|c| c.id == e.id && Unreplied::of(c) == Some(was)));
+        }
+    }
+
+    /// The first entry of a queue that stands for a held connection of its
+    /// kind (stale ones are dropped on the way), and that connection's last packet now.
+    fn front(&mut self, kind: Unreplied) -> Option<(IdleEntry, Timestamp)> {
+        let q = &mut self.unreplied[kind as usize];
+        while let Some(&e) = q.queue.front() {
+            match self.flows.get(&e.key) {
+                Some(conn) if conn.id == e.id && Unreplied::of(conn) == Some(kind) => return Some((e, conn.last.ts)),
+                _ => q.queue.pop_front(),
+            };
+        }
+        None
+    }
+
+    /// Hands out the least recently active unreplied connection, and counts it.
+    fn evict(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
+        loop {
+            let fronts = Unreplied::ALL.map(|kind| self.front(kind).map(|(e, last)| (kind, e, last)));
+            let Some((kind, entry, last)) = fronts.into_iter().flatten().min_by_key(|(_, e, _)| e.last) else {
+                return;
+            };
+            let q = &mut self.unreplied[kind as usize];
+            q.queue.pop_front();
+            if last > entry.last {
+                // Active since it was queued: to the back, as it is now.
+                q.queue.push_back(IdleEntry { last, ..entry });
+                continue;
+            }
+            self.evicted += 1;
+            return self.hand_out(&entry.key, Dropped::Evicted { was: kind, at: now }, done);
+        }
+    }
+
+    fn hand_out(&mut self, key: &FlowKey, why: Dropped, done: &mut dyn FnMut(Box<Connection>)) {
+        let mut conn = self.remove(key);
+        conn.dropped = Some(why);
+        done(conn);
+    }
+
+    /// Hands out finished connections that have been quiet for [`LINGER_SECS`]
+    /// at `now`, and [`Unreplied`] ones quiet for their idle limit.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
         // Entries are in the order the connections finished, so the sweep
         // stops at the first one still within the short linger time. One
@@ -527,11 +743,27 @@ impl FlowTable {
             let quiet_for = now.secs_since(conn.last.ts);
             if quiet_for >= conn.linger_secs() {
                 self.finished_queue.pop_front();
-                done(self.flows.remove(&key).expect("present"));
+                done(self.remove(&key));
             } else if quiet_for >= LINGER_SECS {
                 self.finished_queue.rotate_left(1);
             } else {
                 break;
+            }
+        }
+        for kind in Unreplied::ALL {
+            let limit = kind.idle_limit_secs();
+            while let Some((entry, last)) = self.front(kind)
+                && entry.last.after_secs(limit) <= now
+            {
+                let q = &mut self.unreplied[kind as usize];
+                q.queue.pop_front();
+                let due = last.after_secs(limit);
+                if due <= now {
+                    self.hand_out(&entry.key, Dropped::IdleLimit { was: kind, at: due }, done);
+                } else {
+                    // Active since it was queued: looked at again when due.
+                    q.queue.push_back(IdleEntry { last, ..entry });
+                }
             }
         }
     }
@@ -541,6 +773,7 @@ impl FlowTable {
         let mut rest: Vec<Box<Connection>> = self.flows.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         self.finished_queue.clear();
+        self.unreplied = Default::default();
         for c in rest {
             done(c);
         }
@@ -699,6 +932,8 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
         second_longest_gap: None,
         gap_before_last: 0.0,
         gap_before_previous: 0.0,
+        handshake_only: seg.flags.syn(),
+        dropped: None,
     }
 }
 
@@ -734,6 +969,7 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     conn.gap_before_previous = conn.gap_before_last;
     conn.gap_before_last = gap;
     conn.packets += 1;
+    conn.handshake_only &= seg.flags.syn();
     let previous = conn.last;
     conn.last = at;
     let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous, previous };

@@ -78,7 +78,8 @@ impl<'s> Judge<'s> {
     /// A connection was handed out at `now`: judge it, count it, report it
     /// (and stream its end, unless an early event already said it).
     fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str, now: Timestamp) -> io::Result<()> {
-        let verdict = judge(conn, capture_end);
+        // One dropped before it finished is judged as of when it was dropped.
+        let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
         self.paths.add(conn, &verdict, self.captures.len());
         self.summary.connections += 1;
@@ -389,6 +390,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
+        self.stats.unreplied_evicted = self.table.unreplied_evicted();
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| end.to_rfc3339());
         self.judge.summary.captures += 1;

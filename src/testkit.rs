@@ -46,6 +46,18 @@ pub fn frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usiz
     out
 }
 
+/// A SYN from the scanner 10.9.9.9:`sport` to `dst`:`dport`, as a port scan sends it.
+pub fn scan_syn(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([2; 6], [4; 6])
+        .ipv4([10, 9, 9, 9], dst, 64)
+        .tcp(sport, dport, u32::from(sport) << 8, 1024)
+        .syn()
+        .write(&mut out, &[])
+        .expect("a frame fits in a Vec");
+    out
+}
+
 /// One connection killed by the server's keepalive, as the CTO saw it: a
 /// handshake and one exchange, 21.4 s of idle, 2 probes 2.016 s apart, then
 /// the server's RST — the timings a HZ=250 Linux shows for

@@ -25,6 +25,12 @@ impl Timestamp {
         (self.0.saturating_sub(earlier.0)) as f64 / 1e9
     }
 
+    /// `secs` seconds later, saturating at the ends of the range (a
+    /// capture's timestamps can be anything).
+    pub fn after_secs(self, secs: f64) -> Timestamp {
+        Timestamp(self.0.saturating_add((secs * 1e9) as i64))
+    }
+
     /// The time now, by the system's wall clock (the clock libpcap stamps
     /// live packets with).
     pub fn now() -> Timestamp {

@@ -253,3 +253,43 @@ fn a_full_standard_output_is_exit_status_2_with_a_message() {
     assert!(stderr(&out).contains("No space left on device"), "{}", stderr(&out));
     assert_eq!(tcpka_full(&["live", "--list-interfaces"], true, true).status.code(), Some(2));
 }
+
+#[test]
+fn syns_nobody_answered_are_judged_after_the_syn_retry_window() {
+    // Three attempts to connect to a dead service, each SYN retransmitted as
+    // Linux does (1, 3, 7, 15, 31, 63 s), and a keepalive kill 400 s later.
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for i in 0..3u16 {
+        for t in [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0] {
+            frames.push((t + f64::from(i) * 0.01, scan_syn(50_000 + i, [10, 0, 0, 2], 80)));
+        }
+    }
+    for (t, f) in keepalive_kill_frames() {
+        frames.push((t + 400.0, f));
+    }
+    frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let path = dir.path().join("scan.pcap");
+    write_pcap(&path, 1, &frames);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 4);
+    // Judged when their limit ran out, before the keepalive kill.
+    for (conn, port) in conns.iter().zip(["50000", "50001", "50002"]) {
+        assert_eq!(conn["client"], format!("10.9.9.9:{port}"));
+        assert_eq!(conn["end_reason"], "open");
+        assert_eq!(conn["packets"], 7);
+        assert_eq!(conn["idle_at_end_s"], 127.0);
+        let diagnosis = conn["diagnosis"].as_str().unwrap();
+        assert!(diagnosis.starts_with("Never established") && diagnosis.contains("127 s"), "{diagnosis}");
+    }
+    assert_eq!(conns[3]["end_reason"], "keepalive-timeout");
+    // Not open at the end, so not a reconnect storm; and no path idle
+    // timeout from the gaps between SYN retransmissions.
+    assert_eq!(doc["reconnect_storms"], serde_json::json!([]));
+    assert_eq!(doc["paths"], serde_json::json!([]));
+    // Nothing evicted: the field is left out.
+    assert_eq!(doc["captures"][0]["connections"], 4);
+    assert!(doc["captures"][0].get("unreplied_evicted").is_none(), "{}", doc["captures"][0]);
+}

@@ -76,7 +76,10 @@ impl PathAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Judgement, capture: usize) {
         let server = conn.server();
         let survived = verdict.idle.survived_s.filter(|&s| s >= MIN_IDLE_OF_INTEREST_S);
-        if survived.is_some() || verdict.idle.died_after_s.is_some() {
+        // A silence in a handshake is a client waiting for an answer, not an
+        // idle connection a middlebox could forget: it bounds no path timeout
+        // (and a scan would otherwise leave an entry per server scanned).
+        if !conn.handshake_only && (survived.is_some() || verdict.idle.died_after_s.is_some()) {
             let p = self.paths.entry(server).or_default();
             p.connections += 1;
             if let Some(s) = survived {
@@ -87,7 +90,9 @@ impl PathAggregator {
                 p.died_connections += 1;
             }
         }
-        if matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed) {
+        // Dropped before the capture ended (a handshake nobody answered): not
+        // still open at the end.
+        if conn.dropped.is_none() && matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed) {
             let client = conn.side(Side::Client).addr.ip();
             let s = self.storms.entry((capture, client, server)).or_default();
             if s.still_open == 0 {

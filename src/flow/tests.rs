@@ -272,3 +272,166 @@ fn a_one_byte_probe_restarts_a_linux_probers_idle_but_not_a_windows_one() {
     let client_idle = conns[0].side(Side::Client).keepalive().idle_observed.min.unwrap();
     assert!((client_idle - 30.03).abs() < 1e-9, "{client_idle}");
 }
+
+#[test]
+fn an_unanswered_syn_leaves_after_the_syn_retry_window() {
+    // Linux retransmits the SYN 1, 3, 7, 15, 31 and 63 s after the first
+    // (tcp_syn_retries = 6) and gives up 64 s after the last one.
+    let mut w = Wire::new();
+    for t in [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0] {
+        assert_eq!(w.send(t, seg(C, SYN, 1000, 0, 0)), PacketClass::Syn);
+        // Quiet for less than the window between retransmissions: still held.
+        w.table.expire(Timestamp::from_secs_f64(t + 64.0), &mut |_| panic!("handed out while retrying"));
+    }
+    w.table.expire(Timestamp::from_secs_f64(63.0 + HANDSHAKE_IDLE_SECS - 0.5), &mut |_| panic!("too early"));
+    let mut out = Vec::new();
+    w.table.expire(Timestamp::from_secs_f64(400.0), &mut |c| out.push(c));
+    assert_eq!(out.len(), 1);
+    assert_eq!(w.table.len(), 0);
+    assert_eq!(out[0].packets, 7);
+    assert!(out[0].handshake_only);
+    // Judged as of when its limit ran out, not when the sweep came by.
+    let due = Timestamp::from_secs_f64(63.0 + HANDSHAKE_IDLE_SECS);
+    assert_eq!(out[0].dropped, Some(Dropped::IdleLimit { was: Unreplied::Handshake, at: due }));
+    assert_eq!(w.table.unreplied_evicted(), 0);
+}
+
+#[test]
+fn a_syn_and_its_syn_ack_without_the_final_ack_is_still_a_handshake() {
+    // The server side of a SYN flood: SYN-ACKs retransmitted (tcp_synack_retries = 5), never acknowledged.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    for t in [0.001, 1.0, 3.0, 7.0, 15.0, 31.0] {
+        w.send(t, seg(S, SYN | ACK, 5000, 1001, 0));
+    }
+    let mut out = Vec::new();
+    w.table.expire(Timestamp::from_secs_f64(31.0 + HANDSHAKE_IDLE_SECS), &mut |c| out.push(c));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].dropped.map(Dropped::was), Some(Unreplied::Handshake));
+}
+
+#[test]
+fn a_connection_both_sides_spoke_on_is_not_dropped_when_idle() {
+    let mut w = Wire::established(1000, 5000);
+    // Captured mid-stream, both ways.
+    let mut mid = Wire::new();
+    mid.send(0.0, seg(C, ACK, 1001, 5001, 10));
+    mid.send(0.1, seg(S, ACK, 5001, 1011, 0));
+    for table in [&mut w.table, &mut mid.table] {
+        table.expire(Timestamp::from_secs_f64(1e6), &mut |_| panic!("a connection both sides spoke on was dropped"));
+        assert_eq!(table.len(), 1);
+    }
+    let conns = w.finish();
+    assert!(!conns[0].handshake_only);
+    assert_eq!(conns[0].dropped, None);
+}
+
+#[test]
+fn a_one_way_connection_stays_through_default_keepalive_silences_then_leaves() {
+    // Only the client is captured: its SYN, its ACK and data, then a Linux
+    // keepalive probe every 7200 s (answered, but the answers are not seen).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.1, seg(C, ACK, 1001, 5001, 10));
+    // No longer a handshake: not dropped after the SYN retry window.
+    w.table.expire(Timestamp::from_secs_f64(1000.0), &mut |_| panic!("a one-way connection left after 1000 s"));
+    let probes = [7200.1, 14400.1, 21600.1];
+    for t in probes {
+        assert_eq!(w.send(t, seg(C, ACK, 1010, 5001, 0)), PacketClass::KeepaliveProbe);
+        w.table.expire(Timestamp::from_secs_f64(t + 7199.0), &mut |_| panic!("split between probes"));
+    }
+    let last = probes[2];
+    w.table.expire(Timestamp::from_secs_f64(last + ONE_WAY_IDLE_SECS - 1.0), &mut |_| panic!("too early"));
+    let mut out = Vec::new();
+    w.table.expire(Timestamp::from_secs_f64(last + 1e5), &mut |c| out.push(c));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].side(Side::Client).keepalive().probes_sent, 3);
+    let due = Timestamp::from_secs_f64(last + ONE_WAY_IDLE_SECS);
+    assert_eq!(out[0].dropped, Some(Dropped::IdleLimit { was: Unreplied::OneWay, at: due }));
+}
+
+#[test]
+fn the_peer_answering_makes_a_one_way_connection_two_way() {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, ACK, 1001, 5001, 10));
+    w.send(5000.0, seg(S, ACK, 5001, 1011, 0));
+    w.table.expire(Timestamp::from_secs_f64(1e6), &mut |_| panic!("dropped after both sides spoke"));
+    assert_eq!(w.table.unreplied.iter().map(|q| q.held).sum::<usize>(), 0);
+}
+
+/// A SYN from 10.0.0.1:`port` to 10.0.0.2:7777.
+fn syn_from(port: u16) -> Segment {
+    Segment {
+        vlan: Default::default(),
+        src: format!("10.0.0.1:{port}").parse().unwrap(),
+        dst: S.parse().unwrap(),
+        seq: SeqNumber(u32::from(port)),
+        ack: SeqNumber(0),
+        flags: crate::decode::TcpFlags(SYN),
+        window: 500,
+        payload_len: 0,
+        ttl: 64,
+        ip_id: None,
+        has_timestamp: false,
+        first_sack: None,
+    }
+}
+
+fn at(frame: u64, t: f64) -> PacketRef {
+    PacketRef { frame, ts: Timestamp::from_secs_f64(t) }
+}
+
+#[test]
+fn too_many_unreplied_connections_evict_the_least_recently_active_and_count_it() {
+    let mut table = FlowTable::new();
+    let mut out: Vec<Box<Connection>> = Vec::new();
+    let n = MAX_UNREPLIED as u16;
+    // Half handshakes, half one-way (an ACK scan), interleaved.
+    for i in 0..n {
+        let mut s = syn_from(10_000 + i);
+        if i % 2 == 1 {
+            s.flags = crate::decode::TcpFlags(ACK);
+        }
+        table.observe(at(u64::from(i) + 1, f64::from(i) * 1e-3), &s, &mut |c| out.push(c));
+    }
+    assert!(out.is_empty());
+    // The first connection retransmits its SYN: the second (one-way) is now the least recently active.
+    table.observe(at(u64::from(n) + 1, 20.0), &syn_from(10_000), &mut |c| out.push(c));
+    table.observe(at(u64::from(n) + 2, 20.0), &syn_from(60_000), &mut |c| out.push(c));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].client().port(), 10_001);
+    let now = Timestamp::from_secs_f64(20.0);
+    assert_eq!(out[0].dropped, Some(Dropped::Evicted { was: Unreplied::OneWay, at: now }));
+    assert_eq!(table.unreplied_evicted(), 1);
+    assert_eq!(table.len(), MAX_UNREPLIED);
+    // One more: the third goes (the first is still more recent).
+    table.observe(at(u64::from(n) + 3, 20.0), &syn_from(60_001), &mut |c| out.push(c));
+    assert_eq!(out[1].client().port(), 10_002);
+    assert_eq!(out[1].dropped, Some(Dropped::Evicted { was: Unreplied::Handshake, at: now }));
+    assert_eq!(table.unreplied_evicted(), 2);
+}
+
+#[test]
+fn connections_that_get_a_reply_do_not_pile_up_in_the_queues() {
+    // 20,000 connections, each refused at once: none is held as unreplied,
+    // and the queue of handshakes stays small.
+    let mut table = FlowTable::new();
+    let mut done = |_: Box<Connection>| {};
+    for i in 0..20_000u32 {
+        let port = 1024 + (i % 60_000) as u16;
+        let mut syn = syn_from(port);
+        syn.seq = SeqNumber(i);
+        let t = f64::from(i) * 1e-4;
+        table.observe(at(u64::from(2 * i + 1), t), &syn, &mut done);
+        let mut rst = syn;
+        (rst.src, rst.dst) = (syn.dst, syn.src);
+        rst.flags = crate::decode::TcpFlags(RST | ACK);
+        table.observe(at(u64::from(2 * i + 2), t), &rst, &mut done);
+        table.expire(Timestamp::from_secs_f64(t), &mut done);
+    }
+    for q in &table.unreplied {
+        assert_eq!(q.held, 0);
+        assert!(q.queue.len() <= 1024 + 1, "{}", q.queue.len());
+    }
+    assert_eq!(table.unreplied_evicted(), 0);
+}

@@ -1,11 +1,11 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
 use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
-use crate::flow::{Connection, Side};
+use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding,
-    Verdict, linux_retries_timeout,
+    Bound, EndReason, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
+    RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
 /// The OS family in words, for the diagnosis.
@@ -42,17 +42,23 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         }
         &Verdict::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
             parts.push(format!(
-                "Half-closed: {} sent FIN, but {} had not closed its side {} later, when the capture ended. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
+                "Half-closed: {} sent FIN, but {} had not closed its side {} later, {}. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
                 name(side),
                 name(side.peer()),
                 secs(open_for),
+                when_judged(conn, "when the capture ended"),
                 conn.side(side.peer()).addr.ip()
             ));
         }
-        Verdict::Open { .. } => parts.push("Still open when the capture ended.".to_string()),
+        Verdict::Open { idle_at_end_s } => match conn.dropped {
+            None => parts.push("Still open when the capture ended.".to_string()),
+            Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
+        },
     }
-    if let Some(idle) = verdict.idle_at_end_s() {
-        let mut s = format!("It had been idle for {} at the end of the capture", secs(idle));
+    // An open connection that was dropped had its silence told above.
+    let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
+    if let Some(idle) = verdict.idle_at_end_s().filter(|_| !silence_told) {
+        let mut s = format!("It had been idle for {} {}", secs(idle), when_judged(conn, "at the end of the capture"));
         if keepalive.is_empty() {
             s.push_str(&format!(
                 " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
@@ -94,6 +100,45 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         parts.push(keepalive_seen(conn, k));
     }
     parts.join(" ")
+}
+
+/// When a connection still open was judged: `at_end` (words for the end of
+/// the capture), or when the flow table dropped it ([`Dropped`]).
+fn when_judged(conn: &Connection, at_end: &'static str) -> &'static str {
+    match conn.dropped {
+        None => at_end,
+        Some(_) => "when it was judged and dropped",
+    }
+}
+
+/// A connection the capture never showed established both ways, handed
+/// out before the capture ended.
+fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
+    let what = match why.was() {
+        Unreplied::Handshake => "Never established: its handshake did not complete".to_string(),
+        Unreplied::OneWay => {
+            let heard = if conn.side(Side::Client).counts.packets > 0 { Side::Client } else { Side::Server };
+            format!(
+                "Only {} ({}) was ever heard from (a one-way capture, or a peer that never answered)",
+                endpoint(conn.side(heard).addr),
+                heard.name()
+            )
+        }
+    };
+    match why {
+        Dropped::IdleLimit { was: Unreplied::Handshake, .. } => format!(
+            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped. A port scan, or a host or service that did not answer.",
+            secs(idle)
+        ),
+        Dropped::IdleLimit { was: Unreplied::OneWay, .. } => format!(
+            "{what}, and nothing more for {}, longer than any default keepalive waits (7200 s of idle, then Linux's 9 probes 75 s apart), so it was judged then and dropped.",
+            secs(idle)
+        ),
+        Dropped::Evicted { .. } => format!(
+            "{what}; {} after its last packet more than {MAX_UNREPLIED} such connections were held at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped.",
+            secs(idle)
+        ),
+    }
 }
 
 fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> String {

@@ -30,11 +30,21 @@ pub struct CaptureSummary {
     /// Packets whose headers could not be read (not counted in any connection).
     pub undecodable_packets: u64,
     pub connections: u64,
+    /// Connections the capture never showed established both ways (a
+    /// handshake that never completed, or one side never heard from), judged
+    /// and dropped early because more than [`MAX_UNREPLIED`](crate::flow::MAX_UNREPLIED)
+    /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unreplied_evicted: u64,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One keepalive-probing side of a connection.

@@ -79,6 +79,14 @@ impl<W: Write> ReportSink for TableSink<W> {
             if c.undecodable_packets > 0 {
                 line.push_str(&format!(", {} undecodable", c.undecodable_packets));
             }
+            if c.unreplied_evicted > 0 {
+                line.push_str(&format!(
+                    ", {} unreplied connection{} judged early (more than {} at once)",
+                    c.unreplied_evicted,
+                    if c.unreplied_evicted == 1 { "" } else { "s" },
+                    crate::flow::MAX_UNREPLIED
+                ));
+            }
             writeln!(out, "{line}")?;
             for w in &c.warnings {
                 writeln!(out, "{}", self.wrap("  warning: ", w))?;

@@ -1,0 +1,53 @@
+//! Memory is bounded by design: a port scan of 300,000 SYNs nobody
+//! answered is analysed in less than 64 MiB. Its own test binary, so the
+//! peak memory of the children it waits for is that of tcpka alone.
+// Tests may print: clippy.toml forbids it in tcpka itself (see src/diag.rs).
+#![allow(clippy::disallowed_macros)]
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+
+/// The largest resident set of the children waited for so far, in bytes.
+fn children_peak_rss() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct it is given.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    // ru_maxrss is in KiB on Linux.
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn a_300000_syn_scan_stays_under_64_mib() {
+    const SYNS: u32 = 300_000;
+    let dir = tempfile::tempdir().unwrap();
+    // 10,000 SYNs a second to 300,000 (address, port) pairs, none answered:
+    // all within the SYN retry window, so only the cap on unreplied
+    // connections held bounds the flow table.
+    let frames: Vec<(f64, Vec<u8>)> = (0..SYNS)
+        .map(|i| {
+            let dst = [10, 2, (i >> 8) as u8, i as u8];
+            (f64::from(i) * 1e-4, scan_syn(40_000 + (i % 20_000) as u16, dst, 1 + (i >> 16) as u16))
+        })
+        .collect();
+    let path = dir.path().join("scan.pcap");
+    write_pcap(&path, 1, &frames);
+    drop(frames);
+    let path = path.to_str().unwrap();
+
+    let out = tcpka(&["analyze", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let evicted = u64::from(SYNS) - tcpka::MAX_UNREPLIED as u64;
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{SYNS} connections, {evicted} unreplied connections judged early")), "{text}");
+    // The JSON report builds every connection's report: bounded too.
+    let status = Command::new(env!("CARGO_BIN_EXE_tcpka"))
+        .args(["analyze", "--format", "json", path])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let peak = children_peak_rss();
+    eprintln!("peak RSS of tcpka on a {SYNS}-SYN scan: {:.1} MiB", peak as f64 / (1 << 20) as f64);
+    assert!(peak < 64 << 20, "peak RSS {peak} bytes");
+}
