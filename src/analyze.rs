@@ -30,7 +30,8 @@ pub fn analyze_files(
                 continue;
             }
         };
-        let mut pipeline = Pipeline::new(judge, &source.path, source.format, source.link());
+        let format = source.format.clone();
+        let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
         let size = source.size;
         let mut reported = 0;
         loop {
@@ -44,6 +45,7 @@ pub fn analyze_files(
                         t(PacketRef { frame: pipeline.frames(), ts: p.ts }, &seg, class)?;
                     }
                 }
+                Next::Link(link) => pipeline.set_link(link),
                 Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
@@ -56,6 +58,9 @@ pub fn analyze_files(
                     break;
                 }
             }
+        }
+        for warning in source.take_warnings() {
+            pipeline.warn(warning);
         }
         drop(source);
         pipeline.end()?;

@@ -267,6 +267,15 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
     }
 
+    /// The packets from here on are on `link` (a pcapng whose interfaces
+    /// have different link types): the capture lists each link type once.
+    pub fn set_link(&mut self, link: &Link) {
+        self.link = link.kind;
+        if !self.stats.link_types.contains(&link.name) {
+            self.stats.link_types.push(link.name.clone());
+        }
+    }
+
     /// Counts a packet that the filter rejected (it keeps its frame number).
     pub fn skip(&mut self) {
         self.stats.packets += 1;

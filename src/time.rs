@@ -20,6 +20,17 @@ impl Timestamp {
         Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
     }
 
+    /// A pcapng timestamp: `ticks` of `1/per_sec` s since the epoch, plus
+    /// the interface's `offset_secs` (`if_tsresol`, `if_tsoffset`). As
+    /// libpcap's `pcap_ng_next_packet` computes it: whole seconds, then the
+    /// fraction scaled to nanoseconds, truncated. `per_sec` is never 0.
+    pub fn from_ticks(ticks: u64, per_sec: u64, offset_secs: i64) -> Timestamp {
+        let secs = ((ticks / per_sec) as i64).wrapping_add(offset_secs);
+        // Below 2^64 · 10^9: the product fits in 128 bits.
+        let nanos = (u128::from(ticks % per_sec) * 1_000_000_000 / u128::from(per_sec)) as i64;
+        Timestamp::from_timeval(secs, nanos)
+    }
+
     /// Seconds elapsed from `earlier` to `self` (negative if `earlier` is later).
     pub fn secs_since(self, earlier: Timestamp) -> f64 {
         (self.0.saturating_sub(earlier.0)) as f64 / 1e9

@@ -92,6 +92,7 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
                     read += 1;
                     self.pipeline.packet(p.ts, p.data)?;
                 }
+                Next::Link(link) => self.pipeline.set_link(link),
                 Next::Filtered => {
                     read += 1;
                     self.pipeline.skip();

@@ -1,18 +1,22 @@
-//! The file source: pcap and pcapng files (or standard input) through libpcap.
+//! The file source: pcap and pcapng captures from a file, a pipe or
+//! standard input, read by [`reader`](crate::source::reader) on a thread of
+//! its own, which reads ahead in batches while the caller's thread decodes,
+//! tracks and judges (the machine this runs on most often, a laptop, has at
+//! least two cores).
 //!
-//! A BPF filter is compiled by libpcap but applied here, packet by packet,
-//! rather than installed with `pcap_setfilter`: that way every packet still
-//! gets its frame number, so the numbers tcpka shows are Wireshark's.
-//!
-//! A reader thread reads the file ahead in batches while the caller's
-//! thread decodes, tracks and judges (the machine this runs on most often,
-//! a laptop, has at least two cores).
+//! A pcapng's interfaces may each have their own link type: packets carry
+//! the index of their link, and the source says when it changes
+//! ([`Next::Link`]). A BPF filter is compiled per link type and applied
+//! packet by packet ([`filter`](crate::source::filter)).
 
-use crate::source::{Link, Next, Packet, PacketSource, timestamp};
+use crate::source::filter::Filter;
+use crate::source::input::{self, Input};
+use crate::source::reader::{CaptureReader, ReadError, Record};
+use crate::source::{Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
-use pcap::{Capture, Offline, Precision};
-use std::fs::File;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -35,43 +39,6 @@ pub enum CaptureError {
     BadFilter { path: String, filter: String, reason: String },
 }
 
-/// The on-disk format, from the file's first four bytes.
-pub fn sniff_format(magic: &[u8]) -> Option<&'static str> {
-    match magic {
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x4d, 0x3c, 0xb2, 0xa1] => {
-            Some("pcap")
-        }
-        [0x0a, 0x0d, 0x0d, 0x0a] => Some("pcapng"),
-        _ => None,
-    }
-}
-
-/// An open capture file, read through libpcap.
-struct CaptureFile {
-    capture: Capture<Offline>,
-    filter: Option<pcap::BpfProgram>,
-}
-
-impl CaptureFile {
-    /// Reads the next packet.
-    fn next_packet(&mut self) -> Next<'_> {
-        match self.capture.next_packet() {
-            Ok(packet) => {
-                // Opened with nanosecond precision.
-                let ts = timestamp(&packet.header.ts, true);
-                if let Some(f) = &self.filter
-                    && !f.filter(packet.data)
-                {
-                    return Next::Filtered;
-                }
-                Next::Packet(Packet { ts, data: packet.data })
-            }
-            Err(pcap::Error::NoMorePackets) => Next::End,
-            Err(e) => Next::Broken(e.to_string()),
-        }
-    }
-}
-
 /// Packets per batch handed from the reader thread to the analysing one.
 const BATCH_PACKETS: usize = 4096;
 /// Batches in flight: the reader runs at most this far ahead.
@@ -88,10 +55,12 @@ const KEPT_BYTES: usize = 512;
 struct Batch {
     bytes: Vec<u8>,
     packets: Vec<Entry>,
+    /// Links first seen in this batch, in the order of their indices.
+    links: Vec<Link>,
     /// File bytes read up to the end of this batch (for the progress bar).
     file_bytes: u64,
     /// How the file ended, on its last batch.
-    end: Option<Result<(), String>>,
+    end: Option<End>,
 }
 
 #[derive(Clone, Copy)]
@@ -99,34 +68,153 @@ struct Entry {
     ts: Timestamp,
     start: u32,
     len: u32,
-    /// Rejected by the filter: it still takes a frame number.
-    filtered: bool,
+    /// Index of the packet's link in [`FileSource::links`].
+    link: u16,
+    /// Not to be analysed (rejected by the filter, or on a link type tcpka
+    /// does not read): it still takes a frame number.
+    skipped: bool,
+}
+
+/// How a file ended: cleanly or broken off, and what the reader has to say.
+struct End {
+    broken: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// What becomes of the packets of one interface.
+#[derive(Clone, Copy)]
+enum Route {
+    /// Analysed, on link `link`, through filter program `filter`.
+    Read { link: u16, filter: Option<usize> },
+    /// On a link type tcpka does not read: counted in `skipped[index]`.
+    Skip(usize),
+}
+
+/// The reading side: the stream, and where each interface's packets go.
+struct Reading {
+    reader: CaptureReader<Box<dyn Read + Send>>,
+    filter: Option<Filter>,
+    /// Per interface of the current section.
+    routes: Vec<Route>,
+    /// Every link seen so far, by index.
+    links: Vec<Link>,
+    /// Links not yet handed to the source.
+    new_links: Vec<Link>,
+    /// Unreadable link types (DLT, name) and their packet counts.
+    skipped: Vec<(i32, String, u64)>,
+    read: Arc<AtomicU64>,
+}
+
+impl Reading {
+    /// Routes interface `index` of the reader's current section.
+    fn route(&mut self, index: usize) -> Result<(), String> {
+        let Some(interface) = self.reader.interface(index) else { return Ok(()) };
+        let (dlt, swapped) = (interface.dlt, interface.swapped);
+        let route = match Link::of(pcap::Linktype(dlt)) {
+            Ok(link) => {
+                let filter = match &mut self.filter {
+                    Some(f) => Some(f.program(dlt, swapped)?),
+                    None => None,
+                };
+                let index = match self.links.iter().position(|l| *l == link) {
+                    Some(i) => i,
+                    None => {
+                        self.links.push(link.clone());
+                        self.new_links.push(link);
+                        self.links.len() - 1
+                    }
+                };
+                Route::Read { link: index as u16, filter }
+            }
+            Err(unsupported) => {
+                let i = self.skipped.iter().position(|s| s.0 == dlt).unwrap_or_else(|| {
+                    self.skipped.push((dlt, unsupported.name, 0));
+                    self.skipped.len() - 1
+                });
+                Route::Skip(i)
+            }
+        };
+        self.routes.truncate(index);
+        self.routes.push(route);
+        Ok(())
+    }
+
+    /// The warnings for packets not analysed because of their link type.
+    fn warnings(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .filter(|s| s.2 > 0)
+            .map(|(dlt, name, n)| {
+                // libpcap has no name for some link types: the number alone then.
+                let link = if name.starts_with("DLT_") { format!("DLT {dlt}") } else { format!("{name} (DLT {dlt})") };
+                format!("{n} packets on an interface with link type {link} were not analysed: tcpka does not read that link type")
+            })
+            .collect()
+    }
 }
 
 /// The reader thread: fills batches from the file until it ends.
-fn read_ahead(mut file: CaptureFile, full: SyncSender<Batch>, empty: Receiver<Batch>) {
-    let mut file_bytes: u64 = 24;
+fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Batch>) {
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
         batch.bytes.clear();
         batch.packets.clear();
-        while batch.packets.len() < BATCH_PACKETS && batch.end.is_none() {
-            match file.next_packet() {
-                Next::Packet(p) => {
-                    file_bytes += 16 + p.data.len() as u64;
-                    let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
-                    let start = batch.bytes.len() as u32;
-                    batch.bytes.extend_from_slice(kept);
-                    batch.packets.push(Entry { ts: p.ts, start, len: kept.len() as u32, filtered: false });
+        batch.links.clear();
+        let mut broken = None;
+        while batch.packets.len() < BATCH_PACKETS && broken.is_none() && batch.end.is_none() {
+            let changed = match reading.reader.next_record() {
+                Ok(Some(Record::Packet(p))) => {
+                    let entry = match reading.routes.get(p.interface) {
+                        Some(&Route::Read { link, filter }) => {
+                            let rejected = match (filter, &reading.filter) {
+                                (Some(program), Some(f)) => !f.matches(program, p.data),
+                                _ => false,
+                            };
+                            if rejected {
+                                Entry { ts: Timestamp::default(), start: 0, len: 0, link, skipped: true }
+                            } else {
+                                let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
+                                let start = batch.bytes.len() as u32;
+                                batch.bytes.extend_from_slice(kept);
+                                Entry { ts: p.ts, start, len: kept.len() as u32, link, skipped: false }
+                            }
+                        }
+                        Some(&Route::Skip(i)) => {
+                            reading.skipped[i].2 += 1;
+                            Entry { ts: Timestamp::default(), start: 0, len: 0, link: 0, skipped: true }
+                        }
+                        // The reader only hands out packets of described interfaces.
+                        None => unreachable!("a packet on an interface not routed"),
+                    };
+                    batch.packets.push(entry);
+                    None
                 }
-                Next::Filtered => {
-                    batch.packets.push(Entry { ts: Timestamp::default(), start: 0, len: 0, filtered: true })
+                Ok(Some(Record::Section)) => {
+                    reading.routes.clear();
+                    None
                 }
-                Next::End | Next::Idle => batch.end = Some(Ok(())),
-                Next::Broken(reason) => batch.end = Some(Err(reason)),
+                Ok(Some(Record::Interface(i))) => Some(i),
+                Ok(None) => {
+                    batch.end = Some(End { broken: None, warnings: reading.warnings() });
+                    None
+                }
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    None
+                }
+            };
+            if let Some(i) = changed
+                && let Err(reason) = reading.route(i)
+            {
+                let filter = reading.filter.as_ref().map_or("", |f| f.expr());
+                broken = Some(format!("a later interface's link type does not take the filter '{filter}': {reason}"));
             }
         }
-        batch.file_bytes = file_bytes;
+        if let Some(reason) = broken {
+            batch.end = Some(End { broken: Some(reason), warnings: reading.warnings() });
+        }
+        batch.links.append(&mut reading.new_links);
+        batch.file_bytes = reading.read.load(Ordering::Relaxed);
         let last = batch.end.is_some();
         if full.send(batch).is_err() || last {
             return;
@@ -137,10 +225,14 @@ fn read_ahead(mut file: CaptureFile, full: SyncSender<Batch>, empty: Receiver<Ba
 /// A capture file as a [`PacketSource`]: read ahead by a thread of its own.
 pub struct FileSource {
     pub path: String,
-    pub format: Option<&'static str>,
-    /// File size in bytes, when known (not for standard input).
+    /// What the file was: "pcap" or "pcapng".
+    pub format: String,
+    /// File size in bytes, when known (not for pipes and standard input).
     pub size: Option<u64>,
-    link: Link,
+    /// Every link seen so far; packets name theirs by index.
+    links: Vec<Link>,
+    /// The link of the packets handed out last.
+    current: u16,
     batch: Batch,
     /// The next packet of `batch`.
     next: usize,
@@ -149,6 +241,8 @@ pub struct FileSource {
     /// The time of the latest packet.
     latest: Timestamp,
     ended: bool,
+    /// What the reader had to say at the end.
+    warnings: Vec<String>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -157,64 +251,56 @@ pub struct FileSource {
 
 impl FileSource {
     /// Opens a file ("-" = standard input), recognising pcap and pcapng by
-    /// content, and starts reading it ahead.
+    /// content, reads it up to its first packet (a pcapng describes its
+    /// interfaces there) and starts reading it ahead.
     pub fn open(path: &str, filter: Option<&str>) -> Result<FileSource, CaptureError> {
-        let mut format = None;
-        let mut size = None;
-        if path != "-" {
-            let mut file = File::open(path).map_err(|source| CaptureError::Open { path: path.into(), source })?;
-            let meta = file.metadata().map_err(|source| CaptureError::Open { path: path.into(), source })?;
-            if meta.is_dir() {
-                return Err(CaptureError::Open { path: path.into(), source: std::io::Error::other("is a directory") });
-            }
-            if meta.len() == 0 {
-                return Err(CaptureError::Empty { path: path.into() });
-            }
-            size = Some(meta.len());
-            let mut magic = [0u8; 4];
-            let n = file.read(&mut magic).unwrap_or(0);
-            format = sniff_format(&magic[..n]);
-            if format.is_none() {
-                return Err(CaptureError::NotACapture {
-                    path: path.into(),
-                    reason: format!(
-                        "the file starts with {:02x?}, which is neither pcap nor pcapng magic",
-                        &magic[..n]
-                    ),
-                });
-            }
-        }
-        let capture = Capture::from_file_with_precision(path, Precision::Nano)
-            .map_err(|e| CaptureError::NotACapture { path: path.into(), reason: format!("libpcap: {e}") })?;
-        let dlt = capture.get_datalink();
-        let link = Link::of(dlt).map_err(|u| CaptureError::UnsupportedLink {
-            path: path.into(),
-            dlt: u.dlt,
-            name: u.name,
-            description: dlt.get_description().map(|d| format!(", {d}")).unwrap_or_default(),
-        })?;
-        let filter = match filter {
-            Some(expr) => Some(capture.compile(expr, true).map_err(|e| CaptureError::BadFilter {
-                path: path.into(),
-                filter: expr.into(),
-                reason: e.to_string(),
-            })?),
-            None => None,
+        let Input { stream, format, size, read } = input::open(path)?;
+        let not_a_capture = |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.to_string() };
+        let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
+        reader.read_to_first_packet().map_err(not_a_capture)?;
+        let Some(first) = reader.interfaces().first().cloned() else {
+            let reason = "the pcapng file describes no interface".to_string();
+            return Err(CaptureError::NotACapture { path: path.into(), reason });
         };
-        let file = CaptureFile { capture, filter };
+        let mut reading = Reading {
+            reader,
+            filter: filter.map(Filter::new),
+            routes: Vec::new(),
+            links: Vec::new(),
+            new_links: Vec::new(),
+            skipped: Vec::new(),
+            read,
+        };
+        for i in 0..reading.reader.interfaces().len() {
+            reading.route(i).map_err(|reason| CaptureError::BadFilter {
+                path: path.into(),
+                filter: filter.unwrap_or_default().into(),
+                reason,
+            })?;
+        }
+        // None of the interfaces described so far has a link type tcpka reads.
+        if reading.links.is_empty() {
+            let dlt = pcap::Linktype(first.dlt);
+            let name = dlt.get_name().unwrap_or_else(|_| format!("DLT_{}", first.dlt));
+            let description = dlt.get_description().map(|d| format!(", {d}")).unwrap_or_default();
+            return Err(CaptureError::UnsupportedLink { path: path.into(), dlt: first.dlt, name, description });
+        }
+        let links = std::mem::take(&mut reading.new_links);
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Batch>();
-        let reader = std::thread::spawn(move || read_ahead(file, full_tx, empty_rx));
+        let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx));
         Ok(FileSource {
             path: path.into(),
-            format,
+            format: format.name().into(),
             size,
-            link,
+            links,
+            current: 0,
             batch: Batch::default(),
             next: 0,
             bytes_done: 0,
             latest: Timestamp::default(),
             ended: false,
+            warnings: Vec::new(),
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -225,20 +311,32 @@ impl FileSource {
     pub fn bytes_done(&self) -> u64 {
         self.bytes_done
     }
+
+    /// What the reader had to say once the file ended (packets it could not analyse).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
 }
 
 impl PacketSource for FileSource {
+    /// The link of the first interface tcpka reads; packets on others
+    /// come after a [`Next::Link`].
     fn link(&self) -> &Link {
-        &self.link
+        &self.links[0]
     }
 
     fn next_packet(&mut self) -> Next<'_> {
         loop {
             if let Some(&entry) = self.batch.packets.get(self.next) {
-                self.next += 1;
-                if entry.filtered {
+                if entry.skipped {
+                    self.next += 1;
                     return Next::Filtered;
                 }
+                if entry.link != self.current {
+                    self.current = entry.link;
+                    return Next::Link(&self.links[entry.link as usize]);
+                }
+                self.next += 1;
                 self.latest = entry.ts;
                 let data = &self.batch.bytes[entry.start as usize..(entry.start + entry.len) as usize];
                 return Next::Packet(Packet { ts: entry.ts, data });
@@ -249,15 +347,17 @@ impl PacketSource for FileSource {
             self.bytes_done = self.bytes_done.max(self.batch.file_bytes);
             if let Some(end) = self.batch.end.take() {
                 self.ended = true;
-                if let Err(reason) = end {
+                self.warnings = end.warnings;
+                if let Some(reason) = end.broken {
                     return Next::Broken(reason);
                 }
                 continue;
             }
-            let Some(batch) = self.full.as_ref().and_then(|full| full.recv().ok()) else {
+            let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok()) else {
                 self.ended = true;
                 continue;
             };
+            self.links.append(&mut batch.links);
             let done = std::mem::replace(&mut self.batch, batch);
             let _ = self.empty.send(done);
             self.next = 0;
@@ -282,19 +382,5 @@ impl Drop for FileSource {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sniffs_magic_numbers() {
-        assert_eq!(sniff_format(&[0xd4, 0xc3, 0xb2, 0xa1]), Some("pcap"));
-        assert_eq!(sniff_format(&[0x4d, 0x3c, 0xb2, 0xa1]), Some("pcap"));
-        assert_eq!(sniff_format(&[0x0a, 0x0d, 0x0d, 0x0a]), Some("pcapng"));
-        assert_eq!(sniff_format(b"GIF8"), None);
-        assert_eq!(sniff_format(&[0xd4]), None);
     }
 }

@@ -4,7 +4,10 @@
 //! conversions from libpcap's terms (link type, timestamps) live here, once.
 
 pub mod file;
+pub mod filter;
+pub mod input;
 pub mod interface;
+pub mod reader;
 #[cfg(test)]
 pub mod scripted;
 
@@ -39,6 +42,20 @@ impl Link {
     }
 }
 
+/// The DLT value libpcap gives a file's LINKTYPE value (`linktype_to_dlt`
+/// in libpcap's pcap-common.c): the same number, except for the few link
+/// types whose DLT values differ between systems; these are Linux's.
+pub fn linktype_to_dlt(linktype: i32) -> i32 {
+    match linktype {
+        100 => 11, // LINKTYPE_ATM_RFC1483 → DLT_ATM_RFC1483
+        101 => 12, // LINKTYPE_RAW → DLT_RAW
+        102 => 15, // LINKTYPE_SLIP_BSDOS → DLT_SLIP_BSDOS
+        103 => 16, // LINKTYPE_PPP_BSDOS → DLT_PPP_BSDOS
+        106 => 19, // LINKTYPE_ATM_CLIP → DLT_ATM_CLIP
+        other => other,
+    }
+}
+
 /// A packet's time from libpcap's header. With nanosecond precision libpcap
 /// puts nanoseconds in `tv_usec` (`nanos`), else microseconds.
 pub fn timestamp(ts: &libc::timeval, nanos: bool) -> Timestamp {
@@ -57,7 +74,11 @@ pub struct Packet<'a> {
 /// The result of asking a source for its next packet.
 pub enum Next<'a> {
     Packet(Packet<'a>),
-    /// Read but rejected by the filter: it still takes a frame number.
+    /// The packets from here on are on this link (a pcapng whose
+    /// interfaces have different link types); sources with one link never say it.
+    Link(&'a Link),
+    /// Read but not to be analysed (rejected by the filter, or on an
+    /// interface whose link type tcpka does not read): it still takes a frame number.
     Filtered,
     /// Nothing ready now (live sources): [`PacketSource::wait`], then ask again.
     Idle,
@@ -70,7 +91,7 @@ pub enum Next<'a> {
 
 /// Where packets come from.
 pub trait PacketSource {
-    /// The link layer of every packet.
+    /// The link layer of the packets (until a [`Next::Link`] says otherwise).
     fn link(&self) -> &Link;
     /// The next packet, without waiting.
     fn next_packet(&mut self) -> Next<'_>;

@@ -1,0 +1,228 @@
+//! Any byte stream a capture can come in: a pcapng whose interfaces have
+//! different link types, standard input from a pipe, a FIFO, `/dev/stdin`
+//! and process substitution. Each gives the report the file itself gives.
+mod common;
+
+use common::{analyze_json, keepalive_kill_frames, stderr, write_pcap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// The JSON report of `out` with the capture's name, wherever it is
+/// mentioned, replaced by "CAPTURE".
+fn report_without(out: &Output, name: &str) -> serde_json::Value {
+    let name = serde_json::to_string(name).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace(&name, "\"CAPTURE\"");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}); stderr: {}", stderr(out)))
+}
+
+/// Runs `tcpka analyze --format json ARGS` with `input` written to its standard input through a pipe.
+fn analyze_piped(args: &[&str], input: Vec<u8>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpka"))
+        .args(["analyze", "--format", "json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tcpka");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // Written in small pieces, so that reads see a stream, not a file.
+        for chunk in input.chunks(100) {
+            stdin.write_all(chunk).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn a_pcapng_with_ethernet_and_linux_cooked_interfaces_is_read_in_full() {
+    // `mergecap -w fixtures/inputs/vlan-and-sll2.pcapng fixtures/ka-vlan.pcap
+    // fixtures/ka-sysctl-sll2.pcap`: interface 0 is Ethernet (VLAN 42),
+    // interface 1 Linux cooked v2; libpcap stops at the first SLL2 packet.
+    let merged = fixture("inputs/vlan-and-sll2.pcapng");
+    let (doc, out) = analyze_json(&[merged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["format"], "pcapng");
+    assert_eq!(capture["link_types"], serde_json::json!(["EN10MB", "LINUX_SLL2"]));
+    assert_eq!(capture["packets"], 27);
+    assert_eq!(capture["tcp_packets"], 27);
+    assert_eq!(capture["warnings"], serde_json::json!([]));
+    let conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    // Frame numbers as `tshark -r` numbers them: 1–14 on interface 0, 15–27 on interface 1.
+    assert_eq!((conns[0]["first_frame"].as_u64(), conns[0]["last_frame"].as_u64()), (Some(1), Some(14)));
+    assert_eq!((conns[1]["first_frame"].as_u64(), conns[1]["last_frame"].as_u64()), (Some(15), Some(27)));
+    // Each connection is judged as in its own file.
+    for (conn, alone) in conns.iter().zip(["ka-vlan.pcap", "ka-sysctl-sll2.pcap"]) {
+        let (single, _) = analyze_json(&[fixture(alone).to_str().unwrap()]);
+        let want = &single["connections"][0];
+        assert_eq!(conn["end_reason"], "keepalive-timeout");
+        for field in ["client", "server", "vlan", "packets", "duration_s", "end_reason", "ended_by"] {
+            assert_eq!(conn[field], want[field], "{alone}: {field}");
+        }
+        assert_eq!(conn["keepalive"][0]["probes_sent"], want["keepalive"][0]["probes_sent"], "{alone}");
+        assert_eq!(conn["keepalive"][0]["idle_s"], want["keepalive"][0]["idle_s"], "{alone}");
+    }
+}
+
+#[test]
+fn a_filter_is_compiled_for_each_interface_link_type() {
+    let merged = fixture("inputs/vlan-and-sll2.pcapng");
+    // Without `vlan` the tagged Ethernet frames do not match (as in tcpdump);
+    // the cooked ones do, at their own offsets.
+    let (doc, out) = analyze_json(&["-f", "src host 10.0.2.2", merged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["packets"], 27);
+    assert_eq!(doc["captures"][0]["tcp_packets"], 7);
+    assert_eq!(doc["connections"][0]["first_frame"], 16);
+    assert_eq!(doc["connections"][0]["last_frame"], 27);
+    // libpcap cannot filter VLANs on Linux cooked v2: the filter is refused, by name.
+    let (_, bad) = analyze_json(&["-f", "vlan 42", merged.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("no VLAN support for Linux cooked v2"), "{}", stderr(&bad));
+}
+
+#[test]
+fn standard_input_from_a_pipe_reads_pcap_and_pcapng() {
+    for name in ["ka-sysctl-sll2.pcap", "inputs/vlan-and-sll2.pcapng", "public/nDPI/doh.pcapng"] {
+        let path = fixture(name);
+        let (_, from_file) = analyze_json(&["--all", path.to_str().unwrap()]);
+        let piped = analyze_piped(&["--all", "-"], std::fs::read(&path).unwrap());
+        assert_eq!(piped.status.code(), Some(0), "{name}: {}", stderr(&piped));
+        assert_eq!(report_without(&piped, "-"), report_without(&from_file, path.to_str().unwrap()), "{name}");
+    }
+}
+
+#[test]
+fn a_fifo_dev_stdin_and_process_substitution_read_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kill.pcap");
+    write_pcap(&file, 1, &keepalive_kill_frames());
+    let bytes = std::fs::read(&file).unwrap();
+    let (_, out) = analyze_json(&[file.to_str().unwrap()]);
+    let want = report_without(&out, file.to_str().unwrap());
+
+    // A FIFO: it has no size, and only reading it tells what it holds.
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), bytes.clone());
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (doc, out) = analyze_json(&[fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report_without(&out, fifo.to_str().unwrap()), want);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+
+    // /dev/stdin, a pipe.
+    let out = analyze_piped(&["/dev/stdin"], bytes.clone());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report_without(&out, "/dev/stdin"), want);
+
+    // Process substitution: bash hands over /dev/fd/N, a pipe from `cat`.
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            r#"exec "$0" analyze --format json <(cat "$1")"#,
+            env!("CARGO_BIN_EXE_tcpka"),
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = doc["captures"][0]["path"].as_str().unwrap().to_string();
+    assert!(name.starts_with("/dev/fd/"), "{name}");
+    assert_eq!(report_without(&out, &name), want);
+}
+
+#[test]
+fn an_empty_fifo_or_pipe_is_an_empty_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, b"").unwrap())
+    };
+    let (doc, out) = analyze_json(&[fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty file (0 bytes)"), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["packets"], 0);
+    let out = analyze_piped(&["-"], Vec::new());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("-: empty file (0 bytes)"), "{}", stderr(&out));
+}
+
+/// A little-endian pcapng: one section, interfaces of the given link types
+/// (microseconds), then packets (interface, seconds, frame).
+fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)]) {
+    fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
+        let len = (12 + body.len()) as u32;
+        out.extend_from_slice(&block_type.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    block(&mut out, 0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    for linktype in linktypes {
+        let mut body = linktype.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0, 0, 0, 0, 4, 0]); // reserved; snapshot length 262144
+        block(&mut out, 1, &body);
+    }
+    for (interface, t, frame) in packets {
+        let micros = ((1_700_000_000.0 + t) * 1e6).round() as u64;
+        let mut body = interface.to_le_bytes().to_vec();
+        body.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(micros as u32).to_le_bytes());
+        body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        body.extend_from_slice(frame);
+        body.resize(body.len().next_multiple_of(4), 0);
+        block(&mut out, 6, &body);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usb-and-ethernet.pcapng");
+    // Interface 0 is DLT_USB_LINUX (189): its two packets keep their frame numbers.
+    let mut packets = vec![(0, 0.0, vec![1, 2, 3]), (0, 0.1, vec![4, 5, 6])];
+    packets.extend(keepalive_kill_frames().into_iter().map(|(t, f)| (1, t, f)));
+    write_pcapng(&path, &[189, 1], &packets);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["link_types"], serde_json::json!(["EN10MB"]));
+    assert_eq!(capture["packets"], 11);
+    assert_eq!(capture["tcp_packets"], 9);
+    let warnings = capture["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1);
+    let warning = warnings[0].as_str().unwrap();
+    assert!(warning.starts_with("2 packets on an interface with link type USB_LINUX (DLT 189)"), "{warning}");
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    assert_eq!(doc["connections"][0]["first_frame"], 3);
+
+    // With no interface tcpka reads, the file is refused, naming the link type.
+    let only = dir.path().join("usb.pcapng");
+    write_pcapng(&only, &[189, 147], &[(0, 0.0, vec![1, 2, 3])]);
+    let (_, out) = analyze_json(&[only.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unsupported link type USB_LINUX (DLT 189"), "{}", stderr(&out));
+}
