@@ -64,6 +64,19 @@ pub fn scan_syn(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
 /// tcp_keepalive_time=20, tcp_keepalive_intvl=2, tcp_keepalive_probes=2.
 /// Times in seconds from the capture's start; frames 1-based as listed.
 pub fn keepalive_kill_frames() -> Vec<(f64, Vec<u8>)> {
+    let mut frames = handshake_and_exchange();
+    frames.extend([
+        (21.405, frame(false, ACK, 5100, 1011, 0)),
+        (23.421, frame(false, ACK, 5100, 1011, 0)),
+        (25.437, frame(false, RST | ACK, 5101, 1011, 0)),
+    ]);
+    frames
+}
+
+/// A handshake (client ISN 1000, server ISN 5000) and one exchange: 10
+/// bytes up, 100 bytes down, the client's ACK; 1 ms apart from 0 s. The
+/// client's next sequence number is then 1011, the server's 5101.
+pub fn handshake_and_exchange() -> Vec<(f64, Vec<u8>)> {
     vec![
         (0.0, frame(true, SYN, 1000, 0, 0)),
         (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
@@ -71,9 +84,6 @@ pub fn keepalive_kill_frames() -> Vec<(f64, Vec<u8>)> {
         (0.003, frame(true, ACK, 1001, 5001, 10)),
         (0.004, frame(false, ACK, 5001, 1011, 100)),
         (0.005, frame(true, ACK, 1011, 5101, 0)),
-        (21.405, frame(false, ACK, 5100, 1011, 0)),
-        (23.421, frame(false, ACK, 5100, 1011, 0)),
-        (25.437, frame(false, RST | ACK, 5101, 1011, 0)),
     ]
 }
 

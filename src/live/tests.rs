@@ -9,7 +9,7 @@ use crate::source::scripted::ScriptedSource;
 use crate::time::Timestamp;
 use std::collections::BTreeSet;
 
-use crate::testkit::{ACK, FIN, RST, SYN, frame};
+use crate::testkit::{ACK, FIN, RST, SYN, frame, handshake_and_exchange};
 
 /// Runs the live loop on a script of frames at their times, the clock
 /// ticking every 250 ms, until `until` s; returns the event stream (NDJSON
@@ -68,17 +68,6 @@ fn streams_a_keepalive_kill_before_the_linger_time() {
     assert_eq!(ka["idle_s"], 2);
     assert_eq!(ka["interval_s"], 1);
     assert_eq!(ka["probes"], 2);
-}
-
-fn handshake_and_exchange() -> Vec<(f64, Vec<u8>)> {
-    vec![
-        (0.0, frame(true, SYN, 1000, 0, 0)),
-        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
-        (0.002, frame(true, ACK, 1001, 5001, 0)),
-        (0.003, frame(true, ACK, 1001, 5001, 10)),
-        (0.004, frame(false, ACK, 5001, 1011, 100)),
-        (0.005, frame(true, ACK, 1011, 5101, 0)),
-    ]
 }
 
 #[test]
