@@ -43,7 +43,7 @@ for target in "${targets[@]}"; do
     if [ -n "${FUZZ_RUNS:-}" ]; then opts+=(-runs="$FUZZ_RUNS"); else opts+=(-max_total_time="$seconds"); fi
     # Parallel jobs run as child processes, each logging to fuzz-N.log.
     [ "$jobs" -le 1 ] || opts+=(-jobs="$jobs" -workers="$jobs")
-    echo "== fuzz $target (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$seconds s}, $jobs job(s))"
+    echo "== fuzz $target (${FUZZ_RUNS:-$seconds s}${FUZZ_RUNS:+ runs}, $jobs job(s))"
     log="artifacts/$target/log.txt"
     if ! "target/$triple/release/$target" "corpus/$target" "$seeds" "${opts[@]}" >"$log" 2>&1; then
         status=1
