@@ -179,7 +179,84 @@ mod tests {
     }
 
     #[test]
+    fn beyond_what_a_whole_second_setting_can_explain_there_is_none() {
+        // Found by the property tests: past u32::MAX s (136 years) plus its
+        // lateness (the timer wheel's coarsest level: 1.34e6 s) no u32
+        // setting fits; just below, the highest one does.
+        assert_eq!(infer_timer_setting(&observed(&[4_775_314_040.1])), None);
+        assert_eq!(infer_timer_setting(&observed(&[6.5e9])), None);
+        assert_eq!(infer_timer_setting(&observed(&[f64::MAX])), None);
+        let s = infer_timer_setting(&observed(&[4.2955e9])).unwrap();
+        assert_eq!(s.high, u32::MAX);
+        assert!(s.low < s.high && (s.low..=s.high).contains(&s.value));
+    }
+
+    #[test]
     fn early_by_a_few_milliseconds_is_measurement_noise() {
         assert_eq!(infer_timer_setting(&observed(&[1.995])).unwrap().value, 2);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Whether setting `s` explains observation `t`: the timer never
+        /// fires early, and at most its lateness late (within the slack).
+        fn explains(s: u32, t: f64) -> bool {
+            let s = f64::from(s);
+            s <= t + MEASUREMENT_SLACK_S && t <= s + max_timer_lateness(s) + MEASUREMENT_SLACK_S
+        }
+
+        proptest! {
+            #[test]
+            fn every_setting_in_the_range_explains_the_observation(t in 0.9f64..1e10) {
+                let Some(s) = infer_timer_setting(&observed(&[t])) else {
+                    // Only an observation below one second, or beyond what the
+                    // latest whole-second setting (u32::MAX s, 136 years) can
+                    // explain, has no setting.
+                    let beyond = f64::from(u32::MAX) + max_timer_lateness(f64::from(u32::MAX)) + MEASUREMENT_SLACK_S;
+                    prop_assert!(t + MEASUREMENT_SLACK_S < 1.0 || t > beyond, "none for {t}");
+                    return Ok(());
+                };
+                prop_assert!(s.low <= s.value && s.value <= s.high);
+                // The lowest setting is at most the observation, and still explains it...
+                prop_assert!(f64::from(s.low) <= t + MEASUREMENT_SLACK_S);
+                prop_assert!(explains(s.low, t) && explains(s.high, t) && explains(s.value, t), "{s:?} for {t}");
+                // ...and the one below it does not (no setting is left out).
+                if s.low > 1 {
+                    prop_assert!(!explains(s.low - 1, t), "{s:?} for {t}");
+                }
+            }
+
+            #[test]
+            fn a_longer_observation_never_gives_lower_settings(t in 1.0f64..4e9, more in 0.0f64..1e8) {
+                let (a, b) = (infer_timer_setting(&observed(&[t])), infer_timer_setting(&observed(&[t + more])));
+                let (a, b) = (a.expect("t >= 1 s fits a setting"), b.expect("t >= 1 s fits a setting"));
+                prop_assert!(a.low <= b.low && a.high <= b.high, "{a:?} for {t}, {b:?} for {}", t + more);
+            }
+
+            #[test]
+            fn several_observations_fit_every_one_of_them(values in proptest::collection::vec(1.0f64..1e5, 1..6)) {
+                if let Some(s) = infer_timer_setting(&observed(&values)) {
+                    for &t in &values {
+                        prop_assert!(explains(s.low, t) && explains(s.high, t), "{s:?} for {t} of {values:?}");
+                    }
+                }
+            }
+
+            #[test]
+            fn lateness_grows_with_the_timer_and_stays_within_an_eighth(a in 0.0f64..1e9, b in 0.0f64..1e9) {
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                prop_assert!(max_timer_lateness(lo) <= max_timer_lateness(hi));
+                prop_assert!(max_timer_lateness(hi) <= hi / 8.0 + 0.011);
+            }
+
+            #[test]
+            fn bisection_agrees_with_trying_every_value(lo in 0u32..5000, len in 0u32..5000, threshold: u32) {
+                let hi = lo + len;
+                let fits = |s: u32| s >= threshold;
+                prop_assert_eq!(lowest_fitting(lo, hi, fits), (lo..=hi).find(|&s| fits(s)));
+            }
+        }
     }
 }

@@ -50,3 +50,17 @@ pub use report::json::JsonSink;
 pub use report::table::TableSink;
 pub use source::interface::list_interfaces;
 pub use verdict::EndReason;
+
+/// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides
+/// the API above: the capture reader, the decoder, the live event stream and
+/// the report model. Only with the `fuzzing` feature, so that an ordinary
+/// build still reports dead code.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::decode::{LinkKind, decode};
+    pub use crate::live::events::LiveEvents;
+    pub use crate::report::{ConnectionReport, RunReport};
+    pub use crate::source::file::FileSource;
+    pub use crate::source::{Next, PacketSource};
+}

@@ -103,4 +103,43 @@ mod tests {
         assert_eq!(a.partial_cmp(&SeqNumber(42)), Some(Ordering::Equal));
         assert!(a <= SeqNumber(42) && a >= SeqNumber(42));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn adding_then_subtracting_is_the_identity(a: u32, n: u32) {
+                let a = SeqNumber(a);
+                prop_assert_eq!((a + n) - n, a);
+                prop_assert_eq!((a - n) + n, a);
+                prop_assert_eq!((a + n).relative_to(a), n);
+            }
+
+            #[test]
+            fn a_number_up_to_half_the_space_ahead_is_later(a: u32, n in 1u32..(1 << 31)) {
+                // RFC 1982: i1 < i2 when 0 < (i2 - i1) mod 2^32 < 2^31, wherever the wrap falls.
+                let (a, b) = (SeqNumber(a), SeqNumber(a) + n);
+                prop_assert_eq!(a.partial_cmp(&b), Some(Ordering::Less));
+                prop_assert_eq!(b.partial_cmp(&a), Some(Ordering::Greater));
+                prop_assert_eq!(b.distance(a), n as i32);
+                prop_assert_eq!(a.distance(b), -(n as i32));
+                prop_assert_eq!(a.max(b), b);
+                prop_assert_eq!(b.max(a), b);
+            }
+
+            #[test]
+            fn comparison_is_a_consistent_order_where_rfc_1982_defines_one(a: u32, b: u32) {
+                let (a, b) = (SeqNumber(a), SeqNumber(b));
+                // Exactly 2^31 apart the order is undefined (RFC 1982 §3.2).
+                prop_assume!(a.distance(b) != i32::MIN);
+                let ways = [a < b, a == b, a > b].iter().filter(|&&w| w).count();
+                prop_assert_eq!(ways, 1);
+                prop_assert_eq!(a < b, b > a);
+                prop_assert_eq!(a.max(b), b.max(a));
+                prop_assert!(a.max(b) >= a && a.max(b) >= b);
+            }
+        }
+    }
 }
