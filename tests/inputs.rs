@@ -226,3 +226,74 @@ fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unsupported link type USB_LINUX (DLT 189"), "{}", stderr(&out));
 }
+
+/// `tool ARGS FILE` writing to standard output, as Debian's gzip, zstd, xz,
+/// bzip2 and lz4 do with `-c`: the compressed file it made.
+fn compress(tool: &str, file: &Path, suffix: &str) -> PathBuf {
+    let out = PathBuf::from(format!("{}.{suffix}", file.display()));
+    let status = Command::new(tool)
+        .args(["-c", "-q"])
+        .arg(file)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap_or_else(|e| panic!("{tool} is needed for this test (.ci/run installs it): {e}"));
+    assert!(status.success(), "{tool} failed");
+    out
+}
+
+const COMPRESSORS: [(&str, &str); 5] =
+    [("gzip", "gz"), ("zstd", "zst"), ("xz", "xz"), ("bzip2", "bz2"), ("lz4", "lz4")];
+
+#[test]
+fn compressed_captures_are_recognised_by_content_and_read_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for fixture_name in ["ka-sysctl-sll2.pcap", "inputs/vlan-and-sll2.pcapng"] {
+        let plain = dir.path().join(fixture_name.replace('/', "-"));
+        std::fs::copy(fixture(fixture_name), &plain).unwrap();
+        let (doc, out) = analyze_json(&["--all", plain.to_str().unwrap()]);
+        let format = doc["captures"][0]["format"].as_str().unwrap().to_string();
+        let want = report_without(&out, plain.to_str().unwrap());
+        for (tool, suffix) in COMPRESSORS {
+            let compressed = compress(tool, &plain, suffix);
+            // Named without its suffix: the content says what it is.
+            let renamed = dir.path().join(format!("capture-{suffix}"));
+            std::fs::rename(&compressed, &renamed).unwrap();
+            let (doc, out) = analyze_json(&["--all", renamed.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(0), "{tool}: {}", stderr(&out));
+            let described = format!("{format} ({tool})");
+            assert_eq!(doc["captures"][0]["format"], described.as_str());
+            let mut got = report_without(&out, renamed.to_str().unwrap());
+            got["captures"][0]["format"] = format.as_str().into();
+            assert_eq!(got, want, "{tool} {fixture_name}");
+
+            // The same through a pipe on standard input.
+            let piped = analyze_piped(&["--all", "-"], std::fs::read(&renamed).unwrap());
+            assert_eq!(piped.status.code(), Some(0), "{tool}: {}", stderr(&piped));
+            let mut got = report_without(&piped, "-");
+            assert_eq!(got["captures"][0]["format"], described.as_str());
+            got["captures"][0]["format"] = format.as_str().into();
+            assert_eq!(got, want, "{tool} {fixture_name} on standard input");
+        }
+    }
+}
+
+#[test]
+fn a_compressed_capture_through_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("kill.pcap");
+    write_pcap(&plain, 1, &keepalive_kill_frames());
+    let compressed = compress("zstd", &plain, "zst");
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), std::fs::read(&compressed).unwrap());
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (doc, out) = analyze_json(&[fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["format"], "pcap (zstd)");
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}

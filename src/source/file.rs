@@ -225,9 +225,9 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
 /// A capture file as a [`PacketSource`]: read ahead by a thread of its own.
 pub struct FileSource {
     pub path: String,
-    /// What the file was: "pcap" or "pcapng".
+    /// What the file was: "pcap", "pcapng", "pcap (gzip)", …
     pub format: String,
-    /// File size in bytes, when known (not for pipes and standard input).
+    /// File size in bytes (compressed), when known (not for pipes and standard input).
     pub size: Option<u64>,
     /// Every link seen so far; packets name theirs by index.
     links: Vec<Link>,
@@ -254,7 +254,9 @@ impl FileSource {
     /// content, reads it up to its first packet (a pcapng describes its
     /// interfaces there) and starts reading it ahead.
     pub fn open(path: &str, filter: Option<&str>) -> Result<FileSource, CaptureError> {
-        let Input { stream, format, size, read } = input::open(path)?;
+        let input = input::open(path)?;
+        let description = input.describe();
+        let Input { stream, format, size, read, .. } = input;
         let not_a_capture = |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.to_string() };
         let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
         reader.read_to_first_packet().map_err(not_a_capture)?;
@@ -291,7 +293,7 @@ impl FileSource {
         let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx));
         Ok(FileSource {
             path: path.into(),
-            format: format.name().into(),
+            format: description,
             size,
             links,
             current: 0,
