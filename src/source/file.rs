@@ -14,6 +14,7 @@ use crate::source::input::{self, Input};
 use crate::source::reader::{CaptureReader, ReadError, Record};
 use crate::source::{Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +36,12 @@ pub enum CaptureError {
         "{path}: unsupported link type {name} (DLT {dlt}{description}); tcpka reads Ethernet (with VLAN/QinQ, PPPoE), Linux cooked SLL/SLL2, raw IP, BSD loopback and NFLOG"
     )]
     UnsupportedLink { path: String, dlt: i32, name: String, description: String },
-    #[error("{path}: bad filter '{filter}': {reason}")]
+    /// The filter compiles (it was checked for Ethernet) but not for this file's link type.
+    #[error("{path}: the filter '{filter}' does not apply to this capture's link type: {reason}")]
     BadFilter { path: String, filter: String, reason: String },
+    /// The compressed data broke off before the capture's first bytes.
+    #[error("{path}: {reason}")]
+    Damaged { path: String, reason: String },
 }
 
 /// Packets per batch handed from the reader thread to the analysing one.
@@ -103,6 +108,8 @@ struct Reading {
     /// Unreadable link types (DLT, name) and their packet counts.
     skipped: Vec<(i32, String, u64)>,
     read: Arc<AtomicU64>,
+    /// The stream is decompressed: byte offsets are the decompressed capture's.
+    decompressed: bool,
 }
 
 impl Reading {
@@ -199,7 +206,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                     None
                 }
                 Err(e) => {
-                    broken = Some(e.to_string());
+                    broken = Some(e.describe(reading.decompressed));
                     None
                 }
             };
@@ -253,11 +260,14 @@ impl FileSource {
     /// Opens a file ("-" = standard input), recognising pcap and pcapng by
     /// content, reads it up to its first packet (a pcapng describes its
     /// interfaces there) and starts reading it ahead.
-    pub fn open(path: &str, filter: Option<&str>) -> Result<FileSource, CaptureError> {
-        let input = input::open(path)?;
+    pub fn open(file: &OsStr, filter: Option<&str>) -> Result<FileSource, CaptureError> {
+        let input = input::open(file)?;
+        let path = &*file.to_string_lossy();
         let description = input.describe();
+        let decompressed = input.compression.is_some();
         let Input { stream, format, size, read, .. } = input;
-        let not_a_capture = |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.to_string() };
+        let not_a_capture =
+            |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.describe(decompressed) };
         let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
         reader.read_to_first_packet().map_err(not_a_capture)?;
         let Some(first) = reader.interfaces().first().cloned() else {
@@ -272,6 +282,7 @@ impl FileSource {
             new_links: Vec::new(),
             skipped: Vec::new(),
             read,
+            decompressed,
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {

@@ -7,6 +7,7 @@
 
 use crate::source::file::CaptureError;
 use crate::source::reader::Format;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -150,15 +151,17 @@ fn peek(mut stream: Box<dyn Read + Send>, n: usize) -> io::Result<(Vec<u8>, Box<
     Ok((head, again))
 }
 
-/// Opens `path` ("-" = standard input) and recognises its compression and format.
-pub fn open(path: &str) -> Result<Input, CaptureError> {
+/// Opens `file` ("-" = standard input) and recognises its compression and format.
+pub fn open(file: &OsStr) -> Result<Input, CaptureError> {
+    // Names that are not UTF-8 are opened as they are and shown lossily.
+    let path = &*file.to_string_lossy();
     let open_error = |source| CaptureError::Open { path: path.into(), source };
     let not_a_capture = |reason: String| CaptureError::NotACapture { path: path.into(), reason };
     let read = Arc::new(AtomicU64::new(0));
-    let (raw, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+    let (raw, size): (Box<dyn Read + Send>, Option<u64>) = if file == "-" {
         (Box::new(io::stdin()), None)
     } else {
-        let file = File::open(path).map_err(open_error)?;
+        let file = File::open(file).map_err(open_error)?;
         let meta = file.metadata().map_err(open_error)?;
         if meta.is_dir() {
             return Err(open_error(io::Error::other("is a directory")));
@@ -179,8 +182,9 @@ pub fn open(path: &str) -> Result<Input, CaptureError> {
         None => (head[..head.len().min(4)].to_vec(), stream),
         Some(c) => {
             let decoder = c.decoder(stream).map_err(open_error)?;
-            let (magic, stream) = peek(Box::new(Decompressed { inner: decoder, compression: c }), 4)
-                .map_err(|e| not_a_capture(e.to_string()))?;
+            let (magic, stream) = peek(Box::new(Decompressed { inner: decoder, compression: c }), 4).map_err(|e| {
+                CaptureError::Damaged { path: path.into(), reason: format!("{e}, before the capture's first bytes") }
+            })?;
             if magic.is_empty() {
                 return Err(not_a_capture(format!("its {} data decompresses to 0 bytes", c.name())));
             }

@@ -135,16 +135,27 @@ impl ReadError {
     }
 }
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let offset = self.offset;
+impl ReadError {
+    /// What went wrong, and where; `decompressed` when the stream was
+    /// decompressed, so the offset is not one in the file itself.
+    pub fn describe(&self, decompressed: bool) -> String {
+        let at = match decompressed {
+            true => format!("at byte {} of the decompressed capture", self.offset),
+            false => format!("at byte {}", self.offset),
+        };
         match &self.kind {
             ReadErrorKind::CutOff { what, got, need } => {
-                write!(f, "the {what} at byte {offset} is cut off after {got} of its {need} bytes")
+                format!("the {what} {at} is cut off after {got} of its {need} bytes")
             }
-            ReadErrorKind::Damaged { what, why } => write!(f, "the {what} at byte {offset} is damaged: {why}"),
-            ReadErrorKind::Io(e) => write!(f, "reading at byte {offset} failed: {e}"),
+            ReadErrorKind::Damaged { what, why } => format!("the {what} {at} is damaged: {why}"),
+            ReadErrorKind::Io(e) => format!("reading {at} failed: {e}"),
         }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(false))
     }
 }
 
