@@ -170,8 +170,9 @@ fn an_empty_fifo_or_pipe_is_an_empty_input() {
 }
 
 /// A little-endian pcapng: one section, interfaces of the given link types
-/// (microseconds), then packets (interface, seconds, frame).
-fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)]) {
+/// (microseconds), packets (interface, seconds, frame), then Interface
+/// Statistics Blocks (interface, isb_ifdrop, isb_osdrop).
+fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[(u32, u64, u64)]) {
     fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
         let len = (12 + body.len()) as u32;
         out.extend_from_slice(&block_type.to_le_bytes());
@@ -197,6 +198,17 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)])
         body.resize(body.len().next_multiple_of(4), 0);
         block(&mut out, 6, &body);
     }
+    for (interface, if_drop, os_drop) in statistics {
+        let mut body = interface.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0; 8]); // timestamp
+        for (code, value) in [(5u16, if_drop), (7, os_drop)] {
+            body.extend_from_slice(&code.to_le_bytes());
+            body.extend_from_slice(&8u16.to_le_bytes());
+            body.extend_from_slice(&value.to_le_bytes());
+        }
+        body.extend_from_slice(&[0; 4]); // opt_endofopt
+        block(&mut out, 5, &body);
+    }
     std::fs::write(path, out).unwrap();
 }
 
@@ -207,7 +219,7 @@ fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
     // Interface 0 is DLT_USB_LINUX (189): its two packets keep their frame numbers.
     let mut packets = vec![(0, 0.0, vec![1, 2, 3]), (0, 0.1, vec![4, 5, 6])];
     packets.extend(keepalive_kill_frames().into_iter().map(|(t, f)| (1, t, f)));
-    write_pcapng(&path, &[189, 1], &packets);
+    write_pcapng(&path, &[189, 1], &packets, &[]);
     let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let capture = &doc["captures"][0];
@@ -223,7 +235,7 @@ fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
 
     // With no interface tcpka reads, the file is refused, naming the link type.
     let only = dir.path().join("usb.pcapng");
-    write_pcapng(&only, &[189, 147], &[(0, 0.0, vec![1, 2, 3])]);
+    write_pcapng(&only, &[189, 147], &[(0, 0.0, vec![1, 2, 3])], &[]);
     let out = tcpka(&["analyze", only.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unsupported link type USB_LINUX (DLT 189"), "{}", stderr(&out));
@@ -458,4 +470,42 @@ fn file_names_that_are_not_utf8_are_read_and_shown_lossily() {
     let out = Command::new(env!("CARGO_BIN_EXE_tcpka")).arg("analyze").arg(&missing).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("gone-\u{fffd}.pcap: cannot open"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_dumpcap_pcapng_with_its_statistics_block_is_read() {
+    // `dumpcap -i lo -f 'tcp port 1' -a duration:2`, two connects to 127.0.0.1:1
+    // refused: nanosecond timestamps, and an Interface Statistics Block at
+    // the end (4 received, 0 dropped).
+    let (doc, out) = analyze_json(&["--all", fixture("inputs/dumpcap-lo.pcapng").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], 4);
+    assert_eq!(capture["warnings"], serde_json::json!([]), "nothing was lost");
+    // tshark: frame.time_epoch 1795254965.092433871.
+    assert_eq!(capture["first_packet"], "2026-11-21T09:56:05.092433Z");
+    let conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    for conn in conns {
+        assert_eq!(conn["end_reason"], "reset");
+        assert_eq!(conn["reset_cause"], "refused");
+    }
+}
+
+#[test]
+fn packets_the_capture_itself_lost_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.pcapng");
+    let packets: Vec<_> = keepalive_kill_frames().into_iter().map(|(t, f)| (0, t, f)).collect();
+    // A periodic block, then the final one: the counters run from the start.
+    write_pcapng(&path, &[1], &packets, &[(0, 1, 0), (0, 3, 2)]);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        doc["captures"][0]["warnings"],
+        serde_json::json!([
+            "the capture itself lost 5 packets (its interface statistics: 3 dropped by the interface, 2 dropped by the operating system): an unanswered probe may be a capture loss"
+        ])
+    );
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
 }

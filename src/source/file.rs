@@ -11,7 +11,7 @@
 
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
-use crate::source::reader::{CaptureReader, ReadError, Record};
+use crate::source::reader::{CaptureReader, Drops, ReadError, Record};
 use crate::source::{Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 use std::ffi::OsStr;
@@ -110,6 +110,10 @@ struct Reading {
     read: Arc<AtomicU64>,
     /// The stream is decompressed: byte offsets are the decompressed capture's.
     decompressed: bool,
+    /// The pcapng section being read (0, 1, …).
+    section: usize,
+    /// The latest Interface Statistics Block's drops, per (section, interface).
+    drops: Vec<((usize, usize), Drops)>,
 }
 
 impl Reading {
@@ -146,17 +150,41 @@ impl Reading {
         Ok(())
     }
 
-    /// The warnings for packets not analysed because of their link type.
+    /// The warnings for packets lost before the capture, and for packets
+    /// not analysed because of their link type.
     fn warnings(&self) -> Vec<String> {
-        self.skipped
+        let by_interface: u64 = self.drops.iter().map(|(_, d)| d.by_interface).sum();
+        let by_os: u64 = self.drops.iter().map(|(_, d)| d.by_os).sum();
+        let lost = by_interface + by_os;
+        let counted = [(by_interface, "by the interface"), (by_os, "by the operating system")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, by)| format!("{n} dropped {by}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let drops = (lost > 0).then(|| {
+            format!(
+                "the capture itself lost {lost} packets (its interface statistics: {counted}): an unanswered probe may be a capture loss"
+            )
+        });
+        drops.into_iter().chain(self.skipped
             .iter()
             .filter(|s| s.2 > 0)
             .map(|(dlt, name, n)| {
                 // libpcap has no name for some link types: the number alone then.
                 let link = if name.starts_with("DLT_") { format!("DLT {dlt}") } else { format!("{name} (DLT {dlt})") };
                 format!("{n} packets on an interface with link type {link} were not analysed: tcpka does not read that link type")
-            })
+            }))
             .collect()
+    }
+
+    /// Keeps the latest counters of an interface (they count from the start).
+    fn statistics(&mut self, interface: usize, drops: Drops) {
+        let key = (self.section, interface);
+        match self.drops.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, latest)) => *latest = drops,
+            None => self.drops.push((key, drops)),
+        }
     }
 }
 
@@ -198,6 +226,11 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                 }
                 Ok(Some(Record::Section)) => {
                     reading.routes.clear();
+                    reading.section += 1;
+                    None
+                }
+                Ok(Some(Record::Statistics { interface, drops })) => {
+                    reading.statistics(interface, drops);
                     None
                 }
                 Ok(Some(Record::Interface(i))) => Some(i),
@@ -283,6 +316,8 @@ impl FileSource {
             skipped: Vec::new(),
             read,
             decompressed,
+            section: 0,
+            drops: Vec::new(),
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
