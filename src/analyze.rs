@@ -4,32 +4,60 @@ use crate::decode::Segment;
 use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
 use crate::source::file::FileSource;
-use crate::source::{Next, PacketSource};
+use crate::source::{Next, PacketSource, filter};
+use std::ffi::OsString;
 use std::io;
+use thiserror::Error;
 
 /// Called for every TCP segment with its classification (`--trace`).
 pub type Tracer<'a> = dyn FnMut(PacketRef, &Segment, PacketClass) -> io::Result<()> + 'a;
 
-/// Reads every file in turn. A file that cannot be read is reported and
-/// skipped; the others are still analysed. Returns the messages of files
-/// that could not be read (fully).
+/// Why a run stopped before reading any file, or in the middle.
+#[derive(Debug, Error)]
+pub enum AnalyzeError {
+    /// Checked once, before any file is read.
+    #[error("bad filter '{filter}': {reason}")]
+    BadFilter { filter: String, reason: String },
+    /// Writing the report (or the trace) failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// What a run read.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// One message per file that could not be read, or not fully, naming it.
+    pub input_errors: Vec<String>,
+    /// Files that could be opened and read (fully or up to a damage).
+    pub captures_read: usize,
+}
+
+/// Reads every file in turn ("-" = standard input). A file that cannot be
+/// read is reported and skipped; the others are still analysed. The filter
+/// is checked first, for Ethernet (the link type whose filters are a
+/// superset): a syntax error is said once, before any file is read.
 pub fn analyze_files(
     judge: &mut Judge<'_>,
-    files: &[String],
+    files: &[OsString],
     filter: Option<&str>,
     mut progress: impl FnMut(&str, u64, Option<u64>),
     mut trace: Option<&mut Tracer<'_>>,
-) -> io::Result<Vec<String>> {
-    let mut input_errors = Vec::new();
-    for path in files {
-        let mut source = match FileSource::open(path, filter) {
+) -> Result<Outcome, AnalyzeError> {
+    if let Some(expr) = filter {
+        filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
+    }
+    let mut outcome = Outcome::default();
+    for file in files {
+        let name = file.to_string_lossy();
+        let mut source = match FileSource::open(file, filter) {
             Ok(f) => f,
             Err(e) => {
-                judge.add_unreadable(path, e.to_string());
-                input_errors.push(e.to_string());
+                judge.add_unreadable(&name, e.to_string());
+                outcome.input_errors.push(e.to_string());
                 continue;
             }
         };
+        outcome.captures_read += 1;
         let format = source.format.clone();
         let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
         let size = source.size;
@@ -37,7 +65,7 @@ pub fn analyze_files(
         loop {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
-                progress(path, reported, size);
+                progress(&name, reported, size);
             }
             match source.next_packet() {
                 Next::Packet(p) => {
@@ -49,12 +77,13 @@ pub fn analyze_files(
                 Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
+                    // The capture's error: what was read before it is in the report.
                     let msg = format!(
-                        "{path}: the file is cut off or damaged after packet {}: {reason}; the packets before it were analysed",
+                        "{name}: the file is cut off or damaged after packet {}: {reason}; the packets before it were analysed",
                         pipeline.frames()
                     );
-                    pipeline.warn(msg.clone());
-                    input_errors.push(msg);
+                    pipeline.set_error(msg.clone());
+                    outcome.input_errors.push(msg);
                     break;
                 }
             }
@@ -64,7 +93,7 @@ pub fn analyze_files(
         }
         drop(source);
         pipeline.end()?;
-        progress(path, size.unwrap_or(0), size);
+        progress(&name, size.unwrap_or(0), size);
     }
-    Ok(input_errors)
+    Ok(outcome)
 }

@@ -101,9 +101,9 @@ struct LiveArgs {
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, recognised by content); "-" reads standard input
+    /// Capture files (pcap or pcapng, also compressed, recognised by content); "-" reads standard input
     #[arg(required = true, value_name = "FILE")]
-    files: Vec<String>,
+    files: Vec<std::ffi::OsString>,
 
     /// Only packets matching this BPF filter, as in `tcpdump -r FILE EXPR` (frame numbers stay those of the file)
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
@@ -206,7 +206,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             .progress_chars("=> "),
     );
     let mut current = String::new();
-    let input_errors = tcpka::analyze_files(
+    let outcome = tcpka::analyze_files(
         &mut judge,
         &args.files,
         args.filter.as_deref(),
@@ -224,11 +224,12 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     // The trace is buffered: its last lines failing to reach standard
     // error is an error too, not something the drop of the buffer hides.
     stderr.flush()?;
-    let failed = judge.finish()?;
-    for e in &input_errors {
+    // Nothing could be read: the messages say why; an empty report would not.
+    let failed = if outcome.captures_read > 0 { judge.finish()? } else { false };
+    for e in &outcome.input_errors {
         tcpka::diag!("tcpka: {e}");
     }
-    Ok(if !input_errors.is_empty() {
+    Ok(if !outcome.input_errors.is_empty() {
         ExitCode::from(2)
     } else if failed {
         ExitCode::from(1)

@@ -136,7 +136,10 @@ fn truncated_file_reports_what_was_read() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cut off"), "{}", stderr(&out));
     assert_eq!(doc["captures"][0]["packets"], 8);
-    assert_eq!(doc["captures"][0]["warnings"].as_array().unwrap().len(), 1);
+    // The capture's error says it was cut off (issue 11: not a warning beside `"error": null`).
+    let error = doc["captures"][0]["error"].as_str().expect("the capture's error is set");
+    assert!(error.contains("cut off") && error.contains("after packet 8"), "{error}");
+    assert_eq!(doc["captures"][0]["warnings"].as_array().unwrap().len(), 0);
     // Eight packets: the two probes are there, the RST is not.
     assert_eq!(doc["connections"][0]["keepalive"][0]["probes_sent"], 2);
     assert_eq!(doc["connections"][0]["end_reason"], "open");

@@ -69,5 +69,8 @@ fn truncated_public_capture_is_read_up_to_the_cut() {
     let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(doc["captures"][0]["packets"], 2696);
-    assert!(doc["captures"][0]["warnings"][0].as_str().unwrap().contains("cut off"));
+    // The cut is the capture's error (issue 11), with where it is.
+    let error = doc["captures"][0]["error"].as_str().unwrap();
+    assert!(error.contains("cut off") && error.contains("at byte 2715459"), "{error}");
+    assert_eq!(doc["captures"][0]["warnings"], serde_json::json!([]));
 }

@@ -3,7 +3,7 @@
 //! and process substitution. Each gives the report the file itself gives.
 mod common;
 
-use common::{analyze_json, keepalive_kill_frames, stderr, write_pcap};
+use common::{analyze_json, keepalive_kill_frames, stderr, tcpka, write_pcap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -86,9 +86,10 @@ fn a_filter_is_compiled_for_each_interface_link_type() {
     assert_eq!(doc["connections"][0]["first_frame"], 16);
     assert_eq!(doc["connections"][0]["last_frame"], 27);
     // libpcap cannot filter VLANs on Linux cooked v2: the filter is refused, by name.
-    let (_, bad) = analyze_json(&["-f", "vlan 42", merged.to_str().unwrap()]);
+    let bad = tcpka(&["analyze", "-f", "vlan 42", merged.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no VLAN support for Linux cooked v2"), "{}", stderr(&bad));
+    assert!(bad.stdout.is_empty(), "nothing was read: no report");
 }
 
 #[test]
@@ -157,19 +158,21 @@ fn an_empty_fifo_or_pipe_is_an_empty_input() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, b"").unwrap())
     };
-    let (doc, out) = analyze_json(&[fifo.to_str().unwrap()]);
+    let out = tcpka(&["analyze", fifo.to_str().unwrap()]);
     writer.join().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("empty file (0 bytes)"), "{}", stderr(&out));
-    assert_eq!(doc["captures"][0]["packets"], 0);
+    assert_eq!(stderr(&out), format!("tcpka: {}: empty file (0 bytes): not a capture\n", fifo.display()));
+    assert!(out.stdout.is_empty(), "nothing was read: no report");
     let out = analyze_piped(&["-"], Vec::new());
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("-: empty file (0 bytes)"), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "tcpka: -: empty file (0 bytes): not a capture\n");
+    assert!(out.stdout.is_empty());
 }
 
 /// A little-endian pcapng: one section, interfaces of the given link types
-/// (microseconds), then packets (interface, seconds, frame).
-fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)]) {
+/// (microseconds), packets (interface, seconds, frame), then Interface
+/// Statistics Blocks (interface, isb_ifdrop, isb_osdrop).
+fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[(u32, u64, u64)]) {
     fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
         let len = (12 + body.len()) as u32;
         out.extend_from_slice(&block_type.to_le_bytes());
@@ -195,6 +198,17 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)])
         body.resize(body.len().next_multiple_of(4), 0);
         block(&mut out, 6, &body);
     }
+    for (interface, if_drop, os_drop) in statistics {
+        let mut body = interface.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0; 8]); // timestamp
+        for (code, value) in [(5u16, if_drop), (7, os_drop)] {
+            body.extend_from_slice(&code.to_le_bytes());
+            body.extend_from_slice(&8u16.to_le_bytes());
+            body.extend_from_slice(&value.to_le_bytes());
+        }
+        body.extend_from_slice(&[0; 4]); // opt_endofopt
+        block(&mut out, 5, &body);
+    }
     std::fs::write(path, out).unwrap();
 }
 
@@ -205,7 +219,7 @@ fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
     // Interface 0 is DLT_USB_LINUX (189): its two packets keep their frame numbers.
     let mut packets = vec![(0, 0.0, vec![1, 2, 3]), (0, 0.1, vec![4, 5, 6])];
     packets.extend(keepalive_kill_frames().into_iter().map(|(t, f)| (1, t, f)));
-    write_pcapng(&path, &[189, 1], &packets);
+    write_pcapng(&path, &[189, 1], &packets, &[]);
     let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let capture = &doc["captures"][0];
@@ -221,8 +235,277 @@ fn packets_on_an_interface_of_an_unread_link_type_are_counted_and_named() {
 
     // With no interface tcpka reads, the file is refused, naming the link type.
     let only = dir.path().join("usb.pcapng");
-    write_pcapng(&only, &[189, 147], &[(0, 0.0, vec![1, 2, 3])]);
-    let (_, out) = analyze_json(&[only.to_str().unwrap()]);
+    write_pcapng(&only, &[189, 147], &[(0, 0.0, vec![1, 2, 3])], &[]);
+    let out = tcpka(&["analyze", only.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unsupported link type USB_LINUX (DLT 189"), "{}", stderr(&out));
+}
+
+/// `tool ARGS FILE` writing to standard output, as Debian's gzip, zstd, xz,
+/// bzip2 and lz4 do with `-c`: the compressed file it made.
+fn compress(tool: &str, file: &Path, suffix: &str) -> PathBuf {
+    let out = PathBuf::from(format!("{}.{suffix}", file.display()));
+    let status = Command::new(tool)
+        .args(["-c", "-q"])
+        .arg(file)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap_or_else(|e| panic!("{tool} is needed for this test (.ci/run installs it): {e}"));
+    assert!(status.success(), "{tool} failed");
+    out
+}
+
+const COMPRESSORS: [(&str, &str); 5] =
+    [("gzip", "gz"), ("zstd", "zst"), ("xz", "xz"), ("bzip2", "bz2"), ("lz4", "lz4")];
+
+#[test]
+fn compressed_captures_are_recognised_by_content_and_read_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for fixture_name in ["ka-sysctl-sll2.pcap", "inputs/vlan-and-sll2.pcapng"] {
+        let plain = dir.path().join(fixture_name.replace('/', "-"));
+        std::fs::copy(fixture(fixture_name), &plain).unwrap();
+        let (doc, out) = analyze_json(&["--all", plain.to_str().unwrap()]);
+        let format = doc["captures"][0]["format"].as_str().unwrap().to_string();
+        let want = report_without(&out, plain.to_str().unwrap());
+        for (tool, suffix) in COMPRESSORS {
+            let compressed = compress(tool, &plain, suffix);
+            // Named without its suffix: the content says what it is.
+            let renamed = dir.path().join(format!("capture-{suffix}"));
+            std::fs::rename(&compressed, &renamed).unwrap();
+            let (doc, out) = analyze_json(&["--all", renamed.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(0), "{tool}: {}", stderr(&out));
+            let described = format!("{format} ({tool})");
+            assert_eq!(doc["captures"][0]["format"], described.as_str());
+            let mut got = report_without(&out, renamed.to_str().unwrap());
+            got["captures"][0]["format"] = format.as_str().into();
+            assert_eq!(got, want, "{tool} {fixture_name}");
+
+            // The same through a pipe on standard input.
+            let piped = analyze_piped(&["--all", "-"], std::fs::read(&renamed).unwrap());
+            assert_eq!(piped.status.code(), Some(0), "{tool}: {}", stderr(&piped));
+            let mut got = report_without(&piped, "-");
+            assert_eq!(got["captures"][0]["format"], described.as_str());
+            got["captures"][0]["format"] = format.as_str().into();
+            assert_eq!(got, want, "{tool} {fixture_name} on standard input");
+        }
+    }
+}
+
+#[test]
+fn a_compressed_capture_through_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("kill.pcap");
+    write_pcap(&plain, 1, &keepalive_kill_frames());
+    let compressed = compress("zstd", &plain, "zst");
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), std::fs::read(&compressed).unwrap());
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (doc, out) = analyze_json(&[fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["format"], "pcap (zstd)");
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}
+
+// ------------------------------------------------------------- bad input
+
+/// Standard error's lines.
+fn stderr_lines(out: &Output) -> Vec<String> {
+    stderr(out).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_bad_filter_is_said_once_before_any_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("kill.pcap");
+    write_pcap(&good, 1, &keepalive_kill_frames());
+    let missing = dir.path().join("missing.pcap");
+    for format in ["table", "json"] {
+        let out = tcpka(&[
+            "analyze",
+            "--format",
+            format,
+            "-f",
+            "tcp port banana",
+            good.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        // One message, and no file was opened: the missing one is not mentioned.
+        assert_eq!(stderr_lines(&out), ["tcpka: bad filter 'tcp port banana': libpcap error: unknown port 'banana'"]);
+        assert!(out.stdout.is_empty(), "{format}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_one_line_on_stderr_and_no_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    for (path, words) in [(missing.as_path(), "cannot open: No such file"), (dir.path(), "cannot open: is a directory")]
+    {
+        for format in ["table", "json"] {
+            let out = tcpka(&["analyze", "--format", format, path.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2));
+            let lines = stderr_lines(&out);
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(lines[0].starts_with(&format!("tcpka: {}: {words}", path.display())), "{lines:?}");
+            assert!(out.stdout.is_empty(), "nothing was read: no report");
+        }
+    }
+    // Beside a file that can be read, the report covers it and names the other one.
+    let good = dir.path().join("kill.pcap");
+    write_pcap(&good, 1, &keepalive_kill_frames());
+    let (doc, out) = analyze_json(&[missing.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr_lines(&out).len(), 1, "{}", stderr(&out));
+    assert!(doc["captures"][0]["error"].as_str().unwrap().contains("cannot open"));
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}
+
+#[test]
+fn a_truncated_gzip_stream_reports_what_was_read_and_where_it_broke() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("doh.pcapng");
+    std::fs::copy(fixture("public/nDPI/doh.pcapng"), &plain).unwrap();
+    let gz = compress("gzip", &plain, "gz");
+    let bytes = std::fs::read(&gz).unwrap();
+    let cut = dir.path().join("cut.pcapng.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (doc, out) = analyze_json(&[cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let capture = &doc["captures"][0];
+    let packets = capture["packets"].as_u64().unwrap();
+    assert!(packets > 0 && packets < 120, "read up to the cut: {packets} of 120");
+    let error = capture["error"].as_str().expect("the capture's error");
+    assert_eq!(lines[0], format!("tcpka: {error}"));
+    for words in [
+        cut.to_str().unwrap(),
+        &format!("after packet {packets}:"),
+        "of the decompressed capture",
+        "the gzip data is cut off or damaged",
+        "the packets before it were analysed",
+    ] {
+        assert!(error.contains(words), "{words}: {error}");
+    }
+    assert_eq!(capture["format"], "pcapng (gzip)");
+    assert_eq!(doc["summary"]["connections"], 1);
+}
+
+#[test]
+fn half_pcap_half_garbage_is_read_up_to_the_garbage_which_is_named_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.pcap");
+    write_pcap(&path, 1, &keepalive_kill_frames());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let good = bytes.len();
+    bytes.extend(std::iter::repeat_n(0xff, 300));
+    std::fs::write(&path, &bytes).unwrap();
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let error = doc["captures"][0]["error"].as_str().unwrap();
+    let want = format!(
+        "{}: the file is cut off or damaged after packet 9: the packet record at byte {good} is damaged: it claims 4294967295 captured bytes, more than the 262144 a capture holds; the packets before it were analysed",
+        path.display()
+    );
+    assert_eq!(error, want);
+    assert_eq!(stderr_lines(&out), [format!("tcpka: {want}")]);
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}
+
+#[test]
+fn archives_and_compressions_tcpka_does_not_read_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("kill.pcap");
+    write_pcap(&plain, 1, &keepalive_kill_frames());
+    let tar = dir.path().join("kill.tar");
+    let status = Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(dir.path()).arg("kill.pcap").status().unwrap();
+    assert!(status.success());
+    // `compress` (.Z) data: its magic and a body.
+    let z = dir.path().join("kill.pcap.Z");
+    std::fs::write(&z, [0x1f, 0x9d, 0x90, 0xd4, 0xc3, 0xb2, 0xa1]).unwrap();
+    for (path, what) in [(&tar, "a tar archive"), (&z, "compress(1) (.Z) data")] {
+        let out = tcpka(&["analyze", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let want = format!(
+            "tcpka: {}: not a pcap or pcapng capture (it is {what}; tcpka reads captures compressed with gzip, zstd, xz, bzip2 or lz4: extract the capture first)",
+            path.display()
+        );
+        assert_eq!(stderr_lines(&out), [want]);
+    }
+    // gzip magic, then nothing gzip can read.
+    let bad = dir.path().join("bad.gz");
+    std::fs::write(&bad, b"\x1f\x8b not really gzip").unwrap();
+    let out = tcpka(&["analyze", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].contains("the gzip data is cut off or damaged") && lines[0].contains("first bytes"), "{lines:?}");
+}
+
+#[test]
+fn file_names_that_are_not_utf8_are_read_and_shown_lossily() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("kill.pcap");
+    write_pcap(&written, 1, &keepalive_kill_frames());
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"kill-\xff.pcap"));
+    std::fs::rename(&written, &path).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_tcpka")).args(["analyze", "--format", "json"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = doc["captures"][0]["path"].as_str().unwrap();
+    assert!(shown.ends_with("kill-\u{fffd}.pcap"), "{shown}");
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    let missing = dir.path().join(std::ffi::OsStr::from_bytes(b"gone-\xfe.pcap"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpka")).arg("analyze").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("gone-\u{fffd}.pcap: cannot open"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_dumpcap_pcapng_with_its_statistics_block_is_read() {
+    // `dumpcap -i lo -f 'tcp port 1' -a duration:2`, two connects to 127.0.0.1:1
+    // refused: nanosecond timestamps, and an Interface Statistics Block at
+    // the end (4 received, 0 dropped).
+    let (doc, out) = analyze_json(&["--all", fixture("inputs/dumpcap-lo.pcapng").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], 4);
+    assert_eq!(capture["warnings"], serde_json::json!([]), "nothing was lost");
+    // tshark: frame.time_epoch 1795254965.092433871.
+    assert_eq!(capture["first_packet"], "2026-11-21T09:56:05.092433Z");
+    let conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    for conn in conns {
+        assert_eq!(conn["end_reason"], "reset");
+        assert_eq!(conn["reset_cause"], "refused");
+    }
+}
+
+#[test]
+fn packets_the_capture_itself_lost_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.pcapng");
+    let packets: Vec<_> = keepalive_kill_frames().into_iter().map(|(t, f)| (0, t, f)).collect();
+    // A periodic block, then the final one: the counters run from the start.
+    write_pcapng(&path, &[1], &packets, &[(0, 1, 0), (0, 3, 2)]);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        doc["captures"][0]["warnings"],
+        serde_json::json!([
+            "the capture itself lost 5 packets (its interface statistics: 3 dropped by the interface, 2 dropped by the operating system): an unanswered probe may be a capture loss"
+        ])
+    );
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
 }

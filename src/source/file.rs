@@ -11,9 +11,10 @@
 
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
-use crate::source::reader::{CaptureReader, ReadError, Record};
+use crate::source::reader::{CaptureReader, Drops, ReadError, Record};
 use crate::source::{Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +36,12 @@ pub enum CaptureError {
         "{path}: unsupported link type {name} (DLT {dlt}{description}); tcpka reads Ethernet (with VLAN/QinQ, PPPoE), Linux cooked SLL/SLL2, raw IP, BSD loopback and NFLOG"
     )]
     UnsupportedLink { path: String, dlt: i32, name: String, description: String },
-    #[error("{path}: bad filter '{filter}': {reason}")]
+    /// The filter compiles (it was checked for Ethernet) but not for this file's link type.
+    #[error("{path}: the filter '{filter}' does not apply to this capture's link type: {reason}")]
     BadFilter { path: String, filter: String, reason: String },
+    /// The compressed data broke off before the capture's first bytes.
+    #[error("{path}: {reason}")]
+    Damaged { path: String, reason: String },
 }
 
 /// Packets per batch handed from the reader thread to the analysing one.
@@ -103,6 +108,12 @@ struct Reading {
     /// Unreadable link types (DLT, name) and their packet counts.
     skipped: Vec<(i32, String, u64)>,
     read: Arc<AtomicU64>,
+    /// The stream is decompressed: byte offsets are the decompressed capture's.
+    decompressed: bool,
+    /// The pcapng section being read (0, 1, …).
+    section: usize,
+    /// The latest Interface Statistics Block's drops, per (section, interface).
+    drops: Vec<((usize, usize), Drops)>,
 }
 
 impl Reading {
@@ -139,17 +150,41 @@ impl Reading {
         Ok(())
     }
 
-    /// The warnings for packets not analysed because of their link type.
+    /// The warnings for packets lost before the capture, and for packets
+    /// not analysed because of their link type.
     fn warnings(&self) -> Vec<String> {
-        self.skipped
+        let by_interface: u64 = self.drops.iter().map(|(_, d)| d.by_interface).sum();
+        let by_os: u64 = self.drops.iter().map(|(_, d)| d.by_os).sum();
+        let lost = by_interface + by_os;
+        let counted = [(by_interface, "by the interface"), (by_os, "by the operating system")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, by)| format!("{n} dropped {by}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let drops = (lost > 0).then(|| {
+            format!(
+                "the capture itself lost {lost} packets (its interface statistics: {counted}): an unanswered probe may be a capture loss"
+            )
+        });
+        drops.into_iter().chain(self.skipped
             .iter()
             .filter(|s| s.2 > 0)
             .map(|(dlt, name, n)| {
                 // libpcap has no name for some link types: the number alone then.
                 let link = if name.starts_with("DLT_") { format!("DLT {dlt}") } else { format!("{name} (DLT {dlt})") };
                 format!("{n} packets on an interface with link type {link} were not analysed: tcpka does not read that link type")
-            })
+            }))
             .collect()
+    }
+
+    /// Keeps the latest counters of an interface (they count from the start).
+    fn statistics(&mut self, interface: usize, drops: Drops) {
+        let key = (self.section, interface);
+        match self.drops.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, latest)) => *latest = drops,
+            None => self.drops.push((key, drops)),
+        }
     }
 }
 
@@ -191,6 +226,11 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                 }
                 Ok(Some(Record::Section)) => {
                     reading.routes.clear();
+                    reading.section += 1;
+                    None
+                }
+                Ok(Some(Record::Statistics { interface, drops })) => {
+                    reading.statistics(interface, drops);
                     None
                 }
                 Ok(Some(Record::Interface(i))) => Some(i),
@@ -199,7 +239,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                     None
                 }
                 Err(e) => {
-                    broken = Some(e.to_string());
+                    broken = Some(e.describe(reading.decompressed));
                     None
                 }
             };
@@ -225,9 +265,9 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
 /// A capture file as a [`PacketSource`]: read ahead by a thread of its own.
 pub struct FileSource {
     pub path: String,
-    /// What the file was: "pcap" or "pcapng".
+    /// What the file was: "pcap", "pcapng", "pcap (gzip)", …
     pub format: String,
-    /// File size in bytes, when known (not for pipes and standard input).
+    /// File size in bytes (compressed), when known (not for pipes and standard input).
     pub size: Option<u64>,
     /// Every link seen so far; packets name theirs by index.
     links: Vec<Link>,
@@ -253,9 +293,14 @@ impl FileSource {
     /// Opens a file ("-" = standard input), recognising pcap and pcapng by
     /// content, reads it up to its first packet (a pcapng describes its
     /// interfaces there) and starts reading it ahead.
-    pub fn open(path: &str, filter: Option<&str>) -> Result<FileSource, CaptureError> {
-        let Input { stream, format, size, read } = input::open(path)?;
-        let not_a_capture = |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.to_string() };
+    pub fn open(file: &OsStr, filter: Option<&str>) -> Result<FileSource, CaptureError> {
+        let input = input::open(file)?;
+        let path = &*file.to_string_lossy();
+        let description = input.describe();
+        let decompressed = input.compression.is_some();
+        let Input { stream, format, size, read, .. } = input;
+        let not_a_capture =
+            |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.describe(decompressed) };
         let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
         reader.read_to_first_packet().map_err(not_a_capture)?;
         let Some(first) = reader.interfaces().first().cloned() else {
@@ -270,6 +315,9 @@ impl FileSource {
             new_links: Vec::new(),
             skipped: Vec::new(),
             read,
+            decompressed,
+            section: 0,
+            drops: Vec::new(),
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
@@ -291,7 +339,7 @@ impl FileSource {
         let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx));
         Ok(FileSource {
             path: path.into(),
-            format: format.name().into(),
+            format: description,
             size,
             links,
             current: 0,

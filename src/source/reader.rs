@@ -16,8 +16,8 @@ use crate::source::linktype_to_dlt;
 use crate::time::Timestamp;
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{
-    BOM_MAGIC, EPB_MAGIC, OptionCode, PcapError, SHB_MAGIC, SPB_MAGIC, nom, parse_pcap_frame, parse_pcap_frame_be,
-    parse_pcap_header,
+    BOM_MAGIC, EPB_MAGIC, OptionCode, PcapError, PcapNGOption, SHB_MAGIC, SPB_MAGIC, nom, parse_pcap_frame,
+    parse_pcap_frame_be, parse_pcap_header,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -105,6 +105,22 @@ pub enum Record<'a> {
     Section,
     /// An interface was described: [`CaptureReader::interface`] has it.
     Interface(usize),
+    /// An Interface Statistics Block: what interface `interface` had lost
+    /// so far (the counters run from the start of the capture).
+    Statistics {
+        interface: usize,
+        drops: Drops,
+    },
+}
+
+/// Packets an interface lost before they could be captured, as its
+/// Interface Statistics Block counts them (`isb_ifdrop`, `isb_osdrop`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Dropped by the interface or its driver, for lack of resources.
+    pub by_interface: u64,
+    /// Dropped by the operating system (e.g. a full capture buffer).
+    pub by_os: u64,
 }
 
 /// Why a stream could not be read (on): what, and where.
@@ -135,16 +151,27 @@ impl ReadError {
     }
 }
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let offset = self.offset;
+impl ReadError {
+    /// What went wrong, and where; `decompressed` when the stream was
+    /// decompressed, so the offset is not one in the file itself.
+    pub fn describe(&self, decompressed: bool) -> String {
+        let at = match decompressed {
+            true => format!("at byte {} of the decompressed capture", self.offset),
+            false => format!("at byte {}", self.offset),
+        };
         match &self.kind {
             ReadErrorKind::CutOff { what, got, need } => {
-                write!(f, "the {what} at byte {offset} is cut off after {got} of its {need} bytes")
+                format!("the {what} {at} is cut off after {got} of its {need} bytes")
             }
-            ReadErrorKind::Damaged { what, why } => write!(f, "the {what} at byte {offset} is damaged: {why}"),
-            ReadErrorKind::Io(e) => write!(f, "reading at byte {offset} failed: {e}"),
+            ReadErrorKind::Damaged { what, why } => format!("the {what} {at} is damaged: {why}"),
+            ReadErrorKind::Io(e) => format!("reading {at} failed: {e}"),
         }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(false))
     }
 }
 
@@ -449,17 +476,20 @@ impl<R: Read> CaptureReader<R> {
                     let why = format!("if_tsresol {:#04x} is finer than 64 bits count", idb.if_tsresol);
                     return Err(ReadError::damaged(offset, WHAT, why));
                 };
-                // pcap-parser reads if_tsoffset little-endian whatever the section's byte order.
-                let tsoffset = idb.options.iter().find(|o| o.code == OptionCode::IfTsoffset).and_then(|o| {
-                    let bytes: [u8; 8] = o.value().get(..8)?.try_into().ok()?;
-                    Some(if self.big_endian { i64::from_be_bytes(bytes) } else { i64::from_le_bytes(bytes) })
-                });
+                let tsoffset = self.option_u64(&idb.options, OptionCode::IfTsoffset).map(|o| o as i64);
                 Interface {
                     dlt: linktype_to_dlt(i32::from(idb.linktype.0 as u16)),
                     swapped: self.swapped(),
                     snaplen: adjust_snaplen(idb.snaplen),
                     clock: Clock::Ticks { per_sec, offset: tsoffset.unwrap_or(0) },
                 }
+            }
+            Ok(Block::InterfaceStatistics(isb)) => {
+                let drops = Drops {
+                    by_interface: self.option_u64(&isb.options, OptionCode::IsbIfDrop).unwrap_or(0),
+                    by_os: self.option_u64(&isb.options, OptionCode::IsbOsDrop).unwrap_or(0),
+                };
+                return Ok(Some(Record::Statistics { interface: isb.if_id as usize, drops }));
             }
             Ok(_) => return Ok(None),
             Err(why) => {
@@ -473,6 +503,14 @@ impl<R: Read> CaptureReader<R> {
         };
         self.interfaces.push(interface);
         Ok(Some(Record::Interface(self.interfaces.len() - 1)))
+    }
+
+    /// A 64-bit option, in the section's byte order (pcap-parser's own
+    /// accessors read these little-endian whatever the byte order).
+    fn option_u64(&self, options: &[PcapNGOption<'_>], code: OptionCode) -> Option<u64> {
+        let option = options.iter().find(|o| o.code == code)?;
+        let bytes: [u8; 8] = option.value().get(..8)?.try_into().ok()?;
+        Some(if self.big_endian { u64::from_be_bytes(bytes) } else { u64::from_le_bytes(bytes) })
     }
 
     fn ng_packet(&mut self, at: usize, len: usize) -> Result<Record<'_>, ReadError> {
@@ -635,6 +673,17 @@ mod tests {
             body.extend_from_slice(&Ng::padded(data));
             self.block(SPB_MAGIC, &body)
         }
+        fn statistics(&mut self, interface: u32, if_drop: u64, os_drop: u64) -> &mut Ng {
+            let mut body = self.u32(interface).to_vec();
+            body.extend_from_slice(&[0; 8]);
+            for (code, value) in [(5, if_drop), (7, os_drop)] {
+                body.extend_from_slice(&self.u16(code));
+                body.extend_from_slice(&self.u16(8));
+                body.extend_from_slice(&if self.be { value.to_be_bytes() } else { value.to_le_bytes() });
+            }
+            body.extend_from_slice(&[0; 4]);
+            self.block(5, &body)
+        }
         fn obsolete(&mut self, interface: u16, ticks: u64, data: &[u8]) -> &mut Ng {
             let mut body = self.u16(interface).to_vec();
             body.extend_from_slice(&self.u16(0));
@@ -709,6 +758,18 @@ mod tests {
     }
 
     #[test]
+    fn statistics_blocks_count_drops_in_the_section_byte_order() {
+        for be in [false, true] {
+            let mut ng = Ng::new(be);
+            ng.interface(1, 0, None, None).statistics(0, 3, 0x1_0000_0002);
+            let mut reader = CaptureReader::new(Format::PcapNg, &ng.bytes[..]).unwrap();
+            assert!(matches!(reader.next_record(), Ok(Some(Record::Interface(0)))));
+            let Ok(Some(Record::Statistics { interface, drops })) = reader.next_record() else { panic!("statistics") };
+            assert_eq!((interface, drops), (0, Drops { by_interface: 3, by_os: 0x1_0000_0002 }), "big-endian {be}");
+        }
+    }
+
+    #[test]
     fn reads_simple_and_obsolete_packet_blocks() {
         let mut ng = Ng::new(false);
         // Snapshot length 4: packets are cut as libpcap cuts them.
@@ -736,6 +797,7 @@ mod tests {
                 Ok(Some(Record::Packet(p))) => records.push(format!("packet {} {:?}", p.interface, p.data)),
                 Ok(Some(Record::Section)) => records.push("section".into()),
                 Ok(Some(Record::Interface(i))) => records.push(format!("interface {i} {}", reader.interfaces()[i].dlt)),
+                Ok(Some(Record::Statistics { interface, .. })) => records.push(format!("statistics {interface}")),
                 Ok(None) => panic!("the last block names an interface the section lacks"),
                 Err(e) => break e,
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Writes the input to this process's capture file and returns its path:
 /// the reader is libpcap's, which reads files. One file per process, so
 /// parallel fuzzing jobs do not share one.
-pub fn capture_file(data: &[u8]) -> String {
+pub fn capture_file(data: &[u8]) -> std::ffi::OsString {
     thread_local! {
         static PATH: PathBuf = {
             let dir = std::path::Path::new("/dev/shm");
@@ -16,6 +16,6 @@ pub fn capture_file(data: &[u8]) -> String {
     }
     PATH.with(|path| {
         std::fs::write(path, data).expect("write the capture file");
-        path.to_str().expect("a UTF-8 temporary path").to_string()
+        path.as_os_str().to_owned()
     })
 }
