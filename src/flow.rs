@@ -751,15 +751,17 @@ impl FlowTable {
             }
         }
         for kind in Unreplied::ALL {
+            // Quiet times, not due times, are compared: at the end of a
+            // capture's time range a due time would saturate to `now`.
             let limit = kind.idle_limit_secs();
             while let Some((entry, last)) = self.front(kind)
-                && entry.last.after_secs(limit) <= now
+                && now.secs_since(entry.last) >= limit
             {
                 let q = &mut self.unreplied[kind as usize];
                 q.queue.pop_front();
-                let due = last.after_secs(limit);
-                if due <= now {
-                    self.hand_out(&entry.key, Dropped::IdleLimit { was: kind, at: due }, done);
+                if now.secs_since(last) >= limit {
+                    let at = last.after_secs(limit);
+                    self.hand_out(&entry.key, Dropped::IdleLimit { was: kind, at }, done);
                 } else {
                     // Active since it was queued: looked at again when due.
                     q.queue.push_back(IdleEntry { last, ..entry });

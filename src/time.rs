@@ -119,6 +119,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn later_times_saturate_at_the_ends_of_the_range() {
+        let t = Timestamp::from_secs_f64(100.0);
+        assert_eq!(t.after_secs(27.5), Timestamp::from_secs_f64(127.5));
+        assert_eq!(Timestamp(i64::MAX - 5).after_secs(1.0), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 5).after_secs(-1.0), Timestamp(i64::MIN));
+        assert_eq!(t.after_secs(f64::INFINITY), Timestamp(i64::MAX));
+    }
+
+    #[test]
     fn formats_utc_with_micros() {
         let t = Timestamp::from_timeval(1_700_000_000, 123_456_789);
         assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");

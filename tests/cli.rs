@@ -296,3 +296,46 @@ fn syns_nobody_answered_are_judged_after_the_syn_retry_window() {
     assert_eq!(doc["captures"][0]["connections"], 4);
     assert!(doc["captures"][0].get("unreplied_evicted").is_none(), "{}", doc["captures"][0]);
 }
+
+/// A pcapng file (one Ethernet interface, microsecond times) with each
+/// frame at `ts_micros`.
+fn write_pcapng(path: &std::path::Path, frames: &[(u64, Vec<u8>)]) {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let len = 12 + body.len().next_multiple_of(4);
+        out.extend((kind).to_le_bytes());
+        out.extend((len as u32).to_le_bytes());
+        out.extend(body);
+        out.resize(out.len() + body.len().next_multiple_of(4) - body.len(), 0);
+        out.extend((len as u32).to_le_bytes());
+    }
+    let mut out = Vec::new();
+    // Section header: byte-order magic, version 1.0, section length unknown.
+    let shb = [&0x1A2B_3C4Du32.to_le_bytes()[..], &1u16.to_le_bytes(), &0u16.to_le_bytes(), &(-1i64).to_le_bytes()];
+    block(&mut out, 0x0A0D_0D0A, &shb.concat());
+    // Interface description: Ethernet, snap length 65535.
+    block(&mut out, 1, &[&1u16.to_le_bytes()[..], &0u16.to_le_bytes(), &65535u32.to_le_bytes()].concat());
+    for (ts, data) in frames {
+        let header = [0u32, (ts >> 32) as u32, *ts as u32, data.len() as u32, data.len() as u32];
+        let mut body: Vec<u8> = header.iter().flat_map(|v| v.to_le_bytes()).collect();
+        body.extend(data);
+        block(&mut out, 6, &body);
+    }
+    fs::write(path, out).unwrap();
+}
+
+#[test]
+fn timestamps_at_the_end_of_time_do_not_overflow_the_clock() {
+    // pcapng times are 64-bit: 2^64 µs is 585,000 years, past what tcpka's
+    // nanosecond clock holds (they saturate). Timers computed from such a
+    // time must saturate too (the expiry sweep overflowed).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.pcapng");
+    let frames: Vec<(u64, Vec<u8>)> =
+        keepalive_kill_frames().into_iter().map(|(t, f)| (u64::MAX - 60_000_000 + (t * 1e6) as u64, f)).collect();
+    write_pcapng(&path, &frames);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"][0]["format"], "pcapng");
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["summary"]["connections"], 1);
+}
