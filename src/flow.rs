@@ -279,6 +279,13 @@ pub struct Marks {
     pub syn_timestamps: bool,
 }
 
+impl Marks {
+    /// This side's first RST, if it sent one.
+    pub fn rst_at(&self) -> Option<PacketRef> {
+        self.rst.as_ref().map(|r| r.at)
+    }
+}
+
 /// This side's first RST and what tells a forged or stateless one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResetMark {
@@ -389,7 +396,7 @@ impl HalfConnection {
 
     /// This side's first RST, if it sent one.
     pub fn rst(&self) -> Option<PacketRef> {
-        self.marks.rst.as_ref().map(|r| r.at)
+        self.marks.rst_at()
     }
 
     fn new(addr: SocketAddr) -> HalfConnection {

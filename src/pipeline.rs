@@ -82,14 +82,14 @@ impl<'s> Judge<'s> {
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
         self.paths.add(conn, &verdict, self.captures.len());
+        let reason = verdict.reason();
         self.summary.connections += 1;
-        *self.summary.by_end_reason.entry(verdict.reason()).or_default() += 1;
+        *self.summary.by_end_reason.entry(reason).or_default() += 1;
         for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
-        self.failed |= self.fail_on.contains(&verdict.reason());
-        let reason = verdict.reason();
+        self.failed |= self.fail_on.contains(&reason);
         let streamed_end = self.stream.as_mut().and_then(|stream| {
             let early = stream.streamed.remove(&conn.id).and_then(|s| s.ended);
             match early {

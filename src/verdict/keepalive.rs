@@ -71,7 +71,7 @@ pub fn keepalive_finding(
     let mut gave_up_with = None;
     let mut gave_up = false;
     if let (true, Some(last)) = (unanswered, last_probe) {
-        if let Some(rst) = me.rst.as_ref().map(|r| r.at).filter(|r| r.frame > last.at.frame) {
+        if let Some(rst) = me.rst_at().filter(|r| r.frame > last.at.frame) {
             interval_observed.add(rst.ts.secs_since(last.at.ts));
             gave_up_with = Some(rst);
             gave_up = true;

@@ -64,7 +64,7 @@ pub fn retransmission_finding(
         return None;
     }
     // The peer answered something after the data was sent: not a silent path.
-    let peer_rst = peer.rst.as_ref().map(|r| r.at);
+    let peer_rst = peer.rst_at();
     if peer.last_sent.is_some_and(|p| p.frame > run.first_sent.frame && peer_rst.is_none_or(|r| r.frame != p.frame)) {
         return None;
     }
@@ -72,7 +72,7 @@ pub fn retransmission_finding(
     times.extend(run.retransmissions.iter().copied());
     let backoff_s: Vec<f64> = times.windows(2).map(|w| w[1].ts.secs_since(w[0].ts)).collect();
     let last = run.retransmissions.last().copied().unwrap_or(run.first_sent);
-    let reset_by_sender = me.rst.as_ref().map(|r| r.at).filter(|r| r.frame > last.frame);
+    let reset_by_sender = me.rst_at().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
     let silent_for = capture_end.secs_since(me.last_sent.map_or(last.ts, |p| p.ts));
     let gave_up = reset_by_sender.is_some()
