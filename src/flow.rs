@@ -20,7 +20,6 @@
 use crate::decode::{Segment, VlanPath};
 use crate::seq::SeqNumber;
 use crate::time::{MinMax, Timestamp};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -77,6 +76,52 @@ pub struct PacketRef {
     /// 1-based frame number in file order, as Wireshark numbers it.
     pub frame: u64,
     pub ts: Timestamp,
+}
+
+/// A packet, or none: an `Option<PacketRef>` in 16 bytes instead of 24.
+/// Frame numbers start at 1 (Wireshark's), so frame 0 stands for none. A
+/// connection keeps a dozen of these, and memory grows with the
+/// connections open at once.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaybePacket {
+    frame: u64,
+    ts: Timestamp,
+}
+
+impl MaybePacket {
+    pub const NONE: MaybePacket = MaybePacket { frame: 0, ts: Timestamp(0) };
+
+    pub fn get(self) -> Option<PacketRef> {
+        (self.frame != 0).then_some(PacketRef { frame: self.frame, ts: self.ts })
+    }
+    pub fn is_some(self) -> bool {
+        self.frame != 0
+    }
+    pub fn is_none(self) -> bool {
+        self.frame == 0
+    }
+    fn set(&mut self, p: PacketRef) {
+        debug_assert!(p.frame != 0, "frame numbers start at 1");
+        *self = MaybePacket { frame: p.frame, ts: p.ts };
+    }
+    /// Keeps the packet already there, if any.
+    fn set_first(&mut self, p: PacketRef) {
+        if self.is_none() {
+            self.set(p);
+        }
+    }
+}
+
+impl From<Option<PacketRef>> for MaybePacket {
+    fn from(p: Option<PacketRef>) -> MaybePacket {
+        p.map_or(MaybePacket::NONE, |p| MaybePacket { frame: p.frame, ts: p.ts })
+    }
+}
+
+impl std::fmt::Debug for MaybePacket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
 }
 
 /// What one segment was, in the context of its connection.
@@ -146,9 +191,9 @@ pub struct Probe {
     /// 0 (Linux, BSD, macOS) or 1 (Windows and some embedded stacks).
     pub len: u8,
     /// The peer's first packet after the probe, if any (not an RST).
-    pub answered_by: Option<PacketRef>,
+    pub answered_by: MaybePacket,
     /// The peer answered with RST: it no longer knew the connection.
-    pub reset_by: Option<PacketRef>,
+    pub reset_by: MaybePacket,
 }
 
 /// Probes in a row: each after the first was sent because the one before went unanswered.
@@ -156,7 +201,7 @@ pub struct Probe {
 pub struct Train {
     /// The last packet the prober received before the first probe (Linux
     /// measures the keepalive idle time from it); None when the capture does not show it.
-    pub idle_from: Option<PacketRef>,
+    pub idle_from: MaybePacket,
     pub probes: Vec<Probe>,
     /// Number of probes, even beyond those kept in `probes`.
     pub count: u32,
@@ -185,7 +230,7 @@ pub struct KeepaliveLog {
     /// Most probes seen in one train.
     pub longest_train: u32,
     /// The first probe the side sent.
-    pub first_probe: Option<PacketRef>,
+    pub first_probe: MaybePacket,
     /// The latest train, the one that matters for how the connection ended.
     pub train: Train,
 }
@@ -194,7 +239,7 @@ pub struct KeepaliveLog {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SmallMessages {
     pub count: u32,
-    pub first: Option<PacketRef>,
+    pub first: MaybePacket,
     last: Option<Timestamp>,
     /// Gaps between consecutive small messages (the first ones kept), seconds.
     pub gaps: Vec<f32>,
@@ -238,23 +283,79 @@ pub struct HalfConnection {
     small_messages: Option<Box<SmallMessages>>,
 }
 
-/// Where this side is in its sequence space (hot).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where this side is in its sequence space (hot): 16 bytes, the four
+/// options' presence in one byte.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct SequenceState {
-    pub isn: Option<SeqNumber>,
+    isn: SeqNumber,
+    next_seq: SeqNumber,
+    max_ack_sent: SeqNumber,
+    window: u16,
+    /// Which of the above are known: the `KNOWN_*` bits.
+    known: u8,
+}
+
+const KNOWN_ISN: u8 = 1;
+const KNOWN_NEXT_SEQ: u8 = 2;
+const KNOWN_MAX_ACK: u8 = 4;
+const KNOWN_WINDOW: u8 = 8;
+
+impl SequenceState {
+    fn known<T>(&self, bit: u8, value: T) -> Option<T> {
+        (self.known & bit != 0).then_some(value)
+    }
+    /// The sequence number of this side's SYN.
+    pub fn isn(&self) -> Option<SeqNumber> {
+        self.known(KNOWN_ISN, self.isn)
+    }
     /// One past the highest sequence number sent (SYN and FIN count one).
-    pub next_seq: Option<SeqNumber>,
+    pub fn next_seq(&self) -> Option<SeqNumber> {
+        self.known(KNOWN_NEXT_SEQ, self.next_seq)
+    }
     /// The highest acknowledgment number sent: how much of the peer's data this side has.
-    pub max_ack_sent: Option<SeqNumber>,
+    pub fn max_ack_sent(&self) -> Option<SeqNumber> {
+        self.known(KNOWN_MAX_ACK, self.max_ack_sent)
+    }
     /// The window this side advertised in its latest non-RST segment.
-    pub window: Option<u16>,
+    pub fn window(&self) -> Option<u16> {
+        self.known(KNOWN_WINDOW, self.window)
+    }
+    fn set_isn_once(&mut self, isn: SeqNumber) {
+        if self.known & KNOWN_ISN == 0 {
+            self.isn = isn;
+            self.known |= KNOWN_ISN;
+        }
+    }
+    /// Sequence space up to `end` was sent.
+    fn sent_up_to(&mut self, end: SeqNumber) {
+        self.next_seq = self.next_seq().map_or(end, |n| n.max(end));
+        self.known |= KNOWN_NEXT_SEQ;
+    }
+    fn acknowledged(&mut self, ack: SeqNumber) {
+        self.max_ack_sent = self.max_ack_sent().map_or(ack, |a| a.max(ack));
+        self.known |= KNOWN_MAX_ACK;
+    }
+    fn set_window(&mut self, window: u16) {
+        self.window = window;
+        self.known |= KNOWN_WINDOW;
+    }
+}
+
+impl std::fmt::Debug for SequenceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SequenceState")
+            .field("isn", &self.isn())
+            .field("next_seq", &self.next_seq())
+            .field("max_ack_sent", &self.max_ack_sent())
+            .field("window", &self.window())
+            .finish()
+    }
 }
 
 /// What this side sent, counted (hot).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub packets: u64,
-    pub payload_bytes: u64,
     pub retransmissions: u32,
     pub zero_window_probes: u32,
 }
@@ -263,14 +364,14 @@ pub struct Counters {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Marks {
     /// The latest packet (hot: it is the "last heard from" of keepalive idle times).
-    pub last_sent: Option<PacketRef>,
+    pub last_sent: MaybePacket,
     /// The latest packet that was not a keepalive or zero-window probe (hot:
     /// the peer's keepalive idle runs from it; see [`idle_start`]).
-    pub last_traffic: Option<PacketRef>,
+    pub last_traffic: MaybePacket,
     /// The last segment with payload this side sent.
-    pub last_payload: Option<PacketRef>,
-    pub syn: Option<PacketRef>,
-    pub fin: Option<PacketRef>,
+    pub last_payload: MaybePacket,
+    pub syn: MaybePacket,
+    pub fin: MaybePacket,
     /// Boxed: at most one per side, and most connections end without one.
     pub rst: Option<Box<ResetMark>>,
     /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
@@ -310,8 +411,9 @@ enum ProbeState {
     /// No probe seen from this side, and nothing held back.
     Quiet,
     /// A 0/1-byte segment that may be a probe, waiting for the peer's answer
-    /// or this side's next segment.
-    Held(HeldSegment),
+    /// or this side's next segment. Boxed: only the first segment of a
+    /// connection seen mid-stream is ever held.
+    Held(Box<HeldSegment>),
     /// The side has sent probes. Boxed: most connections never probe.
     Probing(Box<KeepaliveLog>),
 }
@@ -335,8 +437,9 @@ impl ProbeState {
 
     /// Settles a held segment: the state becomes `Quiet` (a probe is then recorded on top).
     fn take_held(&mut self) -> Option<HeldSegment> {
-        match *self {
+        match self {
             ProbeState::Held(h) => {
+                let h = **h;
                 *self = ProbeState::Quiet;
                 Some(h)
             }
@@ -377,11 +480,12 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     idle_observed: MinMax { min: None, max: None, count: 0 },
     interval_observed: MinMax { min: None, max: None, count: 0 },
     longest_train: 0,
-    first_probe: None,
-    train: Train { idle_from: None, probes: Vec::new(), count: 0 },
+    first_probe: MaybePacket::NONE,
+    train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
 };
 
-static NO_SMALL_MESSAGES: SmallMessages = SmallMessages { count: 0, first: None, last: None, gaps: Vec::new() };
+static NO_SMALL_MESSAGES: SmallMessages =
+    SmallMessages { count: 0, first: MaybePacket::NONE, last: None, gaps: Vec::new() };
 
 impl HalfConnection {
     /// What this side's keepalive probes showed (empty when it sent none).
@@ -424,11 +528,11 @@ pub struct Connection {
     pub first: PacketRef,
     pub last: PacketRef,
     pub packets: u64,
-    /// The longest silence between two packets of the connection, and the packet that ended it.
-    pub longest_gap: Option<(f64, PacketRef)>,
-    /// The second longest, so the gap that preceded a connection's death can
-    /// be told from the longest one it survived.
-    pub second_longest_gap: Option<(f64, PacketRef)>,
+    /// The longest silence between two packets of the connection, and the
+    /// packet that ended it: see [`Connection::longest_gap`].
+    longest_gap: Gap,
+    /// The second longest: see [`Connection::second_longest_gap`].
+    second_longest_gap: Gap,
     /// Silence before the latest packet (s).
     pub gap_before_last: f64,
     /// Silence before the packet before it (s).
@@ -438,6 +542,20 @@ pub struct Connection {
     pub handshake_only: bool,
     /// Handed out before it finished, and why (None: finished, reused, or the capture ended).
     pub dropped: Option<Dropped>,
+}
+
+/// A silence between two packets of a connection, and the packet that
+/// ended it (none before the second packet).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Gap {
+    secs: f64,
+    ended_by: MaybePacket,
+}
+
+impl Gap {
+    fn get(self) -> Option<(f64, PacketRef)> {
+        self.ended_by.get().map(|p| (self.secs, p))
+    }
 }
 
 /// A connection the capture never showed established both ways (conntrack
@@ -504,6 +622,15 @@ impl Dropped {
 }
 
 impl Connection {
+    /// The longest silence between two packets of the connection, and the packet that ended it.
+    pub fn longest_gap(&self) -> Option<(f64, PacketRef)> {
+        self.longest_gap.get()
+    }
+    /// The second longest, so the gap that preceded a connection's death can
+    /// be told from the longest one it survived.
+    pub fn second_longest_gap(&self) -> Option<(f64, PacketRef)> {
+        self.second_longest_gap.get()
+    }
     pub fn side(&self, side: Side) -> &HalfConnection {
         &self.sides[side as usize]
     }
@@ -528,59 +655,17 @@ impl Connection {
     }
 }
 
-/// Canonical key: the same for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FlowKey {
-    vlan: VlanPath,
-    lo: SocketAddr,
-    hi: SocketAddr,
-}
-
-/// Hashes the key as a few machine words (the derived hash fed every
-/// address byte by byte, a tenth of the run time).
-impl std::hash::Hash for FlowKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        fn ip_bits(a: &SocketAddr) -> u128 {
-            match a {
-                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
-                SocketAddr::V6(v6) => v6.ip().to_bits(),
-            }
-        }
-        let [v0, v1] = self.vlan.0;
-        let ports = (u64::from(self.lo.port()) << 48)
-            | (u64::from(self.hi.port()) << 32)
-            | (u64::from(v0) << 16)
-            | u64::from(v1);
-        state.write_u64(ports);
-        let (lo, hi) = (ip_bits(&self.lo), ip_bits(&self.hi));
-        if lo >> 32 == 0 && hi >> 32 == 0 {
-            state.write_u64(((lo as u64) << 32) | hi as u64);
-        } else {
-            state.write_u128(lo);
-            state.write_u128(hi);
-        }
-    }
-}
-
-impl FlowKey {
-    fn of(seg: &Segment) -> FlowKey {
-        let (lo, hi) = if seg.src <= seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-        FlowKey { vlan: seg.vlan, lo, hi }
-    }
-}
-
 /// All open connections of one capture.
 ///
-/// Connections are boxed: a connection is a few hundred bytes, and the table
-/// (and the hand-out to the judge) then moves a pointer, not the whole state.
-/// FxHash: keys come from the capture, not from an adversary who could aim
-/// at collisions, and SipHash was a tenth of the run time.
+/// They are kept in a [`Store`](store::Store): a slab of connections and an
+/// index by 4-tuple. The queues name a connection by its slot and its id
+/// (a slot is reused once its connection has left).
 #[derive(Default)]
 pub struct FlowTable {
-    flows: FxHashMap<FlowKey, Box<Connection>>,
+    flows: store::Store,
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
-    finished_queue: VecDeque<(FlowKey, u64)>,
+    finished_queue: VecDeque<(Slot, u64)>,
     /// The [`Unreplied`] connections, one queue per kind (indexed by it).
     unreplied: [IdleQueue; 2],
     /// Handed out early because more than [`MAX_UNREPLIED`] were held.
@@ -604,7 +689,7 @@ struct IdleQueue {
 struct IdleEntry {
     /// The connection's last packet when it was queued.
     last: Timestamp,
-    key: FlowKey,
+    slot: Slot,
     id: u64,
 }
 
@@ -627,36 +712,40 @@ impl FlowTable {
     /// Adds one segment: returns its class and what it changed for its
     /// connection. Connections it ends (a reused 4-tuple, or the least
     /// recently active unreplied one when too many are held) are passed to `done`.
-    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Box<Connection>)) -> Observed {
-        let key = FlowKey::of(seg);
+    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Connection)) -> Observed {
+        let mut found = self.flows.find(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
-        if let Some(existing) = is_new_syn.then(|| self.flows.get(&key)).flatten() {
+        if let Some(slot) = found.filter(|_| is_new_syn)
+            && let Some(existing) = self.flows.get(slot)
+        {
             let reused = existing.is_finished()
                 || existing.sides[0].addr != seg.src
-                || existing.sides[0].seq.isn.is_some_and(|isn| isn != seg.seq);
+                || existing.sides[0].seq.isn().is_some_and(|isn| isn != seg.seq);
             if reused {
-                done(self.remove(&key));
+                done(self.remove(slot));
+                found = None;
             }
         }
-        let next_id = &mut self.next_id;
-        let mut created = false;
-        let conn = self.flows.entry(key).or_insert_with(|| {
-            *next_id += 1;
-            created = true;
-            Box::new(new_connection(*next_id, at, seg))
-        });
+        let (slot, created) = match found {
+            Some(slot) => (slot, false),
+            None => {
+                self.next_id += 1;
+                (self.flows.insert(new_connection(self.next_id, at, seg)), true)
+            }
+        };
+        let conn = self.flows.get_mut(slot);
         let was_finished = conn.is_finished();
         let was = if created { None } else { Unreplied::of(conn) };
         let before = TrainMark::of(conn);
         let class = update(conn, at, seg);
         if !was_finished && conn.is_finished() {
-            self.finished_queue.push_back((key, conn.id));
+            self.finished_queue.push_back((slot, conn.id));
         }
         let observed = Observed { class, changes: changes(before, was_finished, conn, seg) };
         let is = Unreplied::of(conn);
         if is != was {
-            let entry = IdleEntry { last: conn.last.ts, key, id: conn.id };
+            let entry = IdleEntry { last: conn.last.ts, slot, id: conn.id };
             if let Some(was) = was {
                 self.left(was);
             }
@@ -673,8 +762,8 @@ impl FlowTable {
     }
 
     /// Takes a connection out of the table.
-    fn remove(&mut self, key: &FlowKey) -> Box<Connection> {
-        let conn = self.flows.remove(key).expect("present");
+    fn remove(&mut self, slot: Slot) -> Connection {
+        let conn = self.flows.remove(slot);
         if let Some(was) = Unreplied::of(&conn) {
             self.left(was);
         }
@@ -690,7 +779,7 @@ impl FlowTable {
         // connections it stands for.
         if q.queue.len() > 2 * q.held + 1024 {
             let flows = &self.flows;
-            q.queue.retain(|e| flows.get(&e.key).is_some_and(|c| c.id == e.id && Unreplied::of(c) == Some(was)));
+            q.queue.retain(|e| flows.get(e.slot).is_some_and(|c| c.id == e.id && Unreplied::of(c) == Some(was)));
         }
     }
 
@@ -699,7 +788,7 @@ impl FlowTable {
     fn front(&mut self, kind: Unreplied) -> Option<(IdleEntry, Timestamp)> {
         let q = &mut self.unreplied[kind as usize];
         while let Some(&e) = q.queue.front() {
-            match self.flows.get(&e.key) {
+            match self.flows.get(e.slot) {
                 Some(conn) if conn.id == e.id && Unreplied::of(conn) == Some(kind) => return Some((e, conn.last.ts)),
                 _ => q.queue.pop_front(),
             };
@@ -708,7 +797,7 @@ impl FlowTable {
     }
 
     /// Hands out the least recently active unreplied connection, and counts it.
-    fn evict(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
+    fn evict(&mut self, now: Timestamp, done: &mut dyn FnMut(Connection)) {
         loop {
             let fronts = Unreplied::ALL.map(|kind| self.front(kind).map(|(e, last)| (kind, e, last)));
             let Some((kind, entry, last)) = fronts.into_iter().flatten().min_by_key(|(_, e, _)| e.last) else {
@@ -722,26 +811,26 @@ impl FlowTable {
                 continue;
             }
             self.evicted += 1;
-            return self.hand_out(&entry.key, Dropped::Evicted { was: kind, at: now }, done);
+            return self.hand_out(entry.slot, Dropped::Evicted { was: kind, at: now }, done);
         }
     }
 
-    fn hand_out(&mut self, key: &FlowKey, why: Dropped, done: &mut dyn FnMut(Box<Connection>)) {
-        let mut conn = self.remove(key);
+    fn hand_out(&mut self, slot: Slot, why: Dropped, done: &mut dyn FnMut(Connection)) {
+        let mut conn = self.remove(slot);
         conn.dropped = Some(why);
         done(conn);
     }
 
     /// Hands out finished connections that have been quiet for [`LINGER_SECS`]
     /// at `now`, and [`Unreplied`] ones quiet for their idle limit.
-    pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Box<Connection>)) {
+    pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Connection)) {
         // Entries are in the order the connections finished, so the sweep
         // stops at the first one still within the short linger time. One
         // that lingers longer (an unacknowledged FIN being retransmitted)
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
-            let Some(&(key, id)) = self.finished_queue.front() else { break };
-            let Some(conn) = self.flows.get(&key).filter(|c| c.id == id) else {
+            let Some(&(slot, id)) = self.finished_queue.front() else { break };
+            let Some(conn) = self.flows.get(slot).filter(|c| c.id == id) else {
                 // Replaced by a new connection on the same 4-tuple, which
                 // handed the old one out already.
                 self.finished_queue.pop_front();
@@ -750,7 +839,7 @@ impl FlowTable {
             let quiet_for = now.secs_since(conn.last.ts);
             if quiet_for >= conn.linger_secs() {
                 self.finished_queue.pop_front();
-                done(self.remove(&key));
+                done(self.remove(slot));
             } else if quiet_for >= LINGER_SECS {
                 self.finished_queue.rotate_left(1);
             } else {
@@ -768,7 +857,7 @@ impl FlowTable {
                 q.queue.pop_front();
                 if now.secs_since(last) >= limit {
                     let at = last.after_secs(limit);
-                    self.hand_out(&entry.key, Dropped::IdleLimit { was: kind, at }, done);
+                    self.hand_out(entry.slot, Dropped::IdleLimit { was: kind, at }, done);
                 } else {
                     // Active since it was queued: looked at again when due.
                     q.queue.push_back(IdleEntry { last, ..entry });
@@ -778,24 +867,22 @@ impl FlowTable {
     }
 
     /// Hands out every connection left (the capture ended), in order of first packet.
-    pub fn drain(&mut self, done: &mut dyn FnMut(Box<Connection>)) {
-        let mut rest: Vec<Box<Connection>> = self.flows.drain().map(|(_, c)| c).collect();
-        rest.sort_by_key(|c| c.id);
+    pub fn drain(&mut self, done: &mut dyn FnMut(Connection)) {
         self.finished_queue.clear();
         self.unreplied = Default::default();
-        for c in rest {
-            done(c);
+        for slot in self.flows.slots_by_id() {
+            done(self.flows.remove(slot));
         }
     }
 
     /// Connections still held: the pipeline's clock rules look at the quiet ones.
     pub(crate) fn connections(&self) -> impl Iterator<Item = &Connection> {
-        self.flows.values().map(|c| &**c)
+        self.flows.iter()
     }
 
     /// The connection a segment belongs to, if it is held.
     pub(crate) fn connection_of(&self, seg: &Segment) -> Option<&Connection> {
-        self.flows.get(&FlowKey::of(seg)).map(|c| &**c)
+        self.flows.find(seg).and_then(|slot| self.flows.get(slot))
     }
 }
 
@@ -937,8 +1024,8 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
         first: at,
         last: at,
         packets: 0,
-        longest_gap: None,
-        second_longest_gap: None,
+        longest_gap: Gap::default(),
+        second_longest_gap: Gap::default(),
         gap_before_last: 0.0,
         gap_before_previous: 0.0,
         handshake_only: seg.flags.syn(),
@@ -968,11 +1055,12 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     let side = conn.side_of(seg.src);
     let gap = if conn.packets > 0 { at.ts.secs_since(conn.last.ts).max(0.0) } else { 0.0 };
     if conn.packets > 0 {
-        if conn.longest_gap.is_none_or(|(g, _)| gap > g) {
+        let this = Gap { secs: gap, ended_by: Some(at).into() };
+        if conn.longest_gap().is_none_or(|(g, _)| gap > g) {
             conn.second_longest_gap = conn.longest_gap;
-            conn.longest_gap = Some((gap, at));
-        } else if conn.second_longest_gap.is_none_or(|(g, _)| gap > g) {
-            conn.second_longest_gap = Some((gap, at));
+            conn.longest_gap = this;
+        } else if conn.second_longest_gap().is_none_or(|(g, _)| gap > g) {
+            conn.second_longest_gap = this;
         }
     }
     conn.gap_before_previous = conn.gap_before_last;
@@ -1075,14 +1163,14 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 ///
 /// So when both ends probe at once, each side's idle runs on.
 fn idle_start(peer: &HalfConnection, probe_len: u32) -> Option<PacketRef> {
-    let last = peer.marks.last_sent?;
+    let last = peer.marks.last_sent.get()?;
     let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
     match last_probe {
         Some(p) if p.len == 1 && probe_len == 0 => Some(last),
-        Some(_) => peer.marks.last_traffic,
-        None if peer.marks.last_traffic == Some(last) => Some(last),
+        Some(_) => peer.marks.last_traffic.get(),
+        None if peer.marks.last_traffic.get() == Some(last) => Some(last),
         // The peer's last packet was a zero-window probe or a held segment.
-        None => peer.marks.last_traffic,
+        None => peer.marks.last_traffic.get(),
     }
 }
 
@@ -1123,8 +1211,9 @@ fn segment_class(
     // segment confirmed just above changes none of the rules below: it was
     // only held while all three were unknown, and the segment one above it
     // is neither a probe nor a copy.)
-    let snd_una = peer.seq.max_ack_sent.or(me.seq.next_seq).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
-    let peer_window_zero = peer.seq.window == Some(0);
+    let snd_una =
+        peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
+    let peer_window_zero = peer.seq.window() == Some(0);
 
     if len <= 1 && !flags.has_control() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
@@ -1162,7 +1251,7 @@ fn segment_class(
             // ACKs for new data (a one-way capture) advance the
             // acknowledgment number. The held one was a probe too.
             return (PacketClass::KeepaliveProbe, Some(p));
-        } else if own_held.is_none() && me.seq.next_seq.is_none() && peer.marks.last_sent.is_none() {
+        } else if own_held.is_none() && me.seq.next_seq().is_none() && peer.marks.last_sent.is_none() {
             // UNDECIDED. Nothing seen of this connection before: hold the
             // segment until the peer's answer tells whether it was a probe.
             return (PacketClass::Undecided, confirmed);
@@ -1175,7 +1264,7 @@ fn segment_class(
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
     // sent. A resent FIN is a retransmission too.
-    if seg.seq_len() > 0 && me.seq.next_seq.is_some_and(|next| seg.seq < next) {
+    if seg.seq_len() > 0 && me.seq.next_seq().is_some_and(|next| seg.seq < next) {
         return (PacketClass::Retransmission, confirmed);
     }
     let class = if flags.fin() {
@@ -1200,7 +1289,6 @@ fn apply(
 ) {
     let class = a.class;
     me.counts.packets += 1;
-    me.counts.payload_bytes += u64::from(seg.payload_len);
     me.marks.first_ttl.get_or_insert(seg.ttl);
 
     // Keepalive evidence, in this order: the peer's probe answered, the
@@ -1222,7 +1310,8 @@ fn apply(
     match class {
         PacketClass::KeepaliveProbe => record_probe(me, peer, at, seg.seq, seg.payload_len as u8),
         PacketClass::Undecided => {
-            me.probe = ProbeState::Held(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
+            me.probe =
+                ProbeState::Held(Box::new(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 }));
         }
         PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
         PacketClass::Retransmission => me.counts.retransmissions += 1,
@@ -1232,23 +1321,23 @@ fn apply(
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
     if seg.flags.syn() {
-        me.seq.isn.get_or_insert(seg.seq);
-        me.marks.syn.get_or_insert(at);
+        me.seq.set_isn_once(seg.seq);
+        me.marks.syn.set_first(at);
         me.marks.syn_timestamps |= seg.has_timestamp;
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
         let end = seg.seq + seg.seq_len();
-        me.seq.next_seq = Some(me.seq.next_seq.map_or(end, |n| n.max(end)));
+        me.seq.sent_up_to(end);
     }
     if seg.flags.ack() && !seg.flags.rst() {
-        me.seq.max_ack_sent = Some(me.seq.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
+        me.seq.acknowledged(seg.ack);
         acknowledge(peer, seg.ack);
     }
     if !seg.flags.rst() {
-        me.seq.window = Some(seg.window);
+        me.seq.set_window(seg.window);
     }
     if seg.flags.fin() {
-        me.marks.fin.get_or_insert(at);
+        me.marks.fin.set_first(at);
     }
     if seg.flags.rst() && me.marks.rst.is_none() {
         me.marks.rst = Some(Box::new(ResetMark {
@@ -1263,15 +1352,15 @@ fn apply(
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
     }
     if class == PacketClass::Data {
-        me.marks.last_payload = Some(at);
+        me.marks.last_payload.set(at);
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
             note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
         }
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
-        me.marks.last_traffic = Some(at);
+        me.marks.last_traffic.set(at);
     }
-    me.marks.last_sent = Some(at);
+    me.marks.last_sent.set(at);
 }
 
 fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {
@@ -1280,11 +1369,11 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
     if len == 1 {
         log.one_byte_probes += 1;
     }
-    log.first_probe.get_or_insert(at);
+    log.first_probe.set_first(at);
     let continues = log.train.unanswered()
         && log.train.last().is_some_and(|last| {
             // Nothing from the peer since the last probe.
-            peer.marks.last_sent.is_none_or(|p| p.ts <= last.at.ts)
+            peer.marks.last_sent.get().is_none_or(|p| p.ts <= last.at.ts)
         });
     if continues {
         let last = log.train.last().expect("non-empty train");
@@ -1294,12 +1383,12 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         if let Some(from) = idle_from {
             log.idle_observed.add(at.ts.secs_since(from.ts));
         }
-        log.train = Train { idle_from, probes: Vec::new(), count: 0 };
+        log.train = Train { idle_from: idle_from.into(), probes: Vec::new(), count: 0 };
     }
     log.train.count += 1;
     // Keep the first probes and, in the last slot, always the latest one:
     // answers are matched against it.
-    let probe = Probe { at, seq, len, answered_by: None, reset_by: None };
+    let probe = Probe { at, seq, len, answered_by: MaybePacket::NONE, reset_by: MaybePacket::NONE };
     if log.train.probes.len() < MAX_PROBES_KEPT {
         log.train.probes.push(probe);
     } else if let Some(last) = log.train.probes.last_mut() {
@@ -1317,9 +1406,9 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
     let Some(last) = log.train.probes.last_mut() else { return };
     if is_rst {
-        last.reset_by = Some(at);
+        last.reset_by.set(at);
     } else {
-        last.answered_by = Some(at);
+        last.answered_by.set(at);
         log.probes_answered += 1;
     }
 }
@@ -1339,7 +1428,7 @@ fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
     {
         m.gaps.push(at.ts.secs_since(last) as f32);
     }
-    m.first.get_or_insert(at);
+    m.first.set_first(at);
     m.last = Some(at.ts);
     m.count += 1;
 }
@@ -1365,6 +1454,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
         }
     }
 }
+
+mod store;
+use store::Slot;
 
 #[cfg(test)]
 pub(crate) mod wire;

@@ -140,7 +140,7 @@ impl<'s> Judge<'s> {
                     prober_role: side,
                     peer: conn.side(side.peer()).addr,
                     first_probe: first.at,
-                    idle_observed_s: train.idle_from.map(|f| round6(first.at.ts.secs_since(f.ts))),
+                    idle_observed_s: train.idle_from.get().map(|f| round6(first.at.ts.secs_since(f.ts))),
                     probe_payload_bytes: first.len,
                 };
                 stream.sink.connection_event(first.at.ts, endpoints(conn), ConnectionEvent::KeepaliveTrain(started))?;
@@ -243,8 +243,7 @@ pub struct Pipeline<'j, 's> {
     last_ts: Timestamp,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
-    #[allow(clippy::vec_box)] // moved out of the table's boxes: a pointer each
-    done: Vec<Box<Connection>>,
+    done: Vec<Connection>,
 }
 
 impl<'j, 's> Pipeline<'j, 's> {

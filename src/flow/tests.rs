@@ -33,7 +33,7 @@ fn first_probe_recognised_when_capture_starts_mid_idle() {
     let conns = w.finish();
     let ka = conns[0].side(Side::Server).keepalive();
     assert_eq!((ka.probes_sent, ka.probes_answered), (2, 2));
-    assert_eq!(ka.first_probe.unwrap().frame, 1);
+    assert_eq!(ka.first_probe.get().unwrap().frame, 1);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn orderly_close_then_reuse_of_the_four_tuple() {
     let conns = w.finish();
     assert_eq!(conns.len(), 2);
     assert!(conns[0].is_finished());
-    assert_eq!(conns[1].side(Side::Client).seq.isn, Some(SeqNumber(777)));
+    assert_eq!(conns[1].side(Side::Client).seq.isn(), Some(SeqNumber(777)));
 }
 
 #[test]
@@ -185,10 +185,11 @@ fn one_way_pure_acks_are_not_probes() {
 #[test]
 fn connection_state_stays_small() {
     // Memory grows with concurrent connections: keep each one compact
-    // (1,000,000 concurrent connections must fit in 1 GiB with the table).
+    // (issue 14: at most 400 bytes per open connection, with the table and
+    // the evidence kept outside the connection; bench/run.sh measures it).
     let size = std::mem::size_of::<Connection>();
     eprintln!("Connection is {size} bytes");
-    assert!(size <= 768, "Connection is {size} bytes");
+    assert!(size <= 520, "Connection is {size} bytes");
 }
 
 #[test]
@@ -384,7 +385,7 @@ fn at(frame: u64, t: f64) -> PacketRef {
 #[test]
 fn too_many_unreplied_connections_evict_the_least_recently_active_and_count_it() {
     let mut table = FlowTable::new();
-    let mut out: Vec<Box<Connection>> = Vec::new();
+    let mut out: Vec<Connection> = Vec::new();
     let n = MAX_UNREPLIED as u16;
     // Half handshakes, half one-way (an ACK scan), interleaved.
     for i in 0..n {
@@ -416,7 +417,7 @@ fn connections_that_get_a_reply_do_not_pile_up_in_the_queues() {
     // 20,000 connections, each refused at once: none is held as unreplied,
     // and the queue of handshakes stays small.
     let mut table = FlowTable::new();
-    let mut done = |_: Box<Connection>| {};
+    let mut done = |_: Connection| {};
     for i in 0..20_000u32 {
         let port = 1024 + (i % 60_000) as u16;
         let mut syn = syn_from(port);

@@ -74,13 +74,13 @@ impl Wire {
         };
         let at = PacketRef { frame: self.frame, ts: Timestamp::from_secs_f64(t) };
         let done = &mut self.done;
-        self.table.observe(at, &segment, &mut |c| done.push(*c)).class
+        self.table.observe(at, &segment, &mut |c| done.push(c)).class
     }
 
     /// Ends the capture and returns every connection, in order.
     pub fn finish(mut self) -> Vec<Connection> {
         let done = &mut self.done;
-        self.table.drain(&mut |c| done.push(*c));
+        self.table.drain(&mut |c| done.push(c));
         self.done
     }
 

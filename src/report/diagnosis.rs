@@ -62,7 +62,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         if keepalive.is_empty() {
             s.push_str(&format!(
                 " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
-                secs(conn.longest_gap.map_or(idle, |(g, _)| g.max(idle)))
+                secs(conn.longest_gap().map_or(idle, |(g, _)| g.max(idle)))
             ));
         } else {
             s.push('.');
@@ -206,7 +206,7 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),
         ResetCause::AbortUnreadData => {
-            let data = conn.side(r.sender.peer()).marks.last_payload;
+            let data = conn.side(r.sender.peer()).marks.last_payload.get();
             let after = data.map_or(String::new(), |d| {
                 format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
             });
@@ -223,14 +223,14 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
     let me = &conn.side(r.sender).marks;
     let peer = &conn.side(r.sender.peer()).marks;
     let before = |p: crate::flow::PacketRef| secs(r.rst.ts.secs_since(p.ts));
-    if let Some(fin) = me.fin.filter(|f| f.frame < r.rst.frame) {
+    if let Some(fin) = me.fin.get().filter(|f| f.frame < r.rst.frame) {
         return format!(
             " It had closed its side with FIN (frame {}) {} before: the RST answers what arrived after that close, or the application aborted the closing socket.",
             fin.frame,
             before(fin)
         );
     }
-    if let Some(fin) = peer.fin.filter(|f| f.frame < r.rst.frame) {
+    if let Some(fin) = peer.fin.get().filter(|f| f.frame < r.rst.frame) {
         // A wait of a second or more is an application that left the
         // connection half-closed; an immediate RST to a FIN is a stack with
         // no socket for it (closed already, or never open: a FIN scan).
@@ -248,7 +248,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
             )
         };
     }
-    match peer.last_payload.filter(|d| me.last_payload.is_none_or(|m| m.frame < d.frame)) {
+    match peer.last_payload.get().filter(|d| me.last_payload.get().is_none_or(|m| m.frame < d.frame)) {
         Some(data) => format!(
             " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
             data.frame,

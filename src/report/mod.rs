@@ -321,7 +321,7 @@ impl ConnectionReport {
                 messages: h.messages,
             }),
             idle_at_end_s: verdict.idle_at_end_s().map(round6),
-            longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
+            longest_idle_s: conn.longest_gap().map(|(g, _)| round6(g)),
             retransmissions: conn.sides.iter().map(|h| h.counts.retransmissions).sum(),
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
@@ -363,7 +363,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
         out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
     };
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
-    if let Some(syn) = conn.side(Side::Client).marks.syn {
+    if let Some(syn) = conn.side(Side::Client).marks.syn.get() {
         push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
     }
     for k in verdict.keepalive() {

@@ -76,10 +76,11 @@ pub fn keepalive_finding(
             gave_up_with = Some(rst);
             gave_up = true;
         } else {
-            let silent_for = capture_end.secs_since(me.last_sent.map_or(last.at.ts, |p| p.ts));
+            let silent_for = capture_end.secs_since(me.last_sent.get().map_or(last.at.ts, |p| p.ts));
             let interval = log.interval_observed.max.unwrap_or(1.0).max(1.0);
             let peer_silent = peer_last_sent.is_none_or(|p| p.ts <= last.at.ts);
-            gave_up = me.last_sent == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
+            gave_up =
+                me.last_sent.get() == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
         }
     }
 
@@ -96,8 +97,8 @@ pub fn keepalive_finding(
         None
     };
 
-    let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by);
-    let reset_by_peer = train.probes.last().and_then(|p| p.reset_by);
+    let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by.get());
+    let reset_by_peer = train.probes.last().and_then(|p| p.reset_by.get());
     KeepaliveFinding {
         prober,
         probes_sent: log.probes_sent,
@@ -113,10 +114,10 @@ pub fn keepalive_finding(
         reset_by_peer,
         probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
         ttl: me.first_ttl,
-        idle_from: train.idle_from,
+        idle_from: train.idle_from.get(),
         last_train: train.probes.iter().map(|p| p.at).collect(),
         last_train_count: train.count,
-        first_probe: log.first_probe,
+        first_probe: log.first_probe.get(),
         last_answer,
     }
 }

@@ -257,7 +257,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
             let me = conn.side(s);
-            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent, capture_end)
+            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent.get(), capture_end)
         })
         .collect();
     let mut retransmission = SIDES
@@ -272,7 +272,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .into_iter()
         .filter_map(|s| conn.side(s).marks.rst.as_deref().map(|r| (s, *r)))
         .min_by_key(|(_, r)| r.at.frame);
-    let fins = (conn.side(Side::Client).marks.fin, conn.side(Side::Server).marks.fin);
+    let fins = (conn.side(Side::Client).marks.fin.get(), conn.side(Side::Server).marks.fin.get());
     let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
     let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);
 
@@ -293,7 +293,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
         Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
-    } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
+    } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.get().map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {
         Verdict::Open { idle_at_end_s }
@@ -303,7 +303,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     let heartbeat = SIDES
         .into_iter()
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
-        .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
+        .min_by_key(|h| conn.side(h.from).small_messages().first.get().map_or(u64::MAX, |p| p.frame));
 
     Judgement { verdict, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
 }
@@ -327,7 +327,7 @@ fn idle_finding(conn: &Connection, verdict: &Verdict, rst: Option<ResetMark>) ->
         _ => None,
     }
     .filter(|&(secs, _)| secs >= MIN_IDLE_OF_INTEREST_S);
-    let survived_s = [conn.longest_gap, conn.second_longest_gap]
+    let survived_s = [conn.longest_gap(), conn.second_longest_gap()]
         .into_iter()
         .flatten()
         .find(|(_, ended_by)| fatal.is_none_or(|(_, fatal_ends)| !fatal_ends.contains(&ended_by.frame)))

@@ -107,7 +107,7 @@ pub fn reset_finding(
     // side that had not closed before. A RST long after that data (an
     // application that waited, then gave up) or after the sender's own FIN
     // is some other abort.
-    let unread = peer.last_payload.filter(|p| me.last_payload.is_none_or(|m| m.frame < p.frame));
+    let unread = peer.last_payload.get().filter(|p| me.last_payload.get().is_none_or(|m| m.frame < p.frame));
     if let Some(data) = unread
         && me.fin.is_none()
         && rst.at.ts.secs_since(data.ts) <= UNREAD_DATA_PROMPT_S

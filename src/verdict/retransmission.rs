@@ -65,7 +65,11 @@ pub fn retransmission_finding(
     }
     // The peer answered something after the data was sent: not a silent path.
     let peer_rst = peer.rst_at();
-    if peer.last_sent.is_some_and(|p| p.frame > run.first_sent.frame && peer_rst.is_none_or(|r| r.frame != p.frame)) {
+    if peer
+        .last_sent
+        .get()
+        .is_some_and(|p| p.frame > run.first_sent.frame && peer_rst.is_none_or(|r| r.frame != p.frame))
+    {
         return None;
     }
     let mut times = vec![run.first_sent];
@@ -74,9 +78,9 @@ pub fn retransmission_finding(
     let last = run.retransmissions.last().copied().unwrap_or(run.first_sent);
     let reset_by_sender = me.rst_at().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
-    let silent_for = capture_end.secs_since(me.last_sent.map_or(last.ts, |p| p.ts));
+    let silent_for = capture_end.secs_since(me.last_sent.get().map_or(last.ts, |p| p.ts));
     let gave_up = reset_by_sender.is_some()
-        || (me.last_sent == Some(last)
+        || (me.last_sent.get() == Some(last)
             && silent_for >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S));
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);

@@ -3,7 +3,7 @@
 use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
-use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
+use crate::flow::{KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -255,14 +255,19 @@ fn packet(frame: u64, t: f64) -> PacketRef {
 
 #[test]
 fn keepalive_rule_reads_only_the_probers_log_and_marks() {
-    let probe =
-        |frame, t| Probe { at: packet(frame, t), seq: SeqNumber(5100), len: 0, answered_by: None, reset_by: None };
+    let probe = |frame, t| Probe {
+        at: packet(frame, t),
+        seq: SeqNumber(5100),
+        len: 0,
+        answered_by: MaybePacket::NONE,
+        reset_by: MaybePacket::NONE,
+    };
     let mut log = KeepaliveLog {
         probes_sent: 3,
         longest_train: 3,
-        first_probe: Some(packet(7, 60.0)),
+        first_probe: Some(packet(7, 60.0)).into(),
         train: Train {
-            idle_from: Some(packet(6, 0.0)),
+            idle_from: Some(packet(6, 0.0)).into(),
             probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
             count: 3,
         },
@@ -271,7 +276,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     log.idle_observed.add(60.0);
     log.interval_observed.add(10.0);
     log.interval_observed.add(10.0);
-    let marks = Marks { last_sent: Some(packet(9, 80.0)), first_ttl: Some(64), ..Default::default() };
+    let marks = Marks { last_sent: Some(packet(9, 80.0)).into(), first_ttl: Some(64), ..Default::default() };
     // Silent for three intervals after its last probe while the capture went on: it gave up.
     let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(110.0));
     assert!(k.gave_up);
@@ -290,7 +295,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
         idle_before_s: 10.0,
         follows: packet(9, 80.0),
     };
-    let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(Box::new(rst)), ..marks };
+    let marks = Marks { last_sent: Some(packet(10, 90.0)).into(), rst: Some(Box::new(rst)), ..marks };
     let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
 }
@@ -304,9 +309,9 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
         idle_before_s: 299.997,
         follows: packet(8, 300.0),
     };
-    let peer = Marks { syn: Some(packet(1, 0.0)), ..Default::default() };
+    let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
     // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
-    let me = Marks { syn: Some(packet(2, 0.001)), first_ttl: Some(62), ..Default::default() };
+    let me = Marks { syn: Some(packet(2, 0.001)).into(), first_ttl: Some(62), ..Default::default() };
     let r = reset_finding(Side::Server, &rst, &me, &peer, true, false);
     assert_eq!(r.cause, ResetCause::Middlebox);
     assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
