@@ -242,8 +242,6 @@ pub struct Pipeline<'j, 's> {
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
     next_expiry: Timestamp,
-    /// Reused between packets: connections handed out by the flow table.
-    done: Vec<Connection>,
 }
 
 impl<'j, 's> Pipeline<'j, 's> {
@@ -262,7 +260,6 @@ impl<'j, 's> Pipeline<'j, 's> {
             first_ts: None,
             last_ts: Timestamp::default(),
             next_expiry: Timestamp::default(),
-            done: Vec::new(),
         }
     }
 
@@ -289,8 +286,11 @@ impl<'j, 's> Pipeline<'j, 's> {
         let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
-                let done = &mut self.done;
-                let observed = self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c));
+                let mut judged = Ok(());
+                let at = PacketRef { frame, ts };
+                let observed =
+                    self.table.observe(at, &seg, &mut judging(self.judge, &mut self.stats, ts, ts, &mut judged));
+                judged?;
                 Some((seg, observed))
             }
             Decoded::NotTcp => {
@@ -305,7 +305,6 @@ impl<'j, 's> Pipeline<'j, 's> {
         if ts >= self.next_expiry {
             self.expire(ts)?;
         }
-        self.conclude_done(ts, ts)?;
         let Some((seg, observed)) = observed else { return Ok(None) };
         if self.judge.stream.is_some()
             && let Some(conn) = self.table.connection_of(&seg)
@@ -348,18 +347,9 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// Hands out connections that have finished and lingered long enough by `now`.
     fn expire(&mut self, now: Timestamp) -> io::Result<()> {
         self.next_expiry = now + std::time::Duration::from_secs(1);
-        let done = &mut self.done;
-        self.table.expire(now, &mut |c| done.push(c));
-        self.conclude_done(now, now)
-    }
-
-    /// Judges the connections handed out at `now`.
-    fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
-        for conn in self.done.drain(..) {
-            self.stats.connections += 1;
-            self.judge.conclude(&conn, capture_end, &self.stats.path, now)?;
-        }
-        Ok(())
+        let mut judged = Ok(());
+        self.table.expire(now, &mut judging(self.judge, &mut self.stats, now, now, &mut judged));
+        judged
     }
 
     /// The capture's counters, to the event sink (live mode).
@@ -392,9 +382,9 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// the events of connections judged then).
     pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
         let end = self.last_ts;
-        let done = &mut self.done;
-        self.table.drain(&mut |c| done.push(c));
-        self.conclude_done(end, now)?;
+        let mut judged = Ok(());
+        self.table.drain(&mut judging(self.judge, &mut self.stats, end, now, &mut judged));
+        judged?;
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
@@ -405,6 +395,24 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);
         Ok(())
+    }
+}
+
+/// Judges each connection the flow table hands out, as it comes (holding
+/// them until the table is done would hold every connection left when a
+/// capture ends). The first error stops the judging and is kept in `result`.
+fn judging<'a>(
+    judge: &'a mut Judge<'_>,
+    stats: &'a mut CaptureSummary,
+    capture_end: Timestamp,
+    now: Timestamp,
+    result: &'a mut io::Result<()>,
+) -> impl FnMut(Connection) + 'a {
+    move |conn| {
+        if result.is_ok() {
+            stats.connections += 1;
+            *result = judge.conclude(&conn, capture_end, &stats.path, now);
+        }
     }
 }
 

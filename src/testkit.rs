@@ -58,6 +58,19 @@ pub fn scan_syn(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
     out
 }
 
+/// The RST|ACK with which `dst`:`dport` refuses the [`scan_syn`] from `sport`.
+pub fn scan_refusal(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([4; 6], [2; 6])
+        .ipv4(dst, [10, 9, 9, 9], 64)
+        .tcp(dport, sport, 0, 0)
+        .rst()
+        .ack((u32::from(sport) << 8).wrapping_add(1))
+        .write(&mut out, &[])
+        .expect("a frame fits in a Vec");
+    out
+}
+
 /// One connection killed by the server's keepalive, as the CTO saw it: a
 /// handshake and one exchange, 21.4 s of idle, 2 probes 2.016 s apart, then
 /// the server's RST — the timings a HZ=250 Linux shows for
