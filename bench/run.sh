@@ -227,13 +227,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
         eval "/usr/bin/time -v -o \"\$log\" -- ${JOB_CMD[$i]}" >/dev/null 2>"$err" || status=$?
         t1=$EPOCHREALTIME
         rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+        cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$log")
         wall=$(python3 -c "print(f'{$t1-$t0:.4f}')")
         if (( status != 0 )); then
             say "!! round $round: $label on $name exited with $status (stderr: ${err#"$ROOT"/})"
             tail -3 "$err" >&2 || true
         fi
-        say "   round $round/$ROUNDS: $label on $name: $wall s, peak RSS $rss KiB"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$name" "$wall" "$rss" "$status" "${JOB_CMD[$i]}" >>"$RESULTS"
+        say "   round $round/$ROUNDS: $label on $name: $wall s ($cpu s CPU), peak RSS $rss KiB"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$name" "$wall" "$rss" "$status" "$cpu" "${JOB_CMD[$i]}" >>"$RESULTS"
     done
 done
 UPTIME_AFTER="$(uptime)"
@@ -259,28 +260,33 @@ runs = {}   # (label, name) -> {round: (wall, rss_kib)}
 cmds = {}
 failed = set()
 for line in open(results):
-    rnd, label, name, wall, rss, status, cmd = line.rstrip("\n").split("\t")
+    rnd, label, name, wall, rss, status, cpu, cmd = line.rstrip("\n").split("\t")
     if status != "0":
         failed.add((label, name))
         continue
-    runs.setdefault((label, name), {})[int(rnd)] = (float(wall), int(rss or 0))
+    runs.setdefault((label, name), {})[int(rnd)] = (float(wall), int(rss or 0), float(cpu))
     cmds[(label, name)] = cmd.strip()
 loads = [tuple(map(float, l.split("\t")[1].split())) for l in open(load_path)]
 
 def med(xs):
     return statistics.median(xs) if xs else None
 
-def wall(label, name):
-    return med([w for w, _ in runs.get((label, name), {}).values()])
+WALL, RSS, CPU = 0, 1, 2
+
+def wall(label, name, what=WALL):
+    return med([r[what] for r in runs.get((label, name), {}).values()])
+
+def cpu(label, name):
+    return wall(label, name, CPU)
 
 def rss_mib(label, name):
-    r = [k for _, k in runs.get((label, name), {}).values()]
+    r = [r[RSS] for r in runs.get((label, name), {}).values()]
     return max(r) / 1024 if r else None
 
-def ratio(a, b):
+def ratio(a, b, what=WALL):
     """Median over the rounds of a's time / b's time in the same round."""
     ra, rb = runs.get(a, {}), runs.get(b, {})
-    return med([ra[r][0] / rb[r][0] for r in ra if r in rb and rb[r][0] > 0])
+    return med([ra[r][what] / rb[r][what] for r in ra if r in rb and rb[r][what] > 0])
 
 def cpu_model():
     try:
@@ -345,19 +351,20 @@ names = {
     "json": "tcpka `--format json`",
     "ndjson": "tcpka `--format ndjson`",
 }
-print("| command | wall s | packets/s | peak RSS MiB | time ÷ tcpdump | time ÷ cat | tshark ÷ time |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| command | wall s | packets/s | peak RSS MiB | time ÷ tcpdump | time ÷ cat | tshark ÷ time | CPU s | CPU ÷ tcpdump |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for label in names:
     key = (label, main)
     if key in failed:
-        print(f"| {names[label]} | FAILED | | | | | |")
+        print(f"| {names[label]} | FAILED | | | | | | | |")
         continue
     w = wall(*key)
     if w is None:
         continue
     print(f"| {names[label]} | {w:.3f} | {t['packets'] / w:,.0f} | {fmt(rss_mib(*key), '.1f')} "
           f"| {fmt(ratio(key, ('tcpdump', main)), '.2f', x=True)} | {fmt(ratio(key, ('cat', main)), '.1f', x=True)} "
-          f"| {fmt(ratio(('tshark', main), key), '.1f', x=True)} |")
+          f"| {fmt(ratio(('tshark', main), key), '.1f', x=True)} | {fmt(cpu(*key), '.2f')} "
+          f"| {fmt(ratio(key, ('tcpdump', main), CPU), '.2f', x=True)} |")
 for note in (tshark_note, ndjson_note):
     if note:
         print(f"\n_Note: {note}._")
@@ -366,20 +373,23 @@ if sweep:
     base = sweep[0]
     print()
     print("Concurrency sweep: the same model, more connections open at once. Cost per packet "
-          "= median wall ÷ packets; growth = the per-round ratio to the first capture's cost.")
+          "= median wall (or CPU: user + system, both threads) ÷ packets; growth = the per-round "
+          "ratio to the first capture's cost.")
     print()
-    print("| capture | packets | open at most | tcpdump ns/pkt | table ns/pkt | growth | JSON ns/pkt | growth | table peak MiB | JSON peak MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| capture | packets | open at most | tcpdump ns/pkt | table ns/pkt | growth | CPU ns/pkt | growth | JSON ns/pkt | growth | table peak MiB | JSON peak MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in sweep:
         s = truth[name]
         p = s["packets"]
         ns = lambda label: fmt(None if wall(label, name) is None else wall(label, name) / p * 1e9, ".0f")
-        def growth(label):
+        def growth(label, what=WALL):
             # per-packet cost relative to the first capture's, round by round
             a, b = runs.get((label, name), {}), runs.get((label, base), {})
             pb = truth[base]["packets"]
-            return fmt(med([(a[r][0] / p) / (b[r][0] / pb) for r in a if r in b]), ".2f", x=True)
+            return fmt(med([(a[r][what] / p) / (b[r][what] / pb) for r in a if r in b]), ".2f", x=True)
+        cpu_ns = fmt(None if cpu("table", name) is None else cpu("table", name) / p * 1e9, ".0f")
         print(f"| `{name}` | {p:,} | {s['max_concurrent']:,} | {ns('tcpdump')} | {ns('table')} | {growth('table')} "
+              f"| {cpu_ns} | {growth('table', CPU)} "
               f"| {ns('json')} | {growth('json')} | {fmt(rss_mib('table', name), '.1f')} | {fmt(rss_mib('json', name), '.1f')} |")
     lo, hi = sweep[0], sweep[-1]
     open_lo, open_hi = truth[lo]["max_concurrent"], truth[hi]["max_concurrent"]
@@ -407,15 +417,17 @@ def target(what, value, limit, unit, fmt_spec, at_least=False):
 for label in ("table", "json", "ndjson"):
     if (label, main) in runs:
         target(f"{names[label]}: time ÷ tcpdump", ratio((label, main), ("tcpdump", main)), 1.0, "×", ".2f")
+        target(f"{names[label]}: CPU ÷ tcpdump's", ratio((label, main), ("tcpdump", main), CPU), 1.0, "×", ".2f")
 for label in ("table", "json", "ndjson"):
     if (label, main) in runs and ("tshark", main) in runs:
         target(f"{names[label]}: tshark's time ÷ its", ratio(("tshark", main), (label, main)), 100, "×", ".0f", True)
 if sweep:
     a, b = runs.get(("table", sweep[-1]), {}), runs.get(("table", sweep[0]), {})
     pa, pb = truth[sweep[-1]]["packets"], truth[sweep[0]]["packets"]
-    g = med([(a[r][0] / pa) / (b[r][0] / pb) for r in a if r in b])
-    target(f"table: cost per packet, {truth[sweep[-1]]['args']['concurrent']:,} ÷ "
-           f"{truth[sweep[0]]['args']['concurrent']:,} concurrent", g, 1.5, "×", ".2f")
+    for what, how in ((WALL, "wall"), (CPU, "CPU")):
+        g = med([(a[r][what] / pa) / (b[r][what] / pb) for r in a if r in b])
+        target(f"table: cost per packet ({how}), {truth[sweep[-1]]['args']['concurrent']:,} ÷ "
+               f"{truth[sweep[0]]['args']['concurrent']:,} concurrent", g, 1.5, "×", ".2f")
     r_lo, r_hi = rss_mib("table", sweep[0]), rss_mib("table", sweep[-1])
     o_lo, o_hi = truth[sweep[0]]["max_concurrent"], truth[sweep[-1]]["max_concurrent"]
     per = None if r_lo is None or r_hi is None or o_hi <= o_lo else (r_hi - r_lo) * 2**20 / (o_hi - o_lo)
