@@ -1033,10 +1033,7 @@ fn classify(
     at: PacketRef,
     seg: &Segment,
 ) -> Analysis {
-    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
-    // life: it answers the outstanding probe (Linux clears icsk_probes_out
-    // on any ACK); an RST answers it too (the peer no longer knew the connection).
-    let answers_peer_probe = peer.keepalive().train.unanswered();
+    let peer_probe_outstanding = peer.keepalive().train.unanswered();
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
@@ -1048,8 +1045,34 @@ fn classify(
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, quiet_s, seg);
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
+    let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+}
+
+/// KEEPALIVE ANSWER. Whether our segment of class `class` answers the
+/// peer's outstanding keepalive probe. Any packet from the peer of a prober
+/// is proof of life: it answers the outstanding probe (Linux clears
+/// icsk_probes_out on any acceptable ACK, in tcp_ack); an RST answers it
+/// too (the peer no longer knew the connection). Two kinds of segment are
+/// no answer, so that when both ends probe each side's train, settings and
+/// give-up are judged on their own:
+/// - our own keepalive probe crossing the peer's: a 0-byte probe sits below
+///   the peer's window, and tcp_validate_incoming drops it (tcp_sequence
+///   fails) before tcp_ack could clear the peer's probe count. A 1-byte
+///   probe ends at the peer's rcv_nxt and passes, so for a 0-byte (Linux)
+///   prober it is an answer, as for its idle (see [`idle_start`]);
+/// - our RST after our own unanswered probes: that is our keepalive giving
+///   up (tcp_keepalive_timer → tcp_send_active_reset), not a reply to the
+///   peer's probe, which a cut path may never have delivered.
+fn answers_a_probe(me: &HalfConnection, peer: &HalfConnection, class: PacketClass, seg: &Segment) -> bool {
+    match class {
+        PacketClass::KeepaliveProbe => {
+            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
+        }
+        PacketClass::Rst => !me.keepalive().train.unanswered(),
+        _ => true,
+    }
 }
 
 /// The shortest quiet before a keepalive probe: timers count whole seconds
@@ -1097,7 +1120,7 @@ fn segment_class(
     me: &HalfConnection,
     peer: &HalfConnection,
     own_held: Option<HeldSegment>,
-    answers_peer_probe: bool,
+    peer_probe_outstanding: bool,
     quiet_s: f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
@@ -1170,7 +1193,7 @@ fn segment_class(
     }
 
     // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
-    if answers_peer_probe && len == 0 && !flags.has_control() {
+    if peer_probe_outstanding && len == 0 && !flags.has_control() {
         return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
@@ -1281,11 +1304,9 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         log.one_byte_probes += 1;
     }
     log.first_probe.get_or_insert(at);
-    let continues = log.train.unanswered()
-        && log.train.last().is_some_and(|last| {
-            // Nothing from the peer since the last probe.
-            peer.marks.last_sent.is_none_or(|p| p.ts <= last.at.ts)
-        });
+    // Nothing from the peer answered the last probe (its own crossing
+    // probes do not, see [`answers_a_probe`]): the train goes on.
+    let continues = log.train.unanswered();
     if continues {
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));

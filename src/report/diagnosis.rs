@@ -1,6 +1,8 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
-use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
+use crate::findings::os::{
+    LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
+};
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::report::endpoint;
 use crate::verdict::{
@@ -8,13 +10,22 @@ use crate::verdict::{
     RetransmissionFinding, Verdict, linux_retries_timeout,
 };
 
-/// The OS family in words, for the diagnosis.
-fn os_words(family: OsFamily) -> &'static str {
-    match family {
-        OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
-        OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
-        OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
-        OsFamily::Unknown => "it does not point to one OS",
+/// What a prober's probe shape and TTL say about its OS, and how sure that is.
+fn os_words(probe_bytes: u8, ttl: Option<u8>) -> &'static str {
+    match (probe_bytes, ttl.map(initial_ttl)) {
+        (0, Some(32 | 64)) => "0 bytes, initial TTL 64: Linux, BSD or macOS",
+        (0, Some(255)) => "0 bytes, initial TTL 255: a network device or Solaris",
+        (0, Some(128)) => {
+            "0 bytes, but initial TTL 128: Windows probes with 1 byte and Linux, BSD and macOS start at TTL 64, so it does not point to one OS"
+        }
+        (1, Some(128)) => {
+            "1 byte and initial TTL 128: both point to Windows (likely, not certain: a few embedded stacks also resend the byte)"
+        }
+        (1, Some(32 | 64)) => {
+            "1 byte, but initial TTL 64, not Windows' 128: some embedded stacks (e.g. PLCs) probe with 1 byte too, so the OS is unknown"
+        }
+        (1, Some(_)) => "1 byte, initial TTL 255: an embedded stack or network device, not Windows (TTL 128)",
+        _ => "it does not point to one OS",
     }
 }
 
@@ -94,7 +105,9 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         }
     }
     for k in keepalive {
-        if matches!(verdict.verdict, Verdict::KeepaliveTimeout(_)) && k.gave_up {
+        if let Verdict::KeepaliveTimeout(ended) = &verdict.verdict
+            && ended.prober == k.prober
+        {
             continue;
         }
         parts.push(keepalive_seen(conn, k));
@@ -258,7 +271,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
     }
 }
 
-/// "Which setting did it" and the fixes, for a prober that gave up.
+/// "Which setting did it" and what to do, for a prober that gave up.
 fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     let prober = conn.side(k.prober);
     let peer = conn.side(k.prober.peer());
@@ -268,7 +281,8 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
         k.prober.name(),
         endpoint(peer.addr)
     );
-    match k.idle_observed.min {
+    // The idle of the train that gave up; the settings below come from every train.
+    match k.train_idle_s {
         Some(idle) => s.push_str(&format!(", sent its first probe after {} of idle", secs(idle))),
         None => s.push_str(" (the capture starts inside the idle period)"),
     }
@@ -285,12 +299,38 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     }
     s.push(' ');
     s.push_str(&settings_sentence(k));
-    s.push_str(" The peer stopped answering: it vanished (power loss, network cut, a firewall or NAT dropping the idle flow) without a FIN or RST.");
+    s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST.");
+    s.push(' ');
+    s.push_str(&keepalive_advice(conn, k));
+    s
+}
+
+/// What to do after a keepalive timeout: the peer is the problem, not the
+/// keepalive; to ride out short outages, more probes or a longer interval.
+fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding) -> String {
+    let prober_ip = conn.side(k.prober).addr.ip();
+    let peer_ip = conn.side(k.prober.peer()).addr.ip();
+    let mut s = format!(
+        "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
+    );
+    // Riding out an outage takes probes × interval, not the idle: the idle
+    // only says when probing starts (tcp_keepalive_timer counts probes
+    // every interval once the idle has passed).
+    let window = match (k.interval, k.probes) {
+        (Some(i), Some((n, Bound::Exact))) => format!(" (now about {n} × {} s = {} s)", i.value, n * i.value),
+        _ => String::new(),
+    };
     s.push_str(&format!(
-        " Fix: if the peer is expected to be silent or the path briefly drops traffic, give it longer: raise the settings per socket (setsockopt TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) or system-wide (sysctl -w net.ipv4.tcp_keepalive_time=… on {}), or have the application send a heartbeat more often than every {} so the connection never sits idle that long; if the peer really died, the keepalive did its job.",
-        prober.addr.ip(),
-        k.idle.map_or_else(|| "idle period".to_string(), |i| format!("{} s", i.value))
+        " To ride out short outages instead, raise the interval × probe count{window}, not the idle time: "
     ));
+    s.push_str(&match os_family(k.probe_bytes, k.ttl) {
+        OsFamily::Windows => format!(
+            "on Windows, the interval per socket with SIO_KEEPALIVE_VALS or for {prober_ip} with the KeepAliveInterval registry value (Tcpip\\Parameters); the count is fixed at 10 unless the application sets TCP_KEEPCNT (Windows 10 1703 and later)."
+        ),
+        _ => format!(
+            "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of {prober_ip} with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
+        ),
+    });
     s
 }
 
@@ -314,7 +354,7 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             probes_text
         ),
         _ => format!(
-            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}).",
+            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt).",
             fmt_val(idle),
             fmt_val(interval),
             probes_text,
@@ -329,18 +369,87 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             i.low, i.high, i.value
         ));
     }
-    let origin = settings_origin(idle, interval, probes);
-    s.push_str(match origin {
-        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).",
-        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).",
-        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
-        SettingsOrigin::Tuned => {
-            " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them."
-        }
-        SettingsOrigin::Unknown => "",
-    });
-    s.push_str(&format!(" Probe format: {}.", os_words(family)));
+    if let (Some([low, high]), Some((n, Bound::Exact))) = (k.user_timeout_between_s, probes) {
+        let over = if low > 0.0 { format!("more than {low:.1} s and ") } else { String::new() };
+        s.push_str(&format!(
+            " Linux resets after {n} probe{} the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of {over}at most {high:.1} s since the last packet received fits too.",
+            plural(n)
+        ));
+    }
+    s.push_str(&origin_words(family, idle, interval, probes));
+    s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
     s
+}
+
+/// Which of the settings are the prober's OS defaults and which someone set.
+fn origin_words(family: OsFamily, idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> String {
+    match settings_origin(idle, interval, probes) {
+        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).".to_string(),
+        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).".to_string(),
+        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).".to_string(),
+        SettingsOrigin::Unknown => String::new(),
+        SettingsOrigin::Tuned => {
+            let (defaults, os) = match family {
+                OsFamily::Windows => (WINDOWS_DEFAULTS, "Windows"),
+                OsFamily::LinuxOrBsd if probes == Some((MACOS_DEFAULTS.2, Bound::Exact)) => (MACOS_DEFAULTS, "macOS"),
+                OsFamily::LinuxOrBsd => (LINUX_DEFAULTS, "Linux"),
+                _ => {
+                    return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+                }
+            };
+            let mut set = Vec::new();
+            let mut kept = Vec::new();
+            for (what, value, default) in [("idle", idle, defaults.0), ("interval", interval, defaults.1)] {
+                match value {
+                    Some(v) if v != default => set.push(format!("the {what} ({v} s; default {default} s)")),
+                    Some(_) => kept.push(format!("the {what}")),
+                    None => {}
+                }
+            }
+            match probes {
+                // Windows Vista and later send 10 probes, a count no registry
+                // value changes (SIO_KEEPALIVE_VALS documentation).
+                Some((10, Bound::Exact)) if family == OsFamily::Windows => kept.push(
+                    "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)"
+                        .to_string(),
+                ),
+                Some((n, Bound::Exact)) if n != defaults.2 => {
+                    set.push(format!("the probe count ({n}; default {})", defaults.2))
+                }
+                Some((n, Bound::AtLeast)) if n > defaults.2 => {
+                    set.push(format!("the probe count (at least {n}; default {})", defaults.2))
+                }
+                Some((_, Bound::Exact)) => kept.push("the probe count".to_string()),
+                _ => {}
+            }
+            if set.is_empty() {
+                return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+            }
+            let mut s = format!(" Not all {os} defaults: someone set {}.", join_and(&set));
+            if !kept.is_empty() {
+                s.push_str(&format!(
+                    " {} {} {os}'s default.",
+                    capitalise(&join_and(&kept)),
+                    if kept.len() == 1 { "is" } else { "are" }
+                ));
+            }
+            s
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 /// A side that probed but did not end the connection.
@@ -368,13 +477,39 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
     }
-    if k.unanswered_at_end > 0 && !k.gave_up {
+    if k.gave_up {
+        // Both ends probed into a path that had gone: each gave up on its own.
+        let how = match k.gave_up_with {
+            Some(rst) => format!("reset the connection (frame {})", rst.frame),
+            None => "fell silent".to_string(),
+        };
         s.push_str(&format!(
-            " {} probe{} still unanswered when the {} (the prober had not given up: probes ≥ {}).",
-            k.unanswered_at_end,
-            if k.unanswered_at_end == 1 { " was" } else { "s were" },
-            if k.reset_by_peer.is_some() { "peer answered with RST" } else { "capture ended" },
-            k.unanswered_at_end
+            " It gave up too: it {how} after {} unanswered probe{}.",
+            k.last_train_count,
+            plural(k.last_train_count)
+        ));
+    } else if k.unanswered_at_end > 0
+        && let Some(after) =
+            conn.side(k.prober).marks.last_sent.filter(|&p| k.last_train.last().is_some_and(|l| p.frame > l.frame))
+    {
+        // It went on after its probes (a FIN, data): it had not given up on them.
+        let n = k.unanswered_at_end;
+        s.push_str(&format!(
+            " Its last {} went unanswered, and it sent more after {} (frame {}): it had not given up (its probe count is at least {n}).",
+            if n == 1 { "probe".to_string() } else { format!("{n} probes") },
+            if n == 1 { "it" } else { "them" },
+            after.frame
+        ));
+    } else if k.unanswered_at_end > 0 {
+        let n = k.unanswered_at_end;
+        s.push_str(&format!(
+            " Still probing, unanswered at the end of the capture: {n} probe{} without an answer, and no sign that it gave up (its probe count is at least {n}){}.",
+            plural(n),
+            if k.interval.is_none() {
+                "; its interval cannot be seen, so when it would have given up cannot be told"
+            } else {
+                ""
+            }
         ));
     }
     if k.reset_by_peer.is_some() {
@@ -427,5 +562,78 @@ mod tests {
         let text = diagnosis(w, 31.0);
         assert!(text.contains("came from its peer (frame 7) 30.00 s before"), "{text}");
         assert!(!text.contains("unread)"), "{text}");
+    }
+
+    #[test]
+    fn a_keepalive_kill_names_the_settings_the_user_timeout_and_what_to_do() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+        w.send(23.421, seg(S, ACK, 5100, 1011, 0));
+        w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 25.437);
+        assert!(text.contains("tcp_keepalive_time=20, tcp_keepalive_intvl=2, tcp_keepalive_probes=2"), "{text}");
+        // tcp_keepalive_timer: TCP_USER_TIMEOUT overrides TCP_KEEPCNT.
+        assert!(text.contains("TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT"), "{text}");
+        assert!(text.contains("more than 23.4 s and at most 25.4 s"), "{text}");
+        // The peer vanished: look there; riding out outages is interval × count.
+        assert!(text.contains("look at 10.0.0.1 and the network to it"), "{text}");
+        assert!(text.contains("(now about 2 × 2 s = 4 s), not the idle time"), "{text}");
+        assert!(text.contains("net.ipv4.tcp_keepalive_intvl"), "{text}");
+        assert!(text.contains("net.inet.tcp.keepintvl"), "{text}");
+        assert!(text.contains("someone set the idle (20 s; default 7200 s), the interval (2 s; default 75 s) and the probe count (2; default 9)"), "{text}");
+    }
+
+    #[test]
+    fn windows_ten_probes_are_its_fixed_count_and_one_byte_alone_is_not_windows() {
+        // Windows (TTL 128, 1-byte probes): 30 s idle, 10 probes 1 s apart, RST.
+        let windows = |ttl: u8| {
+            let mut w = Wire::new();
+            w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(ttl));
+            w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+            w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(ttl));
+            w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+            w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(ttl));
+            for i in 0..10 {
+                w.send(30.005 + f64::from(i), seg(C, ACK, 1010, 5101, 1).ttl(ttl));
+            }
+            w.send(40.005, seg(C, RST | ACK, 1011, 5101, 0).ttl(ttl));
+            w
+        };
+        let text = diagnosis(windows(128), 40.005);
+        assert!(text.contains("someone set the idle (30 s; default 7200 s)."), "{text}");
+        assert!(text.contains("the 10 probes (Windows' fixed count"), "{text}");
+        assert!(!text.contains("tuned"), "{text}");
+        assert!(text.contains("1 byte and initial TTL 128: both point to Windows (likely, not certain"), "{text}");
+        assert!(text.contains("SIO_KEEPALIVE_VALS"), "{text}");
+        // The same probes from a host whose packets start at TTL 64: not Windows.
+        let text = diagnosis(windows(64), 40.005);
+        assert!(text.contains("1 byte, but initial TTL 64, not Windows' 128"), "{text}");
+        assert!(!text.contains("Windows' fixed count"), "{text}");
+    }
+
+    #[test]
+    fn a_probe_still_unanswered_at_the_end_is_probing_not_a_timeout() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(20.0, seg(S, ACK, 5100, 1011, 0));
+        let text = diagnosis(w, 120.0);
+        assert!(text.starts_with("Still open"), "{text}");
+        assert!(text.contains("Still probing, unanswered at the end of the capture: 1 probe"), "{text}");
+        assert!(text.contains("its interval cannot be seen"), "{text}");
+    }
+
+    #[test]
+    fn a_heartbeat_period_is_reported_as_observed() {
+        // Every 3.5 s: not "4 s".
+        let mut w = Wire::established(1000, 5000);
+        let mut cseq = 1011u32;
+        for i in 1..=6 {
+            w.send(3.5 * f64::from(i), seg(C, ACK, cseq, 5101, 5));
+            cseq += 5;
+        }
+        let conns = w.finish();
+        let v = judge(&conns[0], Timestamp::from_secs_f64(22.0));
+        assert!(describe(&conns[0], &v).contains("heartbeat every 3.500 s"));
+        let report = crate::report::ConnectionReport::new(&conns[0], &v, "test");
+        assert_eq!(report.heartbeat.unwrap().period_s, 3.5);
     }
 }

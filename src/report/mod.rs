@@ -58,6 +58,9 @@ pub struct KeepaliveReport {
     pub unanswered_at_end: u32,
     /// Shortest observed idle: last packet received → first probe of a train (s).
     pub idle_observed_s: Option<f64>,
+    /// The idle before the last train (s): the one that ended the
+    /// connection when the prober gave up.
+    pub last_train_idle_s: Option<f64>,
     /// The idle setting (tcp_keepalive_time / TCP_KEEPIDLE) this implies (s).
     pub idle_s: Option<u32>,
     /// All whole seconds that fit the observations, [low, high].
@@ -71,6 +74,10 @@ pub struct KeepaliveReport {
     pub probes: Option<u32>,
     /// "exact", or "at-least" when the capture cannot show when the prober would give up.
     pub probes_bound: Option<Bound>,
+    /// A Linux-shaped prober that reset after its probes would do the same
+    /// with a TCP_USER_TIMEOUT in (low, high] s since the last packet it
+    /// received (it overrides the probe count).
+    pub user_timeout_between_s: Option<[f64; 2]>,
     /// The prober gave up on this connection.
     pub gave_up: bool,
     /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
@@ -115,8 +122,9 @@ pub struct RetransmissionReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatReport {
     pub from: String,
-    /// The period in whole seconds (the median gap, rounded).
-    pub period_s: u64,
+    /// The period as observed, to a tenth of a second (the median gap): an
+    /// application timer need not count whole seconds (3.5 s is not 4 s).
+    pub period_s: f64,
     pub period_observed_s: f64,
     pub messages: u32,
 }
@@ -316,7 +324,7 @@ impl ConnectionReport {
             },
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
-                period_s: h.period_s.round() as u64,
+                period_s: (h.period_s * 10.0).round() / 10.0,
                 period_observed_s: round6(h.period_s),
                 messages: h.messages,
             }),
@@ -338,6 +346,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
         idle_observed_s: k.idle_observed.min.map(round6),
+        last_train_idle_s: k.train_idle_s.map(round6),
         idle_s: k.idle.map(|s| s.value),
         idle_range_s: k.idle.map(range),
         interval_observed_s: k.interval_observed.min.map(round6),
@@ -345,6 +354,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         interval_range_s: k.interval.map(range),
         probes: k.probes.map(|p| p.0),
         probes_bound: k.probes.map(|p| p.1),
+        user_timeout_between_s: k.user_timeout_between_s.map(|[lo, hi]| [round6(lo), round6(hi)]),
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
         os_family: os_family(k.probe_bytes, k.ttl),

@@ -101,8 +101,9 @@ pub enum Bound {
 /// How a connection ended, with the evidence of that ending.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// The prober whose unanswered probes ended the connection.
-    KeepaliveTimeout(KeepaliveFinding),
+    /// The prober whose unanswered probes ended the connection (boxed: the
+    /// largest finding, and most verdicts are not this one).
+    KeepaliveTimeout(Box<KeepaliveFinding>),
     /// The sender that gave up on its unacknowledged data.
     RetransmissionTimeout(RetransmissionFinding),
     Reset(ResetFinding),
@@ -257,7 +258,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
             let me = conn.side(s);
-            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent, capture_end)
+            keepalive_finding(s, me.keepalive(), &me.marks, capture_end)
         })
         .collect();
     let mut retransmission = SIDES
@@ -278,8 +279,13 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
 
     // Which verdict, in order of precedence: a prober or a sender that gave
     // up explains a RST that follows; an orderly close before any RST is a close.
-    let verdict = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
-        Verdict::KeepaliveTimeout(keepalive.remove(i))
+    // When both ends gave up (both probing into a cut path), the first to
+    // give up ended the connection; the other's finding stays with it.
+    let first_give_up = (0..keepalive.len())
+        .filter(|&i| keepalive[i].gave_up)
+        .min_by_key(|&i| keepalive[i].end_packet().map_or(u64::MAX, |p| p.frame));
+    let verdict = if let Some(i) = first_give_up {
+        Verdict::KeepaliveTimeout(Box::new(keepalive.remove(i)))
     } else if let Some(r) = retransmission.take_if(|r| r.gave_up) {
         Verdict::RetransmissionTimeout(r)
     } else if let (Some(c), Some(s)) = fins

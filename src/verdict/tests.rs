@@ -273,14 +273,14 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     log.interval_observed.add(10.0);
     let marks = Marks { last_sent: Some(packet(9, 80.0)), first_ttl: Some(64), ..Default::default() };
     // Silent for three intervals after its last probe while the capture went on: it gave up.
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(110.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(110.0));
     assert!(k.gave_up);
     assert_eq!(k.gave_up_with, None);
     assert_eq!(k.end_packet(), Some(packet(9, 80.0)));
     assert_eq!(k.probes, Some((3, Bound::AtLeast)));
     assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (60, 10));
     // Not yet: it may still send.
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(105.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(105.0));
     assert!(!k.gave_up);
     // It reset the connection one interval after the last probe: exactly 3 probes.
     let rst = ResetMark {
@@ -291,7 +291,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
         follows: packet(9, 80.0),
     };
     let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(Box::new(rst)), ..marks };
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(90.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
 }
 
@@ -313,4 +313,115 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
     // The RST as the host's only packet, to a SYN: refused.
     let me = Marks { first_ttl: Some(64), ..Default::default() };
     assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false, false).cause, ResetCause::Refused);
+}
+
+#[test]
+fn one_unanswered_probe_with_no_known_interval_is_still_probing_not_a_timeout() {
+    // A single probe, then nothing from the prober for 100 s while the
+    // capture goes on: its next probe may simply not be due (Linux waits
+    // tcp_keepalive_intvl, 75 s by default and up to 32767 s, between
+    // probes), so only an RST or silence over known intervals is a give-up.
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(20.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    let v = verdict_at_end(w, 120.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    let k = v.keepalive()[0];
+    assert!(!k.gave_up);
+    assert_eq!((k.unanswered_at_end, k.probes), (1, Some((1, Bound::AtLeast))));
+    assert_eq!(k.interval, None);
+
+    // With the interval known from the train (two probes 2 s apart), three
+    // intervals of silence are a give-up.
+    let mut w = Wire::established(1000, 5000);
+    w.send(20.0, seg(S, ACK, 5100, 1011, 0));
+    w.send(22.0, seg(S, ACK, 5100, 1011, 0));
+    let v = verdict_at_end(w, 28.5);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.keepalive()[0].gave_up_with, None);
+}
+
+#[test]
+fn when_both_ends_probe_a_cut_path_each_train_and_give_up_is_its_own() {
+    // Both Linux ends probe (0-byte, idle 10 s, interval 2 s, 3 probes) and
+    // the path between them is cut: the capture point sees both trains
+    // interleaved. A 0-byte probe is below the receiver's window
+    // (tcp_sequence fails), so it never clears the receiver's own probe
+    // count: neither train answers the other, and each side resets after
+    // its own 3 probes (tcp_keepalive_timer: probes_out >= keepalive_probes).
+    let mut w = Wire::established(1000, 5000);
+    for i in 0..3 {
+        let t = 10.004 + 2.0 * f64::from(i);
+        assert_eq!(w.send(t, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(w.send(t + 0.001, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+    }
+    assert_eq!(w.send(16.004, seg(S, RST | ACK, 5101, 1011, 0)), PacketClass::Rst);
+    assert_eq!(w.send(16.005, seg(C, RST | ACK, 1011, 5101, 0)), PacketClass::Rst);
+    let v = verdict_at_end(w, 16.005);
+    // The server gave up first; the client gave up too, on its own.
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.ended_by(), Some(Side::Server));
+    let [client, server] = [v.keepalive()[0], v.keepalive()[1]];
+    for k in [client, server] {
+        assert_eq!((k.probes_sent, k.probes_answered, k.last_train_count), (3, 0, 3));
+        assert!(k.gave_up && k.gave_up_with.is_some(), "{k:?}");
+        assert_eq!(k.probes, Some((3, Bound::Exact)));
+        assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (10, 2));
+        assert_eq!(k.reset_by_peer, None);
+    }
+    assert_eq!(client.prober, Side::Client);
+}
+
+#[test]
+fn a_linux_give_up_is_also_what_tcp_user_timeout_gives() {
+    // 20 s idle, 2 probes 2 s apart, RST one interval later. With
+    // TCP_USER_TIMEOUT set, tcp_keepalive_timer resets at the first firing
+    // where the time since the last packet received reaches the user
+    // timeout (and a probe is out), whatever TCP_KEEPCNT says: any user
+    // timeout above the second probe's time and up to the RST's fits.
+    let mut w = Wire::established(1000, 5000);
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(23.421, seg(S, ACK, 5100, 1011, 0));
+    w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0));
+    let v = verdict_at_end(w, 25.437);
+    let [low, high] = v.keepalive()[0].user_timeout_between_s.unwrap();
+    // From the client's last ACK at 0.005 s.
+    assert!((low - 23.416).abs() < 1e-9 && (high - 25.432).abs() < 1e-9, "{low} {high}");
+
+    // One probe then the RST: the first firing always probes, so any user
+    // timeout up to the RST fits.
+    let mut w = Wire::established(1000, 5000);
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(23.421, seg(S, RST | ACK, 5101, 1011, 0));
+    let [low, high] = verdict_at_end(w, 23.421).keepalive()[0].user_timeout_between_s.unwrap();
+    assert!(low == 0.0 && (high - 23.416).abs() < 1e-9, "{low} {high}");
+
+    // A 1-byte (Windows-shaped) prober has no TCP_USER_TIMEOUT story.
+    let mut w = Wire::established(1000, 5000);
+    w.send(30.0, seg(C, ACK, 1010, 5101, 1));
+    w.send(31.0, seg(C, ACK, 1010, 5101, 1));
+    w.send(32.0, seg(C, RST | ACK, 1011, 5101, 0));
+    let v = verdict_at_end(w, 32.0);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.keepalive()[0].user_timeout_between_s, None);
+}
+
+#[test]
+fn the_killing_trains_idle_is_its_own_and_the_settings_come_from_every_train() {
+    let mut w = Wire::established(1000, 5000);
+    // A first train, answered, 21.4 s after the client's last ACK (0.005 s).
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(21.406, seg(C, ACK, 1011, 5101, 0));
+    // Data at 30 s, then a train 20.5 s later that ends in a RST.
+    w.send(30.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(30.001, seg(S, ACK, 5101, 1021, 0));
+    w.send(50.5, seg(S, ACK, 5100, 1021, 0));
+    w.send(52.516, seg(S, ACK, 5100, 1021, 0));
+    w.send(54.532, seg(S, RST | ACK, 5101, 1021, 0));
+    let v = verdict_at_end(w, 54.532);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    let k = v.keepalive()[0];
+    assert!((k.train_idle_s.unwrap() - 20.5).abs() < 1e-9, "{:?}", k.train_idle_s);
+    // Both trains (21.4 s and 20.5 s of idle) fit one setting: 20 s.
+    assert_eq!(k.idle_observed.count, 2);
+    assert_eq!(k.idle.unwrap().value, 20);
 }
