@@ -48,7 +48,7 @@ pub use pipeline::Judge;
 pub use report::ReportSink;
 pub use report::json::JsonSink;
 pub use report::table::TableSink;
-pub use source::interface::list_interfaces;
+pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, list_interfaces};
 pub use verdict::EndReason;
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides

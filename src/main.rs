@@ -50,19 +50,24 @@ const LIVE_HELP: &str = "\
 Examples:
   sudo tcpka live -i eth0 -f 'tcp port 5432'
   sudo tcpka live --format json --duration 1h --write ka.pcap | jq 'select(.event==\"connection-ended\")'
+  sudo tcpka live -i eth0 --format json --report final.json | jq -c .
   tcpka live --list-interfaces
 
 Events (one line each; with --format json, one JSON object per line):
   capture-started, keepalive-train, probe-unanswered, connection-ended,
   capture-stats, and final-report (the same document `tcpka analyze --format json` prints)
 
-Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report.
+Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report
+(or writes it to --report FILE). Events that standard output cannot take in time are
+dropped and counted (capture-stats), so the capture never waits for a reader.
 Capturing needs root, or once: sudo setcap cap_net_raw,cap_net_admin=eip $(which tcpka)
 
 Exit status:
   0  capture stopped (Ctrl-C, SIGTERM, --duration)
   2  usage error; no permission to capture; no such interface; bad filter;
-     the capture failed (the report still covers what was captured)";
+     the capture failed: the interface went away, or the --write file could not
+     be written (the report still covers what was captured); standard output
+     not read for 1 s after the stop (the final report was not delivered)";
 
 #[derive(clap::Args)]
 struct LiveArgs {
@@ -82,6 +87,20 @@ struct LiveArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<std::path::PathBuf>,
 
+    /// Write the final report to FILE instead of standard output (which then carries only events)
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
+
+    /// Bytes kept of each packet (tcpka reads headers only)
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = tcpka::DEFAULT_SNAPLEN,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    snaplen: u32,
+
+    /// Size of the kernel's capture buffer, in MiB (as tcpdump -B, which takes KiB)
+    #[arg(short = 'B', long, value_name = "MIB", default_value_t = tcpka::DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    buffer_size: u32,
+
     /// Output format: human lines and a final table, or NDJSON events
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -95,7 +114,7 @@ struct LiveArgs {
     no_promiscuous: bool,
 
     /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
-    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "all", "no_promiscuous"])]
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "all", "no_promiscuous"])]
     list_interfaces: bool,
 }
 
@@ -168,9 +187,12 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         filter: args.filter,
         duration: args.duration,
         write: args.write,
+        report: args.report,
         json,
         all: args.all,
         promiscuous: !args.no_promiscuous,
+        snaplen: args.snaplen,
+        buffer_mib: args.buffer_size,
     };
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {

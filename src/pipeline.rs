@@ -12,8 +12,8 @@ use crate::event::{
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
-use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
-use crate::source::Link;
+use crate::report::{CaptureCounts, CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
+use crate::source::{Counters, Link};
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, judge};
 use rustc_hash::FxHashMap;
@@ -368,6 +368,16 @@ impl<'j, 's> Pipeline<'j, 's> {
         stats.packets = self.stats.packets;
         stats.connections_open = self.table.len();
         self.judge.stream_stats(now, &stats)
+    }
+
+    /// A live capture's counters at its end, for the report.
+    pub fn set_capture_counts(&mut self, c: Counters) {
+        self.stats.capture_counts = Some(CaptureCounts {
+            received: c.received,
+            dropped_by_kernel: c.dropped,
+            dropped_by_interface: c.if_dropped,
+            not_analysed: c.not_analysed,
+        });
     }
 
     pub fn warn(&mut self, warning: String) {

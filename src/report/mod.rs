@@ -41,6 +41,23 @@ pub struct CaptureSummary {
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,
+    /// A live capture's counters (`tcpka live` only: not in analyze's JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_counts: Option<CaptureCounts>,
+}
+
+/// A live capture's counters at its end: libpcap's (`pcap_stats`) and tcpka's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureCounts {
+    /// Packets that passed the filter (libpcap's `ps_recv`).
+    pub received: u32,
+    /// Dropped by the kernel for lack of room in its capture ring (`ps_drop`).
+    pub dropped_by_kernel: u32,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub dropped_by_interface: u32,
+    /// Captured (and written to the `--write` file) but not analysed: the
+    /// analysis fell behind and the capture thread does not wait for it.
+    pub not_analysed: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

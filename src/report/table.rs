@@ -88,6 +88,13 @@ impl<W: Write> ReportSink for TableSink<W> {
                 ));
             }
             writeln!(out, "{line}")?;
+            if let Some(n) = &c.capture_counts {
+                writeln!(
+                    out,
+                    "  {} received; dropped: {} by the kernel, {} by the interface; {} not analysed",
+                    n.received, n.dropped_by_kernel, n.dropped_by_interface, n.not_analysed
+                )?;
+            }
             for w in &c.warnings {
                 writeln!(out, "{}", self.wrap("  warning: ", w))?;
             }
