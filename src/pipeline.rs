@@ -107,7 +107,7 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let report = ConnectionReport::new(conn, &verdict, capture);
+        let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
             let ended =
                 ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
@@ -198,7 +198,7 @@ impl<'s> Judge<'s> {
             return Ok(());
         }
         streamed.ended = Some(verdict.reason());
-        let report = ConnectionReport::new(conn, &verdict, capture);
+        let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
         let ended = ConnectionEnded { end_reason: verdict.reason(), detected_by, revised: false, report: &report };
         stream.sink.connection_event(now, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))
     }

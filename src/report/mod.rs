@@ -7,6 +7,7 @@ pub mod json;
 mod runwide;
 pub mod table;
 
+use crate::community::{TCP, community_id};
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
@@ -165,6 +166,13 @@ pub struct Evidence {
 /// One connection's verdict.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnectionReport {
+    /// `"<capture number>-<first frame>"`: unique in a run, the same in every
+    /// format and every run over the same files (the capture number is the
+    /// file's place on the command line, from 1; live capture is 1).
+    pub id: String,
+    /// The Community ID v1 of the connection ([`community`](crate::community)),
+    /// as Zeek, Suricata and Wireshark print it.
+    pub community_id: String,
     pub capture: String,
     pub client: String,
     pub server: String,
@@ -295,10 +303,13 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
-    pub fn new(conn: &Connection, verdict: &Judgement, capture: &str) -> ConnectionReport {
+    /// The report of `conn`, judged `verdict`, from the `capture_number`th capture (from 1), named `capture`.
+    pub fn new(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
             verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         ConnectionReport {
+            id: format!("{capture_number}-{}", conn.first.frame),
+            community_id: community_id(conn.client(), conn.server(), TCP),
             capture: capture.to_string(),
             client: endpoint(conn.client()),
             server: endpoint(conn.server()),
