@@ -91,6 +91,9 @@ pub fn analyze_files(
         for warning in source.take_warnings() {
             pipeline.warn(warning);
         }
+        if let Some(end) = source.capture_end() {
+            pipeline.ran_until(end);
+        }
         drop(source);
         pipeline.end()?;
         progress(&name, size.unwrap_or(0), size);

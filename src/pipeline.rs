@@ -241,6 +241,9 @@ pub struct Pipeline<'j, 's> {
     stats: CaptureSummary,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
+    /// When the capture ended, when the file says and it is after the last
+    /// packet (a pcapng's `isb_endtime`).
+    ran_until: Option<Timestamp>,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
     #[allow(clippy::vec_box)] // moved out of the table's boxes: a pointer each
@@ -262,6 +265,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             stats,
             first_ts: None,
             last_ts: Timestamp::default(),
+            ran_until: None,
             next_expiry: Timestamp::default(),
             done: Vec::new(),
         }
@@ -393,16 +397,38 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.packets
     }
 
+    /// The file says the capture ran until `end` (a pcapng's statistics):
+    /// when that is after the last packet, the capture ends then, not at its
+    /// last packet. A prober silent since its last probe was silent while
+    /// the capture went on, and the idle limits run to the capture's end.
+    pub fn ran_until(&mut self, end: Timestamp) {
+        self.ran_until = Some(end);
+    }
+
     /// The capture ended: judge every connection left and record the capture.
-    pub fn end(self) -> io::Result<()> {
-        let end = self.last_ts;
-        self.end_at(end)
+    pub fn end(mut self) -> io::Result<()> {
+        let end = match self.ran_until.filter(|&t| t > self.last_ts) {
+            Some(t) => {
+                // The clock runs on to the end: what it would have handed
+                // out by then (idle limits, lingering closes) goes first.
+                self.expire(t)?;
+                self.stats.capture_end = Some(t.to_rfc3339());
+                t
+            }
+            None => self.last_ts,
+        };
+        self.finish(end, end)
     }
 
     /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
     /// the events of connections judged then).
-    pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
+    pub fn end_at(self, now: Timestamp) -> io::Result<()> {
         let end = self.last_ts;
+        self.finish(end, now)
+    }
+
+    /// Judges every connection left as of the capture's `end`, at `now`, and records the capture.
+    fn finish(mut self, end: Timestamp, now: Timestamp) -> io::Result<()> {
         let done = &mut self.done;
         self.table.drain(&mut |c| done.push(c));
         self.conclude_done(end, now)?;
@@ -411,7 +437,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
-        self.stats.last_packet = self.first_ts.map(|_| end.to_rfc3339());
+        self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.judge.summary.captures += 1;
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);

@@ -169,10 +169,20 @@ fn an_empty_fifo_or_pipe_is_an_empty_input() {
     assert!(out.stdout.is_empty());
 }
 
+/// An Interface Statistics Block: interface, isb_ifdrop, isb_osdrop, and
+/// isb_endtime (seconds after the capture's start) when given.
+type Statistics = (u32, u64, u64, Option<f64>);
+
+/// The ticks of `t` seconds after the start of the captures `write_pcapng`
+/// writes, in microseconds (their interfaces' resolution).
+fn micros_at(t: f64) -> u64 {
+    ((1_700_000_000.0 + t) * 1e6).round() as u64
+}
+
 /// A little-endian pcapng: one section, interfaces of the given link types
 /// (microseconds), packets (interface, seconds, frame), then Interface
-/// Statistics Blocks (interface, isb_ifdrop, isb_osdrop).
-fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[(u32, u64, u64)]) {
+/// Statistics Blocks.
+fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[Statistics]) {
     fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
         let len = (12 + body.len()) as u32;
         out.extend_from_slice(&block_type.to_le_bytes());
@@ -188,7 +198,7 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)],
         block(&mut out, 1, &body);
     }
     for (interface, t, frame) in packets {
-        let micros = ((1_700_000_000.0 + t) * 1e6).round() as u64;
+        let micros = micros_at(*t);
         let mut body = interface.to_le_bytes().to_vec();
         body.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
         body.extend_from_slice(&(micros as u32).to_le_bytes());
@@ -198,13 +208,21 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)],
         body.resize(body.len().next_multiple_of(4), 0);
         block(&mut out, 6, &body);
     }
-    for (interface, if_drop, os_drop) in statistics {
+    for (interface, if_drop, os_drop, end) in statistics {
         let mut body = interface.to_le_bytes().to_vec();
         body.extend_from_slice(&[0; 8]); // timestamp
         for (code, value) in [(5u16, if_drop), (7, os_drop)] {
             body.extend_from_slice(&code.to_le_bytes());
             body.extend_from_slice(&8u16.to_le_bytes());
             body.extend_from_slice(&value.to_le_bytes());
+        }
+        if let Some(end) = end {
+            // isb_endtime: high word, then low word, as a packet's time.
+            let ticks = micros_at(*end);
+            body.extend_from_slice(&3u16.to_le_bytes());
+            body.extend_from_slice(&8u16.to_le_bytes());
+            body.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+            body.extend_from_slice(&(ticks as u32).to_le_bytes());
         }
         body.extend_from_slice(&[0; 4]); // opt_endofopt
         block(&mut out, 5, &body);
@@ -484,6 +502,9 @@ fn a_dumpcap_pcapng_with_its_statistics_block_is_read() {
     assert_eq!(capture["warnings"], serde_json::json!([]), "nothing was lost");
     // tshark: frame.time_epoch 1795254965.092433871.
     assert_eq!(capture["first_packet"], "2026-11-21T09:56:05.092433Z");
+    // Its isb_endtime, which dumpcap writes in microseconds although the
+    // interface counts nanoseconds (0x000660c6_5e8a8d2b µs).
+    assert_eq!(capture["capture_end"], "2026-11-21T09:56:06.193451Z");
     let conns = doc["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 2);
     for conn in conns {
@@ -498,7 +519,7 @@ fn packets_the_capture_itself_lost_are_a_warning() {
     let path = dir.path().join("lossy.pcapng");
     let packets: Vec<_> = keepalive_kill_frames().into_iter().map(|(t, f)| (0, t, f)).collect();
     // A periodic block, then the final one: the counters run from the start.
-    write_pcapng(&path, &[1], &packets, &[(0, 1, 0), (0, 3, 2)]);
+    write_pcapng(&path, &[1], &packets, &[(0, 1, 0, None), (0, 3, 2, None)]);
     let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
@@ -508,4 +529,61 @@ fn packets_the_capture_itself_lost_are_a_warning() {
         ])
     );
     assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}
+
+#[test]
+fn a_prober_silent_until_the_statistics_end_time_gave_up_while_the_capture_went_on() {
+    // The 20/2/2 kill without its RST: two unanswered probes, 2.016 s apart,
+    // are the capture's last packets.
+    let mut frames = keepalive_kill_frames();
+    frames.pop();
+    let packets: Vec<_> = frames.into_iter().map(|(t, f)| (0, t, f)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = |name: &str, statistics: &[Statistics]| {
+        let path = dir.path().join(name);
+        write_pcapng(&path, &[1], &packets, statistics);
+        let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        doc
+    };
+    // Without an end time the capture ends at the last probe: nothing says
+    // the prober gave up.
+    let doc = verdict("no-end.pcapng", &[(0, 0, 0, None)]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert!(doc["captures"][0].get("capture_end").is_none());
+    // dumpcap's end time: 10 s of silence after the last probe (3 intervals
+    // are 6.05 s) while the capture went on. The periodic block before it
+    // ended earlier, and the last one counts.
+    let doc = verdict("ran-on.pcapng", &[(0, 0, 0, Some(20.0)), (0, 0, 0, Some(33.421))]);
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["end_reason"], "keepalive-timeout", "{conn}");
+    assert_eq!(conn["keepalive"][0]["probes_sent"], 2);
+    assert_eq!(conn["keepalive"][0]["probes_bound"], "at-least");
+    assert_eq!(doc["captures"][0]["capture_end"], "2023-11-14T22:13:53.421000Z");
+    assert_eq!(doc["captures"][0]["last_packet"], "2023-11-14T22:13:43.421000Z");
+    // 5 s of silence after the last probe: under 3 intervals, still open.
+    let doc = verdict("short.pcapng", &[(0, 0, 0, Some(28.421))]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert_eq!(doc["connections"][0]["idle_at_end_s"], 5.0);
+}
+
+#[test]
+fn idle_limits_run_to_the_statistics_end_time() {
+    // A SYN nobody answered, the capture's only packet: with the capture
+    // running on for 200 s (its isb_endtime), it was quiet past the 127 s
+    // SYN retry window before the capture ended, and is judged as such.
+    let syn = common::frame(true, common::SYN, 1000, 0, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let diagnosis = |name: &str, statistics: &[Statistics]| {
+        let path = dir.path().join(name);
+        write_pcapng(&path, &[1], &[(0, 0.0, syn.clone())], statistics);
+        let (doc, out) = analyze_json(&["--all", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(doc["connections"][0]["end_reason"], "open");
+        doc["connections"][0]["diagnosis"].as_str().unwrap().to_string()
+    };
+    let ran_on = diagnosis("ran-on.pcapng", &[(0, 0, 0, Some(200.0))]);
+    assert!(ran_on.contains("longer than any SYN retry window"), "{ran_on}");
+    let ended = diagnosis("ended.pcapng", &[(0, 0, 0, Some(100.0))]);
+    assert!(!ended.contains("SYN retry window"), "{ended}");
 }

@@ -39,6 +39,11 @@ pub struct CaptureSummary {
     pub unreplied_evicted: u64,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
+    /// When the capture ended, when the file says so and it is after the
+    /// last packet (a pcapng's `isb_endtime`): verdicts run to it. Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_end: Option<String>,
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,

@@ -84,6 +84,8 @@ struct Entry {
 struct End {
     broken: Option<String>,
     warnings: Vec<String>,
+    /// When the capture ended, by its pcapng statistics.
+    capture_end: Option<Timestamp>,
 }
 
 /// What becomes of the packets of one interface.
@@ -114,6 +116,8 @@ struct Reading {
     section: usize,
     /// The latest Interface Statistics Block's drops, per (section, interface).
     drops: Vec<((usize, usize), Drops)>,
+    /// The latest end time an Interface Statistics Block gave.
+    capture_end: Option<Timestamp>,
 }
 
 impl Reading {
@@ -229,13 +233,15 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                     reading.section += 1;
                     None
                 }
-                Ok(Some(Record::Statistics { interface, drops })) => {
+                Ok(Some(Record::Statistics { interface, drops, ended })) => {
                     reading.statistics(interface, drops);
+                    reading.capture_end = reading.capture_end.max(ended);
                     None
                 }
                 Ok(Some(Record::Interface(i))) => Some(i),
                 Ok(None) => {
-                    batch.end = Some(End { broken: None, warnings: reading.warnings() });
+                    batch.end =
+                        Some(End { broken: None, warnings: reading.warnings(), capture_end: reading.capture_end });
                     None
                 }
                 Err(e) => {
@@ -251,7 +257,8 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
             }
         }
         if let Some(reason) = broken {
-            batch.end = Some(End { broken: Some(reason), warnings: reading.warnings() });
+            batch.end =
+                Some(End { broken: Some(reason), warnings: reading.warnings(), capture_end: reading.capture_end });
         }
         batch.links.append(&mut reading.new_links);
         batch.file_bytes = reading.read.load(Ordering::Relaxed);
@@ -283,6 +290,8 @@ pub struct FileSource {
     ended: bool,
     /// What the reader had to say at the end.
     warnings: Vec<String>,
+    /// When the capture ended by its pcapng statistics, once the file has ended.
+    capture_end: Option<Timestamp>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -318,6 +327,7 @@ impl FileSource {
             decompressed,
             section: 0,
             drops: Vec::new(),
+            capture_end: None,
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
@@ -349,6 +359,7 @@ impl FileSource {
             latest: Timestamp::default(),
             ended: false,
             warnings: Vec::new(),
+            capture_end: None,
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -363,6 +374,13 @@ impl FileSource {
     /// What the reader had to say once the file ended (packets it could not analyse).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// When the capture ended, once the file has: the latest `isb_endtime`
+    /// of its pcapng Interface Statistics Blocks (dumpcap writes them),
+    /// which may be well after its last packet. None for a pcap file.
+    pub fn capture_end(&self) -> Option<Timestamp> {
+        self.capture_end
     }
 }
 
@@ -396,6 +414,7 @@ impl PacketSource for FileSource {
             if let Some(end) = self.batch.end.take() {
                 self.ended = true;
                 self.warnings = end.warnings;
+                self.capture_end = end.capture_end;
                 if let Some(reason) = end.broken {
                     return Next::Broken(reason);
                 }

@@ -106,10 +106,12 @@ pub enum Record<'a> {
     /// An interface was described: [`CaptureReader::interface`] has it.
     Interface(usize),
     /// An Interface Statistics Block: what interface `interface` had lost
-    /// so far (the counters run from the start of the capture).
+    /// so far (the counters run from the start of the capture), and when
+    /// the capture on it ended (`isb_endtime`), when the block says.
     Statistics {
         interface: usize,
         drops: Drops,
+        ended: Option<Timestamp>,
     },
 }
 
@@ -202,6 +204,8 @@ pub struct CaptureReader<R> {
     /// The current pcapng section's byte order (pcap: the file's).
     big_endian: bool,
     interfaces: Vec<Interface>,
+    /// The latest packet time handed out (to tell the unit of an `isb_endtime`).
+    latest: Option<Timestamp>,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -218,6 +222,7 @@ impl<R: Read> CaptureReader<R> {
             format,
             big_endian: false,
             interfaces: Vec::new(),
+            latest: None,
         };
         match format {
             Format::Pcap => reader.pcap_header()?,
@@ -393,6 +398,7 @@ impl<R: Read> CaptureReader<R> {
     fn packet(&mut self, interface: usize, ts: Timestamp, at: usize, caplen: usize) -> Record<'_> {
         let iface = &self.interfaces[interface];
         let len = caplen.min(iface.snaplen as usize);
+        self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
         if iface.swapped && iface.dlt == DLT_NFLOG {
             swap_nflog_header(&mut self.buf[at..at + len]);
         }
@@ -489,7 +495,9 @@ impl<R: Read> CaptureReader<R> {
                     by_interface: self.option_u64(&isb.options, OptionCode::IsbIfDrop).unwrap_or(0),
                     by_os: self.option_u64(&isb.options, OptionCode::IsbOsDrop).unwrap_or(0),
                 };
-                return Ok(Some(Record::Statistics { interface: isb.if_id as usize, drops }));
+                let interface = isb.if_id as usize;
+                let ended = self.end_time(interface, &isb.options);
+                return Ok(Some(Record::Statistics { interface, drops, ended }));
             }
             Ok(_) => return Ok(None),
             Err(why) => {
@@ -511,6 +519,32 @@ impl<R: Read> CaptureReader<R> {
         let option = options.iter().find(|o| o.code == code)?;
         let bytes: [u8; 8] = option.value().get(..8)?.try_into().ok()?;
         Some(if self.big_endian { u64::from_be_bytes(bytes) } else { u64::from_le_bytes(bytes) })
+    }
+
+    /// The `isb_endtime` of an Interface Statistics Block: "the time the
+    /// capture ended" (pcapng, draft-ietf-opsawg-pcapng §4.6), two 32-bit
+    /// words like an Enhanced Packet Block's time, in ticks of the
+    /// interface's `if_tsresol`. dumpcap writes it in microseconds whatever
+    /// the resolution (`pcapng_write_interface_statistics_block` in
+    /// Wireshark's writecap/pcapio.c gets it from `gettimeofday`), which a
+    /// nanosecond interface reads as a time in 1970: a capture cannot end
+    /// before the packets it holds, so a time before them is read in
+    /// microseconds, and dropped when that is before them too. The block's
+    /// own timestamp is not used: text2pcap and others stamp it with the
+    /// time the file was written, not captured.
+    fn end_time(&self, interface: usize, options: &[PcapNGOption<'_>]) -> Option<Timestamp> {
+        let Clock::Ticks { per_sec, offset } = self.interfaces.get(interface)?.clock else { return None };
+        let value = options.iter().find(|o| o.code == OptionCode::IsbEndTime)?.value();
+        let word = |i: usize| -> Option<u32> {
+            let bytes: [u8; 4] = value.get(i * 4..i * 4 + 4)?.try_into().ok()?;
+            Some(if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) })
+        };
+        let ticks = (u64::from(word(0)?) << 32) | u64::from(word(1)?);
+        let not_before_packets = |t: &Timestamp| self.latest.is_none_or(|l| *t >= l);
+        [per_sec, 1_000_000]
+            .into_iter()
+            .map(|per_sec| Timestamp::from_ticks(ticks, per_sec, offset))
+            .find(not_before_packets)
     }
 
     fn ng_packet(&mut self, at: usize, len: usize) -> Result<Record<'_>, ReadError> {
@@ -684,6 +718,17 @@ mod tests {
             body.extend_from_slice(&[0; 4]);
             self.block(5, &body)
         }
+        /// A statistics block with only `isb_endtime`, in `ticks`.
+        fn ending(&mut self, interface: u32, ticks: u64) -> &mut Ng {
+            let mut body = self.u32(interface).to_vec();
+            body.extend_from_slice(&[0; 8]);
+            body.extend_from_slice(&self.u16(3));
+            body.extend_from_slice(&self.u16(8));
+            body.extend_from_slice(&self.u32((ticks >> 32) as u32));
+            body.extend_from_slice(&self.u32(ticks as u32));
+            body.extend_from_slice(&[0; 4]);
+            self.block(5, &body)
+        }
         fn obsolete(&mut self, interface: u16, ticks: u64, data: &[u8]) -> &mut Ng {
             let mut body = self.u16(interface).to_vec();
             body.extend_from_slice(&self.u16(0));
@@ -764,8 +809,37 @@ mod tests {
             ng.interface(1, 0, None, None).statistics(0, 3, 0x1_0000_0002);
             let mut reader = CaptureReader::new(Format::PcapNg, &ng.bytes[..]).unwrap();
             assert!(matches!(reader.next_record(), Ok(Some(Record::Interface(0)))));
-            let Ok(Some(Record::Statistics { interface, drops })) = reader.next_record() else { panic!("statistics") };
+            let Ok(Some(Record::Statistics { interface, drops, ended: None })) = reader.next_record() else {
+                panic!("statistics")
+            };
             assert_eq!((interface, drops), (0, Drops { by_interface: 3, by_os: 0x1_0000_0002 }), "big-endian {be}");
+        }
+    }
+
+    #[test]
+    fn statistics_end_times_are_read_in_the_interface_clock_or_as_dumpcap_writes_them() {
+        const PACKET_NS: u64 = 1_700_000_000_000_000_000;
+        for be in [false, true] {
+            let mut ng = Ng::new(be);
+            // Nanoseconds, 100 s ahead (if_tsoffset): the end times are too.
+            ng.interface(1, 0, Some(9), Some(100)).enhanced(0, PACKET_NS, b"p");
+            // 5 s after the packet, in nanoseconds as the interface counts.
+            ng.ending(0, PACKET_NS + 5_000_000_000);
+            // dumpcap: microseconds (read as nanoseconds, a time in 1970).
+            ng.ending(0, PACKET_NS / 1000 + 7_000_000);
+            // Before the packet either way: not an end.
+            ng.ending(0, 1_000_000);
+            // On an interface the section does not describe.
+            ng.ending(3, PACKET_NS + 9_000_000_000);
+            let mut reader = CaptureReader::new(Format::PcapNg, &ng.bytes[..]).unwrap();
+            let mut ends = Vec::new();
+            while let Some(record) = reader.next_record().unwrap() {
+                if let Record::Statistics { ended, .. } = record {
+                    ends.push(ended);
+                }
+            }
+            let at = |s: i64| Some(Timestamp((1_700_000_100 + s) * 1_000_000_000));
+            assert_eq!(ends, [at(5), at(7), None, None], "big-endian {be}");
         }
     }
 

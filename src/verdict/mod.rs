@@ -250,7 +250,8 @@ impl Judgement {
 /// Silences shorter than this are not "idle periods" for the path-timeout inference.
 pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 
-/// Judges a connection; `capture_end` is the time of the capture's last packet.
+/// Judges a connection; `capture_end` is when the capture ended: its last
+/// packet, or later when the file says it ran on (a pcapng's `isb_endtime`).
 pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
     let mut keepalive: Vec<KeepaliveFinding> = SIDES
