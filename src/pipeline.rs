@@ -98,8 +98,11 @@ impl<'s> Judge<'s> {
                 // that judged it earlier knew more.
                 Some(_) if reason == EndReason::Open => None,
                 Some(_) => Some((now, true)),
-                // Still open when the capture stopped: only in the final report.
+                // Still open when the capture stopped, or a handshake still
+                // pending then (not dropped by its idle limit): only in the
+                // final report.
                 None if reason == EndReason::Open => None,
+                None if reason == EndReason::NeverEstablished && conn.dropped.is_none() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });

@@ -25,6 +25,7 @@ const REQUIRED: &[&str] = &[
     "half-closed",
     "heartbeat",
     "reconnect-storm",
+    "syn-unanswered",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
@@ -56,6 +57,13 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
         expect(&mut errors, format!("{id} end_reason"), &got["end_reason"], &want["end_reason"]);
         if let Some(cause) = want.get("reset_cause").filter(|c| !c.is_null()) {
             expect(&mut errors, format!("{id} reset_cause"), &got["reset_cause"], cause);
+        }
+        // A handshake nobody answered: the SYNs counted on the wire, and the
+        // tcp_syn_retries that was configured.
+        for (field, json) in [("syns", "syns"), ("tcp_syn_retries", "tcp_syn_retries")] {
+            if let Some(w) = want.get(field) {
+                expect(&mut errors, format!("{id} handshake {json}"), &got["handshake"][json], w);
+            }
         }
         if let Some(hb) = want.get("heartbeat") {
             expect(&mut errors, format!("{id} heartbeat from"), &got["heartbeat"]["from"], &hb["from"]);
