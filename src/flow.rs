@@ -96,6 +96,9 @@ pub enum PacketClass {
     /// A 0- or 1-byte segment that may be a keepalive probe, held until the
     /// peer's answer tells (the capture started in the middle of an idle period).
     Undecided,
+    /// A copy of a packet captured shortly before ([`crate::duplicates`]):
+    /// not analysed. The flow table never returns it; the pipeline does.
+    Duplicate,
 }
 
 /// Which end of the connection: index into [`Connection::sides`].

@@ -21,6 +21,7 @@ mod cli;
 mod decode;
 #[doc(hidden)] // only for the `diag!` macro, which the binary uses
 pub mod diag;
+mod duplicates;
 mod event;
 mod findings;
 mod flow;

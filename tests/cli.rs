@@ -198,6 +198,39 @@ fn a_clock_jump_of_years_before_the_probes_is_analysed_without_scanning_every_se
     assert!(high >= TEN_YEARS && low >= TEN_YEARS / 1.13 && low < high, "{ka}");
 }
 
+#[test]
+fn a_keepalive_kill_captured_twice_on_a_router_counts_each_probe_once() {
+    // `tcpdump -i any` on a router: every packet arriving (TTL 64) and, 11 µs
+    // later, leaving (TTL 63), with the IP ID of its sender.
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for (i, (t, mut f)) in keepalive_kill_frames().into_iter().enumerate() {
+        f[18..20].copy_from_slice(&(0x4000 + i as u16).to_be_bytes());
+        frames.push((t, f.clone()));
+        f[22] = 63;
+        frames.push((t + 11e-6, f));
+    }
+    let path = dir.path().join("router-any.pcap");
+    write_pcap(&path, 1, &frames);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    assert_eq!(conn["packets"], 9);
+    assert_eq!(conn["retransmissions"], 0);
+    let ka = &conn["keepalive"][0];
+    assert_eq!((ka["probes_sent"].as_u64(), ka["probes"].as_u64()), (Some(2), Some(2)), "{ka}");
+    assert_eq!(ka["interval_observed_s"], 2.016);
+    // Wireshark's numbers: the probes are frames 13 and 15, the RST 17.
+    assert_eq!(ka["first_probe_frame"], 13);
+    assert_eq!(conn["last_frame"], 17);
+    let dups = &doc["captures"][0]["duplicates"];
+    assert_eq!(dups["dropped"], 9);
+    assert_eq!(dups["first"][0], serde_json::json!({"frame": 2, "copy_of": 1}));
+    let table = stdout(&tcpka(&["analyze", path.to_str().unwrap()]));
+    assert!(table.contains("duplicates: 9 frames repeated a packet"), "{table}");
+}
+
 /// Runs tcpka with standard output and/or standard error on `/dev/full`,
 /// where every write fails with ENOSPC (the other stream is captured).
 fn tcpka_full(args: &[&str], full_stdout: bool, full_stderr: bool) -> std::process::Output {

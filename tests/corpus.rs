@@ -74,3 +74,30 @@ fn truncated_public_capture_is_read_up_to_the_cut() {
     assert!(error.contains("cut off") && error.contains("at byte 2715459"), "{error}");
     assert_eq!(doc["captures"][0]["warnings"], serde_json::json!([]));
 }
+
+#[test]
+fn captures_holding_every_packet_several_times_are_analysed_once() {
+    // docs/corpus-truth.md §2, §3, §13: every packet captured 2–4 times, 0
+    // retransmissions (`editcap -D` leaves 97 of 377, 27 of 108).
+    // (file, distinct packets, frames dropped as copies, retransmissions left)
+    let cases = [
+        ("zeek/ssh-dups.pcap", 97, 280, 0),
+        ("arkime/wireshark-retrans.pcap", 27, 81, 0),
+        // 8 packets captured twice; the two copies of the stateless RST
+        // (IP ID 0, frames 15 and 16, 241 µs apart) stay two packets, as
+        // identical RSTs answering two segments would be; the retransmission
+        // left is data 7 captured after the FIN sent after it (reordering).
+        ("zeek/ctu-64702-888.pcap", 9, 7, 1),
+    ];
+    for (file, packets, dropped, retransmissions) in cases {
+        let path = locate(file).unwrap_or_else(|| panic!("{file} is in fixtures/public"));
+        let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{file}");
+        let conn = &doc["connections"][0];
+        assert_eq!(doc["connections"].as_array().unwrap().len(), 1, "{file}");
+        assert_eq!(conn["end_reason"], "closed", "{file}");
+        assert_eq!(conn["packets"], packets, "{file}");
+        assert_eq!(conn["retransmissions"], retransmissions, "{file}");
+        assert_eq!(doc["captures"][0]["duplicates"]["dropped"], dropped, "{file}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod json;
 mod runwide;
 pub mod table;
 
+use crate::duplicates::Duplicate;
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
@@ -36,11 +37,24 @@ pub struct CaptureSummary {
     /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub unreplied_evicted: u64,
+    /// Frames that were copies of a packet captured just before (`tcpdump -i
+    /// any` on a router, a mirror port, merged captures), analysed once. Only
+    /// in the JSON when there were some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<DuplicateFrames>,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,
+}
+
+/// How many frames were dropped as copies, and the first ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DuplicateFrames {
+    pub dropped: u64,
+    /// The first few: each frame and the frame it repeats (the one analysed).
+    pub first: Vec<Duplicate>,
 }
 
 fn is_zero(n: &u64) -> bool {
