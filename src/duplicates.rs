@@ -44,9 +44,8 @@
 use crate::decode::{LinkKind, Segment, tcp_bytes};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHasher;
 use serde::Serialize;
-use std::collections::VecDeque;
 use std::hash::Hasher;
 use std::net::SocketAddr;
 
@@ -60,10 +59,13 @@ pub const WITHOUT_IP_ID_WINDOW_S: f64 = 0.001;
 /// one's, or higher (merged captures need not be in path order): the hops
 /// between two capture points of one path.
 pub const MAX_HOPS_BETWEEN_COPIES: u8 = 8;
-/// At most this many recent packets are remembered (a clock that goes back
-/// would otherwise keep them forever): a copy further back than that many
-/// packets is not recognised.
-const MAX_REMEMBERED: usize = 1 << 16;
+/// Recent packets are remembered in this many slots, by a hash of their
+/// fields (a packet takes the slot of an older one with the same hash): a
+/// fixed table, so the check costs one hash and one probe per packet and
+/// memory stays constant. A copy a few thousand packets after its original
+/// may find its slot taken; a copy a few packets after it (`-i any`, a mirror
+/// port) finds its original.
+const SLOTS: usize = 1 << 14;
 /// The first duplicates are named in the capture summary.
 pub const EXAMPLES_KEPT: usize = 5;
 
@@ -81,6 +83,28 @@ struct Key {
 }
 
 impl Key {
+    /// A hash of the key, as a few machine words (the derived hash fed the
+    /// addresses byte by byte); the key itself is compared on a match.
+    fn fingerprint(&self) -> u64 {
+        fn ip_bits(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+                SocketAddr::V6(v6) => v6.ip().to_bits(),
+            }
+        }
+        let mut h = FxHasher::default();
+        h.write_u64((u64::from(self.seq.0) << 32) | u64::from(self.ack.0));
+        h.write_u64(
+            (u64::from(self.src.port()) << 48)
+                | (u64::from(self.dst.port()) << 32)
+                | (u64::from(self.ip_id.unwrap_or(0)) << 16)
+                | u64::from(self.window),
+        );
+        h.write_u64((u64::from(self.payload_len) << 8) | u64::from(self.flags));
+        h.write_u128(ip_bits(&self.src) ^ ip_bits(&self.dst).rotate_left(64));
+        h.finish()
+    }
+
     fn of(seg: &Segment) -> Key {
         Key {
             src: seg.src,
@@ -103,11 +127,14 @@ impl Key {
 /// The first copy of a packet, as remembered.
 #[derive(Clone, Copy)]
 struct Seen {
+    /// [`Key::fingerprint`]: 64 bits, so two packets within the window that
+    /// share it are the same packet.
+    fingerprint: u64,
+    /// A hash of the TCP bytes, for packets the IP ID does not number.
+    bytes: Option<u64>,
     frame: u64,
     ts: Timestamp,
     ttl: u8,
-    /// A hash of the TCP bytes, for packets the IP ID does not number.
-    bytes: Option<u64>,
 }
 
 /// One duplicate: its frame and the frame it repeats.
@@ -120,11 +147,8 @@ pub struct Duplicate {
 /// Recognises copies of recently captured packets. One per capture.
 #[derive(Default)]
 pub struct DuplicateFilter {
-    seen: FxHashMap<Key, Seen>,
-    /// Keys in the order they were remembered, to forget them once too old.
-    order: VecDeque<(Timestamp, Key)>,
-    /// Newest time seen: entries further back than the window are forgotten.
-    newest: Timestamp,
+    /// [`SLOTS`] slots, allocated with the first packet.
+    slots: Vec<Option<Seen>>,
     dropped: u64,
     examples: Vec<Duplicate>,
 }
@@ -133,8 +157,13 @@ impl DuplicateFilter {
     /// The frame `frame` holding `seg` (decoded from `data` on `link`): the
     /// frame it is a copy of, if it is one.
     pub fn check(&mut self, frame: u64, ts: Timestamp, seg: &Segment, link: LinkKind, data: &[u8]) -> Option<u64> {
-        self.forget(ts);
+        if self.slots.is_empty() {
+            self.slots = vec![None; SLOTS];
+        }
         let key = Key::of(seg);
+        let fingerprint = key.fingerprint();
+        // FxHash mixes into the high bits.
+        let slot = (fingerprint >> (64 - SLOTS.trailing_zeros())) as usize;
         let bytes = || {
             tcp_bytes(link, data).map(|b| {
                 let mut h = FxHasher::default();
@@ -142,7 +171,7 @@ impl DuplicateFilter {
                 h.finish()
             })
         };
-        if let Some(first) = self.seen.get(&key) {
+        if let Some(first) = self.slots[slot].filter(|s| s.fingerprint == fingerprint) {
             let apart = ts.secs_since(first.ts).abs();
             let hops = first.ttl.abs_diff(seg.ttl);
             let copy = hops <= MAX_HOPS_BETWEEN_COPIES
@@ -164,26 +193,9 @@ impl DuplicateFilter {
             }
         }
         let unnumbered = !key.numbered() && !seg.flags.rst();
-        let seen = Seen { frame, ts, ttl: seg.ttl, bytes: if unnumbered { bytes() } else { None } };
-        self.seen.insert(key, seen);
-        self.order.push_back((ts, key));
+        self.slots[slot] =
+            Some(Seen { fingerprint, bytes: if unnumbered { bytes() } else { None }, frame, ts, ttl: seg.ttl });
         None
-    }
-
-    /// Forgets packets too old for a copy to follow them, as of `now`.
-    fn forget(&mut self, now: Timestamp) {
-        self.newest = self.newest.max(now);
-        while let Some(&(ts, key)) = self.order.front() {
-            let too_old = self.newest.secs_since(ts) > WITH_IP_ID_WINDOW_S || self.order.len() > MAX_REMEMBERED;
-            if !too_old {
-                break;
-            }
-            self.order.pop_front();
-            // A later packet with the same key replaced the entry: keep that one.
-            if self.seen.get(&key).is_some_and(|s| s.ts == ts) {
-                self.seen.remove(&key);
-            }
-        }
     }
 
     /// How many frames were dropped as copies.
