@@ -96,6 +96,9 @@ pub enum PacketClass {
     /// A 0- or 1-byte segment that may be a keepalive probe, held until the
     /// peer's answer tells (the capture started in the middle of an idle period).
     Undecided,
+    /// A copy of a packet captured shortly before ([`crate::duplicates`]):
+    /// not analysed. The flow table never returns it; the pipeline does.
+    Duplicate,
 }
 
 /// Which end of the connection: index into [`Connection::sides`].
@@ -270,6 +273,9 @@ pub struct Marks {
     /// The last segment with payload this side sent.
     pub last_payload: Option<PacketRef>,
     pub syn: Option<PacketRef>,
+    /// This side's SYNs (or SYN-ACKs) after the first. Boxed: most
+    /// handshakes send one.
+    pub syn_repeats: Option<Box<SynRepeats>>,
     pub fin: Option<PacketRef>,
     /// Boxed: at most one per side, and most connections end without one.
     pub rst: Option<Box<ResetMark>>,
@@ -283,6 +289,30 @@ impl Marks {
     /// This side's first RST, if it sent one.
     pub fn rst_at(&self) -> Option<PacketRef> {
         self.rst.as_ref().map(|r| r.at)
+    }
+}
+
+/// A side's SYN (or SYN-ACK) sent again: the handshake's retransmissions,
+/// each after the retransmission timer doubled (RFC 6298 §5.5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynRepeats {
+    /// How many, even beyond those kept.
+    pub count: u32,
+    /// The first [`MAX_RETRANSMISSIONS_KEPT`] of them.
+    pub kept: Vec<PacketRef>,
+}
+
+impl Marks {
+    /// Every SYN (or SYN-ACK) this side sent that is kept, the first one first.
+    pub fn syns(&self) -> Vec<PacketRef> {
+        let mut all: Vec<PacketRef> = self.syn.into_iter().collect();
+        all.extend(self.syn_repeats.iter().flat_map(|r| r.kept.iter().copied()));
+        all
+    }
+
+    /// How many SYNs (or SYN-ACKs) this side sent.
+    pub fn syn_count(&self) -> u32 {
+        u32::from(self.syn.is_some()) + self.syn_repeats.as_ref().map_or(0, |r| r.count)
     }
 }
 
@@ -1255,6 +1285,15 @@ fn apply(
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
     if seg.flags.syn() {
+        // A SYN after the first is the handshake retransmitted (a new
+        // connection on the same 4-tuple was split off in `observe`).
+        if me.marks.syn.is_some() {
+            let r = me.marks.syn_repeats.get_or_insert_with(Default::default);
+            r.count += 1;
+            if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
+                r.kept.push(at);
+            }
+        }
         me.seq.isn.get_or_insert(seg.seq);
         me.marks.syn.get_or_insert(at);
         me.marks.syn_timestamps |= seg.has_timestamp;

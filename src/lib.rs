@@ -22,6 +22,7 @@ mod community;
 mod decode;
 #[doc(hidden)] // only for the `diag!` macro, which the binary uses
 pub mod diag;
+mod duplicates;
 mod event;
 mod findings;
 mod flow;

@@ -14,10 +14,13 @@ Exit status:
 
 const VERDICTS: &str = "\
 Verdicts (end_reason):
-  keepalive-timeout  a side's keepalive probes went unanswered and it gave up
-  reset              a RST ended the connection
-  closed             both sides sent FIN
-  open               still open when the capture ended";
+  keepalive-timeout       a side's keepalive probes went unanswered; it gave up
+  retransmission-timeout  data was never acknowledged; its sender gave up
+  reset                   a RST ended the connection
+  closed                  both sides sent FIN
+  half-closed             one side sent FIN, the other never closed
+  never-established       SYNs nobody answered, or a SYN-ACK never acknowledged
+  open                    still open when the capture ended";
 
 #[derive(Parser)]
 #[command(

@@ -7,12 +7,15 @@
 //! makes verdicts, turns both into events for an [`EventSink`].
 
 use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::duplicates::DuplicateFilter;
 use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
-use crate::report::{CaptureCounts, CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
+use crate::report::{
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, ReportSink, RunReport, Summary, round6,
+};
 use crate::source::{Counters, Link};
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, judge};
@@ -98,8 +101,11 @@ impl<'s> Judge<'s> {
                 // that judged it earlier knew more.
                 Some(_) if reason == EndReason::Open => None,
                 Some(_) => Some((now, true)),
-                // Still open when the capture stopped: only in the final report.
+                // Still open when the capture stopped, or a handshake still
+                // pending then (not dropped by its idle limit): only in the
+                // final report.
                 None if reason == EndReason::Open => None,
+                None if reason == EndReason::NeverEstablished && conn.dropped.is_none() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });
@@ -237,6 +243,7 @@ impl<'s> Judge<'s> {
 pub struct Pipeline<'j, 's> {
     judge: &'j mut Judge<'s>,
     link: LinkKind,
+    duplicates: DuplicateFilter,
     table: FlowTable,
     stats: CaptureSummary,
     first_ts: Option<Timestamp>,
@@ -261,6 +268,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         Pipeline {
             judge,
             link: link.kind,
+            duplicates: DuplicateFilter::default(),
             table: FlowTable::new(),
             stats,
             first_ts: None,
@@ -294,6 +302,14 @@ impl<'j, 's> Pipeline<'j, 's> {
         let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
+                // A copy of a packet captured just before is analysed once,
+                // as the frame it copies.
+                if self.duplicates.check(frame, ts, &seg, self.link, data).is_some() {
+                    if ts >= self.next_expiry {
+                        self.expire(ts)?;
+                    }
+                    return Ok(Some((seg, PacketClass::Duplicate)));
+                }
                 let done = &mut self.done;
                 let observed = self.table.observe(PacketRef { frame, ts }, &seg, &mut |c| done.push(c));
                 Some((seg, observed))
@@ -436,6 +452,12 @@ impl<'j, 's> Pipeline<'j, 's> {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
+        if self.duplicates.dropped() > 0 {
+            self.stats.duplicates = Some(DuplicateFrames {
+                dropped: self.duplicates.dropped(),
+                first: self.duplicates.examples().to_vec(),
+            });
+        }
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.judge.summary.captures += 1;

@@ -25,6 +25,9 @@ const REQUIRED: &[&str] = &[
     "half-closed",
     "heartbeat",
     "reconnect-storm",
+    "syn-unanswered",
+    "ka-router-sll",
+    "ka-router-sll2",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
@@ -40,6 +43,11 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
     };
     expect(&mut errors, "exit status".into(), &Value::from(out.status.code()), &Value::from(Some(0)));
     expect(&mut errors, "link type".into(), &doc["captures"][0]["link_types"][0], &truth["link_type"]);
+    // Copies of forwarded packets (`tcpdump -i any` on a router), counted on
+    // the wire by their cooked header's packet type.
+    if let Some(copies) = truth.get("duplicate_frames") {
+        expect(&mut errors, "duplicate frames".into(), &doc["captures"][0]["duplicates"]["dropped"], copies);
+    }
     let got_conns = doc["connections"].as_array().unwrap();
     let want_conns = truth["connections"].as_array().unwrap();
     expect(&mut errors, "connections".into(), &Value::from(got_conns.len()), &Value::from(want_conns.len()));
@@ -56,6 +64,13 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
         expect(&mut errors, format!("{id} end_reason"), &got["end_reason"], &want["end_reason"]);
         if let Some(cause) = want.get("reset_cause").filter(|c| !c.is_null()) {
             expect(&mut errors, format!("{id} reset_cause"), &got["reset_cause"], cause);
+        }
+        // A handshake nobody answered: the SYNs counted on the wire, and the
+        // tcp_syn_retries that was configured.
+        for (field, json) in [("syns", "syns"), ("tcp_syn_retries", "tcp_syn_retries")] {
+            if let Some(w) = want.get(field) {
+                expect(&mut errors, format!("{id} handshake {json}"), &got["handshake"][json], w);
+            }
         }
         if let Some(hb) = want.get("heartbeat") {
             expect(&mut errors, format!("{id} heartbeat from"), &got["heartbeat"]["from"], &hb["from"]);

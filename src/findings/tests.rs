@@ -41,3 +41,21 @@ fn several_open_connections_from_one_client_are_a_reconnect_storm() {
     assert_eq!(storms.len(), 1);
     assert_eq!(storms[0].still_open, 4);
 }
+
+#[test]
+fn unanswered_syns_are_no_reconnect_storm_and_bound_no_path_timeout() {
+    let mut paths = PathAggregator::default();
+    for port in 0..5u16 {
+        let mut w = Wire::new();
+        for t in [0.0, 1.0, 3.0] {
+            w.send(t, seg(C, SYN, 1000, 0, 0));
+        }
+        let mut conn = w.finish().into_iter().next().unwrap();
+        conn.sides[0].addr.set_port(41000 + port);
+        let v = judge(&conn, Timestamp::from_secs_f64(5.0));
+        assert_eq!(v.reason(), EndReason::NeverEstablished);
+        paths.add(&conn, &v, 0);
+    }
+    assert_eq!(paths.storms(), []);
+    assert_eq!(paths.paths(), []);
+}

@@ -6,8 +6,8 @@ use crate::findings::os::{
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, EndReason, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
-    RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, EndReason, HandshakeFinding, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
+    RetransmissionFinding, SynSchedule, Verdict, linux_retries_timeout,
 };
 
 /// What a prober's probe shape and TTL say about its OS, and how sure that is.
@@ -61,6 +61,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
                 conn.side(side.peer()).addr.ip()
             ));
         }
+        Verdict::NeverEstablished(h) => parts.push(never_established(conn, h)),
         Verdict::Open { idle_at_end_s } => match conn.dropped {
             None => parts.push("Still open when the capture ended.".to_string()),
             Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
@@ -124,8 +125,94 @@ fn when_judged(conn: &Connection, at_end: &'static str) -> &'static str {
     }
 }
 
-/// A connection the capture never showed established both ways, handed
-/// out before the capture ended.
+/// Gaps in seconds, as "1.00, 2.00, 4.00".
+fn gap_list(gaps: &[f64]) -> String {
+    gaps.iter().map(|g| format!("{g:.2}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A handshake that never completed: who sent what, how the SYNs were
+/// retransmitted, and whether the client gave up.
+fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let (client, server) = (name(Side::Client), name(Side::Server));
+    let n = h.syn_count;
+    let mut s = if h.syn_acks.is_empty() {
+        let gaps =
+            if h.syn_gaps_s.is_empty() { String::new() } else { format!(" ({} s apart)", gap_list(&h.syn_gaps_s)) };
+        format!(
+            "Never established: {client} sent {n} SYN{}{gaps} to {server} and nothing came back: the host is down or unreachable, or a firewall drops the SYNs silently (one that rejects them answers with RST, a refused reset).",
+            plural(n)
+        )
+    } else {
+        let asked = if n == 0 { "(the capture starts at the SYN-ACK)".to_string() } else { format!("{client}'s SYN") };
+        let mut s = format!(
+            "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
+            h.syn_acks[0].frame
+        );
+        if h.syn_ack_count > 1 {
+            s.push_str(&format!(
+                " {server} sent its SYN-ACK {} times ({} s apart), as a listener does until the handshake completes or its limit is reached (Linux net.ipv4.tcp_synack_retries, default 5).",
+                h.syn_ack_count,
+                gap_list(&h.syn_ack_gaps_s)
+            ));
+        }
+        s
+    };
+    if let Some(sched) = h.schedule {
+        s.push(' ');
+        s.push_str(&syn_schedule_words(sched));
+    }
+    let quiet = secs(h.quiet_after_s);
+    let judged = when_judged(conn, "when the capture ended");
+    if h.syn_acks.is_empty() && n > 0 {
+        if !h.client_stopped {
+            s.push_str(&format!(
+                " It was judged {quiet} after the last SYN ({judged}), before the next retransmission was due: the client may still have been trying."
+            ));
+        } else if n == 1 {
+            s.push_str(&format!(
+                " The SYN was never retransmitted although {quiet} passed: every TCP stack retransmits a SYN within about 3 s (Linux, macOS and the BSDs after 1 s, Windows after 3 s), so this was a port scan's probe, or a client whose connect timeout is shorter than that."
+            ));
+        } else if let Some(r) = h.syn_retries {
+            let linear = h.schedule.and_then(|s| s.linear_timeouts()).unwrap_or(0);
+            s.push_str(&format!(
+                " Then the client stopped: on Linux, {n} SYNs are net.ipv4.tcp_syn_retries={r} (or TCP_SYNCNT={r}) with tcp_syn_linear_timeouts={linear} (it gives up when the next SYN is due after that many retransmissions plus the linear ones; the defaults 6 and 4 send 11 SYNs over 131 s, 7 over 127 s before 6.5). An application connect timeout or a TCP_USER_TIMEOUT ends a connect the same way, silently (closing a socket that is still connecting sends nothing)."
+            ));
+        } else {
+            s.push_str(&format!(
+                " Then the client stopped sending SYNs ({quiet} before it was judged): its retry limit, or an application connect timeout."
+            ));
+        }
+    }
+    match conn.dropped {
+        Some(Dropped::IdleLimit { .. }) => s.push_str(&format!(
+            " Nothing more was heard for {quiet}, longer than any wait between two SYNs (at most 120 s, TCP_RTO_MAX), so it was judged then and dropped."
+        )),
+        Some(Dropped::Evicted { .. }) => s.push_str(&format!(
+            " {quiet} after its last packet more than {MAX_UNREPLIED} such connections were held at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped."
+        )),
+        None => {}
+    }
+    s
+}
+
+/// What the shape of the SYN gaps says about the client's stack.
+fn syn_schedule_words(s: SynSchedule) -> String {
+    match (s.initial_s, s.flat_gaps, s.doubled) {
+        (3, _, true) => "The gaps start at 3 s and double: an initial RTO of 3 s, as Windows retransmits a SYN (TcpMaxConnectRetransmissions, 2 by default: it gives up after 21 s).".to_string(),
+        (3, _, false) => "The SYNs are 3 s apart: an initial RTO of 3 s, as Windows uses.".to_string(),
+        (_, 1, true) => "The gaps double from 1 s: the RFC 6298 retransmission timer (initial RTO 1 s, doubled at each retransmission), as Linux before 6.5 retransmits a SYN (or a later one with net.ipv4.tcp_syn_linear_timeouts=0).".to_string(),
+        (_, k, true) => format!(
+            "The first {k} gaps are 1 s, then they double: Linux 6.5 and later keeps the first tcp_syn_linear_timeouts SYN retransmissions at 1 s ({} here; 4 by default), and macOS spaces its first SYNs 1 s apart too.",
+            k - 1
+        ),
+        (_, _, false) => "The SYNs are 1 s apart: the initial RTO of 1 s (RFC 6298), which Linux 6.5 and later and macOS keep for their first few retransmissions.".to_string(),
+    }
+}
+
+/// A connection only one side of which was heard from, handed out before
+/// the capture ended. (A handshake that never completed is
+/// [`never_established`].)
 fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
     let what = match why.was() {
         Unreplied::Handshake => "Never established: its handshake did not complete".to_string(),
@@ -140,7 +227,7 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
     };
     match why {
         Dropped::IdleLimit { was: Unreplied::Handshake, .. } => format!(
-            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped. A port scan, or a host or service that did not answer.",
+            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped.",
             secs(idle)
         ),
         Dropped::IdleLimit { was: Unreplied::OneWay, .. } => format!(

@@ -8,6 +8,7 @@ mod runwide;
 pub mod table;
 
 use crate::community::{TCP, community_id};
+use crate::duplicates::Duplicate;
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
@@ -37,6 +38,11 @@ pub struct CaptureSummary {
     /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub unreplied_evicted: u64,
+    /// Frames that were copies of a packet captured just before (`tcpdump -i
+    /// any` on a router, a mirror port, merged captures), analysed once. Only
+    /// in the JSON when there were some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<DuplicateFrames>,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
     /// When the capture ended, when the file says so and it is after the
@@ -64,6 +70,14 @@ pub struct CaptureCounts {
     /// Captured (and written to the `--write` file) but not analysed: the
     /// analysis fell behind and the capture thread does not wait for it.
     pub not_analysed: u64,
+}
+
+/// How many frames were dropped as copies, and the first ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DuplicateFrames {
+    pub dropped: u64,
+    /// The first few: each frame and the frame it repeats (the one analysed).
+    pub first: Vec<Duplicate>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -141,6 +155,34 @@ pub struct RetransmissionReport {
     pub tcp_retries2: Option<u32>,
 }
 
+/// A handshake that never completed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HandshakeReport {
+    /// SYNs the client sent: the first and its retransmissions.
+    pub syns: u32,
+    /// Gaps between successive SYNs (s): the retransmission backoff.
+    pub syn_gaps_s: Vec<f64>,
+    /// SYN-ACKs the server sent (0: nobody answered).
+    pub syn_acks: u32,
+    pub syn_ack_gaps_s: Vec<f64>,
+    /// The shape of the SYN gaps, null when they follow none.
+    pub syn_backoff: Option<SynBackoffReport>,
+    /// The client sent no SYN when its next one was due, while the capture went on.
+    pub client_stopped: bool,
+    /// The Linux net.ipv4.tcp_syn_retries (TCP_SYNCNT) the SYNs fit, when they fit one.
+    pub tcp_syn_retries: Option<u32>,
+    /// The Linux (6.5 and later) net.ipv4.tcp_syn_linear_timeouts the gaps fit.
+    pub tcp_syn_linear_timeouts: Option<u32>,
+}
+
+/// SYN gaps: `flat_gaps` of `initial_s`, then doubling when `doubled`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SynBackoffReport {
+    pub initial_s: u32,
+    pub flat_gaps: u32,
+    pub doubled: bool,
+}
+
 /// Small messages at a regular period in one direction.
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatReport {
@@ -198,6 +240,8 @@ pub struct ConnectionReport {
     pub reset: Option<ResetReport>,
     pub retransmission: Option<RetransmissionReport>,
     pub half_closed: Option<HalfClosedReport>,
+    /// For `never-established`: the SYNs and SYN-ACKs.
+    pub handshake: Option<HandshakeReport>,
     pub heartbeat: Option<HeartbeatReport>,
     /// For connections still open (or half-closed): silence from the last packet to the end of the capture (s).
     pub idle_at_end_s: Option<f64>,
@@ -355,6 +399,20 @@ impl ConnectionReport {
                 }
                 _ => None,
             },
+            handshake: verdict.handshake().map(|h| HandshakeReport {
+                syns: h.syn_count,
+                syn_gaps_s: h.syn_gaps_s.iter().copied().map(round6).collect(),
+                syn_acks: h.syn_ack_count,
+                syn_ack_gaps_s: h.syn_ack_gaps_s.iter().copied().map(round6).collect(),
+                syn_backoff: h.schedule.map(|s| SynBackoffReport {
+                    initial_s: s.initial_s,
+                    flat_gaps: s.flat_gaps,
+                    doubled: s.doubled,
+                }),
+                client_stopped: h.client_stopped,
+                tcp_syn_retries: h.syn_retries,
+                tcp_syn_linear_timeouts: h.schedule.and_then(|s| s.linear_timeouts()),
+            }),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
                 period_s: (h.period_s * 10.0).round() / 10.0,
@@ -434,6 +492,14 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
+    if let Some(h) = verdict.handshake() {
+        for (i, p) in h.syns.iter().enumerate().skip(1) {
+            push(&mut out, *p, format!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
+        }
+        for (i, p) in h.syn_acks.iter().enumerate() {
+            push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
+        }
+    }
     if let Some(r) = verdict.retransmission() {
         push(
             &mut out,
@@ -454,7 +520,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::Open => String::new(),
+            EndReason::NeverEstablished | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);

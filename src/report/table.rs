@@ -95,6 +95,18 @@ impl<W: Write> ReportSink for TableSink<W> {
                     n.received, n.dropped_by_kernel, n.dropped_by_interface, n.not_analysed
                 )?;
             }
+            if let Some(d) = &c.duplicates {
+                let first: Vec<String> = d.first.iter().map(|x| format!("{} (of {})", x.frame, x.copy_of)).collect();
+                let text = format!(
+                    "duplicates: {} frame{} repeated a packet captured just before (same IP ID, or without one the same bytes; same sequence and acknowledgment numbers, flags, length and window) and {} analysed once, as the first copy; first: {}{}",
+                    d.dropped,
+                    if d.dropped == 1 { "" } else { "s" },
+                    if d.dropped == 1 { "was" } else { "were" },
+                    first.join(", "),
+                    if d.dropped > first.len() as u64 { ", …" } else { "" }
+                );
+                writeln!(out, "{}", self.wrap("  ", &text))?;
+            }
             for w in &c.warnings {
                 writeln!(out, "{}", self.wrap("  warning: ", w))?;
             }

@@ -6,11 +6,13 @@
 //! it can be tested alone; `judge` picks the [`Verdict`] from their findings
 //! and returns it with everything else the connection showed ([`Judgement`]).
 
+mod handshake;
 mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
 
+pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{ResetCause, ResetFinding, reset_finding};
@@ -38,17 +40,22 @@ pub enum EndReason {
     Closed,
     /// One side sent FIN; the other had not closed when the capture ended.
     HalfClosed,
+    /// The handshake never completed: SYNs nobody answered, or a SYN-ACK
+    /// the client never acknowledged (and no RST: a SYN answered by RST is
+    /// a refused `Reset`).
+    NeverEstablished,
     /// Still open when the capture ended.
     Open,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::KeepaliveTimeout,
         EndReason::RetransmissionTimeout,
         EndReason::Reset,
         EndReason::Closed,
         EndReason::HalfClosed,
+        EndReason::NeverEstablished,
         EndReason::Open,
     ];
 
@@ -59,6 +66,7 @@ impl EndReason {
             EndReason::Reset => "reset",
             EndReason::Closed => "closed",
             EndReason::HalfClosed => "half-closed",
+            EndReason::NeverEstablished => "never-established",
             EndReason::Open => "open",
         }
     }
@@ -67,7 +75,11 @@ impl EndReason {
     pub fn is_abnormal(self) -> bool {
         matches!(
             self,
-            EndReason::KeepaliveTimeout | EndReason::RetransmissionTimeout | EndReason::Reset | EndReason::HalfClosed
+            EndReason::KeepaliveTimeout
+                | EndReason::RetransmissionTimeout
+                | EndReason::Reset
+                | EndReason::HalfClosed
+                | EndReason::NeverEstablished
         )
     }
 }
@@ -120,6 +132,8 @@ pub enum Verdict {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
     },
+    /// The handshake never completed.
+    NeverEstablished(HandshakeFinding),
     Open {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
@@ -135,6 +149,7 @@ impl Verdict {
             Verdict::Reset(_) => EndReason::Reset,
             Verdict::Closed { .. } => EndReason::Closed,
             Verdict::HalfClosed { .. } => EndReason::HalfClosed,
+            Verdict::NeverEstablished(_) => EndReason::NeverEstablished,
             Verdict::Open { .. } => EndReason::Open,
         }
     }
@@ -147,7 +162,8 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.sender),
             Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
             Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
-            Verdict::Open { .. } => None,
+            // Nobody ended it: it never began.
+            Verdict::NeverEstablished(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -159,6 +175,7 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.rst),
             Verdict::Closed { last_fin, .. } => Some(*last_fin),
             Verdict::HalfClosed { fin, .. } => Some(*fin),
+            Verdict::NeverEstablished(h) => Some(h.last),
             Verdict::Open { .. } => None,
         }
     }
@@ -238,6 +255,14 @@ impl Judgement {
         }
     }
 
+    /// Why the handshake never completed.
+    pub fn handshake(&self) -> Option<&HandshakeFinding> {
+        match &self.verdict {
+            Verdict::NeverEstablished(h) => Some(h),
+            _ => None,
+        }
+    }
+
     /// What the RST that ended the connection shows.
     pub fn reset(&self) -> Option<&ResetFinding> {
         match &self.verdict {
@@ -300,6 +325,14 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
         Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+    } else if conn.handshake_only {
+        // Every packet carried SYN and none was a RST: never "open", and
+        // nothing a middlebox could have forgotten.
+        Verdict::NeverEstablished(handshake_finding(
+            &conn.side(Side::Client).marks,
+            &conn.side(Side::Server).marks,
+            capture_end,
+        ))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {

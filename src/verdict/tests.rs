@@ -425,3 +425,99 @@ fn the_killing_trains_idle_is_its_own_and_the_settings_come_from_every_train() {
     assert_eq!(k.idle_observed.count, 2);
     assert_eq!(k.idle.unwrap().value, 20);
 }
+
+#[test]
+fn syns_nobody_answered_never_established_with_their_backoff() {
+    // A Linux client with tcp_syn_retries=3: SYNs at 0, 1, 3, 7 s (RTO 1 s
+    // doubled, RFC 6298 §5.5), then it gives up at 15 s; the capture goes on.
+    let mut w = Wire::new();
+    for t in [0.0, 1.004, 3.012, 7.028] {
+        assert_eq!(w.send(t, seg(C, SYN, 1000, 0, 0)), PacketClass::Syn);
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    assert_eq!(v.ended_by(), None);
+    assert_eq!(v.idle_at_end_s(), None, "never 'open', so no idle-timeout advice");
+    let h = v.handshake().unwrap();
+    assert_eq!((h.syn_count, h.syn_ack_count), (4, 0));
+    assert_eq!(h.syns.iter().map(|p| p.frame).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 1, doubled: true }));
+    assert_eq!(h.schedule.and_then(SynSchedule::linear_timeouts), Some(0));
+    assert!(h.client_stopped);
+    assert_eq!(h.syn_retries, Some(3));
+    assert_eq!(v.end_packet().map(|p| p.frame), Some(4));
+}
+
+#[test]
+fn linux_6_5_keeps_its_first_syn_retransmissions_at_one_second() {
+    // tcp_syn_retries=3 with tcp_syn_linear_timeouts=4 (the default since
+    // 6.5): 3 + 4 retransmissions, the first five gaps 1 s, then 2 and 4 s;
+    // connect() fails 8 s after the last SYN (as fixtures/syn-unanswered.pcap).
+    let mut w = Wire::new();
+    for t in [0.0, 1.03, 2.054, 3.082, 4.102, 5.126, 7.146, 11.338] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 25.0).handshake().cloned().unwrap();
+    assert_eq!(h.syn_count, 8);
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 5, doubled: true }));
+    assert_eq!(h.schedule.and_then(SynSchedule::linear_timeouts), Some(4));
+    assert_eq!(h.syn_retries, Some(3));
+    // Still in its flat part: the linear count is not known yet, nor the retries.
+    let mut w = Wire::new();
+    for t in [0.0, 1.0, 2.0] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 25.0).handshake().cloned().unwrap();
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 2, doubled: false }));
+    assert_eq!((h.schedule.and_then(SynSchedule::linear_timeouts), h.syn_retries), (None, None));
+}
+
+#[test]
+fn a_handshake_cut_by_the_capture_end_may_still_be_retrying() {
+    // SYNs at 0 and 1 s, the capture ends at 2.5 s: the next was due at 3 s.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(1.0, seg(C, SYN, 1000, 0, 0));
+    let h = verdict_at_end(w, 2.5).handshake().cloned().unwrap();
+    assert!(!h.client_stopped);
+    assert_eq!(h.syn_retries, None);
+    // Windows: 3 s initial RTO, doubled (SYNs at 0, 3, 9 s), gave up at 21 s.
+    let mut w = Wire::new();
+    for t in [0.0, 3.01, 9.02] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 40.0).handshake().cloned().unwrap();
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 3, flat_gaps: 1, doubled: true }));
+    assert!(h.client_stopped);
+    assert_eq!(h.syn_retries, None, "tcp_syn_retries is Linux's, and the gaps are not Linux's");
+    // One SYN never retransmitted although the capture went on: no stack
+    // waits more than 3 s for its first SYN retransmission (a scan's probe).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    let h = verdict_at_end(w, 10.0).handshake().cloned().unwrap();
+    assert!(h.client_stopped);
+    assert_eq!((h.syn_count, h.schedule), (1, None));
+}
+
+#[test]
+fn a_syn_ack_never_acknowledged_is_never_established_and_a_rst_to_a_syn_stays_refused() {
+    // The server answers and retransmits its SYN-ACK; the client (a SYN
+    // scanner) never sends the third packet.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    for t in [0.06, 3.06, 9.07] {
+        assert_eq!(w.send(t, seg(S, SYN | ACK, 5000, 1001, 0)), PacketClass::SynAck);
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    let h = v.handshake().unwrap();
+    assert_eq!((h.syn_count, h.syn_ack_count), (1, 3));
+    assert_eq!(h.syn_ack_gaps_s.len(), 2);
+    // A SYN answered by RST is refused, not never established.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, RST | ACK, 0, 1001, 0));
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
