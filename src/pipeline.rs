@@ -96,10 +96,10 @@ impl<'s> Judge<'s> {
                 Some(early) if early == reason => None,
                 // Judged at the stop with only the packets' times: the clock
                 // that judged it earlier knew more.
-                Some(_) if reason == EndReason::Open => None,
+                Some(_) if reason.not_ended() => None,
                 Some(_) => Some((now, true)),
                 // Still open when the capture stopped: only in the final report.
-                None if reason == EndReason::Open => None,
+                None if reason.not_ended() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });

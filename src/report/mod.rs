@@ -112,10 +112,27 @@ pub struct RetransmissionReport {
     /// From the first transmission to the last retransmission, or to the sender's RST (s).
     pub gave_up_after_s: f64,
     pub gave_up: bool,
+    /// The capture ended while the sender was still retransmitting (the verdict is then `stalled`).
+    pub still_retransmitting: bool,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
     /// TCP_USER_TIMEOUT, or not Linux).
     pub tcp_retries2: Option<u32>,
+}
+
+/// A zero window still closed when the connection was judged, its peer probing it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowReport {
+    /// The side whose window is closed (its application stopped reading).
+    pub receiver: String,
+    /// The first packet that advertised the zero window.
+    pub since_frame: u64,
+    /// From then to the end of the capture (s).
+    pub closed_for_s: f64,
+    /// Zero-window probes its peer sent meanwhile.
+    pub probes: u32,
+    /// Gaps from the zero window to each probe, then between probes (s): the persist backoff.
+    pub probe_gaps_s: Vec<f64>,
 }
 
 /// Small messages at a regular period in one direction.
@@ -167,6 +184,7 @@ pub struct ConnectionReport {
     pub keepalive: Vec<KeepaliveReport>,
     pub reset: Option<ResetReport>,
     pub retransmission: Option<RetransmissionReport>,
+    pub zero_window: Option<ZeroWindowReport>,
     pub half_closed: Option<HalfClosedReport>,
     pub heartbeat: Option<HeartbeatReport>,
     /// For connections still open (or half-closed): silence from the last packet to the end of the capture (s).
@@ -313,8 +331,16 @@ impl ConnectionReport {
                 backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
                 gave_up_after_s: round6(r.gave_up_after_s),
                 gave_up: r.gave_up,
+                still_retransmitting: r.still_retransmitting,
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
+            }),
+            zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
+                receiver: endpoint(conn.side(z.receiver).addr),
+                since_frame: z.since.frame,
+                closed_for_s: round6(z.closed_for_s),
+                probes: z.probes,
+                probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
             }),
             half_closed: match verdict.verdict {
                 Verdict::HalfClosed { fin_by, open_for_s, .. } => {
@@ -407,6 +433,20 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
+        if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
+            push(
+                &mut out,
+                r.last,
+                format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+            );
+        }
+    }
+    if let Some(z) = verdict.zero_window() {
+        push(&mut out, z.since, format!("zero window advertised by {}", name(z.receiver)));
+        push(&mut out, z.first_probe, format!("first zero-window probe from {}", name(z.receiver.peer())));
+        if z.last_probe != z.first_probe {
+            push(&mut out, z.last_probe, format!("last zero-window probe from {}", name(z.receiver.peer())));
+        }
     }
     if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
         let what = match verdict.reason() {
@@ -421,7 +461,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::Open => String::new(),
+            EndReason::Stalled | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);

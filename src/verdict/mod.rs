@@ -10,11 +10,13 @@ mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
+mod stall;
 
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{ResetCause, ResetFinding, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
 use crate::flow::{Connection, PacketRef, ResetMark, Side};
 use crate::time::Timestamp;
@@ -38,17 +40,21 @@ pub enum EndReason {
     Closed,
     /// One side sent FIN; the other had not closed when the capture ended.
     HalfClosed,
+    /// Stuck when the capture ended: data still being retransmitted into
+    /// a silence, or a receiver's window closed while its peer probed it.
+    Stalled,
     /// Still open when the capture ended.
     Open,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::KeepaliveTimeout,
         EndReason::RetransmissionTimeout,
         EndReason::Reset,
         EndReason::Closed,
         EndReason::HalfClosed,
+        EndReason::Stalled,
         EndReason::Open,
     ];
 
@@ -59,6 +65,7 @@ impl EndReason {
             EndReason::Reset => "reset",
             EndReason::Closed => "closed",
             EndReason::HalfClosed => "half-closed",
+            EndReason::Stalled => "stalled",
             EndReason::Open => "open",
         }
     }
@@ -67,9 +74,26 @@ impl EndReason {
     pub fn is_abnormal(self) -> bool {
         matches!(
             self,
-            EndReason::KeepaliveTimeout | EndReason::RetransmissionTimeout | EndReason::Reset | EndReason::HalfClosed
+            EndReason::KeepaliveTimeout
+                | EndReason::RetransmissionTimeout
+                | EndReason::Reset
+                | EndReason::HalfClosed
+                | EndReason::Stalled
         )
     }
+
+    /// Whether a connection with this verdict had not ended when it was
+    /// judged (still open, or stuck): nothing ended it, so no end is streamed.
+    pub fn not_ended(self) -> bool {
+        matches!(self, EndReason::Open | EndReason::Stalled)
+    }
+}
+
+/// The initial TTL a packet seen with `ttl` most likely left its host
+/// with: the smallest of the usual ones (32, 64: Linux, BSD, macOS; 128:
+/// Windows; 255: network devices, Solaris) that is at least `ttl`.
+pub fn initial_ttl(ttl: u8) -> u8 {
+    [32u8, 64, 128, 255].into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }
 
 impl fmt::Display for EndReason {
@@ -120,6 +144,9 @@ pub enum Verdict {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
     },
+    /// Stuck when the capture ended (boxed: the findings are large, and
+    /// most verdicts are not this one).
+    Stalled(Box<Stall>),
     Open {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
@@ -135,6 +162,7 @@ impl Verdict {
             Verdict::Reset(_) => EndReason::Reset,
             Verdict::Closed { .. } => EndReason::Closed,
             Verdict::HalfClosed { .. } => EndReason::HalfClosed,
+            Verdict::Stalled(_) => EndReason::Stalled,
             Verdict::Open { .. } => EndReason::Open,
         }
     }
@@ -147,7 +175,7 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.sender),
             Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
             Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
-            Verdict::Open { .. } => None,
+            Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -159,7 +187,7 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.rst),
             Verdict::Closed { last_fin, .. } => Some(*last_fin),
             Verdict::HalfClosed { fin, .. } => Some(*fin),
-            Verdict::Open { .. } => None,
+            Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -184,6 +212,9 @@ pub struct Judgement {
     /// Unacknowledged data that did not end the connection (its sender had
     /// not given up); [`Judgement::retransmission`] gives it either way.
     pub other_retransmission: Option<RetransmissionFinding>,
+    /// A zero window still closed that is not the verdict (the connection
+    /// ended otherwise); [`Judgement::zero_window`] gives it either way.
+    pub other_zero_window: Option<ZeroWindowFinding>,
     pub heartbeat: Option<Heartbeat>,
     /// The silence that preceded the connection's death (a reset after idle,
     /// or data into a silent path), and the longest silence it survived.
@@ -234,7 +265,22 @@ impl Judgement {
     pub fn retransmission(&self) -> Option<&RetransmissionFinding> {
         match &self.verdict {
             Verdict::RetransmissionTimeout(r) => Some(r),
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::Retransmitting(r) => Some(r),
+                Stall::ZeroWindow(_) => self.other_retransmission.as_ref(),
+            },
             _ => self.other_retransmission.as_ref(),
+        }
+    }
+
+    /// The zero window still closed when the connection was judged, whether or not it is the verdict.
+    pub fn zero_window(&self) -> Option<&ZeroWindowFinding> {
+        match &self.verdict {
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::ZeroWindow(z) => Some(z),
+                Stall::Retransmitting(_) => self.other_zero_window.as_ref(),
+            },
+            _ => self.other_zero_window.as_ref(),
         }
     }
 
@@ -269,6 +315,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         })
         .min_by_key(|r| r.first_unacked.frame);
 
+    let mut zero_window = SIDES
+        .into_iter()
+        .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window.as_deref()?, capture_end))
+        .min_by_key(|z| z.since.frame);
+
     let first_rst: Option<(Side, ResetMark)> = SIDES
         .into_iter()
         .filter_map(|s| conn.side(s).marks.rst.as_deref().map(|r| (s, *r)))
@@ -299,6 +350,12 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
         Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+    } else if let Some(r) = retransmission.take_if(|r| r.still_retransmitting) {
+        // Stuck rather than half-closed or open: a FIN still being
+        // retransmitted is the same silence.
+        Verdict::Stalled(Box::new(Stall::Retransmitting(r)))
+    } else if let Some(z) = zero_window.take() {
+        Verdict::Stalled(Box::new(Stall::ZeroWindow(z)))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {
@@ -311,7 +368,14 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
 
-    Judgement { verdict, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
+    Judgement {
+        verdict,
+        other_keepalive: keepalive,
+        other_retransmission: retransmission,
+        other_zero_window: zero_window,
+        heartbeat,
+        idle,
+    }
 }
 
 /// The silence before the death and the longest one survived.
