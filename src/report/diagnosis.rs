@@ -1,5 +1,6 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
+use crate::findings::middlebox::{names, shorter_than};
 use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
@@ -100,16 +101,25 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     // An open connection that was dropped had its silence told above.
     let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
     if let Some(idle) = verdict.idle_at_end_s().filter(|_| !silence_told) {
-        let mut s = format!("It had been idle for {} {}", secs(idle), when_judged(conn, "at the end of the capture"));
-        if keepalive.is_empty() && unanswered.is_none() {
-            s.push_str(&format!(
-                " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
-                secs(conn.longest_gap.map_or(idle, |(g, _)| g.max(idle)))
-            ));
+        let mut s = if idle >= MIN_IDLE_OF_INTEREST_S {
+            format!("It had been idle for {} {}.", secs(idle), when_judged(conn, "at the end of the capture"))
         } else {
-            s.push('.');
+            String::new()
+        };
+        // Only a silence some common middlebox would not have survived is
+        // worth a warning (the shortest well-known default is 60 s).
+        let longest = conn.longest_gap.map_or(idle, |(g, _)| g.max(idle));
+        let boxes = shorter_than(longest);
+        if keepalive.is_empty() && unanswered.is_none() && !boxes.is_empty() {
+            s.push_str(&format!(
+                " No keepalive was seen, and its longest silence ({}) is longer than the default idle timeout of {}: such a box on the path would cut it without either side noticing until it next sends.",
+                secs(longest),
+                names(&boxes)
+            ));
         }
-        parts.push(s);
+        if !s.is_empty() {
+            parts.push(s.trim_start().to_string());
+        }
     }
     if let Some(h) = &verdict.heartbeat {
         parts.push(format!(
@@ -881,5 +891,22 @@ mod tests {
         );
         assert!(text.contains("sent 3 zero-window probes (frames 9 to 13; gaps of 0.20, 0.40, 0.80 s"), "{text}");
         assert!(text.contains("Look at the application on 10.0.0.1"), "{text}");
+    }
+
+    #[test]
+    fn middlebox_timeouts_are_warned_about_only_for_silences_long_enough_to_matter() {
+        // Idle for a few milliseconds at the end: no "shorter than 0.000 s" warning.
+        let text = diagnosis(Wire::established(1000, 5000), 0.005);
+        assert_eq!(text, "Still open when the capture ended.");
+        // 300 s of silence: longer than the ALB (60 s) and Azure LB (240 s) defaults.
+        let text = diagnosis(Wire::established(1000, 5000), 300.0);
+        assert!(text.contains("It had been idle for 300 s at the end of the capture."), "{text}");
+        assert!(
+            text.contains("longer than the default idle timeout of AWS Application Load Balancer (60 s) and Azure Load Balancer (240 s)"),
+            "{text}"
+        );
+        // 30 s: idle, but no common box would have cut it.
+        let text = diagnosis(Wire::established(1000, 5000), 30.0);
+        assert!(text.contains("idle for 30.00 s") && !text.contains("Load Balancer"), "{text}");
     }
 }

@@ -229,20 +229,31 @@ pub struct PathReport {
     pub died_connections: u64,
     /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// A connection survived a silence at least as long as one that killed another.
+    pub conflicting: bool,
+    /// Well-known default idle timeouts that fit the bounds, e.g. "AWS Network Load Balancer (350 s)".
+    pub fits_defaults: Vec<String>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
     pub recommended_keepalive_idle_s: Option<u32>,
     pub summary: String,
 }
 
-/// One client opening connection after connection to one service.
+/// One client abandoning connections to one service while opening newer ones.
 #[derive(Clone, Debug, Serialize)]
 pub struct StormReport {
     pub client: String,
     pub server: String,
-    /// Connections still open or half-closed when the capture ended.
-    pub still_open: u64,
+    /// Older connections left open (unanswered, half-closed by the server,
+    /// or long idle), each followed by a newer connection.
+    pub abandoned: u64,
+    /// Of those, the ones whose last packets went unanswered (half-open).
+    pub unanswered: u64,
+    /// Of those, the ones the server had closed and the client never did (CLOSE_WAIT).
+    pub half_closed_by_server: u64,
+    /// The oldest abandoned connection's first frame.
     pub first_frame: u64,
-    pub last_frame: u64,
+    /// The newest connection's first frame.
+    pub newest_frame: u64,
     pub summary: String,
 }
 
