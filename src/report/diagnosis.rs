@@ -50,8 +50,14 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     let unanswered = verdict.retransmission().filter(|r| !r.gave_up && !r.still_retransmitting);
     match &verdict.verdict {
         Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
-        Verdict::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
-        Verdict::Reset(r) => parts.push(reset(conn, r)),
+        Verdict::RetransmissionTimeout(r) => {
+            parts.push(retransmission_timeout(conn, r));
+            parts.push(retransmission_advice(conn, r));
+        }
+        Verdict::Reset(r) => {
+            parts.push(reset(conn, r));
+            parts.extend(reset_advice(conn, verdict, r));
+        }
         Verdict::Closed { first_fin_by, .. } => {
             parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
         }
@@ -325,6 +331,84 @@ fn silent_give_up_setting(r: &RetransmissionFinding) -> String {
     }
 }
 
+/// How to set the keepalive idle on a host, by what its initial TTL says
+/// of its OS: (the OS in words, the knobs).
+fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
+    match initial {
+        Some(128) => (
+            "initial TTL 128: Windows",
+            "SIO_KEEPALIVE_VALS per socket or the KeepAliveTime registry value (ms, Tcpip\\Parameters)",
+        ),
+        Some(32 | 64) => (
+            "initial TTL 64: Linux, BSD or macOS",
+            "setsockopt SO_KEEPALIVE + TCP_KEEPIDLE per socket or sysctl net.ipv4.tcp_keepalive_time on Linux (net.inet.tcp.keepidle, in ms, on macOS and BSD)",
+        ),
+        _ => (
+            "OS unknown",
+            "TCP_KEEPIDLE or net.ipv4.tcp_keepalive_time (Linux), SIO_KEEPALIVE_VALS or KeepAliveTime (Windows), net.inet.tcp.keepidle (macOS, BSD)",
+        ),
+    }
+}
+
+/// The keepalive idle knobs of both ends, once when they are the same.
+fn both_ends_knobs(conn: &Connection) -> String {
+    let [client, server] = [Side::Client, Side::Server].map(|side| {
+        let host = conn.side(side);
+        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl.map(initial_ttl)))
+    });
+    if client.1 == server.1 {
+        format!("on {} or {} ({}), {}", client.0, server.0, client.1.0, client.1.1)
+    } else {
+        format!("on {} ({}), {}; on {} ({}), {}", client.0, client.1.0, client.1.1, server.0, server.1.0, server.1.1)
+    }
+}
+
+/// What to do about a reset, when the evidence points somewhere: a
+/// middlebox that forgot the connection wants it kept busier than its
+/// timeout; a peer that restarted wants nothing tuned.
+fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Option<String> {
+    let forgot = if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S {
+        format!(" (it forgot this one after {} of silence)", secs(r.idle_before_s))
+    } else {
+        String::new()
+    };
+    let keep_busy = format!(
+        "keep the connection busier than the box's idle timeout{forgot}: a keepalive idle or an application heartbeat below it on either end ({}), or raise the box's timeout",
+        both_ends_knobs(conn)
+    );
+    match r.cause {
+        ResetCause::Middlebox => Some(format!("What to do: {keep_busy}.")),
+        // A stateless RST answering a keepalive probe: the host itself lost
+        // its connections (a restart), which no setting prevents.
+        ResetCause::PeerLostState if verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst)) => Some(
+            "What to do: nothing to tune; the peer restarted (or dropped its connections) and the probe found out. Reconnecting is the remedy.".to_string(),
+        ),
+        ResetCause::PeerLostState => Some(format!(
+            "What to do: if the peer restarted, nothing to tune (reconnect); if a NAT or firewall between them forgot the idle connection while the peer stayed up, {keep_busy}."
+        )),
+        _ => None,
+    }
+}
+
+/// What to do after a retransmission timeout: the peer or the path is the
+/// problem; to ride out longer outages, the sender's give-up limit.
+fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String {
+    let sender_ip = conn.side(r.sender).addr.ip();
+    let peer_ip = conn.side(r.sender.peer()).addr.ip();
+    let limit = match r.sender_initial_ttl {
+        Some(128) => {
+            format!("on {sender_ip} (Windows), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket")
+        }
+        Some(32 | 64) => format!(
+            "on {sender_ip}, net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket on Linux (net.inet.tcp limits on macOS and BSD)"
+        ),
+        _ => format!("on {sender_ip}, tcp_retries2 / TCP_USER_TIMEOUT (Linux) or TcpMaxDataRetransmissions (Windows)"),
+    };
+    format!(
+        "What to do: look at {peer_ip} and the path to it (down, unreachable, or a firewall dropping this flow); the sender's give-up only reported it. To wait out longer outages before giving up, raise the limit {limit}."
+    )
+}
+
 /// A connection stuck when the capture ended.
 fn stalled(conn: &Connection, stall: &Stall) -> String {
     match stall {
@@ -395,7 +479,7 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
         ResetCause::Middlebox => format!(
-            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout.",
+            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection.",
             r.injector_hops.unwrap_or(0),
             if r.injector_hops == Some(1) { "" } else { "s" },
             r.host_hops.unwrap_or(0),
@@ -908,5 +992,44 @@ mod tests {
         // 30 s: idle, but no common box would have cut it.
         let text = diagnosis(Wire::established(1000, 5000), 30.0);
         assert!(text.contains("idle for 30.00 s") && !text.contains("Load Balancer"), "{text}");
+    }
+
+    #[test]
+    fn advice_follows_the_evidence_and_the_os() {
+        // A peer that answers a keepalive probe with RST restarted: nothing to tune.
+        let mut w = Wire::established(1000, 5000);
+        w.send(60.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(60.001, seg(C, RST, 1011, 0, 0));
+        let text = diagnosis(w, 60.001);
+        assert!(text.contains("What to do: nothing to tune"), "{text}");
+        // A forged RST after idle: keep it busier than the box's timeout, with
+        // each end's knobs by its OS (the client starts at TTL 128: Windows).
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(128));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(62));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(128));
+        w.send(0.003, seg(S, ACK, 5001, 1011, 0).ttl(62));
+        w.send(300.0, seg(C, ACK, 1011, 5001, 10).ttl(128));
+        w.send(300.001, seg(S, RST | ACK, 5001, 1021, 0).ttl(64));
+        let text = diagnosis(w, 300.001);
+        assert!(
+            text.contains(
+                "What to do: keep the connection busier than the box's idle timeout (it forgot this one after 300 s"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("on 10.0.0.1 (initial TTL 128: Windows), SIO_KEEPALIVE_VALS"), "{text}");
+        assert!(
+            text.contains("on 10.0.0.2 (initial TTL 64: Linux, BSD or macOS), setsockopt SO_KEEPALIVE + TCP_KEEPIDLE"),
+            "{text}"
+        );
+        // A retransmission timeout: look at the peer; the sender's give-up limit by its OS.
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 10.2, 10.6, 11.4] {
+            w.send(t, seg(C, ACK, 1011, 5101, 50));
+        }
+        let text = diagnosis(w, 20.0);
+        assert!(text.contains("What to do: look at 10.0.0.2 and the path to it"), "{text}");
+        assert!(text.contains("net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket"), "{text}");
     }
 }
