@@ -210,11 +210,49 @@ pub struct RetransmissionRun {
     pub first_sent: PacketRef,
     /// How long the connection had been silent before that first transmission.
     pub idle_before_s: f64,
+    /// Where the oldest unacknowledged data starts (SND.UNA): retransmissions start here.
     pub seq: SeqNumber,
     /// Times of the retransmissions of that segment (the backoff series).
     pub retransmissions: Vec<PacketRef>,
     pub count: u32,
+    /// The packet since which the peer has said nothing for the run to be
+    /// a silent path: its first transmission, or the peer's partial ACK
+    /// that made this segment the oldest unacknowledged one.
+    pub since: PacketRef,
+    /// Segments sent after this one and not yet acknowledged, oldest first
+    /// (the first [`MAX_IN_FLIGHT_KEPT`]), so that a partial ACK can move
+    /// the run to the segment it stops in, with its first transmission.
+    in_flight: VecDeque<InFlight>,
+    /// Where the first segment not kept in `in_flight` starts, once it is full.
+    not_kept_from: Option<SeqNumber>,
 }
+
+/// A segment in flight after the oldest unacknowledged one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct InFlight {
+    seq: SeqNumber,
+    first_sent: PacketRef,
+    idle_before_s: f64,
+}
+
+/// At most this many segments in flight are kept per run, to place a
+/// partial ACK; one beyond them leaves the run to start again at the next
+/// retransmission.
+const MAX_IN_FLIGHT_KEPT: usize = 32;
+
+/// The spell of a closed (zero) window this side advertised and still advertises.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeroWindowSpell {
+    /// The first packet of the spell that advertised the zero window.
+    pub since: PacketRef,
+    /// The peer's zero-window probes during the spell (the first ones kept).
+    pub probes: Vec<PacketRef>,
+    /// Every probe, even beyond those kept.
+    pub probe_count: u32,
+}
+
+/// At most this many zero-window probes are kept per spell; the count stays exact.
+const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 
 /// One direction of a connection, named by its sender.
 ///
@@ -235,6 +273,8 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
+    /// The zero window this side advertises, while it does (boxed: rare).
+    pub zero_window: Option<Box<ZeroWindowSpell>>,
     /// Boxed, like the other rarely used parts: most connections never send
     /// small messages worth tracking, and memory grows with the connections
     /// open at once.
@@ -437,6 +477,7 @@ impl HalfConnection {
             marks: Marks::default(),
             probe: ProbeState::Quiet,
             unacked: None,
+            zero_window: None,
             small_messages: None,
         }
     }
@@ -1277,7 +1318,15 @@ fn apply(
         PacketClass::Undecided => {
             me.probe = ProbeState::Held(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
-        PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
+        PacketClass::ZeroWindowProbe => {
+            me.counts.zero_window_probes += 1;
+            if let Some(spell) = &mut peer.zero_window {
+                spell.probe_count += 1;
+                if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
+                    spell.probes.push(at);
+                }
+            }
+        }
         PacketClass::Retransmission => me.counts.retransmissions += 1,
         _ => {}
     }
@@ -1304,10 +1353,21 @@ fn apply(
     }
     if seg.flags.ack() && !seg.flags.rst() {
         me.seq.max_ack_sent = Some(me.seq.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
-        acknowledge(peer, seg.ack);
+        acknowledge(peer, seg.ack, at);
     }
     if !seg.flags.rst() {
         me.seq.window = Some(seg.window);
+        // ZERO WINDOW SPELL: from the first segment advertising a zero
+        // window (RFC 9293 §3.8.6.1: the receiver's buffer is full, its
+        // application is not reading) to the first that opens it again.
+        // A SYN's window is never scaled and never zero in practice.
+        match (seg.window, &me.zero_window) {
+            (0, None) if !seg.flags.syn() => {
+                me.zero_window = Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
+            }
+            (0, _) => {}
+            (_, _) => me.zero_window = None,
+        }
     }
     if seg.flags.fin() {
         me.marks.fin.get_or_insert(at);
@@ -1384,13 +1444,43 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
 }
 
-/// The peer acknowledged up to `ack`: data below it is no longer outstanding.
-fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
-    if let Some(run) = &sender.unacked
-        && ack > run.seq
-    {
-        sender.unacked = None;
+/// The peer acknowledged up to `ack` in its packet `at`: data below it is
+/// no longer outstanding. A partial ACK (some, not all, of what was sent)
+/// moves the run to the oldest segment still unacknowledged, with that
+/// segment's first transmission: Linux times its give-up from it
+/// (retransmits_timed_out counts from the head's tx time, retrans_stamp),
+/// and its retransmissions start at the new SND.UNA (tcp_retransmit_skb
+/// trims what was acknowledged).
+fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber, at: PacketRef) {
+    let Some(run) = &mut sender.unacked else { return };
+    if ack <= run.seq {
+        return;
     }
+    if sender.seq.next_seq.is_none_or(|next| ack >= next) {
+        sender.unacked = None;
+        return;
+    }
+    // Segments wholly below the ACK are done with.
+    while run.in_flight.get(1).is_some_and(|next| next.seq <= ack) {
+        run.in_flight.pop_front();
+    }
+    if run.not_kept_from.is_some_and(|from| ack >= from) {
+        sender.unacked = None;
+        return;
+    }
+    // The oldest segment still unacknowledged: the run's own one, trimmed,
+    // or the kept one the ACK stops in. Either way the backoff starts over
+    // (the ACK was progress: Linux clears icsk_retransmits and the backoff)
+    // and the peer's silence counts from its ACK.
+    if let Some(next) = run.in_flight.front().copied().filter(|next| ack >= next.seq) {
+        run.in_flight.pop_front();
+        run.first_sent = next.first_sent;
+        run.idle_before_s = next.idle_before_s;
+    }
+    run.seq = ack;
+    run.since = at;
+    run.retransmissions.clear();
+    run.count = 0;
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
@@ -1412,7 +1502,15 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 run.retransmissions.push(at);
             }
         }
-        Some(_) => {}
+        Some(_) if retransmission => {}
+        // New data behind the oldest unacknowledged segment: kept, to place a partial ACK.
+        Some(run) => {
+            if run.not_kept_from.is_none() && run.in_flight.len() < MAX_IN_FLIGHT_KEPT {
+                run.in_flight.push_back(InFlight { seq: seg.seq, first_sent: at, idle_before_s });
+            } else {
+                run.not_kept_from.get_or_insert(seg.seq);
+            }
+        }
         // (A retransmission of data sent before the capture began also starts a run.)
         None => {
             me.unacked = Some(Box::new(RetransmissionRun {
@@ -1421,6 +1519,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,
+                since: at,
+                in_flight: VecDeque::new(),
+                not_kept_from: None,
             }));
         }
     }

@@ -99,12 +99,12 @@ impl<'s> Judge<'s> {
                 Some(early) if early == reason => None,
                 // Judged at the stop with only the packets' times: the clock
                 // that judged it earlier knew more.
-                Some(_) if reason == EndReason::Open => None,
+                Some(_) if reason.not_ended() => None,
                 Some(_) => Some((now, true)),
-                // Still open when the capture stopped, or a handshake still
-                // pending then (not dropped by its idle limit): only in the
-                // final report.
-                None if reason == EndReason::Open => None,
+                // Still open or stalled when the capture stopped, or a
+                // handshake still pending then (not dropped by its idle
+                // limit): only in the final report.
+                None if reason.not_ended() => None,
                 None if reason == EndReason::NeverEstablished && conn.dropped.is_none() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }

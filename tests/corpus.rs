@@ -99,8 +99,6 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("nDPI/signal.pcap", "3", "reset/peer-lost-state"),
     ("nDPI/signal.pcap", "4", "reset/peer-lost-state"),
     ("nDPI/alexa-app.pcapng", "70", "reset/middlebox"),
-    ("nDPI/zoom.pcap", "0", "retransmission-timeout/-"),
-    ("nDPI/zoom.pcap", "2", "retransmission-timeout/-"),
 ];
 
 #[test]

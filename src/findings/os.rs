@@ -1,6 +1,7 @@
 //! What a prober's keepalive settings and probe shape say about its OS.
 
 use crate::verdict::Bound;
+pub use crate::verdict::initial_ttl;
 use serde::Serialize;
 use std::fmt;
 
@@ -23,13 +24,6 @@ pub enum OsFamily {
     NetworkDevice,
     #[serde(rename = "unknown")]
     Unknown,
-}
-
-/// The initial TTL a packet seen with `ttl` most likely left its host
-/// with: the smallest of the usual ones (32, 64: Linux, BSD, macOS; 128:
-/// Windows; 255: network devices, Solaris) that is at least `ttl`.
-pub fn initial_ttl(ttl: u8) -> u8 {
-    [32u8, 64, 128, 255].into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }
 
 /// The OS family of a prober from its probes' payload bytes and its TTL.

@@ -149,6 +149,8 @@ pub struct RetransmissionReport {
     /// From the first transmission to the last retransmission, or to the sender's RST (s).
     pub gave_up_after_s: f64,
     pub gave_up: bool,
+    /// The capture ended while the sender was still retransmitting (the verdict is then `stalled`).
+    pub still_retransmitting: bool,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
     /// TCP_USER_TIMEOUT, or not Linux).
@@ -181,6 +183,21 @@ pub struct SynBackoffReport {
     pub initial_s: u32,
     pub flat_gaps: u32,
     pub doubled: bool,
+}
+
+/// A zero window still closed when the connection was judged, its peer probing it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowReport {
+    /// The side whose window is closed (its application stopped reading).
+    pub receiver: String,
+    /// The first packet that advertised the zero window.
+    pub since_frame: u64,
+    /// From then to the end of the capture (s).
+    pub closed_for_s: f64,
+    /// Zero-window probes its peer sent meanwhile.
+    pub probes: u32,
+    /// Gaps from the zero window to each probe, then between probes (s): the persist backoff.
+    pub probe_gaps_s: Vec<f64>,
 }
 
 /// Small messages at a regular period in one direction.
@@ -239,6 +256,7 @@ pub struct ConnectionReport {
     pub keepalive: Vec<KeepaliveReport>,
     pub reset: Option<ResetReport>,
     pub retransmission: Option<RetransmissionReport>,
+    pub zero_window: Option<ZeroWindowReport>,
     pub half_closed: Option<HalfClosedReport>,
     /// For `never-established`: the SYNs and SYN-ACKs.
     pub handshake: Option<HandshakeReport>,
@@ -285,20 +303,31 @@ pub struct PathReport {
     pub died_connections: u64,
     /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// A connection survived a silence at least as long as one that killed another.
+    pub conflicting: bool,
+    /// Well-known default idle timeouts that fit the bounds, e.g. "AWS Network Load Balancer (350 s)".
+    pub fits_defaults: Vec<String>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
     pub recommended_keepalive_idle_s: Option<u32>,
     pub summary: String,
 }
 
-/// One client opening connection after connection to one service.
+/// One client abandoning connections to one service while opening newer ones.
 #[derive(Clone, Debug, Serialize)]
 pub struct StormReport {
     pub client: String,
     pub server: String,
-    /// Connections still open or half-closed when the capture ended.
-    pub still_open: u64,
+    /// Older connections left open (unanswered, half-closed by the server,
+    /// or long idle), each followed by a newer connection.
+    pub abandoned: u64,
+    /// Of those, the ones whose last packets went unanswered (half-open).
+    pub unanswered: u64,
+    /// Of those, the ones the server had closed and the client never did (CLOSE_WAIT).
+    pub half_closed_by_server: u64,
+    /// The oldest abandoned connection's first frame.
     pub first_frame: u64,
-    pub last_frame: u64,
+    /// The newest connection's first frame.
+    pub newest_frame: u64,
     pub summary: String,
 }
 
@@ -390,8 +419,16 @@ impl ConnectionReport {
                 backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
                 gave_up_after_s: round6(r.gave_up_after_s),
                 gave_up: r.gave_up,
+                still_retransmitting: r.still_retransmitting,
                 reset_by_sender: r.reset_by_sender.is_some(),
                 tcp_retries2: r.retries2,
+            }),
+            zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
+                receiver: endpoint(conn.side(z.receiver).addr),
+                since_frame: z.since.frame,
+                closed_for_s: round6(z.closed_for_s),
+                probes: z.probes,
+                probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
             }),
             half_closed: match verdict.verdict {
                 Verdict::HalfClosed { fin_by, open_for_s, .. } => {
@@ -506,6 +543,20 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
+        if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
+            push(
+                &mut out,
+                r.last,
+                format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+            );
+        }
+    }
+    if let Some(z) = verdict.zero_window() {
+        push(&mut out, z.since, format!("zero window advertised by {}", name(z.receiver)));
+        push(&mut out, z.first_probe, format!("first zero-window probe from {}", name(z.receiver.peer())));
+        if z.last_probe != z.first_probe {
+            push(&mut out, z.last_probe, format!("last zero-window probe from {}", name(z.receiver.peer())));
+        }
     }
     if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
         let what = match verdict.reason() {
@@ -520,7 +571,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::NeverEstablished | EndReason::Open => String::new(),
+            EndReason::NeverEstablished | EndReason::Stalled | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);

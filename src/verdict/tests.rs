@@ -190,8 +190,12 @@ fn capture_ending_during_the_backoff_is_not_a_timeout_yet() {
         w.send(t, seg(C, ACK, 1011, 5101, 50));
     }
     let v = verdict_at_end(w, 11.5);
-    assert_eq!(v.reason(), EndReason::Open);
+    // Still retransmitting when the capture ended: stalled, not (yet) a timeout.
+    assert_eq!(v.reason(), EndReason::Stalled);
     assert!(!v.retransmission().unwrap().gave_up);
+    assert!(v.retransmission().unwrap().still_retransmitting);
+    assert_eq!(v.ended_by(), None);
+    assert_eq!(v.idle_at_end_s(), None);
 }
 
 #[test]
@@ -520,4 +524,129 @@ fn a_syn_ack_never_acknowledged_is_never_established_and_a_rst_to_a_syn_stays_re
     let v = verdict_at_end(w, 30.0);
     assert_eq!(v.reason(), EndReason::Reset);
     assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
+
+/// A handshake from a client whose packets start at `client_ttl`, then a
+/// request (10 bytes) and an answer (100); the client's next seq is 1011.
+fn established_with_client_ttl(client_ttl: u8) -> Wire {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(client_ttl));
+    w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+    w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(client_ttl));
+    w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+    w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(client_ttl));
+    w
+}
+
+#[test]
+fn after_a_partial_ack_the_run_starts_at_the_oldest_unacknowledged_segment() {
+    // suricata-verify http-sha256-drop-02: the sender's segments A, B, C go
+    // out; the peer acknowledges A only (up to B's start). B is now the
+    // oldest unacknowledged segment: its retransmissions are timed from its
+    // first transmission (Linux: retrans_stamp is the head's tx time), not
+    // from its first retransmission.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100)); // A, frame 7
+    w.send(1.001, seg(S, ACK, 5201, 1011, 100)); // B, frame 8
+    w.send(1.002, seg(S, ACK, 5301, 1011, 50)); // C, frame 9
+    w.send(1.1, seg(C, ACK, 1011, 5201, 0)); // partial ACK: A only
+    for t in [1.3, 1.6, 2.2, 3.4, 5.8] {
+        assert_eq!(w.send(t, seg(S, ACK, 5201, 1011, 100)), PacketClass::Retransmission);
+    }
+    w.send(15.4, seg(S, RST | ACK, 5351, 1011, 0).ttl(128));
+    let v = verdict_at_end(w, 15.4);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    let r = v.retransmission().unwrap();
+    assert_eq!(r.first_unacked.frame, 8);
+    assert_eq!(r.retransmissions, 5);
+    assert!((r.backoff_s[0] - 0.299).abs() < 1e-9, "{:?}", r.backoff_s);
+    assert!((r.gave_up_after_s - 14.399).abs() < 1e-9, "{}", r.gave_up_after_s);
+
+    // A partial ACK inside the oldest segment keeps it, trimmed: the
+    // retransmission starts at the new SND.UNA (tcp_retransmit_skb trims).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100)); // frame 7
+    w.send(1.1, seg(C, ACK, 1011, 5151, 0));
+    assert_eq!(w.send(1.3, seg(S, ACK, 5151, 1011, 50)), PacketClass::Retransmission);
+    assert_eq!(w.send(1.7, seg(S, ACK, 5151, 1011, 50)), PacketClass::Retransmission);
+    let r = verdict_at_end(w, 1.8).retransmission().cloned().unwrap();
+    assert_eq!((r.first_unacked.frame, r.retransmissions), (7, 2));
+}
+
+#[test]
+fn equal_gaps_are_no_backoff_and_prove_no_give_up() {
+    // nDPI zoom.pcap: the same 199 bytes sent 3 more times, 2.1 s apart,
+    // then silence. RFC 6298 §5.5 doubles the timer at each expiry, so
+    // equal gaps are not a TCP sender's backoff: no give-up is inferred.
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 12.1, 14.2, 16.3] {
+        w.send(t, seg(C, ACK, 1011, 5101, 199));
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    let r = v.retransmission().unwrap();
+    assert!(!r.gave_up && !r.still_retransmitting);
+    assert_eq!(r.retries2, None);
+}
+
+#[test]
+fn who_gave_up_is_judged_by_the_senders_os() {
+    // Windows (initial TTL 128) resets after TcpMaxDataRetransmissions = 5
+    // (arkime CVE-2018-6794.pcap: gaps 0.3, 0.6, 1.2, 2.4, 4.8 s, then RST).
+    let mut w = established_with_client_ttl(128);
+    for t in [1.0, 1.3, 1.9, 3.1, 5.5, 10.3] {
+        w.send(t, seg(C, ACK, 1011, 5101, 409).ttl(128));
+    }
+    w.send(19.9, seg(C, RST | ACK, 1420, 5101, 0).ttl(128));
+    let v = verdict_at_end(w, 19.9);
+    let r = v.retransmission().unwrap();
+    assert!(r.gave_up && r.reset_by_sender.is_some());
+    assert_eq!((r.retransmissions, r.sender_initial_ttl, r.retries2), (5, Some(128), None));
+
+    // A Windows host that falls silent is not fitted to tcp_retries2: only
+    // a Linux-like sender (initial TTL 64) gives up silently.
+    let mut w = established_with_client_ttl(128);
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50).ttl(128));
+    }
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    assert_eq!(v.retransmission().unwrap().retries2, None);
+}
+
+#[test]
+fn a_zero_window_kept_closed_while_the_peer_probes_is_a_stall() {
+    // The client's application stops reading: its window closes and stays
+    // closed; the server's zero-window probes back off (RFC 9293
+    // §3.8.6.1; Linux tcp_probe_timer doubles the interval) and are
+    // answered with the window still zero.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0)); // frame 8
+    let mut t = 1.201;
+    for _ in 0..5 {
+        assert_eq!(w.send(t, seg(S, ACK, 5200, 1011, 0)), PacketClass::ZeroWindowProbe);
+        w.send(t + 0.001, seg(C, ACK, 1011, 5201, 0).window(0));
+        t += 2.0 * (t - 1.001);
+    }
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::Stalled);
+    let z = v.zero_window().unwrap();
+    assert_eq!((z.receiver, z.since.frame, z.probes), (Side::Client, 8, 5));
+    assert!(z.probe_gaps_s.windows(2).all(|g| g[1] > g[0]), "{:?}", z.probe_gaps_s);
+    assert!((z.closed_for_s - 18.999).abs() < 1e-9);
+
+    // The window opens again: no stall.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0));
+    w.send(1.201, seg(S, ACK, 5200, 1011, 0));
+    w.send(1.5, seg(C, ACK, 1011, 5201, 0).window(300));
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert!(v.zero_window().is_none());
+    // A zero window that nobody probed (nothing was waiting) stalls nothing.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, ACK, 1011, 5101, 0).window(0));
+    assert_eq!(verdict_at_end(w, 20.0).reason(), EndReason::Open);
 }
