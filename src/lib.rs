@@ -48,6 +48,7 @@ pub use live::{LiveOptions, run as run_live};
 pub use pipeline::Judge;
 pub use report::ReportSink;
 pub use report::json::JsonSink;
+pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
 pub use source::interface::list_interfaces;
 pub use verdict::EndReason;

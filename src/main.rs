@@ -3,7 +3,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::{EndReason, JsonSink, Judge, ReportSink, TableSink};
+use tcpka::{EndReason, JsonSink, Judge, NdjsonSink, ReportSink, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -83,8 +83,8 @@ struct LiveArgs {
     write: Option<std::path::PathBuf>,
 
     /// Output format: human lines and a final table, or NDJSON events
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = LiveFormat::Table)]
+    format: LiveFormat,
 
     /// Final table: list every connection, not only the abnormal ones
     #[arg(long)]
@@ -129,7 +129,21 @@ struct AnalyzeArgs {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Summary, probers, then the abnormal connections with their diagnosis
     Table,
+    /// One JSON document (the shape the README shows)
+    Json,
+    /// One JSON object per line: each connection as it is judged, then a
+    /// summary (docs/schema.md)
+    Ndjson,
+}
+
+/// Live output: the events are one JSON object per line already.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LiveFormat {
+    /// Human lines, then the final table
+    Table,
+    /// One JSON object per event (docs/live.md)
     Json,
 }
 
@@ -157,7 +171,7 @@ fn main() -> ExitCode {
 type Failure = Box<dyn std::error::Error>;
 
 fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
-    let json = args.format == Format::Json;
+    let json = args.format == LiveFormat::Json;
     if args.list_interfaces {
         tcpka::list_interfaces(&mut io::stdout().lock(), json)?;
         return Ok(ExitCode::SUCCESS);
@@ -188,6 +202,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let mut sink: Box<dyn ReportSink> = match args.format {
         Format::Table => Box::new(TableSink::new(out, args.all)),
         Format::Json => Box::new(JsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
     };
     let fail_on: BTreeSet<EndReason> = args.fail_on.iter().copied().collect();
     let mut judge = Judge::new(sink.as_mut(), fail_on);

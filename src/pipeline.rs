@@ -85,6 +85,9 @@ impl<'s> Judge<'s> {
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
+        if let Some(r) = verdict.reset() {
+            *self.summary.by_reset_cause.entry(r.cause).or_default() += 1;
+        }
         for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);

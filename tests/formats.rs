@@ -46,3 +46,109 @@ fn community_ids_are_wiresharks() {
     }
     assert!(compared >= 13, "only {compared} connections compared");
 }
+
+fn schema() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/tcpka-ndjson.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `tcpka analyze --format ndjson ARGS` and parses each line.
+fn analyze_ndjson(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut full = vec!["analyze", "--format", "ndjson"];
+    full.extend_from_slice(args);
+    let out = common::tcpka(&full);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+#[test]
+fn ndjson_lines_follow_the_schema_and_tell_what_the_json_tells() {
+    let validator = jsonschema::options().should_validate_formats(true).build(&schema()).expect("a valid schema");
+    let captures = fixture_captures();
+    let args: Vec<&str> = captures.iter().map(|p| p.to_str().unwrap()).collect();
+    let lines = analyze_ndjson(&args);
+    for line in &lines {
+        let errors: Vec<String> =
+            validator.iter_errors(line).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{line}");
+    }
+    let (summary, connections) = lines.split_last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    // The schema is strict: a wrong value, an address that is none, an
+    // undocumented field all fail it.
+    for (field, value) in [("verdict", "meltdown"), ("start", "yesterday"), ("surprise", "1")] {
+        let mut bad = connections[0].clone();
+        bad[field] = value.into();
+        assert!(!validator.is_valid(&bad), "{field}: {value} passed");
+    }
+    let mut bad = connections[0].clone();
+    bad["client"]["ip"] = "10.0.0.300".into();
+    assert!(!validator.is_valid(&bad), "a bad address passed");
+    assert!(connections.iter().all(|c| c["type"] == "connection"));
+    assert_eq!(summary["totals"]["connections"].as_u64(), Some(connections.len() as u64));
+    assert_eq!(summary["connections_written"].as_u64(), Some(connections.len() as u64));
+    assert_eq!(summary["captures"].as_array().unwrap().len(), captures.len());
+
+    // The same connections, in the same order, as the JSON document says.
+    let (doc, _) = analyze_json(&args);
+    let json = doc["connections"].as_array().unwrap();
+    assert_eq!(json.len(), connections.len());
+    let mut ids = std::collections::BTreeSet::new();
+    for (line, conn) in connections.iter().zip(json) {
+        assert!(ids.insert(line["id"].as_str().unwrap().to_string()), "id {} twice", line["id"]);
+        for (ours, theirs) in [
+            ("id", "id"),
+            ("community_id", "community_id"),
+            ("verdict", "end_reason"),
+            ("reset_cause", "reset_cause"),
+            ("first_frame", "first_frame"),
+            ("start", "start"),
+            ("diagnosis", "diagnosis"),
+            ("evidence", "evidence"),
+        ] {
+            assert_eq!(line[ours], conn[theirs], "{ours} of {}", line["id"]);
+        }
+        // Endpoints are objects; who did what is a role.
+        let address = |e: &serde_json::Value| {
+            let ip = e["ip"].as_str().unwrap();
+            if ip.contains(':') { format!("[{ip}]:{}", e["port"]) } else { format!("{ip}:{}", e["port"]) }
+        };
+        assert_eq!(address(&line["client"]), conn["client"]);
+        assert_eq!(address(&line["server"]), conn["server"]);
+        let addr_of = |role: &serde_json::Value| match role.as_str() {
+            Some(r) => serde_json::Value::from(address(&line[r])),
+            None => serde_json::Value::Null,
+        };
+        assert_eq!(addr_of(&line["ended_by"]), conn["ended_by"]);
+        for (k, j) in line["keepalive"].as_array().unwrap().iter().zip(conn["keepalive"].as_array().unwrap()) {
+            assert_eq!(addr_of(&k["by"]), j["prober"]);
+            assert_eq!(k["idle_s"], j["idle_s"]);
+        }
+        for (part, who) in
+            [("reset", "sender"), ("retransmission", "sender"), ("half_closed", "fin_by"), ("heartbeat", "from")]
+        {
+            assert_eq!(line[part].is_null(), conn[part].is_null(), "{part}");
+            if !line[part].is_null() {
+                assert_eq!(addr_of(&line[part]["by"]), conn[part][who], "{part}");
+            }
+        }
+    }
+    let totals = &summary["totals"];
+    assert_eq!(totals["by_verdict"], doc["summary"]["by_end_reason"]);
+    assert_eq!(totals["by_reset_cause"], doc["summary"]["by_reset_cause"]);
+    let causes: u64 = totals["by_reset_cause"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(Some(causes), totals["by_verdict"]["reset"].as_u64());
+    assert!(causes >= 2, "the fixtures have resets: {totals}");
+    assert_eq!(summary["probers"].as_array().unwrap().len(), doc["hosts"].as_array().unwrap().len());
+}
+
+#[test]
+fn the_schema_names_every_verdict() {
+    let schema = schema();
+    let names: Vec<&str> =
+        schema["$defs"]["verdict"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for verdict in tcpka::EndReason::ALL {
+        assert!(names.contains(&verdict.as_str()), "{verdict} missing from docs/tcpka-ndjson.schema.json");
+    }
+}

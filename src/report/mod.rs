@@ -4,6 +4,7 @@
 
 pub mod diagnosis;
 pub mod json;
+pub mod ndjson;
 mod runwide;
 pub mod table;
 
@@ -16,7 +17,7 @@ use crate::verdict::{Bound, EndReason, Judgement, KeepaliveFinding, ResetCause, 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// One input file, as read.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -53,6 +54,13 @@ fn is_zero(n: &u64) -> bool {
 pub struct KeepaliveReport {
     pub prober: String,
     pub prober_role: Side,
+    #[serde(flatten)]
+    pub facts: KeepaliveFacts,
+}
+
+/// What one side's keepalive probes showed, whoever it was.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepaliveFacts {
     pub probes_sent: u32,
     pub probes_answered: u32,
     /// Probes of the last train nobody answered.
@@ -86,6 +94,15 @@ pub struct KeepaliveReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct ResetReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ResetFacts,
+}
+
+/// What the RST shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetFacts {
     pub cause: ResetCause,
     pub frame: u64,
     /// Silence before the RST or the segment it answered (s).
@@ -99,6 +116,15 @@ pub struct ResetReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct RetransmissionReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: RetransmissionFacts,
+}
+
+/// What the unacknowledged data shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetransmissionFacts {
     pub first_unacked_frame: u64,
     pub retransmissions: u32,
     /// Gaps between successive transmissions (s): the exponential backoff.
@@ -116,6 +142,15 @@ pub struct RetransmissionReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatReport {
     pub from: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HeartbeatFacts,
+}
+
+/// The heartbeat's rhythm, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeartbeatFacts {
     /// The period in whole seconds (the median gap, rounded).
     pub period_s: u64,
     pub period_observed_s: f64,
@@ -126,6 +161,15 @@ pub struct HeartbeatReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HalfClosedReport {
     pub fin_by: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HalfClosedFacts,
+}
+
+/// How long a half-closed connection stayed so.
+#[derive(Clone, Debug, Serialize)]
+pub struct HalfClosedFacts {
     /// How long the other side then stayed open, until the capture ended (s).
     pub open_for_s: f64,
 }
@@ -151,6 +195,9 @@ pub struct ConnectionReport {
     pub capture: String,
     pub client: String,
     pub server: String,
+    /// `client` and `server` as addresses (the other formats write them as objects).
+    #[serde(skip)]
+    pub addrs: [SocketAddr; 2],
     pub roles_from: RoleSource,
     pub vlan: Vec<u16>,
     pub first_frame: u64,
@@ -161,6 +208,9 @@ pub struct ConnectionReport {
     pub packets: u64,
     pub end_reason: EndReason,
     pub ended_by: Option<String>,
+    /// `ended_by` as a side.
+    #[serde(skip)]
+    pub ended_by_side: Option<Side>,
     /// For `reset`: why ("refused", "middlebox", "peer-lost-state", "abort-unread-data", "abort").
     pub reset_cause: Option<ResetCause>,
     pub diagnosis: String,
@@ -183,6 +233,16 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// "ip:port" for a server, "ip" for a client (its ports change).
     pub prober: String,
+    /// `prober` as an address and, for a server, its port.
+    #[serde(skip)]
+    pub prober_addr: (IpAddr, Option<u16>),
+    #[serde(flatten)]
+    pub facts: HostFacts,
+}
+
+/// What one prober's connections showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostFacts {
     pub role: Side,
     pub connections_probed: u64,
     pub connections_ended: u64,
@@ -203,6 +263,15 @@ pub struct HostReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct PathReport {
     pub server: String,
+    #[serde(skip)]
+    pub server_addr: SocketAddr,
+    #[serde(flatten)]
+    pub facts: PathFacts,
+}
+
+/// What the connections to one server showed about its path.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathFacts {
     pub connections: u64,
     /// The longest silence a connection to this server survived (s).
     pub survived_idle_max_s: Option<f64>,
@@ -221,6 +290,15 @@ pub struct PathReport {
 pub struct StormReport {
     pub client: String,
     pub server: String,
+    #[serde(skip)]
+    pub addrs: (IpAddr, SocketAddr),
+    #[serde(flatten)]
+    pub facts: StormFacts,
+}
+
+/// One client's reconnect storm.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormFacts {
     /// Connections still open or half-closed when the capture ended.
     pub still_open: u64,
     pub first_frame: u64,
@@ -235,6 +313,8 @@ pub struct Summary {
     pub packets: u64,
     pub connections: u64,
     pub by_end_reason: BTreeMap<EndReason, u64>,
+    /// The `reset` verdicts by their cause.
+    pub by_reset_cause: BTreeMap<ResetCause, u64>,
     pub keepalive_probes: u64,
     pub keepalive_probes_answered: u64,
 }
@@ -288,6 +368,7 @@ impl ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
             server: endpoint(conn.server()),
+            addrs: [conn.client(), conn.server()],
             roles_from: conn.roles,
             vlan: conn.vlan.ids(),
             first_frame: conn.first.frame,
@@ -298,38 +379,50 @@ impl ConnectionReport {
             packets: conn.packets,
             end_reason: verdict.reason(),
             ended_by: verdict.ended_by().map(|s| endpoint(conn.side(s).addr)),
+            ended_by_side: verdict.ended_by(),
             reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
             reset: verdict.reset().map(|r| ResetReport {
                 sender: endpoint(conn.side(r.sender).addr),
-                cause: r.cause,
-                frame: r.rst.frame,
-                idle_before_s: round6(r.idle_before_s),
-                injector_hops: r.injector_hops,
-                host_hops: r.host_hops,
+                by: r.sender,
+                facts: ResetFacts {
+                    cause: r.cause,
+                    frame: r.rst.frame,
+                    idle_before_s: round6(r.idle_before_s),
+                    injector_hops: r.injector_hops,
+                    host_hops: r.host_hops,
+                },
             }),
             retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: endpoint(conn.side(r.sender).addr),
-                first_unacked_frame: r.first_unacked.frame,
-                retransmissions: r.retransmissions,
-                backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
-                gave_up_after_s: round6(r.gave_up_after_s),
-                gave_up: r.gave_up,
-                reset_by_sender: r.reset_by_sender.is_some(),
-                tcp_retries2: r.retries2,
+                by: r.sender,
+                facts: RetransmissionFacts {
+                    first_unacked_frame: r.first_unacked.frame,
+                    retransmissions: r.retransmissions,
+                    backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
+                    gave_up_after_s: round6(r.gave_up_after_s),
+                    gave_up: r.gave_up,
+                    reset_by_sender: r.reset_by_sender.is_some(),
+                    tcp_retries2: r.retries2,
+                },
             }),
             half_closed: match verdict.verdict {
-                Verdict::HalfClosed { fin_by, open_for_s, .. } => {
-                    Some(HalfClosedReport { fin_by: endpoint(conn.side(fin_by).addr), open_for_s: round6(open_for_s) })
-                }
+                Verdict::HalfClosed { fin_by, open_for_s, .. } => Some(HalfClosedReport {
+                    fin_by: endpoint(conn.side(fin_by).addr),
+                    by: fin_by,
+                    facts: HalfClosedFacts { open_for_s: round6(open_for_s) },
+                }),
                 _ => None,
             },
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
-                period_s: h.period_s.round() as u64,
-                period_observed_s: round6(h.period_s),
-                messages: h.messages,
+                by: h.from,
+                facts: HeartbeatFacts {
+                    period_s: h.period_s.round() as u64,
+                    period_observed_s: round6(h.period_s),
+                    messages: h.messages,
+                },
             }),
             idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
@@ -342,9 +435,7 @@ impl ConnectionReport {
 }
 
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
-    KeepaliveReport {
-        prober: endpoint(conn.side(k.prober).addr),
-        prober_role: k.prober,
+    let facts = KeepaliveFacts {
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
@@ -361,7 +452,8 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         os_family: os_family(k.probe_bytes, k.ttl),
         settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
-    }
+    };
+    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr), prober_role: k.prober, facts }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {

@@ -1,7 +1,7 @@
 //! The run-wide findings in words: per-prober lines, path idle timeouts,
 //! reconnect storms.
 
-use super::{HostReport, PathReport, StormReport, endpoint};
+use super::{HostFacts, HostReport, PathFacts, PathReport, StormFacts, StormReport, endpoint};
 use crate::findings::{HostFinding, PathFinding, Prober, StormFinding};
 use crate::time::round6;
 use crate::verdict::Bound;
@@ -9,13 +9,12 @@ use crate::verdict::Bound;
 impl HostReport {
     pub fn new(h: &HostFinding) -> HostReport {
         let role = h.prober.role();
-        let prober = match h.prober {
-            Prober::Server(addr) => endpoint(addr),
-            Prober::Client(ip) => ip.to_string(),
+        let (prober, prober_addr) = match h.prober {
+            Prober::Server(addr) => (endpoint(addr), (addr.ip(), Some(addr.port()))),
+            Prober::Client(ip) => (ip.to_string(), (ip, None)),
         };
-        HostReport {
+        let facts = HostFacts {
             summary: host_summary(&prober, h),
-            prober,
             role,
             connections_probed: h.connections_probed,
             connections_ended: h.connections_ended,
@@ -29,7 +28,8 @@ impl HostReport {
             probes: h.probes.map(|p| p.0),
             probes_bound: h.probes.map(|p| p.1),
             settings_origin: h.settings_origin,
-        }
+        };
+        HostReport { prober, prober_addr, facts }
     }
 }
 
@@ -71,8 +71,7 @@ impl PathReport {
                 if p.died_connections == 1 { "" } else { "s" }
             ),
         };
-        PathReport {
-            server,
+        let facts = PathFacts {
             connections: p.connections,
             survived_idle_max_s: p.survived_idle_max_s.map(round6),
             died_after_idle_min_s: Some(round6(died)),
@@ -80,14 +79,15 @@ impl PathReport {
             idle_timeout_between_s: p.idle_timeout_between_s,
             recommended_keepalive_idle_s: Some(recommended),
             summary,
-        }
+        };
+        PathReport { server, server_addr: p.server, facts }
     }
 }
 
 impl StormReport {
     pub fn new(s: &StormFinding) -> StormReport {
         let (client, server) = (s.client.to_string(), endpoint(s.server));
-        StormReport {
+        let facts = StormFacts {
             summary: format!(
                 "{client} had {} connections to {server} open at once when the capture ended: the client reconnects without closing its old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
                 s.still_open
@@ -95,8 +95,7 @@ impl StormReport {
             still_open: s.still_open,
             first_frame: s.first_frame,
             last_frame: s.last_frame,
-            client,
-            server,
-        }
+        };
+        StormReport { client, server, addrs: (s.client, s.server), facts }
     }
 }

@@ -125,35 +125,35 @@ impl<W: Write> ReportSink for TableSink<W> {
             for h in hosts {
                 t.add_row(vec![
                     h.prober.clone(),
-                    h.role.to_string(),
-                    format!("{}/{}", h.connections_ended, h.connections_probed),
-                    opt_secs(h.idle_s, h.idle_observed_min_s),
-                    opt_secs(h.interval_s, h.interval_observed_min_s),
-                    match (h.probes, h.probes_bound) {
+                    h.facts.role.to_string(),
+                    format!("{}/{}", h.facts.connections_ended, h.facts.connections_probed),
+                    opt_secs(h.facts.idle_s, h.facts.idle_observed_min_s),
+                    opt_secs(h.facts.interval_s, h.facts.interval_observed_min_s),
+                    match (h.facts.probes, h.facts.probes_bound) {
                         (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
                         (Some(n), _) => n.to_string(),
                         _ => "?".to_string(),
                     },
-                    format!("{}/{}", h.probes_answered, h.probes_sent),
-                    h.settings_origin.to_string(),
+                    format!("{}/{}", h.facts.probes_answered, h.facts.probes_sent),
+                    h.facts.settings_origin.to_string(),
                 ]);
             }
             writeln!(out, "{t}")?;
             for h in hosts {
-                writeln!(out, "{}", self.wrap("  ", &h.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &h.facts.summary))?;
             }
         }
 
         if !run.paths.is_empty() {
             writeln!(out, "\nIdle timeouts on the path")?;
             for p in run.path_reports() {
-                writeln!(out, "{}", self.wrap("  ", &p.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &p.facts.summary))?;
             }
         }
         if !run.reconnect_storms.is_empty() {
             writeln!(out, "\nReconnect storms")?;
             for s in run.storm_reports() {
-                writeln!(out, "{}", self.wrap("  ", &s.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &s.facts.summary))?;
             }
         }
 
@@ -162,7 +162,7 @@ impl<W: Write> ReportSink for TableSink<W> {
             let mut t = self.table();
             t.set_header(vec!["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"]);
             for (i, c) in self.kept.iter().enumerate() {
-                let probes: u32 = c.keepalive.iter().map(|k| k.probes_sent).sum();
+                let probes: u32 = c.keepalive.iter().map(|k| k.facts.probes_sent).sum();
                 t.add_row(vec![
                     (i + 1).to_string(),
                     c.client.clone(),
