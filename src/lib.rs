@@ -51,7 +51,7 @@ pub use report::json::JsonSink;
 pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
 pub use source::interface::list_interfaces;
-pub use verdict::EndReason;
+pub use verdict::{EndReason, ResetCause, Selector};
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides
 /// the API above: the capture reader, the decoder, the live event stream and

@@ -152,3 +152,80 @@ fn the_schema_names_every_verdict() {
         assert!(names.contains(&verdict.as_str()), "{verdict} missing from docs/tcpka-ndjson.schema.json");
     }
 }
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn only_picks_by_verdict_and_cause_in_every_format() {
+    let captures = fixture_captures();
+    let mut args: Vec<&str> = vec!["--only", "reset:middlebox,half-closed"];
+    args.extend(captures.iter().map(|p| p.to_str().unwrap()));
+
+    let (doc, out) = analyze_json(&args);
+    assert_eq!(out.status.code(), Some(0));
+    let picked: Vec<(String, String)> = doc["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["end_reason"].as_str().unwrap().into(), c["reset_cause"].as_str().unwrap_or("").into()))
+        .collect();
+    let expected = doc["summary"]["by_reset_cause"]["middlebox"].as_u64().unwrap()
+        + doc["summary"]["by_end_reason"]["half-closed"].as_u64().unwrap();
+    assert_eq!(picked.len() as u64, expected, "{picked:?}");
+    assert!(picked.contains(&("reset".into(), "middlebox".into())), "{picked:?}");
+    assert!(picked.contains(&("half-closed".into(), "".into())), "{picked:?}");
+    assert!(picked.iter().all(|(v, c)| (v == "reset" && c == "middlebox") || v == "half-closed"), "{picked:?}");
+    // The totals still count every connection.
+    assert_eq!(doc["summary"]["connections"], 24);
+
+    let lines = analyze_ndjson(&args);
+    let (summary, connections) = lines.split_last().unwrap();
+    assert_eq!(connections.len() as u64, expected);
+    assert_eq!(summary["connections_written"].as_u64(), Some(expected));
+    assert_eq!(summary["totals"]["connections"], 24);
+    for c in connections {
+        assert!(c["verdict"] == "half-closed" || (c["verdict"] == "reset" && c["reset_cause"] == "middlebox"), "{c}");
+    }
+
+    let mut table_args = vec!["analyze"];
+    table_args.extend(&args);
+    let text = common::stdout(&common::tcpka(&table_args));
+    let findings = text.split("\nFindings\n").nth(1).expect("a Findings section");
+    let headings: Vec<&str> = findings.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(headings.len() as u64, expected, "{text}");
+    assert!(
+        headings.iter().all(|h| h.contains(": reset:middlebox (") || h.contains(": half-closed (")),
+        "{headings:#?}"
+    );
+    // The summary line names the causes of the resets.
+    let resets = doc["summary"]["by_end_reason"]["reset"].as_u64().unwrap();
+    let line = text.lines().find(|l| l.contains(" connections: ")).expect("the summary line");
+    let causes = line.split(&format!("reset {resets} (")).nth(1).expect("reset counts with causes");
+    let causes = causes.split(')').next().unwrap();
+    for (cause, n) in doc["summary"]["by_reset_cause"].as_object().unwrap() {
+        assert!(causes.split(", ").any(|c| c == format!("{cause} {n}")), "{cause} {n} missing in: {line}");
+    }
+}
+
+#[test]
+fn fail_on_takes_a_reset_cause() {
+    let middlebox = fixture("rst-middlebox.pcap");
+    let status = |args: &[&str]| common::tcpka(&[&["analyze"], args].concat()).status.code();
+    assert_eq!(status(&["--fail-on", "reset:middlebox", &middlebox]), Some(1));
+    assert_eq!(status(&["--fail-on", "reset", &middlebox]), Some(1));
+    assert_eq!(status(&["--fail-on", "reset:refused,reset:peer-lost-state", &middlebox]), Some(0));
+    assert_eq!(status(&["--fail-on", "keepalive-timeout", &middlebox]), Some(0));
+    // --only does not hide a connection from --fail-on.
+    assert_eq!(status(&["--fail-on", "reset:middlebox", "--only", "closed", &middlebox]), Some(1));
+    for bad in ["closed:middlebox", "reset:gremlins"] {
+        let out = common::tcpka(&["analyze", "--fail-on", bad, &middlebox]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            common::stderr(&out).contains("reset:middlebox") || common::stderr(&out).contains("middlebox"),
+            "{bad}"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormF
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
-use crate::verdict::{Bound, EndReason, Judgement, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{Bound, EndReason, Ending, Judgement, KeepaliveFinding, ResetCause, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -358,6 +358,11 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
+    /// How it ended, with a reset's cause: `reset:middlebox`.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.end_reason, cause: self.reset_cause }
+    }
+
     /// The report of `conn`, judged `verdict`, from the `capture_number`th capture (from 1), named `capture`.
     pub fn new(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =

@@ -3,7 +3,7 @@
 //! connection. Tables fit the terminal; piped output is not wrapped by width
 //! but paragraphs are wrapped at 100 columns.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::report::{ConnectionReport, ReportSink, RunReport, Summary};
 use crate::verdict::EndReason;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, IsTerminal, Write};
@@ -95,7 +95,7 @@ impl<W: Write> ReportSink for TableSink<W> {
                 writeln!(out, "{}", self.wrap("  error: ", e))?;
             }
         }
-        let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let verdicts = verdict_counts(summary);
         writeln!(
             out,
             "\n{} connection{}: {}",
@@ -167,7 +167,7 @@ impl<W: Write> ReportSink for TableSink<W> {
                     (i + 1).to_string(),
                     c.client.clone(),
                     c.server.clone(),
-                    c.end_reason.to_string(),
+                    c.ending().to_string(),
                     c.ended_by.clone().unwrap_or_default(),
                     format!("{:.1} s", c.duration_s),
                     probes.to_string(),
@@ -185,7 +185,7 @@ impl<W: Write> ReportSink for TableSink<W> {
                 } else {
                     format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
                 };
-                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.end_reason, c.capture)?;
+                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.ending(), c.capture)?;
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
                     writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
@@ -198,6 +198,22 @@ impl<W: Write> ReportSink for TableSink<W> {
         self.out.write_all(out)?;
         self.out.flush()
     }
+}
+
+/// "keepalive-timeout 1, reset 3 (middlebox 2, refused 1), closed 5".
+fn verdict_counts(summary: &Summary) -> Vec<String> {
+    summary
+        .by_end_reason
+        .iter()
+        .map(|(&r, n)| {
+            let causes: Vec<String> = summary.by_reset_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            if r == EndReason::Reset && !causes.is_empty() {
+                format!("{r} {n} ({})", causes.join(", "))
+            } else {
+                format!("{r} {n}")
+            }
+        })
+        .collect()
 }
 
 fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {

@@ -10,11 +10,13 @@ mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
+mod select;
 
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{ResetCause, ResetFinding, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use select::{Ending, Selector, any_matches};
 
 use crate::flow::{Connection, PacketRef, ResetMark, Side};
 use crate::time::Timestamp;
@@ -235,6 +237,11 @@ impl Judgement {
             Verdict::RetransmissionTimeout(r) => Some(r),
             _ => self.other_retransmission.as_ref(),
         }
+    }
+
+    /// The verdict with, for a reset, its cause: what `--only` picks by.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.reason(), cause: self.reset().map(|r| r.cause) }
     }
 
     /// What the RST that ended the connection shows.
