@@ -117,6 +117,10 @@ struct AnalyzeArgs {
     #[arg(long)]
     all: bool,
 
+    /// Draw tables and ladder diagrams with plain ASCII instead of box-drawing characters
+    #[arg(long)]
+    ascii: bool,
+
     /// Also print every TCP packet with its classification (keepalive probe,
     /// probe ACK, zero-window probe, retransmission, …) to standard error
     #[arg(long)]
@@ -215,7 +219,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
         // With --only, the table lists what was asked for, abnormal or not.
-        Format::Table => Box::new(TableSink::new(out, args.all || !args.only.is_empty())),
+        Format::Table => Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii)),
         Format::Json => Box::new(JsonSink::new(out)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
     };

@@ -229,3 +229,34 @@ fn fail_on_takes_a_reset_cause() {
         );
     }
 }
+
+#[test]
+fn the_table_draws_a_ladder_for_each_abnormal_connection() {
+    let path = fixture("ka-sysctl-sll2.pcap");
+    let text = common::stdout(&common::tcpka(&["analyze", &path]));
+    // The CTO's picture: 21.7 s after the last exchange, two probes 2 s
+    // apart from the server, unanswered, then its RST (frames 10 to 13 in tshark).
+    let ladder: Vec<&str> = text.lines().skip_while(|l| !l.contains("client 10.0.1.2:40002")).take(12).collect();
+    let want = [
+        ("10 │─", "last packet before idle", "─▶│ t+0.303"),
+        ("", "⋮ 21.7 s idle ⋮", ""),
+        ("11 │◀─", "keepalive probe 1", "─│ t+21.996"),
+        ("12 │◀─", "keepalive probe 2 (+2.016 s)", "─│ t+24.012"),
+        ("13 │◀─", " RST ", "─│ t+26.028"),
+    ];
+    let mut rows = ladder.iter();
+    for (start, middle, end) in want {
+        assert!(
+            rows.any(|l| l.trim_start().starts_with(start) && l.contains(middle) && l.ends_with(end)),
+            "no row {start}…{middle}…{end} in:\n{}",
+            ladder.join("\n")
+        );
+    }
+    // Plain ASCII when asked, everywhere in the report.
+    let ascii = common::stdout(&common::tcpka(&["analyze", "--ascii", &path]));
+    assert!(ascii.is_ascii(), "{ascii}");
+    assert!(ascii.lines().any(|l| l.trim_start().starts_with("12 |<-") && l.contains("keepalive probe 2")), "{ascii}");
+    // An orderly close gets no ladder, even when listed.
+    let all = common::stdout(&common::tcpka(&["analyze", "--all", &fixture("ka-answered-close.pcap")]));
+    assert!(all.contains(": closed (") && !all.contains(" │─"), "{all}");
+}

@@ -4,6 +4,7 @@
 
 pub mod diagnosis;
 pub mod json;
+pub mod ladder;
 pub mod ndjson;
 mod runwide;
 pub mod table;
@@ -226,6 +227,9 @@ pub struct ConnectionReport {
     pub zero_window_probes: u32,
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
+    /// The end of the connection as a ladder diagram (the table and HTML draw it).
+    #[serde(skip)]
+    pub ladder: ladder::Ladder,
 }
 
 /// Per-prober aggregate across connections.
@@ -435,6 +439,7 @@ impl ConnectionReport {
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
             wireshark_filter: wireshark_filter(conn),
+            ladder: ladder::ladder(conn, verdict),
         }
     }
 }

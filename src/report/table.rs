@@ -3,9 +3,10 @@
 //! connection. Tables fit the terminal; piped output is not wrapped by width
 //! but paragraphs are wrapped at 100 columns.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport, Summary};
+use crate::report::{ConnectionReport, ReportSink, RunReport, Summary, ladder};
 use crate::verdict::EndReason;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::presets::{ASCII_FULL_CONDENSED, UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
 use std::io::{self, IsTerminal, Write};
 
 /// Without --all, at most this many connections are detailed.
@@ -18,17 +19,25 @@ pub struct TableSink<W: Write> {
     /// Abnormal connections not kept (beyond the limit).
     not_shown: u64,
     width: usize,
+    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
+    ascii: bool,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
         let width = if io::stdout().is_terminal() { textwrap::termwidth().max(60) } else { 100 };
-        TableSink { out, all, kept: Vec::new(), not_shown: 0, width }
+        TableSink { out, all, kept: Vec::new(), not_shown: 0, width, ascii: false }
+    }
+
+    /// Draws tables and ladders with plain ASCII.
+    pub fn ascii(mut self, ascii: bool) -> TableSink<W> {
+        self.ascii = ascii;
+        self
     }
 
     fn table(&self) -> Table {
         let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
+        t.load_style(if self.ascii { ASCII_FULL_CONDENSED } else { UTF8_FULL_CONDENSED });
         if io::stdout().is_terminal() {
             t.set_content_arrangement(ContentArrangement::Dynamic);
             t.set_width(self.width as u16);
@@ -186,6 +195,12 @@ impl<W: Write> ReportSink for TableSink<W> {
                     format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
                 };
                 writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.ending(), c.capture)?;
+                if c.end_reason.is_abnormal() {
+                    for line in ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii) {
+                        writeln!(out, "    {line}")?;
+                    }
+                    writeln!(out)?;
+                }
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
                     writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
@@ -195,9 +210,27 @@ impl<W: Write> ReportSink for TableSink<W> {
         } else if !self.all {
             writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
         }
-        self.out.write_all(out)?;
+        if self.ascii {
+            // The prose has arrows, dashes and ellipses too; line ends stay.
+            self.out.write_all(to_ascii(&String::from_utf8_lossy(out)).as_bytes())?;
+        } else {
+            self.out.write_all(out)?;
+        }
         self.out.flush()
     }
+}
+
+/// `text` in ASCII: each other character by its transliteration (→ as ->).
+fn to_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(deunicode::deunicode_char(c).unwrap_or("?"));
+        }
+    }
+    out
 }
 
 /// "keepalive-timeout 1, reset 3 (middlebox 2, refused 1), closed 5".
