@@ -49,9 +49,10 @@ pub use live::{LiveOptions, run as run_live};
 pub use pipeline::Judge;
 pub use report::ReportSink;
 pub use report::json::JsonSink;
+pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
 pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, list_interfaces};
-pub use verdict::EndReason;
+pub use verdict::{EndReason, ResetCause, Selector};
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides
 /// the API above: the capture reader, the decoder, the live event stream and

@@ -3,7 +3,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::{EndReason, JsonSink, Judge, ReportSink, TableSink};
+use tcpka::{JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -42,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files
-    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset regression.pcap\n\n{VERDICTS}\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset:middlebox regression.pcap\n  tcpka analyze --only reset --format ndjson big.pcap | jq .reset_cause\n\n{VERDICTS}\n\n{}\n\n{EXIT_CODES}", reset_causes()))]
     Analyze(AnalyzeArgs),
     /// Capture from a network interface and stream events as they happen
     #[command(after_help = LIVE_HELP)]
@@ -105,8 +105,8 @@ struct LiveArgs {
     buffer_size: u32,
 
     /// Output format: human lines and a final table, or NDJSON events
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = LiveFormat::Table)]
+    format: LiveFormat,
 
     /// Final table: list every connection, not only the abnormal ones
     #[arg(long)]
@@ -139,23 +139,55 @@ struct AnalyzeArgs {
     #[arg(long)]
     all: bool,
 
+    /// Draw tables and ladder diagrams with plain ASCII instead of box-drawing characters
+    #[arg(long)]
+    ascii: bool,
+
     /// Also print every TCP packet with its classification (keepalive probe,
     /// probe ACK, zero-window probe, retransmission, …) to standard error
     #[arg(long)]
     trace: bool,
 
     /// Exit with status 1 when any connection ends with one of these verdicts
-    #[arg(long, value_name = "VERDICT[,VERDICT]", value_delimiter = ',', value_parser = parse_verdict)]
-    fail_on: Vec<EndReason>,
+    /// (a reset's cause as reset:CAUSE, e.g. reset:middlebox)
+    #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
+    fail_on: Vec<Selector>,
+
+    /// Report only connections with these verdicts (reset:CAUSE for one
+    /// cause of reset), in every format; the totals still count every connection
+    #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
+    only: Vec<Selector>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Summary, probers, then the abnormal connections with their diagnosis
     Table,
+    /// One JSON document (the shape the README shows)
+    Json,
+    /// One JSON object per line: each connection as it is judged, then a
+    /// summary (docs/schema.md)
+    Ndjson,
+}
+
+/// Live output: the events are one JSON object per line already.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LiveFormat {
+    /// Human lines, then the final table
+    Table,
+    /// One JSON object per event (docs/live.md)
     Json,
 }
 
-fn parse_verdict(s: &str) -> Result<EndReason, String> {
+/// The reset causes `--only` and `--fail-on` take, from the verdict vocabulary.
+fn reset_causes() -> String {
+    let causes: Vec<&str> = tcpka::ResetCause::ALL.iter().map(|c| c.as_str()).collect();
+    let words =
+        textwrap::fill(&causes.join(", "), textwrap::Options::new(76).initial_indent("  ").subsequent_indent("  "));
+    format!("Reset causes (--only / --fail-on reset:CAUSE):\n{words}")
+}
+
+fn parse_selector(s: &str) -> Result<Selector, String> {
     s.parse()
 }
 
@@ -179,7 +211,7 @@ fn main() -> ExitCode {
 type Failure = Box<dyn std::error::Error>;
 
 fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
-    let json = args.format == Format::Json;
+    let json = args.format == LiveFormat::Json;
     if args.list_interfaces {
         tcpka::list_interfaces(&mut io::stdout().lock(), json)?;
         return Ok(ExitCode::SUCCESS);
@@ -211,11 +243,13 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let stdout = io::stdout().lock();
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
-        Format::Table => Box::new(TableSink::new(out, args.all)),
+        // With --only, the table lists what was asked for, abnormal or not.
+        Format::Table => Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii)),
         Format::Json => Box::new(JsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
     };
-    let fail_on: BTreeSet<EndReason> = args.fail_on.iter().copied().collect();
-    let mut judge = Judge::new(sink.as_mut(), fail_on);
+    let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
+    let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
     let mut print_trace = |at: tcpka::PacketRef, seg: &tcpka::Segment, class: tcpka::PacketClass| {

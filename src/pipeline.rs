@@ -18,7 +18,7 @@ use crate::report::{
 };
 use crate::source::{Counters, Link};
 use crate::time::Timestamp;
-use crate::verdict::{EndReason, judge};
+use crate::verdict::{EndReason, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
@@ -38,7 +38,9 @@ pub struct Judge<'s> {
     paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
-    fail_on: BTreeSet<EndReason>,
+    fail_on: BTreeSet<Selector>,
+    /// `--only`: the connections handed to the sink (empty: all).
+    only: Vec<Selector>,
     failed: bool,
 }
 
@@ -59,7 +61,7 @@ struct Streamed {
 }
 
 impl<'s> Judge<'s> {
-    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<EndReason>) -> Judge<'s> {
+    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<Selector>) -> Judge<'s> {
         Judge {
             sink,
             stream: None,
@@ -68,8 +70,16 @@ impl<'s> Judge<'s> {
             summary: Summary::default(),
             captures: Vec::new(),
             fail_on,
+            only: Vec::new(),
             failed: false,
         }
+    }
+
+    /// Hands the sink only the connections that one of `only` picks
+    /// (`--only`); the totals and the findings across connections still count every one.
+    pub fn only(mut self, only: Vec<Selector>) -> Judge<'s> {
+        self.only = only;
+        self
     }
 
     /// Also streams events, as they happen, to `events` (live mode).
@@ -88,11 +98,15 @@ impl<'s> Judge<'s> {
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
+        if let Some(r) = verdict.reset() {
+            *self.summary.by_reset_cause.entry(r.cause).or_default() += 1;
+        }
         for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
-        self.failed |= self.fail_on.contains(&reason);
+        let ending = verdict.ending();
+        self.failed |= self.fail_on.iter().any(|s| s.matches(ending));
         let streamed_end = self.stream.as_mut().and_then(|stream| {
             let early = stream.streamed.remove(&conn.id).and_then(|s| s.ended);
             match early {
@@ -109,7 +123,8 @@ impl<'s> Judge<'s> {
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });
-        let wanted = self.sink.wants(reason);
+        // The sink is asked only about connections it may get: it counts those it declines.
+        let wanted = any_matches(&self.only, ending) && self.sink.wants(reason);
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }

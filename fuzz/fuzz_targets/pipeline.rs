@@ -16,6 +16,7 @@ use tcpka::JsonSink;
 use tcpka::Judge;
 use tcpka::ReportSink;
 use tcpka::Segment;
+use tcpka::Selector;
 use tcpka::TableSink;
 use tcpka::analyze_files;
 use tcpka::fuzzing::LiveEvents;
@@ -46,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     {
         let mut sink = Both(JsonSink::new(&mut json), TableSink::new(&mut table, true));
         let mut live = LiveEvents::new(&mut events, true);
-        let fail_on: BTreeSet<EndReason> = EndReason::ALL.into_iter().collect();
+        let fail_on: BTreeSet<Selector> = EndReason::ALL.into_iter().map(Selector::from).collect();
         let mut judge = Judge::new(&mut sink, fail_on).streaming(&mut live);
         let mut print_trace = |at: PacketRef, seg: &Segment, class: PacketClass| {
             writeln!(trace, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)

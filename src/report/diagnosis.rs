@@ -991,7 +991,7 @@ mod tests {
         let v = judge(&conns[0], Timestamp::from_secs_f64(22.0));
         assert!(describe(&conns[0], &v).contains("heartbeat every 3.500 s"));
         let report = crate::report::ConnectionReport::new(&conns[0], &v, "test", 1);
-        assert_eq!(report.heartbeat.unwrap().period_s, 3.5);
+        assert_eq!(report.heartbeat.unwrap().facts.period_s, 3.5);
     }
 
     #[test]

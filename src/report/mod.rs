@@ -4,6 +4,8 @@
 
 pub mod diagnosis;
 pub mod json;
+pub mod ladder;
+pub mod ndjson;
 mod runwide;
 pub mod table;
 
@@ -13,11 +15,11 @@ use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormF
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
-use crate::verdict::{Bound, EndReason, Judgement, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{Bound, EndReason, Ending, Judgement, KeepaliveFinding, ResetCause, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// One input file, as read.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -89,6 +91,13 @@ fn is_zero(n: &u64) -> bool {
 pub struct KeepaliveReport {
     pub prober: String,
     pub prober_role: Side,
+    #[serde(flatten)]
+    pub facts: KeepaliveFacts,
+}
+
+/// What one side's keepalive probes showed, whoever it was.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepaliveFacts {
     pub probes_sent: u32,
     pub probes_answered: u32,
     /// Probes of the last train nobody answered.
@@ -129,6 +138,15 @@ pub struct KeepaliveReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct ResetReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ResetFacts,
+}
+
+/// What the RST shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetFacts {
     pub cause: ResetCause,
     pub frame: u64,
     /// Silence before the RST or the segment it answered (s).
@@ -142,6 +160,15 @@ pub struct ResetReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct RetransmissionReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: RetransmissionFacts,
+}
+
+/// What the unacknowledged data shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetransmissionFacts {
     pub first_unacked_frame: u64,
     pub retransmissions: u32,
     /// Gaps between successive transmissions (s): the exponential backoff.
@@ -190,6 +217,15 @@ pub struct SynBackoffReport {
 pub struct ZeroWindowReport {
     /// The side whose window is closed (its application stopped reading).
     pub receiver: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ZeroWindowFacts,
+}
+
+/// How long a zero window stayed closed, and how its peer probed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowFacts {
     /// The first packet that advertised the zero window.
     pub since_frame: u64,
     /// From then to the end of the capture (s).
@@ -204,6 +240,15 @@ pub struct ZeroWindowReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatReport {
     pub from: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HeartbeatFacts,
+}
+
+/// The heartbeat's rhythm, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeartbeatFacts {
     /// The period as observed, to a tenth of a second (the median gap): an
     /// application timer need not count whole seconds (3.5 s is not 4 s).
     pub period_s: f64,
@@ -215,6 +260,15 @@ pub struct HeartbeatReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HalfClosedReport {
     pub fin_by: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HalfClosedFacts,
+}
+
+/// How long a half-closed connection stayed so.
+#[derive(Clone, Debug, Serialize)]
+pub struct HalfClosedFacts {
     /// How long the other side then stayed open, until the capture ended (s).
     pub open_for_s: f64,
 }
@@ -240,6 +294,9 @@ pub struct ConnectionReport {
     pub capture: String,
     pub client: String,
     pub server: String,
+    /// `client` and `server` as addresses (the other formats write them as objects).
+    #[serde(skip)]
+    pub addrs: [SocketAddr; 2],
     pub roles_from: RoleSource,
     pub vlan: Vec<u16>,
     pub first_frame: u64,
@@ -250,6 +307,9 @@ pub struct ConnectionReport {
     pub packets: u64,
     pub end_reason: EndReason,
     pub ended_by: Option<String>,
+    /// `ended_by` as a side.
+    #[serde(skip)]
+    pub ended_by_side: Option<Side>,
     /// For `reset`: why ("refused", "middlebox", "peer-lost-state", "abort-unread-data", "abort").
     pub reset_cause: Option<ResetCause>,
     pub diagnosis: String,
@@ -268,6 +328,9 @@ pub struct ConnectionReport {
     pub zero_window_probes: u32,
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
+    /// The end of the connection as a ladder diagram (the table and HTML draw it).
+    #[serde(skip)]
+    pub ladder: ladder::Ladder,
 }
 
 /// Per-prober aggregate across connections.
@@ -275,6 +338,16 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// "ip:port" for a server, "ip" for a client (its ports change).
     pub prober: String,
+    /// `prober` as an address and, for a server, its port.
+    #[serde(skip)]
+    pub prober_addr: (IpAddr, Option<u16>),
+    #[serde(flatten)]
+    pub facts: HostFacts,
+}
+
+/// What one prober's connections showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostFacts {
     pub role: Side,
     pub connections_probed: u64,
     pub connections_ended: u64,
@@ -295,6 +368,15 @@ pub struct HostReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct PathReport {
     pub server: String,
+    #[serde(skip)]
+    pub server_addr: SocketAddr,
+    #[serde(flatten)]
+    pub facts: PathFacts,
+}
+
+/// What the connections to one server showed about its path.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathFacts {
     pub connections: u64,
     /// The longest silence a connection to this server survived (s).
     pub survived_idle_max_s: Option<f64>,
@@ -317,6 +399,15 @@ pub struct PathReport {
 pub struct StormReport {
     pub client: String,
     pub server: String,
+    #[serde(skip)]
+    pub addrs: (IpAddr, SocketAddr),
+    #[serde(flatten)]
+    pub facts: StormFacts,
+}
+
+/// One client's reconnect storm.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormFacts {
     /// Older connections left open (unanswered, half-closed by the server,
     /// or long idle), each followed by a newer connection.
     pub abandoned: u64,
@@ -338,6 +429,8 @@ pub struct Summary {
     pub packets: u64,
     pub connections: u64,
     pub by_end_reason: BTreeMap<EndReason, u64>,
+    /// The `reset` verdicts by their cause.
+    pub by_reset_cause: BTreeMap<ResetCause, u64>,
     pub keepalive_probes: u64,
     pub keepalive_probes_answered: u64,
 }
@@ -381,6 +474,11 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
+    /// How it ended, with a reset's cause: `reset:middlebox`.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.end_reason, cause: self.reset_cause }
+    }
+
     /// The report of `conn`, judged `verdict`, from the `capture_number`th capture (from 1), named `capture`.
     pub fn new(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
@@ -391,6 +489,7 @@ impl ConnectionReport {
             capture: capture.to_string(),
             client: endpoint(conn.client()),
             server: endpoint(conn.server()),
+            addrs: [conn.client(), conn.server()],
             roles_from: conn.roles,
             vlan: conn.vlan.ids(),
             first_frame: conn.first.frame,
@@ -401,39 +500,51 @@ impl ConnectionReport {
             packets: conn.packets,
             end_reason: verdict.reason(),
             ended_by: verdict.ended_by().map(|s| endpoint(conn.side(s).addr)),
+            ended_by_side: verdict.ended_by(),
             reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
             reset: verdict.reset().map(|r| ResetReport {
                 sender: endpoint(conn.side(r.sender).addr),
-                cause: r.cause,
-                frame: r.rst.frame,
-                idle_before_s: round6(r.idle_before_s),
-                injector_hops: r.injector_hops,
-                host_hops: r.host_hops,
+                by: r.sender,
+                facts: ResetFacts {
+                    cause: r.cause,
+                    frame: r.rst.frame,
+                    idle_before_s: round6(r.idle_before_s),
+                    injector_hops: r.injector_hops,
+                    host_hops: r.host_hops,
+                },
             }),
             retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: endpoint(conn.side(r.sender).addr),
-                first_unacked_frame: r.first_unacked.frame,
-                retransmissions: r.retransmissions,
-                backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
-                gave_up_after_s: round6(r.gave_up_after_s),
-                gave_up: r.gave_up,
-                still_retransmitting: r.still_retransmitting,
-                reset_by_sender: r.reset_by_sender.is_some(),
-                tcp_retries2: r.retries2,
+                by: r.sender,
+                facts: RetransmissionFacts {
+                    first_unacked_frame: r.first_unacked.frame,
+                    retransmissions: r.retransmissions,
+                    backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
+                    gave_up_after_s: round6(r.gave_up_after_s),
+                    gave_up: r.gave_up,
+                    still_retransmitting: r.still_retransmitting,
+                    reset_by_sender: r.reset_by_sender.is_some(),
+                    tcp_retries2: r.retries2,
+                },
             }),
             zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
                 receiver: endpoint(conn.side(z.receiver).addr),
-                since_frame: z.since.frame,
-                closed_for_s: round6(z.closed_for_s),
-                probes: z.probes,
-                probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
+                by: z.receiver,
+                facts: ZeroWindowFacts {
+                    since_frame: z.since.frame,
+                    closed_for_s: round6(z.closed_for_s),
+                    probes: z.probes,
+                    probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
+                },
             }),
             half_closed: match verdict.verdict {
-                Verdict::HalfClosed { fin_by, open_for_s, .. } => {
-                    Some(HalfClosedReport { fin_by: endpoint(conn.side(fin_by).addr), open_for_s: round6(open_for_s) })
-                }
+                Verdict::HalfClosed { fin_by, open_for_s, .. } => Some(HalfClosedReport {
+                    fin_by: endpoint(conn.side(fin_by).addr),
+                    by: fin_by,
+                    facts: HalfClosedFacts { open_for_s: round6(open_for_s) },
+                }),
                 _ => None,
             },
             handshake: verdict.handshake().map(|h| HandshakeReport {
@@ -452,9 +563,12 @@ impl ConnectionReport {
             }),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
-                period_s: (h.period_s * 10.0).round() / 10.0,
-                period_observed_s: round6(h.period_s),
-                messages: h.messages,
+                by: h.from,
+                facts: HeartbeatFacts {
+                    period_s: (h.period_s * 10.0).round() / 10.0,
+                    period_observed_s: round6(h.period_s),
+                    messages: h.messages,
+                },
             }),
             idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap.map(|(g, _)| round6(g)),
@@ -462,14 +576,13 @@ impl ConnectionReport {
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
             wireshark_filter: wireshark_filter(conn),
+            ladder: ladder::ladder(conn, verdict),
         }
     }
 }
 
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
-    KeepaliveReport {
-        prober: endpoint(conn.side(k.prober).addr),
-        prober_role: k.prober,
+    let facts = KeepaliveFacts {
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
@@ -488,7 +601,8 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         os_family: os_family(k.probe_bytes, k.ttl),
         settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
-    }
+    };
+    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr), prober_role: k.prober, facts }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {

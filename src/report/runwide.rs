@@ -1,7 +1,7 @@
 //! The run-wide findings in words: per-prober lines, path idle timeouts,
 //! reconnect storms.
 
-use super::{HostReport, PathReport, StormReport, endpoint};
+use super::{HostFacts, HostReport, PathFacts, PathReport, StormFacts, StormReport, endpoint};
 use crate::findings::middlebox::names;
 use crate::findings::{HostFinding, PathFinding, Prober, StormFinding};
 use crate::time::round6;
@@ -10,13 +10,12 @@ use crate::verdict::Bound;
 impl HostReport {
     pub fn new(h: &HostFinding) -> HostReport {
         let role = h.prober.role();
-        let prober = match h.prober {
-            Prober::Server(addr) => endpoint(addr),
-            Prober::Client(ip) => ip.to_string(),
+        let (prober, prober_addr) = match h.prober {
+            Prober::Server(addr) => (endpoint(addr), (addr.ip(), Some(addr.port()))),
+            Prober::Client(ip) => (ip.to_string(), (ip, None)),
         };
-        HostReport {
+        let facts = HostFacts {
             summary: host_summary(&prober, h),
-            prober,
             role,
             connections_probed: h.connections_probed,
             connections_ended: h.connections_ended,
@@ -30,7 +29,8 @@ impl HostReport {
             probes: h.probes.map(|p| p.0),
             probes_bound: h.probes.map(|p| p.1),
             settings_origin: h.settings_origin,
-        }
+        };
+        HostReport { prober, prober_addr, facts }
     }
 }
 
@@ -88,8 +88,7 @@ impl PathReport {
                 " Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s, or raise the box's timeout."
             ));
         }
-        PathReport {
-            server,
+        let facts = PathFacts {
             connections: p.connections,
             survived_idle_max_s: p.survived_idle_max_s.map(round6),
             died_after_idle_min_s: Some(round6(died)),
@@ -99,7 +98,8 @@ impl PathReport {
             fits_defaults: p.known_defaults.iter().map(|t| format!("{} ({} s)", t.name, t.secs)).collect(),
             recommended_keepalive_idle_s: (!p.conflicting).then_some(recommended),
             summary,
-        }
+        };
+        PathReport { server, server_addr: p.server, facts }
     }
 }
 
@@ -120,7 +120,7 @@ impl StormReport {
         if idle > 0 {
             why.push(format!("{idle} sat idle for a minute or more"));
         }
-        StormReport {
+        let facts = StormFacts {
             summary: format!(
                 "{client} left {} older connections to {server} open and opened a newer one after each (the oldest from frame {}, the newest at frame {}): of those, {}. The client reconnects without closing what it abandoned, and the old connections pile up (a leak that ends when a side runs out of sockets or file descriptors). Close the old connection before reconnecting, or let keepalive or an idle timeout reap it.",
                 s.abandoned,
@@ -133,8 +133,7 @@ impl StormReport {
             half_closed_by_server: s.half_closed_by_server,
             first_frame: s.first_frame,
             newest_frame: s.newest_frame,
-            client,
-            server,
-        }
+        };
+        StormReport { client, server, addrs: (s.client, s.server), facts }
     }
 }

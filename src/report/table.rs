@@ -3,9 +3,10 @@
 //! connection. Tables fit the terminal; piped output is not wrapped by width
 //! but paragraphs are wrapped at 100 columns.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::report::{ConnectionReport, ReportSink, RunReport, Summary, ladder};
 use crate::verdict::EndReason;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::presets::{ASCII_FULL_CONDENSED, UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
 use std::io::{self, IsTerminal, Write};
 
 /// Without --all, at most this many connections are detailed.
@@ -18,17 +19,25 @@ pub struct TableSink<W: Write> {
     /// Abnormal connections not kept (beyond the limit).
     not_shown: u64,
     width: usize,
+    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
+    ascii: bool,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
         let width = if io::stdout().is_terminal() { textwrap::termwidth().max(60) } else { 100 };
-        TableSink { out, all, kept: Vec::new(), not_shown: 0, width }
+        TableSink { out, all, kept: Vec::new(), not_shown: 0, width, ascii: false }
+    }
+
+    /// Draws tables and ladders with plain ASCII.
+    pub fn ascii(mut self, ascii: bool) -> TableSink<W> {
+        self.ascii = ascii;
+        self
     }
 
     fn table(&self) -> Table {
         let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
+        t.load_style(if self.ascii { ASCII_FULL_CONDENSED } else { UTF8_FULL_CONDENSED });
         if io::stdout().is_terminal() {
             t.set_content_arrangement(ContentArrangement::Dynamic);
             t.set_width(self.width as u16);
@@ -114,7 +123,7 @@ impl<W: Write> ReportSink for TableSink<W> {
                 writeln!(out, "{}", self.wrap("  error: ", e))?;
             }
         }
-        let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let verdicts = verdict_counts(summary);
         writeln!(
             out,
             "\n{} connection{}: {}",
@@ -144,35 +153,35 @@ impl<W: Write> ReportSink for TableSink<W> {
             for h in hosts {
                 t.add_row(vec![
                     h.prober.clone(),
-                    h.role.to_string(),
-                    format!("{}/{}", h.connections_ended, h.connections_probed),
-                    opt_secs(h.idle_s, h.idle_observed_min_s),
-                    opt_secs(h.interval_s, h.interval_observed_min_s),
-                    match (h.probes, h.probes_bound) {
+                    h.facts.role.to_string(),
+                    format!("{}/{}", h.facts.connections_ended, h.facts.connections_probed),
+                    opt_secs(h.facts.idle_s, h.facts.idle_observed_min_s),
+                    opt_secs(h.facts.interval_s, h.facts.interval_observed_min_s),
+                    match (h.facts.probes, h.facts.probes_bound) {
                         (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
                         (Some(n), _) => n.to_string(),
                         _ => "?".to_string(),
                     },
-                    format!("{}/{}", h.probes_answered, h.probes_sent),
-                    h.settings_origin.to_string(),
+                    format!("{}/{}", h.facts.probes_answered, h.facts.probes_sent),
+                    h.facts.settings_origin.to_string(),
                 ]);
             }
             writeln!(out, "{t}")?;
             for h in hosts {
-                writeln!(out, "{}", self.wrap("  ", &h.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &h.facts.summary))?;
             }
         }
 
         if !run.paths.is_empty() {
             writeln!(out, "\nIdle timeouts on the path")?;
             for p in run.path_reports() {
-                writeln!(out, "{}", self.wrap("  ", &p.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &p.facts.summary))?;
             }
         }
         if !run.reconnect_storms.is_empty() {
             writeln!(out, "\nReconnect storms")?;
             for s in run.storm_reports() {
-                writeln!(out, "{}", self.wrap("  ", &s.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &s.facts.summary))?;
             }
         }
 
@@ -181,12 +190,12 @@ impl<W: Write> ReportSink for TableSink<W> {
             let mut t = self.table();
             t.set_header(vec!["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"]);
             for (i, c) in self.kept.iter().enumerate() {
-                let probes: u32 = c.keepalive.iter().map(|k| k.probes_sent).sum();
+                let probes: u32 = c.keepalive.iter().map(|k| k.facts.probes_sent).sum();
                 t.add_row(vec![
                     (i + 1).to_string(),
                     c.client.clone(),
                     c.server.clone(),
-                    c.end_reason.to_string(),
+                    c.ending().to_string(),
                     c.ended_by.clone().unwrap_or_default(),
                     format!("{:.1} s", c.duration_s),
                     probes.to_string(),
@@ -204,7 +213,13 @@ impl<W: Write> ReportSink for TableSink<W> {
                 } else {
                     format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
                 };
-                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.end_reason, c.capture)?;
+                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.ending(), c.capture)?;
+                if c.end_reason.is_abnormal() {
+                    for line in ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii) {
+                        writeln!(out, "    {line}")?;
+                    }
+                    writeln!(out)?;
+                }
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
                     writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
@@ -214,9 +229,43 @@ impl<W: Write> ReportSink for TableSink<W> {
         } else if !self.all {
             writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
         }
-        self.out.write_all(out)?;
+        if self.ascii {
+            // The prose has arrows, dashes and ellipses too; line ends stay.
+            self.out.write_all(to_ascii(&String::from_utf8_lossy(out)).as_bytes())?;
+        } else {
+            self.out.write_all(out)?;
+        }
         self.out.flush()
     }
+}
+
+/// `text` in ASCII: each other character by its transliteration (→ as ->).
+fn to_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(deunicode::deunicode_char(c).unwrap_or("?"));
+        }
+    }
+    out
+}
+
+/// "keepalive-timeout 1, reset 3 (middlebox 2, refused 1), closed 5".
+fn verdict_counts(summary: &Summary) -> Vec<String> {
+    summary
+        .by_end_reason
+        .iter()
+        .map(|(&r, n)| {
+            let causes: Vec<String> = summary.by_reset_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            if r == EndReason::Reset && !causes.is_empty() {
+                format!("{r} {n} ({})", causes.join(", "))
+            } else {
+                format!("{r} {n}")
+            }
+        })
+        .collect()
 }
 
 fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {

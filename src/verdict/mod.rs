@@ -11,6 +11,7 @@ mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
+mod select;
 mod stall;
 
 pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
@@ -18,6 +19,7 @@ pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{ResetCause, ResetFinding, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use select::{Ending, Selector, any_matches};
 pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
 use crate::flow::{Connection, PacketRef, ResetMark, Side};
@@ -304,6 +306,11 @@ impl Judgement {
             },
             _ => self.other_zero_window.as_ref(),
         }
+    }
+
+    /// The verdict with, for a reset, its cause: what `--only` picks by.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.reason(), cause: self.reset().map(|r| r.cause) }
     }
 
     /// What the RST that ended the connection shows.
