@@ -3,7 +3,7 @@
 use crate::decode::Segment;
 use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
-use crate::source::file::FileSource;
+use crate::source::file::{FileSource, Skipped};
 use crate::source::{Next, PacketSource, filter};
 use std::ffi::OsString;
 use std::io;
@@ -62,6 +62,7 @@ pub fn analyze_files(
         let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
         let size = source.size;
         let mut reported = 0;
+        let mut broken = None;
         loop {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
@@ -77,16 +78,15 @@ pub fn analyze_files(
                 Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
-                    // The capture's error: what was read before it is in the report.
-                    let msg = format!(
-                        "{name}: the file is cut off or damaged after packet {}: {reason}; the packets before it were analysed",
-                        pipeline.frames()
-                    );
-                    pipeline.set_error(msg.clone());
-                    outcome.input_errors.push(msg);
+                    broken = Some((pipeline.frames(), reason));
                     break;
                 }
             }
+        }
+        // The capture's error: what was read around it is in the report.
+        if let Some(msg) = damage_report(&name, &source.take_skipped(), broken) {
+            pipeline.set_error(msg.clone());
+            outcome.input_errors.push(msg);
         }
         for warning in source.take_warnings() {
             pipeline.warn(warning);
@@ -99,4 +99,48 @@ pub fn analyze_files(
         progress(&name, size.unwrap_or(0), size);
     }
     Ok(outcome)
+}
+
+/// Damaged places listed one by one in a capture's error; more are counted.
+const DAMAGE_LISTED: usize = 5;
+
+/// A capture's error, when it was damaged: the places reading went on
+/// after (`skipped`), and where it broke off for good (`broken`: the
+/// packets read before it, and why), naming the file. Frame numbers go on
+/// after a skipped place as if it held no packet; Wireshark stops at the
+/// first, so the message says from which packet on it cannot show them.
+fn damage_report(name: &str, skipped: &[Skipped], broken: Option<(u64, String)>) -> Option<String> {
+    let Some(first) = skipped.first() else {
+        return broken.map(|(frames, reason)| {
+            format!("{name}: the file is cut off or damaged after packet {frames}: {reason}; the packets before it were analysed")
+        });
+    };
+    let mut places: Vec<String> = skipped
+        .iter()
+        .take(DAMAGE_LISTED)
+        .map(|s| {
+            format!(
+                "after packet {}: {}; reading resumed {} ({} bytes skipped)",
+                s.after_packet, s.damage, s.resumed_at, s.bytes
+            )
+        })
+        .collect();
+    if skipped.len() > DAMAGE_LISTED {
+        places.push(format!("{} more damaged places, each skipped", skipped.len() - DAMAGE_LISTED));
+    }
+    let count = match skipped.len() {
+        1 => "damaged".to_string(),
+        n => format!("damaged in {n} places:"),
+    };
+    let end = match broken {
+        Some((frames, reason)) => format!(
+            "; and it is cut off or damaged after packet {frames}: {reason}; the packets between and before were analysed"
+        ),
+        None => "; the packets on both sides were analysed".into(),
+    };
+    Some(format!(
+        "{name}: the file is {count} {}{end}; packets after the damage are numbered on from {} (Wireshark stops at the damage: it does not show them)",
+        places.join("; "),
+        first.after_packet + 1
+    ))
 }

@@ -587,3 +587,71 @@ fn idle_limits_run_to_the_statistics_end_time() {
     let ended = diagnosis("ended.pcapng", &[(0, 0, 0, Some(100.0))]);
     assert!(!ended.contains("SYN retry window"), "{ended}");
 }
+
+/// `bytes` with `garbage` inserted at `at`.
+fn inserted(bytes: &[u8], at: usize, garbage: &[u8]) -> Vec<u8> {
+    [&bytes[..at], garbage, &bytes[at..]].concat()
+}
+
+#[test]
+fn a_damaged_pcap_record_in_the_middle_is_skipped_and_named_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcap");
+    let frames = keepalive_kill_frames();
+    write_pcap(&clean, 1, &frames);
+    let (want, _) = analyze_json(&[clean.to_str().unwrap()]);
+    // 37 bytes of 0xff after packet 6, before the probes: the record header
+    // read there claims 4294967295 captured bytes.
+    let at = 24 + frames[..6].iter().map(|(_, f)| 16 + f.len()).sum::<usize>();
+    let path = dir.path().join("damaged.pcap");
+    std::fs::write(&path, inserted(&std::fs::read(&clean).unwrap(), at, &[0xff; 37])).unwrap();
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a damaged file is an input error");
+    let error = doc["captures"][0]["error"].as_str().expect("the capture's error");
+    assert_eq!(stderr_lines(&out), [format!("tcpka: {error}")]);
+    let resumed = at + 37;
+    let want_error = format!(
+        "{}: the file is damaged after packet 6: the packet record at byte {at} is damaged: it claims 4294967295 captured bytes, more than the 262144 a capture holds; reading resumed at byte {resumed} (37 bytes skipped); the packets on both sides were analysed; packets after the damage are numbered on from 7 (Wireshark stops at the damage: it does not show them)",
+        path.display()
+    );
+    assert_eq!(error, want_error);
+    // Both sides of the damage were read: the kill is seen as in the clean file.
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    let (conn, clean_conn) = (&doc["connections"][0], &want["connections"][0]);
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    for field in ["packets", "last_frame", "keepalive", "evidence", "diagnosis"] {
+        assert_eq!(conn[field], clean_conn[field], "{field}");
+    }
+}
+
+#[test]
+fn a_pcapng_block_whose_length_runs_past_the_file_is_skipped_when_blocks_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcapng");
+    let frames = keepalive_kill_frames();
+    let packets: Vec<_> = frames.iter().map(|(t, f)| (0, *t, f.clone())).collect();
+    write_pcapng(&clean, &[1], &packets, &[]);
+    let (want, _) = analyze_json(&[clean.to_str().unwrap()]);
+    // A block header after packet 6 that claims 4096 bytes (an Enhanced
+    // Packet Block's type; the file holds fewer after it), and some of its body.
+    let at = 28 + 20 + frames[..6].iter().map(|(_, f)| 32 + f.len().next_multiple_of(4)).sum::<usize>();
+    let mut garbage = vec![6, 0, 0, 0, 0, 0x10, 0, 0];
+    garbage.extend_from_slice(&[0xab; 14]);
+    let path = dir.path().join("damaged.pcapng");
+    std::fs::write(&path, inserted(&std::fs::read(&clean).unwrap(), at, &garbage)).unwrap();
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let error = doc["captures"][0]["error"].as_str().expect("the capture's error");
+    assert_eq!(stderr_lines(&out), [format!("tcpka: {error}")]);
+    for words in [
+        format!("{}: the file is damaged after packet 6:", path.display()),
+        format!("the block at byte {at} is damaged: it claims 4096 bytes, which run into the records after it"),
+        format!("reading resumed at byte {} (22 bytes skipped)", at + 22),
+        "the packets on both sides were analysed".into(),
+    ] {
+        assert!(error.contains(&words), "{words}: {error}");
+    }
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    assert_eq!(doc["connections"][0]["evidence"], want["connections"][0]["evidence"]);
+}
