@@ -4,6 +4,7 @@ use crate::decode::Segment;
 use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
 use crate::source::file::{FileSource, Skipped};
+use crate::source::series::{self, Group, Joining};
 use crate::source::{Next, PacketSource, filter};
 use std::ffi::OsString;
 use std::io;
@@ -32,45 +33,115 @@ pub struct Outcome {
     pub captures_read: usize,
 }
 
-/// Reads every file in turn ("-" = standard input). A file that cannot be
-/// read is reported and skipped; the others are still analysed. The filter
-/// is checked first, for Ethernet (the link type whose filters are a
-/// superset): a syntax error is said once, before any file is read.
+/// What every file of a run is read with.
+struct Reading<'a, 't, P> {
+    filter: Option<&'a str>,
+    progress: P,
+    trace: Option<&'a mut Tracer<'t>>,
+    outcome: Outcome,
+}
+
+/// Reads every file in turn ("-" = standard input). Files that continue
+/// one another (a ring buffer, a directory of one; see
+/// [`series`]) are read as one capture, unless
+/// `joining` says otherwise. A file that cannot be read is reported and
+/// skipped; the others are still analysed. The filter is checked first,
+/// for Ethernet (the link type whose filters are a superset): a syntax
+/// error is said once, before any file is read.
 pub fn analyze_files(
     judge: &mut Judge<'_>,
     files: &[OsString],
     filter: Option<&str>,
-    mut progress: impl FnMut(&str, u64, Option<u64>),
-    mut trace: Option<&mut Tracer<'_>>,
+    joining: Joining,
+    progress: impl FnMut(&str, u64, Option<u64>),
+    trace: Option<&mut Tracer<'_>>,
 ) -> Result<Outcome, AnalyzeError> {
     if let Some(expr) = filter {
         filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
     }
-    let mut outcome = Outcome::default();
-    for file in files {
-        let name = file.to_string_lossy();
-        let mut source = match FileSource::open(file, filter) {
-            Ok(f) => f,
-            Err(e) => {
-                judge.add_unreadable(&name, e.to_string());
-                outcome.input_errors.push(e.to_string());
-                continue;
+    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    for group in series::group(files, joining) {
+        reading.group(judge, &group)?;
+    }
+    Ok(reading.outcome)
+}
+
+impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
+    /// Opens the next file of `files` that can be read; each one that cannot
+    /// is recorded with `unreadable`.
+    fn open_next<'f>(
+        &mut self,
+        files: &mut impl Iterator<Item = &'f OsString>,
+        mut unreadable: impl FnMut(&str, String),
+    ) -> Option<FileSource> {
+        for file in files {
+            match FileSource::open(file, self.filter) {
+                Ok(source) => {
+                    self.outcome.captures_read += 1;
+                    return Some(source);
+                }
+                Err(e) => {
+                    unreadable(&file.to_string_lossy(), e.to_string());
+                    self.outcome.input_errors.push(e.to_string());
+                }
             }
+        }
+        None
+    }
+
+    /// Reads a group of files: as one capture while each file continues
+    /// the one before it (or always, when the group was forced together).
+    fn group(&mut self, judge: &mut Judge<'_>, group: &Group) -> Result<(), AnalyzeError> {
+        let several = group.files.len() > 1;
+        let mut files = group.files.iter();
+        let Some(mut source) = self.open_next(&mut files, |path, e| judge.add_unreadable(path, e)) else {
+            return Ok(());
         };
-        outcome.captures_read += 1;
-        let format = source.format.clone();
-        let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
+        loop {
+            let format = source.format.clone();
+            let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
+            let next = loop {
+                let link = source.link().name.clone();
+                self.file(&mut pipeline, &mut source, several)?;
+                let Some(next) = self.open_next(&mut files, |path, e| pipeline.add_unreadable(path, e)) else {
+                    break None;
+                };
+                source = next;
+                let first = source.first_time();
+                if !group.forced && !series::continues(&link, pipeline.last_time(), &source.link().name, first) {
+                    break Some(source);
+                }
+                pipeline.next_file(&source.path, source.link());
+            };
+            pipeline.end()?;
+            match next {
+                Some(next) => source = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads one file into the capture `pipeline` is reading; `several`
+    /// when the capture may span several files (its warnings then name the file).
+    fn file(
+        &mut self,
+        pipeline: &mut Pipeline<'_, '_>,
+        source: &mut FileSource,
+        several: bool,
+    ) -> Result<(), AnalyzeError> {
+        let name = source.path.clone();
         let size = source.size;
+        let frames_before = pipeline.frames();
         let mut reported = 0;
         let mut broken = None;
         loop {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
-                progress(&name, reported, size);
+                (self.progress)(&name, reported, size);
             }
             match source.next_packet() {
                 Next::Packet(p) => {
-                    if let (Some((seg, class)), Some(t)) = (pipeline.packet(p.ts, p.data)?, trace.as_mut()) {
+                    if let (Some((seg, class)), Some(t)) = (pipeline.packet(p.ts, p.data)?, self.trace.as_mut()) {
                         t(PacketRef { frame: pipeline.frames(), ts: p.ts }, &seg, class)?;
                     }
                 }
@@ -78,7 +149,8 @@ pub fn analyze_files(
                 Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
-                    broken = Some((pipeline.frames(), reason));
+                    // Numbered in this file, for Wireshark.
+                    broken = Some((pipeline.frames() - frames_before, reason));
                     break;
                 }
             }
@@ -86,19 +158,17 @@ pub fn analyze_files(
         // The capture's error: what was read around it is in the report.
         if let Some(msg) = damage_report(&name, &source.take_skipped(), broken) {
             pipeline.set_error(msg.clone());
-            outcome.input_errors.push(msg);
+            self.outcome.input_errors.push(msg);
         }
         for warning in source.take_warnings() {
-            pipeline.warn(warning);
+            pipeline.warn(if several { format!("{name}: {warning}") } else { warning });
         }
         if let Some(end) = source.capture_end() {
             pipeline.ran_until(end);
         }
-        drop(source);
-        pipeline.end()?;
-        progress(&name, size.unwrap_or(0), size);
+        (self.progress)(&name, size.unwrap_or(0), size);
+        Ok(())
     }
-    Ok(outcome)
 }
 
 /// Damaged places listed one by one in a capture's error; more are counted.

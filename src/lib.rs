@@ -49,6 +49,7 @@ pub use report::ReportSink;
 pub use report::json::JsonSink;
 pub use report::table::TableSink;
 pub use source::interface::list_interfaces;
+pub use source::series::Joining;
 pub use verdict::EndReason;
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides

@@ -101,7 +101,8 @@ struct LiveArgs {
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, also compressed, recognised by content); "-" reads standard input
+    /// Capture files (pcap or pcapng, also compressed, recognised by content) or
+    /// directories of them (a ring buffer); "-" reads standard input
     #[arg(required = true, value_name = "FILE")]
     files: Vec<std::ffi::OsString>,
 
@@ -121,6 +122,16 @@ struct AnalyzeArgs {
     /// probe ACK, zero-window probe, retransmission, …) to standard error
     #[arg(long)]
     trace: bool,
+
+    /// Read all files as one capture, in the order of their first packets
+    /// (default: files that continue one another — a ring buffer's, a
+    /// directory's — are joined, others read apart)
+    #[arg(long, conflicts_with = "separate")]
+    concat: bool,
+
+    /// Read every file as a capture of its own, even a ring buffer's
+    #[arg(long)]
+    separate: bool,
 
     /// Exit with status 1 when any connection ends with one of these verdicts
     #[arg(long, value_name = "VERDICT[,VERDICT]", value_delimiter = ',', value_parser = parse_verdict)]
@@ -210,6 +221,11 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         &mut judge,
         &args.files,
         args.filter.as_deref(),
+        match (args.concat, args.separate) {
+            (true, _) => tcpka::Joining::Concat,
+            (_, true) => tcpka::Joining::Separate,
+            _ => tcpka::Joining::Auto,
+        },
         |path, done, total| {
             if current != path {
                 current = path.to_string();

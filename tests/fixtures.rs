@@ -25,6 +25,9 @@ const REQUIRED: &[&str] = &[
     "half-closed",
     "heartbeat",
     "reconnect-storm",
+    "ring-buffer",
+    "vantage-drop",
+    "vantage-inject",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {

@@ -66,9 +66,14 @@ impl<W: Write> ReportSink for TableSink<W> {
         let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
         let out = &mut Vec::new();
         for c in captures {
+            // A capture read from several files: the first and last, and how many.
+            let path = match c.files.as_slice() {
+                [first, .., last] => format!("{first} … {last} ({} files, one capture)", c.files.len()),
+                _ => c.path.clone(),
+            };
             let mut line = format!(
                 "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-                c.path,
+                path,
                 c.format.as_deref().unwrap_or("unreadable"),
                 if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
                 c.packets,
@@ -188,7 +193,12 @@ impl<W: Write> ReportSink for TableSink<W> {
                 writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.end_reason, c.capture)?;
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
-                    writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
+                    // A capture of several files: the file and its frame there too.
+                    let file = match (&e.file, e.file_frame) {
+                        (Some(file), Some(n)) => format!(" [{} frame {n}]", base_name(file)),
+                        _ => String::new(),
+                    };
+                    writeln!(out, "    frame {:>7}  {}  {}{file}", e.frame, e.time, e.what)?;
                 }
                 writeln!(out, "    Wireshark: {}", c.wireshark_filter)?;
             }
@@ -207,4 +217,9 @@ fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
         (Some(s), None) => format!("{s} s"),
         (None, None) => "?".to_string(),
     }
+}
+
+/// The last component of a path (a file of a ring buffer, in evidence).
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }

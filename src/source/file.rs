@@ -239,7 +239,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                                 _ => false,
                             };
                             if rejected {
-                                Entry { ts: Timestamp::default(), start: 0, len: 0, link, skipped: true }
+                                Entry { ts: p.ts, start: 0, len: 0, link, skipped: true }
                             } else {
                                 let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
                                 let start = batch.bytes.len() as u32;
@@ -249,7 +249,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                         }
                         Some(&Route::Skip(i)) => {
                             reading.skipped[i].2 += 1;
-                            Entry { ts: Timestamp::default(), start: 0, len: 0, link: 0, skipped: true }
+                            Entry { ts: p.ts, start: 0, len: 0, link: 0, skipped: true }
                         }
                         // The reader only hands out packets of described interfaces.
                         None => unreachable!("a packet on an interface not routed"),
@@ -418,6 +418,22 @@ impl FileSource {
     /// What the reader had to say once the file ended (packets it could not analyse).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// The time of the file's first packet (analysed or not), None when it
+    /// has none; waits for the reader's first batch.
+    pub fn first_time(&mut self) -> Option<Timestamp> {
+        if self.batch.packets.is_empty()
+            && self.batch.end.is_none()
+            && !self.ended
+            && let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok())
+        {
+            self.links.append(&mut batch.links);
+            let done = std::mem::replace(&mut self.batch, batch);
+            let _ = self.empty.send(done);
+            self.next = 0;
+        }
+        self.batch.packets.get(self.next).map(|e| e.ts)
     }
 
     /// The damaged places reading went on after, once the file has ended.

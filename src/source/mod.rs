@@ -10,6 +10,7 @@ pub mod interface;
 pub mod reader;
 #[cfg(test)]
 pub mod scripted;
+pub mod series;
 
 use crate::decode::LinkKind;
 use crate::time::Timestamp;
