@@ -6,6 +6,7 @@ use crate::pipeline::{Judge, Pipeline};
 use crate::source::file::{FileSource, Skipped};
 use crate::source::series::{self, Group, Joining};
 use crate::source::{Next, PacketSource, filter};
+use crate::vantage::{self, Point};
 use std::ffi::OsString;
 use std::io;
 use thiserror::Error;
@@ -66,6 +67,43 @@ pub fn analyze_files(
     Ok(reading.outcome)
 }
 
+/// Reads two captures of the same connections taken at once at two points
+/// of their path (`points`: each point's name and file), each as a capture
+/// of its own, and compares them ([`vantage`]): which connection at one
+/// point is which at the other, and which packets one point saw and the
+/// other did not. A capture that cannot be read is reported as by
+/// [`analyze_files`]; the comparison then is not made.
+pub fn analyze_vantage(
+    judge: &mut Judge<'_>,
+    points: &[(String, OsString)],
+    filter: Option<&str>,
+    progress: impl FnMut(&str, u64, Option<u64>),
+    trace: Option<&mut Tracer<'_>>,
+) -> Result<Outcome, AnalyzeError> {
+    if let Some(expr) = filter {
+        filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
+    }
+    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    let mut seen = Vec::new();
+    for (name, file) in points {
+        let Some(mut source) = reading.open_next(&mut std::iter::once(file), |path, e| judge.add_unreadable(path, e))
+        else {
+            continue;
+        };
+        let mut point = Point::new(name, &source.path);
+        let format = source.format.clone();
+        let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
+        reading.file(&mut pipeline, &mut source, false, Some(&mut point))?;
+        point.ended = source.capture_end();
+        pipeline.end()?;
+        seen.push(point);
+    }
+    if let [a, b] = seen.as_slice() {
+        judge.add_vantage(&vantage::compare(a, b));
+    }
+    Ok(reading.outcome)
+}
+
 impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
     /// Opens the next file of `files` that can be read; each one that cannot
     /// is recorded with `unreadable`.
@@ -102,7 +140,7 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
             let next = loop {
                 let link = source.link().name.clone();
-                self.file(&mut pipeline, &mut source, several)?;
+                self.file(&mut pipeline, &mut source, several, None)?;
                 let Some(next) = self.open_next(&mut files, |path, e| pipeline.add_unreadable(path, e)) else {
                     break None;
                 };
@@ -122,12 +160,14 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
     }
 
     /// Reads one file into the capture `pipeline` is reading; `several`
-    /// when the capture may span several files (its warnings then name the file).
+    /// when the capture may span several files (its warnings then name the
+    /// file); every TCP packet also to `point`, when given.
     fn file(
         &mut self,
         pipeline: &mut Pipeline<'_, '_>,
         source: &mut FileSource,
         several: bool,
+        mut point: Option<&mut Point>,
     ) -> Result<(), AnalyzeError> {
         let name = source.path.clone();
         let size = source.size;
@@ -141,8 +181,14 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             }
             match source.next_packet() {
                 Next::Packet(p) => {
-                    if let (Some((seg, class)), Some(t)) = (pipeline.packet(p.ts, p.data)?, self.trace.as_mut()) {
-                        t(PacketRef { frame: pipeline.frames(), ts: p.ts }, &seg, class)?;
+                    if let Some((seg, class)) = pipeline.packet(p.ts, p.data)? {
+                        let at = PacketRef { frame: pipeline.frames(), ts: p.ts };
+                        if let Some(t) = self.trace.as_mut() {
+                            t(at, &seg, class)?;
+                        }
+                        if let Some(point) = point.as_mut() {
+                            point.record(at, &seg, class);
+                        }
                     }
                 }
                 Next::Link(link) => pipeline.set_link(link),

@@ -33,11 +33,12 @@ mod source;
 #[cfg(test)]
 mod testkit;
 mod time;
+mod vantage;
 mod verdict;
 
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
-pub use analyze::{Tracer, analyze_files};
+pub use analyze::{Tracer, analyze_files, analyze_vantage};
 pub use cli::{is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against

@@ -12,9 +12,11 @@ use crate::event::{
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
+use crate::report::vantage::VantageReport;
 use crate::report::{CaptureSummary, ConnectionReport, FileFrames, ReportSink, RunReport, Summary, round6};
 use crate::source::Link;
 use crate::time::Timestamp;
+use crate::vantage::Comparison;
 use crate::verdict::{EndReason, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -37,6 +39,8 @@ pub struct Judge<'s> {
     captures: Vec<CaptureSummary>,
     fail_on: BTreeSet<EndReason>,
     failed: bool,
+    /// Two vantage points compared, when asked for.
+    vantage: Option<VantageReport>,
 }
 
 /// The event sink, and what has been streamed about each held connection.
@@ -66,6 +70,7 @@ impl<'s> Judge<'s> {
             captures: Vec::new(),
             fail_on,
             failed: false,
+            vantage: None,
         }
     }
 
@@ -216,6 +221,11 @@ impl<'s> Judge<'s> {
         self.stream.as_mut().map_or(Ok(()), |s| s.sink.capture_stats(now, stats))
     }
 
+    /// Two vantage points compared: reported after the connections.
+    pub fn add_vantage(&mut self, comparison: &Comparison) {
+        self.vantage = Some(VantageReport::new(comparison));
+    }
+
     /// Records a capture that could not be read at all.
     pub fn add_unreadable(&mut self, path: &str, error: String) {
         self.summary.captures += 1;
@@ -235,6 +245,7 @@ impl<'s> Judge<'s> {
             paths: &paths,
             reconnect_storms: &reconnect_storms,
             summary: &self.summary,
+            vantage: self.vantage.as_ref(),
         })?;
         streamed?;
         Ok(self.failed)

@@ -6,6 +6,7 @@ pub mod diagnosis;
 pub mod json;
 mod runwide;
 pub mod table;
+pub mod vantage;
 
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
@@ -289,6 +290,8 @@ pub struct RunReport<'a> {
     pub paths: &'a [PathFinding],
     pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+    /// Two vantage points compared (`--vantage`), when asked for.
+    pub vantage: Option<&'a vantage::VantageReport>,
 }
 
 impl RunReport<'_> {

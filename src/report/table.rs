@@ -205,6 +205,23 @@ impl<W: Write> ReportSink for TableSink<W> {
         } else if !self.all {
             writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
         }
+        if let Some(v) = run.vantage {
+            let points: Vec<String> = v.points.iter().map(|p| format!("{} ({})", p.name, p.capture)).collect();
+            writeln!(out, "\nVantage points: {}", points.join(", "))?;
+            if let Some(offset) = v.clock_offset_s {
+                let line = format!(
+                    "{}'s clock minus {}'s, with the path between: {offset:+.6} s",
+                    v.points[1].name, v.points[0].name
+                );
+                writeln!(out, "{}", self.wrap("  ", &line))?;
+            }
+            for (i, c) in v.connections.iter().enumerate() {
+                writeln!(out, "\n[{}] {}", i + 1, self.wrap("", &c.summary).trim_start())?;
+            }
+            let unmatched: Vec<String> =
+                v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect();
+            writeln!(out, "\nConnections seen at one point only: {}", unmatched.join(", "))?;
+        }
         self.out.write_all(out)?;
         self.out.flush()
     }
