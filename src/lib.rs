@@ -35,11 +35,12 @@ mod source;
 #[cfg(test)]
 mod testkit;
 mod time;
+mod vantage;
 mod verdict;
 
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
-pub use analyze::{Tracer, analyze_files};
+pub use analyze::{Tracer, analyze_files, analyze_vantage};
 pub use cli::{is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against
@@ -52,6 +53,7 @@ pub use report::json::JsonSink;
 pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
 pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, list_interfaces};
+pub use source::series::Joining;
 pub use verdict::{EndReason, ResetCause, Selector};
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides

@@ -123,9 +123,18 @@ struct LiveArgs {
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, also compressed, recognised by content); "-" reads standard input
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng, also compressed, recognised by content) or
+    /// directories of them (a ring buffer); "-" reads standard input
+    #[arg(required_unless_present = "vantage", value_name = "FILE")]
     files: Vec<std::ffi::OsString>,
+
+    /// Two captures of the same connections taken at once at two points of
+    /// their path (e.g. either side of a NAT or firewall), each named:
+    /// `--vantage client=c.pcap --vantage server=s.pcap`. Besides each
+    /// capture's report: which connection is which, and the packets that
+    /// were lost or injected between the two points
+    #[arg(long, value_name = "NAME=FILE", value_parser = parse_vantage, conflicts_with_all = ["files", "concat", "separate"])]
+    vantage: Vec<(String, std::ffi::OsString)>,
 
     /// Only packets matching this BPF filter, as in `tcpdump -r FILE EXPR` (frame numbers stay those of the file)
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
@@ -147,6 +156,16 @@ struct AnalyzeArgs {
     /// probe ACK, zero-window probe, retransmission, …) to standard error
     #[arg(long)]
     trace: bool,
+
+    /// Read all files as one capture, in the order of their first packets
+    /// (default: files that continue one another — a ring buffer's, a
+    /// directory's — are joined, others read apart)
+    #[arg(long, conflicts_with = "separate")]
+    concat: bool,
+
+    /// Read every file as a capture of its own, even a ring buffer's
+    #[arg(long)]
+    separate: bool,
 
     /// Exit with status 1 when any connection ends with one of these verdicts
     /// (a reset's cause as reset:CAUSE, e.g. reset:middlebox)
@@ -177,6 +196,18 @@ enum LiveFormat {
     Table,
     /// One JSON object per event (docs/live.md)
     Json,
+}
+
+/// `NAME=FILE`; a FILE alone is named after its file name.
+fn parse_vantage(s: &str) -> Result<(String, std::ffi::OsString), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name.to_string(), file.into())),
+        Some(_) => Err("expected NAME=FILE, e.g. client=client.pcap".into()),
+        None => {
+            let name = std::path::Path::new(s).file_stem().map_or(s.into(), |n| n.to_string_lossy().into_owned());
+            Ok((name, s.into()))
+        }
+    }
 }
 
 /// The reset causes `--only` and `--fail-on` take, from the verdict vocabulary.
@@ -265,20 +296,26 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             .progress_chars("=> "),
     );
     let mut current = String::new();
-    let outcome = tcpka::analyze_files(
-        &mut judge,
-        &args.files,
-        args.filter.as_deref(),
-        |path, done, total| {
-            if current != path {
-                current = path.to_string();
-                bar.set_message(current.clone());
-                bar.set_length(total.unwrap_or(0));
-            }
-            bar.set_position(done);
-        },
-        trace,
-    )?;
+    let progress = |path: &str, done, total: Option<u64>| {
+        if current != path {
+            current = path.to_string();
+            bar.set_message(current.clone());
+            bar.set_length(total.unwrap_or(0));
+        }
+        bar.set_position(done);
+    };
+    let outcome = if args.vantage.is_empty() {
+        let joining = match (args.concat, args.separate) {
+            (true, _) => tcpka::Joining::Concat,
+            (_, true) => tcpka::Joining::Separate,
+            _ => tcpka::Joining::Auto,
+        };
+        tcpka::analyze_files(&mut judge, &args.files, args.filter.as_deref(), joining, progress, trace)?
+    } else if args.vantage.len() != 2 {
+        return Err(format!("--vantage names two captures (one per point), not {}", args.vantage.len()).into());
+    } else {
+        tcpka::analyze_vantage(&mut judge, &args.vantage, args.filter.as_deref(), progress, trace)?
+    };
     bar.finish_and_clear();
     // The trace is buffered: its last lines failing to reach standard
     // error is an error too, not something the drop of the buffer hides.

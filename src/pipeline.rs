@@ -13,11 +13,14 @@ use crate::event::{
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
+use crate::report::vantage::VantageReport;
 use crate::report::{
-    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, ReportSink, RunReport, Summary, round6,
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
+    round6,
 };
 use crate::source::{Counters, Link};
 use crate::time::Timestamp;
+use crate::vantage::Comparison;
 use crate::verdict::{EndReason, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -42,6 +45,8 @@ pub struct Judge<'s> {
     /// `--only`: the connections handed to the sink (empty: all).
     only: Vec<Selector>,
     failed: bool,
+    /// Two vantage points compared, when asked for.
+    vantage: Option<VantageReport>,
 }
 
 /// The event sink, and what has been streamed about each held connection.
@@ -72,6 +77,7 @@ impl<'s> Judge<'s> {
             fail_on,
             only: Vec::new(),
             failed: false,
+            vantage: None,
         }
     }
 
@@ -90,7 +96,14 @@ impl<'s> Judge<'s> {
 
     /// A connection was handed out at `now`: judge it, count it, report it
     /// (and stream its end, unless an early event already said it).
-    fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str, now: Timestamp) -> io::Result<()> {
+    fn conclude(
+        &mut self,
+        conn: &Connection,
+        capture_end: Timestamp,
+        capture: &str,
+        files: &FileFrames,
+        now: Timestamp,
+    ) -> io::Result<()> {
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
@@ -128,7 +141,8 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
+        let mut report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
+        report.locate(files);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
             let ended =
                 ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
@@ -229,6 +243,11 @@ impl<'s> Judge<'s> {
         self.stream.as_mut().map_or(Ok(()), |s| s.sink.capture_stats(now, stats))
     }
 
+    /// Two vantage points compared: reported after the connections.
+    pub fn add_vantage(&mut self, comparison: &Comparison) {
+        self.vantage = Some(VantageReport::new(comparison));
+    }
+
     /// Records a capture that could not be read at all.
     pub fn add_unreadable(&mut self, path: &str, error: String) {
         self.summary.captures += 1;
@@ -248,6 +267,7 @@ impl<'s> Judge<'s> {
             paths: &paths,
             reconnect_storms: &reconnect_storms,
             summary: &self.summary,
+            vantage: self.vantage.as_ref(),
         })?;
         streamed?;
         Ok(self.failed)
@@ -266,6 +286,8 @@ pub struct Pipeline<'j, 's> {
     /// When the capture ended, when the file says and it is after the last
     /// packet (a pcapng's `isb_endtime`).
     ran_until: Option<Timestamp>,
+    /// The files the capture is read from, and where each one's frames start.
+    files: FileFrames,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
     #[allow(clippy::vec_box)] // moved out of the table's boxes: a pointer each
@@ -274,6 +296,8 @@ pub struct Pipeline<'j, 's> {
 
 impl<'j, 's> Pipeline<'j, 's> {
     pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: &Link) -> Self {
+        let mut files = FileFrames::default();
+        files.add(0, path);
         let stats = CaptureSummary {
             path: path.into(),
             format: format.map(str::to_string),
@@ -289,6 +313,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             first_ts: None,
             last_ts: Timestamp::default(),
             ran_until: None,
+            files,
             next_expiry: Timestamp::default(),
             done: Vec::new(),
         }
@@ -301,6 +326,23 @@ impl<'j, 's> Pipeline<'j, 's> {
         if !self.stats.link_types.contains(&link.name) {
             self.stats.link_types.push(link.name.clone());
         }
+    }
+
+    /// The capture goes on in another file (a ring buffer's next), whose
+    /// packets start on `link`: its frames are numbered on.
+    pub fn next_file(&mut self, path: &str, link: &Link) {
+        self.files.add(self.stats.packets, path);
+        self.set_link(link);
+    }
+
+    /// Records a file of this capture that could not be read.
+    pub fn add_unreadable(&mut self, path: &str, error: String) {
+        self.judge.add_unreadable(path, error);
+    }
+
+    /// The time of the last packet so far, if any.
+    pub fn last_time(&self) -> Option<Timestamp> {
+        self.first_ts.map(|_| self.last_ts)
     }
 
     /// Counts a packet that the filter rejected (it keeps its frame number).
@@ -393,7 +435,7 @@ impl<'j, 's> Pipeline<'j, 's> {
     fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
         for conn in self.done.drain(..) {
             self.stats.connections += 1;
-            self.judge.conclude(&conn, capture_end, &self.stats.path, now)?;
+            self.judge.conclude(&conn, capture_end, &self.stats.path, &self.files, now)?;
         }
         Ok(())
     }
@@ -419,8 +461,12 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.warnings.push(warning);
     }
 
+    /// The capture's error; a second one (another file of the capture) is added to it.
     pub fn set_error(&mut self, error: String) {
-        self.stats.error = Some(error);
+        self.stats.error = Some(match self.stats.error.take() {
+            Some(first) => format!("{first}; {error}"),
+            None => error,
+        });
     }
 
     /// The number the last packet got.
@@ -433,7 +479,7 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// last packet. A prober silent since its last probe was silent while
     /// the capture went on, and the idle limits run to the capture's end.
     pub fn ran_until(&mut self, end: Timestamp) {
-        self.ran_until = Some(end);
+        self.ran_until = self.ran_until.max(Some(end));
     }
 
     /// The capture ended: judge every connection left and record the capture.
@@ -475,6 +521,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
+        self.stats.files = self.files.paths();
         self.judge.summary.captures += 1;
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);

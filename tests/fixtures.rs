@@ -28,6 +28,9 @@ const REQUIRED: &[&str] = &[
     "syn-unanswered",
     "ka-router-sll",
     "ka-router-sll2",
+    "ring-buffer",
+    "vantage-drop",
+    "vantage-inject",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {

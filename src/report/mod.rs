@@ -8,6 +8,7 @@ pub mod ladder;
 pub mod ndjson;
 mod runwide;
 pub mod table;
+pub mod vantage;
 
 use crate::community::{TCP, community_id};
 use crate::duplicates::Duplicate;
@@ -47,6 +48,11 @@ pub struct CaptureSummary {
     pub duplicates: Option<DuplicateFrames>,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
+    /// The files, in order, when the capture was read from several that
+    /// continue one another (a ring buffer; `path` is the first). Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
     /// When the capture ended, when the file says so and it is after the
     /// last packet (a pcapng's `isb_endtime`): verdicts run to it. Only in
     /// the JSON then.
@@ -279,6 +285,46 @@ pub struct Evidence {
     pub frame: u64,
     pub time: String,
     pub what: String,
+    /// For a capture read from several files (a ring buffer): the file
+    /// the packet is in, and its frame number in that file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_frame: Option<u64>,
+}
+
+/// Which file each frame of a capture comes from, when it was read from
+/// several files that continue one another (a ring buffer): its frames are
+/// numbered across them, as Wireshark numbers `mergecap -a` of the files.
+#[derive(Clone, Debug, Default)]
+pub struct FileFrames {
+    /// Each file, and the number of frames before its first.
+    starts: Vec<(u64, String)>,
+}
+
+impl FileFrames {
+    /// The next file's frames follow the `frames_before` read so far.
+    pub fn add(&mut self, frames_before: u64, path: &str) {
+        self.starts.push((frames_before, path.to_string()));
+    }
+
+    /// The files, when there are several.
+    pub fn paths(&self) -> Vec<String> {
+        match self.starts.len() {
+            0 | 1 => Vec::new(),
+            _ => self.starts.iter().map(|(_, p)| p.clone()).collect(),
+        }
+    }
+
+    /// The file of frame `frame` and its number there; None for a capture of one file.
+    pub fn locate(&self, frame: u64) -> Option<(&str, u64)> {
+        if self.starts.len() < 2 {
+            return None;
+        }
+        let i = self.starts.partition_point(|(before, _)| *before < frame).checked_sub(1)?;
+        let (before, path) = &self.starts[i];
+        Some((path, frame - before))
+    }
 }
 
 /// One connection's verdict.
@@ -443,6 +489,8 @@ pub struct RunReport<'a> {
     pub paths: &'a [PathFinding],
     pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+    /// Two vantage points compared (`--vantage`), when asked for.
+    pub vantage: Option<&'a vantage::VantageReport>,
 }
 
 impl RunReport<'_> {
@@ -474,6 +522,17 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
+    /// Names, for a capture read from several files, the file and frame
+    /// there of each piece of evidence.
+    pub fn locate(&mut self, files: &FileFrames) {
+        for e in &mut self.evidence {
+            if let Some((file, frame)) = files.locate(e.frame) {
+                e.file = Some(file.to_string());
+                e.file_frame = Some(frame);
+            }
+        }
+    }
+
     /// How it ended, with a reset's cause: `reset:middlebox`.
     pub fn ending(&self) -> Ending {
         Ending { verdict: self.end_reason, cause: self.reset_cause }
@@ -612,7 +671,7 @@ fn range(s: TimerSetting) -> [u32; 2] {
 fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
-        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
+        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what, file: None, file_frame: None });
     };
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     if let Some(syn) = conn.side(Side::Client).marks.syn {

@@ -75,9 +75,14 @@ impl<W: Write> ReportSink for TableSink<W> {
         let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
         let out = &mut Vec::new();
         for c in captures {
+            // A capture read from several files: the first and last, and how many.
+            let path = match c.files.as_slice() {
+                [first, .., last] => format!("{first} … {last} ({} files, one capture)", c.files.len()),
+                _ => c.path.clone(),
+            };
             let mut line = format!(
                 "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-                c.path,
+                path,
                 c.format.as_deref().unwrap_or("unreadable"),
                 if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
                 c.packets,
@@ -222,12 +227,34 @@ impl<W: Write> ReportSink for TableSink<W> {
                 }
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
-                    writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
+                    // A capture of several files: the file and its frame there too.
+                    let file = match (&e.file, e.file_frame) {
+                        (Some(file), Some(n)) => format!(" [{} frame {n}]", base_name(file)),
+                        _ => String::new(),
+                    };
+                    writeln!(out, "    frame {:>7}  {}  {}{file}", e.frame, e.time, e.what)?;
                 }
                 writeln!(out, "    Wireshark: {}", c.wireshark_filter)?;
             }
         } else if !self.all {
             writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
+        }
+        if let Some(v) = run.vantage {
+            let points: Vec<String> = v.points.iter().map(|p| format!("{} ({})", p.name, p.capture)).collect();
+            writeln!(out, "\nVantage points: {}", points.join(", "))?;
+            if let Some(offset) = v.clock_offset_s {
+                let line = format!(
+                    "{}'s clock minus {}'s, with the path between: {offset:+.6} s",
+                    v.points[1].name, v.points[0].name
+                );
+                writeln!(out, "{}", self.wrap("  ", &line))?;
+            }
+            for (i, c) in v.connections.iter().enumerate() {
+                writeln!(out, "\n[{}] {}", i + 1, self.wrap("", &c.summary).trim_start())?;
+            }
+            let unmatched: Vec<String> =
+                v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect();
+            writeln!(out, "\nConnections seen at one point only: {}", unmatched.join(", "))?;
         }
         if self.ascii {
             // The prose has arrows, dashes and ellipses too; line ends stay.
@@ -275,4 +302,9 @@ fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
         (Some(s), None) => format!("{s} s"),
         (None, None) => "?".to_string(),
     }
+}
+
+/// The last component of a path (a file of a ring buffer, in evidence).
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }

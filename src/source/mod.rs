@@ -13,6 +13,7 @@ pub mod relay;
 pub mod savefile;
 #[cfg(test)]
 pub mod scripted;
+pub mod series;
 
 use crate::decode::LinkKind;
 use crate::time::Timestamp;
