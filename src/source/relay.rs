@@ -145,22 +145,26 @@ impl Capture {
         None
     }
 
-    /// Hands the batch over, or counts it dropped when the queue is full.
-    /// False when the analysis has gone away.
+    /// Hands the batch over. When the queue is full, a batch short of
+    /// [`BATCH_PACKETS`] stays to grow (packets that trickle in between idle
+    /// moments make small batches, and 64 of them would fill the queue
+    /// with a few hundred packets); a full one is counted dropped. False
+    /// when the analysis has gone away.
     fn hand_over(&mut self) -> bool {
-        let fresh = match self.recycle.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            Err(_) => Batch::default(),
-        };
-        let batch = std::mem::replace(&mut self.batch, fresh);
+        let batch = std::mem::take(&mut self.batch);
         match self.tx.try_send(Message::Packets(batch)) {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Ok(mut recycled) = self.recycle.try_recv() {
+                    recycled.clear();
+                    self.batch = recycled;
+                }
+                true
+            }
             Err(TrySendError::Full(Message::Packets(mut batch))) => {
-                self.not_analysed += batch.packets.len() as u64;
-                batch.clear();
+                if batch.packets.len() >= BATCH_PACKETS {
+                    self.not_analysed += batch.packets.len() as u64;
+                    batch.clear();
+                }
                 self.batch = batch;
                 true
             }
