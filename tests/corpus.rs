@@ -109,6 +109,8 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("nDPI/googledns_android10.pcap", "0", "retransmission-timeout/-"),
     // A bare RST (no ACK flag) answering a FIN is the no-socket reply, not an application abort.
     ("nDPI/googledns_android10.pcap", "4", "reset/abort"),
+    // The "peer's last data" is timed at the capture point; the RST's ack shows it never arrived.
+    ("suricata-verify/bug-2769__issue_no_icmp.pcap", "0", "reset/abort-unread-data"),
 ];
 
 #[test]
