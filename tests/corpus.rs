@@ -117,6 +117,8 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("zeek/206_example_b.pcap", "0", "reset/abort"),
     // SYN, SYN-ACK, the scanner kernel's bare RST: a half-open scan probe, never a connection.
     ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort"),
+    ("zeek/nmap-vsn.pcap", "3", "open/-"),
+    ("zeek/nmap-vsn.pcap", "5", "open/-"),
 ];
 
 #[test]
