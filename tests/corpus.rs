@@ -99,6 +99,18 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("nDPI/signal.pcap", "3", "reset/peer-lost-state"),
     ("nDPI/signal.pcap", "4", "reset/peer-lost-state"),
     ("nDPI/alexa-app.pcapng", "70", "reset/middlebox"),
+    // The phone's stateless RST 68 answers the last FIN retransmission: no give-up.
+    ("nDPI/googledns_android10.pcap", "0", "retransmission-timeout/-"),
+    // A bare RST (no ACK flag) answering a FIN is the no-socket reply, not an application abort.
+    ("nDPI/googledns_android10.pcap", "4", "reset/abort"),
+    // The "peer's last data" is timed at the capture point; the RST's ack shows it never arrived.
+    ("suricata-verify/bug-2769__issue_no_icmp.pcap", "0", "reset/abort-unread-data"),
+    // A refused SYN that Windows retries with the same ISN: split in two, and the refusal called abort.
+    ("nDPI/rtsp.pcap", "4", "reset/abort"),
+    // 12 unanswered retransmissions with growing gaps, then the sender's RST: a give-up, not an abort.
+    ("zeek/206_example_b.pcap", "0", "reset/abort"),
+    // SYN, SYN-ACK, the scanner kernel's bare RST: a half-open scan probe, never a connection.
+    ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort"),
 ];
 
 #[test]
@@ -141,7 +153,7 @@ fn public_captures_are_judged_as_their_packets_tell() {
     }
     eprintln!("corpus truth: {agree} connections judged as their packets tell, {known} known wrong");
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(agree >= 60, "only {agree} connections agree with their true story");
+    assert!(agree >= 110, "only {agree} connections agree with their true story");
 }
 
 #[test]
