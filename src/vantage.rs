@@ -234,14 +234,21 @@ pub fn compare(a: &Point, b: &Point) -> Comparison {
 /// handshake): (first's, second's, the second's client is the first's
 /// server, packets shared). Each connection is paired once.
 fn match_conversations(points: [&Point; 2], convs: &[Vec<Conversation>; 2]) -> Vec<(usize, usize, bool, usize)> {
+    // The second point's connections by the signatures of their packets,
+    // and whether each signature's first packet came from the client.
     let mut index: FxHashMap<Signature, Vec<usize>> = FxHashMap::default();
+    let mut from_client: Vec<FxHashMap<Signature, bool>> = Vec::with_capacity(convs[1].len());
     for (ci, c) in convs[1].iter().enumerate() {
+        let mut first = FxHashMap::default();
         for &p in &c.packets {
-            let list = index.entry(points[1].packets[p].signature()).or_default();
+            let seen = &points[1].packets[p];
+            let list = index.entry(seen.signature()).or_default();
             if list.last() != Some(&ci) {
                 list.push(ci);
             }
+            first.entry(seen.signature()).or_insert(seen.src == c.client);
         }
+        from_client.push(first);
     }
     let mut candidates = Vec::new();
     for (ca, c) in convs[0].iter().enumerate() {
@@ -258,17 +265,12 @@ fn match_conversations(points: [&Point; 2], convs: &[Vec<Conversation>; 2]) -> V
             .collect();
         signatures.sort_unstable();
         signatures.dedup();
-        for (sig, from_client) in signatures {
+        for (sig, a_from_client) in signatures {
             for &cb in index.get(&sig).into_iter().flatten() {
                 let entry = shared.entry(cb).or_default();
                 entry.0 += 1;
-                let b_from_client = convs[1][cb]
-                    .packets
-                    .iter()
-                    .map(|&p| &points[1].packets[p])
-                    .find(|s| s.signature() == sig)
-                    .is_some_and(|s| s.src == convs[1][cb].client);
-                entry.1 += usize::from(b_from_client == from_client);
+                let b_from_client = from_client[cb].get(&sig).copied().unwrap_or_default();
+                entry.1 += usize::from(b_from_client == a_from_client);
                 entry.2 |= sig.2 & TcpFlags::SYN != 0;
             }
         }
@@ -347,14 +349,20 @@ fn find_missing(
             if i == 0 { ts } else { ts.after_secs(-offset) }
         };
         let mut partner: [Vec<Option<usize>>; 2] = [vec![None; sent[0].len()], vec![None; sent[1].len()]];
+        let mut by_signature: FxHashMap<Signature, Vec<usize>> = FxHashMap::default();
+        for (ib, &pb) in sent[1].iter().enumerate() {
+            by_signature.entry(points[1].packets[pb].signature()).or_default().push(ib);
+        }
         for (ia, &pa) in sent[0].iter().enumerate() {
             let sig = points[0].packets[pa].signature();
             let t = time(0, pa);
-            let nearest = sent[1]
-                .iter()
-                .enumerate()
-                .filter(|&(ib, &pb)| partner[1][ib].is_none() && points[1].packets[pb].signature() == sig)
-                .map(|(ib, &pb)| (ib, time(1, pb).secs_since(t).abs()))
+            let nearest = by_signature
+                .get(&sig)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&ib| partner[1][ib].is_none())
+                .map(|ib| (ib, time(1, sent[1][ib]).secs_since(t).abs()))
                 .filter(|&(_, d)| d <= SAME_PACKET_WITHIN_S)
                 .min_by(|x, y| x.1.total_cmp(&y.1));
             if let Some((ib, _)) = nearest {

@@ -546,7 +546,8 @@ impl<R: Read> CaptureReader<R> {
     /// within the block; and another block header (or the end) after it.
     fn plausible_block(&mut self) -> Result<bool, ReadError> {
         let Some((block_type, be, len)) = self.block_header_at(self.start) else { return Ok(false) };
-        let got = self.fill(len + 8)?;
+        // The next block's header: 12 bytes (a Section Header Block's byte-order magic is its third word).
+        let got = self.fill(len + 12)?;
         if got < len {
             return Ok(false);
         }
@@ -570,7 +571,7 @@ impl<R: Read> CaptureReader<R> {
         if got == len && self.eof {
             return Ok(true);
         }
-        Ok(got >= len + 8 && self.block_header_at(at + len).is_some())
+        Ok(got >= len + 12 && self.block_header_at(at + len).is_some())
     }
 
     // -------------------------------------------------------------- pcapng
