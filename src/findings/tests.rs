@@ -201,3 +201,34 @@ fn one_row_per_prober_split_only_when_no_single_setting_fits() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows.iter().map(|r| r.idle_s).collect::<Vec<_>>(), vec![Some(20), Some(60)]);
 }
+
+#[test]
+fn half_open_connections_still_retransmitting_count_from_when_their_data_went_unanswered() {
+    // Each connection's data goes unanswered (the path lost it) and the
+    // client opens a new connection while the old one keeps retransmitting.
+    let mut paths = PathAggregator::default();
+    for i in 0..3u16 {
+        let t0 = 20.0 * f64::from(i);
+        let mut w = Wire::new();
+        w.send(t0, seg(C, SYN, 1000, 0, 0));
+        w.send(t0 + 0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(t0 + 0.002, seg(C, ACK, 1001, 5001, 10));
+        w.send(t0 + 0.003, seg(S, ACK, 5001, 1011, 0));
+        if i < 2 {
+            // Unanswered from t0 + 5 s, retransmitted until the capture ends at 59 s.
+            let mut t = t0 + 5.0;
+            let mut gap = 0.2;
+            while t < 59.0 {
+                w.send(t, seg(C, ACK, 1011, 5001, 10));
+                t += gap;
+                gap *= 2.0;
+            }
+        }
+        let conn = from_port(w.finish().remove(0), 41000 + i);
+        let v = judge(&conn, Timestamp::from_secs_f64(59.0));
+        paths.add(&conn, &v, 0);
+    }
+    let storms = paths.storms();
+    assert_eq!(storms.len(), 1, "{storms:?}");
+    assert_eq!((storms[0].abandoned, storms[0].unanswered), (2, 2));
+}
