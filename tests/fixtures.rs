@@ -25,6 +25,10 @@ const REQUIRED: &[&str] = &[
     "half-closed",
     "heartbeat",
     "reconnect-storm",
+    "ka-both-cut",
+    "ka-user-timeout",
+    "heartbeat-fractional",
+    "retrans-stalled",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
@@ -75,6 +79,15 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
             for field in ["probes_sent", "probes_answered", "idle_s", "interval_s", "probes"] {
                 if !wk[field].is_null() {
                     expect(&mut errors, format!("{id} prober {} {field}", wk["prober"]), &gk[field], &wk[field]);
+                }
+            }
+            // A configured TCP_USER_TIMEOUT lies in the range tcpka says would give the same reset.
+            if let Some(ut) = wk["user_timeout_s"].as_f64() {
+                let range = gk["user_timeout_between_s"]
+                    .as_array()
+                    .and_then(|r| Some((r.first()?.as_f64()?, r.get(1)?.as_f64()?)));
+                if !range.is_some_and(|(lo, hi)| lo < ut && ut <= hi) {
+                    errors.push(format!("{name}: {id}: user timeout {ut} s not in {}", gk["user_timeout_between_s"]));
                 }
             }
         }
