@@ -29,6 +29,7 @@ const REQUIRED: &[&str] = &[
     "ka-user-timeout",
     "heartbeat-fractional",
     "retrans-stalled",
+    "reconnect-abandon",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
@@ -90,6 +91,15 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
                     errors.push(format!("{name}: {id}: user timeout {ut} s not in {}", gk["user_timeout_between_s"]));
                 }
             }
+        }
+    }
+    // Reconnect storms, where the truth names them: client, server and how many were left behind.
+    if let Some(want) = truth.get("reconnect_storms").and_then(Value::as_array) {
+        let key = |v: &Value| (v["client"].clone(), v["server"].clone(), v["abandoned"].clone());
+        let got: Vec<_> = doc["reconnect_storms"].as_array().map_or(Vec::new(), |a| a.iter().map(key).collect());
+        let want: Vec<_> = want.iter().map(key).collect();
+        if got != want {
+            errors.push(format!("{name}: reconnect storms: tcpka says {got:?}, truth says {want:?}"));
         }
     }
     errors
