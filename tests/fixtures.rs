@@ -30,6 +30,7 @@ const REQUIRED: &[&str] = &[
     "heartbeat-fractional",
     "retrans-stalled",
     "reconnect-abandon",
+    "zero-window-stall",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
