@@ -242,9 +242,16 @@ fn path_death(conn: &Connection, verdict: &Judgement) -> Option<Death> {
                 // A stateless RST answering a keepalive probe is the host
                 // itself having lost the connection (a reboot); one answering
                 // data after idle may be a NAT that forgot the mapping too.
+                // One that answered nothing (the silence ended with the RST
+                // itself, not with a packet it promptly answered: nDPI
+                // signal.pcap's three bare RSTs after 13 s) is the sender's
+                // own abort, whatever its shape.
                 ResetCause::PeerLostState => {
                     let answered_probe = verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst));
-                    (!answered_probe).then_some(Death { idle_s, needs_host_alive_after: None })
+                    let answered_something = conn.side(r.sender).marks.rst.as_deref().is_some_and(|m| {
+                        m.follows.frame != m.at.frame && m.at.ts.secs_since(m.follows.ts) < MIN_IDLE_OF_INTEREST_S
+                    });
+                    (!answered_probe && answered_something).then_some(Death { idle_s, needs_host_alive_after: None })
                 }
                 _ => None,
             }
