@@ -16,7 +16,7 @@
 use super::middlebox::{KnownTimeout, fitting};
 use crate::flow::{Connection, PacketRef, Side};
 use crate::time::{Timestamp, round6};
-use crate::verdict::{EndReason, Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
+use crate::verdict::{Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -100,7 +100,8 @@ enum Abandoned {
 struct ServiceAggregate {
     /// The newest established connection's first packet.
     newest: Option<PacketRef>,
-    /// Unfinished connections that were abandoned: their first and last packets, and why.
+    /// Unfinished connections that were abandoned: their first packet,
+    /// the packet since which they were left behind, and why.
     abandoned: Vec<(PacketRef, PacketRef, Abandoned)>,
 }
 
@@ -153,9 +154,9 @@ impl PathAggregator {
         // Dropped before the capture ended (never established both ways):
         // not a connection left open.
         if conn.dropped.is_none()
-            && let Some(why) = abandoned(conn, verdict)
+            && let Some((why, since)) = abandoned(conn, verdict)
         {
-            service.abandoned.push((conn.first, conn.last, why));
+            service.abandoned.push((conn.first, since, why));
         }
     }
 
@@ -202,8 +203,10 @@ impl PathAggregator {
             .into_iter()
             .filter_map(|(&(_, client, server), s)| {
                 let newest = s.newest?;
-                // Left behind: a newer connection started after its last packet.
-                let replaced: Vec<_> = s.abandoned.iter().filter(|(_, last, _)| last.ts < newest.ts).collect();
+                // Left behind: a newer connection started after it was
+                // (after its last packet, or after its data went unanswered:
+                // a half-open connection may still be retransmitting).
+                let replaced: Vec<_> = s.abandoned.iter().filter(|(_, since, _)| since.ts < newest.ts).collect();
                 let count = |why: Abandoned| replaced.iter().filter(|(_, _, w)| *w == why).count() as u64;
                 let (unanswered, half_closed) = (count(Abandoned::Unanswered), count(Abandoned::HalfClosedByServer));
                 // Idle connections alone are also what a trimmed capture, a
@@ -239,9 +242,16 @@ fn path_death(conn: &Connection, verdict: &Judgement) -> Option<Death> {
                 // A stateless RST answering a keepalive probe is the host
                 // itself having lost the connection (a reboot); one answering
                 // data after idle may be a NAT that forgot the mapping too.
+                // One that answered nothing (the silence ended with the RST
+                // itself, not with a packet it promptly answered: nDPI
+                // signal.pcap's three bare RSTs after 13 s) is the sender's
+                // own abort, whatever its shape.
                 ResetCause::PeerLostState => {
                     let answered_probe = verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst));
-                    (!answered_probe).then_some(Death { idle_s, needs_host_alive_after: None })
+                    let answered_something = conn.side(r.sender).marks.rst.as_deref().is_some_and(|m| {
+                        m.follows.frame != m.at.frame && m.at.ts.secs_since(m.follows.ts) < MIN_IDLE_OF_INTEREST_S
+                    });
+                    (!answered_probe && answered_something).then_some(Death { idle_s, needs_host_alive_after: None })
                 }
                 _ => None,
             }
@@ -259,26 +269,32 @@ fn path_death(conn: &Connection, verdict: &Judgement) -> Option<Death> {
     }
 }
 
-/// Whether a connection left unfinished at the end was abandoned by its client, and why.
-fn abandoned(conn: &Connection, verdict: &Judgement) -> Option<Abandoned> {
+/// Whether a connection left unfinished at the end was abandoned by its
+/// client, why, and since which packet: for a half-open one, its first
+/// unanswered packet (it may go on retransmitting); otherwise its last.
+fn abandoned(conn: &Connection, verdict: &Judgement) -> Option<(Abandoned, PacketRef)> {
+    let unanswered_since = verdict
+        .retransmission()
+        .map(|r| r.first_unacked)
+        .or_else(|| verdict.zero_window().map(|z| z.since))
+        .or_else(|| {
+            verdict.keepalive().iter().filter(|k| k.unanswered_at_end > 0).find_map(|k| k.last_train.first().copied())
+        });
     match &verdict.verdict {
-        Verdict::Stalled(_) => return Some(Abandoned::Unanswered),
-        Verdict::HalfClosed { fin_by: Side::Server, .. } => return Some(Abandoned::HalfClosedByServer),
+        Verdict::Stalled(_) => return unanswered_since.map(|since| (Abandoned::Unanswered, since)),
+        Verdict::HalfClosed { fin_by: Side::Server, .. } => return Some((Abandoned::HalfClosedByServer, conn.last)),
         Verdict::Open { .. } => {}
         // The client closed it (its FIN): not left behind.
         _ => return None,
     }
-    let keepalive = verdict.keepalive();
-    if verdict.retransmission().is_some() || keepalive.iter().any(|k| k.unanswered_at_end > 0) {
-        return Some(Abandoned::Unanswered);
+    if let Some(since) = unanswered_since {
+        return Some((Abandoned::Unanswered, since));
     }
+    let keepalive = verdict.keepalive();
     // Kept alive by answered keepalives: the peer was there; a flow that
     // then stops appearing was cut from the capture, not abandoned.
     if keepalive.iter().any(|k| k.probes_answered > 0) {
         return None;
     }
-    verdict
-        .idle_at_end_s()
-        .filter(|&idle| idle >= ABANDONED_IDLE_S && verdict.reason() == EndReason::Open && conn.packets > 0)
-        .map(|_| Abandoned::LongIdle)
+    verdict.idle_at_end_s().filter(|&idle| idle >= ABANDONED_IDLE_S).map(|_| (Abandoned::LongIdle, conn.last))
 }

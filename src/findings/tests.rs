@@ -219,3 +219,64 @@ fn unanswered_syns_are_no_reconnect_storm_and_bound_no_path_timeout() {
     assert_eq!(paths.storms(), []);
     assert_eq!(paths.paths(), []);
 }
+
+#[test]
+fn half_open_connections_still_retransmitting_count_from_when_their_data_went_unanswered() {
+    // Each connection's data goes unanswered (the path lost it) and the
+    // client opens a new connection while the old one keeps retransmitting.
+    let mut paths = PathAggregator::default();
+    for i in 0..3u16 {
+        let t0 = 20.0 * f64::from(i);
+        let mut w = Wire::new();
+        w.send(t0, seg(C, SYN, 1000, 0, 0));
+        w.send(t0 + 0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(t0 + 0.002, seg(C, ACK, 1001, 5001, 10));
+        w.send(t0 + 0.003, seg(S, ACK, 5001, 1011, 0));
+        if i < 2 {
+            // Unanswered from t0 + 5 s, retransmitted until the capture ends at 59 s.
+            let mut t = t0 + 5.0;
+            let mut gap = 0.2;
+            while t < 59.0 {
+                w.send(t, seg(C, ACK, 1011, 5001, 10));
+                t += gap;
+                gap *= 2.0;
+            }
+        }
+        let conn = from_port(w.finish().remove(0), 41000 + i);
+        let v = judge(&conn, Timestamp::from_secs_f64(59.0));
+        paths.add(&conn, &v, 0);
+    }
+    let storms = paths.storms();
+    assert_eq!(storms.len(), 1, "{storms:?}");
+    assert_eq!((storms[0].abandoned, storms[0].unanswered), (2, 2));
+}
+
+#[test]
+fn a_stateless_rst_counts_for_the_path_only_when_it_answered_something() {
+    // The server answers the client's data after 60 s of idle with a
+    // stateless RST (no timestamp option): the peer, or a NAT that forgot
+    // the mapping, lost the connection.
+    let stateless = |answer_at: f64| {
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).timestamps());
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).timestamps());
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).timestamps());
+        w.send(0.003, seg(S, ACK, 5001, 1011, 0).timestamps());
+        if answer_at > 0.0 {
+            w.send(60.0, seg(C, ACK, 1011, 5001, 10).timestamps());
+        }
+        w.send(60.0 + answer_at, seg(S, RST, 5001, 0, 0));
+        w
+    };
+    let mut paths = PathAggregator::default();
+    assert_eq!(add_all(&mut paths, stateless(0.001), 60.001, 0), vec![EndReason::Reset]);
+    assert_eq!(paths.paths().len(), 1);
+    // The same RST after the silence itself, answering nothing: an abort
+    // (however stateless it looks to the reset rule).
+    let conns = stateless(0.0).finish();
+    let cause = judge(&conns[0], Timestamp::from_secs_f64(60.0)).reset().map(|r| r.cause);
+    assert_eq!(cause, Some(crate::verdict::ResetCause::PeerLostState));
+    let mut paths = PathAggregator::default();
+    assert_eq!(add_all(&mut paths, stateless(0.0), 60.0, 0), vec![EndReason::Reset]);
+    assert!(paths.paths().is_empty());
+}

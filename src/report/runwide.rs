@@ -43,7 +43,7 @@ fn host_summary(prober: &str, h: &HostFinding) -> String {
         format!("{prober} ({role}) probed {}", conns(h.connections_probed))
     };
     if h.settings_vary {
-        s.push_str(" whose timings fit no single setting (changed on the way)");
+        s.push_str(" whose timings fit no single whole-second setting");
     }
     if let Some(i) = h.idle_s {
         s.push_str(&format!(" after {i} s idle"));
