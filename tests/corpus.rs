@@ -111,6 +111,10 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("zeek/206_example_b.pcap", "0", "reset/abort"),
     // SYN, SYN-ACK, the scanner kernel's bare RST: a half-open scan probe, never a connection.
     ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort"),
+    // The router's ARP for the vanished phone fails: later retransmissions die before the capture point.
+    ("nDPI/android.pcap", "1", "retransmission-timeout/-"),
+    ("nDPI/android.pcap", "2", "retransmission-timeout/-"),
+    ("nDPI/android.pcap", "3", "retransmission-timeout/-"),
 ];
 
 #[test]
@@ -153,7 +157,7 @@ fn public_captures_are_judged_as_their_packets_tell() {
     }
     eprintln!("corpus truth: {agree} connections judged as their packets tell, {known} known wrong");
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(agree >= 110, "only {agree} connections agree with their true story");
+    assert!(agree >= 114, "only {agree} connections agree with their true story");
 }
 
 #[test]
