@@ -85,8 +85,6 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("zeek/rst-inject-rae.pcap", "0", "reset/abort-unread-data"),
     ("zeek/fin_retransmission.pcap", "0", "reset/abort"),
     ("suricata-verify/with_evasion_windows.pcap", "0", "reset/abort"),
-    // One direction VLAN-tagged, the other not: the VLAN in the flow key splits it in two.
-    ("suricata-verify/bug-4376__syn_retransmit_with_ts.pcap", "0", "half-closed/-"),
     ("arkime/wireshark-smb-on-windows10.pcap", "2", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "3", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "4", "reset/abort-unread-data"),
@@ -98,7 +96,6 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("nDPI/signal.pcap", "2", "reset/peer-lost-state"),
     ("nDPI/signal.pcap", "3", "reset/peer-lost-state"),
     ("nDPI/signal.pcap", "4", "reset/peer-lost-state"),
-    ("nDPI/alexa-app.pcapng", "70", "reset/middlebox"),
     // The phone's stateless RST 68 answers the last FIN retransmission: no give-up.
     ("nDPI/googledns_android10.pcap", "0", "retransmission-timeout/-"),
     // A bare RST (no ACK flag) answering a FIN is the no-socket reply, not an application abort.
@@ -117,18 +114,34 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("nDPI/android.pcap", "3", "retransmission-timeout/-"),
 ];
 
+/// Captures whose story docs/corpus-truth.md tells but that are not in fixtures/public (see its
+/// ATTRIBUTION.md): malware downloads, or over the 1 MB limit. Their rows are not checked.
+const NOT_BUNDLED: &[&str] = &[
+    "nDPI/alexa-app.pcapng",
+    "suricata-verify/bug-4376__syn_retransmit_with_ts.pcap",
+    "suricata-verify/http-sha256-drop-02__input.pcap",
+    "suricata-verify/TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49230.pcap",
+    "suricata-verify/TLPW1-tcp-174.56.47.59-10.3.11.101-tcp-80-49309.pcap",
+    "suricata-verify/TLPW1-tcp-47.32.209.86-10.11.23.101-tcp-80-49470.pcap",
+    "suricata-verify/TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49254.pcap",
+];
+
 #[test]
 fn public_captures_are_judged_as_their_packets_tell() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let truth = std::fs::read_to_string(root.join("docs/corpus_truth.tsv")).unwrap();
     let mut docs: std::collections::HashMap<String, serde_json::Value> = Default::default();
-    let (mut agree, mut known) = (0, 0);
+    let (mut agree, mut known, mut not_bundled) = (0, 0, 0);
     let mut errors = Vec::new();
     for line in truth.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let [file, stream, client, server, reason, cause, frames] = cols[..7] else { panic!("bad row: {line}") };
         if stream == "*" {
             continue; // a statement about many connections, told in the note
+        }
+        if NOT_BUNDLED.contains(&file) {
+            not_bundled += 1;
+            continue;
         }
         let Some(path) = locate(file) else { panic!("{file}: in docs/corpus_truth.tsv but not in fixtures/public") };
         let doc = docs.entry(file.to_string()).or_insert_with(|| analyze_json(&["--all", path.to_str().unwrap()]).0);
@@ -155,9 +168,12 @@ fn public_captures_are_judged_as_their_packets_tell() {
             None => errors.push(format!("{file} stream {stream}: tcpka says {got}, the packets say {want}")),
         }
     }
-    eprintln!("corpus truth: {agree} connections judged as their packets tell, {known} known wrong");
+    eprintln!(
+        "corpus truth: {agree} connections judged as their packets tell, {known} known wrong, {not_bundled} not bundled"
+    );
+    assert_eq!(not_bundled, 7, "rows of captures not bundled");
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(agree >= 114, "only {agree} connections agree with their true story");
+    assert!(agree >= 109, "only {agree} connections agree with their true story");
 }
 
 #[test]
