@@ -77,6 +77,9 @@ pub struct ConnectionEnded<'a> {
     pub detected_by: Detection,
     /// A later judgment changed an earlier connection-ended.
     pub revised: bool,
+    /// How long the side that ended it had heard nothing but probes from
+    /// its peer before the end (s); None when a side or packet is missing.
+    pub silence_s: Option<f64>,
     pub report: &'a ConnectionReport,
 }
 

@@ -96,6 +96,10 @@ struct LiveArgs {
           value_parser = clap::value_parser!(u32).range(64..=262_144))]
     snaplen: u32,
 
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 0.0.0.0:9857)
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
+
     /// Size of the kernel's capture buffer, in MiB (as tcpdump -B, which takes KiB)
     #[arg(short = 'B', long, value_name = "MIB", default_value_t = tcpka::DEFAULT_BUFFER_MIB,
           value_parser = clap::value_parser!(u32).range(1..=2047))]
@@ -114,7 +118,7 @@ struct LiveArgs {
     no_promiscuous: bool,
 
     /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
-    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "all", "no_promiscuous"])]
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "metrics", "all", "no_promiscuous"])]
     list_interfaces: bool,
 }
 
@@ -193,6 +197,7 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         promiscuous: !args.no_promiscuous,
         snaplen: args.snaplen,
         buffer_mib: args.buffer_size,
+        metrics: args.metrics,
     };
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {

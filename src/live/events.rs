@@ -69,6 +69,8 @@ struct ConnectionEndedJson<'a> {
     /// True when a later judgment changed an earlier connection-ended.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     revised: bool,
+    /// How long the side that ended it had heard nothing but probes from its peer (s).
+    silence_s: Option<f64>,
     connection: &'a crate::report::ConnectionReport,
 }
 
@@ -206,6 +208,7 @@ impl<W: Write> LiveEvents<W> {
             ended_by: report.ended_by.as_deref(),
             detected_by: e.detected_by.name(),
             revised: e.revised,
+            silence_s: e.silence_s,
             connection: report,
         };
         let human = || {

@@ -27,6 +27,7 @@
 //! are documented in `docs/live.md`.
 
 pub mod events;
+pub mod metrics;
 pub mod output;
 pub mod session;
 
@@ -41,13 +42,15 @@ use crate::source::relay::RelaySource;
 use crate::source::savefile::Savefile;
 use crate::time::Timestamp;
 use events::{CaptureStarted, LiveEvents};
+use metrics::Metrics;
 use output::Output;
 use session::LiveSession;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What `tcpka live` was asked to do.
@@ -73,6 +76,8 @@ pub struct LiveOptions {
     pub snaplen: u32,
     /// Size of the kernel's capture ring, in MiB.
     pub buffer_mib: u32,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
+    pub metrics: Option<String>,
 }
 
 impl Default for LiveOptions {
@@ -88,6 +93,7 @@ impl Default for LiveOptions {
             promiscuous: true,
             snaplen: DEFAULT_SNAPLEN,
             buffer_mib: DEFAULT_BUFFER_MIB,
+            metrics: None,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct LiveOutcome {
 /// How long after a stop the capture thread has to hand over its last
 /// packets before the report is made without them.
 const STOP_GRACE: Duration = Duration::from_millis(500);
+/// How often the metrics take the capture's counters.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
 
 /// Holds the final JSON document while the capture runs: in memory, then
 /// in an unlinked temporary file once it grows past [`Spool::IN_MEMORY`].
@@ -150,18 +158,25 @@ impl Write for Spool {
     }
 }
 
-/// The sinks of the live event stream: the lines on standard output.
-struct LiveSinks {
-    events: LiveEvents<Output>,
+/// The sinks of the live event stream: the lines on standard output, and
+/// the metrics.
+struct LiveSinks<W: Write> {
+    events: LiveEvents<W>,
+    metrics: Option<Arc<Metrics>>,
+    /// Events the output dropped so far.
+    events_dropped: Arc<AtomicU64>,
 }
 
-impl EventSink for LiveSinks {
+impl<W: Write> EventSink for LiveSinks<W> {
     fn connection_event(&mut self, time: Timestamp, on: Endpoints, event: ConnectionEvent<'_>) -> io::Result<()> {
+        if let (Some(metrics), ConnectionEvent::ConnectionEnded(ended)) = (&self.metrics, &event) {
+            metrics.connection_ended(ended);
+        }
         self.events.connection_event(time, on, event)
     }
 
     fn capture_stats(&mut self, time: Timestamp, stats: &CaptureStats) -> io::Result<()> {
-        let stats = CaptureStats { events_dropped: self.events.writer().events_dropped(), ..*stats };
+        let stats = CaptureStats { events_dropped: self.events_dropped.load(Ordering::Relaxed), ..*stats };
         self.events.capture_stats(time, &stats)
     }
 
@@ -199,11 +214,27 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
         Some(path) => Some((File::create(path).map_err(|e| cannot_write(path, e))?, path)),
         None => None,
     };
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let metrics = Metrics::new();
+            let at = metrics::serve(addr, Arc::clone(&metrics))
+                .map_err(|reason| InterfaceError::Io(io::Error::other(reason)))?;
+            crate::diag!("tcpka: serving Prometheus metrics at http://{at}/metrics");
+            Some(metrics)
+        }
+        None => None,
+    };
     let source = RelaySource::spawn(source, file)?;
     let mut spool = Spool::default();
     let mut sink: Box<dyn ReportSink + '_> =
         if opts.json { Box::new(JsonSink::new(&mut spool)) } else { Box::new(TableSink::new(&mut spool, opts.all)) };
-    let mut sinks = LiveSinks { events: LiveEvents::new(Output::spawn(io::stdout())?, opts.json) };
+    let output = Output::spawn(io::stdout())?;
+    let events_dropped = output.events_dropped_counter();
+    let mut sinks = LiveSinks {
+        events: LiveEvents::new(output, opts.json),
+        metrics: metrics.clone(),
+        events_dropped: Arc::clone(&events_dropped),
+    };
 
     crate::diag!(
         "tcpka: listening on {interface}, link-type {link_name}, snapshot length {snaplen} bytes, buffer {} MiB{}{} (Ctrl-C to stop)",
@@ -226,7 +257,16 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     let mut session = LiveSession::new(source, &mut judge, &interface);
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let mut stopped_at: Option<Instant> = None;
+    let mut next_metrics = Instant::now();
     while result.is_ok() && !session.is_over() {
+        if let Some(m) = &metrics
+            && Instant::now() >= next_metrics
+        {
+            next_metrics = Instant::now() + METRICS_EVERY;
+            if let (Some(c), analysed) = session.counters() {
+                m.capture(c, analysed, events_dropped.load(Ordering::Relaxed));
+            }
+        }
         if stopped_at.is_none() && (stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)) {
             session.stop();
             stopped_at = Some(Instant::now());

@@ -117,6 +117,46 @@ fn a_close_is_streamed_once_and_open_connections_only_in_the_report() {
 }
 
 #[test]
+fn metrics_count_a_keepalive_kill_by_service_and_settings() {
+    let mut frames = handshake_and_exchange();
+    frames.extend([
+        (2.01, frame(false, ACK, 5100, 1011, 0)),
+        (3.02, frame(false, ACK, 5100, 1011, 0)),
+        (4.03, frame(false, RST | ACK, 5101, 1011, 0)),
+    ]);
+    let metrics = super::metrics::Metrics::new();
+    let mut doc = Vec::new();
+    let mut sink = JsonSink::new(&mut doc);
+    let mut sinks = super::LiveSinks {
+        events: LiveEvents::new(Vec::new(), true),
+        metrics: Some(std::sync::Arc::clone(&metrics)),
+        events_dropped: Default::default(),
+    };
+    {
+        let mut judge = Judge::new(&mut sink, BTreeSet::new()).streaming(&mut sinks);
+        let source = ScriptedSource::new(1_700_000_000.0, frames.clone(), 20.0);
+        let mut session = LiveSession::new(source, &mut judge, "test");
+        while !session.is_over() {
+            session.step().unwrap();
+        }
+        session.finish().1.unwrap();
+        judge.finish().unwrap();
+    }
+    let text = metrics.encode();
+    let has = |line: &str| assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    has(r#"tcpka_connections_ended_total{verdict="keepalive-timeout",reset_cause=""} 1"#);
+    has(r#"tcpka_keepalive_kills_total{service="7777",prober_role="server",idle_s="2",interval_s="1",probes="2"} 1"#);
+    has("tcpka_keepalive_probes_sent_total 2");
+    has("tcpka_keepalive_probes_answered_total 0");
+    // The client's last packet (its ACK at 0.005 s) to the RST at 4.03 s.
+    has(r#"tcpka_silence_before_end_seconds_sum{verdict="keepalive-timeout"} 4.025"#);
+    has(r#"tcpka_silence_before_end_seconds_bucket{le="5.0",verdict="keepalive-timeout"} 1"#);
+    has(r#"tcpka_silence_before_end_seconds_bucket{le="1.0",verdict="keepalive-timeout"} 0"#);
+    // Counted once: the report's judgment at the linger time repeats the event's.
+    has("tcpka_connections_revised_total 0");
+}
+
+#[test]
 fn final_report_wraps_the_document_on_one_line() {
     let mut ev = LiveEvents::new(Vec::new(), true);
     let doc = b"{\"tool\":\"tcpka\",\"connections\":[\n{\"a\":\"b\\nc\"}\n],\n\"summary\":{}}\n";

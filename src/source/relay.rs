@@ -31,6 +31,8 @@ const QUEUE_BATCHES: usize = 64;
 const WAIT: Duration = Duration::from_millis(50);
 /// How often the thread publishes libpcap's counters.
 const COUNTERS_EVERY: Duration = Duration::from_millis(500);
+/// How long [`RelaySource::abandon`] waits for the capture thread's last word.
+const ABANDON_WAIT: Duration = Duration::from_millis(200);
 /// How often the `--write` file is written out when packets keep coming.
 const WRITE_OUT_EVERY: Duration = Duration::from_secs(1);
 
@@ -186,6 +188,8 @@ pub struct RelaySource {
     /// The next packet of `current` to hand out.
     next: usize,
     ended: Option<Ended>,
+    /// Packets handed over but abandoned unread.
+    abandoned: u64,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -214,6 +218,7 @@ impl RelaySource {
             current: Batch::default(),
             next: 0,
             ended: None,
+            abandoned: 0,
             thread: Some(thread),
         })
     }
@@ -281,18 +286,36 @@ impl PacketSource for RelaySource {
     }
 
     /// The counters at the end of the capture once it has ended, else the
-    /// latest the capture thread published.
+    /// latest the capture thread published; with what was abandoned.
     fn counters(&mut self) -> Option<Counters> {
-        match &self.ended {
+        let mut c = match &self.ended {
             Some(ended) => ended.counters,
             None => *self.shared.counters.lock().unwrap_or_else(|p| p.into_inner()),
-        }
+        }?;
+        c.not_analysed += self.abandoned;
+        Some(c)
     }
 
     /// Tells the capture thread to stop; what it captured is still handed
     /// out, then [`Next::End`].
     fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Counts the packets left unread, and waits a little for the capture
+    /// thread's final counters.
+    fn abandon(&mut self) {
+        self.stop();
+        self.abandoned += (self.current.packets.len() - self.next) as u64;
+        self.next = self.current.packets.len();
+        let until = Instant::now() + ABANDON_WAIT;
+        while self.ended.is_none() {
+            match self.rx.recv_deadline(until) {
+                Ok(Message::Packets(batch)) => self.abandoned += batch.packets.len() as u64,
+                Ok(Message::Ended(ended)) => self.ended = Some(ended),
+                Err(_) => break,
+            }
+        }
     }
 }
 
