@@ -10,9 +10,12 @@ use crate::verdict::EndReason;
 use std::io;
 use std::net::SocketAddr;
 
-/// The two ends of the connection an event is about.
+/// The connection an event is about: its number in the capture, and its two ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The flow table's number for the connection: unique in the capture,
+    /// even when a 4-tuple is reused.
+    pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
 }

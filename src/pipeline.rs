@@ -442,7 +442,7 @@ fn silence_before_end(conn: &Connection, verdict: &Judgement, now: Timestamp) ->
 }
 
 fn endpoints(conn: &Connection) -> Endpoints {
-    Endpoints { client: conn.client(), server: conn.server() }
+    Endpoints { id: conn.id, client: conn.client(), server: conn.server() }
 }
 
 /// The clock rule for probes: a side's last probe with no answer for

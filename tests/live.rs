@@ -278,11 +278,19 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
     let (cns, sns) = (lab.client_ns.clone(), lab.server_ns.clone());
     let (cip, sip) = (lab.client_ip.clone(), lab.server_ip.clone());
 
-    let live = lab.spawn(&sns, TCPKA, &["live", "-i", &lab.server_if.clone(), "--format", "json", "--write", pcap]);
+    let sif = lab.server_if.clone();
+    let live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json", "--write", pcap, "--events", "all"]);
     let events = lab.lines(live);
     let live_err = lab.stderr_of(live);
     let mut seen = Vec::new();
     wait_line(&events, &mut seen, Duration::from_secs(10), "capture-started", |l| l.contains("\"capture-started\""));
+    // A second capture with the default events: the kill, not the close.
+    let default_live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json"]);
+    let default_events = lab.lines(default_live);
+    let mut default_seen = Vec::new();
+    wait_line(&default_events, &mut default_seen, Duration::from_secs(10), "capture-started", |l| {
+        l.contains("\"capture-started\"")
+    });
 
     // (2) a normal close on port 7002, (1) a keepalive kill on port 7001.
     let close_srv = lab.spawn(&sns, "python3", &["-u", "-c", SERVER, &sip, "7002", "plain"]);
@@ -318,6 +326,8 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
 
     // Stop tcpka as Ctrl-C would.
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(lab.pid(default_live) as i32, libc::SIGINT) }, 0);
+    // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(lab.pid(live) as i32, libc::SIGINT) }, 0);
     let status = lab.wait(live, Duration::from_secs(10)).expect("tcpka live stops within 10 s of SIGINT");
     let stderr = live_err.join().unwrap();
@@ -368,6 +378,35 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
     assert_eq!(closed.len(), 1, "{}", dump());
     assert_eq!(closed[0]["end_reason"], "closed");
     assert_eq!(closed[0]["detected_by"], "packet");
+    // Each connection's events carry its number and Community ID; the two
+    // connections' differ.
+    let ids = |port: u16| -> Vec<(Value, Value)> {
+        lines
+            .iter()
+            .filter(|e| port_of(&e["server"]) == port)
+            .map(|e| (e["connection_id"].clone(), e["community_id"].clone()))
+            .collect()
+    };
+    let (ka_ids, close_ids) = (ids(7001), ids(7002));
+    assert!(ka_ids.iter().all(|i| *i == ka_ids[0]) && close_ids.iter().all(|i| *i == close_ids[0]));
+    assert!(ka_ids[0].0.is_u64() && ka_ids[0].1.as_str().is_some_and(|c| c.starts_with("1:") && c.len() == 30));
+    assert_ne!(ka_ids[0], close_ids[0]);
+
+    // The default events: the keepalive kill, its train, not the close.
+    let status = lab.wait(default_live, Duration::from_secs(10)).expect("the second capture stops");
+    assert_eq!(status.code(), Some(0));
+    while let Ok(item) = default_events.recv_timeout(Duration::from_secs(2)) {
+        default_seen.push(item);
+    }
+    let kinds: Vec<(String, u16)> = default_seen
+        .iter()
+        .map(|(_, l)| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["client"].is_string())
+        .map(|e| (e["event"].as_str().unwrap().to_string(), port_of(&e["server"])))
+        .collect();
+    let want =
+        [("keepalive-train", 7001), ("probe-unanswered", 7001), ("probe-unanswered", 7001), ("connection-ended", 7001)];
+    assert_eq!(kinds, want.map(|(e, p)| (e.to_string(), p)), "default events");
 
     // Capture counts, then the final report last: analyze's document.
     let stats = lines.iter().rfind(|e| e["event"] == "capture-stats").expect("capture-stats");

@@ -18,6 +18,10 @@ struct Event<'a, B: Serialize> {
     time: String,
     client: Option<String>,
     server: Option<String>,
+    /// The connection's number in the capture (the flow table's).
+    connection_id: Option<u64>,
+    /// The connection's Community ID v1, as Zeek, Suricata, Arkime and Elastic log it.
+    community_id: Option<String>,
     #[serde(flatten)]
     body: B,
 }
@@ -87,6 +91,9 @@ struct CaptureStatsJson {
     is_final: bool,
 }
 
+/// Human event lines fit this many columns.
+const HUMAN_WIDTH: usize = 80;
+
 /// What a capture started with, for `capture-started`.
 pub struct CaptureStarted<'a> {
     pub interface: &'a str,
@@ -133,12 +140,21 @@ impl<W: Write> LiveEvents<W> {
                 time: time.to_rfc3339(),
                 client: on.map(|c| endpoint(c.client)),
                 server: on.map(|c| endpoint(c.server)),
+                connection_id: on.map(|c| c.id),
+                community_id: on.map(|c| crate::community::tcp(c.client, c.server)),
                 body,
             };
             serde_json::to_writer(&mut self.out, &e)?;
             self.out.write_all(b"\n")?;
         } else {
-            writeln!(self.out, "{} {:<17} {}", time.to_local_time_of_day(), event, human())?;
+            // The local time with its date and offset, the event and the
+            // connection's number; then what happened, indented, in 80 columns.
+            let id = on.map_or(String::new(), |c| format!(" #{}", c.id));
+            writeln!(self.out, "{} {event}{id}", time.to_local())?;
+            let opts = textwrap::Options::new(HUMAN_WIDTH).initial_indent("    ").subsequent_indent("    ");
+            for paragraph in human().lines() {
+                writeln!(self.out, "{}", textwrap::fill(paragraph, &opts))?;
+            }
         }
         self.out.flush()
     }
@@ -212,17 +228,15 @@ impl<W: Write> LiveEvents<W> {
             connection: report,
         };
         let human = || {
-            let mut s = format!(
-                "{} -> {}: {}{}",
+            format!(
+                "{} -> {}: {}{}{}\n{}",
                 report.client,
                 report.server,
                 e.end_reason,
-                if e.revised { " (revised)" } else { "" }
-            );
-            let opts = textwrap::Options::new(100).initial_indent("    ").subsequent_indent("    ");
-            s.push('\n');
-            s.push_str(&textwrap::fill(&report.diagnosis, opts));
-            s
+                report.reset_cause.map_or(String::new(), |c| format!(" ({})", c.as_str())),
+                if e.revised { " (revised)" } else { "" },
+                report.diagnosis
+            )
         };
         self.emit("connection-ended", time, Some(on), body, human)
     }
@@ -236,9 +250,17 @@ impl<W: Write> LiveEvents<W> {
             time: String,
             client: Option<String>,
             server: Option<String>,
+            connection_id: Option<u64>,
+            community_id: Option<String>,
         }
-        let head =
-            serde_json::to_string(&Head { event: "final-report", time: now.to_rfc3339(), client: None, server: None })?;
+        let head = serde_json::to_string(&Head {
+            event: "final-report",
+            time: now.to_rfc3339(),
+            client: None,
+            server: None,
+            connection_id: None,
+            community_id: None,
+        })?;
         self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
         self.out.write_all(b",\"report\":")?;
         // The document's only raw newlines are between its parts (JSON

@@ -29,6 +29,7 @@
 pub mod events;
 pub mod metrics;
 pub mod output;
+pub mod select;
 pub mod session;
 
 use crate::event::{CaptureStats, ConnectionEvent, Endpoints, EventSink};
@@ -44,6 +45,7 @@ use crate::time::Timestamp;
 use events::{CaptureStarted, LiveEvents};
 use metrics::Metrics;
 use output::Output;
+use select::EventSelection;
 use session::LiveSession;
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -78,6 +80,8 @@ pub struct LiveOptions {
     pub buffer_mib: u32,
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
     pub metrics: Option<String>,
+    /// Which connection events the stream shows.
+    pub events: EventSelection,
 }
 
 impl Default for LiveOptions {
@@ -94,6 +98,7 @@ impl Default for LiveOptions {
             snaplen: DEFAULT_SNAPLEN,
             buffer_mib: DEFAULT_BUFFER_MIB,
             metrics: None,
+            events: EventSelection::default(),
         }
     }
 }
@@ -162,6 +167,8 @@ impl Write for Spool {
 /// the metrics.
 struct LiveSinks<W: Write> {
     events: LiveEvents<W>,
+    /// Which connection events `events` gets (the metrics get all).
+    selection: EventSelection,
     metrics: Option<Arc<Metrics>>,
     /// Events the output dropped so far.
     events_dropped: Arc<AtomicU64>,
@@ -171,6 +178,9 @@ impl<W: Write> EventSink for LiveSinks<W> {
     fn connection_event(&mut self, time: Timestamp, on: Endpoints, event: ConnectionEvent<'_>) -> io::Result<()> {
         if let (Some(metrics), ConnectionEvent::ConnectionEnded(ended)) = (&self.metrics, &event) {
             metrics.connection_ended(ended);
+        }
+        if !self.selection.wants(&event) {
+            return Ok(());
         }
         self.events.connection_event(time, on, event)
     }
@@ -232,6 +242,7 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     let events_dropped = output.events_dropped_counter();
     let mut sinks = LiveSinks {
         events: LiveEvents::new(output, opts.json),
+        selection: opts.events.clone(),
         metrics: metrics.clone(),
         events_dropped: Arc::clone(&events_dropped),
     };

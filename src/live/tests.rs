@@ -54,6 +54,12 @@ fn streams_a_keepalive_kill_before_the_linger_time() {
     assert_eq!(events[0]["prober"], "10.0.0.2:7777");
     assert_eq!(events[0]["first_probe_frame"], 7);
     assert_eq!(events[0]["client"], "10.0.0.1:40000");
+    // Every event names its connection: the capture's number, and the
+    // Community ID (computed here with the spec's Python recipe).
+    for e in &events {
+        assert_eq!(e["connection_id"], 1, "{e}");
+        assert_eq!(e["community_id"], "1:7asoaIArF3Vz44FQEbKi8uLJd/s=", "{e}");
+    }
     assert_eq!(events[1]["probe"], 1);
     // Probe 2 came 1.01 s after probe 1, before the clock's tick at 1.24 s.
     assert_eq!(events[1]["confirmed_by"], "next-probe");
@@ -129,6 +135,7 @@ fn metrics_count_a_keepalive_kill_by_service_and_settings() {
     let mut sink = JsonSink::new(&mut doc);
     let mut sinks = super::LiveSinks {
         events: LiveEvents::new(Vec::new(), true),
+        selection: "none".parse().unwrap(),
         metrics: Some(std::sync::Arc::clone(&metrics)),
         events_dropped: Default::default(),
     };
@@ -178,24 +185,30 @@ fn human_lines_tell_the_keepalive_kill() {
     ]);
     let (out, _) = run_session(&frames, 6.0, false);
     let lines: Vec<&str> = out.lines().collect();
-    // Each event line: local time of day, the event name padded, the text.
-    let text = |i: usize| lines[i].split_once(' ').map(|(_, rest)| rest).unwrap_or_default();
-    assert_eq!(
-        text(0),
-        "keepalive-train   10.0.0.2:7777 (server) probes 10.0.0.1:40000 after 2.005 s idle (frame 7)",
-        "{out}"
-    );
-    assert_eq!(
-        text(1),
-        "probe-unanswered  10.0.0.2:7777 (server) probe 1 (frame 7): the next probe followed after 1.010 s"
-    );
-    assert_eq!(
-        text(2),
-        "probe-unanswered  10.0.0.2:7777 (server) probe 2 (frame 8): the prober gave up with a RST after 1.010 s"
-    );
-    assert_eq!(text(3), "connection-ended  10.0.0.1:40000 -> 10.0.0.2:7777: keepalive-timeout");
+    // Each event: a line with the local time (date, microseconds, UTC
+    // offset), the event and the connection's number; then what happened,
+    // indented, in 80 columns.
+    let header = |i: usize, event: &str, at: f64| {
+        let fields: Vec<&str> = lines[i].split(' ').collect();
+        assert_eq!(fields[2..], [event, "#1"], "{out}");
+        let when = chrono::DateTime::parse_from_rfc3339(&format!("{}T{}", fields[0], fields[1]))
+            .unwrap_or_else(|e| panic!("{e}: {}", lines[i]));
+        let nanos = when.timestamp() * 1_000_000_000 + i64::from(when.timestamp_subsec_nanos());
+        assert_eq!(nanos / 1000, Timestamp::from_secs_f64(1_700_000_000.0 + at).0 / 1000, "{}", lines[i]);
+    };
+    header(0, "keepalive-train", 2.01);
+    assert_eq!(lines[1], "    10.0.0.2:7777 (server) probes 10.0.0.1:40000 after 2.005 s idle (frame 7)", "{out}");
+    header(2, "probe-unanswered", 3.02);
+    assert_eq!(lines[3], "    10.0.0.2:7777 (server) probe 1 (frame 7): the next probe followed after");
+    assert_eq!(lines[4], "    1.010 s");
+    header(5, "probe-unanswered", 4.03);
+    assert_eq!(lines[6], "    10.0.0.2:7777 (server) probe 2 (frame 8): the prober gave up with a RST");
+    assert_eq!(lines[7], "    after 1.010 s");
+    header(8, "connection-ended", 4.03);
+    assert_eq!(lines[9], "    10.0.0.1:40000 -> 10.0.0.2:7777: keepalive-timeout");
     // The diagnosis, indented, then a blank line before the final table.
-    assert!(lines[4].starts_with("    Keepalive timeout: 10.0.0.2:7777 (server)"), "{out}");
+    assert!(lines[10].starts_with("    Keepalive timeout: 10.0.0.2:7777 (server)"), "{out}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
     assert_eq!(lines.last(), Some(&""), "{out}");
 }
 

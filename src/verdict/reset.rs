@@ -24,6 +24,14 @@ pub enum ResetCause {
 }
 
 impl ResetCause {
+    pub const ALL: [ResetCause; 5] = [
+        ResetCause::Refused,
+        ResetCause::Middlebox,
+        ResetCause::PeerLostState,
+        ResetCause::AbortUnreadData,
+        ResetCause::Abort,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResetCause::Refused => "refused",
