@@ -908,3 +908,114 @@ fn prometheus_scrapes_a_keepalive_kill_from_live() {
     drop(lab);
     let _ = prometheus_log.join();
 }
+
+/// A server for the host-settings test: "sys" sets only SO_KEEPALIVE (the
+/// namespace's sysctls apply), "sock" also TCP_KEEPIDLE 5, TCP_KEEPINTVL 1,
+/// TCP_KEEPCNT 3. Prints READY, then how the connection ended.
+const KA_SERVER: &str = r#"
+import socket, sys
+ip, port, how = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port)); s.listen(1); print("READY", flush=True)
+s.settimeout(60); c, _ = s.accept(); c.settimeout(60)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+if how == "sock":
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 5)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+c.sendall(c.recv(100))
+try:
+    print("EOF" if c.recv(100) == b"" else "DATA", flush=True)
+except OSError as e:
+    print("ERROR", e.errno, flush=True)
+"#;
+
+#[test]
+fn live_names_the_hosts_settings_and_the_process_when_it_is_the_prober() {
+    let test = "live_names_the_hosts_settings_and_the_process_when_it_is_the_prober";
+    if !can_run(test, true) {
+        return;
+    }
+    let mut lab = Lab::new();
+    let (cns, sns, cip, sip) =
+        (lab.client_ns.clone(), lab.server_ns.clone(), lab.client_ip.clone(), lab.server_ip.clone());
+    let (cif, sif) = (lab.client_if.clone(), lab.server_if.clone());
+    // The server namespace's sysctls: 20 s idle, probes 2 s apart, 2 of them.
+    for (name, value) in [("time", 20), ("intvl", 2), ("probes", 2)] {
+        run(
+            "ip",
+            &["netns", "exec", &sns, "sh", "-c", &format!("echo {value} > /proc/sys/net/ipv4/tcp_keepalive_{name}")],
+        );
+    }
+    // tcpka on the probers' host, and on the other host.
+    let here = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json", "-f", "tcp"]);
+    let there = lab.spawn(&cns, TCPKA, &["live", "-i", &cif, "--format", "json", "-f", "tcp"]);
+    let (here_out, there_out) = (lab.lines(here), lab.lines(there));
+    let (mut here_seen, mut there_seen) = (Vec::new(), Vec::new());
+    let started = |l: &str| l.contains("\"capture-started\"");
+    wait_line(&here_out, &mut here_seen, Duration::from_secs(10), "capture-started", started);
+    wait_line(&there_out, &mut there_seen, Duration::from_secs(10), "capture-started", started);
+
+    let mut servers = Vec::new();
+    for (port, how) in [("7011", "sys"), ("7012", "sock")] {
+        let srv = lab.spawn(&sns, "python3", &["-u", "-c", KA_SERVER, &sip, port, how]);
+        let out = lab.lines(srv);
+        let mut seen = Vec::new();
+        wait_line(&out, &mut seen, Duration::from_secs(10), "server READY", |l| l == "READY");
+        let holder = lab.spawn(&cns, "python3", &["-u", "-c", CLIENT, &sip, port, "hold"]);
+        let holder_out = lab.lines(holder);
+        wait_line(&holder_out, &mut Vec::new(), Duration::from_secs(10), "client EXCHANGED", |l| l == "EXCHANGED");
+        servers.push((port.parse::<u16>().unwrap(), lab.pid(srv), out, seen));
+    }
+    thread::sleep(Duration::from_millis(300));
+    run("ip", &["-n", &cns, "addr", "flush", "dev", &cif]);
+    // The per-socket one dies after 5 + 3 × 1 s, the system one after 20 + 2 × 2 s.
+    for (port, _, out, seen) in &mut servers {
+        let (_, outcome) =
+            wait_line(out, seen, Duration::from_secs(40), "the server's outcome", |l| l.starts_with("ERROR"));
+        assert_eq!(outcome, "ERROR 110", "port {port}");
+    }
+    let ended = |rx: &Receiver<(SystemTime, String)>, seen: &mut Vec<(SystemTime, String)>, port: u16| -> Value {
+        let (_, l) = wait_line(rx, seen, Duration::from_secs(5), "connection-ended", |l| {
+            l.contains("\"connection-ended\"") && l.contains(&format!("{sip}:{port}\""))
+        });
+        serde_json::from_str(&l).unwrap()
+    };
+    let train = |seen: &[(SystemTime, String)], port: u16| -> Value {
+        seen.iter()
+            .map(|(_, l)| serde_json::from_str::<Value>(l).unwrap())
+            .find(|e| e["event"] == "keepalive-train" && port_of(&e["server"]) == port)
+            .unwrap_or_else(|| panic!("no keepalive-train for {port}"))
+    };
+
+    let sysctl = serde_json::json!({"tcp_keepalive_time": 20, "tcp_keepalive_intvl": 2, "tcp_keepalive_probes": 2});
+    for (port, pid, _, _) in &servers {
+        let end = ended(&here_out, &mut here_seen, *port);
+        let ka = &end["connection"]["keepalive"][0];
+        let host = &end["host"];
+        assert_eq!(end["end_reason"], "keepalive-timeout", "{end}");
+        assert_eq!(host["sysctl"], sysctl, "{end}");
+        let (settings, want) = if *port == 7011 { ((20, 2, 2), "system") } else { ((5, 1, 3), "per-socket") };
+        assert_eq!(
+            (&ka["idle_s"], &ka["interval_s"], &ka["probes"]),
+            (&settings.0.into(), &settings.1.into(), &settings.2.into()),
+            "{ka}"
+        );
+        assert_eq!(host["settings_from"], want, "{end}");
+        // The process that owns the socket, as the kernel said at the train.
+        for note in [&train(&here_seen, *port)["host"], host] {
+            assert_eq!(note["socket"]["pid"], *pid, "{note}");
+            assert_eq!(note["socket"]["process"], "python3", "{note}");
+            assert_eq!(note["socket"]["uid"], 0, "{note}");
+        }
+        let due = train(&here_seen, *port)["host"]["socket"]["keepalive_timer_s"].as_f64().expect("a keepalive timer");
+        assert!(due > 0.0 && due <= 2.0, "the next probe is due within an interval: {due}");
+
+        // On the other host: the same kill, and nothing of the kind.
+        let there_end = ended(&there_out, &mut there_seen, *port);
+        assert_eq!(there_end["end_reason"], "keepalive-timeout");
+        assert!(there_end.get("host").is_none(), "{there_end}");
+        assert!(train(&there_seen, *port).get("host").is_none());
+        assert_eq!(there_end["client"].as_str().unwrap().split(':').next(), Some(cip.as_str()));
+    }
+}

@@ -5,6 +5,7 @@ use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
 use crate::flow::Confirmation;
+use crate::live::host::HostNote;
 use crate::report::{endpoint, round6};
 use crate::time::Timestamp;
 use crate::verdict::EndReason;
@@ -38,13 +39,16 @@ struct CaptureStartedJson<'a> {
 }
 
 #[derive(Serialize)]
-struct TrainStartedJson {
+struct TrainStartedJson<'a> {
     prober: String,
     prober_role: &'static str,
     first_probe_frame: u64,
     /// Last packet the prober received → first probe (s); null when not seen.
     idle_observed_s: Option<f64>,
     probe_payload_bytes: u8,
+    /// When the prober is this host: its socket and process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a HostNote>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +79,10 @@ struct ConnectionEndedJson<'a> {
     revised: bool,
     /// How long the side that ended it had heard nothing but probes from its peer (s).
     silence_s: Option<f64>,
+    /// When the prober that gave up is this host: its sysctls, whose
+    /// settings these were, and the socket's process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a HostNote>,
     connection: &'a crate::report::ConnectionReport,
 }
 
@@ -175,7 +183,13 @@ impl<W: Write> LiveEvents<W> {
         self.emit("capture-started", now, None, body, String::new)
     }
 
-    fn keepalive_train(&mut self, time: Timestamp, on: Endpoints, t: TrainStarted) -> io::Result<()> {
+    fn keepalive_train(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        t: TrainStarted,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
         let prober = endpoint(t.prober);
         let role = t.prober_role.name();
         let body = TrainStartedJson {
@@ -184,10 +198,12 @@ impl<W: Write> LiveEvents<W> {
             first_probe_frame: t.first_probe.frame,
             idle_observed_s: t.idle_observed_s,
             probe_payload_bytes: t.probe_payload_bytes,
+            host: note,
         };
         let human = || {
             let idle = t.idle_observed_s.map_or(String::new(), |s| format!(" after {s:.3} s idle"));
-            format!("{prober} ({role}) probes {}{idle} (frame {})", endpoint(t.peer), t.first_probe.frame)
+            let note = note.map_or(String::new(), |n| format!("\n{}", n.words()));
+            format!("{prober} ({role}) probes {}{idle} (frame {}){note}", endpoint(t.peer), t.first_probe.frame)
         };
         self.emit("keepalive-train", time, Some(on), body, human)
     }
@@ -217,7 +233,13 @@ impl<W: Write> LiveEvents<W> {
         self.emit("probe-unanswered", time, Some(on), body, human)
     }
 
-    fn connection_ended(&mut self, time: Timestamp, on: Endpoints, e: ConnectionEnded<'_>) -> io::Result<()> {
+    fn connection_ended(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        e: ConnectionEnded<'_>,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
         let report = e.report;
         let body = ConnectionEndedJson {
             end_reason: e.end_reason,
@@ -225,6 +247,7 @@ impl<W: Write> LiveEvents<W> {
             detected_by: e.detected_by.name(),
             revised: e.revised,
             silence_s: e.silence_s,
+            host: note,
             connection: report,
         };
         let human = || {
@@ -236,7 +259,7 @@ impl<W: Write> LiveEvents<W> {
                 report.reset_cause.map_or(String::new(), |c| format!(" ({})", c.as_str())),
                 if e.revised { " (revised)" } else { "" },
                 report.diagnosis
-            )
+            ) + &note.map_or(String::new(), |n| format!("\n{}", n.words()))
         };
         self.emit("connection-ended", time, Some(on), body, human)
     }
@@ -280,13 +303,27 @@ impl<W: Write> LiveEvents<W> {
     }
 }
 
+impl<W: Write> LiveEvents<W> {
+    /// A connection event, with what tcpka says of the prober's host when
+    /// that is the host it runs on.
+    pub fn connection_event_noted(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        event: ConnectionEvent<'_>,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
+        match event {
+            ConnectionEvent::KeepaliveTrain(t) => self.keepalive_train(time, on, t, note),
+            ConnectionEvent::ProbeUnanswered(p) => self.probe_unanswered(time, on, p),
+            ConnectionEvent::ConnectionEnded(e) => self.connection_ended(time, on, e, note),
+        }
+    }
+}
+
 impl<W: Write> EventSink for LiveEvents<W> {
     fn connection_event(&mut self, time: Timestamp, on: Endpoints, event: ConnectionEvent<'_>) -> io::Result<()> {
-        match event {
-            ConnectionEvent::KeepaliveTrain(t) => self.keepalive_train(time, on, t),
-            ConnectionEvent::ProbeUnanswered(p) => self.probe_unanswered(time, on, p),
-            ConnectionEvent::ConnectionEnded(e) => self.connection_ended(time, on, e),
-        }
+        self.connection_event_noted(time, on, event, None)
     }
 
     fn capture_stats(&mut self, time: Timestamp, s: &CaptureStats) -> io::Result<()> {

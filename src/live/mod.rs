@@ -27,6 +27,7 @@
 //! are documented in `docs/live.md`.
 
 pub mod events;
+pub mod host;
 pub mod metrics;
 pub mod output;
 pub mod select;
@@ -43,8 +44,10 @@ use crate::source::relay::RelaySource;
 use crate::source::savefile::Savefile;
 use crate::time::Timestamp;
 use events::{CaptureStarted, LiveEvents};
+use host::{Host, HostNote, SocketOwner};
 use metrics::Metrics;
 use output::Output;
+use rustc_hash::FxHashMap;
 use select::EventSelection;
 use session::LiveSession;
 use std::collections::BTreeSet;
@@ -172,6 +175,38 @@ struct LiveSinks<W: Write> {
     metrics: Option<Arc<Metrics>>,
     /// Events the output dropped so far.
     events_dropped: Arc<AtomicU64>,
+    /// The host tcpka runs on, for probers that are this host.
+    host: Option<Host>,
+    /// The probing sockets of this host's trains, by connection.
+    owners: FxHashMap<u64, SocketOwner>,
+}
+
+impl<W: Write> LiveSinks<W> {
+    /// What to say of this host on `event`, when its prober is this host:
+    /// at a train, the socket and its process (kept for the end); at a
+    /// keepalive kill, also the sysctls and whose settings these were.
+    fn host_note(&mut self, on: Endpoints, event: &ConnectionEvent<'_>) -> Option<HostNote> {
+        let host = self.host.as_ref()?;
+        match event {
+            ConnectionEvent::KeepaliveTrain(t) if host.is_local(t.prober.ip()) => {
+                let socket = host.socket(t.prober, t.peer);
+                if let Some(s) = &socket {
+                    self.owners.insert(on.id, s.clone());
+                }
+                Some(HostNote { socket, ..HostNote::default() })
+            }
+            ConnectionEvent::ConnectionEnded(e) => {
+                let socket = self.owners.remove(&on.id);
+                let report = e.report;
+                let gave_up =
+                    report.keepalive.iter().find(|k| k.gave_up && Some(&k.prober) == report.ended_by.as_ref())?;
+                let prober: std::net::SocketAddr = gave_up.prober.parse().ok()?;
+                (e.end_reason == crate::verdict::EndReason::KeepaliveTimeout && host.is_local(prober.ip()))
+                    .then(|| host.settings_note(gave_up, socket))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl<W: Write> EventSink for LiveSinks<W> {
@@ -179,10 +214,11 @@ impl<W: Write> EventSink for LiveSinks<W> {
         if let (Some(metrics), ConnectionEvent::ConnectionEnded(ended)) = (&self.metrics, &event) {
             metrics.connection_ended(ended);
         }
+        let note = self.host_note(on, &event);
         if !self.selection.wants(&event) {
             return Ok(());
         }
-        self.events.connection_event(time, on, event)
+        self.events.connection_event_noted(time, on, event, note.as_ref())
     }
 
     fn capture_stats(&mut self, time: Timestamp, stats: &CaptureStats) -> io::Result<()> {
@@ -245,6 +281,8 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
         selection: opts.events.clone(),
         metrics: metrics.clone(),
         events_dropped: Arc::clone(&events_dropped),
+        host: Some(Host::here()),
+        owners: FxHashMap::default(),
     };
 
     crate::diag!(

@@ -95,31 +95,8 @@ mod tests {
         })
     }
 
-    /// The report of the one connection in `frames`, as analyze makes it.
     fn report_of(frames: &[(f64, Vec<u8>)]) -> ConnectionReport {
-        struct Keep(Vec<ConnectionReport>);
-        impl crate::report::ReportSink for Keep {
-            fn wants(&mut self, _: EndReason) -> bool {
-                true
-            }
-            fn connection(&mut self, report: &ConnectionReport) -> std::io::Result<()> {
-                self.0.push(report.clone());
-                Ok(())
-            }
-            fn finish(&mut self, _: &crate::report::RunReport<'_>) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut keep = Keep(Vec::new());
-        let mut judge = crate::pipeline::Judge::new(&mut keep, BTreeSet::new());
-        let link = crate::source::Link { kind: crate::decode::LinkKind::Ethernet, name: "EN10MB".into() };
-        let mut pipeline = crate::pipeline::Pipeline::new(&mut judge, "test", None, &link);
-        for (t, f) in frames {
-            pipeline.packet(crate::time::Timestamp::from_secs_f64(1_700_000_000.0 + t), f).unwrap();
-        }
-        pipeline.end().unwrap();
-        judge.finish().unwrap();
-        keep.0.remove(0)
+        crate::live::tests::reports_of(frames).remove(0)
     }
 
     #[test]

@@ -138,6 +138,8 @@ fn metrics_count_a_keepalive_kill_by_service_and_settings() {
         selection: "none".parse().unwrap(),
         metrics: Some(std::sync::Arc::clone(&metrics)),
         events_dropped: Default::default(),
+        host: None,
+        owners: Default::default(),
     };
     {
         let mut judge = Judge::new(&mut sink, BTreeSet::new()).streaming(&mut sinks);
@@ -283,4 +285,35 @@ fn a_long_train_reports_every_probe_once_with_the_frames_kept() {
     assert_eq!(unanswered[34]["probe_frame"], 41);
     assert_eq!(unanswered[34]["confirmed_by"], "prober-reset");
     assert_eq!(events.last().unwrap()["end_reason"], "keepalive-timeout");
+}
+
+/// The reports of the connections in `frames` (times in seconds after
+/// [`EPOCH_S`](crate::testkit::EPOCH_S)), every one, as `tcpka analyze` makes them.
+pub(super) fn reports_of(frames: &[(f64, Vec<u8>)]) -> Vec<crate::report::ConnectionReport> {
+    use crate::report::{ConnectionReport, ReportSink, RunReport};
+    struct Keep(Vec<ConnectionReport>);
+    impl ReportSink for Keep {
+        fn wants(&mut self, _: crate::verdict::EndReason) -> bool {
+            true
+        }
+        fn connection(&mut self, report: &ConnectionReport) -> std::io::Result<()> {
+            self.0.push(report.clone());
+            Ok(())
+        }
+        fn finish(&mut self, _: &RunReport<'_>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut keep = Keep(Vec::new());
+    let mut judge = crate::pipeline::Judge::new(&mut keep, Default::default());
+    let link = crate::source::Link { kind: crate::decode::LinkKind::Ethernet, name: "EN10MB".into() };
+    let mut pipeline = crate::pipeline::Pipeline::new(&mut judge, "test", None, &link);
+    for (t, f) in frames {
+        pipeline
+            .packet(crate::time::Timestamp::from_secs_f64(crate::testkit::EPOCH_S as f64 + t), f)
+            .expect("in memory");
+    }
+    pipeline.end().expect("in memory");
+    judge.finish().expect("in memory");
+    keep.0
 }
