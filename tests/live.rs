@@ -1019,3 +1019,27 @@ fn live_names_the_hosts_settings_and_the_process_when_it_is_the_prober() {
         assert_eq!(there_end["client"].as_str().unwrap().split(':').next(), Some(cip.as_str()));
     }
 }
+
+#[test]
+fn the_documented_systemd_unit_runs_a_valid_command_line() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/systemd.md")).unwrap();
+    let exec = doc.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart= line");
+    // systemd's quoting, as far as the example uses it: words, and "quoted words".
+    let words: Vec<String> = exec
+        .split('"')
+        .enumerate()
+        .flat_map(|(i, part)| {
+            if i % 2 == 1 { vec![part.to_string()] } else { part.split_whitespace().map(str::to_string).collect() }
+        })
+        .collect();
+    assert!(words[0].ends_with("/tcpka"), "{exec}");
+    let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    // Every option parses: the run gets as far as opening the interface,
+    // which is named here so that it does not exist.
+    let i = args.iter().position(|&a| a == "-i").expect("an interface");
+    args[i + 1] = "does-not-exist0";
+    let out = tcpka(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no interface named 'does-not-exist0'"), "the command line parses: {err}");
+}
