@@ -15,17 +15,20 @@ use crate::source::{Counters, Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Packets per batch handed over (fewer when the capture goes idle).
 const BATCH_PACKETS: usize = 1024;
-/// Batches the queue holds: 64 × 1024 packets, at most 16 MiB at the
-/// default snapshot length, an analysis stall of a fraction of a second at
-/// a busy server's packet rate.
-const QUEUE_BATCHES: usize = 64;
+/// Bytes of packets the queue holds (each packet's bytes as captured, and
+/// 16 for its time and place): 256 MiB, some three million small packets,
+/// seconds of a busy server's traffic while the analysis is short of CPU
+/// (it catches up when the burst is over). Taken only while it is behind.
+const QUEUE_BYTES: usize = 256 << 20;
+/// Batches kept for reuse once the analysis is done with them.
+const SPARE_BATCHES: usize = 64;
 /// The capture thread's longest wait for packets, and so how long it takes
 /// to see that it must stop.
 const WAIT: Duration = Duration::from_millis(50);
@@ -45,6 +48,11 @@ struct Batch {
 }
 
 impl Batch {
+    /// What the batch counts for in the queue's [`QUEUE_BYTES`].
+    fn bytes(&self) -> usize {
+        self.data.len() + 16 * self.packets.len()
+    }
+
     fn push(&mut self, ts: Timestamp, data: &[u8]) {
         self.data.extend_from_slice(data);
         self.packets.push((ts, self.data.len()));
@@ -72,6 +80,8 @@ enum Message {
 struct Shared {
     stop: AtomicBool,
     counters: Mutex<Option<Counters>>,
+    /// Bytes of the batches in the queue.
+    queued: AtomicUsize,
 }
 
 /// The capture thread's side.
@@ -158,9 +168,18 @@ impl Capture {
             Err(_) => Batch::default(),
         };
         let batch = std::mem::replace(&mut self.batch, fresh);
+        let bytes = batch.bytes();
+        if self.shared.queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES {
+            self.not_analysed += batch.packets.len() as u64;
+            self.batch = batch;
+            self.batch.clear();
+            return true;
+        }
+        self.shared.queued.fetch_add(bytes, Ordering::Relaxed);
         match self.tx.try_send(Message::Packets(batch)) {
             Ok(()) => true,
             Err(TrySendError::Full(Message::Packets(mut batch))) => {
+                self.shared.queued.fetch_sub(bytes, Ordering::Relaxed);
                 self.not_analysed += batch.packets.len() as u64;
                 batch.clear();
                 self.batch = batch;
@@ -196,8 +215,9 @@ pub struct RelaySource {
 impl RelaySource {
     /// Starts the capture thread on `source`, writing every packet to `file`.
     pub fn spawn(source: InterfaceSource, file: Option<Savefile>) -> io::Result<RelaySource> {
-        let (tx, rx) = bounded(QUEUE_BATCHES);
-        let (recycle, recycled) = bounded(QUEUE_BATCHES + 2);
+        // Bounded by bytes (`Shared::queued`); the count bound is only a backstop.
+        let (tx, rx) = bounded(QUEUE_BYTES / 1024);
+        let (recycle, recycled) = bounded(SPARE_BATCHES);
         let shared = Arc::new(Shared::default());
         let link = source.link().clone();
         let capture = Capture {
@@ -226,6 +246,7 @@ impl RelaySource {
     fn take(&mut self, message: Message) {
         match message {
             Message::Packets(batch) => {
+                self.shared.queued.fetch_sub(batch.bytes(), Ordering::Relaxed);
                 let done = std::mem::replace(&mut self.current, batch);
                 self.next = 0;
                 let _ = self.recycle.try_send(done);
@@ -311,7 +332,10 @@ impl PacketSource for RelaySource {
         let until = Instant::now() + ABANDON_WAIT;
         while self.ended.is_none() {
             match self.rx.recv_deadline(until) {
-                Ok(Message::Packets(batch)) => self.abandoned += batch.packets.len() as u64,
+                Ok(Message::Packets(batch)) => {
+                    self.shared.queued.fetch_sub(batch.bytes(), Ordering::Relaxed);
+                    self.abandoned += batch.packets.len() as u64;
+                }
                 Ok(Message::Ended(ended)) => self.ended = Some(ended),
                 Err(_) => break,
             }
