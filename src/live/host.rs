@@ -14,9 +14,9 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The keepalive sysctls of this network namespace
 /// (`/proc/sys/net/ipv4/tcp_keepalive_*`: each namespace has its own).
@@ -117,6 +117,35 @@ impl HostNote {
 pub struct Host {
     local: HashSet<IpAddr>,
     sysctl: Option<KeepaliveSysctls>,
+    owners: Owners,
+}
+
+/// Which process holds which socket, from the last look through `/proc`.
+#[derive(Default)]
+struct Owners {
+    by_inode: HashMap<u64, (i32, String)>,
+    looked: Option<Instant>,
+}
+
+impl Owners {
+    /// The process holding the socket with this inode. A socket not seen
+    /// at the last look makes a new look, at most every [`LOOK_EVERY`]: a
+    /// host with many probing sockets does not cost a look each.
+    fn of(&mut self, inode: u64) -> Option<(i32, String)> {
+        // A socket closed since the last look may have left its inode to
+        // another: the process must still hold it.
+        if let Some(owner) = self.by_inode.get(&inode)
+            && holds(owner.0, inode)
+        {
+            return Some(owner.clone());
+        }
+        if self.looked.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+            return None;
+        }
+        self.looked = Some(Instant::now());
+        self.by_inode = sockets_by_inode();
+        self.by_inode.get(&inode).cloned()
+    }
 }
 
 impl Host {
@@ -126,12 +155,12 @@ impl Host {
         let local = pcap::Device::list()
             .map(|devices| devices.iter().flat_map(|d| d.addresses.iter().map(|a| a.addr)).collect())
             .unwrap_or_default();
-        Host { local, sysctl: KeepaliveSysctls::read() }
+        Host { local, sysctl: KeepaliveSysctls::read(), owners: Owners::default() }
     }
 
     #[cfg(test)]
     pub fn with(local: &[IpAddr], sysctl: Option<KeepaliveSysctls>) -> Host {
-        Host { local: local.iter().copied().collect(), sysctl }
+        Host { local: local.iter().copied().collect(), sysctl, owners: Owners::default() }
     }
 
     /// Whether `addr` is one of this host's: a prober there is this host.
@@ -140,13 +169,13 @@ impl Host {
     }
 
     /// What the kernel says of the socket from `local` to `remote`, and its owner.
-    pub fn socket(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketOwner> {
+    pub fn socket(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<SocketOwner> {
         let found = socket_diag(local, remote)?;
         let keepalive_timer_s = match found.timer {
             Some(netlink_packet_sock_diag::inet::Timer::KeepAlive(due)) => Some(due.as_secs_f64()),
             _ => None,
         };
-        let owner = owner_of(u64::from(found.inode));
+        let owner = self.owners.of(u64::from(found.inode));
         Some(SocketOwner {
             uid: found.uid,
             inode: found.inode,
@@ -238,28 +267,40 @@ fn socket_diag(local: SocketAddr, remote: SocketAddr) -> Option<InetResponseHead
     }
 }
 
-/// The process holding the socket with this inode: its pid and name,
-/// found by its descriptors (`/proc/PID/fd/N -> socket:[INODE]`), as `ss -p`
-/// does. The first found, when several share it.
-fn owner_of(inode: u64) -> Option<(i32, String)> {
-    let deadline = std::time::Instant::now() + LOOKUP_LIMIT;
-    for process in procfs::process::all_processes().ok()?.flatten() {
-        if std::time::Instant::now() > deadline {
-            return None;
+/// Every socket's process, by the socket's inode: found by the processes'
+/// descriptors (`/proc/PID/fd/N -> socket:[INODE]`), as `ss -p` does. The
+/// first found, when several share a socket. A look stops after
+/// [`LOOK_LIMIT`] (a host with very many processes): the analysis waits for it.
+fn sockets_by_inode() -> HashMap<u64, (i32, String)> {
+    let mut found = HashMap::new();
+    let Ok(processes) = procfs::process::all_processes() else { return found };
+    let deadline = Instant::now() + LOOK_LIMIT;
+    for process in processes.flatten() {
+        if Instant::now() > deadline {
+            break;
         }
         let Ok(fds) = process.fd() else { continue };
-        let holds = fds.flatten().any(|fd| matches!(fd.target, procfs::process::FDTarget::Socket(i) if i == inode));
-        if holds {
-            let name = process.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into());
-            return Some((process.pid(), name));
+        let name = process.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into());
+        for fd in fds.flatten() {
+            if let procfs::process::FDTarget::Socket(inode) = fd.target {
+                found.entry(inode).or_insert_with(|| (process.pid(), name.clone()));
+            }
         }
     }
-    None
+    found
 }
 
-/// The longest a search for a socket's process may take (a host with very
-/// many processes and descriptors): the analysis waits for it.
-const LOOKUP_LIMIT: Duration = Duration::from_millis(200);
+/// Whether process `pid` holds the socket with this inode.
+fn holds(pid: i32, inode: u64) -> bool {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.fd())
+        .is_ok_and(|fds| fds.flatten().any(|fd| fd.target == procfs::process::FDTarget::Socket(inode)))
+}
+
+/// The longest one look through `/proc` may take.
+const LOOK_LIMIT: Duration = Duration::from_millis(200);
+/// Looks through `/proc` are at least this far apart.
+const LOOK_EVERY: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
@@ -328,7 +369,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_server, _) = listener.accept().unwrap();
-        let host = Host::here();
+        let mut host = Host::here();
         let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
         let owner = host.socket(local, remote).expect("inet_diag finds the socket");
         assert_eq!(owner.pid, Some(std::process::id() as i32));

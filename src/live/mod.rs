@@ -186,7 +186,7 @@ impl<W: Write> LiveSinks<W> {
     /// at a train, the socket and its process (kept for the end); at a
     /// keepalive kill, also the sysctls and whose settings these were.
     fn host_note(&mut self, on: Endpoints, event: &ConnectionEvent<'_>) -> Option<HostNote> {
-        let host = self.host.as_ref()?;
+        let host = self.host.as_mut()?;
         match event {
             ConnectionEvent::KeepaliveTrain(t) if host.is_local(t.prober.ip()) => {
                 let socket = host.socket(t.prober, t.peer);
