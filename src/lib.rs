@@ -46,6 +46,7 @@ pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against
 pub use flow::MAX_UNREPLIED;
 pub use flow::{PacketClass, PacketRef};
+pub use live::select::{DEFAULT as DEFAULT_EVENTS, EventSelection};
 pub use live::{LiveOptions, run as run_live};
 pub use pipeline::Judge;
 pub use report::ReportSink;

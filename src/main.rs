@@ -56,9 +56,12 @@ Examples:
   sudo tcpka live -i eth0 --format json --report final.json | jq -c .
   tcpka live --list-interfaces
 
-Events (one line each; with --format json, one JSON object per line):
+Events (human lines, or with --format json one JSON object per line):
   capture-started, keepalive-train, probe-unanswered, connection-ended,
-  capture-stats, and final-report (the same document `tcpka analyze --format json` prints)
+  capture-stats, and final-report (the same document `tcpka analyze --format json` prints).
+  By default only abnormal endings and keepalive trains (--events abnormal,trains);
+  --events all shows every connection-ended, --events keepalive-timeout,reset:middlebox
+  only those. Each connection event has the connection's number and Community ID.
 
 Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report
 (or writes it to --report FILE). Events that standard output cannot take in time are
@@ -99,6 +102,14 @@ struct LiveArgs {
           value_parser = clap::value_parser!(u32).range(64..=262_144))]
     snaplen: u32,
 
+    /// Connection events to stream: all, none, abnormal, trains, a verdict, reset:CAUSE (comma-separated)
+    #[arg(long, value_name = "LIST", default_value = tcpka::DEFAULT_EVENTS, value_parser = parse_events)]
+    events: tcpka::EventSelection,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 0.0.0.0:9857)
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
+
     /// Size of the kernel's capture buffer, in MiB (as tcpdump -B, which takes KiB)
     #[arg(short = 'B', long, value_name = "MIB", default_value_t = tcpka::DEFAULT_BUFFER_MIB,
           value_parser = clap::value_parser!(u32).range(1..=2047))]
@@ -117,7 +128,7 @@ struct LiveArgs {
     no_promiscuous: bool,
 
     /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
-    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "all", "no_promiscuous"])]
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "metrics", "events", "all", "no_promiscuous"])]
     list_interfaces: bool,
 }
 
@@ -222,6 +233,10 @@ fn parse_selector(s: &str) -> Result<Selector, String> {
     s.parse()
 }
 
+fn parse_events(s: &str) -> Result<tcpka::EventSelection, String> {
+    s.parse()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -259,6 +274,8 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         promiscuous: !args.no_promiscuous,
         snaplen: args.snaplen,
         buffer_mib: args.buffer_size,
+        metrics: args.metrics,
+        events: args.events,
     };
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {

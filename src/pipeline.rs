@@ -21,7 +21,7 @@ use crate::report::{
 use crate::source::{Counters, Link};
 use crate::time::Timestamp;
 use crate::vantage::Comparison;
-use crate::verdict::{EndReason, Selector, any_matches, judge};
+use crate::verdict::{EndReason, Judgement, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
@@ -144,8 +144,13 @@ impl<'s> Judge<'s> {
         let mut report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
         report.locate(files);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
-            let ended =
-                ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
+            let ended = ConnectionEnded {
+                end_reason: reason,
+                detected_by: Detection::Judged,
+                revised,
+                silence_s: silence_before_end(conn, &verdict, now),
+                report: &report,
+            };
             stream.sink.connection_event(time, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))?;
         }
         if wanted { self.sink.connection(&report) } else { Ok(()) }
@@ -234,7 +239,13 @@ impl<'s> Judge<'s> {
         }
         streamed.ended = Some(verdict.reason());
         let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
-        let ended = ConnectionEnded { end_reason: verdict.reason(), detected_by, revised: false, report: &report };
+        let ended = ConnectionEnded {
+            end_reason: verdict.reason(),
+            detected_by,
+            revised: false,
+            silence_s: silence_before_end(conn, &verdict, now),
+            report: &report,
+        };
         stream.sink.connection_event(now, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))
     }
 
@@ -529,8 +540,19 @@ impl<'j, 's> Pipeline<'j, 's> {
     }
 }
 
+/// How long the side that ended the connection had heard nothing but
+/// probes from its peer: from the peer's last packet that was not a
+/// keepalive or zero-window probe ([`Marks::last_traffic`](crate::flow::Marks))
+/// to the end (its packet, or `now` when the verdict has none).
+fn silence_before_end(conn: &Connection, verdict: &Judgement, now: Timestamp) -> Option<f64> {
+    let ender = verdict.ended_by()?;
+    let heard = conn.side(ender.peer()).marks.last_traffic?;
+    let end = verdict.end_packet().map_or(now, |p| p.ts);
+    Some(round6(end.secs_since(heard.ts).max(0.0)))
+}
+
 fn endpoints(conn: &Connection) -> Endpoints {
-    Endpoints { client: conn.client(), server: conn.server() }
+    Endpoints { id: conn.id, client: conn.client(), server: conn.server() }
 }
 
 /// The clock rule for probes: a side's last probe with no answer for

@@ -27,7 +27,10 @@
 //! are documented in `docs/live.md`.
 
 pub mod events;
+pub mod host;
+pub mod metrics;
 pub mod output;
+pub mod select;
 pub mod session;
 
 use crate::event::{CaptureStats, ConnectionEvent, Endpoints, EventSink};
@@ -41,13 +44,18 @@ use crate::source::relay::RelaySource;
 use crate::source::savefile::Savefile;
 use crate::time::Timestamp;
 use events::{CaptureStarted, LiveEvents};
+use host::{Host, HostNote, SocketOwner};
+use metrics::Metrics;
 use output::Output;
+use rustc_hash::FxHashMap;
+use select::EventSelection;
 use session::LiveSession;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What `tcpka live` was asked to do.
@@ -73,6 +81,10 @@ pub struct LiveOptions {
     pub snaplen: u32,
     /// Size of the kernel's capture ring, in MiB.
     pub buffer_mib: u32,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
+    pub metrics: Option<String>,
+    /// Which connection events the stream shows.
+    pub events: EventSelection,
 }
 
 impl Default for LiveOptions {
@@ -88,6 +100,8 @@ impl Default for LiveOptions {
             promiscuous: true,
             snaplen: DEFAULT_SNAPLEN,
             buffer_mib: DEFAULT_BUFFER_MIB,
+            metrics: None,
+            events: EventSelection::default(),
         }
     }
 }
@@ -103,6 +117,8 @@ pub struct LiveOutcome {
 /// How long after a stop the capture thread has to hand over its last
 /// packets before the report is made without them.
 const STOP_GRACE: Duration = Duration::from_millis(500);
+/// How often the metrics take the capture's counters.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
 
 /// Holds the final JSON document while the capture runs: in memory, then
 /// in an unlinked temporary file once it grows past [`Spool::IN_MEMORY`].
@@ -150,18 +166,63 @@ impl Write for Spool {
     }
 }
 
-/// The sinks of the live event stream: the lines on standard output.
-struct LiveSinks {
-    events: LiveEvents<Output>,
+/// The sinks of the live event stream: the lines on standard output, and
+/// the metrics.
+struct LiveSinks<W: Write> {
+    events: LiveEvents<W>,
+    /// Which connection events `events` gets (the metrics get all).
+    selection: EventSelection,
+    metrics: Option<Arc<Metrics>>,
+    /// Events the output dropped so far.
+    events_dropped: Arc<AtomicU64>,
+    /// The host tcpka runs on, for probers that are this host.
+    host: Option<Host>,
+    /// The probing sockets of this host's trains, by connection.
+    owners: FxHashMap<u64, SocketOwner>,
 }
 
-impl EventSink for LiveSinks {
+impl<W: Write> LiveSinks<W> {
+    /// What to say of this host on `event`, when its prober is this host:
+    /// at a train, the socket and its process (kept for the end); at a
+    /// keepalive kill, also the sysctls and whose settings these were.
+    fn host_note(&mut self, on: Endpoints, event: &ConnectionEvent<'_>) -> Option<HostNote> {
+        let host = self.host.as_mut()?;
+        match event {
+            ConnectionEvent::KeepaliveTrain(t) if host.is_local(t.prober.ip()) => {
+                let socket = host.socket(t.prober, t.peer);
+                if let Some(s) = &socket {
+                    self.owners.insert(on.id, s.clone());
+                }
+                Some(HostNote { socket, ..HostNote::default() })
+            }
+            ConnectionEvent::ConnectionEnded(e) => {
+                let socket = self.owners.remove(&on.id);
+                let report = e.report;
+                let gave_up =
+                    report.keepalive.iter().find(|k| k.facts.gave_up && Some(&k.prober) == report.ended_by.as_ref())?;
+                let prober: std::net::SocketAddr = gave_up.prober.parse().ok()?;
+                (e.end_reason == crate::verdict::EndReason::KeepaliveTimeout && host.is_local(prober.ip()))
+                    .then(|| host.settings_note(gave_up, socket))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<W: Write> EventSink for LiveSinks<W> {
     fn connection_event(&mut self, time: Timestamp, on: Endpoints, event: ConnectionEvent<'_>) -> io::Result<()> {
-        self.events.connection_event(time, on, event)
+        if let (Some(metrics), ConnectionEvent::ConnectionEnded(ended)) = (&self.metrics, &event) {
+            metrics.connection_ended(ended);
+        }
+        let note = self.host_note(on, &event);
+        if !self.selection.wants(&event) {
+            return Ok(());
+        }
+        self.events.connection_event_noted(time, on, event, note.as_ref())
     }
 
     fn capture_stats(&mut self, time: Timestamp, stats: &CaptureStats) -> io::Result<()> {
-        let stats = CaptureStats { events_dropped: self.events.writer().events_dropped(), ..*stats };
+        let stats = CaptureStats { events_dropped: self.events_dropped.load(Ordering::Relaxed), ..*stats };
         self.events.capture_stats(time, &stats)
     }
 
@@ -199,11 +260,30 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
         Some(path) => Some((File::create(path).map_err(|e| cannot_write(path, e))?, path)),
         None => None,
     };
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let metrics = Metrics::new();
+            let at = metrics::serve(addr, Arc::clone(&metrics))
+                .map_err(|reason| InterfaceError::Io(io::Error::other(reason)))?;
+            crate::diag!("tcpka: serving Prometheus metrics at http://{at}/metrics");
+            Some(metrics)
+        }
+        None => None,
+    };
     let source = RelaySource::spawn(source, file)?;
     let mut spool = Spool::default();
     let mut sink: Box<dyn ReportSink + '_> =
         if opts.json { Box::new(JsonSink::new(&mut spool)) } else { Box::new(TableSink::new(&mut spool, opts.all)) };
-    let mut sinks = LiveSinks { events: LiveEvents::new(Output::spawn(io::stdout())?, opts.json) };
+    let output = Output::spawn(io::stdout())?;
+    let events_dropped = output.events_dropped_counter();
+    let mut sinks = LiveSinks {
+        events: LiveEvents::new(output, opts.json),
+        selection: opts.events.clone(),
+        metrics: metrics.clone(),
+        events_dropped: Arc::clone(&events_dropped),
+        host: Some(Host::here()),
+        owners: FxHashMap::default(),
+    };
 
     crate::diag!(
         "tcpka: listening on {interface}, link-type {link_name}, snapshot length {snaplen} bytes, buffer {} MiB{}{} (Ctrl-C to stop)",
@@ -226,7 +306,16 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     let mut session = LiveSession::new(source, &mut judge, &interface);
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let mut stopped_at: Option<Instant> = None;
+    let mut next_metrics = Instant::now();
     while result.is_ok() && !session.is_over() {
+        if let Some(m) = &metrics
+            && Instant::now() >= next_metrics
+        {
+            next_metrics = Instant::now() + METRICS_EVERY;
+            if let (Some(c), analysed) = session.counters() {
+                m.capture(c, analysed, events_dropped.load(Ordering::Relaxed));
+            }
+        }
         if stopped_at.is_none() && (stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)) {
             session.stop();
             stopped_at = Some(Instant::now());

@@ -36,7 +36,7 @@ pub struct Output {
     written: Arc<AtomicU64>,
     /// The writer's outcome, once it has stopped.
     done: Receiver<io::Result<()>>,
-    events_dropped: u64,
+    events_dropped: Arc<AtomicU64>,
     lossless: bool,
 }
 
@@ -50,12 +50,18 @@ impl Output {
         std::thread::Builder::new().name("stdout".into()).spawn(move || {
             let _ = done_tx.send(write_out(out, &rx, &progress));
         })?;
-        Ok(Output { tx: Some(tx), pending: Vec::new(), written, done, events_dropped: 0, lossless: false })
+        let events_dropped = Arc::default();
+        Ok(Output { tx: Some(tx), pending: Vec::new(), written, done, events_dropped, lossless: false })
     }
 
     /// Events dropped so far because the writer was behind.
     pub fn events_dropped(&self) -> u64 {
-        self.events_dropped
+        self.events_dropped.load(Ordering::Relaxed)
+    }
+
+    /// The count of events dropped, to be read from elsewhere (the metrics).
+    pub fn events_dropped_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.events_dropped)
     }
 
     /// From now on nothing is dropped: writes wait for the writer (but at
@@ -146,12 +152,11 @@ impl Write for Output {
         match tx.try_send(chunk) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
-                if self.events_dropped == 0 {
+                if self.events_dropped.fetch_add(1, Ordering::Relaxed) == 0 {
                     crate::diag!(
                         "tcpka: warning: standard output is not keeping up: events are dropped (counted in capture-stats)"
                     );
                 }
-                self.events_dropped += 1;
                 Ok(())
             }
             Err(TrySendError::Disconnected(_)) => Err(self.writer_error()),

@@ -124,6 +124,11 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
         self.source.stop();
     }
 
+    /// The capture's counters now, and the packets analysed so far.
+    pub fn counters(&mut self) -> (Option<Counters>, u64) {
+        (self.source.counters(), self.pipeline.frames())
+    }
+
     /// The clock moved on to `now`: the pipeline's clock rules.
     pub fn tick(&mut self, now: Timestamp) -> io::Result<()> {
         self.pipeline.tick(now)
@@ -155,6 +160,8 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
     pub fn finish(self) -> (Stopped, io::Result<()>) {
         let LiveSession { mut source, mut pipeline, interface, broken, .. } = self;
         let now = source.now();
+        // What the loop did not read (it ended first) is counted, not lost silently.
+        source.abandon();
         let counters = source.counters();
         drop(source);
         if let Some(c) = counters {

@@ -251,24 +251,38 @@ struct InterfaceJson<'a> {
     default: bool,
 }
 
-/// One line per interface, as libpcap lists them (and as `-i` takes them).
+/// Width of the interface table: it fits a terminal's 80 columns.
+const LIST_WIDTH: u16 = 80;
+
+/// A table of the interfaces, as libpcap lists them (and as `-i` takes
+/// them): name, flags (the default one marked), addresses one per line,
+/// description; no borders, so that each row starts with the name.
 fn interface_lines(devices: &[Device], default: Option<&str>) -> String {
-    let width = devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
+    use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::NOTHING};
+    let mut table = Table::new();
+    table.load_style(NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(LIST_WIDTH);
+    table.set_header(["interface", "flags", "addresses", "description"]);
+    // "up, running, loopback" on one line: a row's first line has the
+    // name, its flags and its first address.
+    // Names and addresses are never cut either; descriptions wrap.
+    let widest = |cells: &mut dyn Iterator<Item = usize>| cells.max().unwrap_or(0) as u16 + 2;
+    let name = widest(&mut devices.iter().map(|d| d.name.len()));
+    let address = widest(&mut devices.iter().flat_map(addresses).map(|a| a.len()));
+    for (column, width) in [(0, name), (1, 23), (2, address)] {
+        if let Some(c) = table.column_mut(column) {
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+    }
     for d in devices {
-        let flags = flag_words(d).join(", ");
-        let mut line = format!("  {:width$}  [{flags}]", d.name);
-        let addrs = addresses(d);
-        if !addrs.is_empty() {
-            line.push_str("  ");
-            line.push_str(&addrs.join(", "));
-        }
-        if let Some(desc) = d.desc.as_deref().filter(|s| !s.is_empty()) {
-            line.push_str(&format!("  ({desc})"));
-        }
+        let mut flags = flag_words(d);
         if Some(d.name.as_str()) == default {
-            line.push_str("  <- default");
+            flags.push("default");
         }
+        let description = d.desc.as_deref().unwrap_or_default();
+        table.add_row([d.name.as_str(), &flags.join(", "), &addresses(d).join("\n"), description]);
+    }
+    let mut out = String::new();
+    for line in table.to_string().lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -335,4 +349,21 @@ fn open_error(name: &str, e: pcap::Error) -> InterfaceError {
         return InterfaceError::NoPermission { interface: name.into(), reason };
     }
     InterfaceError::Open { interface: name.into(), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interface_table_fits_80_columns_and_rows_start_with_the_name() {
+        let devices = Device::list().expect("libpcap lists interfaces");
+        let other = devices.iter().find(|d| d.name != "lo").map(|d| d.name.as_str());
+        let text = interface_lines(&devices, other);
+        assert!(text.lines().all(|l| l.chars().count() <= usize::from(LIST_WIDTH)), "{text}");
+        let lo = text.lines().find(|l| l.trim_start().starts_with("lo ")).unwrap_or_else(|| panic!("{text}"));
+        assert!(lo.contains("up, running, loopback") && lo.contains("127.0.0.1"), "{text}");
+        assert_eq!(text.matches("default").count(), usize::from(other.is_some()), "the default is marked: {text}");
+        assert!(text.lines().next().unwrap().trim_start().starts_with("interface"), "{text}");
+    }
 }

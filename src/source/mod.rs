@@ -124,6 +124,10 @@ pub trait PacketSource {
     /// Stops capturing (live sources): what was captured is still handed
     /// out, then [`Next::End`]. Other sources end by themselves.
     fn stop(&mut self) {}
+    /// Stops capturing and drops what is left unread, counting it as not
+    /// analysed in [`counters`](Self::counters) (live sources, when the
+    /// loop ends before the source did).
+    fn abandon(&mut self) {}
 }
 
 /// libpcap's capture counters.

@@ -15,22 +15,27 @@ use crate::source::{Counters, Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Packets per batch handed over (fewer when the capture goes idle).
 const BATCH_PACKETS: usize = 1024;
-/// Batches the queue holds: 64 × 1024 packets, at most 16 MiB at the
-/// default snapshot length, an analysis stall of a fraction of a second at
-/// a busy server's packet rate.
-const QUEUE_BATCHES: usize = 64;
+/// Bytes of packets the queue holds (each packet's bytes as captured, and
+/// 16 for its time and place): 256 MiB, some three million small packets,
+/// seconds of a busy server's traffic while the analysis is short of CPU
+/// (it catches up when the burst is over). Taken only while it is behind.
+const QUEUE_BYTES: usize = 256 << 20;
+/// Batches kept for reuse once the analysis is done with them.
+const SPARE_BATCHES: usize = 64;
 /// The capture thread's longest wait for packets, and so how long it takes
 /// to see that it must stop.
 const WAIT: Duration = Duration::from_millis(50);
 /// How often the thread publishes libpcap's counters.
 const COUNTERS_EVERY: Duration = Duration::from_millis(500);
+/// How long [`RelaySource::abandon`] waits for the capture thread's last word.
+const ABANDON_WAIT: Duration = Duration::from_millis(200);
 /// How often the `--write` file is written out when packets keep coming.
 const WRITE_OUT_EVERY: Duration = Duration::from_secs(1);
 
@@ -43,6 +48,11 @@ struct Batch {
 }
 
 impl Batch {
+    /// What the batch counts for in the queue's [`QUEUE_BYTES`].
+    fn bytes(&self) -> usize {
+        self.data.len() + 16 * self.packets.len()
+    }
+
     fn push(&mut self, ts: Timestamp, data: &[u8]) {
         self.data.extend_from_slice(data);
         self.packets.push((ts, self.data.len()));
@@ -70,6 +80,8 @@ enum Message {
 struct Shared {
     stop: AtomicBool,
     counters: Mutex<Option<Counters>>,
+    /// Bytes of the batches in the queue.
+    queued: AtomicUsize,
 }
 
 /// The capture thread's side.
@@ -145,26 +157,31 @@ impl Capture {
         None
     }
 
-    /// Hands the batch over. When the queue is full, a batch short of
-    /// [`BATCH_PACKETS`] stays to grow (packets that trickle in between idle
-    /// moments make small batches, and 64 of them would fill the queue
-    /// with a few hundred packets); a full one is counted dropped. False
-    /// when the analysis has gone away.
+    /// Hands the batch over, or counts it dropped when the queue is full.
+    /// False when the analysis has gone away.
     fn hand_over(&mut self) -> bool {
-        let batch = std::mem::take(&mut self.batch);
-        match self.tx.try_send(Message::Packets(batch)) {
-            Ok(()) => {
-                if let Ok(mut recycled) = self.recycle.try_recv() {
-                    recycled.clear();
-                    self.batch = recycled;
-                }
-                true
+        let fresh = match self.recycle.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
             }
+            Err(_) => Batch::default(),
+        };
+        let batch = std::mem::replace(&mut self.batch, fresh);
+        let bytes = batch.bytes();
+        if self.shared.queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES {
+            self.not_analysed += batch.packets.len() as u64;
+            self.batch = batch;
+            self.batch.clear();
+            return true;
+        }
+        self.shared.queued.fetch_add(bytes, Ordering::Relaxed);
+        match self.tx.try_send(Message::Packets(batch)) {
+            Ok(()) => true,
             Err(TrySendError::Full(Message::Packets(mut batch))) => {
-                if batch.packets.len() >= BATCH_PACKETS {
-                    self.not_analysed += batch.packets.len() as u64;
-                    batch.clear();
-                }
+                self.shared.queued.fetch_sub(bytes, Ordering::Relaxed);
+                self.not_analysed += batch.packets.len() as u64;
+                batch.clear();
                 self.batch = batch;
                 true
             }
@@ -190,14 +207,17 @@ pub struct RelaySource {
     /// The next packet of `current` to hand out.
     next: usize,
     ended: Option<Ended>,
+    /// Packets handed over but abandoned unread.
+    abandoned: u64,
     thread: Option<JoinHandle<()>>,
 }
 
 impl RelaySource {
     /// Starts the capture thread on `source`, writing every packet to `file`.
     pub fn spawn(source: InterfaceSource, file: Option<Savefile>) -> io::Result<RelaySource> {
-        let (tx, rx) = bounded(QUEUE_BATCHES);
-        let (recycle, recycled) = bounded(QUEUE_BATCHES + 2);
+        // Bounded by bytes (`Shared::queued`); the count bound is only a backstop.
+        let (tx, rx) = bounded(QUEUE_BYTES / 1024);
+        let (recycle, recycled) = bounded(SPARE_BATCHES);
         let shared = Arc::new(Shared::default());
         let link = source.link().clone();
         let capture = Capture {
@@ -218,6 +238,7 @@ impl RelaySource {
             current: Batch::default(),
             next: 0,
             ended: None,
+            abandoned: 0,
             thread: Some(thread),
         })
     }
@@ -225,6 +246,7 @@ impl RelaySource {
     fn take(&mut self, message: Message) {
         match message {
             Message::Packets(batch) => {
+                self.shared.queued.fetch_sub(batch.bytes(), Ordering::Relaxed);
                 let done = std::mem::replace(&mut self.current, batch);
                 self.next = 0;
                 let _ = self.recycle.try_send(done);
@@ -285,18 +307,39 @@ impl PacketSource for RelaySource {
     }
 
     /// The counters at the end of the capture once it has ended, else the
-    /// latest the capture thread published.
+    /// latest the capture thread published; with what was abandoned.
     fn counters(&mut self) -> Option<Counters> {
-        match &self.ended {
+        let mut c = match &self.ended {
             Some(ended) => ended.counters,
             None => *self.shared.counters.lock().unwrap_or_else(|p| p.into_inner()),
-        }
+        }?;
+        c.not_analysed += self.abandoned;
+        Some(c)
     }
 
     /// Tells the capture thread to stop; what it captured is still handed
     /// out, then [`Next::End`].
     fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Counts the packets left unread, and waits a little for the capture
+    /// thread's final counters.
+    fn abandon(&mut self) {
+        self.stop();
+        self.abandoned += (self.current.packets.len() - self.next) as u64;
+        self.next = self.current.packets.len();
+        let until = Instant::now() + ABANDON_WAIT;
+        while self.ended.is_none() {
+            match self.rx.recv_deadline(until) {
+                Ok(Message::Packets(batch)) => {
+                    self.shared.queued.fetch_sub(batch.bytes(), Ordering::Relaxed);
+                    self.abandoned += batch.packets.len() as u64;
+                }
+                Ok(Message::Ended(ended)) => self.ended = Some(ended),
+                Err(_) => break,
+            }
+        }
     }
 }
 
