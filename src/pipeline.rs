@@ -6,6 +6,7 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
+use crate::clock::{Clock, Tick};
 use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::duplicates::DuplicateFilter;
 use crate::event::{
@@ -36,6 +37,10 @@ pub struct Judge<'s> {
     paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
+    /// Counts the parts of the run that share a time: each capture, and each
+    /// part of a capture between two jumps of its clock. Connections open at
+    /// the end of one part are not open at the same time as another's.
+    part: usize,
     fail_on: BTreeSet<EndReason>,
     failed: bool,
 }
@@ -65,6 +70,7 @@ impl<'s> Judge<'s> {
             paths: PathAggregator::default(),
             summary: Summary::default(),
             captures: Vec::new(),
+            part: 0,
             fail_on,
             failed: false,
         }
@@ -82,7 +88,7 @@ impl<'s> Judge<'s> {
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
-        self.paths.add(conn, &verdict, self.captures.len());
+        self.paths.add(conn, &verdict, self.part);
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
@@ -241,6 +247,7 @@ impl<'s> Judge<'s> {
 pub struct Pipeline<'j, 's> {
     judge: &'j mut Judge<'s>,
     link: LinkKind,
+    clock: Clock,
     duplicates: DuplicateFilter,
     table: FlowTable,
     stats: CaptureSummary,
@@ -260,9 +267,11 @@ impl<'j, 's> Pipeline<'j, 's> {
             link_types: vec![link.name.clone()],
             ..Default::default()
         };
+        judge.part += 1;
         Pipeline {
             judge,
             link: link.kind,
+            clock: Clock::default(),
             duplicates: DuplicateFilter::default(),
             table: FlowTable::new(),
             stats,
@@ -293,6 +302,15 @@ impl<'j, 's> Pipeline<'j, 's> {
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
+        // From here on, `ts` is the analysis time: it never goes back within
+        // a part of the capture (see `clock`).
+        let ts = match self.clock.tick(frame, ts) {
+            Tick::On(t) | Tick::SteppedBack(t) => t,
+            Tick::Jumped { previous_end } => {
+                self.split(previous_end)?;
+                ts
+            }
+        };
         let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
@@ -368,6 +386,18 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.conclude_done(now, now)
     }
 
+    /// The clock jumped: the part of the capture before ended at `end`. Every
+    /// connection held is judged as of then, and the next part starts afresh.
+    fn split(&mut self, end: Timestamp) -> io::Result<()> {
+        let done = &mut self.done;
+        self.table.expire(end, &mut |c| done.push(c));
+        self.table.drain(&mut |c| done.push(c));
+        self.conclude_done(end, end)?;
+        self.judge.part += 1;
+        self.next_expiry = Timestamp::default();
+        Ok(())
+    }
+
     /// Judges the connections handed out at `now`.
     fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
         for conn in self.done.drain(..) {
@@ -399,14 +429,15 @@ impl<'j, 's> Pipeline<'j, 's> {
 
     /// The capture ended: judge every connection left and record the capture.
     pub fn end(self) -> io::Result<()> {
-        let end = self.last_ts;
+        let end = self.clock.latest().unwrap_or_default();
         self.end_at(end)
     }
 
     /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
     /// the events of connections judged then).
     pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
-        let end = self.last_ts;
+        // The end of the last part of the capture (its latest time).
+        let end = self.clock.latest().unwrap_or_default();
         let done = &mut self.done;
         self.table.drain(&mut |c| done.push(c));
         self.conclude_done(end, now)?;
@@ -420,8 +451,9 @@ impl<'j, 's> Pipeline<'j, 's> {
                 first: self.duplicates.examples().to_vec(),
             });
         }
+        self.stats.warnings.extend(self.clock.warnings());
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
-        self.stats.last_packet = self.first_ts.map(|_| end.to_rfc3339());
+        self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.judge.summary.captures += 1;
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);
