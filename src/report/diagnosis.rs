@@ -4,8 +4,9 @@ use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::report::endpoint;
 use crate::verdict::{
-    Bound, EndReason, HandshakeFinding, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
-    RetransmissionFinding, SynSchedule, Verdict, linux_retries_timeout,
+    Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
+    MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, SynSchedule, Verdict,
+    linux_retries_timeout,
 };
 
 /// The OS family in words, for the diagnosis.
@@ -55,6 +56,9 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             None => parts.push("Still open when the capture ended.".to_string()),
             Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
         },
+    }
+    for i in &verdict.injected {
+        parts.push(injected(conn, i));
     }
     // An open connection that was dropped had its silence told above.
     let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
@@ -282,18 +286,37 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         ResetCause::Refused => format!(
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
-        ResetCause::Middlebox => format!(
-            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout.",
-            r.injector_hops.unwrap_or(0),
-            if r.injector_hops == Some(1) { "" } else { "s" },
-            r.host_hops.unwrap_or(0),
-            if r.host_hops == Some(1) { "" } else { "s" },
-        ),
+        ResetCause::Middlebox => {
+            let sure = match r.confidence {
+                Some(Confidence::Possible) => {
+                    " Only one hop apart and nothing else shows it (a route that changed, or another leg of a load balancer, would look the same): possibly forged."
+                }
+                _ if r.signs.contains(&ForgerySign::IpIdOutOfSequence) => {
+                    " Its IP ID is out of that host's own sequence too: likely forged."
+                }
+                _ => "",
+            };
+            // Only a RST after an idle period blames an idle timeout: right
+            // after traffic it is the box's policy (an IPS, a firewall rule,
+            // a traffic shaper), and keepalive changes nothing.
+            let why = if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S {
+                " A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout."
+            } else {
+                " It came right after traffic, not after an idle period: a box on the path reset it by policy (an IPS or firewall rule, a traffic shaper), not an idle timeout; keepalive would not help. Look at that box's rules and logs."
+            };
+            format!(
+                "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets just before it (it came from about {} hop{} away; the real host is {} hop{} away).{sure}{why}",
+                r.injector_hops.unwrap_or(0),
+                if r.injector_hops == Some(1) { "" } else { "s" },
+                r.host_hops.unwrap_or(0),
+                if r.host_hops == Some(1) { "" } else { "s" },
+            )
+        }
         ResetCause::PeerLostState => format!(
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),
         ResetCause::AbortUnreadData => {
-            let data = conn.side(r.sender.peer()).marks.last_payload;
+            let data = r.peer_data_before;
             let after = data.map_or(String::new(), |d| {
                 format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
             });
@@ -303,6 +326,36 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         }
         ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}.{}", abort_context(conn, r)),
     }
+}
+
+/// A RST its supposed sender went on after.
+fn injected(conn: &Connection, i: &InjectedReset) -> String {
+    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr), i.sender.name());
+    let peer = endpoint(conn.side(i.sender.peer()).addr);
+    let signs: Vec<String> = i
+        .signs
+        .iter()
+        .map(|s| match s {
+            ForgerySign::TtlDiffers => format!(
+                "it came from about {} hop{} away, the host is {} hop{} away",
+                i.injector_hops,
+                if i.injector_hops == 1 { "" } else { "s" },
+                i.host_hops,
+                if i.host_hops == 1 { "" } else { "s" }
+            ),
+            ForgerySign::IpIdOfPeer => format!("its IP ID is that of {peer}'s packet it reacted to (built from a copy)"),
+            ForgerySign::IpIdOutOfSequence => "its IP ID is out of the host's own sequence".to_string(),
+            ForgerySign::AckIsSynSequence => format!(
+                "it acknowledges {peer}'s SYN's own sequence number, where a host answering a SYN acknowledges one past it"
+            ),
+        })
+        .collect();
+    format!(
+        "The RST at frame {} in the name of {host} did not end the connection: that host went on with it (frame {}), which a host never does after its own RST. It was injected by a middlebox racing the real host (a firewall, an IPS or a censor), and the connection ignored it{}.",
+        i.rst.frame,
+        i.continued_by.frame,
+        if signs.is_empty() { String::new() } else { format!("; {}", signs.join("; ")) }
+    )
 }
 
 /// What came before an abort, in facts the capture shows.
@@ -335,7 +388,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
             )
         };
     }
-    match peer.last_payload.filter(|d| me.last_payload.is_none_or(|m| m.frame < d.frame)) {
+    match r.peer_data_before.filter(|d| r.own_data_before.is_none_or(|m| m.frame < d.frame)) {
         Some(data) => format!(
             " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
             data.frame,
@@ -486,6 +539,22 @@ mod tests {
     fn diagnosis(w: Wire, end: f64) -> String {
         let conns = w.finish();
         describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+    }
+
+    #[test]
+    fn a_middlebox_reset_right_after_traffic_is_policy_not_an_idle_timeout() {
+        let forged_after = |idle: f64| {
+            let mut w = Wire::established(1000, 5000);
+            w.send(idle, seg(C, ACK, 1011, 5101, 10));
+            w.send(idle + 0.001, seg(S, RST, 5101, 0, 0).ttl(50));
+            diagnosis(w, idle + 0.001)
+        };
+        // Right after the handshake and the first exchange: an IPS or a firewall rule.
+        let text = forged_after(0.006);
+        assert!(text.contains("by policy") && !text.contains("idle timeout (TCP keepalive"), "{text}");
+        // After 300 s of silence: a box that forgot the idle connection.
+        let text = forged_after(300.0);
+        assert!(text.contains("forgotten the idle connection") && !text.contains("by policy"), "{text}");
     }
 
     #[test]
