@@ -29,6 +29,7 @@ const REQUIRED: &[&str] = &[
     "ka-router-sll",
     "ka-router-sll2",
     "rst-injected",
+    "close-wait-abort",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
