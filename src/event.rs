@@ -89,6 +89,10 @@ pub struct CaptureStats {
     pub dropped: u32,
     /// libpcap: dropped by the interface or its driver.
     pub if_dropped: u32,
+    /// Captured but not analysed (the analysis fell behind).
+    pub not_analysed: u64,
+    /// Events not written (standard output did not keep up).
+    pub events_dropped: u64,
     /// Packets tcpka read.
     pub packets: u64,
     /// Connections still held when the stats were taken.

@@ -210,11 +210,49 @@ pub struct RetransmissionRun {
     pub first_sent: PacketRef,
     /// How long the connection had been silent before that first transmission.
     pub idle_before_s: f64,
+    /// Where the oldest unacknowledged data starts (SND.UNA): retransmissions start here.
     pub seq: SeqNumber,
     /// Times of the retransmissions of that segment (the backoff series).
     pub retransmissions: Vec<PacketRef>,
     pub count: u32,
+    /// The packet since which the peer has said nothing for the run to be
+    /// a silent path: its first transmission, or the peer's partial ACK
+    /// that made this segment the oldest unacknowledged one.
+    pub since: PacketRef,
+    /// Segments sent after this one and not yet acknowledged, oldest first
+    /// (the first [`MAX_IN_FLIGHT_KEPT`]), so that a partial ACK can move
+    /// the run to the segment it stops in, with its first transmission.
+    in_flight: VecDeque<InFlight>,
+    /// Where the first segment not kept in `in_flight` starts, once it is full.
+    not_kept_from: Option<SeqNumber>,
 }
+
+/// A segment in flight after the oldest unacknowledged one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct InFlight {
+    seq: SeqNumber,
+    first_sent: PacketRef,
+    idle_before_s: f64,
+}
+
+/// At most this many segments in flight are kept per run, to place a
+/// partial ACK; one beyond them leaves the run to start again at the next
+/// retransmission.
+const MAX_IN_FLIGHT_KEPT: usize = 32;
+
+/// The spell of a closed (zero) window this side advertised and still advertises.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeroWindowSpell {
+    /// The first packet of the spell that advertised the zero window.
+    pub since: PacketRef,
+    /// The peer's zero-window probes during the spell (the first ones kept).
+    pub probes: Vec<PacketRef>,
+    /// Every probe, even beyond those kept.
+    pub probe_count: u32,
+}
+
+/// At most this many zero-window probes are kept per spell; the count stays exact.
+const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 
 /// One direction of a connection, named by its sender.
 ///
@@ -235,6 +273,8 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
+    /// The zero window this side advertises, while it does (boxed: rare).
+    pub zero_window: Option<Box<ZeroWindowSpell>>,
     /// Boxed, like the other rarely used parts: most connections never send
     /// small messages worth tracking, and memory grows with the connections
     /// open at once.
@@ -282,12 +322,10 @@ pub struct Marks {
     /// A RST in this side's name after which this side went on talking on
     /// the connection: it did not end it (see [`IgnoredReset`]).
     pub ignored_rst: Option<Box<IgnoredReset>>,
-    /// TTL / hop limit of this side's first segment that was not a RST, to
-    /// tell its packets from forged ones.
-    pub first_ttl: Option<u8>,
-    /// TTL / hop limit of this side's latest segment that was not a RST:
-    /// the genuine packets nearest a RST.
-    pub last_ttl: Option<u8>,
+    /// TTL / hop limit of this side's first and latest segments that were
+    /// not RSTs (one field: both are set by the first, and a connection's
+    /// state must stay small, see `connection_state_stays_small`).
+    pub ttl: Option<Ttls>,
     /// IPv4 identification of this side's latest segment that was not a RST.
     pub last_ip_id: Option<u16>,
     /// The SYN carried the timestamp option (RFC 7323).
@@ -298,6 +336,32 @@ impl Marks {
     /// This side's first RST, if it sent one.
     pub fn rst_at(&self) -> Option<PacketRef> {
         self.rst.as_ref().map(|r| r.at)
+    }
+
+    /// TTL / hop limit of this side's first segment that was not a RST, to
+    /// tell its packets from forged ones and guess its OS.
+    pub fn first_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.first)
+    }
+
+    /// TTL / hop limit of this side's latest segment that was not a RST:
+    /// the genuine packets nearest a RST.
+    pub fn last_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.last)
+    }
+}
+
+/// The TTLs (hop limits) of a side's segments that were not RSTs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttls {
+    pub first: u8,
+    pub last: u8,
+}
+
+impl Ttls {
+    /// A side heard from once, with `ttl`.
+    pub fn of(ttl: u8) -> Ttls {
+        Ttls { first: ttl, last: ttl }
     }
 }
 
@@ -480,6 +544,7 @@ impl HalfConnection {
             marks: Marks::default(),
             probe: ProbeState::Quiet,
             unacked: None,
+            zero_window: None,
             small_messages: None,
         }
     }
@@ -1110,10 +1175,7 @@ fn classify(
     at: PacketRef,
     seg: &Segment,
 ) -> Analysis {
-    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
-    // life: it answers the outstanding probe (Linux clears icsk_probes_out
-    // on any ACK); an RST answers it too (the peer no longer knew the connection).
-    let answers_peer_probe = peer.keepalive().train.unanswered();
+    let peer_probe_outstanding = peer.keepalive().train.unanswered();
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
@@ -1125,7 +1187,8 @@ fn classify(
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, quiet_s, seg);
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
+    let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
     let goes_on_after_own_rst = me.marks.rst.is_some() && goes_on_after_reset(me, peer, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held, goes_on_after_own_rst }
 }
@@ -1150,7 +1213,7 @@ fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment
     if seg.flags.rst() {
         return false;
     }
-    if me.marks.last_ttl.is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
+    if me.marks.last_ttl().is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
         return false;
     }
     if seg.flags.syn() {
@@ -1160,6 +1223,31 @@ fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment
     let in_space = seg.seq.distance(next).unsigned_abs() <= IN_SEQUENCE_SPACE;
     let new_ack = seg.flags.ack() && me.seq.max_ack_sent.is_some_and(|a| seg.ack > a);
     in_space && (seg.seq_len() > 0 || new_ack)
+}
+
+/// KEEPALIVE ANSWER. Whether our segment of class `class` answers the
+/// peer's outstanding keepalive probe. Any packet from the peer of a prober
+/// is proof of life: it answers the outstanding probe (Linux clears
+/// icsk_probes_out on any acceptable ACK, in tcp_ack); an RST answers it
+/// too (the peer no longer knew the connection). Two kinds of segment are
+/// no answer, so that when both ends probe each side's train, settings and
+/// give-up are judged on their own:
+/// - our own keepalive probe crossing the peer's: a 0-byte probe sits below
+///   the peer's window, and tcp_validate_incoming drops it (tcp_sequence
+///   fails) before tcp_ack could clear the peer's probe count. A 1-byte
+///   probe ends at the peer's rcv_nxt and passes, so for a 0-byte (Linux)
+///   prober it is an answer, as for its idle (see [`idle_start`]);
+/// - our RST after our own unanswered probes: that is our keepalive giving
+///   up (tcp_keepalive_timer → tcp_send_active_reset), not a reply to the
+///   peer's probe, which a cut path may never have delivered.
+fn answers_a_probe(me: &HalfConnection, peer: &HalfConnection, class: PacketClass, seg: &Segment) -> bool {
+    match class {
+        PacketClass::KeepaliveProbe => {
+            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
+        }
+        PacketClass::Rst => !me.keepalive().train.unanswered(),
+        _ => true,
+    }
 }
 
 /// The shortest quiet before a keepalive probe: timers count whole seconds
@@ -1207,7 +1295,7 @@ fn segment_class(
     me: &HalfConnection,
     peer: &HalfConnection,
     own_held: Option<HeldSegment>,
-    answers_peer_probe: bool,
+    peer_probe_outstanding: bool,
     quiet_s: f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
@@ -1280,7 +1368,7 @@ fn segment_class(
     }
 
     // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
-    if answers_peer_probe && len == 0 && !flags.has_control() {
+    if peer_probe_outstanding && len == 0 && !flags.has_control() {
         return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
@@ -1339,7 +1427,15 @@ fn apply(
         PacketClass::Undecided => {
             me.probe = ProbeState::Held(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
-        PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
+        PacketClass::ZeroWindowProbe => {
+            me.counts.zero_window_probes += 1;
+            if let Some(spell) = &mut peer.zero_window {
+                spell.probe_count += 1;
+                if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
+                    spell.probes.push(at);
+                }
+            }
+        }
         PacketClass::Retransmission => me.counts.retransmissions += 1,
         _ => {}
     }
@@ -1373,10 +1469,21 @@ fn apply(
     }
     if seg.flags.ack() && !seg.flags.rst() {
         me.seq.max_ack_sent = Some(me.seq.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
-        acknowledge(peer, seg.ack);
+        acknowledge(peer, seg.ack, at);
     }
     if !seg.flags.rst() {
         me.seq.window = Some(seg.window);
+        // ZERO WINDOW SPELL: from the first segment advertising a zero
+        // window (RFC 9293 §3.8.6.1: the receiver's buffer is full, its
+        // application is not reading) to the first that opens it again.
+        // A SYN's window is never scaled and never zero in practice.
+        match (seg.window, &me.zero_window) {
+            (0, None) if !seg.flags.syn() => {
+                me.zero_window = Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
+            }
+            (0, _) => {}
+            (_, _) => me.zero_window = None,
+        }
     }
     if seg.flags.fin() {
         me.marks.fin.get_or_insert(at);
@@ -1388,7 +1495,7 @@ fn apply(
             ip_id: seg.ip_id,
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
-            sender_ttl_before: me.marks.last_ttl,
+            sender_ttl_before: me.marks.last_ttl(),
             sender_ip_id_before: me.marks.last_ip_id,
             peer_ip_id_before: peer.marks.last_ip_id,
             peer_syn_seq: peer.seq.isn.filter(|_| peer.marks.syn.is_some()),
@@ -1412,8 +1519,8 @@ fn apply(
         me.marks.last_traffic = Some(at);
     }
     if !seg.flags.rst() {
-        me.marks.first_ttl.get_or_insert(seg.ttl);
-        me.marks.last_ttl = Some(seg.ttl);
+        let ttl = me.marks.ttl.get_or_insert(Ttls::of(seg.ttl));
+        ttl.last = seg.ttl;
         me.marks.last_ip_id = seg.ip_id;
     }
     me.marks.last_sent = Some(at);
@@ -1426,11 +1533,9 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         log.one_byte_probes += 1;
     }
     log.first_probe.get_or_insert(at);
-    let continues = log.train.unanswered()
-        && log.train.last().is_some_and(|last| {
-            // Nothing from the peer since the last probe.
-            peer.marks.last_sent.is_none_or(|p| p.ts <= last.at.ts)
-        });
+    // Nothing from the peer answered the last probe (its own crossing
+    // probes do not, see [`answers_a_probe`]): the train goes on.
+    let continues = log.train.unanswered();
     if continues {
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
@@ -1469,13 +1574,43 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
 }
 
-/// The peer acknowledged up to `ack`: data below it is no longer outstanding.
-fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
-    if let Some(run) = &sender.unacked
-        && ack > run.seq
-    {
-        sender.unacked = None;
+/// The peer acknowledged up to `ack` in its packet `at`: data below it is
+/// no longer outstanding. A partial ACK (some, not all, of what was sent)
+/// moves the run to the oldest segment still unacknowledged, with that
+/// segment's first transmission: Linux times its give-up from it
+/// (retransmits_timed_out counts from the head's tx time, retrans_stamp),
+/// and its retransmissions start at the new SND.UNA (tcp_retransmit_skb
+/// trims what was acknowledged).
+fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber, at: PacketRef) {
+    let Some(run) = &mut sender.unacked else { return };
+    if ack <= run.seq {
+        return;
     }
+    if sender.seq.next_seq.is_none_or(|next| ack >= next) {
+        sender.unacked = None;
+        return;
+    }
+    // Segments wholly below the ACK are done with.
+    while run.in_flight.get(1).is_some_and(|next| next.seq <= ack) {
+        run.in_flight.pop_front();
+    }
+    if run.not_kept_from.is_some_and(|from| ack >= from) {
+        sender.unacked = None;
+        return;
+    }
+    // The oldest segment still unacknowledged: the run's own one, trimmed,
+    // or the kept one the ACK stops in. Either way the backoff starts over
+    // (the ACK was progress: Linux clears icsk_retransmits and the backoff)
+    // and the peer's silence counts from its ACK.
+    if let Some(next) = run.in_flight.front().copied().filter(|next| ack >= next.seq) {
+        run.in_flight.pop_front();
+        run.first_sent = next.first_sent;
+        run.idle_before_s = next.idle_before_s;
+    }
+    run.seq = ack;
+    run.since = at;
+    run.retransmissions.clear();
+    run.count = 0;
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
@@ -1497,7 +1632,15 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 run.retransmissions.push(at);
             }
         }
-        Some(_) => {}
+        Some(_) if retransmission => {}
+        // New data behind the oldest unacknowledged segment: kept, to place a partial ACK.
+        Some(run) => {
+            if run.not_kept_from.is_none() && run.in_flight.len() < MAX_IN_FLIGHT_KEPT {
+                run.in_flight.push_back(InFlight { seq: seg.seq, first_sent: at, idle_before_s });
+            } else {
+                run.not_kept_from.get_or_insert(seg.seq);
+            }
+        }
         // (A retransmission of data sent before the capture began also starts a run.)
         None => {
             me.unacked = Some(Box::new(RetransmissionRun {
@@ -1506,6 +1649,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,
+                since: at,
+                in_flight: VecDeque::new(),
+                not_kept_from: None,
             }));
         }
     }

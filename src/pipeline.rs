@@ -6,7 +6,7 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
-use crate::clock::{Clock, Tick};
+use crate::clock::{Clock, LEAP_FORWARD_S, Tick};
 use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::duplicates::DuplicateFilter;
 use crate::event::{
@@ -14,10 +14,15 @@ use crate::event::{
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
-use crate::report::{CaptureSummary, ConnectionReport, DuplicateFrames, ReportSink, RunReport, Summary, round6};
-use crate::source::Link;
+use crate::report::vantage::VantageReport;
+use crate::report::{
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
+    round6,
+};
+use crate::source::{Counters, Link};
 use crate::time::Timestamp;
-use crate::verdict::{EndReason, judge};
+use crate::vantage::Comparison;
+use crate::verdict::{EndReason, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
@@ -41,8 +46,12 @@ pub struct Judge<'s> {
     /// part of a capture between two jumps of its clock. Connections open at
     /// the end of one part are not open at the same time as another's.
     part: usize,
-    fail_on: BTreeSet<EndReason>,
+    fail_on: BTreeSet<Selector>,
+    /// `--only`: the connections handed to the sink (empty: all).
+    only: Vec<Selector>,
     failed: bool,
+    /// Two vantage points compared, when asked for.
+    vantage: Option<VantageReport>,
 }
 
 /// The event sink, and what has been streamed about each held connection.
@@ -62,7 +71,7 @@ struct Streamed {
 }
 
 impl<'s> Judge<'s> {
-    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<EndReason>) -> Judge<'s> {
+    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<Selector>) -> Judge<'s> {
         Judge {
             sink,
             stream: None,
@@ -72,8 +81,17 @@ impl<'s> Judge<'s> {
             captures: Vec::new(),
             part: 0,
             fail_on,
+            only: Vec::new(),
             failed: false,
+            vantage: None,
         }
+    }
+
+    /// Hands the sink only the connections that one of `only` picks
+    /// (`--only`); the totals and the findings across connections still count every one.
+    pub fn only(mut self, only: Vec<Selector>) -> Judge<'s> {
+        self.only = only;
+        self
     }
 
     /// Also streams events, as they happen, to `events` (live mode).
@@ -84,7 +102,14 @@ impl<'s> Judge<'s> {
 
     /// A connection was handed out at `now`: judge it, count it, report it
     /// (and stream its end, unless an early event already said it).
-    fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str, now: Timestamp) -> io::Result<()> {
+    fn conclude(
+        &mut self,
+        conn: &Connection,
+        capture_end: Timestamp,
+        capture: &str,
+        files: &FileFrames,
+        now: Timestamp,
+    ) -> io::Result<()> {
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
@@ -92,32 +117,38 @@ impl<'s> Judge<'s> {
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
+        if let Some(r) = verdict.reset() {
+            *self.summary.by_reset_cause.entry(r.cause).or_default() += 1;
+        }
         for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
-        self.failed |= self.fail_on.contains(&reason);
+        let ending = verdict.ending();
+        self.failed |= self.fail_on.iter().any(|s| s.matches(ending));
         let streamed_end = self.stream.as_mut().and_then(|stream| {
             let early = stream.streamed.remove(&conn.id).and_then(|s| s.ended);
             match early {
                 Some(early) if early == reason => None,
                 // Judged at the stop with only the packets' times: the clock
                 // that judged it earlier knew more.
-                Some(_) if reason == EndReason::Open => None,
+                Some(_) if reason.not_ended() => None,
                 Some(_) => Some((now, true)),
-                // Still open when the capture stopped, or a handshake still
-                // pending then (not dropped by its idle limit): only in the
-                // final report.
-                None if reason == EndReason::Open => None,
+                // Still open or stalled when the capture stopped, or a
+                // handshake still pending then (not dropped by its idle
+                // limit): only in the final report.
+                None if reason.not_ended() => None,
                 None if reason == EndReason::NeverEstablished && conn.dropped.is_none() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });
-        let wanted = self.sink.wants(reason);
+        // The sink is asked only about connections it may get: it counts those it declines.
+        let wanted = any_matches(&self.only, ending) && self.sink.wants(reason);
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let report = ConnectionReport::new(conn, &verdict, capture);
+        let mut report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
+        report.locate(files);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
             let ended =
                 ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
@@ -208,7 +239,7 @@ impl<'s> Judge<'s> {
             return Ok(());
         }
         streamed.ended = Some(verdict.reason());
-        let report = ConnectionReport::new(conn, &verdict, capture);
+        let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
         let ended = ConnectionEnded { end_reason: verdict.reason(), detected_by, revised: false, report: &report };
         stream.sink.connection_event(now, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))
     }
@@ -216,6 +247,11 @@ impl<'s> Judge<'s> {
     /// Hands the capture's counters to the event sink, if there is one.
     pub fn stream_stats(&mut self, now: Timestamp, stats: &CaptureStats) -> io::Result<()> {
         self.stream.as_mut().map_or(Ok(()), |s| s.sink.capture_stats(now, stats))
+    }
+
+    /// Two vantage points compared: reported after the connections.
+    pub fn add_vantage(&mut self, comparison: &Comparison) {
+        self.vantage = Some(VantageReport::new(comparison));
     }
 
     /// Records a capture that could not be read at all.
@@ -237,6 +273,7 @@ impl<'s> Judge<'s> {
             paths: &paths,
             reconnect_storms: &reconnect_storms,
             summary: &self.summary,
+            vantage: self.vantage.as_ref(),
         })?;
         streamed?;
         Ok(self.failed)
@@ -253,6 +290,11 @@ pub struct Pipeline<'j, 's> {
     stats: CaptureSummary,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
+    /// When the capture ended, when the file says and it is after the last
+    /// packet (a pcapng's `isb_endtime`).
+    ran_until: Option<Timestamp>,
+    /// The files the capture is read from, and where each one's frames start.
+    files: FileFrames,
     next_expiry: Timestamp,
     /// Reused between packets: connections handed out by the flow table.
     #[allow(clippy::vec_box)] // moved out of the table's boxes: a pointer each
@@ -261,6 +303,8 @@ pub struct Pipeline<'j, 's> {
 
 impl<'j, 's> Pipeline<'j, 's> {
     pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: &Link) -> Self {
+        let mut files = FileFrames::default();
+        files.add(0, path);
         let stats = CaptureSummary {
             path: path.into(),
             format: format.map(str::to_string),
@@ -277,6 +321,8 @@ impl<'j, 's> Pipeline<'j, 's> {
             stats,
             first_ts: None,
             last_ts: Timestamp::default(),
+            ran_until: None,
+            files,
             next_expiry: Timestamp::default(),
             done: Vec::new(),
         }
@@ -289,6 +335,23 @@ impl<'j, 's> Pipeline<'j, 's> {
         if !self.stats.link_types.contains(&link.name) {
             self.stats.link_types.push(link.name.clone());
         }
+    }
+
+    /// The capture goes on in another file (a ring buffer's next), whose
+    /// packets start on `link`: its frames are numbered on.
+    pub fn next_file(&mut self, path: &str, link: &Link) {
+        self.files.add(self.stats.packets, path);
+        self.set_link(link);
+    }
+
+    /// Records a file of this capture that could not be read.
+    pub fn add_unreadable(&mut self, path: &str, error: String) {
+        self.judge.add_unreadable(path, error);
+    }
+
+    /// The time of the last packet so far, if any.
+    pub fn last_time(&self) -> Option<Timestamp> {
+        self.first_ts.map(|_| self.last_ts)
     }
 
     /// Counts a packet that the filter rejected (it keeps its frame number).
@@ -402,7 +465,7 @@ impl<'j, 's> Pipeline<'j, 's> {
     fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
         for conn in self.done.drain(..) {
             self.stats.connections += 1;
-            self.judge.conclude(&conn, capture_end, &self.stats.path, now)?;
+            self.judge.conclude(&conn, capture_end, &self.stats.path, &self.files, now)?;
         }
         Ok(())
     }
@@ -414,12 +477,26 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.judge.stream_stats(now, &stats)
     }
 
+    /// A live capture's counters at its end, for the report.
+    pub fn set_capture_counts(&mut self, c: Counters) {
+        self.stats.capture_counts = Some(CaptureCounts {
+            received: c.received,
+            dropped_by_kernel: c.dropped,
+            dropped_by_interface: c.if_dropped,
+            not_analysed: c.not_analysed,
+        });
+    }
+
     pub fn warn(&mut self, warning: String) {
         self.stats.warnings.push(warning);
     }
 
+    /// The capture's error; a second one (another file of the capture) is added to it.
     pub fn set_error(&mut self, error: String) {
-        self.stats.error = Some(error);
+        self.stats.error = Some(match self.stats.error.take() {
+            Some(first) => format!("{first}; {error}"),
+            None => error,
+        });
     }
 
     /// The number the last packet got.
@@ -427,17 +504,45 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.packets
     }
 
+    /// The file says the capture ran until `end` (a pcapng's statistics):
+    /// when that is after the last packet, the capture ends then, not at its
+    /// last packet. A prober silent since its last probe was silent while
+    /// the capture went on, and the idle limits run to the capture's end.
+    pub fn ran_until(&mut self, end: Timestamp) {
+        self.ran_until = self.ran_until.max(Some(end));
+    }
+
     /// The capture ended: judge every connection left and record the capture.
-    pub fn end(self) -> io::Result<()> {
-        let end = self.clock.latest().unwrap_or_default();
-        self.end_at(end)
+    pub fn end(mut self) -> io::Result<()> {
+        // The end of the last part of the capture (its latest time), or
+        // later when the file says the capture ran on. An end time a clock
+        // jump away (see `clock`) is not this part's end: nothing is
+        // measured across a jump.
+        let latest = self.clock.latest().unwrap_or_default();
+        let ran_on = self.ran_until.filter(|&t| t > latest && t.secs_since(latest) <= LEAP_FORWARD_S);
+        let end = match ran_on {
+            Some(t) => {
+                // The clock runs on to the end: what it would have handed
+                // out by then (idle limits, lingering closes) goes first.
+                self.expire(t)?;
+                self.stats.capture_end = Some(t.to_rfc3339());
+                t
+            }
+            None => latest,
+        };
+        self.finish(end, end)
     }
 
     /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
     /// the events of connections judged then).
-    pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
+    pub fn end_at(self, now: Timestamp) -> io::Result<()> {
         // The end of the last part of the capture (its latest time).
         let end = self.clock.latest().unwrap_or_default();
+        self.finish(end, now)
+    }
+
+    /// Judges every connection left as of the capture's `end`, at `now`, and records the capture.
+    fn finish(mut self, end: Timestamp, now: Timestamp) -> io::Result<()> {
         let done = &mut self.done;
         self.table.drain(&mut |c| done.push(c));
         self.conclude_done(end, now)?;
@@ -454,6 +559,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.warnings.extend(self.clock.warnings());
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
+        self.stats.files = self.files.paths();
         self.judge.summary.captures += 1;
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);

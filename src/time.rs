@@ -49,6 +49,12 @@ impl Timestamp {
         Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
     }
 
+    /// Time since the Unix epoch, as a pcap record stores it (0 for times
+    /// before the epoch, which a record cannot hold).
+    pub fn since_epoch(self) -> Duration {
+        Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
+    }
+
     fn to_utc(self) -> Option<DateTime<Utc>> {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000) as u32;

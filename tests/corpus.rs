@@ -2,7 +2,9 @@
 //! small ones in fixtures/public): every file is read or refused with a named
 //! reason, never a panic, and tcpka's keepalive counts and verdicts stay those
 //! recorded in docs/corpus_expected.tsv (docs/corpus.md explains each
-//! difference from tshark).
+//! difference from tshark); and each connection whose true story was read
+//! packet by packet (docs/corpus_truth.tsv) is judged as that story tells, but
+//! for the faults listed in `KNOWN_WRONG`.
 // Tests may print: clippy.toml forbids it in tcpka itself (see src/diag.rs).
 #![allow(clippy::disallowed_macros)]
 mod common;
@@ -73,6 +75,88 @@ fn truncated_public_capture_is_read_up_to_the_cut() {
     let error = doc["captures"][0]["error"].as_str().unwrap();
     assert!(error.contains("cut off") && error.contains("at byte 2715459"), "{error}");
     assert_eq!(doc["captures"][0]["warnings"], serde_json::json!([]));
+}
+
+/// Where tcpka and the story read packet by packet in the capture (docs/corpus-truth.md)
+/// still disagree: `(file, tcp_stream, what tcpka says)`. Each entry is a fault to fix (issue 9),
+/// not an expectation: the test fails when one is fixed (remove it here) and when any other
+/// connection of docs/corpus_truth.tsv is judged otherwise than its true story.
+const KNOWN_WRONG: &[(&str, &str, &str)] = &[
+    ("zeek/fin_retransmission.pcap", "0", "reset/abort"),
+    // One direction VLAN-tagged, the other not: the VLAN in the flow key splits it in two.
+    ("suricata-verify/bug-4376__syn_retransmit_with_ts.pcap", "0", "half-closed/-"),
+    ("arkime/wireshark-smb-on-windows10.pcap", "2", "reset/abort-unread-data"),
+    ("arkime/wireshark-smb-on-windows10.pcap", "3", "reset/abort-unread-data"),
+    ("arkime/wireshark-smb-on-windows10.pcap", "4", "reset/abort-unread-data"),
+    ("arkime/wireshark-smb-on-windows10.pcap", "5", "reset/abort-unread-data"),
+    ("arkime/wireshark-smb-on-windows10.pcap", "6", "reset/abort-unread-data"),
+    ("nDPI/tcp_scan.pcapng", "4", "reset/abort"),
+    ("nDPI/tcp_scan.pcapng", "5", "reset/abort"),
+    ("nDPI/tcp_scan.pcapng", "6", "reset/abort"),
+    ("nDPI/signal.pcap", "2", "reset/peer-lost-state"),
+    ("nDPI/signal.pcap", "3", "reset/peer-lost-state"),
+    ("nDPI/signal.pcap", "4", "reset/peer-lost-state"),
+    // The phone's stateless RST 68 answers the last FIN retransmission: no give-up.
+    ("nDPI/googledns_android10.pcap", "0", "retransmission-timeout/-"),
+    // A bare RST (no ACK flag) answering a FIN is the no-socket reply, not an application abort.
+    ("nDPI/googledns_android10.pcap", "4", "reset/abort"),
+    // The "peer's last data" is timed at the capture point; the RST's ack shows it never arrived.
+    ("suricata-verify/bug-2769__issue_no_icmp.pcap", "0", "reset/abort-unread-data"),
+    // A refused SYN that Windows retries with the same ISN: split in two, and the refusal called abort.
+    ("nDPI/rtsp.pcap", "4", "reset/abort"),
+    // 12 unanswered retransmissions with growing gaps, then the sender's RST: a give-up, not an abort.
+    ("zeek/206_example_b.pcap", "0", "reset/abort"),
+    // SYN, SYN-ACK, the scanner kernel's bare RST: a half-open scan probe, never a connection.
+    // Its user-space stack's data 15.7 s later makes that RST look injected (no sign but the
+    // going on), and the honeypot's no-socket RST to the data then reads as an abort.
+    ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort-unread-data"),
+    // The router's ARP for the vanished phone fails: later retransmissions die before the capture point.
+    ("nDPI/android.pcap", "1", "retransmission-timeout/-"),
+    ("nDPI/android.pcap", "2", "retransmission-timeout/-"),
+    ("nDPI/android.pcap", "3", "retransmission-timeout/-"),
+];
+
+#[test]
+fn public_captures_are_judged_as_their_packets_tell() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let truth = std::fs::read_to_string(root.join("docs/corpus_truth.tsv")).unwrap();
+    let mut docs: std::collections::HashMap<String, serde_json::Value> = Default::default();
+    let (mut agree, mut known) = (0, 0);
+    let mut errors = Vec::new();
+    for line in truth.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [file, stream, client, server, reason, cause, frames] = cols[..7] else { panic!("bad row: {line}") };
+        if stream == "*" {
+            continue; // a statement about many connections, told in the note
+        }
+        let Some(path) = locate(file) else { panic!("{file}: in docs/corpus_truth.tsv but not in fixtures/public") };
+        let doc = docs.entry(file.to_string()).or_insert_with(|| analyze_json(&["--all", path.to_str().unwrap()]).0);
+        // The row's connection: its endpoints, and the frames its story names.
+        let first: u64 = frames.split(',').map(|f| f.parse::<u64>().unwrap()).min().unwrap();
+        let connection = doc["connections"].as_array().unwrap().iter().find(|c| {
+            let ends = [c["client"].as_str().unwrap(), c["server"].as_str().unwrap()];
+            (ends == [client, server] || ends == [server, client])
+                && c["first_frame"].as_u64().unwrap() <= first
+                && first <= c["last_frame"].as_u64().unwrap()
+        });
+        let Some(c) = connection else {
+            errors.push(format!("{file} stream {stream}: no connection {client} - {server} holds frame {first}"));
+            continue;
+        };
+        let got = format!("{}/{}", c["end_reason"].as_str().unwrap(), c["reset_cause"].as_str().unwrap_or("-"));
+        let want = format!("{reason}/{cause}");
+        match KNOWN_WRONG.iter().find(|(f, s, _)| *f == file && *s == stream) {
+            Some((_, _, wrong)) if got == *wrong => known += 1,
+            Some((_, _, wrong)) => errors.push(format!(
+                "{file} stream {stream}: listed as wrongly judged {wrong}, now {got} (truth {want}): update KNOWN_WRONG"
+            )),
+            None if got == want => agree += 1,
+            None => errors.push(format!("{file} stream {stream}: tcpka says {got}, the packets say {want}")),
+        }
+    }
+    eprintln!("corpus truth: {agree} connections judged as their packets tell, {known} known wrong");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(agree >= 117, "only {agree} connections agree with their true story");
 }
 
 #[test]

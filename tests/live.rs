@@ -81,13 +81,17 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
+        // Tests run in parallel: each lab has its own names (interface
+        // names fit IFNAMSIZ: "tkm" + lab + "c" + pid is at most 13 bytes).
+        static LABS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = LABS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
         let net = 20 + pid % 200;
         let lab = Lab {
-            client_ns: format!("tkl-c-{pid}"),
-            server_ns: format!("tkl-s-{pid}"),
-            client_if: format!("tklc{pid}"),
-            server_if: format!("tkls{pid}"),
+            client_ns: format!("tkm{n}-c-{pid}"),
+            server_ns: format!("tkm{n}-s-{pid}"),
+            client_if: format!("tkm{n}c{pid}"),
+            server_if: format!("tkm{n}s{pid}"),
             client_ip: format!("10.99.{net}.1"),
             server_ip: format!("10.99.{net}.2"),
             children: Vec::new(),
@@ -461,4 +465,217 @@ fn live_stops_after_duration_with_a_final_report() {
     let out = tcpka(&["live", "-i", "lo", "--duration", "0.3", "-f", "tcp port 9"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("live:lo"), "the final table: {}", text(&out.stdout));
+}
+
+/// An echo server on PORT for any number of connections.
+const ECHO_SERVER: &str = r#"
+import socket, sys, threading
+ip, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port)); s.listen(128); print("READY", flush=True)
+def serve(c):
+    try:
+        while True:
+            d = c.recv(1000)
+            if not d: break
+            c.sendall(d)
+    except OSError: pass
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// A client: N small messages on one connection, each waiting for its echo.
+const CHATTER: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+print("CONNECTED", flush=True)
+for i in range(int(sys.argv[3])):
+    c.sendall(b"0123456789"); c.recv(100)
+print("DONE", flush=True)
+"#;
+
+/// A client: N connections, each aborted with a RST after one exchange (SO_LINGER 0).
+const RESETS: &str = r#"
+import socket, struct, sys
+for i in range(int(sys.argv[3])):
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    c.sendall(b"x"); c.recv(10)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+print("DONE", flush=True)
+"#;
+
+/// Starts the echo server in the lab's server namespace and waits until it listens.
+fn echo_server(lab: &mut Lab, port: &str) {
+    let (sns, sip) = (lab.server_ns.clone(), lab.server_ip.clone());
+    let srv = lab.spawn(&sns, "python3", &["-u", "-c", ECHO_SERVER, &sip, port]);
+    let out = lab.lines(srv);
+    wait_line(&out, &mut Vec::new(), Duration::from_secs(10), "echo server READY", |l| l == "READY");
+}
+
+/// A small tmpfs mounted on a temporary directory; unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        run("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tkm-full", dir.path().to_str().unwrap()]);
+        SmallDisk { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn live_stops_with_a_report_and_a_whole_file_when_the_write_disk_fills_up() {
+    if !can_run("live_stops_with_a_report_and_a_whole_file_when_the_write_disk_fills_up", true) {
+        return;
+    }
+    let disk = SmallDisk::new("96k");
+    let pcap = disk.dir.path().join("live.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let mut lab = Lab::new();
+    let (cns, sns, sip, sif) =
+        (lab.client_ns.clone(), lab.server_ns.clone(), lab.server_ip.clone(), lab.server_if.clone());
+    let live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json", "-w", pcap]);
+    let events = lab.lines(live);
+    let live_err = lab.stderr_of(live);
+    let mut seen = Vec::new();
+    wait_line(&events, &mut seen, Duration::from_secs(10), "capture-started", |l| l.contains("\"capture-started\""));
+    echo_server(&mut lab, "7003");
+    // About 20,000 packets of 66 to 76 bytes: far more than 96 KiB of records.
+    let _client = lab.spawn(&cns, "python3", &["-u", "-c", CHATTER, &sip, "7003", "10000"]);
+
+    // tcpka stops by itself, at once, when the disk is full.
+    let status = lab.wait(live, Duration::from_secs(20)).expect("tcpka live stops when the -w disk is full");
+    let stderr = live_err.join().unwrap();
+    while let Ok(item) = events.recv_timeout(Duration::from_secs(2)) {
+        seen.push(item);
+    }
+    assert_eq!(status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let kept: u64 = stderr
+        .split("keeps the first ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message says how many packets the file keeps: {stderr}"));
+    assert!(kept > 100, "{stderr}");
+    assert!(stderr.contains("packets captured"), "the stats: {stderr}");
+
+    // The stats and the final report, which says why the capture stopped.
+    let lines: Vec<Value> = seen.iter().map(|(_, l)| serde_json::from_str(l).unwrap()).collect();
+    let stats = lines.iter().rfind(|e| e["event"] == "capture-stats").expect("capture-stats");
+    assert_eq!(stats["final"], true);
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "final-report");
+    let error = last["report"]["captures"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("No space left on device"), "{last}");
+
+    // The file ends on a whole packet: it reads to its end, every packet.
+    let out = tcpka(&["analyze", "--format", "json", pcap]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["captures"][0]["packets"], kept, "{}", doc["captures"][0]);
+    assert!(doc["captures"][0]["error"].is_null(), "{}", doc["captures"][0]);
+    let size = std::fs::metadata(pcap).unwrap().len();
+    assert!(size <= 96 * 1024, "{size}");
+}
+
+#[test]
+fn live_stops_within_a_second_or_two_when_standard_output_is_never_read() {
+    if !can_run("live_stops_within_a_second_or_two_when_standard_output_is_never_read", true) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("final.json");
+    let report = report.to_str().unwrap();
+    let mut lab = Lab::new();
+    let (cns, sns, sip, sif) =
+        (lab.client_ns.clone(), lab.server_ns.clone(), lab.server_ip.clone(), lab.server_if.clone());
+    // Two captures whose standard output nobody reads: one with --report.
+    let with_report = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json", "--report", report]);
+    let without = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json"]);
+    let (err_with, err_without) = (lab.stderr_of(with_report), lab.stderr_of(without));
+    echo_server(&mut lab, "7004");
+    thread::sleep(Duration::from_millis(500)); // both are listening
+    // 1500 resets: 1500 connection-ended events of some 2 KB each, more
+    // than a pipe (64 KiB), the output's buffer (64 KiB) and its queue
+    // (1024 events) take.
+    let resets = lab.spawn(&cns, "python3", &["-u", "-c", RESETS, &sip, "7004", "1500"]);
+    let resets_out = lab.lines(resets);
+    wait_line(&resets_out, &mut Vec::new(), Duration::from_secs(60), "the resets DONE", |l| l == "DONE");
+    thread::sleep(Duration::from_millis(500)); // the last RSTs are captured
+
+    let t = Instant::now();
+    for i in [with_report, without] {
+        // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+        assert_eq!(unsafe { libc::kill(lab.pid(i) as i32, libc::SIGTERM) }, 0);
+    }
+    let status_with = lab.wait(with_report, Duration::from_secs(10)).expect("stops after SIGTERM");
+    let status_without = lab.wait(without, Duration::from_secs(10)).expect("stops after SIGTERM");
+    let took = t.elapsed().as_secs_f64();
+    let (err_with, err_without) = (err_with.join().unwrap(), err_without.join().unwrap());
+    eprintln!("live: both stopped {took:.2} s after SIGTERM with standard output never read");
+    // The capture ends at once; the final report gets one second to go out.
+    assert!(took < 2.5, "took {took:.2} s");
+
+    // With --report: the report is whole, and nothing the capture saw is missing.
+    assert_eq!(status_with.code(), Some(0), "{err_with}");
+    assert!(err_with.contains("events dropped"), "{err_with}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).expect("the report file is JSON");
+    assert_eq!(doc["tool"], "tcpka");
+    assert_eq!(doc["summary"]["by_end_reason"]["reset"], 1500, "{}", doc["summary"]);
+    // Without: the report could not be delivered, and tcpka says so.
+    assert_eq!(status_without.code(), Some(2), "{err_without}");
+    assert!(err_without.contains("standard output is not being read"), "{err_without}");
+    assert!(err_without.contains("--report FILE"), "{err_without}");
+}
+
+#[test]
+fn live_reports_and_exits_2_when_its_interface_is_deleted() {
+    if !can_run("live_reports_and_exits_2_when_its_interface_is_deleted", true) {
+        return;
+    }
+    let mut lab = Lab::new();
+    let (cns, sns, sip, sif) =
+        (lab.client_ns.clone(), lab.server_ns.clone(), lab.server_ip.clone(), lab.server_if.clone());
+    let live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json"]);
+    let events = lab.lines(live);
+    let live_err = lab.stderr_of(live);
+    let mut seen = Vec::new();
+    wait_line(&events, &mut seen, Duration::from_secs(10), "capture-started", |l| l.contains("\"capture-started\""));
+    echo_server(&mut lab, "7005");
+    let client = lab.spawn(&cns, "python3", &["-u", "-c", CHATTER, &sip, "7005", "5"]);
+    let client_out = lab.lines(client);
+    wait_line(&client_out, &mut Vec::new(), Duration::from_secs(10), "client DONE", |l| l == "DONE");
+    thread::sleep(Duration::from_millis(300));
+
+    let t = Instant::now();
+    run("ip", &["-n", &sns, "link", "del", &sif]);
+    let status = lab.wait(live, Duration::from_secs(10)).expect("tcpka live stops when its interface goes away");
+    let took = t.elapsed().as_secs_f64();
+    let stderr = live_err.join().unwrap();
+    while let Ok(item) = events.recv_timeout(Duration::from_secs(2)) {
+        seen.push(item);
+    }
+    eprintln!("live: stopped {took:.2} s after the interface was deleted");
+    assert!(took < 2.0, "took {took:.2} s");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the capture failed"), "{stderr}");
+    let lines: Vec<Value> = seen.iter().map(|(_, l)| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "final-report");
+    let capture = &last["report"]["captures"][0];
+    assert!(capture["error"].as_str().is_some_and(|e| e.contains(&sif)), "{capture}");
+    // What was captured before is in the report: the echo connection.
+    let conns = last["report"]["connections"].as_array().unwrap();
+    assert!(conns.iter().any(|c| port_of(&c["server"]) == 7005), "{last}");
 }

@@ -16,6 +16,7 @@ use tcpka::JsonSink;
 use tcpka::Judge;
 use tcpka::ReportSink;
 use tcpka::Segment;
+use tcpka::Selector;
 use tcpka::TableSink;
 use tcpka::analyze_files;
 use tcpka::fuzzing::LiveEvents;
@@ -46,12 +47,13 @@ fuzz_target!(|data: &[u8]| {
     {
         let mut sink = Both(JsonSink::new(&mut json), TableSink::new(&mut table, true));
         let mut live = LiveEvents::new(&mut events, true);
-        let fail_on: BTreeSet<EndReason> = EndReason::ALL.into_iter().collect();
+        let fail_on: BTreeSet<Selector> = EndReason::ALL.into_iter().map(Selector::from).collect();
         let mut judge = Judge::new(&mut sink, fail_on).streaming(&mut live);
         let mut print_trace = |at: PacketRef, seg: &Segment, class: PacketClass| {
             writeln!(trace, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
         };
-        analyze_files(&mut judge, &[path], None, |_, _, _| {}, Some(&mut print_trace)).expect("writes to memory");
+        analyze_files(&mut judge, &[path], None, tcpka::Joining::Auto, |_, _, _| {}, Some(&mut print_trace))
+            .expect("writes to memory");
         judge.finish().expect("writes to memory");
     }
     let doc: serde_json::Value = serde_json::from_slice(&json).expect("the JSON document is valid");

@@ -6,7 +6,6 @@ use crate::event::{
 };
 use crate::flow::Confirmation;
 use crate::report::{endpoint, round6};
-use crate::source::interface::SNAPLEN;
 use crate::time::Timestamp;
 use crate::verdict::EndReason;
 use serde::Serialize;
@@ -28,8 +27,10 @@ struct CaptureStartedJson<'a> {
     interface: &'a str,
     link_type: &'a str,
     filter: Option<&'a str>,
-    snaplen: i32,
+    snaplen: u32,
+    buffer_mib: u32,
     write: Option<String>,
+    report: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -76,10 +77,23 @@ struct CaptureStatsJson {
     received: u32,
     dropped: u32,
     if_dropped: u32,
+    not_analysed: u64,
+    events_dropped: u64,
     packets: u64,
     connections_open: usize,
     #[serde(rename = "final")]
     is_final: bool,
+}
+
+/// What a capture started with, for `capture-started`.
+pub struct CaptureStarted<'a> {
+    pub interface: &'a str,
+    pub link_name: &'a str,
+    pub filter: Option<&'a str>,
+    pub snaplen: u32,
+    pub buffer_mib: u32,
+    pub write: Option<&'a std::path::Path>,
+    pub report: Option<&'a std::path::Path>,
 }
 
 /// Writes the event stream (human lines or NDJSON) to `out`.
@@ -93,9 +107,14 @@ impl<W: Write> LiveEvents<W> {
         LiveEvents { out, json }
     }
 
-    #[cfg(test)]
-    pub fn into_inner(self) -> W {
+    /// The writer, once the stream is over.
+    pub fn into_writer(self) -> W {
         self.out
+    }
+
+    /// Where the events go.
+    pub fn writer(&mut self) -> &mut W {
+        &mut self.out
     }
 
     fn emit<B: Serialize>(
@@ -122,18 +141,19 @@ impl<W: Write> LiveEvents<W> {
         self.out.flush()
     }
 
-    pub fn capture_started(
-        &mut self,
-        now: Timestamp,
-        interface: &str,
-        link_name: &str,
-        filter: Option<&str>,
-        write: Option<String>,
-    ) -> io::Result<()> {
+    pub fn capture_started(&mut self, now: Timestamp, started: &CaptureStarted<'_>) -> io::Result<()> {
         if !self.json {
             return Ok(()); // the human "listening on" line goes to stderr
         }
-        let body = CaptureStartedJson { interface, link_type: link_name, filter, snaplen: SNAPLEN, write };
+        let body = CaptureStartedJson {
+            interface: started.interface,
+            link_type: started.link_name,
+            filter: started.filter,
+            snaplen: started.snaplen,
+            buffer_mib: started.buffer_mib,
+            write: started.write.map(|p| p.display().to_string()),
+            report: started.report.map(|p| p.display().to_string()),
+        };
         self.emit("capture-started", now, None, body, String::new)
     }
 
@@ -252,6 +272,8 @@ impl<W: Write> EventSink for LiveEvents<W> {
             received: s.received,
             dropped: s.dropped,
             if_dropped: s.if_dropped,
+            not_analysed: s.not_analysed,
+            events_dropped: s.events_dropped,
             packets: s.packets,
             connections_open: s.connections_open,
             is_final: s.is_final,

@@ -31,7 +31,7 @@ fn run_session(frames: &[(f64, Vec<u8>)], until: f64, json: bool) -> (String, Ve
         assert_eq!(stopped.broken, None);
         judge.finish().unwrap();
     }
-    (String::from_utf8(events.into_inner()).unwrap(), doc)
+    (String::from_utf8(events.into_writer()).unwrap(), doc)
 }
 
 /// [`run_session`] with NDJSON events, parsed.
@@ -121,7 +121,7 @@ fn final_report_wraps_the_document_on_one_line() {
     let mut ev = LiveEvents::new(Vec::new(), true);
     let doc = b"{\"tool\":\"tcpka\",\"connections\":[\n{\"a\":\"b\\nc\"}\n],\n\"summary\":{}}\n";
     ev.final_report(Timestamp::default(), &mut &doc[..]).unwrap();
-    let out = String::from_utf8(ev.into_inner()).unwrap();
+    let out = String::from_utf8(ev.into_writer()).unwrap();
     assert_eq!(out.lines().count(), 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["event"], "final-report");

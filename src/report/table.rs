@@ -3,9 +3,10 @@
 //! connection. Tables fit the terminal; piped output is not wrapped by width
 //! but paragraphs are wrapped at 100 columns.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::report::{ConnectionReport, ReportSink, RunReport, Summary, ladder};
 use crate::verdict::EndReason;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::presets::{ASCII_FULL_CONDENSED, UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
 use std::io::{self, IsTerminal, Write};
 
 /// Without --all, at most this many connections are detailed.
@@ -18,17 +19,25 @@ pub struct TableSink<W: Write> {
     /// Abnormal connections not kept (beyond the limit).
     not_shown: u64,
     width: usize,
+    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
+    ascii: bool,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
         let width = if io::stdout().is_terminal() { textwrap::termwidth().max(60) } else { 100 };
-        TableSink { out, all, kept: Vec::new(), not_shown: 0, width }
+        TableSink { out, all, kept: Vec::new(), not_shown: 0, width, ascii: false }
+    }
+
+    /// Draws tables and ladders with plain ASCII.
+    pub fn ascii(mut self, ascii: bool) -> TableSink<W> {
+        self.ascii = ascii;
+        self
     }
 
     fn table(&self) -> Table {
         let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
+        t.load_style(if self.ascii { ASCII_FULL_CONDENSED } else { UTF8_FULL_CONDENSED });
         if io::stdout().is_terminal() {
             t.set_content_arrangement(ContentArrangement::Dynamic);
             t.set_width(self.width as u16);
@@ -66,9 +75,14 @@ impl<W: Write> ReportSink for TableSink<W> {
         let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
         let out = &mut Vec::new();
         for c in captures {
+            // A capture read from several files: the first and last, and how many.
+            let path = match c.files.as_slice() {
+                [first, .., last] => format!("{first} … {last} ({} files, one capture)", c.files.len()),
+                _ => c.path.clone(),
+            };
             let mut line = format!(
                 "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-                c.path,
+                path,
                 c.format.as_deref().unwrap_or("unreadable"),
                 if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
                 c.packets,
@@ -88,6 +102,13 @@ impl<W: Write> ReportSink for TableSink<W> {
                 ));
             }
             writeln!(out, "{line}")?;
+            if let Some(n) = &c.capture_counts {
+                writeln!(
+                    out,
+                    "  {} received; dropped: {} by the kernel, {} by the interface; {} not analysed",
+                    n.received, n.dropped_by_kernel, n.dropped_by_interface, n.not_analysed
+                )?;
+            }
             if let Some(d) = &c.duplicates {
                 let first: Vec<String> = d.first.iter().map(|x| format!("{} (of {})", x.frame, x.copy_of)).collect();
                 let text = format!(
@@ -107,7 +128,7 @@ impl<W: Write> ReportSink for TableSink<W> {
                 writeln!(out, "{}", self.wrap("  error: ", e))?;
             }
         }
-        let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let verdicts = verdict_counts(summary);
         writeln!(
             out,
             "\n{} connection{}: {}",
@@ -137,35 +158,35 @@ impl<W: Write> ReportSink for TableSink<W> {
             for h in hosts {
                 t.add_row(vec![
                     h.prober.clone(),
-                    h.role.to_string(),
-                    format!("{}/{}", h.connections_ended, h.connections_probed),
-                    opt_secs(h.idle_s, h.idle_observed_min_s),
-                    opt_secs(h.interval_s, h.interval_observed_min_s),
-                    match (h.probes, h.probes_bound) {
+                    h.facts.role.to_string(),
+                    format!("{}/{}", h.facts.connections_ended, h.facts.connections_probed),
+                    opt_secs(h.facts.idle_s, h.facts.idle_observed_min_s),
+                    opt_secs(h.facts.interval_s, h.facts.interval_observed_min_s),
+                    match (h.facts.probes, h.facts.probes_bound) {
                         (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
                         (Some(n), _) => n.to_string(),
                         _ => "?".to_string(),
                     },
-                    format!("{}/{}", h.probes_answered, h.probes_sent),
-                    h.settings_origin.to_string(),
+                    format!("{}/{}", h.facts.probes_answered, h.facts.probes_sent),
+                    h.facts.settings_origin.to_string(),
                 ]);
             }
             writeln!(out, "{t}")?;
             for h in hosts {
-                writeln!(out, "{}", self.wrap("  ", &h.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &h.facts.summary))?;
             }
         }
 
         if !run.paths.is_empty() {
             writeln!(out, "\nIdle timeouts on the path")?;
             for p in run.path_reports() {
-                writeln!(out, "{}", self.wrap("  ", &p.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &p.facts.summary))?;
             }
         }
         if !run.reconnect_storms.is_empty() {
             writeln!(out, "\nReconnect storms")?;
             for s in run.storm_reports() {
-                writeln!(out, "{}", self.wrap("  ", &s.summary))?;
+                writeln!(out, "{}", self.wrap("  ", &s.facts.summary))?;
             }
         }
 
@@ -174,12 +195,12 @@ impl<W: Write> ReportSink for TableSink<W> {
             let mut t = self.table();
             t.set_header(vec!["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"]);
             for (i, c) in self.kept.iter().enumerate() {
-                let probes: u32 = c.keepalive.iter().map(|k| k.probes_sent).sum();
+                let probes: u32 = c.keepalive.iter().map(|k| k.facts.probes_sent).sum();
                 t.add_row(vec![
                     (i + 1).to_string(),
                     c.client.clone(),
                     c.server.clone(),
-                    c.end_reason.to_string(),
+                    c.ending().to_string(),
                     c.ended_by.clone().unwrap_or_default(),
                     format!("{:.1} s", c.duration_s),
                     probes.to_string(),
@@ -197,19 +218,81 @@ impl<W: Write> ReportSink for TableSink<W> {
                 } else {
                     format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
                 };
-                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.end_reason, c.capture)?;
+                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.ending(), c.capture)?;
+                if c.end_reason.is_abnormal() {
+                    for line in ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii) {
+                        writeln!(out, "    {line}")?;
+                    }
+                    writeln!(out)?;
+                }
                 writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
                 for e in &c.evidence {
-                    writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
+                    // A capture of several files: the file and its frame there too.
+                    let file = match (&e.file, e.file_frame) {
+                        (Some(file), Some(n)) => format!(" [{} frame {n}]", base_name(file)),
+                        _ => String::new(),
+                    };
+                    writeln!(out, "    frame {:>7}  {}  {}{file}", e.frame, e.time, e.what)?;
                 }
                 writeln!(out, "    Wireshark: {}", c.wireshark_filter)?;
             }
         } else if !self.all {
             writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
         }
-        self.out.write_all(out)?;
+        if let Some(v) = run.vantage {
+            let points: Vec<String> = v.points.iter().map(|p| format!("{} ({})", p.name, p.capture)).collect();
+            writeln!(out, "\nVantage points: {}", points.join(", "))?;
+            if let Some(offset) = v.clock_offset_s {
+                let line = format!(
+                    "{}'s clock minus {}'s, with the path between: {offset:+.6} s",
+                    v.points[1].name, v.points[0].name
+                );
+                writeln!(out, "{}", self.wrap("  ", &line))?;
+            }
+            for (i, c) in v.connections.iter().enumerate() {
+                writeln!(out, "\n[{}] {}", i + 1, self.wrap("", &c.summary).trim_start())?;
+            }
+            let unmatched: Vec<String> =
+                v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect();
+            writeln!(out, "\nConnections seen at one point only: {}", unmatched.join(", "))?;
+        }
+        if self.ascii {
+            // The prose has arrows, dashes and ellipses too; line ends stay.
+            self.out.write_all(to_ascii(&String::from_utf8_lossy(out)).as_bytes())?;
+        } else {
+            self.out.write_all(out)?;
+        }
         self.out.flush()
     }
+}
+
+/// `text` in ASCII: each other character by its transliteration (→ as ->).
+fn to_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(deunicode::deunicode_char(c).unwrap_or("?"));
+        }
+    }
+    out
+}
+
+/// "keepalive-timeout 1, reset 3 (middlebox 2, refused 1), closed 5".
+fn verdict_counts(summary: &Summary) -> Vec<String> {
+    summary
+        .by_end_reason
+        .iter()
+        .map(|(&r, n)| {
+            let causes: Vec<String> = summary.by_reset_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            if r == EndReason::Reset && !causes.is_empty() {
+                format!("{r} {n} ({})", causes.join(", "))
+            } else {
+                format!("{r} {n}")
+            }
+        })
+        .collect()
 }
 
 fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
@@ -219,4 +302,9 @@ fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
         (Some(s), None) => format!("{s} s"),
         (None, None) => "?".to_string(),
     }
+}
+
+/// The last component of a path (a file of a ring buffer, in evidence).
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }

@@ -11,12 +11,16 @@ mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
+mod select;
+mod stall;
 
 pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{Confidence, ForgerySign, InjectedReset, ResetCause, ResetFinding, injected_reset, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use select::{Ending, Selector, any_matches};
+pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
 use crate::flow::{Connection, PacketRef, ResetMark, Side};
 use crate::time::Timestamp;
@@ -44,18 +48,22 @@ pub enum EndReason {
     /// the client never acknowledged (and no RST: a SYN answered by RST is
     /// a refused `Reset`).
     NeverEstablished,
+    /// Stuck when the capture ended: data still being retransmitted into
+    /// a silence, or a receiver's window closed while its peer probed it.
+    Stalled,
     /// Still open when the capture ended.
     Open,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 7] = [
+    pub const ALL: [EndReason; 8] = [
         EndReason::KeepaliveTimeout,
         EndReason::RetransmissionTimeout,
         EndReason::Reset,
         EndReason::Closed,
         EndReason::HalfClosed,
         EndReason::NeverEstablished,
+        EndReason::Stalled,
         EndReason::Open,
     ];
 
@@ -67,6 +75,7 @@ impl EndReason {
             EndReason::Closed => "closed",
             EndReason::HalfClosed => "half-closed",
             EndReason::NeverEstablished => "never-established",
+            EndReason::Stalled => "stalled",
             EndReason::Open => "open",
         }
     }
@@ -80,8 +89,22 @@ impl EndReason {
                 | EndReason::Reset
                 | EndReason::HalfClosed
                 | EndReason::NeverEstablished
+                | EndReason::Stalled
         )
     }
+
+    /// Whether a connection with this verdict had not ended when it was
+    /// judged (still open, or stuck): nothing ended it, so no end is streamed.
+    pub fn not_ended(self) -> bool {
+        matches!(self, EndReason::Open | EndReason::Stalled)
+    }
+}
+
+/// The initial TTL a packet seen with `ttl` most likely left its host
+/// with: the smallest of the usual ones (32, 64: Linux, BSD, macOS; 128:
+/// Windows; 255: network devices, Solaris) that is at least `ttl`.
+pub fn initial_ttl(ttl: u8) -> u8 {
+    [32u8, 64, 128, 255].into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }
 
 impl fmt::Display for EndReason {
@@ -113,8 +136,9 @@ pub enum Bound {
 /// How a connection ended, with the evidence of that ending.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// The prober whose unanswered probes ended the connection.
-    KeepaliveTimeout(KeepaliveFinding),
+    /// The prober whose unanswered probes ended the connection (boxed: the
+    /// largest finding, and most verdicts are not this one).
+    KeepaliveTimeout(Box<KeepaliveFinding>),
     /// The sender that gave up on its unacknowledged data.
     RetransmissionTimeout(RetransmissionFinding),
     Reset(ResetFinding),
@@ -133,6 +157,9 @@ pub enum Verdict {
     },
     /// The handshake never completed.
     NeverEstablished(HandshakeFinding),
+    /// Stuck when the capture ended (boxed: the findings are large, and
+    /// most verdicts are not this one).
+    Stalled(Box<Stall>),
     Open {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
@@ -149,6 +176,7 @@ impl Verdict {
             Verdict::Closed { .. } => EndReason::Closed,
             Verdict::HalfClosed { .. } => EndReason::HalfClosed,
             Verdict::NeverEstablished(_) => EndReason::NeverEstablished,
+            Verdict::Stalled(_) => EndReason::Stalled,
             Verdict::Open { .. } => EndReason::Open,
         }
     }
@@ -161,8 +189,8 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.sender),
             Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
             Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
-            // Nobody ended it: it never began.
-            Verdict::NeverEstablished(_) | Verdict::Open { .. } => None,
+            // Nobody ended it: it never began, or it had not ended.
+            Verdict::NeverEstablished(_) | Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -175,7 +203,7 @@ impl Verdict {
             Verdict::Closed { last_fin, .. } => Some(*last_fin),
             Verdict::HalfClosed { fin, .. } => Some(*fin),
             Verdict::NeverEstablished(h) => Some(h.last),
-            Verdict::Open { .. } => None,
+            Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -200,6 +228,9 @@ pub struct Judgement {
     /// Unacknowledged data that did not end the connection (its sender had
     /// not given up); [`Judgement::retransmission`] gives it either way.
     pub other_retransmission: Option<RetransmissionFinding>,
+    /// A zero window still closed that is not the verdict (the connection
+    /// ended otherwise); [`Judgement::zero_window`] gives it either way.
+    pub other_zero_window: Option<ZeroWindowFinding>,
     pub heartbeat: Option<Heartbeat>,
     /// The silence that preceded the connection's death (a reset after idle,
     /// or data into a silent path), and the longest silence it survived.
@@ -252,6 +283,10 @@ impl Judgement {
     pub fn retransmission(&self) -> Option<&RetransmissionFinding> {
         match &self.verdict {
             Verdict::RetransmissionTimeout(r) => Some(r),
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::Retransmitting(r) => Some(r),
+                Stall::ZeroWindow(_) => self.other_retransmission.as_ref(),
+            },
             _ => self.other_retransmission.as_ref(),
         }
     }
@@ -262,6 +297,22 @@ impl Judgement {
             Verdict::NeverEstablished(h) => Some(h),
             _ => None,
         }
+    }
+
+    /// The zero window still closed when the connection was judged, whether or not it is the verdict.
+    pub fn zero_window(&self) -> Option<&ZeroWindowFinding> {
+        match &self.verdict {
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::ZeroWindow(z) => Some(z),
+                Stall::Retransmitting(_) => self.other_zero_window.as_ref(),
+            },
+            _ => self.other_zero_window.as_ref(),
+        }
+    }
+
+    /// The verdict with, for a reset, its cause: what `--only` picks by.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.reason(), cause: self.reset().map(|r| r.cause) }
     }
 
     /// What the RST that ended the connection shows.
@@ -276,7 +327,8 @@ impl Judgement {
 /// Silences shorter than this are not "idle periods" for the path-timeout inference.
 pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 
-/// Judges a connection; `capture_end` is the time of the capture's last packet.
+/// Judges a connection; `capture_end` is when the capture ended: its last
+/// packet, or later when the file says it ran on (a pcapng's `isb_endtime`).
 pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
     let mut keepalive: Vec<KeepaliveFinding> = SIDES
@@ -284,7 +336,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
             let me = conn.side(s);
-            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent, capture_end)
+            keepalive_finding(s, me.keepalive(), &me.marks, capture_end)
         })
         .collect();
     let mut retransmission = SIDES
@@ -294,6 +346,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
             retransmission_finding(s, me.unacked.as_deref()?, &me.marks, &conn.side(s.peer()).marks, capture_end)
         })
         .min_by_key(|r| r.first_unacked.frame);
+
+    let mut zero_window = SIDES
+        .into_iter()
+        .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window.as_deref()?, capture_end))
+        .min_by_key(|z| z.since.frame);
 
     let first_rst: Option<(Side, ResetMark)> = SIDES
         .into_iter()
@@ -305,8 +362,13 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
 
     // Which verdict, in order of precedence: a prober or a sender that gave
     // up explains a RST that follows; an orderly close before any RST is a close.
-    let verdict = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
-        Verdict::KeepaliveTimeout(keepalive.remove(i))
+    // When both ends gave up (both probing into a cut path), the first to
+    // give up ended the connection; the other's finding stays with it.
+    let first_give_up = (0..keepalive.len())
+        .filter(|&i| keepalive[i].gave_up)
+        .min_by_key(|&i| keepalive[i].end_packet().map_or(u64::MAX, |p| p.frame));
+    let verdict = if let Some(i) = first_give_up {
+        Verdict::KeepaliveTimeout(Box::new(keepalive.remove(i)))
     } else if let Some(r) = retransmission.take_if(|r| r.gave_up) {
         Verdict::RetransmissionTimeout(r)
     } else if let (Some(c), Some(s)) = fins
@@ -328,6 +390,12 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
             &conn.side(Side::Server).marks,
             capture_end,
         ))
+    } else if let Some(r) = retransmission.take_if(|r| r.still_retransmitting) {
+        // Stuck rather than half-closed or open: a FIN still being
+        // retransmitted is the same silence.
+        Verdict::Stalled(Box::new(Stall::Retransmitting(r)))
+    } else if let Some(z) = zero_window.take() {
+        Verdict::Stalled(Box::new(Stall::ZeroWindow(z)))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {
@@ -344,7 +412,15 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .into_iter()
         .filter_map(|s| conn.side(s).marks.ignored_rst.as_deref().map(|i| injected_reset(s, i)))
         .collect();
-    Judgement { verdict, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle, injected }
+    Judgement {
+        verdict,
+        other_keepalive: keepalive,
+        other_retransmission: retransmission,
+        other_zero_window: zero_window,
+        heartbeat,
+        idle,
+        injected,
+    }
 }
 
 /// The silence before the death and the longest one survived.

@@ -24,6 +24,17 @@ pub enum ResetCause {
 }
 
 impl ResetCause {
+    /// Every cause, in the order reports list them. A new cause goes here
+    /// too (the `every_cause_is_listed` test fails to compile until it does):
+    /// `--only`, `--fail-on` and the reports' counts are driven by it.
+    pub const ALL: [ResetCause; 5] = [
+        ResetCause::Refused,
+        ResetCause::Middlebox,
+        ResetCause::PeerLostState,
+        ResetCause::AbortUnreadData,
+        ResetCause::Abort,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResetCause::Refused => "refused",
@@ -32,6 +43,22 @@ impl ResetCause {
             ResetCause::AbortUnreadData => "abort-unread-data",
             ResetCause::Abort => "abort",
         }
+    }
+}
+
+impl std::fmt::Display for ResetCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ResetCause {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ResetCause, String> {
+        ResetCause::ALL.iter().copied().find(|c| c.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = ResetCause::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown reset cause '{s}' (expected one of: {})", names.join(", "))
+        })
     }
 }
 
