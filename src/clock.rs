@@ -71,6 +71,9 @@ pub struct Clock {
     /// first ones with how far back.
     steps_back: u64,
     back_examples: Vec<(u64, f64)>,
+    /// An end time the file gave (a pcapng's `isb_endtime`) that lies a
+    /// leap after the last frame: (that frame's time, the end time).
+    end_leap: Option<(Timestamp, Timestamp)>,
 }
 
 impl Clock {
@@ -105,6 +108,25 @@ impl Clock {
     /// The latest analysis time: the end of the current part of the capture.
     pub fn latest(&self) -> Option<Timestamp> {
         self.latest
+    }
+
+    /// The file says the capture ran until `end` (a pcapng's statistics):
+    /// the end of the last part of the capture, when that is after its
+    /// latest frame. An end a leap after it (more than [`LEAP_FORWARD_S`])
+    /// is a clock that jumped as any other, not a silence while the capture
+    /// ran on: it is named in the warnings and not used, since nothing is
+    /// measured across a jump.
+    pub fn ran_until(&mut self, end: Timestamp) -> Option<Timestamp> {
+        let latest = self.latest?;
+        let after = end.secs_since(latest);
+        if after <= 0.0 {
+            return None;
+        }
+        if after > LEAP_FORWARD_S {
+            self.end_leap = Some((latest, end));
+            return None;
+        }
+        Some(end)
     }
 
     /// What the capture's clock did, for its summary: one warning for its
@@ -142,6 +164,14 @@ impl Clock {
                 "time goes back at {}{}: a frame stamped before the frame before it (out of order, or a glitch); each is analysed at the time of the latest frame before it, so no interval is negative",
                 named.join(", "),
                 if more > 0 { format!(" and {more} more frame{}", if more == 1 { "" } else { "s" }) } else { String::new() }
+            ));
+        }
+        if let Some((last, end)) = self.end_leap {
+            out.push(format!(
+                "the capture's statistics say it ran until {}, {} after its last packet ({}): no TCP timer waits that long, so the clock jumped; the capture is judged as of its last packet",
+                end.to_rfc3339(),
+                span(end.secs_since(last)),
+                last.to_rfc3339()
             ));
         }
         out
@@ -210,5 +240,21 @@ mod tests {
         assert!(w[0].contains("forward by 53.9 years at frame 3 (1970-01-01T00:00:31.000000Z"), "{w:?}");
         assert!(w[0].contains("back by 2.0 h at frame 5"), "{w:?}");
         assert!(!w[0].contains("more)") && w[0].contains("at frame 7"), "{w:?}");
+    }
+
+    #[test]
+    fn an_end_time_a_leap_after_the_last_frame_is_a_jump_not_the_end() {
+        let mut c = Clock::default();
+        assert_eq!(c.ran_until(t(100.0)), None, "no frame yet");
+        c.tick(1, t(100.0));
+        assert_eq!(c.ran_until(t(50.0)), None, "before the last frame");
+        assert_eq!(c.ran_until(t(130.0)), Some(t(130.0)));
+        assert!(c.warnings().is_empty());
+        // 10 h on is still a capture that ran on quietly; 3 years is not.
+        assert_eq!(c.ran_until(t(100.0 + 36_000.0)), Some(t(100.0 + 36_000.0)));
+        assert_eq!(c.ran_until(t(100.0 + 1e8)), None);
+        let w = c.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("3.2 years after its last packet (1970-01-01T00:01:40.000000Z)"), "{w:?}");
     }
 }

@@ -6,7 +6,7 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
-use crate::clock::{Clock, LEAP_FORWARD_S, Tick};
+use crate::clock::{Clock, Tick};
 use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::duplicates::DuplicateFilter;
 use crate::event::{
@@ -515,11 +515,10 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// The capture ended: judge every connection left and record the capture.
     pub fn end(mut self) -> io::Result<()> {
         // The end of the last part of the capture (its latest time), or
-        // later when the file says the capture ran on. An end time a clock
-        // jump away (see `clock`) is not this part's end: nothing is
-        // measured across a jump.
+        // later when the file says the capture ran on (unless that end is
+        // a clock jump away: see `Clock::ran_until`).
         let latest = self.clock.latest().unwrap_or_default();
-        let ran_on = self.ran_until.filter(|&t| t > latest && t.secs_since(latest) <= LEAP_FORWARD_S);
+        let ran_on = self.ran_until.and_then(|t| self.clock.ran_until(t));
         let end = match ran_on {
             Some(t) => {
                 // The clock runs on to the end: what it would have handed
