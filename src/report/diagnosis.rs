@@ -5,7 +5,9 @@ use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
+use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
+use crate::time::MinMax;
 use crate::verdict::{
     Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
     MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, SynSchedule, Verdict,
@@ -791,9 +793,36 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             plural(n)
         ));
     }
+    s.push_str(&no_setting_words(k));
     s.push_str(&origin_words(family, idle, interval, probes));
     s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
     s
+}
+
+/// A long time in seconds and, past a day, in days or years too.
+fn in_years(t: f64) -> String {
+    const DAY: f64 = 86_400.0;
+    const YEAR: f64 = 365.25 * DAY;
+    match t {
+        t if t >= YEAR => format!("{} (about {:.1} years)", secs(t), t / YEAR),
+        t if t >= DAY => format!("{} (about {:.0} days)", secs(t), t / DAY),
+        t => secs(t),
+    }
+}
+
+/// Says so when a prober's idle or interval is longer than any OS lets a
+/// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
+/// setting made it, and none is inferred from it.
+fn no_setting_words(k: &KeepaliveFinding) -> String {
+    let beyond = |m: &MinMax| m.max.filter(|&t| beyond_any_keepalive_setting(t));
+    let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
+        (Some(idle), _) => format!("an idle of {}", in_years(idle)),
+        (None, Some(interval)) => format!("an interval of {} between probes", in_years(interval)),
+        (None, None) => return String::new(),
+    };
+    format!(
+        " But {what} is longer than any OS lets a keepalive timer be (Linux at most {LINUX_KEEPALIVE_MAX_S} s, Windows and macOS about 49.7 days, FreeBSD about 1.4 years at most): no setting made it. The capture's clock jumped between those packets (captures of different times in one file, or a clock set while capturing), or they are no keepalive probes."
+    )
 }
 
 /// Which of the settings are the prober's OS defaults and which someone set.
@@ -889,6 +918,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
         }
     }
     s.push('.');
+    s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
     }
@@ -949,6 +979,39 @@ mod tests {
     fn diagnosis(w: Wire, end: f64) -> String {
         let conns = w.finish();
         describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+    }
+
+    #[test]
+    fn an_idle_of_years_is_said_to_be_no_setting_not_tuned() {
+        // A keepalive kill whose first probe comes 10 years after the last
+        // packet the prober received (a clock set while capturing): no OS
+        // takes such an idle, so no tcp_keepalive_time is inferred from it.
+        let years = 10.0 * 365.25 * 86_400.0;
+        let mut w = Wire::established(1000, 5000);
+        w.send(years, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 2.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 4.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(years + 4.0));
+        let k = &verdict.keepalive()[0];
+        assert_eq!((k.idle, k.interval.map(|i| i.value)), (None, Some(2)));
+        let text = describe(&conns[0], &verdict);
+        assert!(
+            text.contains("an idle of 315576000 s (about 10.0 years) is longer than any OS lets a keepalive timer be"),
+            "{text}"
+        );
+        assert!(text.contains("no setting made it"), "{text}");
+        // Nor does any TCP_USER_TIMEOUT (Linux takes at most INT_MAX ms).
+        assert_eq!(k.user_timeout_between_s, None);
+        assert!(!text.contains("TCP_USER_TIMEOUT, which overrides"), "{text}");
+        assert!(text.contains("tcp_keepalive_time=?") && !text.contains("tuned"), "{text}");
+        // An idle Linux takes is still a setting, and says nothing of the kind.
+        let mut w = Wire::established(1000, 5000);
+        w.send(30_000.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_002.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_004.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 30_004.0);
+        assert!(!text.contains("no setting made it") && text.contains("tcp_keepalive_time=30000"), "{text}");
     }
 
     #[test]
