@@ -319,8 +319,15 @@ pub struct Marks {
     pub fin: Option<PacketRef>,
     /// Boxed: at most one per side, and most connections end without one.
     pub rst: Option<Box<ResetMark>>,
-    /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
-    pub first_ttl: Option<u8>,
+    /// A RST in this side's name after which this side went on talking on
+    /// the connection: it did not end it (see [`IgnoredReset`]).
+    pub ignored_rst: Option<Box<IgnoredReset>>,
+    /// TTL / hop limit of this side's first and latest segments that were
+    /// not RSTs (one field: both are set by the first, and a connection's
+    /// state must stay small, see `connection_state_stays_small`).
+    pub ttl: Option<Ttls>,
+    /// IPv4 identification of this side's latest segment that was not a RST.
+    pub last_ip_id: Option<u16>,
     /// The SYN carried the timestamp option (RFC 7323).
     pub syn_timestamps: bool,
 }
@@ -329,6 +336,32 @@ impl Marks {
     /// This side's first RST, if it sent one.
     pub fn rst_at(&self) -> Option<PacketRef> {
         self.rst.as_ref().map(|r| r.at)
+    }
+
+    /// TTL / hop limit of this side's first segment that was not a RST, to
+    /// tell its packets from forged ones and guess its OS.
+    pub fn first_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.first)
+    }
+
+    /// TTL / hop limit of this side's latest segment that was not a RST:
+    /// the genuine packets nearest a RST.
+    pub fn last_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.last)
+    }
+}
+
+/// The TTLs (hop limits) of a side's segments that were not RSTs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttls {
+    pub first: u8,
+    pub last: u8,
+}
+
+impl Ttls {
+    /// A side heard from once, with `ttl`.
+    pub fn of(ttl: u8) -> Ttls {
+        Ttls { first: ttl, last: ttl }
     }
 }
 
@@ -356,11 +389,45 @@ impl Marks {
     }
 }
 
+/// A RST that did not end the connection: after it, its supposed sender
+/// went on with the connection (a SYN-ACK for the peer's SYN, or new data,
+/// a FIN or an acknowledgment, in its own sequence space and with its own
+/// TTL). A host that sends a RST has dropped the connection (RFC 9293
+/// §3.10.7.4), so the RST came from someone else: injected by a middlebox
+/// racing the real host (Weaver, Sommer and Paxson, "Detecting Forged TCP
+/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IgnoredReset {
+    pub rst: ResetMark,
+    /// The sender's packet that showed it was still there.
+    pub continued_by: PacketRef,
+    /// Its TTL: the real host's.
+    pub host_ttl: u8,
+}
+
 /// This side's first RST and what tells a forged or stateless one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResetMark {
     pub at: PacketRef,
     pub ttl: u8,
+    /// The RST's IPv4 identification, sequence and acknowledgment numbers
+    /// (None: no ACK flag).
+    pub ip_id: Option<u16>,
+    pub seq: SeqNumber,
+    pub ack: Option<SeqNumber>,
+    /// The sender's genuine packet nearest before the RST: its TTL and IP
+    /// ID (None: the RST was the sender's first packet).
+    pub sender_ttl_before: Option<u8>,
+    pub sender_ip_id_before: Option<u16>,
+    /// The IP ID of the peer's latest packet before the RST (an injector
+    /// that copies the packet it reacts to copies that).
+    pub peer_ip_id_before: Option<u16>,
+    /// The peer's SYN: the RST's acknowledgment number, if it answered it, is one past.
+    pub peer_syn_seq: Option<SeqNumber>,
+    /// The last data each side had sent before the RST (later data cannot
+    /// be what the RST's sender left unread).
+    pub peer_payload_before: Option<PacketRef>,
+    pub sender_payload_before: Option<PacketRef>,
     pub has_timestamp: bool,
     /// Silence before the RST or before the packet it answered, whichever was longer (s).
     pub idle_before_s: f64,
@@ -812,9 +879,11 @@ impl FlowTable {
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
             let Some(&(key, id)) = self.finished_queue.front() else { break };
-            let Some(conn) = self.flows.get(&key).filter(|c| c.id == id) else {
+            let Some(conn) = self.flows.get(&key).filter(|c| c.id == id && c.is_finished()) else {
                 // Replaced by a new connection on the same 4-tuple, which
-                // handed the old one out already.
+                // handed the old one out already; or no longer finished (its
+                // RST was not its sender's, `IgnoredReset`): it is queued
+                // again if it finishes.
                 self.finished_queue.pop_front();
                 continue;
             };
@@ -1091,6 +1160,8 @@ struct Analysis {
     confirms_peer_held: Option<HeldSegment>,
     /// Our own held segment was a keepalive probe, as this segment shows.
     confirms_own_held: Option<HeldSegment>,
+    /// We went on with the connection after a RST in our name: it was not ours.
+    goes_on_after_own_rst: bool,
 }
 
 /// The classification rules: pure predicates on the state before the
@@ -1118,7 +1189,40 @@ fn classify(
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
     let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
     let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
-    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+    let goes_on_after_own_rst = me.marks.rst.is_some() && goes_on_after_reset(me, peer, seg);
+    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held, goes_on_after_own_rst }
+}
+
+/// How far from the sender's next sequence number a segment may start and
+/// still be in its sequence space: a large receive window (RFC 7323 allows
+/// 1 GiB, but windows of a few MiB are what hosts use).
+const IN_SEQUENCE_SPACE: u32 = 1 << 24;
+
+/// THE SUPPOSED SENDER OF A RST GOES ON. A host that sends a RST drops the
+/// connection at once (RFC 9293 §3.10.7.4; Linux tcp_send_active_reset then
+/// tcp_done): it sends nothing more on it but more RSTs. So when, after a
+/// RST in its name, the same host goes on with the connection, the RST was
+/// not its own: injected by a middlebox that raced it (Weaver, Sommer and
+/// Paxson, NDSS 2009; Suricata's `suspected_rst_inject`). Going on means
+/// what only the real host can send: its SYN-ACK for the peer's SYN, or new
+/// sequence space (data, FIN) or a new acknowledgment, in its own sequence
+/// space. Packets from somewhere else do not count: a TTL more than one hop
+/// from the host's own packets before the RST (a route may change by one),
+/// or a sequence number out of its space.
+fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment) -> bool {
+    if seg.flags.rst() {
+        return false;
+    }
+    if me.marks.last_ttl().is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
+        return false;
+    }
+    if seg.flags.syn() {
+        return seg.flags.ack() && peer.seq.isn.is_some_and(|isn| seg.ack == isn + 1);
+    }
+    let Some(next) = me.seq.next_seq else { return false };
+    let in_space = seg.seq.distance(next).unsigned_abs() <= IN_SEQUENCE_SPACE;
+    let new_ack = seg.flags.ack() && me.seq.max_ack_sent.is_some_and(|a| seg.ack > a);
+    in_space && (seg.seq_len() > 0 || new_ack)
 }
 
 /// KEEPALIVE ANSWER. Whether our segment of class `class` answers the
@@ -1295,7 +1399,12 @@ fn apply(
     let class = a.class;
     me.counts.packets += 1;
     me.counts.payload_bytes += u64::from(seg.payload_len);
-    me.marks.first_ttl.get_or_insert(seg.ttl);
+    if a.goes_on_after_own_rst
+        && let Some(rst) = me.marks.rst.take()
+    {
+        // Not our RST (see `goes_on_after_reset`): the connection goes on.
+        me.marks.ignored_rst.get_or_insert(Box::new(IgnoredReset { rst: *rst, continued_by: at, host_ttl: seg.ttl }));
+    }
 
     // Keepalive evidence, in this order: the peer's probe answered, the
     // peer's held segment settled (by anything but an RST), our held
@@ -1334,6 +1443,13 @@ fn apply(
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
     if seg.flags.syn() {
+        // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
+        // a host cannot close what it has not opened (crafted, as in
+        // suricata-verify's with_evasion_windows.pcap, frame 3, seq 0).
+        if me.marks.syn.is_none() && me.marks.fin.is_some() {
+            me.marks.fin = None;
+            me.seq.next_seq = None;
+        }
         // A SYN after the first is the handshake retransmitted (a new
         // connection on the same 4-tuple was split off in `observe`).
         if me.marks.syn.is_some() {
@@ -1376,6 +1492,15 @@ fn apply(
         me.marks.rst = Some(Box::new(ResetMark {
             at,
             ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            seq: seg.seq,
+            ack: seg.flags.ack().then_some(seg.ack),
+            sender_ttl_before: me.marks.last_ttl(),
+            sender_ip_id_before: me.marks.last_ip_id,
+            peer_ip_id_before: peer.marks.last_ip_id,
+            peer_syn_seq: peer.seq.isn.filter(|_| peer.marks.syn.is_some()),
+            peer_payload_before: peer.marks.last_payload,
+            sender_payload_before: me.marks.last_payload,
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
@@ -1392,6 +1517,11 @@ fn apply(
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
         me.marks.last_traffic = Some(at);
+    }
+    if !seg.flags.rst() {
+        let ttl = me.marks.ttl.get_or_insert(Ttls::of(seg.ttl));
+        ttl.last = seg.ttl;
+        me.marks.last_ip_id = seg.ip_id;
     }
     me.marks.last_sent = Some(at);
 }

@@ -18,6 +18,7 @@
 
 mod analyze;
 mod cli;
+mod clock;
 mod community;
 mod decode;
 #[doc(hidden)] // only for the `diag!` macro, which the binary uses

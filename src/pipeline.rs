@@ -6,6 +6,7 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
+use crate::clock::{Clock, Tick};
 use crate::decode::{Decoded, LinkKind, Segment, decode};
 use crate::duplicates::DuplicateFilter;
 use crate::event::{
@@ -41,6 +42,10 @@ pub struct Judge<'s> {
     paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
+    /// Counts the parts of the run that share a time: each capture, and each
+    /// part of a capture between two jumps of its clock. Connections open at
+    /// the end of one part are not open at the same time as another's.
+    part: usize,
     fail_on: BTreeSet<Selector>,
     /// `--only`: the connections handed to the sink (empty: all).
     only: Vec<Selector>,
@@ -74,6 +79,7 @@ impl<'s> Judge<'s> {
             paths: PathAggregator::default(),
             summary: Summary::default(),
             captures: Vec::new(),
+            part: 0,
             fail_on,
             only: Vec::new(),
             failed: false,
@@ -107,7 +113,7 @@ impl<'s> Judge<'s> {
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
-        self.paths.add(conn, &verdict, self.captures.len());
+        self.paths.add(conn, &verdict, self.part);
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
@@ -289,6 +295,7 @@ impl<'s> Judge<'s> {
 pub struct Pipeline<'j, 's> {
     judge: &'j mut Judge<'s>,
     link: LinkKind,
+    clock: Clock,
     duplicates: DuplicateFilter,
     table: FlowTable,
     stats: CaptureSummary,
@@ -315,9 +322,11 @@ impl<'j, 's> Pipeline<'j, 's> {
             link_types: vec![link.name.clone()],
             ..Default::default()
         };
+        judge.part += 1;
         Pipeline {
             judge,
             link: link.kind,
+            clock: Clock::default(),
             duplicates: DuplicateFilter::default(),
             table: FlowTable::new(),
             stats,
@@ -367,6 +376,15 @@ impl<'j, 's> Pipeline<'j, 's> {
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
+        // From here on, `ts` is the analysis time: it never goes back within
+        // a part of the capture (see `clock`).
+        let ts = match self.clock.tick(frame, ts) {
+            Tick::On(t) | Tick::SteppedBack(t) => t,
+            Tick::Jumped { previous_end } => {
+                self.split(previous_end)?;
+                ts
+            }
+        };
         let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
@@ -442,6 +460,18 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.conclude_done(now, now)
     }
 
+    /// The clock jumped: the part of the capture before ended at `end`. Every
+    /// connection held is judged as of then, and the next part starts afresh.
+    fn split(&mut self, end: Timestamp) -> io::Result<()> {
+        let done = &mut self.done;
+        self.table.expire(end, &mut |c| done.push(c));
+        self.table.drain(&mut |c| done.push(c));
+        self.conclude_done(end, end)?;
+        self.judge.part += 1;
+        self.next_expiry = Timestamp::default();
+        Ok(())
+    }
+
     /// Judges the connections handed out at `now`.
     fn conclude_done(&mut self, capture_end: Timestamp, now: Timestamp) -> io::Result<()> {
         for conn in self.done.drain(..) {
@@ -495,7 +525,12 @@ impl<'j, 's> Pipeline<'j, 's> {
 
     /// The capture ended: judge every connection left and record the capture.
     pub fn end(mut self) -> io::Result<()> {
-        let end = match self.ran_until.filter(|&t| t > self.last_ts) {
+        // The end of the last part of the capture (its latest time), or
+        // later when the file says the capture ran on (unless that end is
+        // a clock jump away: see `Clock::ran_until`).
+        let latest = self.clock.latest().unwrap_or_default();
+        let ran_on = self.ran_until.and_then(|t| self.clock.ran_until(t));
+        let end = match ran_on {
             Some(t) => {
                 // The clock runs on to the end: what it would have handed
                 // out by then (idle limits, lingering closes) goes first.
@@ -503,7 +538,7 @@ impl<'j, 's> Pipeline<'j, 's> {
                 self.stats.capture_end = Some(t.to_rfc3339());
                 t
             }
-            None => self.last_ts,
+            None => latest,
         };
         self.finish(end, end)
     }
@@ -511,7 +546,8 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
     /// the events of connections judged then).
     pub fn end_at(self, now: Timestamp) -> io::Result<()> {
-        let end = self.last_ts;
+        // The end of the last part of the capture (its latest time).
+        let end = self.clock.latest().unwrap_or_default();
         self.finish(end, now)
     }
 
@@ -530,6 +566,7 @@ impl<'j, 's> Pipeline<'j, 's> {
                 first: self.duplicates.examples().to_vec(),
             });
         }
+        self.stats.warnings.extend(self.clock.warnings());
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.stats.files = self.files.paths();

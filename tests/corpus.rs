@@ -82,9 +82,7 @@ fn truncated_public_capture_is_read_up_to_the_cut() {
 /// not an expectation: the test fails when one is fixed (remove it here) and when any other
 /// connection of docs/corpus_truth.tsv is judged otherwise than its true story.
 const KNOWN_WRONG: &[(&str, &str, &str)] = &[
-    ("zeek/rst-inject-rae.pcap", "0", "reset/abort-unread-data"),
     ("zeek/fin_retransmission.pcap", "0", "reset/abort"),
-    ("suricata-verify/with_evasion_windows.pcap", "0", "reset/abort"),
     ("arkime/wireshark-smb-on-windows10.pcap", "2", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "3", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "4", "reset/abort-unread-data"),
@@ -107,7 +105,9 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     // 12 unanswered retransmissions with growing gaps, then the sender's RST: a give-up, not an abort.
     ("zeek/206_example_b.pcap", "0", "reset/abort"),
     // SYN, SYN-ACK, the scanner kernel's bare RST: a half-open scan probe, never a connection.
-    ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort"),
+    // Its user-space stack's data 15.7 s later makes that RST look injected (no sign but the
+    // going on), and the honeypot's no-socket RST to the data then reads as an abort.
+    ("zeek/modbus-and-non-modbus-p502.pcap", "4", "reset/abort-unread-data"),
     // The router's ARP for the vanished phone fails: later retransmissions die before the capture point.
     ("nDPI/android.pcap", "1", "retransmission-timeout/-"),
     ("nDPI/android.pcap", "2", "retransmission-timeout/-"),
@@ -173,7 +173,7 @@ fn public_captures_are_judged_as_their_packets_tell() {
     );
     assert_eq!(not_bundled, 7, "rows of captures not bundled");
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(agree >= 109, "only {agree} connections agree with their true story");
+    assert!(agree >= 111, "only {agree} connections agree with their true story");
 }
 
 #[test]

@@ -37,6 +37,8 @@ const REQUIRED: &[&str] = &[
     "retrans-stalled",
     "reconnect-abandon",
     "zero-window-stall",
+    "rst-injected",
+    "close-wait-abort",
 ];
 
 fn check_fixture(truth_path: &Path) -> Vec<String> {
@@ -80,6 +82,11 @@ fn check_fixture(truth_path: &Path) -> Vec<String> {
             if let Some(w) = want.get(field) {
                 expect(&mut errors, format!("{id} handshake {json}"), &got["handshake"][json], w);
             }
+        }
+        // A RST the router forged (and the client ignored): listed, not the end.
+        if let Some(n) = want.get("injected_resets") {
+            let got_n = got["injected_resets"].as_array().map_or(0, |a| a.len());
+            expect(&mut errors, format!("{id} injected resets"), &Value::from(got_n), n);
         }
         if let Some(hb) = want.get("heartbeat") {
             expect(&mut errors, format!("{id} heartbeat from"), &got["heartbeat"]["from"], &hb["from"]);

@@ -565,6 +565,13 @@ fn a_prober_silent_until_the_statistics_end_time_gave_up_while_the_capture_went_
     let doc = verdict("short.pcapng", &[(0, 0, 0, Some(28.421))]);
     assert_eq!(doc["connections"][0]["end_reason"], "open");
     assert_eq!(doc["connections"][0]["idle_at_end_s"], 5.0);
+    // An end time 9.5 years after the last probe is a clock that jumped,
+    // not a capture that ran on: named, not used (still open, no give-up).
+    let doc = verdict("leap.pcapng", &[(0, 0, 0, Some(23.421 + 3.0e8))]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert!(doc["captures"][0].get("capture_end").is_none());
+    let warnings = doc["captures"][0]["warnings"].to_string();
+    assert!(warnings.contains("9.5 years after its last packet"), "{warnings}");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use super::os::{SettingsOrigin, settings_origin};
 use crate::flow::{Connection, Side};
-use crate::infer::infer_timer_setting;
+use crate::infer::{infer_keepalive_setting, infer_timer_setting};
 use crate::time::MinMax;
 use crate::verdict::{Bound, Judgement, KeepaliveFinding};
 use rustc_hash::FxHashMap;
@@ -160,7 +160,8 @@ impl Aggregate {
 }
 
 fn finding(prober: Prober, a: &Aggregate) -> HostFinding {
-    let setting = |m: &MinMax| infer_timer_setting(m).filter(|_| !a.unexplained).map(|s| s.value);
+    // Timings longer than any OS allows are no setting (not "tuned").
+    let setting = |m: &MinMax| infer_keepalive_setting(m).filter(|_| !a.unexplained).map(|s| s.value);
     let (idle_s, interval_s) = (setting(&a.idle), setting(&a.interval));
     let probes = match (a.exact_probes, a.at_least_probes) {
         (Some(n), _) => Some((n, Bound::Exact)),

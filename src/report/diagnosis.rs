@@ -5,10 +5,13 @@ use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
+use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
+use crate::time::MinMax;
 use crate::verdict::{
-    Bound, EndReason, HandshakeFinding, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
-    RetransmissionFinding, Stall, SynSchedule, Verdict, ZeroWindowFinding, linux_retries_timeout,
+    Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
+    MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, SynSchedule, Verdict,
+    ZeroWindowFinding, linux_retries_timeout,
 };
 
 /// What a prober's probe shape and TTL say about its OS, and how sure that is.
@@ -89,6 +92,9 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             None => parts.push("Still open when the capture ended.".to_string()),
             Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
         },
+    }
+    for i in &verdict.injected {
+        parts.push(injected(conn, i));
     }
     if let Some(r) = unanswered.filter(|_| matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed)) {
         parts.push(format!(
@@ -441,7 +447,7 @@ fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
 fn both_ends_knobs(conn: &Connection) -> String {
     let [client, server] = [Side::Client, Side::Server].map(|side| {
         let host = conn.side(side);
-        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl.map(initial_ttl)))
+        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
     });
     if client.1 == server.1 {
         format!("on {} or {} ({}), {}", client.0, server.0, client.1.0, client.1.1)
@@ -464,7 +470,11 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
         both_ends_knobs(conn)
     );
     match r.cause {
-        ResetCause::Middlebox => Some(format!("What to do: {keep_busy}.")),
+        ResetCause::Middlebox if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S => Some(format!("What to do: {keep_busy}.")),
+        // Right after traffic: the box's policy, which no keepalive changes.
+        ResetCause::Middlebox => Some(
+            "What to do: look at the rules and logs of the boxes on the path (IPS, firewall, traffic shaper); keepalive or a heartbeat would not help.".to_string(),
+        ),
         // A stateless RST answering a keepalive probe: the host itself lost
         // its connections (a restart), which no setting prevents.
         ResetCause::PeerLostState if verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst)) => Some(
@@ -565,18 +575,38 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         ResetCause::Refused => format!(
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
-        ResetCause::Middlebox => format!(
-            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection.",
-            r.injector_hops.unwrap_or(0),
-            if r.injector_hops == Some(1) { "" } else { "s" },
-            r.host_hops.unwrap_or(0),
-            if r.host_hops == Some(1) { "" } else { "s" },
-        ),
+        ResetCause::Middlebox => {
+            let sure = match r.confidence {
+                Some(Confidence::Possible) => {
+                    " Only one hop apart and nothing else shows it (a route that changed, or another leg of a load balancer, would look the same): possibly forged."
+                }
+                _ if r.signs.contains(&ForgerySign::IpIdOutOfSequence) => {
+                    " Its IP ID is out of that host's own sequence too: likely forged."
+                }
+                _ => "",
+            };
+            // Only a RST after an idle period blames an idle timeout: right
+            // after traffic it is the box's policy (an IPS, a firewall rule,
+            // a traffic shaper), and keepalive changes nothing (the advice,
+            // `reset_advice`, says so too).
+            let why = if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S {
+                " A firewall or NAT box forged it, typically because it had forgotten the idle connection."
+            } else {
+                " It came right after traffic, not after an idle period: a box on the path reset it by policy (an IPS or firewall rule, a traffic shaper), not an idle timeout."
+            };
+            format!(
+                "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets just before it (it came from about {} hop{} away; the real host is {} hop{} away).{sure}{why}",
+                r.injector_hops.unwrap_or(0),
+                if r.injector_hops == Some(1) { "" } else { "s" },
+                r.host_hops.unwrap_or(0),
+                if r.host_hops == Some(1) { "" } else { "s" },
+            )
+        }
         ResetCause::PeerLostState => format!(
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),
         ResetCause::AbortUnreadData => {
-            let data = conn.side(r.sender.peer()).marks.last_payload;
+            let data = r.peer_data_before;
             let after = data.map_or(String::new(), |d| {
                 format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
             });
@@ -586,6 +616,36 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         }
         ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}.{}", abort_context(conn, r)),
     }
+}
+
+/// A RST its supposed sender went on after.
+fn injected(conn: &Connection, i: &InjectedReset) -> String {
+    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr), i.sender.name());
+    let peer = endpoint(conn.side(i.sender.peer()).addr);
+    let signs: Vec<String> = i
+        .signs
+        .iter()
+        .map(|s| match s {
+            ForgerySign::TtlDiffers => format!(
+                "it came from about {} hop{} away, the host is {} hop{} away",
+                i.injector_hops,
+                if i.injector_hops == 1 { "" } else { "s" },
+                i.host_hops,
+                if i.host_hops == 1 { "" } else { "s" }
+            ),
+            ForgerySign::IpIdOfPeer => format!("its IP ID is that of {peer}'s packet it reacted to (built from a copy)"),
+            ForgerySign::IpIdOutOfSequence => "its IP ID is out of the host's own sequence".to_string(),
+            ForgerySign::AckIsSynSequence => format!(
+                "it acknowledges {peer}'s SYN's own sequence number, where a host answering a SYN acknowledges one past it"
+            ),
+        })
+        .collect();
+    format!(
+        "The RST at frame {} in the name of {host} did not end the connection: that host went on with it (frame {}), which a host never does after its own RST. It was injected by a middlebox racing the real host (a firewall, an IPS or a censor), and the connection ignored it{}.",
+        i.rst.frame,
+        i.continued_by.frame,
+        if signs.is_empty() { String::new() } else { format!("; {}", signs.join("; ")) }
+    )
 }
 
 /// What came before an abort, in facts the capture shows.
@@ -618,7 +678,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
             )
         };
     }
-    match peer.last_payload.filter(|d| me.last_payload.is_none_or(|m| m.frame < d.frame)) {
+    match r.peer_data_before.filter(|d| r.own_data_before.is_none_or(|m| m.frame < d.frame)) {
         Some(data) => format!(
             " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
             data.frame,
@@ -733,9 +793,36 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             plural(n)
         ));
     }
+    s.push_str(&no_setting_words(k));
     s.push_str(&origin_words(family, idle, interval, probes));
     s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
     s
+}
+
+/// A long time in seconds and, past a day, in days or years too.
+fn in_years(t: f64) -> String {
+    const DAY: f64 = 86_400.0;
+    const YEAR: f64 = 365.25 * DAY;
+    match t {
+        t if t >= YEAR => format!("{} (about {:.1} years)", secs(t), t / YEAR),
+        t if t >= DAY => format!("{} (about {:.0} days)", secs(t), t / DAY),
+        t => secs(t),
+    }
+}
+
+/// Says so when a prober's idle or interval is longer than any OS lets a
+/// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
+/// setting made it, and none is inferred from it.
+fn no_setting_words(k: &KeepaliveFinding) -> String {
+    let beyond = |m: &MinMax| m.max.filter(|&t| beyond_any_keepalive_setting(t));
+    let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
+        (Some(idle), _) => format!("an idle of {}", in_years(idle)),
+        (None, Some(interval)) => format!("an interval of {} between probes", in_years(interval)),
+        (None, None) => return String::new(),
+    };
+    format!(
+        " But {what} is longer than any OS lets a keepalive timer be (Linux at most {LINUX_KEEPALIVE_MAX_S} s, Windows and macOS about 49.7 days, FreeBSD about 1.4 years at most): no setting made it. The capture's clock jumped between those packets (captures of different times in one file, or a clock set while capturing), or they are no keepalive probes."
+    )
 }
 
 /// Which of the settings are the prober's OS defaults and which someone set.
@@ -831,6 +918,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
         }
     }
     s.push('.');
+    s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
     }
@@ -891,6 +979,58 @@ mod tests {
     fn diagnosis(w: Wire, end: f64) -> String {
         let conns = w.finish();
         describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+    }
+
+    #[test]
+    fn an_idle_of_years_is_said_to_be_no_setting_not_tuned() {
+        // A keepalive kill whose first probe comes 10 years after the last
+        // packet the prober received (a clock set while capturing): no OS
+        // takes such an idle, so no tcp_keepalive_time is inferred from it.
+        let years = 10.0 * 365.25 * 86_400.0;
+        let mut w = Wire::established(1000, 5000);
+        w.send(years, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 2.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 4.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(years + 4.0));
+        let k = &verdict.keepalive()[0];
+        assert_eq!((k.idle, k.interval.map(|i| i.value)), (None, Some(2)));
+        let text = describe(&conns[0], &verdict);
+        assert!(
+            text.contains("an idle of 315576000 s (about 10.0 years) is longer than any OS lets a keepalive timer be"),
+            "{text}"
+        );
+        assert!(text.contains("no setting made it"), "{text}");
+        // Nor does any TCP_USER_TIMEOUT (Linux takes at most INT_MAX ms).
+        assert_eq!(k.user_timeout_between_s, None);
+        assert!(!text.contains("TCP_USER_TIMEOUT, which overrides"), "{text}");
+        assert!(text.contains("tcp_keepalive_time=?") && !text.contains("tuned"), "{text}");
+        // An idle Linux takes is still a setting, and says nothing of the kind.
+        let mut w = Wire::established(1000, 5000);
+        w.send(30_000.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_002.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_004.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 30_004.0);
+        assert!(!text.contains("no setting made it") && text.contains("tcp_keepalive_time=30000"), "{text}");
+    }
+
+    #[test]
+    fn a_middlebox_reset_right_after_traffic_is_policy_not_an_idle_timeout() {
+        let forged_after = |idle: f64| {
+            let mut w = Wire::established(1000, 5000);
+            w.send(idle, seg(C, ACK, 1011, 5101, 10));
+            w.send(idle + 0.001, seg(S, RST, 5101, 0, 0).ttl(50));
+            diagnosis(w, idle + 0.001)
+        };
+        // Right after the handshake and the first exchange: an IPS or a firewall rule.
+        let text = forged_after(0.006);
+        assert!(text.contains("by policy") && !text.contains("idle timeout (TCP keepalive"), "{text}");
+        // Its advice is the box's rules, not keeping the connection busy.
+        assert!(text.contains("rules and logs") && !text.contains("busier"), "{text}");
+        // After 300 s of silence: a box that forgot the idle connection.
+        let text = forged_after(300.0);
+        assert!(text.contains("forgotten the idle connection") && !text.contains("by policy"), "{text}");
+        assert!(text.contains("busier than the box's idle timeout") && !text.contains("rules and logs"), "{text}");
     }
 
     #[test]

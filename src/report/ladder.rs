@@ -43,6 +43,8 @@ pub enum Arrow {
     Rst,
     /// A RST in this side's name that a middlebox sent (its TTL differs from the side's packets).
     ForgedRst,
+    /// A RST in this side's name after which the side went on: injected, ignored.
+    InjectedRst,
     /// The last packet of a side, when nothing above names it.
     Last,
 }
@@ -64,6 +66,7 @@ impl Arrow {
             Arrow::Fin => "FIN".into(),
             Arrow::Rst => "RST".into(),
             Arrow::ForgedRst => "RST, forged (TTL)".into(),
+            Arrow::InjectedRst => "RST, injected (ignored)".into(),
             Arrow::Last => "last packet".into(),
         }
     }
@@ -78,7 +81,7 @@ impl Arrow {
             Arrow::Probe { .. } | Arrow::Retransmission { .. } => 4,
             Arrow::Syn | Arrow::SynAck | Arrow::Fin => 5,
             Arrow::Rst => 6,
-            Arrow::ForgedRst => 7,
+            Arrow::ForgedRst | Arrow::InjectedRst => 7,
         }
     }
 }
@@ -196,6 +199,9 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
     }
     if let Some(r) = verdict.reset().filter(|r| r.cause == ResetCause::Middlebox) {
         picks.add(r.sender, r.rst, Arrow::ForgedRst);
+    }
+    for i in &verdict.injected {
+        picks.add(i.sender, i.rst, Arrow::InjectedRst);
     }
     for k in verdict.keepalive() {
         let peer = k.prober.peer();
@@ -422,6 +428,28 @@ mod tests {
         assert_eq!(gaps.len(), 2, "{:?}", l.rows);
         assert!(matches!(gaps[0], Row::Gap { secs, idle: true } if (secs - 20.0).abs() < 1e-9), "{gaps:?}");
         assert!(!l.rows.iter().any(|r| matches!(r, Row::End { .. })), "a RST ended it");
+    }
+
+    #[test]
+    fn a_rst_its_sender_went_on_after_is_drawn_as_injected() {
+        // An out-of-window RST in the server's name (TTL 50, the server's
+        // own are 64), then the server's next data: the RST was not its own.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(S, RST | ACK, 5101 + (1 << 20), 1011, 0).ttl(50));
+        w.send(1.1, seg(S, ACK, 5101, 1011, 10));
+        w.send(1.2, seg(C, RST, 1011, 0, 0));
+        let l = ladder_of(w, 1.2);
+        let arrows: Vec<(u64, Arrow)> = l
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Packet { frame, arrow, .. } => Some((*frame, *arrow)),
+                _ => None,
+            })
+            .collect();
+        assert!(arrows.contains(&(7, Arrow::InjectedRst)), "{arrows:?}");
+        assert!(arrows.contains(&(9, Arrow::Rst)), "{arrows:?}");
+        assert_eq!(Arrow::InjectedRst.label(), "RST, injected (ignored)");
     }
 
     #[test]

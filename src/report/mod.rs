@@ -16,7 +16,9 @@ use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormF
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
-use crate::verdict::{Bound, EndReason, Ending, Judgement, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{
+    Bound, Confidence, EndReason, Ending, ForgerySign, Judgement, KeepaliveFinding, ResetCause, Verdict,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -160,6 +162,33 @@ pub struct ResetFacts {
     /// For a forged RST: hops from the capture point to whoever sent it, and to the real host.
     pub injector_hops: Option<u8>,
     pub host_hops: Option<u8>,
+    /// For a forged RST: "likely", or "possible" (a TTL one hop off and nothing else).
+    pub confidence: Option<Confidence>,
+    /// For a forged RST: what gives it away ("ttl-differs", "ip-id-out-of-sequence", …).
+    pub signs: Vec<ForgerySign>,
+}
+
+/// A RST that did not end the connection: its supposed sender went on.
+#[derive(Clone, Debug, Serialize)]
+pub struct InjectedResetReport {
+    /// The host whose name it carried.
+    pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: InjectedResetFacts,
+}
+
+/// What an injected RST shows, whoever's name it carried.
+#[derive(Clone, Debug, Serialize)]
+pub struct InjectedResetFacts {
+    pub frame: u64,
+    /// The real host's packet after it.
+    pub continued_by_frame: u64,
+    pub injector_hops: u8,
+    pub host_hops: u8,
+    /// "ttl-differs", "ip-id-of-peer", "ip-id-out-of-sequence", "ack-is-syn-sequence".
+    pub signs: Vec<ForgerySign>,
 }
 
 /// Data that was never acknowledged.
@@ -361,6 +390,8 @@ pub struct ConnectionReport {
     pub diagnosis: String,
     pub keepalive: Vec<KeepaliveReport>,
     pub reset: Option<ResetReport>,
+    /// RSTs in a host's name after which that host went on: injected, and ignored.
+    pub injected_resets: Vec<InjectedResetReport>,
     pub retransmission: Option<RetransmissionReport>,
     pub zero_window: Option<ZeroWindowReport>,
     pub half_closed: Option<HalfClosedReport>,
@@ -572,8 +603,25 @@ impl ConnectionReport {
                     idle_before_s: round6(r.idle_before_s),
                     injector_hops: r.injector_hops,
                     host_hops: r.host_hops,
+                    confidence: r.confidence,
+                    signs: r.signs.clone(),
                 },
             }),
+            injected_resets: verdict
+                .injected
+                .iter()
+                .map(|i| InjectedResetReport {
+                    sender: endpoint(conn.side(i.sender).addr),
+                    by: i.sender,
+                    facts: InjectedResetFacts {
+                        frame: i.rst.frame,
+                        continued_by_frame: i.continued_by.frame,
+                        injector_hops: i.injector_hops,
+                        host_hops: i.host_hops,
+                        signs: i.signs.clone(),
+                    },
+                })
+                .collect(),
             retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: endpoint(conn.side(r.sender).addr),
                 by: r.sender,
@@ -709,6 +757,10 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
         for (i, p) in h.syn_acks.iter().enumerate() {
             push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
         }
+    }
+    for i in &verdict.injected {
+        push(&mut out, i.rst, format!("RST in the name of {}: injected, ignored", name(i.sender)));
+        push(&mut out, i.continued_by, format!("{} went on after the RST", name(i.sender)));
     }
     if let Some(r) = verdict.retransmission() {
         push(

@@ -73,6 +73,8 @@ pub struct ConnectionRecord<'a> {
     pub diagnosis: &'a str,
     pub keepalive: Vec<ByRecord<'a, super::KeepaliveFacts>>,
     pub reset: Option<ByRecord<'a, super::ResetFacts>>,
+    /// `by` is the host whose name the RST carried, which went on.
+    pub injected_resets: Vec<ByRecord<'a, super::InjectedResetFacts>>,
     pub retransmission: Option<ByRecord<'a, super::RetransmissionFacts>>,
     /// `by` is the receiver whose window stayed closed.
     pub zero_window: Option<ByRecord<'a, super::ZeroWindowFacts>>,
@@ -111,6 +113,7 @@ impl<'a> ConnectionRecord<'a> {
             diagnosis: &c.diagnosis,
             keepalive: c.keepalive.iter().map(|k| ByRecord { by: k.prober_role, facts: &k.facts }).collect(),
             reset: c.reset.as_ref().map(|r| ByRecord { by: r.by, facts: &r.facts }),
+            injected_resets: c.injected_resets.iter().map(|i| ByRecord { by: i.by, facts: &i.facts }).collect(),
             retransmission: c.retransmission.as_ref().map(|r| ByRecord { by: r.by, facts: &r.facts }),
             zero_window: c.zero_window.as_ref().map(|z| ByRecord { by: z.by, facts: &z.facts }),
             half_closed: c.half_closed.as_ref().map(|h| ByRecord { by: h.by, facts: &h.facts }),

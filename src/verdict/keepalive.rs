@@ -2,7 +2,7 @@
 
 use super::Bound;
 use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
-use crate::infer::{TimerSetting, infer_timer_setting};
+use crate::infer::{TimerSetting, infer_keepalive_setting};
 use crate::time::{MinMax, Timestamp};
 
 /// What one side's keepalive probes show.
@@ -112,7 +112,9 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
             Some(user_timeout_between(from, last.at, rst, train.count))
         }
         _ => None,
-    };
+    }
+    // Past the longest user timeout Linux takes, no TCP_USER_TIMEOUT fits.
+    .filter(|&[low, _]| low < LINUX_USER_TIMEOUT_MAX_S);
     let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by);
     let reset_by_peer = train.probes.last().and_then(|p| p.reset_by);
     KeepaliveFinding {
@@ -121,15 +123,16 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
         probes_answered: log.probes_answered,
         unanswered_at_end,
         idle_observed: log.idle_observed,
-        idle: infer_timer_setting(&log.idle_observed),
-        interval: infer_timer_setting(&interval_observed),
+        // No setting explains timings longer than any OS allows (see infer).
+        idle: infer_keepalive_setting(&log.idle_observed),
+        interval: infer_keepalive_setting(&interval_observed),
         interval_observed,
         probes,
         gave_up,
         gave_up_with,
         reset_by_peer,
         probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
-        ttl: me.first_ttl,
+        ttl: me.first_ttl(),
         idle_from: train.idle_from,
         train_idle_s,
         user_timeout_between_s,
@@ -139,6 +142,11 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
         last_answer,
     }
 }
+
+/// The longest TCP_USER_TIMEOUT Linux takes (s): milliseconds in an int,
+/// negative values refused (do_tcp_setsockopt → tcp_sock_set_user_timeout),
+/// so INT_MAX ms, about 24.9 days.
+pub const LINUX_USER_TIMEOUT_MAX_S: f64 = i32::MAX as f64 / 1000.0;
 
 /// The TCP_USER_TIMEOUT values under which Linux resets exactly when this
 /// prober did, seconds after `idle_from` (the last packet that restarted its

@@ -17,7 +17,7 @@ mod stall;
 pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
-pub use reset::{ResetCause, ResetFinding, reset_finding};
+pub use reset::{Confidence, ForgerySign, InjectedReset, ResetCause, ResetFinding, injected_reset, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
 pub use select::{Ending, Selector, any_matches};
 pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
@@ -235,6 +235,8 @@ pub struct Judgement {
     /// The silence that preceded the connection's death (a reset after idle,
     /// or data into a silent path), and the longest silence it survived.
     pub idle: IdleFinding,
+    /// RSTs that did not end the connection: injected.
+    pub injected: Vec<InjectedReset>,
 }
 
 /// Silences a connection died after, and survived.
@@ -406,6 +408,10 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.map_or(u64::MAX, |p| p.frame));
 
+    let injected = SIDES
+        .into_iter()
+        .filter_map(|s| conn.side(s).marks.ignored_rst.as_deref().map(|i| injected_reset(s, i)))
+        .collect();
     Judgement {
         verdict,
         other_keepalive: keepalive,
@@ -413,6 +419,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         other_zero_window: zero_window,
         heartbeat,
         idle,
+        injected,
     }
 }
 

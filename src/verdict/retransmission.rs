@@ -112,7 +112,7 @@ pub fn retransmission_finding(
     let still_retransmitting = !gave_up && last_is_its_last && !overdue;
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
-    let sender_initial_ttl = me.first_ttl.map(initial_ttl);
+    let sender_initial_ttl = me.first_ttl().map(initial_ttl);
     // Linux gives up at the first RTO expiry where the time since the first
     // transmission reaches tcp_model_timeout(tcp_retries2): after the last
     // retransmission, before the next one would have gone out. Only a

@@ -3,7 +3,7 @@
 use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
-use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
+use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train, Ttls};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -275,7 +275,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     log.idle_observed.add(60.0);
     log.interval_observed.add(10.0);
     log.interval_observed.add(10.0);
-    let marks = Marks { last_sent: Some(packet(9, 80.0)), first_ttl: Some(64), ..Default::default() };
+    let marks = Marks { last_sent: Some(packet(9, 80.0)), ttl: Some(Ttls::of(64)), ..Default::default() };
     // Silent for three intervals after its last probe while the capture went on: it gave up.
     let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(110.0));
     assert!(k.gave_up);
@@ -287,16 +287,30 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(105.0));
     assert!(!k.gave_up);
     // It reset the connection one interval after the last probe: exactly 3 probes.
-    let rst = ResetMark {
-        at: packet(10, 90.0),
-        ttl: 64,
-        has_timestamp: false,
-        idle_before_s: 10.0,
-        follows: packet(9, 80.0),
-    };
+    let rst = plain_rst(packet(10, 90.0), 64, 10.0, packet(9, 80.0));
     let marks = Marks { last_sent: Some(packet(10, 90.0)), rst: Some(Box::new(rst)), ..marks };
     let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
+}
+
+/// A RST with nothing known of its IP ID, numbers or neighbours.
+fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> ResetMark {
+    ResetMark {
+        at,
+        ttl,
+        ip_id: None,
+        seq: SeqNumber(0),
+        ack: None,
+        sender_ttl_before: None,
+        sender_ip_id_before: None,
+        peer_ip_id_before: None,
+        peer_syn_seq: None,
+        peer_payload_before: None,
+        sender_payload_before: None,
+        has_timestamp: false,
+        idle_before_s,
+        follows,
+    }
 }
 
 #[test]
@@ -304,18 +318,28 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
     let rst = ResetMark {
         at: packet(9, 300.001),
         ttl: 64,
+        ip_id: Some(0),
+        seq: SeqNumber(5101),
+        ack: None,
+        // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
+        sender_ttl_before: Some(62),
+        sender_ip_id_before: Some(0x4000),
+        peer_ip_id_before: Some(0x1234),
+        peer_syn_seq: Some(SeqNumber(1000)),
+        peer_payload_before: None,
+        sender_payload_before: None,
         has_timestamp: false,
         idle_before_s: 299.997,
         follows: packet(8, 300.0),
     };
     let peer = Marks { syn: Some(packet(1, 0.0)), ..Default::default() };
-    // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
-    let me = Marks { syn: Some(packet(2, 0.001)), first_ttl: Some(62), ..Default::default() };
+    let me = Marks { syn: Some(packet(2, 0.001)), ttl: Some(Ttls::of(62)), ..Default::default() };
     let r = reset_finding(Side::Server, &rst, &me, &peer, true, false);
     assert_eq!(r.cause, ResetCause::Middlebox);
     assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
+    assert_eq!(r.confidence, Some(Confidence::Likely));
     // The RST as the host's only packet, to a SYN: refused.
-    let me = Marks { first_ttl: Some(64), ..Default::default() };
+    let me = Marks { ttl: Some(Ttls::of(64)), ..Default::default() };
     assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false, false).cause, ResetCause::Refused);
 }
 
@@ -524,6 +548,107 @@ fn a_syn_ack_never_acknowledged_is_never_established_and_a_rst_to_a_syn_stays_re
     let v = verdict_at_end(w, 30.0);
     assert_eq!(v.reason(), EndReason::Reset);
     assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
+fn a_rst_its_sender_goes_on_after_was_injected_and_the_connection_goes_on() {
+    // zeek rst-inject-rae.pcap: a RST in the server's name, TTL 46, the
+    // client SYN's IP ID, acknowledging the SYN's own sequence number; then
+    // the real server's SYN-ACK (TTL 49) and the handshake and data go on.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(62).ip_id(0x1555));
+    assert_eq!(w.send(0.23, seg(S, RST | ACK, 0, 1000, 0).ttl(46).ip_id(0x1555)), PacketClass::Rst);
+    w.send(1.26, seg(S, SYN | ACK, 5000, 1001, 0).ttl(49).ip_id(0x7f4c));
+    w.send(1.27, seg(C, ACK, 1001, 5001, 0).ttl(62).ip_id(0x1a9d));
+    w.send(1.28, seg(C, ACK, 1001, 5001, 25).ttl(62).ip_id(0x1a9e));
+    w.send(2.85, seg(S, ACK, 5001, 1026, 0).ttl(49).ip_id(0x8013));
+    let v = verdict_at_end(w, 3.0);
+    assert_eq!(v.reason(), EndReason::Open, "the injected RST did not end it");
+    let i = &v.injected[0];
+    assert_eq!((i.sender, i.rst.frame, i.continued_by.frame), (Side::Server, 2, 3));
+    assert_eq!((i.injector_hops, i.host_hops), (18, 15));
+    assert_eq!(i.signs, [ForgerySign::TtlDiffers, ForgerySign::IpIdOfPeer, ForgerySign::AckIsSynSequence]);
+
+    // The real server then aborts: RST,ACK whose IP ID follows its own (0x8014
+    // after 0x8013), 1.6 s after the client's data: an abort, not a peer
+    // that lost state (timestamps negotiated, none on the RST).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).timestamps());
+    w.send(0.23, seg(S, RST | ACK, 0, 1000, 0).ttl(46));
+    w.send(1.26, seg(S, SYN | ACK, 5000, 1001, 0).ttl(49).ip_id(0x7f4c).timestamps());
+    w.send(1.27, seg(C, ACK, 1001, 5001, 25));
+    w.send(2.85, seg(S, ACK, 5001, 1026, 0).ttl(49).ip_id(0x8013));
+    w.send(2.851, seg(S, RST | ACK, 5001, 1026, 0).ttl(49).ip_id(0x8014));
+    // Data the client sent after the RST was not what the server left unread.
+    w.send(2.853, seg(C, ACK, 1026, 5001, 150));
+    let v = verdict_at_end(w, 5.0);
+    let r = v.reset().unwrap();
+    assert_eq!((r.rst.frame, r.cause), (6, ResetCause::Abort));
+    assert_eq!(r.peer_data_before.map(|p| p.frame), Some(4));
+    assert_eq!(v.injected.len(), 1);
+}
+
+#[test]
+fn packets_from_another_host_after_a_rst_do_not_revive_the_connection() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(5.0, seg(S, RST | ACK, 5101, 1011, 0));
+    // In the server's name but 14 hops further: another host.
+    w.send(5.1, seg(S, ACK, 5101, 1011, 10).ttl(50));
+    // The server's TTL, but far out of its sequence space.
+    w.send(5.2, seg(S, ACK, 5101 + (1 << 30), 1011, 10));
+    // A repeated pure ACK is no proof either (it may have been queued before the RST).
+    w.send(5.3, seg(S, ACK, 5101, 1011, 0));
+    let v = verdict_at_end(w, 6.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.reset().unwrap().rst.frame, 7);
+    assert!(v.injected.is_empty());
+    // A FIN in the server's name before its SYN-ACK is not the server's
+    // (suricata-verify with_evasion_windows.pcap, frames 2-4): open.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ip_id(0x7f0b));
+    w.send(0.02, seg(S, RST | ACK, 0, 1001, 0).ip_id(0x7f0b));
+    w.send(0.021, seg(S, FIN | ACK, 0, 1001, 0).ip_id(0x7f0b));
+    w.send(0.03, seg(S, SYN | ACK, 59247, 1001, 0));
+    w.send(0.031, seg(C, ACK, 1001, 59248, 0));
+    w.send(0.032, seg(C, ACK, 1001, 59248, 100));
+    w.send(0.05, seg(S, ACK, 59248, 1101, 200));
+    let v = verdict_at_end(w, 0.06);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert_eq!(v.injected[0].continued_by.frame, 4);
+}
+
+#[test]
+fn a_ttl_one_hop_off_alone_is_only_a_possible_forgery() {
+    let rst_after = |rst: Seg| {
+        let mut w = Wire::established(1000, 5000);
+        w.send(100.0, seg(C, ACK, 1011, 5101, 10));
+        w.send(100.001, rst);
+        verdict_at_end(w, 100.001)
+    };
+    // One hop, nothing else: possible.
+    let v = rst_after(seg(S, RST, 5101, 0, 0).ttl(63));
+    let r = v.reset().unwrap();
+    assert_eq!((r.cause, r.confidence), (ResetCause::Middlebox, Some(Confidence::Possible)));
+    // One hop and an IP ID out of the server's sequence (a REJECT's ID 0): likely.
+    let mut w = Wire::established(1000, 5000);
+    w.send(100.0, seg(S, ACK, 5101, 1011, 5).ip_id(0x4000));
+    w.send(100.5, seg(C, ACK, 1011, 5106, 10));
+    w.send(100.501, seg(S, RST, 5106, 0, 0).ttl(63).ip_id(0));
+    let r = verdict_at_end(w, 100.501).reset().cloned().unwrap();
+    assert_eq!((r.cause, r.confidence), (ResetCause::Middlebox, Some(Confidence::Likely)));
+    assert_eq!(r.signs, [ForgerySign::TtlDiffers, ForgerySign::IpIdOutOfSequence]);
+    // Compared with the host's packets nearest the RST, not its first: a SYN
+    // proxy answered the handshake at TTL 39, the server's data and RST come
+    // at 231 (nDPI alexa-app.pcapng, stream 70).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.01, seg(S, SYN | ACK, 5000, 1001, 0).ttl(39));
+    w.send(0.02, seg(C, ACK, 1001, 5001, 0));
+    w.send(3.5, seg(C, FIN | ACK, 1001, 5001, 0));
+    w.send(3.6, seg(S, ACK, 5001, 1002, 7).ttl(231));
+    w.send(3.601, seg(S, RST | ACK, 5008, 1002, 0).ttl(231));
+    let r = verdict_at_end(w, 4.0).reset().cloned().unwrap();
+    assert_ne!(r.cause, ResetCause::Middlebox);
 }
 
 /// A handshake from a client whose packets start at `client_ttl`, then a
