@@ -305,6 +305,8 @@ const ASCII: Pen = Pen { rail: '|', quiet_rail: ':', line: '-', right: '>', left
 /// Columns: frame number, the left rail, the arrows, the right rail, the time.
 const FRAME_COLS: usize = 8;
 const SPAN: usize = 46;
+/// The time column: " t+" and up to 9 characters of seconds.
+const TIME_COLS: usize = 12;
 
 /// Draws the ladder in at most 72 columns (with the 4-column indent the
 /// table uses: 76), box-drawing characters or, when `ascii`, plain ASCII.
@@ -314,10 +316,12 @@ pub fn render_text(ladder: &Ladder, client: &str, server: &str, ascii: bool) -> 
     let pad = " ".repeat(FRAME_COLS + 1);
     // The endpoints over their rails: the client's name starts at the left
     // rail, the server's ends at the right one (or has its own line).
+    // The server's name may reach into the time column.
     let (left, right) = (format!("client {client}"), format!("server {server}"));
+    let (left_len, right_len) = (left.chars().count(), right.chars().count());
     let right_end = SPAN + 2;
-    if left.chars().count() + 2 + right.chars().count() <= right_end {
-        let fill = right_end - left.chars().count() - right.chars().count();
+    if left_len + 2 + right_len <= right_end + TIME_COLS {
+        let fill = right_end.saturating_sub(left_len + right_len).max(2);
         out.push(format!("{pad}{left}{}{right}", " ".repeat(fill)));
     } else {
         out.push(format!("{pad}{left}"));

@@ -1,32 +1,113 @@
-//! The human report: a summary, the keepalive probers, then the abnormal
-//! connections with their diagnosis and evidence. With `--all`, every
-//! connection. Tables fit the terminal; piped output is not wrapped by width
-//! but paragraphs are wrapped at 100 columns.
+//! The human report. First one screen, whatever the size of the capture:
+//! the captures, the counts by verdict and reset cause, the top keepalive
+//! probers with their settings, the servers with the most abnormal endings
+//! and the idle timeouts found on their paths. Then the details: each story
+//! once (the connections whose endings tell the same story, grouped), with
+//! its ladder, diagnosis, evidence, Wireshark filter and the frames of every
+//! connection in it. With `--all` (or `--only`), every connection.
+//!
+//! Every line fits the width: the terminal's, `$COLUMNS`, or 80 in a pipe.
+//! Tables drop their least useful columns rather than break a value across
+//! lines; paragraphs and evidence wrap between words.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport, Summary, ladder};
-use crate::verdict::EndReason;
-use comfy_table::presets::{ASCII_FULL_CONDENSED, UTF8_FULL_CONDENSED};
-use comfy_table::{ContentArrangement, Table};
+use crate::report::{ConnectionReport, HostReport, ReportSink, RunReport, Summary, ladder};
+use crate::verdict::{Bound, EndReason, Ending};
+use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
+use comfy_table::{ColumnConstraint, Table};
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 
-/// Without --all, at most this many connections are detailed.
+/// Without --all, at most this many stories are told in detail.
 pub const DEFAULT_DETAIL_LIMIT: usize = 20;
+/// Rows of each table in the one-screen summary.
+const TOP_PROBERS: usize = 5;
+const TOP_SERVERS: usize = 3;
+const TOP_PATHS: usize = 2;
+/// Without --all, a story lists at most this many of its connections.
+const MEMBERS_LISTED: usize = 10;
+/// Distinct stories and servers kept: a scan of a million hosts must not
+/// hold a million of each (the rest are counted, not grouped).
+const MAX_STORIES: usize = 2_000;
+const MAX_SERVERS: usize = 65_536;
+/// Width when standard output is not a terminal and `$COLUMNS` is not set.
+const PIPE_WIDTH: usize = 80;
+
+/// What makes two connections the same story: how they ended, on which
+/// server, by which side, and (for a keepalive or retransmission timeout)
+/// the setting that ended them: the probe count, or the retransmission
+/// limit. Not the idle and interval: timers fire late, so one setting shows
+/// as neighbouring whole seconds (the probers table gives the setting).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StoryKey {
+    ending: Ending,
+    server: String,
+    ended_by: Option<crate::flow::Side>,
+    settings: String,
+}
+
+impl StoryKey {
+    fn of(c: &ConnectionReport) -> StoryKey {
+        let settings = match c.end_reason {
+            EndReason::KeepaliveTimeout => c
+                .keepalive
+                .iter()
+                .find(|k| Some(k.prober_role) == c.ended_by_side)
+                .map(|k| format!("{:?}", k.facts.probes))
+                .unwrap_or_default(),
+            EndReason::RetransmissionTimeout => c
+                .retransmission
+                .as_ref()
+                .map(|r| format!("{:?}/{}", r.facts.tcp_retries2, r.facts.reset_by_sender))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        StoryKey { ending: c.ending(), server: c.server.clone(), ended_by: c.ended_by_side, settings }
+    }
+}
+
+/// One connection of a story, as its list shows it.
+struct Member {
+    id: String,
+    client: String,
+    capture: String,
+    first_frame: u64,
+    last_frame: u64,
+}
+
+/// Connections that end the same way: the first told in full, the others listed.
+struct Story {
+    first: ConnectionReport,
+    count: u64,
+    members: Vec<Member>,
+}
 
 pub struct TableSink<W: Write> {
     out: W,
     all: bool,
-    kept: Vec<ConnectionReport>,
-    /// Abnormal connections not kept (beyond the limit).
-    not_shown: u64,
-    width: usize,
-    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
     ascii: bool,
+    width: usize,
+    stories: Vec<Story>,
+    story_of: HashMap<StoryKey, usize>,
+    /// Connections beyond [`MAX_STORIES`] distinct stories: counted only.
+    ungrouped: u64,
+    /// Abnormal endings per server: counts by ending.
+    servers: HashMap<String, HashMap<Ending, u64>>,
+    captures: Vec<String>,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
-        let width = if io::stdout().is_terminal() { textwrap::termwidth().max(60) } else { 100 };
-        TableSink { out, all, kept: Vec::new(), not_shown: 0, width, ascii: false }
+        TableSink {
+            out,
+            all,
+            ascii: false,
+            width: default_width(),
+            stories: Vec::new(),
+            story_of: HashMap::new(),
+            ungrouped: 0,
+            servers: HashMap::new(),
+            captures: Vec::new(),
+        }
     }
 
     /// Draws tables and ladders with plain ASCII.
@@ -35,187 +116,407 @@ impl<W: Write> TableSink<W> {
         self
     }
 
-    fn table(&self) -> Table {
-        let mut t = Table::new();
-        t.load_style(if self.ascii { ASCII_FULL_CONDENSED } else { UTF8_FULL_CONDENSED });
-        if io::stdout().is_terminal() {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(self.width as u16);
-        }
-        t
+    /// Fits every line in `width` columns.
+    pub fn width(mut self, width: usize) -> TableSink<W> {
+        self.width = width.max(MIN_WIDTH);
+        self
     }
 
     fn wrap(&self, indent: &str, text: &str) -> String {
-        let opts = textwrap::Options::new(self.width).initial_indent(indent).subsequent_indent(indent);
-        textwrap::fill(text, opts)
+        wrap_hanging(indent, indent, text, self.width)
     }
+
+    /// A table of `header` and `rows` that fits the width: the columns
+    /// whose number comes last in `drop_order` go first, rather than a
+    /// value being broken across lines.
+    fn table(&self, header: &[&str], rows: Vec<Vec<String>>, drop_order: &[usize]) -> Vec<String> {
+        let mut t = Table::new();
+        t.load_style(if self.ascii { ASCII_BORDERS_ONLY_CONDENSED } else { UTF8_BORDERS_ONLY });
+        t.set_header(header.to_vec());
+        for r in rows {
+            t.add_row(r);
+        }
+        let fits = |t: &Table| t.lines().all(|l| l.chars().count() <= self.width);
+        for &column in drop_order.iter().rev() {
+            if fits(&t) {
+                break;
+            }
+            if let Some(c) = t.column_mut(column) {
+                c.set_constraint(ColumnConstraint::Hidden);
+            }
+        }
+        t.lines().collect()
+    }
+
+    fn summary_lines(&self, run: &RunReport<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        let captures = run.captures;
+        if captures.len() <= 3 {
+            for c in captures {
+                out.push(self.wrap("", &capture_line(c)));
+            }
+        } else {
+            let packets: u64 = captures.iter().map(|c| c.packets).sum();
+            out.push(self.wrap("", &format!("{} captures, {packets} packets", captures.len())));
+        }
+        // Warnings and errors: the first few, each on its own (wrapped) line.
+        let notes: Vec<(&str, &str, &str)> = captures
+            .iter()
+            .flat_map(|c| {
+                let errors = c.error.iter().map(move |e| (c.path.as_str(), "error", e.as_str()));
+                errors.chain(c.warnings.iter().map(move |w| (c.path.as_str(), "warning", w.as_str())))
+            })
+            .collect();
+        for (path, kind, text) in notes.iter().take(3) {
+            let head = if captures.len() <= 3 { format!("  {kind}: ") } else { format!("  {kind}: {path}: ") };
+            out.push(wrap_hanging(&head, "    ", text, self.width));
+        }
+        if notes.len() > 3 {
+            out.push(format!("  … and {} more warnings (--format json lists them)", notes.len() - 3));
+        }
+        let summary = run.summary;
+        let verdicts = verdict_counts(summary);
+        out.push(String::new());
+        out.push(self.wrap(
+            "",
+            &format!(
+                "{} connection{}: {}",
+                summary.connections,
+                if summary.connections == 1 { "" } else { "s" },
+                if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
+            ),
+        ));
+        out.push(format!(
+            "keepalive probes: {} sent, {} answered",
+            summary.keepalive_probes, summary.keepalive_probes_answered
+        ));
+
+        let hosts = run.host_reports();
+        let probers = merge_probers(&hosts);
+        if !probers.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Keepalive probers", probers.len(), TOP_PROBERS, "by connections ended"));
+            let rows = probers.iter().take(TOP_PROBERS).map(prober_row).collect();
+            let header = ["prober", "role", "ended/probed", "idle", "interval", "probes", "answered", "settings"];
+            out.extend(self.table(&header, rows, &[0, 3, 4, 5, 2, 7, 1, 6]));
+        }
+
+        let mut servers: Vec<(&String, u64, &HashMap<Ending, u64>)> =
+            self.servers.iter().map(|(s, by)| (s, by.values().sum::<u64>(), by)).collect();
+        servers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        if !servers.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Servers with the most abnormal endings", servers.len(), TOP_SERVERS, ""));
+            for (server, total, by) in servers.iter().take(TOP_SERVERS) {
+                let mut endings: Vec<(&Ending, &u64)> = by.iter().collect();
+                endings.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                let words: Vec<String> = endings.iter().map(|(e, n)| format!("{e} {n}")).collect();
+                out.push(wrap_hanging(
+                    "  ",
+                    "      ",
+                    &format!("{server}: {total} ({})", words.join(", ")),
+                    self.width,
+                ));
+            }
+        }
+
+        let mut paths = run.path_reports();
+        paths.sort_by_key(|p| std::cmp::Reverse(p.facts.died_connections));
+        if !paths.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Idle timeouts on the path", paths.len(), TOP_PATHS, ""));
+            for p in paths.iter().take(TOP_PATHS) {
+                let f = &p.facts;
+                let died = match (f.idle_timeout_between_s, f.died_after_idle_min_s) {
+                    (Some([lo, hi]), _) => format!("dies idle between {lo:.0} and {hi:.0} s"),
+                    (None, Some(d)) => format!("died after {d:.0} s idle"),
+                    (None, None) => "died idle".to_string(),
+                };
+                let advice =
+                    f.recommended_keepalive_idle_s.map_or(String::new(), |r| format!("; keepalive idle ≤ {r} s"));
+                let line =
+                    format!("{}: {} of {} connections {died}{advice}", p.server, f.died_connections, f.connections);
+                out.push(wrap_hanging("  ", "      ", &line, self.width));
+            }
+        }
+        if !run.reconnect_storms.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Reconnect storms", run.reconnect_storms.len(), TOP_PATHS, ""));
+            for s in run.storm_reports().iter().take(TOP_PATHS) {
+                let line = format!("{} → {}: {} connections left open", s.client, s.server, s.facts.still_open);
+                out.push(wrap_hanging("  ", "      ", &line, self.width));
+            }
+        }
+        out
+    }
+
+    fn story_lines(&self, i: usize, story: &Story, several_captures: bool) -> Vec<String> {
+        let c = &story.first;
+        let mut out = vec![String::new()];
+        let vlan = if c.vlan.is_empty() {
+            String::new()
+        } else {
+            format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
+        };
+        let head = if story.count > 1 {
+            format!(
+                "[{}] {}: {} connections to {}{vlan}, same story; the first, from {}, as told ({}):",
+                i + 1,
+                c.ending(),
+                story.count,
+                c.server,
+                c.client,
+                c.capture
+            )
+        } else {
+            format!("[{}] {}: {} → {}{vlan} ({})", i + 1, c.ending(), c.client, c.server, c.capture)
+        };
+        out.push(wrap_hanging("", "    ", &head, self.width));
+        if c.end_reason.is_abnormal() {
+            out.extend(
+                ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii)
+                    .into_iter()
+                    .map(|l| format!("    {l}")),
+            );
+            out.push(String::new());
+        }
+        out.push(self.wrap("    ", &c.diagnosis));
+        for e in &c.evidence {
+            let head = format!("    frame {:<8} {}  ", e.frame, time_of_day(&e.time));
+            let indent = " ".repeat(head.chars().count());
+            out.push(wrap_hanging(&head, &indent, &e.what, self.width));
+        }
+        out.push(wrap_hanging("    Wireshark: ", "      ", &c.wireshark_filter, self.width));
+        if story.count > 1 {
+            out.push(format!(
+                "    The {} connections of this story (id, client, frames{}):",
+                story.count,
+                if several_captures { ", capture" } else { "" }
+            ));
+            let id_width = story.members.iter().map(|m| m.id.len()).max().unwrap_or(0);
+            let client_width = story.members.iter().map(|m| m.client.len()).max().unwrap_or(0);
+            for m in &story.members {
+                let capture = if several_captures { format!("  {}", m.capture) } else { String::new() };
+                let line = format!(
+                    "{:<id_width$}  {:<client_width$}  {}–{}{capture}",
+                    m.id, m.client, m.first_frame, m.last_frame
+                );
+                out.push(wrap_hanging("      ", "        ", &line, self.width));
+            }
+            let unlisted = story.count - story.members.len() as u64;
+            if unlisted > 0 {
+                out.push(format!("      … and {unlisted} more (--all, or --format ndjson, lists them)"));
+            }
+        }
+        out
+    }
+}
+
+/// Below this width nothing useful fits (the ladder needs 76 columns).
+const MIN_WIDTH: usize = 60;
+
+/// The terminal's width, or `$COLUMNS`, or [`PIPE_WIDTH`].
+fn default_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&c| c > 0);
+    let width = match columns {
+        Some(c) => c,
+        None if io::stdout().is_terminal() => textwrap::termwidth(),
+        None => PIPE_WIDTH,
+    };
+    width.max(MIN_WIDTH)
+}
+
+/// `text` wrapped to `width` between words, the first line after `first`,
+/// the others after `rest`.
+fn wrap_hanging(first: &str, rest: &str, text: &str, width: usize) -> String {
+    let opts = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false);
+    textwrap::fill(text, opts)
+}
+
+/// "14:05:03.123456Z" from an RFC 3339 time (the date is in the JSON).
+fn time_of_day(rfc3339: &str) -> &str {
+    rfc3339.split_once('T').map_or(rfc3339, |(_, t)| t)
+}
+
+fn top_heading(what: &str, total: usize, shown: usize, by: &str) -> String {
+    if total <= shown {
+        what.to_string()
+    } else {
+        let by = if by.is_empty() { String::new() } else { format!(" {by}") };
+        format!("{what} (top {shown} of {total}{by})")
+    }
+}
+
+fn capture_line(c: &crate::report::CaptureSummary) -> String {
+    let mut line = format!(
+        "{}: {}, {}, {} packets ({} TCP), {} connection{}",
+        c.path,
+        c.format.as_deref().unwrap_or("unreadable"),
+        if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
+        c.packets,
+        c.tcp_packets,
+        c.connections,
+        if c.connections == 1 { "" } else { "s" }
+    );
+    if c.undecodable_packets > 0 {
+        line.push_str(&format!(", {} undecodable", c.undecodable_packets));
+    }
+    if c.unreplied_evicted > 0 {
+        line.push_str(&format!(
+            ", {} unreplied connection{} judged early (more than {} at once)",
+            c.unreplied_evicted,
+            if c.unreplied_evicted == 1 { "" } else { "s" },
+            crate::flow::MAX_UNREPLIED
+        ));
+    }
+    line
+}
+
+/// A prober across the settings groups the findings split it into (one per
+/// implied setting): the totals, and the settings of its largest group.
+struct MergedProber<'a> {
+    main: &'a HostReport,
+    groups: usize,
+    ended: u64,
+    probed: u64,
+    sent: u64,
+    answered: u64,
+}
+
+fn merge_probers(hosts: &[HostReport]) -> Vec<MergedProber<'_>> {
+    let mut by_prober: Vec<MergedProber<'_>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for h in hosts {
+        let f = &h.facts;
+        let i = *index.entry(h.prober.as_str()).or_insert_with(|| {
+            by_prober.push(MergedProber { main: h, groups: 0, ended: 0, probed: 0, sent: 0, answered: 0 });
+            by_prober.len() - 1
+        });
+        let m = &mut by_prober[i];
+        m.groups += 1;
+        m.ended += f.connections_ended;
+        m.probed += f.connections_probed;
+        m.sent += f.probes_sent;
+        m.answered += f.probes_answered;
+        let main = &m.main.facts;
+        if (f.connections_ended, f.connections_probed) > (main.connections_ended, main.connections_probed) {
+            m.main = h;
+        }
+    }
+    by_prober
+        .sort_by(|a, b| (b.ended, b.probed).cmp(&(a.ended, a.probed)).then_with(|| a.main.prober.cmp(&b.main.prober)));
+    by_prober
+}
+
+fn prober_row(m: &MergedProber<'_>) -> Vec<String> {
+    let h = &m.main.facts;
+    // A prober split by settings shows its largest group's, marked "~".
+    let mark = if m.groups > 1 { "~" } else { "" };
+    vec![
+        m.main.prober.clone(),
+        h.role.to_string(),
+        format!("{}/{}", m.ended, m.probed),
+        format!("{mark}{}", opt_secs(h.idle_s)),
+        format!("{mark}{}", opt_secs(h.interval_s)),
+        match (h.probes, h.probes_bound) {
+            (Some(n), Some(Bound::AtLeast)) => format!("≥{n}"),
+            (Some(n), _) => n.to_string(),
+            _ => "?".to_string(),
+        },
+        format!("{}/{}", m.answered, m.sent),
+        h.settings_origin.to_string(),
+    ]
 }
 
 impl<W: Write> ReportSink for TableSink<W> {
     fn wants(&mut self, end_reason: EndReason) -> bool {
-        if self.all {
-            return true;
-        }
-        if !end_reason.is_abnormal() {
-            return false;
-        }
-        if self.kept.len() < DEFAULT_DETAIL_LIMIT {
-            return true;
-        }
-        self.not_shown += 1;
-        false
+        self.all || end_reason.is_abnormal()
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        self.kept.push(report.clone());
+        if report.end_reason.is_abnormal() {
+            let servers = self.servers.len();
+            if let Some(by) = match self.servers.get_mut(&report.server) {
+                Some(by) => Some(by),
+                None if servers < MAX_SERVERS => Some(self.servers.entry(report.server.clone()).or_default()),
+                None => None,
+            } {
+                *by.entry(report.ending()).or_default() += 1;
+            }
+        }
+        if !self.captures.contains(&report.capture) {
+            self.captures.push(report.capture.clone());
+        }
+        let key = StoryKey::of(report);
+        let stories = self.stories.len();
+        let i = match self.story_of.get(&key) {
+            Some(&i) => i,
+            None if stories < MAX_STORIES => {
+                self.stories.push(Story { first: report.clone(), count: 0, members: Vec::new() });
+                self.story_of.insert(key, stories);
+                stories
+            }
+            None => {
+                self.ungrouped += 1;
+                return Ok(());
+            }
+        };
+        let story = &mut self.stories[i];
+        story.count += 1;
+        if self.all || story.members.len() < MEMBERS_LISTED {
+            story.members.push(Member {
+                id: report.id.clone(),
+                client: report.client.clone(),
+                capture: report.capture.clone(),
+                first_frame: report.first_frame,
+                last_frame: report.last_frame,
+            });
+        }
         Ok(())
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
-        let out = &mut Vec::new();
-        for c in captures {
-            let mut line = format!(
-                "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-                c.path,
-                c.format.as_deref().unwrap_or("unreadable"),
-                if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
-                c.packets,
-                c.tcp_packets,
-                c.connections,
-                if c.connections == 1 { "" } else { "s" }
+        let mut lines = self.summary_lines(run);
+        let connections: u64 = self.stories.iter().map(|s| s.count).sum::<u64>() + self.ungrouped;
+        lines.push(String::new());
+        if self.stories.is_empty() {
+            if !self.all {
+                lines.push("No abnormal connections (use --all to list every connection).".to_string());
+            }
+        } else {
+            let what = if self.all { "Connections" } else { "Abnormal connections" };
+            let stories = self.stories.len();
+            let told = if self.all { stories } else { stories.min(DEFAULT_DETAIL_LIMIT) };
+            let mut heading = format!(
+                "{what}: {connections} in {stories} stor{} (the same ending on the same server, told once)",
+                if stories == 1 { "y" } else { "ies" }
             );
-            if c.undecodable_packets > 0 {
-                line.push_str(&format!(", {} undecodable", c.undecodable_packets));
+            if told < stories {
+                heading.push_str(&format!("; the {told} largest below (the rest: --only, --all or --format ndjson)"));
             }
-            if c.unreplied_evicted > 0 {
-                line.push_str(&format!(
-                    ", {} unreplied connection{} judged early (more than {} at once)",
-                    c.unreplied_evicted,
-                    if c.unreplied_evicted == 1 { "" } else { "s" },
-                    crate::flow::MAX_UNREPLIED
-                ));
+            lines.push(self.wrap("", &heading));
+            // The largest stories first; equal ones in the order they began.
+            let mut order: Vec<usize> = (0..stories).collect();
+            order.sort_by(|&a, &b| self.stories[b].count.cmp(&self.stories[a].count).then(a.cmp(&b)));
+            let several = self.captures.len() > 1;
+            for (n, &i) in order.iter().take(told).enumerate() {
+                lines.extend(self.story_lines(n, &self.stories[i], several));
             }
-            writeln!(out, "{line}")?;
-            for w in &c.warnings {
-                writeln!(out, "{}", self.wrap("  warning: ", w))?;
-            }
-            if let Some(e) = &c.error {
-                writeln!(out, "{}", self.wrap("  error: ", e))?;
+            if self.ungrouped > 0 {
+                lines.push(format!("\n… and {} more connections in further stories (--format ndjson)", self.ungrouped));
             }
         }
-        let verdicts = verdict_counts(summary);
-        writeln!(
-            out,
-            "\n{} connection{}: {}",
-            summary.connections,
-            if summary.connections == 1 { "" } else { "s" },
-            if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
-        )?;
-        writeln!(
-            out,
-            "keepalive probes: {} sent, {} answered",
-            summary.keepalive_probes, summary.keepalive_probes_answered
-        )?;
-
-        if !hosts.is_empty() {
-            writeln!(out, "\nKeepalive probers")?;
-            let mut t = self.table();
-            t.set_header(vec![
-                "prober",
-                "role",
-                "ended/probed",
-                "idle setting",
-                "interval",
-                "probes",
-                "answered",
-                "settings",
-            ]);
-            for h in hosts {
-                t.add_row(vec![
-                    h.prober.clone(),
-                    h.facts.role.to_string(),
-                    format!("{}/{}", h.facts.connections_ended, h.facts.connections_probed),
-                    opt_secs(h.facts.idle_s, h.facts.idle_observed_min_s),
-                    opt_secs(h.facts.interval_s, h.facts.interval_observed_min_s),
-                    match (h.facts.probes, h.facts.probes_bound) {
-                        (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
-                        (Some(n), _) => n.to_string(),
-                        _ => "?".to_string(),
-                    },
-                    format!("{}/{}", h.facts.probes_answered, h.facts.probes_sent),
-                    h.facts.settings_origin.to_string(),
-                ]);
-            }
-            writeln!(out, "{t}")?;
-            for h in hosts {
-                writeln!(out, "{}", self.wrap("  ", &h.facts.summary))?;
-            }
-        }
-
-        if !run.paths.is_empty() {
-            writeln!(out, "\nIdle timeouts on the path")?;
-            for p in run.path_reports() {
-                writeln!(out, "{}", self.wrap("  ", &p.facts.summary))?;
-            }
-        }
-        if !run.reconnect_storms.is_empty() {
-            writeln!(out, "\nReconnect storms")?;
-            for s in run.storm_reports() {
-                writeln!(out, "{}", self.wrap("  ", &s.facts.summary))?;
-            }
-        }
-
-        if !self.kept.is_empty() {
-            writeln!(out, "\n{}", if self.all { "Connections" } else { "Abnormal connections" })?;
-            let mut t = self.table();
-            t.set_header(vec!["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"]);
-            for (i, c) in self.kept.iter().enumerate() {
-                let probes: u32 = c.keepalive.iter().map(|k| k.facts.probes_sent).sum();
-                t.add_row(vec![
-                    (i + 1).to_string(),
-                    c.client.clone(),
-                    c.server.clone(),
-                    c.ending().to_string(),
-                    c.ended_by.clone().unwrap_or_default(),
-                    format!("{:.1} s", c.duration_s),
-                    probes.to_string(),
-                    format!("{}–{}", c.first_frame, c.last_frame),
-                ]);
-            }
-            writeln!(out, "{t}")?;
-            if self.not_shown > 0 {
-                writeln!(out, "… and {} more abnormal connections (use --all or --format json)", self.not_shown)?;
-            }
-            writeln!(out, "\nFindings")?;
-            for (i, c) in self.kept.iter().enumerate() {
-                let vlan = if c.vlan.is_empty() {
-                    String::new()
-                } else {
-                    format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
-                };
-                writeln!(out, "\n[{}] {} → {}{}: {} ({})", i + 1, c.client, c.server, vlan, c.ending(), c.capture)?;
-                if c.end_reason.is_abnormal() {
-                    for line in ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii) {
-                        writeln!(out, "    {line}")?;
-                    }
-                    writeln!(out)?;
-                }
-                writeln!(out, "{}", self.wrap("    ", &c.diagnosis))?;
-                for e in &c.evidence {
-                    writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
-                }
-                writeln!(out, "    Wireshark: {}", c.wireshark_filter)?;
-            }
-        } else if !self.all {
-            writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
-        }
+        let mut text = lines.join("\n");
+        text.push('\n');
         if self.ascii {
             // The prose has arrows, dashes and ellipses too; line ends stay.
-            self.out.write_all(to_ascii(&String::from_utf8_lossy(out)).as_bytes())?;
-        } else {
-            self.out.write_all(out)?;
+            text = to_ascii(&text);
         }
+        self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
 }
@@ -249,11 +550,6 @@ fn verdict_counts(summary: &Summary) -> Vec<String> {
         .collect()
 }
 
-fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
-    match (setting, observed) {
-        (Some(s), Some(o)) => format!("{s} s ({o:.3})"),
-        (None, Some(o)) => format!("? ({o:.3})"),
-        (Some(s), None) => format!("{s} s"),
-        (None, None) => "?".to_string(),
-    }
+fn opt_secs(setting: Option<u32>) -> String {
+    setting.map_or("?".to_string(), |s| format!("{s} s"))
 }
