@@ -2,7 +2,8 @@
 # Installs what tcpka needs on Debian/Ubuntu: to build, libpcap's headers
 # (libpcap-dev); for the tests that check tcpka against real tools, tshark
 # (Community IDs), and chromium with a monospaced font that has the
-# box-drawing characters (the HTML report rendered headless; DejaVu Sans Mono).
+# box-drawing characters and pdftotext (the HTML report rendered and printed
+# headless, its text read back; DejaVu Sans Mono, poppler-utils).
 # Installs only what is missing.
 set -eu
 need=""
@@ -11,6 +12,7 @@ if ! [ -e /usr/include/pcap.h ] && ! [ -e /usr/include/pcap/pcap.h ]; then
 fi
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need="$need fonts-dejavu-core"
 if [ -z "$need" ]; then
     exit 0

@@ -47,6 +47,7 @@ pub use flow::{PacketClass, PacketRef};
 pub use live::{LiveOptions, run as run_live};
 pub use pipeline::Judge;
 pub use report::ReportSink;
+pub use report::html::HtmlSink;
 pub use report::json::JsonSink;
 pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;

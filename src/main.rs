@@ -3,7 +3,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::{JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
+use tcpka::{HtmlSink, JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -146,6 +146,8 @@ enum Format {
     /// One JSON object per line: each connection as it is judged, then a
     /// summary (docs/schema.md)
     Ndjson,
+    /// One self-contained HTML page (no network, prints well), ladders as SVG
+    Html,
 }
 
 /// Live output: the events are one JSON object per line already.
@@ -222,6 +224,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         Format::Table => Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii)),
         Format::Json => Box::new(JsonSink::new(out)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
     };
     let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
     let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());

@@ -10,11 +10,11 @@
 //! Tables drop their least useful columns rather than break a value across
 //! lines; paragraphs and evidence wrap between words.
 
-use crate::report::{ConnectionReport, HostReport, ReportSink, RunReport, Summary, ladder};
-use crate::verdict::{Bound, EndReason, Ending};
+use crate::report::stories::{MergedProber, Story, StoryBook, merge_probers, verdict_counts};
+use crate::report::{ConnectionReport, ReportSink, RunReport, ladder};
+use crate::verdict::{Bound, EndReason};
 use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
 use comfy_table::{ColumnConstraint, Table};
-use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 
 /// Without --all, at most this many stories are told in detail.
@@ -23,91 +23,20 @@ pub const DEFAULT_DETAIL_LIMIT: usize = 20;
 const TOP_PROBERS: usize = 5;
 const TOP_SERVERS: usize = 3;
 const TOP_PATHS: usize = 2;
-/// Without --all, a story lists at most this many of its connections.
-const MEMBERS_LISTED: usize = 10;
-/// Distinct stories and servers kept: a scan of a million hosts must not
-/// hold a million of each (the rest are counted, not grouped).
-const MAX_STORIES: usize = 2_000;
-const MAX_SERVERS: usize = 65_536;
 /// Width when standard output is not a terminal and `$COLUMNS` is not set.
 const PIPE_WIDTH: usize = 80;
-
-/// What makes two connections the same story: how they ended, on which
-/// server, by which side, and (for a keepalive or retransmission timeout)
-/// the setting that ended them: the probe count, or the retransmission
-/// limit. Not the idle and interval: timers fire late, so one setting shows
-/// as neighbouring whole seconds (the probers table gives the setting).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct StoryKey {
-    ending: Ending,
-    server: String,
-    ended_by: Option<crate::flow::Side>,
-    settings: String,
-}
-
-impl StoryKey {
-    fn of(c: &ConnectionReport) -> StoryKey {
-        let settings = match c.end_reason {
-            EndReason::KeepaliveTimeout => c
-                .keepalive
-                .iter()
-                .find(|k| Some(k.prober_role) == c.ended_by_side)
-                .map(|k| format!("{:?}", k.facts.probes))
-                .unwrap_or_default(),
-            EndReason::RetransmissionTimeout => c
-                .retransmission
-                .as_ref()
-                .map(|r| format!("{:?}/{}", r.facts.tcp_retries2, r.facts.reset_by_sender))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        StoryKey { ending: c.ending(), server: c.server.clone(), ended_by: c.ended_by_side, settings }
-    }
-}
-
-/// One connection of a story, as its list shows it.
-struct Member {
-    id: String,
-    client: String,
-    capture: String,
-    first_frame: u64,
-    last_frame: u64,
-}
-
-/// Connections that end the same way: the first told in full, the others listed.
-struct Story {
-    first: ConnectionReport,
-    count: u64,
-    members: Vec<Member>,
-}
 
 pub struct TableSink<W: Write> {
     out: W,
     all: bool,
     ascii: bool,
     width: usize,
-    stories: Vec<Story>,
-    story_of: HashMap<StoryKey, usize>,
-    /// Connections beyond [`MAX_STORIES`] distinct stories: counted only.
-    ungrouped: u64,
-    /// Abnormal endings per server: counts by ending.
-    servers: HashMap<String, HashMap<Ending, u64>>,
-    captures: Vec<String>,
+    book: StoryBook,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
-        TableSink {
-            out,
-            all,
-            ascii: false,
-            width: default_width(),
-            stories: Vec::new(),
-            story_of: HashMap::new(),
-            ungrouped: 0,
-            servers: HashMap::new(),
-            captures: Vec::new(),
-        }
+        TableSink { out, all, ascii: false, width: default_width(), book: StoryBook::default() }
     }
 
     /// Draws tables and ladders with plain ASCII.
@@ -201,15 +130,11 @@ impl<W: Write> TableSink<W> {
             out.extend(self.table(&header, rows, &[0, 3, 4, 5, 2, 7, 1, 6]));
         }
 
-        let mut servers: Vec<(&String, u64, &HashMap<Ending, u64>)> =
-            self.servers.iter().map(|(s, by)| (s, by.values().sum::<u64>(), by)).collect();
-        servers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let servers = self.book.servers();
         if !servers.is_empty() {
             out.push(String::new());
             out.push(top_heading("Servers with the most abnormal endings", servers.len(), TOP_SERVERS, ""));
-            for (server, total, by) in servers.iter().take(TOP_SERVERS) {
-                let mut endings: Vec<(&Ending, &u64)> = by.iter().collect();
-                endings.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            for (server, total, endings) in servers.iter().take(TOP_SERVERS) {
                 let words: Vec<String> = endings.iter().map(|(e, n)| format!("{e} {n}")).collect();
                 out.push(wrap_hanging(
                     "  ",
@@ -376,42 +301,6 @@ fn capture_line(c: &crate::report::CaptureSummary) -> String {
     line
 }
 
-/// A prober across the settings groups the findings split it into (one per
-/// implied setting): the totals, and the settings of its largest group.
-struct MergedProber<'a> {
-    main: &'a HostReport,
-    groups: usize,
-    ended: u64,
-    probed: u64,
-    sent: u64,
-    answered: u64,
-}
-
-fn merge_probers(hosts: &[HostReport]) -> Vec<MergedProber<'_>> {
-    let mut by_prober: Vec<MergedProber<'_>> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for h in hosts {
-        let f = &h.facts;
-        let i = *index.entry(h.prober.as_str()).or_insert_with(|| {
-            by_prober.push(MergedProber { main: h, groups: 0, ended: 0, probed: 0, sent: 0, answered: 0 });
-            by_prober.len() - 1
-        });
-        let m = &mut by_prober[i];
-        m.groups += 1;
-        m.ended += f.connections_ended;
-        m.probed += f.connections_probed;
-        m.sent += f.probes_sent;
-        m.answered += f.probes_answered;
-        let main = &m.main.facts;
-        if (f.connections_ended, f.connections_probed) > (main.connections_ended, main.connections_probed) {
-            m.main = h;
-        }
-    }
-    by_prober
-        .sort_by(|a, b| (b.ended, b.probed).cmp(&(a.ended, a.probed)).then_with(|| a.main.prober.cmp(&b.main.prober)));
-    by_prober
-}
-
 fn prober_row(m: &MergedProber<'_>) -> Vec<String> {
     let h = &m.main.facts;
     // A prober split by settings shows its largest group's, marked "~".
@@ -438,58 +327,22 @@ impl<W: Write> ReportSink for TableSink<W> {
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        if report.end_reason.is_abnormal() {
-            let servers = self.servers.len();
-            if let Some(by) = match self.servers.get_mut(&report.server) {
-                Some(by) => Some(by),
-                None if servers < MAX_SERVERS => Some(self.servers.entry(report.server.clone()).or_default()),
-                None => None,
-            } {
-                *by.entry(report.ending()).or_default() += 1;
-            }
-        }
-        if !self.captures.contains(&report.capture) {
-            self.captures.push(report.capture.clone());
-        }
-        let key = StoryKey::of(report);
-        let stories = self.stories.len();
-        let i = match self.story_of.get(&key) {
-            Some(&i) => i,
-            None if stories < MAX_STORIES => {
-                self.stories.push(Story { first: report.clone(), count: 0, members: Vec::new() });
-                self.story_of.insert(key, stories);
-                stories
-            }
-            None => {
-                self.ungrouped += 1;
-                return Ok(());
-            }
-        };
-        let story = &mut self.stories[i];
-        story.count += 1;
-        if self.all || story.members.len() < MEMBERS_LISTED {
-            story.members.push(Member {
-                id: report.id.clone(),
-                client: report.client.clone(),
-                capture: report.capture.clone(),
-                first_frame: report.first_frame,
-                last_frame: report.last_frame,
-            });
-        }
+        self.book.add(report, self.all);
         Ok(())
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
         let mut lines = self.summary_lines(run);
-        let connections: u64 = self.stories.iter().map(|s| s.count).sum::<u64>() + self.ungrouped;
+        let connections = self.book.connections();
+        let ordered = self.book.by_size();
         lines.push(String::new());
-        if self.stories.is_empty() {
+        if ordered.is_empty() {
             if !self.all {
                 lines.push("No abnormal connections (use --all to list every connection).".to_string());
             }
         } else {
             let what = if self.all { "Connections" } else { "Abnormal connections" };
-            let stories = self.stories.len();
+            let stories = ordered.len();
             let told = if self.all { stories } else { stories.min(DEFAULT_DETAIL_LIMIT) };
             let mut heading = format!(
                 "{what}: {connections} in {stories} stor{} (the same ending on the same server, told once)",
@@ -499,15 +352,15 @@ impl<W: Write> ReportSink for TableSink<W> {
                 heading.push_str(&format!("; the {told} largest below (the rest: --only, --all or --format ndjson)"));
             }
             lines.push(self.wrap("", &heading));
-            // The largest stories first; equal ones in the order they began.
-            let mut order: Vec<usize> = (0..stories).collect();
-            order.sort_by(|&a, &b| self.stories[b].count.cmp(&self.stories[a].count).then(a.cmp(&b)));
-            let several = self.captures.len() > 1;
-            for (n, &i) in order.iter().take(told).enumerate() {
-                lines.extend(self.story_lines(n, &self.stories[i], several));
+            let several = self.book.several_captures();
+            for (n, story) in ordered.iter().take(told).enumerate() {
+                lines.extend(self.story_lines(n, story, several));
             }
-            if self.ungrouped > 0 {
-                lines.push(format!("\n… and {} more connections in further stories (--format ndjson)", self.ungrouped));
+            if self.book.ungrouped > 0 {
+                lines.push(format!(
+                    "\n… and {} more connections in further stories (--format ndjson)",
+                    self.book.ungrouped
+                ));
             }
         }
         let mut text = lines.join("\n");
@@ -532,22 +385,6 @@ fn to_ascii(text: &str) -> String {
         }
     }
     out
-}
-
-/// "keepalive-timeout 1, reset 3 (middlebox 2, refused 1), closed 5".
-fn verdict_counts(summary: &Summary) -> Vec<String> {
-    summary
-        .by_end_reason
-        .iter()
-        .map(|(&r, n)| {
-            let causes: Vec<String> = summary.by_reset_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
-            if r == EndReason::Reset && !causes.is_empty() {
-                format!("{r} {n} ({})", causes.join(", "))
-            } else {
-                format!("{r} {n}")
-            }
-        })
-        .collect()
 }
 
 fn opt_secs(setting: Option<u32>) -> String {
