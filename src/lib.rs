@@ -39,7 +39,7 @@ mod verdict;
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
 pub use analyze::{Tracer, analyze_files};
-pub use cli::{is_broken_pipe, parse_duration, stop_on_signals};
+pub use cli::{files_and_filter, is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against
 pub use flow::MAX_UNREPLIED;
@@ -51,7 +51,7 @@ pub use report::html::HtmlSink;
 pub use report::json::JsonSink;
 pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
-pub use source::interface::list_interfaces;
+pub use source::interface::{libpcap_version, list_interfaces};
 pub use verdict::{EndReason, ResetCause, Selector};
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides

@@ -29,19 +29,28 @@ const PIPE_WIDTH: usize = 80;
 pub struct TableSink<W: Write> {
     out: W,
     all: bool,
+    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
     ascii: bool,
+    /// Colour headings, verdicts and the ladder's RSTs and probes (`--color`).
+    color: bool,
     width: usize,
     book: StoryBook,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
-        TableSink { out, all, ascii: false, width: default_width(), book: StoryBook::default() }
+        TableSink { out, all, ascii: false, color: false, width: default_width(), book: StoryBook::default() }
     }
 
     /// Draws tables and ladders with plain ASCII.
     pub fn ascii(mut self, ascii: bool) -> TableSink<W> {
         self.ascii = ascii;
+        self
+    }
+
+    /// Colours headings, verdicts, RSTs and probes with ANSI escapes.
+    pub fn color(mut self, color: bool) -> TableSink<W> {
+        self.color = color;
         self
     }
 
@@ -369,8 +378,57 @@ impl<W: Write> ReportSink for TableSink<W> {
             // The prose has arrows, dashes and ellipses too; line ends stay.
             text = to_ascii(&text);
         }
+        if self.color {
+            text = text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n";
+        }
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
+    }
+}
+
+/// One line with colours, laid out as it is: headings bold, the verdict of a
+/// story red (yellow for half-closed), the ladder's RSTs red, probes yellow,
+/// retransmissions magenta.
+fn paint(line: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let bold = Style::new().bold();
+    let headings = [
+        "Keepalive probers",
+        "Servers with the most",
+        "Idle timeouts on",
+        "Reconnect storms",
+        "Abnormal connections",
+        "Connections:",
+    ];
+    if headings.iter().any(|h| line.starts_with(h)) {
+        return format!("{bold}{line}{bold:#}");
+    }
+    if let Some(rest) = line.strip_prefix('[')
+        && let Some((number, rest)) = rest.split_once("] ")
+        && let Some((verdict, rest)) = rest.split_once(": ")
+    {
+        let colour = if verdict.starts_with("half-closed") { AnsiColor::Yellow } else { AnsiColor::Red };
+        let verdict_style = bold.fg_color(Some(colour.into()));
+        return format!("{bold}[{number}]{bold:#} {verdict_style}{verdict}{verdict_style:#}: {rest}");
+    }
+    let colour = if line.contains(" RST") {
+        Some(AnsiColor::Red)
+    } else if line.contains("keepalive probe ") {
+        Some(AnsiColor::Yellow)
+    } else if line.contains("retransmission ") || line.contains("never ACKed") {
+        Some(AnsiColor::Magenta)
+    } else {
+        None
+    };
+    // Only the ladder's packet rows: a frame number, then a rail.
+    let ladder_row =
+        line.trim_start().starts_with(|c: char| c.is_ascii_digit()) && (line.contains('│') || line.contains('|'));
+    match colour {
+        Some(c) if ladder_row => {
+            let style = Style::new().fg_color(Some(c.into()));
+            format!("{style}{line}{style:#}")
+        }
+        _ => line.to_string(),
     }
 }
 
