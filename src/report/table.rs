@@ -266,6 +266,8 @@ fn wrap_hanging(first: &str, rest: &str, text: &str, width: usize) -> String {
     let opts = textwrap::Options::new(width)
         .initial_indent(first)
         .subsequent_indent(rest)
+        // Lines break at spaces only: a path, an address or a filter stays whole.
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
         .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .break_words(false);
     textwrap::fill(text, opts)
