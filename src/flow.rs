@@ -96,6 +96,9 @@ pub enum PacketClass {
     /// A 0- or 1-byte segment that may be a keepalive probe, held until the
     /// peer's answer tells (the capture started in the middle of an idle period).
     Undecided,
+    /// A copy of a packet captured shortly before ([`crate::duplicates`]):
+    /// not analysed. The flow table never returns it; the pipeline does.
+    Duplicate,
 }
 
 /// Which end of the connection: index into [`Connection::sides`].
@@ -207,11 +210,49 @@ pub struct RetransmissionRun {
     pub first_sent: PacketRef,
     /// How long the connection had been silent before that first transmission.
     pub idle_before_s: f64,
+    /// Where the oldest unacknowledged data starts (SND.UNA): retransmissions start here.
     pub seq: SeqNumber,
     /// Times of the retransmissions of that segment (the backoff series).
     pub retransmissions: Vec<PacketRef>,
     pub count: u32,
+    /// The packet since which the peer has said nothing for the run to be
+    /// a silent path: its first transmission, or the peer's partial ACK
+    /// that made this segment the oldest unacknowledged one.
+    pub since: PacketRef,
+    /// Segments sent after this one and not yet acknowledged, oldest first
+    /// (the first [`MAX_IN_FLIGHT_KEPT`]), so that a partial ACK can move
+    /// the run to the segment it stops in, with its first transmission.
+    in_flight: VecDeque<InFlight>,
+    /// Where the first segment not kept in `in_flight` starts, once it is full.
+    not_kept_from: Option<SeqNumber>,
 }
+
+/// A segment in flight after the oldest unacknowledged one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct InFlight {
+    seq: SeqNumber,
+    first_sent: PacketRef,
+    idle_before_s: f64,
+}
+
+/// At most this many segments in flight are kept per run, to place a
+/// partial ACK; one beyond them leaves the run to start again at the next
+/// retransmission.
+const MAX_IN_FLIGHT_KEPT: usize = 32;
+
+/// The spell of a closed (zero) window this side advertised and still advertises.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeroWindowSpell {
+    /// The first packet of the spell that advertised the zero window.
+    pub since: PacketRef,
+    /// The peer's zero-window probes during the spell (the first ones kept).
+    pub probes: Vec<PacketRef>,
+    /// Every probe, even beyond those kept.
+    pub probe_count: u32,
+}
+
+/// At most this many zero-window probes are kept per spell; the count stays exact.
+const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 
 /// One direction of a connection, named by its sender.
 ///
@@ -232,6 +273,8 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
+    /// The zero window this side advertises, while it does (boxed: rare).
+    pub zero_window: Option<Box<ZeroWindowSpell>>,
     /// Boxed, like the other rarely used parts: most connections never send
     /// small messages worth tracking, and memory grows with the connections
     /// open at once.
@@ -270,6 +313,9 @@ pub struct Marks {
     /// The last segment with payload this side sent.
     pub last_payload: Option<PacketRef>,
     pub syn: Option<PacketRef>,
+    /// This side's SYNs (or SYN-ACKs) after the first. Boxed: most
+    /// handshakes send one.
+    pub syn_repeats: Option<Box<SynRepeats>>,
     pub fin: Option<PacketRef>,
     /// Boxed: at most one per side, and most connections end without one.
     pub rst: Option<Box<ResetMark>>,
@@ -283,6 +329,30 @@ impl Marks {
     /// This side's first RST, if it sent one.
     pub fn rst_at(&self) -> Option<PacketRef> {
         self.rst.as_ref().map(|r| r.at)
+    }
+}
+
+/// A side's SYN (or SYN-ACK) sent again: the handshake's retransmissions,
+/// each after the retransmission timer doubled (RFC 6298 §5.5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynRepeats {
+    /// How many, even beyond those kept.
+    pub count: u32,
+    /// The first [`MAX_RETRANSMISSIONS_KEPT`] of them.
+    pub kept: Vec<PacketRef>,
+}
+
+impl Marks {
+    /// Every SYN (or SYN-ACK) this side sent that is kept, the first one first.
+    pub fn syns(&self) -> Vec<PacketRef> {
+        let mut all: Vec<PacketRef> = self.syn.into_iter().collect();
+        all.extend(self.syn_repeats.iter().flat_map(|r| r.kept.iter().copied()));
+        all
+    }
+
+    /// How many SYNs (or SYN-ACKs) this side sent.
+    pub fn syn_count(&self) -> u32 {
+        u32::from(self.syn.is_some()) + self.syn_repeats.as_ref().map_or(0, |r| r.count)
     }
 }
 
@@ -407,6 +477,7 @@ impl HalfConnection {
             marks: Marks::default(),
             probe: ProbeState::Quiet,
             unacked: None,
+            zero_window: None,
             small_messages: None,
         }
     }
@@ -1033,10 +1104,7 @@ fn classify(
     at: PacketRef,
     seg: &Segment,
 ) -> Analysis {
-    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
-    // life: it answers the outstanding probe (Linux clears icsk_probes_out
-    // on any ACK); an RST answers it too (the peer no longer knew the connection).
-    let answers_peer_probe = peer.keepalive().train.unanswered();
+    let peer_probe_outstanding = peer.keepalive().train.unanswered();
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
@@ -1048,8 +1116,34 @@ fn classify(
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, quiet_s, seg);
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
+    let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+}
+
+/// KEEPALIVE ANSWER. Whether our segment of class `class` answers the
+/// peer's outstanding keepalive probe. Any packet from the peer of a prober
+/// is proof of life: it answers the outstanding probe (Linux clears
+/// icsk_probes_out on any acceptable ACK, in tcp_ack); an RST answers it
+/// too (the peer no longer knew the connection). Two kinds of segment are
+/// no answer, so that when both ends probe each side's train, settings and
+/// give-up are judged on their own:
+/// - our own keepalive probe crossing the peer's: a 0-byte probe sits below
+///   the peer's window, and tcp_validate_incoming drops it (tcp_sequence
+///   fails) before tcp_ack could clear the peer's probe count. A 1-byte
+///   probe ends at the peer's rcv_nxt and passes, so for a 0-byte (Linux)
+///   prober it is an answer, as for its idle (see [`idle_start`]);
+/// - our RST after our own unanswered probes: that is our keepalive giving
+///   up (tcp_keepalive_timer → tcp_send_active_reset), not a reply to the
+///   peer's probe, which a cut path may never have delivered.
+fn answers_a_probe(me: &HalfConnection, peer: &HalfConnection, class: PacketClass, seg: &Segment) -> bool {
+    match class {
+        PacketClass::KeepaliveProbe => {
+            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
+        }
+        PacketClass::Rst => !me.keepalive().train.unanswered(),
+        _ => true,
+    }
 }
 
 /// The shortest quiet before a keepalive probe: timers count whole seconds
@@ -1097,7 +1191,7 @@ fn segment_class(
     me: &HalfConnection,
     peer: &HalfConnection,
     own_held: Option<HeldSegment>,
-    answers_peer_probe: bool,
+    peer_probe_outstanding: bool,
     quiet_s: f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
@@ -1170,7 +1264,7 @@ fn segment_class(
     }
 
     // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
-    if answers_peer_probe && len == 0 && !flags.has_control() {
+    if peer_probe_outstanding && len == 0 && !flags.has_control() {
         return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
@@ -1224,7 +1318,15 @@ fn apply(
         PacketClass::Undecided => {
             me.probe = ProbeState::Held(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
-        PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
+        PacketClass::ZeroWindowProbe => {
+            me.counts.zero_window_probes += 1;
+            if let Some(spell) = &mut peer.zero_window {
+                spell.probe_count += 1;
+                if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
+                    spell.probes.push(at);
+                }
+            }
+        }
         PacketClass::Retransmission => me.counts.retransmissions += 1,
         _ => {}
     }
@@ -1232,6 +1334,15 @@ fn apply(
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
     if seg.flags.syn() {
+        // A SYN after the first is the handshake retransmitted (a new
+        // connection on the same 4-tuple was split off in `observe`).
+        if me.marks.syn.is_some() {
+            let r = me.marks.syn_repeats.get_or_insert_with(Default::default);
+            r.count += 1;
+            if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
+                r.kept.push(at);
+            }
+        }
         me.seq.isn.get_or_insert(seg.seq);
         me.marks.syn.get_or_insert(at);
         me.marks.syn_timestamps |= seg.has_timestamp;
@@ -1242,10 +1353,21 @@ fn apply(
     }
     if seg.flags.ack() && !seg.flags.rst() {
         me.seq.max_ack_sent = Some(me.seq.max_ack_sent.map_or(seg.ack, |a| a.max(seg.ack)));
-        acknowledge(peer, seg.ack);
+        acknowledge(peer, seg.ack, at);
     }
     if !seg.flags.rst() {
         me.seq.window = Some(seg.window);
+        // ZERO WINDOW SPELL: from the first segment advertising a zero
+        // window (RFC 9293 §3.8.6.1: the receiver's buffer is full, its
+        // application is not reading) to the first that opens it again.
+        // A SYN's window is never scaled and never zero in practice.
+        match (seg.window, &me.zero_window) {
+            (0, None) if !seg.flags.syn() => {
+                me.zero_window = Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
+            }
+            (0, _) => {}
+            (_, _) => me.zero_window = None,
+        }
     }
     if seg.flags.fin() {
         me.marks.fin.get_or_insert(at);
@@ -1281,11 +1403,9 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         log.one_byte_probes += 1;
     }
     log.first_probe.get_or_insert(at);
-    let continues = log.train.unanswered()
-        && log.train.last().is_some_and(|last| {
-            // Nothing from the peer since the last probe.
-            peer.marks.last_sent.is_none_or(|p| p.ts <= last.at.ts)
-        });
+    // Nothing from the peer answered the last probe (its own crossing
+    // probes do not, see [`answers_a_probe`]): the train goes on.
+    let continues = log.train.unanswered();
     if continues {
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
@@ -1324,13 +1444,43 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
 }
 
-/// The peer acknowledged up to `ack`: data below it is no longer outstanding.
-fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
-    if let Some(run) = &sender.unacked
-        && ack > run.seq
-    {
-        sender.unacked = None;
+/// The peer acknowledged up to `ack` in its packet `at`: data below it is
+/// no longer outstanding. A partial ACK (some, not all, of what was sent)
+/// moves the run to the oldest segment still unacknowledged, with that
+/// segment's first transmission: Linux times its give-up from it
+/// (retransmits_timed_out counts from the head's tx time, retrans_stamp),
+/// and its retransmissions start at the new SND.UNA (tcp_retransmit_skb
+/// trims what was acknowledged).
+fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber, at: PacketRef) {
+    let Some(run) = &mut sender.unacked else { return };
+    if ack <= run.seq {
+        return;
     }
+    if sender.seq.next_seq.is_none_or(|next| ack >= next) {
+        sender.unacked = None;
+        return;
+    }
+    // Segments wholly below the ACK are done with.
+    while run.in_flight.get(1).is_some_and(|next| next.seq <= ack) {
+        run.in_flight.pop_front();
+    }
+    if run.not_kept_from.is_some_and(|from| ack >= from) {
+        sender.unacked = None;
+        return;
+    }
+    // The oldest segment still unacknowledged: the run's own one, trimmed,
+    // or the kept one the ACK stops in. Either way the backoff starts over
+    // (the ACK was progress: Linux clears icsk_retransmits and the backoff)
+    // and the peer's silence counts from its ACK.
+    if let Some(next) = run.in_flight.front().copied().filter(|next| ack >= next.seq) {
+        run.in_flight.pop_front();
+        run.first_sent = next.first_sent;
+        run.idle_before_s = next.idle_before_s;
+    }
+    run.seq = ack;
+    run.since = at;
+    run.retransmissions.clear();
+    run.count = 0;
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
@@ -1352,7 +1502,15 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 run.retransmissions.push(at);
             }
         }
-        Some(_) => {}
+        Some(_) if retransmission => {}
+        // New data behind the oldest unacknowledged segment: kept, to place a partial ACK.
+        Some(run) => {
+            if run.not_kept_from.is_none() && run.in_flight.len() < MAX_IN_FLIGHT_KEPT {
+                run.in_flight.push_back(InFlight { seq: seg.seq, first_sent: at, idle_before_s });
+            } else {
+                run.not_kept_from.get_or_insert(seg.seq);
+            }
+        }
         // (A retransmission of data sent before the capture began also starts a run.)
         None => {
             me.unacked = Some(Box::new(RetransmissionRun {
@@ -1361,6 +1519,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,
+                since: at,
+                in_flight: VecDeque::new(),
+                not_kept_from: None,
             }));
         }
     }

@@ -198,6 +198,39 @@ fn a_clock_jump_of_years_before_the_probes_is_analysed_without_scanning_every_se
     assert!(high >= TEN_YEARS && low >= TEN_YEARS / 1.13 && low < high, "{ka}");
 }
 
+#[test]
+fn a_keepalive_kill_captured_twice_on_a_router_counts_each_probe_once() {
+    // `tcpdump -i any` on a router: every packet arriving (TTL 64) and, 11 µs
+    // later, leaving (TTL 63), with the IP ID of its sender.
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for (i, (t, mut f)) in keepalive_kill_frames().into_iter().enumerate() {
+        f[18..20].copy_from_slice(&(0x4000 + i as u16).to_be_bytes());
+        frames.push((t, f.clone()));
+        f[22] = 63;
+        frames.push((t + 11e-6, f));
+    }
+    let path = dir.path().join("router-any.pcap");
+    write_pcap(&path, 1, &frames);
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    assert_eq!(conn["packets"], 9);
+    assert_eq!(conn["retransmissions"], 0);
+    let ka = &conn["keepalive"][0];
+    assert_eq!((ka["probes_sent"].as_u64(), ka["probes"].as_u64()), (Some(2), Some(2)), "{ka}");
+    assert_eq!(ka["interval_observed_s"], 2.016);
+    // Wireshark's numbers: the probes are frames 13 and 15, the RST 17.
+    assert_eq!(ka["first_probe_frame"], 13);
+    assert_eq!(conn["last_frame"], 17);
+    let dups = &doc["captures"][0]["duplicates"];
+    assert_eq!(dups["dropped"], 9);
+    assert_eq!(dups["first"][0], serde_json::json!({"frame": 2, "copy_of": 1}));
+    let table = stdout(&tcpka(&["analyze", path.to_str().unwrap()]));
+    assert!(table.contains("duplicates: 9 frames repeated a packet"), "{table}");
+}
+
 /// Runs tcpka with standard output and/or standard error on `/dev/full`,
 /// where every write fails with ENOSPC (the other stream is captured).
 fn tcpka_full(args: &[&str], full_stdout: bool, full_stderr: bool) -> std::process::Output {
@@ -281,11 +314,16 @@ fn syns_nobody_answered_are_judged_after_the_syn_retry_window() {
     // Judged when their limit ran out, before the keepalive kill.
     for (conn, port) in conns.iter().zip(["50000", "50001", "50002"]) {
         assert_eq!(conn["client"], format!("10.9.9.9:{port}"));
-        assert_eq!(conn["end_reason"], "open");
+        // Their own verdict (issue 9), never "open".
+        assert_eq!(conn["end_reason"], "never-established");
         assert_eq!(conn["packets"], 7);
-        assert_eq!(conn["idle_at_end_s"], 127.0);
+        assert_eq!(conn["handshake"]["syns"], 7);
+        // The doubling from 1 s fits Linux with tcp_syn_retries=6 before 6.5.
+        assert_eq!(conn["handshake"]["tcp_syn_retries"], 6);
+        assert_eq!(conn["idle_at_end_s"], serde_json::Value::Null);
         let diagnosis = conn["diagnosis"].as_str().unwrap();
         assert!(diagnosis.starts_with("Never established") && diagnosis.contains("127 s"), "{diagnosis}");
+        assert!(diagnosis.contains("judged then and dropped"), "{diagnosis}");
     }
     assert_eq!(conns[3]["end_reason"], "keepalive-timeout");
     // Not open at the end, so not a reconnect storm; and no path idle

@@ -7,11 +7,16 @@
 //! keepalive probers with their settings, the servers with the most
 //! abnormal endings, the idle timeouts on their paths, then each story
 //! (identical endings grouped) with its ladder, diagnosis, evidence, the
-//! Wireshark filter and the frames of its connections.
+//! Wireshark filter and the frames of its connections; with two vantage
+//! points, what each saw.
 
 use crate::flow::Side;
 use crate::report::ladder::{Arrow, Ladder, Row};
-use crate::report::stories::{Story, StoryBook, merge_probers, verdict_counts};
+use crate::report::stories::{
+    Story, StoryBook, capture_counts_words, capture_name, duplicates_words, evidence_file_frame, merge_probers,
+    verdict_counts,
+};
+use crate::report::vantage::VantageReport;
 use crate::report::{ConnectionReport, ReportSink, RunReport};
 use crate::verdict::{Bound, EndReason};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -109,12 +114,14 @@ fn page(run: &RunReport<'_>, book: &StoryBook, all: bool) -> Markup {
                     p.meta {
                         "tcpka " (env!("CARGO_PKG_VERSION")) ". "
                         @for c in run.captures {
-                            span.mono { (c.path) } ": " (c.format.as_deref().unwrap_or("unreadable")) ", "
+                            span.mono { (capture_name(c)) } ": " (c.format.as_deref().unwrap_or("unreadable")) ", "
                             (c.packets) " packets, " (c.connections) " connections"
                             @if let (Some(first), Some(last)) = (&c.first_packet, &c.last_packet) {
                                 ", " (first) " to " (last)
                             }
                             ". "
+                            @if let Some(n) = &c.capture_counts { br; "Capture: " (capture_counts_words(n)) "." }
+                            @if let Some(d) = &c.duplicates { br; "Duplicates: " (duplicates_words(d)) "." }
                             @for w in &c.warnings { br; "Warning: " (w) }
                             @if let Some(e) = &c.error { br; "Error: " (e) }
                             br;
@@ -182,6 +189,7 @@ fn page(run: &RunReport<'_>, book: &StoryBook, all: bool) -> Markup {
                         @for s in &storms { p { (s.facts.summary) } }
                     }
                 }
+                @if let Some(v) = run.vantage { (vantage_markup(v)) }
                 section #connections {
                     h2 { (if all { "Connections" } else { "Abnormal connections" }) }
                     @if stories.is_empty() {
@@ -208,7 +216,11 @@ fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
         article id=(id) {
             h3 {
                 "[" (n) "] " span.verdict { (c.ending().to_string()) } ": "
-                @if story.count > 1 {
+                @if story.several_servers() {
+                    (story.count) " connections to " span.mono { (story.host.as_deref().unwrap_or(&c.server)) } " ("
+                    (story.servers.len()) " ports), the same story; the first, from " span.mono { (c.client) }
+                    " to " span.mono { (c.server) } ":"
+                } @else if story.count > 1 {
                     (story.count) " connections to " span.mono { (c.server) } ", the same story; the first, from " span.mono { (c.client) } ":"
                 } @else {
                     span.mono { (c.client) } " → " span.mono { (c.server) }
@@ -221,7 +233,11 @@ fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
                 thead { tr { th { "frame" } th { "time (UTC)" } th { "evidence" } } }
                 tbody {
                     @for e in &c.evidence {
-                        tr { td.n { (e.frame) } td.mono { (e.time) } td { (e.what) } }
+                        tr {
+                            td.n { (e.frame) }
+                            td.mono { (e.time) }
+                            td { (e.what) @if let Some(place) = evidence_file_frame(e) { " " span.mono { (place) } } }
+                        }
                     }
                 }
             }
@@ -230,11 +246,13 @@ fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
                 details open[story.count <= 10] {
                     summary { "The " (story.count) " connections of this story" }
                     table {
-                        thead { tr { th { "id" } th { "client" } th { "frames" } @if several_captures { th { "capture" } } } }
+                        thead { tr { th { "id" } th { "client" } @if story.several_servers() { th { "server" } } th { "frames" } @if several_captures { th { "capture" } } } }
                         tbody {
                             @for m in &story.members {
                                 tr {
-                                    td.mono { (m.id) } td.mono { (m.client) } td.n { (m.first_frame) "–" (m.last_frame) }
+                                    td.mono { (m.id) } td.mono { (m.client) }
+                                    @if story.several_servers() { td.mono { (m.server) } }
+                                    td.n { (m.first_frame) "–" (m.last_frame) }
                                     @if several_captures { td.mono { (m.capture) } }
                                 }
                             }
@@ -244,6 +262,33 @@ fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
                         p.meta { "… and " (story.count - story.members.len() as u64) " more: tcpka --format ndjson lists them." }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Two vantage points (`--vantage`): which connection is which, the clocks'
+/// offset, and what only one point saw.
+fn vantage_markup(v: &VantageReport) -> Markup {
+    html! {
+        section #vantage {
+            h2 { "Vantage points" }
+            p {
+                @for (i, p) in v.points.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    strong { (p.name) } " (" span.mono { (p.capture) } ")"
+                }
+                "."
+                @if let Some(offset) = v.clock_offset_s {
+                    " " (v.points[1].name) "'s clock minus " (v.points[0].name) "'s, with the path between: "
+                    (format!("{offset:+.6}")) " s."
+                }
+            }
+            @for c in &v.connections { p { (c.summary) } }
+            p.meta {
+                "Connections seen at one point only: "
+                (v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect::<Vec<_>>().join(", "))
+                "."
             }
         }
     }
@@ -311,14 +356,15 @@ fn svg_ladder(ladder: &Ladder, client: &str, server: &str, title_id: &str) -> Ma
     }
 }
 
-/// RSTs red, probes amber, retransmissions purple, handshakes and FINs blue.
+/// RSTs red, probes (keepalive, zero-window) amber, retransmissions purple,
+/// handshakes and FINs blue.
 fn colour(arrow: Arrow) -> &'static str {
     match arrow {
         Arrow::Rst | Arrow::ForgedRst => "#c62828",
-        Arrow::Probe { .. } => "#b26a00",
+        Arrow::Probe { .. } | Arrow::ZeroWindowProbe { .. } => "#b26a00",
         Arrow::ProbeAnswer => "#2e7d32",
         Arrow::Unacked | Arrow::Retransmission { .. } => "#6a1b9a",
-        Arrow::Syn | Arrow::SynAck | Arrow::Fin => "#1565c0",
-        Arrow::Data | Arrow::LastBeforeIdle | Arrow::Last => "#333333",
+        Arrow::Syn | Arrow::SynAck | Arrow::SynAgain { .. } | Arrow::SynAckAgain { .. } | Arrow::Fin => "#1565c0",
+        Arrow::Data | Arrow::LastBeforeIdle | Arrow::Last | Arrow::ZeroWindow => "#333333",
     }
 }

@@ -10,8 +10,10 @@ pub mod ndjson;
 mod runwide;
 pub mod stories;
 pub mod table;
+pub mod vantage;
 
 use crate::community::{TCP, community_id};
+use crate::duplicates::Duplicate;
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
@@ -41,11 +43,51 @@ pub struct CaptureSummary {
     /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub unreplied_evicted: u64,
+    /// Frames that were copies of a packet captured just before (`tcpdump -i
+    /// any` on a router, a mirror port, merged captures), analysed once. Only
+    /// in the JSON when there were some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<DuplicateFrames>,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
+    /// The files, in order, when the capture was read from several that
+    /// continue one another (a ring buffer; `path` is the first). Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// When the capture ended, when the file says so and it is after the
+    /// last packet (a pcapng's `isb_endtime`): verdicts run to it. Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_end: Option<String>,
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,
+    /// A live capture's counters (`tcpka live` only: not in analyze's JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_counts: Option<CaptureCounts>,
+}
+
+/// A live capture's counters at its end: libpcap's (`pcap_stats`) and tcpka's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureCounts {
+    /// Packets that passed the filter (libpcap's `ps_recv`).
+    pub received: u32,
+    /// Dropped by the kernel for lack of room in its capture ring (`ps_drop`).
+    pub dropped_by_kernel: u32,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub dropped_by_interface: u32,
+    /// Captured (and written to the `--write` file) but not analysed: the
+    /// analysis fell behind and the capture thread does not wait for it.
+    pub not_analysed: u64,
+}
+
+/// How many frames were dropped as copies, and the first ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DuplicateFrames {
+    pub dropped: u64,
+    /// The first few: each frame and the frame it repeats (the one analysed).
+    pub first: Vec<Duplicate>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -70,6 +112,9 @@ pub struct KeepaliveFacts {
     pub unanswered_at_end: u32,
     /// Shortest observed idle: last packet received → first probe of a train (s).
     pub idle_observed_s: Option<f64>,
+    /// The idle before the last train (s): the one that ended the
+    /// connection when the prober gave up.
+    pub last_train_idle_s: Option<f64>,
     /// The idle setting (tcp_keepalive_time / TCP_KEEPIDLE) this implies (s).
     pub idle_s: Option<u32>,
     /// All whole seconds that fit the observations, [low, high].
@@ -83,6 +128,10 @@ pub struct KeepaliveFacts {
     pub probes: Option<u32>,
     /// "exact", or "at-least" when the capture cannot show when the prober would give up.
     pub probes_bound: Option<Bound>,
+    /// A Linux-shaped prober that reset after its probes would do the same
+    /// with a TCP_USER_TIMEOUT in (low, high] s since the last packet it
+    /// received (it overrides the probe count).
+    pub user_timeout_between_s: Option<[f64; 2]>,
     /// The prober gave up on this connection.
     pub gave_up: bool,
     /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
@@ -135,10 +184,64 @@ pub struct RetransmissionFacts {
     /// From the first transmission to the last retransmission, or to the sender's RST (s).
     pub gave_up_after_s: f64,
     pub gave_up: bool,
+    /// The capture ended while the sender was still retransmitting (the verdict is then `stalled`).
+    pub still_retransmitting: bool,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
     /// TCP_USER_TIMEOUT, or not Linux).
     pub tcp_retries2: Option<u32>,
+}
+
+/// A handshake that never completed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HandshakeReport {
+    /// SYNs the client sent: the first and its retransmissions.
+    pub syns: u32,
+    /// Gaps between successive SYNs (s): the retransmission backoff.
+    pub syn_gaps_s: Vec<f64>,
+    /// SYN-ACKs the server sent (0: nobody answered).
+    pub syn_acks: u32,
+    pub syn_ack_gaps_s: Vec<f64>,
+    /// The shape of the SYN gaps, null when they follow none.
+    pub syn_backoff: Option<SynBackoffReport>,
+    /// The client sent no SYN when its next one was due, while the capture went on.
+    pub client_stopped: bool,
+    /// The Linux net.ipv4.tcp_syn_retries (TCP_SYNCNT) the SYNs fit, when they fit one.
+    pub tcp_syn_retries: Option<u32>,
+    /// The Linux (6.5 and later) net.ipv4.tcp_syn_linear_timeouts the gaps fit.
+    pub tcp_syn_linear_timeouts: Option<u32>,
+}
+
+/// SYN gaps: `flat_gaps` of `initial_s`, then doubling when `doubled`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SynBackoffReport {
+    pub initial_s: u32,
+    pub flat_gaps: u32,
+    pub doubled: bool,
+}
+
+/// A zero window still closed when the connection was judged, its peer probing it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowReport {
+    /// The side whose window is closed (its application stopped reading).
+    pub receiver: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ZeroWindowFacts,
+}
+
+/// How long a zero window stayed closed, and how its peer probed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowFacts {
+    /// The first packet that advertised the zero window.
+    pub since_frame: u64,
+    /// From then to the end of the capture (s).
+    pub closed_for_s: f64,
+    /// Zero-window probes its peer sent meanwhile.
+    pub probes: u32,
+    /// Gaps from the zero window to each probe, then between probes (s): the persist backoff.
+    pub probe_gaps_s: Vec<f64>,
 }
 
 /// Small messages at a regular period in one direction.
@@ -154,8 +257,9 @@ pub struct HeartbeatReport {
 /// The heartbeat's rhythm, whoever sent it.
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatFacts {
-    /// The period in whole seconds (the median gap, rounded).
-    pub period_s: u64,
+    /// The period as observed, to a tenth of a second (the median gap): an
+    /// application timer need not count whole seconds (3.5 s is not 4 s).
+    pub period_s: f64,
     pub period_observed_s: f64,
     pub messages: u32,
 }
@@ -183,6 +287,46 @@ pub struct Evidence {
     pub frame: u64,
     pub time: String,
     pub what: String,
+    /// For a capture read from several files (a ring buffer): the file
+    /// the packet is in, and its frame number in that file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_frame: Option<u64>,
+}
+
+/// Which file each frame of a capture comes from, when it was read from
+/// several files that continue one another (a ring buffer): its frames are
+/// numbered across them, as Wireshark numbers `mergecap -a` of the files.
+#[derive(Clone, Debug, Default)]
+pub struct FileFrames {
+    /// Each file, and the number of frames before its first.
+    starts: Vec<(u64, String)>,
+}
+
+impl FileFrames {
+    /// The next file's frames follow the `frames_before` read so far.
+    pub fn add(&mut self, frames_before: u64, path: &str) {
+        self.starts.push((frames_before, path.to_string()));
+    }
+
+    /// The files, when there are several.
+    pub fn paths(&self) -> Vec<String> {
+        match self.starts.len() {
+            0 | 1 => Vec::new(),
+            _ => self.starts.iter().map(|(_, p)| p.clone()).collect(),
+        }
+    }
+
+    /// The file of frame `frame` and its number there; None for a capture of one file.
+    pub fn locate(&self, frame: u64) -> Option<(&str, u64)> {
+        if self.starts.len() < 2 {
+            return None;
+        }
+        let i = self.starts.partition_point(|(before, _)| *before < frame).checked_sub(1)?;
+        let (before, path) = &self.starts[i];
+        Some((path, frame - before))
+    }
 }
 
 /// One connection's verdict.
@@ -220,7 +364,10 @@ pub struct ConnectionReport {
     pub keepalive: Vec<KeepaliveReport>,
     pub reset: Option<ResetReport>,
     pub retransmission: Option<RetransmissionReport>,
+    pub zero_window: Option<ZeroWindowReport>,
     pub half_closed: Option<HalfClosedReport>,
+    /// For `never-established`: the SYNs and SYN-ACKs.
+    pub handshake: Option<HandshakeReport>,
     pub heartbeat: Option<HeartbeatReport>,
     /// For connections still open (or half-closed): silence from the last packet to the end of the capture (s).
     pub idle_at_end_s: Option<f64>,
@@ -286,12 +433,16 @@ pub struct PathFacts {
     pub died_connections: u64,
     /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// A connection survived a silence at least as long as one that killed another.
+    pub conflicting: bool,
+    /// Well-known default idle timeouts that fit the bounds, e.g. "AWS Network Load Balancer (350 s)".
+    pub fits_defaults: Vec<String>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
     pub recommended_keepalive_idle_s: Option<u32>,
     pub summary: String,
 }
 
-/// One client opening connection after connection to one service.
+/// One client abandoning connections to one service while opening newer ones.
 #[derive(Clone, Debug, Serialize)]
 pub struct StormReport {
     pub client: String,
@@ -305,10 +456,17 @@ pub struct StormReport {
 /// One client's reconnect storm.
 #[derive(Clone, Debug, Serialize)]
 pub struct StormFacts {
-    /// Connections still open or half-closed when the capture ended.
-    pub still_open: u64,
+    /// Older connections left open (unanswered, half-closed by the server,
+    /// or long idle), each followed by a newer connection.
+    pub abandoned: u64,
+    /// Of those, the ones whose last packets went unanswered (half-open).
+    pub unanswered: u64,
+    /// Of those, the ones the server had closed and the client never did (CLOSE_WAIT).
+    pub half_closed_by_server: u64,
+    /// The oldest abandoned connection's first frame.
     pub first_frame: u64,
-    pub last_frame: u64,
+    /// The newest connection's first frame.
+    pub newest_frame: u64,
     pub summary: String,
 }
 
@@ -333,6 +491,8 @@ pub struct RunReport<'a> {
     pub paths: &'a [PathFinding],
     pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+    /// Two vantage points compared (`--vantage`), when asked for.
+    pub vantage: Option<&'a vantage::VantageReport>,
 }
 
 impl RunReport<'_> {
@@ -364,6 +524,17 @@ pub fn endpoint(addr: SocketAddr) -> String {
 }
 
 impl ConnectionReport {
+    /// Names, for a capture read from several files, the file and frame
+    /// there of each piece of evidence.
+    pub fn locate(&mut self, files: &FileFrames) {
+        for e in &mut self.evidence {
+            if let Some((file, frame)) = files.locate(e.frame) {
+                e.file = Some(file.to_string());
+                e.file_frame = Some(frame);
+            }
+        }
+    }
+
     /// How it ended, with a reset's cause: `reset:middlebox`.
     pub fn ending(&self) -> Ending {
         Ending { verdict: self.end_reason, cause: self.reset_cause }
@@ -414,8 +585,19 @@ impl ConnectionReport {
                     backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
                     gave_up_after_s: round6(r.gave_up_after_s),
                     gave_up: r.gave_up,
+                    still_retransmitting: r.still_retransmitting,
                     reset_by_sender: r.reset_by_sender.is_some(),
                     tcp_retries2: r.retries2,
+                },
+            }),
+            zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
+                receiver: endpoint(conn.side(z.receiver).addr),
+                by: z.receiver,
+                facts: ZeroWindowFacts {
+                    since_frame: z.since.frame,
+                    closed_for_s: round6(z.closed_for_s),
+                    probes: z.probes,
+                    probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
                 },
             }),
             half_closed: match verdict.verdict {
@@ -426,11 +608,25 @@ impl ConnectionReport {
                 }),
                 _ => None,
             },
+            handshake: verdict.handshake().map(|h| HandshakeReport {
+                syns: h.syn_count,
+                syn_gaps_s: h.syn_gaps_s.iter().copied().map(round6).collect(),
+                syn_acks: h.syn_ack_count,
+                syn_ack_gaps_s: h.syn_ack_gaps_s.iter().copied().map(round6).collect(),
+                syn_backoff: h.schedule.map(|s| SynBackoffReport {
+                    initial_s: s.initial_s,
+                    flat_gaps: s.flat_gaps,
+                    doubled: s.doubled,
+                }),
+                client_stopped: h.client_stopped,
+                tcp_syn_retries: h.syn_retries,
+                tcp_syn_linear_timeouts: h.schedule.and_then(|s| s.linear_timeouts()),
+            }),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: endpoint(conn.side(h.from).addr),
                 by: h.from,
                 facts: HeartbeatFacts {
-                    period_s: h.period_s.round() as u64,
+                    period_s: (h.period_s * 10.0).round() / 10.0,
                     period_observed_s: round6(h.period_s),
                     messages: h.messages,
                 },
@@ -452,6 +648,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
         idle_observed_s: k.idle_observed.min.map(round6),
+        last_train_idle_s: k.train_idle_s.map(round6),
         idle_s: k.idle.map(|s| s.value),
         idle_range_s: k.idle.map(range),
         interval_observed_s: k.interval_observed.min.map(round6),
@@ -459,6 +656,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         interval_range_s: k.interval.map(range),
         probes: k.probes.map(|p| p.0),
         probes_bound: k.probes.map(|p| p.1),
+        user_timeout_between_s: k.user_timeout_between_s.map(|[lo, hi]| [round6(lo), round6(hi)]),
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
         os_family: os_family(k.probe_bytes, k.ttl),
@@ -475,7 +673,7 @@ fn range(s: TimerSetting) -> [u32; 2] {
 fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
-        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
+        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what, file: None, file_frame: None });
     };
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     if let Some(syn) = conn.side(Side::Client).marks.syn {
@@ -506,12 +704,34 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
+    if let Some(h) = verdict.handshake() {
+        for (i, p) in h.syns.iter().enumerate().skip(1) {
+            push(&mut out, *p, format!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
+        }
+        for (i, p) in h.syn_acks.iter().enumerate() {
+            push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
+        }
+    }
     if let Some(r) = verdict.retransmission() {
         push(
             &mut out,
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
+        if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
+            push(
+                &mut out,
+                r.last,
+                format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+            );
+        }
+    }
+    if let Some(z) = verdict.zero_window() {
+        push(&mut out, z.since, format!("zero window advertised by {}", name(z.receiver)));
+        push(&mut out, z.first_probe, format!("first zero-window probe from {}", name(z.receiver.peer())));
+        if z.last_probe != z.first_probe {
+            push(&mut out, z.last_probe, format!("last zero-window probe from {}", name(z.receiver.peer())));
+        }
     }
     if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
         let what = match verdict.reason() {
@@ -526,7 +746,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::Open => String::new(),
+            EndReason::NeverEstablished | EndReason::Stalled | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);

@@ -10,7 +10,11 @@
 //! Tables drop their least useful columns rather than break a value across
 //! lines; paragraphs and evidence wrap between words.
 
-use crate::report::stories::{MergedProber, Story, StoryBook, merge_probers, verdict_counts};
+use crate::report::stories::{
+    MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words, evidence_file_frame,
+    merge_probers, verdict_counts,
+};
+use crate::report::vantage::VantageReport;
 use crate::report::{ConnectionReport, ReportSink, RunReport, ladder};
 use crate::verdict::{Bound, EndReason};
 use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
@@ -92,10 +96,23 @@ impl<W: Write> TableSink<W> {
         if captures.len() <= 3 {
             for c in captures {
                 out.push(self.wrap("", &capture_line(c)));
+                if let Some(n) = &c.capture_counts {
+                    out.push(self.wrap("  ", &capture_counts_words(n)));
+                }
+                if let Some(d) = &c.duplicates {
+                    out.push(wrap_hanging("  duplicates: ", "    ", &duplicates_words(d), self.width));
+                }
             }
         } else {
             let packets: u64 = captures.iter().map(|c| c.packets).sum();
-            out.push(self.wrap("", &format!("{} captures, {packets} packets", captures.len())));
+            let duplicates: u64 = captures.iter().filter_map(|c| c.duplicates.as_ref()).map(|d| d.dropped).sum();
+            let mut line = format!("{} captures, {packets} packets", captures.len());
+            if duplicates > 0 {
+                line.push_str(&format!(
+                    ", {duplicates} duplicate frames analysed once (--format json lists the first of each capture)"
+                ));
+            }
+            out.push(self.wrap("", &line));
         }
         // Warnings and errors: the first few, each on its own (wrapped) line.
         let notes: Vec<(&str, &str, &str)> = captures
@@ -162,14 +179,26 @@ impl<W: Write> TableSink<W> {
             for p in paths.iter().take(TOP_PATHS) {
                 let f = &p.facts;
                 let died = match (f.idle_timeout_between_s, f.died_after_idle_min_s) {
+                    // A longer silence survived elsewhere: no one timeout did it.
+                    (_, Some(d)) if f.conflicting => format!(
+                        "died after {d:.0} s idle, yet one survived {:.0} s: not one idle timeout",
+                        f.survived_idle_max_s.unwrap_or(0.0)
+                    ),
                     (Some([lo, hi]), _) => format!("dies idle between {lo:.0} and {hi:.0} s"),
                     (None, Some(d)) => format!("died after {d:.0} s idle"),
                     (None, None) => "died idle".to_string(),
                 };
+                let fits = if f.fits_defaults.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (fits {})", f.fits_defaults.join(", "))
+                };
                 let advice =
                     f.recommended_keepalive_idle_s.map_or(String::new(), |r| format!("; keepalive idle ≤ {r} s"));
-                let line =
-                    format!("{}: {} of {} connections {died}{advice}", p.server, f.died_connections, f.connections);
+                let line = format!(
+                    "{}: {} of {} connections {died}{fits}{advice}",
+                    p.server, f.died_connections, f.connections
+                );
                 out.push(wrap_hanging("  ", "      ", &line, self.width));
             }
         }
@@ -177,7 +206,19 @@ impl<W: Write> TableSink<W> {
             out.push(String::new());
             out.push(top_heading("Reconnect storms", run.reconnect_storms.len(), TOP_PATHS, ""));
             for s in run.storm_reports().iter().take(TOP_PATHS) {
-                let line = format!("{} → {}: {} connections left open", s.client, s.server, s.facts.still_open);
+                let f = &s.facts;
+                let mut how = Vec::new();
+                if f.unanswered > 0 {
+                    how.push(format!("{} unanswered", f.unanswered));
+                }
+                if f.half_closed_by_server > 0 {
+                    how.push(format!("{} closed by the server only", f.half_closed_by_server));
+                }
+                let how = if how.is_empty() { String::new() } else { format!(" ({})", how.join(", ")) };
+                let line = format!(
+                    "{} → {}: {} older connections left open{how}, frames {}–{}",
+                    s.client, s.server, f.abandoned, f.first_frame, f.newest_frame
+                );
                 out.push(wrap_hanging("  ", "      ", &line, self.width));
             }
         }
@@ -192,7 +233,20 @@ impl<W: Write> TableSink<W> {
         } else {
             format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
         };
-        let head = if story.count > 1 {
+        let head = if story.several_servers() {
+            // Handshakes to several ports of one host (a scan).
+            format!(
+                "[{}] {}: {} connections to {} ({} ports){vlan}, same story; the first, from {} to {}, as told ({}):",
+                i + 1,
+                c.ending(),
+                story.count,
+                story.host.as_deref().unwrap_or(&c.server),
+                story.servers.len(),
+                c.client,
+                c.server,
+                c.capture
+            )
+        } else if story.count > 1 {
             format!(
                 "[{}] {}: {} connections to {}{vlan}, same story; the first, from {}, as told ({}):",
                 i + 1,
@@ -218,21 +272,30 @@ impl<W: Write> TableSink<W> {
         for e in &c.evidence {
             let head = format!("    frame {:<8} {}  ", e.frame, time_of_day(&e.time));
             let indent = " ".repeat(head.chars().count());
-            out.push(wrap_hanging(&head, &indent, &e.what, self.width));
+            // A capture of several files: the file and its frame there too.
+            let what = match evidence_file_frame(e) {
+                Some(place) => format!("{} {place}", e.what),
+                None => e.what.clone(),
+            };
+            out.push(wrap_hanging(&head, &indent, &what, self.width));
         }
         out.push(wrap_hanging("    Wireshark: ", "      ", &c.wireshark_filter, self.width));
         if story.count > 1 {
+            let servers = story.several_servers();
             out.push(format!(
-                "    The {} connections of this story (id, client, frames{}):",
+                "    The {} connections of this story (id, client{}, frames{}):",
                 story.count,
+                if servers { " → server" } else { "" },
                 if several_captures { ", capture" } else { "" }
             ));
             let id_width = story.members.iter().map(|m| m.id.len()).max().unwrap_or(0);
             let client_width = story.members.iter().map(|m| m.client.len()).max().unwrap_or(0);
+            let server_width = story.members.iter().map(|m| m.server.len()).max().unwrap_or(0);
             for m in &story.members {
+                let server = if servers { format!(" → {:<server_width$}", m.server) } else { String::new() };
                 let capture = if several_captures { format!("  {}", m.capture) } else { String::new() };
                 let line = format!(
-                    "{:<id_width$}  {:<client_width$}  {}–{}{capture}",
+                    "{:<id_width$}  {:<client_width$}{server}  {}–{}{capture}",
                     m.id, m.client, m.first_frame, m.last_frame
                 );
                 out.push(wrap_hanging("      ", "        ", &line, self.width));
@@ -242,6 +305,30 @@ impl<W: Write> TableSink<W> {
                 out.push(format!("      … and {unlisted} more (--all, or --format ndjson, lists them)"));
             }
         }
+        out
+    }
+
+    /// Two vantage points (`--vantage`): which connection is which, the
+    /// clocks' offset, and what only one point saw.
+    fn vantage_lines(&self, v: &VantageReport) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let points: Vec<String> = v.points.iter().map(|p| format!("{} ({})", p.name, p.capture)).collect();
+        out.push(wrap_hanging("Vantage points: ", "  ", &points.join(", "), self.width));
+        if let Some(offset) = v.clock_offset_s {
+            let line = format!(
+                "{}'s clock minus {}'s, with the path between: {offset:+.6} s",
+                v.points[1].name, v.points[0].name
+            );
+            out.push(self.wrap("  ", &line));
+        }
+        for (i, c) in v.connections.iter().enumerate() {
+            out.push(String::new());
+            out.push(wrap_hanging(&format!("[{}] ", i + 1), "    ", &c.summary, self.width));
+        }
+        let unmatched: Vec<String> =
+            v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect();
+        out.push(String::new());
+        out.push(wrap_hanging("Connections seen at one point only: ", "  ", &unmatched.join(", "), self.width));
         out
     }
 }
@@ -290,7 +377,7 @@ fn top_heading(what: &str, total: usize, shown: usize, by: &str) -> String {
 fn capture_line(c: &crate::report::CaptureSummary) -> String {
     let mut line = format!(
         "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-        c.path,
+        capture_name(c),
         c.format.as_deref().unwrap_or("unreadable"),
         if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
         c.packets,
@@ -374,6 +461,9 @@ impl<W: Write> ReportSink for TableSink<W> {
                 ));
             }
         }
+        if let Some(v) = run.vantage {
+            lines.extend(self.vantage_lines(v));
+        }
         let mut text = lines.join("\n");
         text.push('\n');
         if self.ascii {
@@ -399,6 +489,8 @@ fn paint(line: &str) -> String {
         "Servers with the most",
         "Idle timeouts on",
         "Reconnect storms",
+        "Vantage points",
+        "Connections seen at one",
         "Abnormal connections",
         "Connections:",
     ];
@@ -408,6 +500,7 @@ fn paint(line: &str) -> String {
     if let Some(rest) = line.strip_prefix('[')
         && let Some((number, rest)) = rest.split_once("] ")
         && let Some((verdict, rest)) = rest.split_once(": ")
+        && verdict.split(':').next().is_some_and(|v| v.parse::<EndReason>().is_ok())
     {
         let colour = if verdict.starts_with("half-closed") { AnsiColor::Yellow } else { AnsiColor::Red };
         let verdict_style = bold.fg_color(Some(colour.into()));

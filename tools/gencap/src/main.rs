@@ -22,6 +22,10 @@
 //!     ack = probe.seq + 1), then a FIN handshake in both directions.
 //!   - 30% "closed" without any keepalive (no idle gap reaches 20 s).
 //! * A `FILE.truth.json` sidecar records what was generated.
+//!
+//! `--syn-scan N` writes something else instead: N SYNs nobody answers, 10,000
+//! a second, each to its own (address, port), the port scan of tcpka's
+//! `tests/memory.rs` (the same frames), for the benchmark's peak-memory row.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -75,6 +79,11 @@ struct Args {
     /// Capture start, Unix seconds (default 2025-03-04T09:00:00Z).
     #[arg(long, default_value_t = 1_741_078_800)]
     start: u64,
+    /// Instead of connections: N unanswered SYNs (a port scan), 10,000 a
+    /// second, as tcpka's tests/memory.rs builds them. --connections,
+    /// --concurrent and the other model options are then ignored.
+    #[arg(long, value_name = "N")]
+    syn_scan: Option<u32>,
 }
 
 // ---------------------------------------------------------------- constants
@@ -790,8 +799,81 @@ fn build_frame(c: &mut Conn, p: &Pkt, payload: &[u8], out: &mut Vec<u8>) {
 
 // ---------------------------------------------------------------- main
 
+/// `--syn-scan N`: N SYNs from 10.9.9.9 to 10.2.x.y, none answered; SYN i
+/// at i × 100 µs from source port 40000 + i mod 20000 to port 1 + i / 65536,
+/// seq = source port × 256 (tcpka's `testkit::scan_syn`).
+fn write_syn_scan(args: &Args, syns: u32) {
+    let started = Instant::now();
+    let cap = Capture::dead(Linktype::ETHERNET).unwrap_or_else(|e| {
+        eprintln!("gencap: pcap_open_dead: {e}");
+        std::process::exit(1);
+    });
+    let mut save = cap.savefile(&args.out).unwrap_or_else(|e| {
+        eprintln!("gencap: cannot create {}: {e}", args.out.display());
+        std::process::exit(1);
+    });
+    let epoch = args.start * SEC;
+    let mut frame = Vec::with_capacity(64);
+    let mut last = epoch;
+    for i in 0..syns {
+        let sport = 40_000 + (i % 20_000) as u16;
+        let dst = [10, 2, (i >> 8) as u8, i as u8];
+        let dport = 1 + (i >> 16) as u16;
+        frame.clear();
+        PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 9, 9, 9], dst, 64)
+            .tcp(sport, dport, u32::from(sport) << 8, 1024)
+            .syn()
+            .write(&mut frame, &[])
+            .expect("frame builds");
+        last = epoch + u64::from(i) * 100 * US;
+        let len = frame.len() as u32;
+        let header = PacketHeader {
+            ts: libc::timeval { tv_sec: (last / SEC) as libc::time_t, tv_usec: (last % SEC) as libc::suseconds_t },
+            caplen: len,
+            len,
+        };
+        save.write(&Packet::new(&header, &frame));
+    }
+    save.flush().unwrap_or_else(|e| {
+        eprintln!("gencap: flush {}: {e}", args.out.display());
+        std::process::exit(1);
+    });
+    drop(save);
+    let file_size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    let span = (last - epoch) as f64 / SEC as f64;
+    let truth_json = serde_json::json!({
+        "generator": "gencap",
+        "args": { "syn_scan": syns, "start": args.start, "connections": syns, "concurrent": syns, "seed": 0 },
+        "file": args.out.display().to_string(),
+        "file_bytes": file_size,
+        "link_type": "EN10MB",
+        "packets": syns,
+        "first_packet_unix": epoch as f64 / SEC as f64,
+        "last_packet_unix": last as f64 / SEC as f64,
+        "span_seconds": span,
+        "connections": syns,
+    });
+    let mut truth_path = args.out.clone().into_os_string();
+    truth_path.push(".truth.json");
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth_json).unwrap() + "\n").unwrap_or_else(|e| {
+        eprintln!("gencap: cannot write truth file: {e}");
+        std::process::exit(1);
+    });
+    eprintln!(
+        "gencap: a scan of {syns} unanswered SYNs, {:.1} MB, {span:.0} s of traffic -> {} in {:.1} s",
+        file_size as f64 / 1e6,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 fn main() {
     let args = Args::parse();
+    if let Some(syns) = args.syn_scan {
+        write_syn_scan(&args, syns);
+        return;
+    }
     if args.connections == 0 || args.concurrent == 0 {
         eprintln!("gencap: --connections and --concurrent must be > 0");
         std::process::exit(2);
