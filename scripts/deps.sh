@@ -2,8 +2,9 @@
 # Installs what tcpka needs on Debian/Ubuntu: to build, libpcap's headers
 # (libpcap-dev); for the tests that check tcpka against real tools, tshark
 # (Community IDs, frame numbers), chromium with a monospaced font that has the
-# box-drawing characters (the HTML report rendered headless; DejaVu Sans Mono)
-# and tcpreplay (bench/live.sh). Installs only what is missing.
+# box-drawing characters and pdftotext (the HTML report rendered and printed
+# headless, its text read back; DejaVu Sans Mono, poppler-utils) and
+# tcpreplay (bench/live.sh). Installs only what is missing.
 #
 # With CI set (as .ci/run runs), also prometheus and promtool (the metrics
 # test scrapes tcpka live with a real Prometheus server). Not without CI:
@@ -17,6 +18,7 @@ if ! [ -e /usr/include/pcap.h ] && ! [ -e /usr/include/pcap/pcap.h ]; then
 fi
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need="$need fonts-dejavu-core"
 command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
 if [ -n "${CI:-}" ]; then

@@ -1,9 +1,9 @@
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::{JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
+use tcpka::{HtmlSink, JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -12,15 +12,13 @@ Exit status:
   2  usage error, or an input that could not be read (fully): the report
      still covers everything that could be read";
 
-const VERDICTS: &str = "\
-Verdicts (end_reason):
-  keepalive-timeout       a side's keepalive probes went unanswered; it gave up
-  retransmission-timeout  data was never acknowledged; its sender gave up
-  reset                   a RST ended the connection
-  closed                  both sides sent FIN
-  half-closed             one side sent FIN, the other never closed
-  never-established       SYNs nobody answered, or a SYN-ACK never acknowledged
-  open                    still open when the capture ended";
+/// The verdicts `--only` and `--fail-on` take, each with its meaning.
+fn verdicts() -> String {
+    let width = tcpka::EndReason::ALL.iter().map(|r| r.as_str().len()).max().unwrap_or(0);
+    let lines: Vec<String> =
+        tcpka::EndReason::ALL.iter().map(|r| format!("  {:<width$}  {}", r.as_str(), r.meaning())).collect();
+    format!("Verdicts (end_reason):\n{}", lines.join("\n"))
+}
 
 #[derive(Parser)]
 #[command(
@@ -42,11 +40,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files
-    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset:middlebox regression.pcap\n  tcpka analyze --only reset --format ndjson big.pcap | jq .reset_cause\n\n{VERDICTS}\n\n{}\n\n{EXIT_CODES}", reset_causes()))]
+    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpka analyze -r capture.pcap tcp port 7777\n  tcpka analyze --format html capture.pcap > report.html\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset:middlebox regression.pcap\n  tcpka analyze --only reset --format ndjson big.pcap | jq .reset_cause\n  tcpka analyze ring/    (a directory of ring-buffer files: one capture)\n  tcpka analyze --vantage client=c.pcap --vantage server=s.pcap\n\n{}\n\n{}\n\n{EXIT_CODES}", verdicts(), reset_causes()))]
+    #[command(override_usage = "tcpka analyze [OPTIONS] FILE... [EXPR]\n       tcpka analyze [OPTIONS] -r FILE [EXPR]")]
     Analyze(AnalyzeArgs),
     /// Capture from a network interface and stream events as they happen
     #[command(after_help = LIVE_HELP)]
     Live(LiveArgs),
+    /// Print a shell completion script (e.g. tcpka completions bash > /etc/bash_completion.d/tcpka)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): tcpka man > tcpka.1 && man ./tcpka.1
+    Man,
 }
 
 const LIVE_HELP: &str = "\
@@ -135,16 +141,23 @@ struct LiveArgs {
 #[derive(clap::Args)]
 struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, also compressed, recognised by content) or
-    /// directories of them (a ring buffer); "-" reads standard input
-    #[arg(required_unless_present = "vantage", value_name = "FILE")]
+    /// directories of them (a ring buffer); "-" reads standard input. A filter
+    /// expression may follow the files, as tcpdump takes it: tcpka analyze
+    /// x.pcap tcp port 80
+    #[arg(required_unless_present_any = ["read", "vantage"], value_name = "FILE")]
     files: Vec<std::ffi::OsString>,
+
+    /// A capture file, as tcpdump -r takes it (may be repeated); the other
+    /// arguments are then the filter expression
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<std::ffi::OsString>,
 
     /// Two captures of the same connections taken at once at two points of
     /// their path (e.g. either side of a NAT or firewall), each named:
     /// `--vantage client=c.pcap --vantage server=s.pcap`. Besides each
     /// capture's report: which connection is which, and the packets that
     /// were lost or injected between the two points
-    #[arg(long, value_name = "NAME=FILE", value_parser = parse_vantage, conflicts_with_all = ["files", "concat", "separate"])]
+    #[arg(long, value_name = "NAME=FILE", value_parser = parse_vantage, conflicts_with_all = ["files", "read", "concat", "separate"])]
     vantage: Vec<(String, std::ffi::OsString)>,
 
     /// Only packets matching this BPF filter, as in `tcpdump -r FILE EXPR` (frame numbers stay those of the file)
@@ -162,6 +175,10 @@ struct AnalyzeArgs {
     /// Draw tables and ladder diagrams with plain ASCII instead of box-drawing characters
     #[arg(long)]
     ascii: bool,
+
+    /// Colour the table: auto (on a terminal, unless NO_COLOR is set), always or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
 
     /// Also print every TCP packet with its classification (keepalive probe,
     /// probe ACK, zero-window probe, retransmission, …) to standard error
@@ -198,6 +215,8 @@ enum Format {
     /// One JSON object per line: each connection as it is judged, then a
     /// summary (docs/schema.md)
     Ndjson,
+    /// One self-contained HTML page (no network, prints well), ladders as SVG
+    Html,
 }
 
 /// Live output: the events are one JSON object per line already.
@@ -233,15 +252,31 @@ fn parse_selector(s: &str) -> Result<Selector, String> {
     s.parse()
 }
 
+/// The command line's definition, with the libpcap tcpka runs with in `--version`.
+fn command() -> clap::Command {
+    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), tcpka::libpcap_version());
+    Cli::command().version(version)
+}
+
 fn parse_events(s: &str) -> Result<tcpka::EventSelection, String> {
     s.parse()
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Live(args) => live(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "tcpka", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(command()).render(&mut io::stdout()).map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
     };
     match result {
         Ok(code) => code,
@@ -287,14 +322,30 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
+fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
+    // Two vantage points name their files with --vantage (clap keeps files and -r away).
+    let (files, filter) = if args.vantage.is_empty() {
+        tcpka::files_and_filter(std::mem::take(&mut args.files), std::mem::take(&mut args.read), args.filter.take())
+            .map_err(Failure::from)?
+    } else {
+        (Vec::new(), args.filter.take())
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // anstream's rule: a terminal, and neither NO_COLOR nor TERM=dumb.
+        ColorChoice::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
+    };
     let stdout = io::stdout().lock();
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
         // With --only, the table lists what was asked for, abnormal or not.
-        Format::Table => Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii)),
+        Format::Table => {
+            Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
+        }
         Format::Json => Box::new(JsonSink::new(out)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
     };
     let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
     let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());
@@ -307,17 +358,29 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     // A bar of bytes read against the file size, on standard error, only
     // when that is a terminal (indicatif draws nothing otherwise).
     let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    bar.set_style(
+    // Standard input or a FIFO has no size: a spinner with the bytes read and the rate.
+    let bar_style =
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
             .expect("valid template")
-            .progress_chars("=> "),
-    );
+            .progress_chars("=> ");
+    let spinner_style =
+        ProgressStyle::with_template("{msg} {spinner} {bytes} read, {binary_bytes_per_sec}").expect("valid template");
+    bar.set_style(bar_style.clone());
     let mut current = String::new();
     let progress = |path: &str, done, total: Option<u64>| {
         if current != path {
             current = path.to_string();
             bar.set_message(current.clone());
-            bar.set_length(total.unwrap_or(0));
+            match total {
+                Some(total) => {
+                    bar.set_style(bar_style.clone());
+                    bar.set_length(total);
+                }
+                None => {
+                    bar.set_style(spinner_style.clone());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                }
+            }
         }
         bar.set_position(done);
     };
@@ -327,11 +390,11 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             (_, true) => tcpka::Joining::Separate,
             _ => tcpka::Joining::Auto,
         };
-        tcpka::analyze_files(&mut judge, &args.files, args.filter.as_deref(), joining, progress, trace)?
+        tcpka::analyze_files(&mut judge, &files, filter.as_deref(), joining, progress, trace)?
     } else if args.vantage.len() != 2 {
         return Err(format!("--vantage names two captures (one per point), not {}", args.vantage.len()).into());
     } else {
-        tcpka::analyze_vantage(&mut judge, &args.vantage, args.filter.as_deref(), progress, trace)?
+        tcpka::analyze_vantage(&mut judge, &args.vantage, filter.as_deref(), progress, trace)?
     };
     bar.finish_and_clear();
     // The trace is buffered: its last lines failing to reach standard

@@ -194,16 +194,17 @@ fn only_picks_by_verdict_and_cause_in_every_format() {
     let mut table_args = vec!["analyze"];
     table_args.extend(&args);
     let text = common::stdout(&common::tcpka(&table_args));
-    let findings = text.split("\nFindings\n").nth(1).expect("a Findings section");
-    let headings: Vec<&str> = findings.lines().filter(|l| l.starts_with('[')).collect();
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(headings.len() as u64, expected, "{text}");
     assert!(
-        headings.iter().all(|h| h.contains(": reset:middlebox (") || h.contains(": half-closed (")),
+        headings.iter().all(|h| h.contains("] reset:middlebox: ") || h.contains("] half-closed: ")),
         "{headings:#?}"
     );
     // The summary line names the causes of the resets.
     let resets = doc["summary"]["by_end_reason"]["reset"].as_u64().unwrap();
-    let line = text.lines().find(|l| l.contains(" connections: ")).expect("the summary line");
+    // The summary line (wrapped to the width: folded back).
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = folded.split(" connections: ").nth(1).expect("the summary line");
     let causes = line.split(&format!("reset {resets} (")).nth(1).expect("reset counts with causes");
     let causes = causes.split(')').next().unwrap();
     for (cause, n) in doc["summary"]["by_reset_cause"].as_object().unwrap() {
@@ -259,5 +260,70 @@ fn the_table_draws_a_ladder_for_each_abnormal_connection() {
     assert!(ascii.lines().any(|l| l.trim_start().starts_with("12 |<-") && l.contains("keepalive probe 2")), "{ascii}");
     // An orderly close gets no ladder, even when listed.
     let all = common::stdout(&common::tcpka(&["analyze", "--all", &fixture("ka-answered-close.pcap")]));
-    assert!(all.contains(": closed (") && !all.contains(" │─"), "{all}");
+    assert!(all.contains("] closed: ") && !all.contains(" │─"), "{all}");
+}
+
+#[test]
+fn every_fixture_fits_80_columns_without_breaking_a_word() {
+    for capture in fixture_captures() {
+        let path = capture.to_str().unwrap();
+        for extra in [&[][..], &["--all"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_tcpka"))
+                .arg("analyze")
+                .args(extra)
+                .arg(path)
+                .env("COLUMNS", "80")
+                .output()
+                .unwrap();
+            let text = common::stdout(&out);
+            for line in text.lines() {
+                assert!(line.chars().count() <= 80, "{path} {extra:?}: over 80 columns:\n{line}");
+            }
+            // Every diagnosis, evidence and filter told is whole in the
+            // text, but for the line breaks between words: nothing was
+            // broken mid-token (a break inside a word would not match).
+            let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+            let folded = fold(&text);
+            let (doc, _) = analyze_json(&[path]);
+            // The connections a story lists after its first: told by the
+            // first (their diagnosis may read the same, their evidence is not shown).
+            let mut listed_after_first = std::collections::HashSet::new();
+            let mut in_list = None;
+            for line in text.lines() {
+                if line.contains(" connections of this story (") {
+                    in_list = Some(0);
+                    continue;
+                }
+                let id = line.strip_prefix("      ").and_then(|l| l.split_whitespace().next());
+                match (in_list, id) {
+                    (Some(n), Some(id)) if id.contains('-') && id.chars().next().unwrap().is_ascii_digit() => {
+                        if n > 0 {
+                            listed_after_first.insert(id.to_string());
+                        }
+                        in_list = Some(n + 1);
+                    }
+                    (Some(_), _) if !line.starts_with("        ") => in_list = None,
+                    _ => {}
+                }
+            }
+            let mut told = 0;
+            for conn in doc["connections"].as_array().unwrap() {
+                if !folded.contains(&fold(conn["diagnosis"].as_str().unwrap())) {
+                    continue; // not told: a normal ending without --all, or a story told by its first connection
+                }
+                if listed_after_first.contains(conn["id"].as_str().unwrap()) {
+                    continue; // its story's first connection is told
+                }
+                told += 1;
+                for e in conn["evidence"].as_array().unwrap() {
+                    let what = fold(e["what"].as_str().unwrap());
+                    assert!(folded.contains(&what), "{path} {extra:?}: '{what}' broken or missing in:\n{text}");
+                }
+                let filter = conn["wireshark_filter"].as_str().unwrap();
+                assert!(folded.contains(filter), "{path} {extra:?}: '{filter}' broken or missing in:\n{text}");
+            }
+            let stories = text.lines().filter(|l| l.starts_with('[')).count();
+            assert_eq!(told, stories, "{path} {extra:?}: a story's diagnosis is broken:\n{text}");
+        }
+    }
 }

@@ -2,13 +2,14 @@
 //! endpoints as rails, the packets that tell the story as arrows between
 //! them (the handshake, the last data each way, the last packet before an
 //! idle period, each keepalive probe with its interval and its answer, the
-//! retransmissions, the FINs and RSTs), each with its frame number and time,
-//! the silences between them with their length, and how it ended: a RST, or
-//! silence. Built once from the connection's marks and verdict, drawn in
+//! retransmissions, a handshake's repeated SYNs, a zero window and the
+//! probes of it, the FINs and RSTs), each with its frame number and time,
+//! the silences between them with their length, and how it ended: a RST,
+//! silence, or stuck when the capture ended. Built once from the connection's marks and verdict, drawn in
 //! the terminal here ([`render_text`]) and as SVG in the HTML report.
 
 use crate::flow::{Connection, PacketRef, Side};
-use crate::verdict::{Judgement, ResetCause, Verdict};
+use crate::verdict::{Judgement, ResetCause, Stall, Verdict};
 use std::collections::BTreeMap;
 
 /// At most this many probes (or retransmissions) of a run are drawn: the
@@ -22,6 +23,16 @@ const GAP_ROW_S: f64 = 1.0;
 pub enum Arrow {
     Syn,
     SynAck,
+    /// The client's SYN `n` (from 2: a retransmission); `after_s` since the SYN before it.
+    SynAgain {
+        n: u32,
+        after_s: Option<f64>,
+    },
+    /// The server's SYN-ACK `n` (from 2), likewise.
+    SynAckAgain {
+        n: u32,
+        after_s: Option<f64>,
+    },
     /// The last segment with payload this side sent.
     Data,
     /// The last packet the prober received before its idle period.
@@ -36,6 +47,13 @@ pub enum Arrow {
     Unacked,
     /// Retransmission `n` of it; `after_s` since the transmission before it.
     Retransmission {
+        n: u32,
+        after_s: Option<f64>,
+    },
+    /// The first packet advertising the zero window its sender then kept closed.
+    ZeroWindow,
+    /// Zero-window probe `n` of the peer; `after_s` since the probe before it.
+    ZeroWindowProbe {
         n: u32,
         after_s: Option<f64>,
     },
@@ -55,6 +73,10 @@ impl Arrow {
         match self {
             Arrow::Syn => "SYN".into(),
             Arrow::SynAck => "SYN-ACK".into(),
+            Arrow::SynAgain { n, after_s: None } => format!("SYN {n}"),
+            Arrow::SynAgain { n, after_s: Some(s) } => format!("SYN {n} (+{})", secs(s)),
+            Arrow::SynAckAgain { n, after_s: None } => format!("SYN-ACK {n}"),
+            Arrow::SynAckAgain { n, after_s: Some(s) } => format!("SYN-ACK {n} (+{})", secs(s)),
             Arrow::Data => "data".into(),
             Arrow::LastBeforeIdle => "last packet before idle".into(),
             Arrow::Probe { n, after_s: None } => format!("keepalive probe {n}"),
@@ -63,6 +85,9 @@ impl Arrow {
             Arrow::Unacked => "data, never ACKed".into(),
             Arrow::Retransmission { n, after_s: None } => format!("retransmission {n}"),
             Arrow::Retransmission { n, after_s: Some(s) } => format!("retransmission {n} (+{})", secs(s)),
+            Arrow::ZeroWindow => "window 0".into(),
+            Arrow::ZeroWindowProbe { n, after_s: None } => format!("zero-window probe {n}"),
+            Arrow::ZeroWindowProbe { n, after_s: Some(s) } => format!("zero-window probe {n} (+{})", secs(s)),
             Arrow::Fin => "FIN".into(),
             Arrow::Rst => "RST".into(),
             Arrow::ForgedRst => "RST, forged (TTL)".into(),
@@ -77,9 +102,9 @@ impl Arrow {
             Arrow::Last => 0,
             Arrow::Data => 1,
             Arrow::LastBeforeIdle => 2,
-            Arrow::ProbeAnswer | Arrow::Unacked => 3,
-            Arrow::Probe { .. } | Arrow::Retransmission { .. } => 4,
-            Arrow::Syn | Arrow::SynAck | Arrow::Fin => 5,
+            Arrow::ProbeAnswer | Arrow::Unacked | Arrow::ZeroWindow => 3,
+            Arrow::Probe { .. } | Arrow::Retransmission { .. } | Arrow::ZeroWindowProbe { .. } => 4,
+            Arrow::Syn | Arrow::SynAck | Arrow::SynAgain { .. } | Arrow::SynAckAgain { .. } | Arrow::Fin => 5,
             Arrow::Rst => 6,
             Arrow::ForgedRst | Arrow::InjectedRst => 7,
         }
@@ -169,8 +194,11 @@ impl Picks {
         let total = number(last) + 1 - number(0);
         let drawn = (0..kept.len()).filter(|&i| shown(i)).count() as u32;
         let missing = total.saturating_sub(drawn);
-        if missing > 0 {
-            let at = kept[head.min(kept.len() - 1)].frame;
+        // Told where the first are missing: before the first kept one not
+        // drawn, or after the kept one the numbers jump from.
+        let first_missing = (1..kept.len()).find(|&i| !shown(i) || number(i) > number(i - 1) + 1);
+        if let Some(i) = first_missing.filter(|_| missing > 0) {
+            let at = if shown(i) { kept[i - 1].frame } else { kept[i].frame };
             self.elided.push((at, what, missing));
         }
     }
@@ -238,6 +266,40 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
             );
         }
     }
+    if let Some(h) = verdict.handshake() {
+        // The repeated SYNs (and SYN-ACKs) are the handshake's story: the
+        // backoff, then silence or a give-up. The flow table keeps the first
+        // ones, numbered in order; those beyond are counted.
+        for (side, kept, count, what) in
+            [(Side::Client, &h.syns, h.syn_count, "SYNs"), (Side::Server, &h.syn_acks, h.syn_ack_count, "SYN-ACKs")]
+        {
+            let arrow = |n: u32, after_s| match (side, n) {
+                (Side::Client, 1) => Arrow::Syn,
+                (Side::Server, 1) => Arrow::SynAck,
+                (Side::Client, _) => Arrow::SynAgain { n, after_s },
+                (Side::Server, _) => Arrow::SynAckAgain { n, after_s },
+            };
+            picks.add_run(side, kept, |i| i as u32 + 1, arrow, what);
+            let beyond = count.saturating_sub(kept.len() as u32);
+            if let Some(last) = kept.last().filter(|_| beyond > 0) {
+                picks.elided.push((last.frame + 1, what, beyond));
+            }
+        }
+    }
+    if let Some(z) = verdict.zero_window() {
+        // The receiver's window closing, then its peer's probes (the flow
+        // table keeps the first and the last; the others are counted).
+        picks.add(z.receiver, z.since, Arrow::ZeroWindow);
+        let kept: Vec<PacketRef> = if z.probes > 1 { vec![z.first_probe, z.last_probe] } else { vec![z.first_probe] };
+        let number = |i: usize| if i == 0 { 1 } else { z.probes };
+        picks.add_run(
+            z.receiver.peer(),
+            &kept,
+            number,
+            |n, after_s| Arrow::ZeroWindowProbe { n, after_s },
+            "zero-window probes",
+        );
+    }
     let mut rows = Vec::new();
     let mut previous: Option<PacketRef> = None;
     let silences: Vec<(f64, u64)> =
@@ -246,11 +308,22 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
     elided.sort_by_key(|e| e.0);
     let mut elided = elided.into_iter().peekable();
     for (&frame, &(from, arrow, p)) in &picks.by_frame {
+        // Packets left out before this one, then the time that passed.
+        while let Some(&(_, what, count)) = elided.peek().filter(|e| e.0 < frame) {
+            rows.push(Row::Elided { what, count });
+            elided.next();
+        }
         if let Some(prev) = previous {
             let gap = p.ts.secs_since(prev.ts);
             // A probe's or retransmission's own label says its interval.
-            let labelled =
-                matches!(arrow, Arrow::Probe { after_s: Some(_), .. } | Arrow::Retransmission { after_s: Some(_), .. });
+            let labelled = matches!(
+                arrow,
+                Arrow::Probe { after_s: Some(_), .. }
+                    | Arrow::Retransmission { after_s: Some(_), .. }
+                    | Arrow::SynAgain { after_s: Some(_), .. }
+                    | Arrow::SynAckAgain { after_s: Some(_), .. }
+                    | Arrow::ZeroWindowProbe { after_s: Some(_), .. }
+            );
             // A silence the capture shows ending at this packet is told as
             // idle, with its own length (from the connection's packet before,
             // which may not be drawn); otherwise only the time between the drawn packets.
@@ -261,13 +334,11 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
                 _ => {}
             }
         }
-        while let Some(&(_, what, count)) = elided.peek().filter(|e| e.0 < frame) {
-            rows.push(Row::Elided { what, count });
-            elided.next();
-        }
         rows.push(Row::Packet { frame, t_s: p.ts.secs_since(conn.first.ts), from, arrow });
         previous = Some(p);
     }
+    // Packets left out after the last one drawn (SYNs beyond those kept).
+    rows.extend(elided.map(|(_, what, count)| Row::Elided { what, count }));
     if let Some(words) = ending_words(conn, verdict) {
         rows.push(Row::End { words });
     }
@@ -291,6 +362,15 @@ fn ending_words(conn: &Connection, verdict: &Judgement) -> Option<String> {
             Some(format!("still open, {} idle at the capture's end", secs(*idle_at_end_s)))
         }
         Verdict::Open { idle_at_end_s } => Some(format!("nothing more for {}", secs(*idle_at_end_s))),
+        Verdict::NeverEstablished(h) if h.syn_ack_count > 0 => Some("the client never ACKed the SYN-ACK".into()),
+        Verdict::NeverEstablished(h) if h.client_stopped => Some("no answer; the client stopped trying".into()),
+        Verdict::NeverEstablished(h) => {
+            Some(format!("no answer, {} quiet at the capture's end", secs(h.quiet_after_s)))
+        }
+        Verdict::Stalled(stall) => Some(match &**stall {
+            Stall::Retransmitting(_) => "still retransmitting at the capture's end".to_string(),
+            Stall::ZeroWindow(z) => format!("window still 0 after {}", secs(z.closed_for_s)),
+        }),
         _ => None,
     }
 }
@@ -311,6 +391,8 @@ const ASCII: Pen = Pen { rail: '|', quiet_rail: ':', line: '-', right: '>', left
 /// Columns: frame number, the left rail, the arrows, the right rail, the time.
 const FRAME_COLS: usize = 8;
 const SPAN: usize = 46;
+/// The time column: " t+" and up to 9 characters of seconds.
+const TIME_COLS: usize = 12;
 
 /// Draws the ladder in at most 72 columns (with the 4-column indent the
 /// table uses: 76), box-drawing characters or, when `ascii`, plain ASCII.
@@ -320,10 +402,12 @@ pub fn render_text(ladder: &Ladder, client: &str, server: &str, ascii: bool) -> 
     let pad = " ".repeat(FRAME_COLS + 1);
     // The endpoints over their rails: the client's name starts at the left
     // rail, the server's ends at the right one (or has its own line).
+    // The server's name may reach into the time column.
     let (left, right) = (format!("client {client}"), format!("server {server}"));
+    let (left_len, right_len) = (left.chars().count(), right.chars().count());
     let right_end = SPAN + 2;
-    if left.chars().count() + 2 + right.chars().count() <= right_end {
-        let fill = right_end - left.chars().count() - right.chars().count();
+    if left_len + 2 + right_len <= right_end + TIME_COLS {
+        let fill = right_end.saturating_sub(left_len + right_len).max(2);
         out.push(format!("{pad}{left}{}{right}", " ".repeat(fill)));
     } else {
         out.push(format!("{pad}{left}"));
@@ -495,5 +579,76 @@ mod tests {
         assert_eq!(probes, vec![1, 2, 3, 7, 8, 9]);
         assert!(l.rows.contains(&Row::Elided { what: "probes", count: 3 }), "{:?}", l.rows);
         assert_eq!(l.rows.last(), Some(&Row::End { words: "silence: the client gave up without a RST".into() }));
+    }
+
+    fn packet_labels(l: &Ladder) -> Vec<(u64, Side, String)> {
+        l.rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Packet { frame, from, arrow, .. } => Some((*frame, *from, arrow.label())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unanswered_syns_are_numbered_with_their_backoff_and_end_in_no_answer() {
+        // A Linux client with tcp_syn_retries=3: SYNs at 0, 1, 3, 7 s (RTO
+        // 1 s doubled, RFC 6298 §5.5), then it gives up; the capture goes on.
+        let mut w = Wire::new();
+        for t in [0.0, 1.004, 3.012, 7.028] {
+            w.send(t, seg(C, SYN, 1000, 0, 0));
+        }
+        let l = ladder_of(w, 30.0);
+        assert_eq!(
+            packet_labels(&l),
+            vec![
+                (1, Side::Client, "SYN".to_string()),
+                (2, Side::Client, "SYN 2 (+1.004 s)".to_string()),
+                (3, Side::Client, "SYN 3 (+2.008 s)".to_string()),
+                (4, Side::Client, "SYN 4 (+4.016 s)".to_string()),
+            ]
+        );
+        // Each SYN's label says its interval: no gap rows between them.
+        assert!(!l.rows.iter().any(|r| matches!(r, Row::Gap { .. })), "{:?}", l.rows);
+        assert_eq!(l.rows.last(), Some(&Row::End { words: "no answer; the client stopped trying".into() }));
+
+        // Answered by SYN-ACKs the client never acknowledges: both sides' repeats.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(1.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        let l = ladder_of(w, 3.0);
+        let labels: Vec<String> = packet_labels(&l).into_iter().map(|p| p.2).collect();
+        assert_eq!(labels, ["SYN", "SYN-ACK", "SYN-ACK 2 (+1.000 s)"]);
+        assert!(matches!(l.rows.last(), Some(Row::End { words }) if words == "the client never ACKed the SYN-ACK"));
+    }
+
+    #[test]
+    fn a_zero_window_stall_shows_the_window_closing_and_the_probes_with_those_left_out_between() {
+        // As the verdict's test: the client stops reading, the server's
+        // zero-window probes back off (RFC 9293 §3.8.6.1) and are answered
+        // with the window still closed.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+        w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0)); // frame 8
+        let mut t = 1.201;
+        for _ in 0..5 {
+            w.send(t, seg(S, ACK, 5200, 1011, 0));
+            w.send(t + 0.001, seg(C, ACK, 1011, 5201, 0).window(0));
+            t += 2.0 * (t - 1.001);
+        }
+        let l = ladder_of(w, 20.0);
+        let labels = packet_labels(&l);
+        assert!(labels.contains(&(8, Side::Client, "window 0".to_string())), "{labels:?}");
+        assert!(labels.contains(&(9, Side::Server, "zero-window probe 1".to_string())), "{labels:?}");
+        assert!(labels.contains(&(17, Side::Server, "zero-window probe 5".to_string())), "{labels:?}");
+        // The three probes the flow table did not keep are told between the first and the last.
+        let at = |want: &dyn Fn(&Row) -> bool| l.rows.iter().position(want).unwrap();
+        let elided = at(&|r| *r == Row::Elided { what: "zero-window probes", count: 3 });
+        let first = at(&|r| matches!(r, Row::Packet { frame: 9, .. }));
+        let last = at(&|r| matches!(r, Row::Packet { frame: 17, .. }));
+        assert!(first < elided && elided < last, "{:?}", l.rows);
+        assert_eq!(l.rows.last(), Some(&Row::End { words: "window still 0 after 19.0 s".into() }));
     }
 }

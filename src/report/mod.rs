@@ -3,10 +3,12 @@
 //! judged, and handed to a [`ReportSink`]; the flow table then drops it.
 
 pub mod diagnosis;
+pub mod html;
 pub mod json;
 pub mod ladder;
 pub mod ndjson;
 mod runwide;
+pub mod stories;
 pub mod table;
 pub mod vantage;
 

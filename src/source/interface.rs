@@ -351,6 +351,20 @@ fn open_error(name: &str, e: pcap::Error) -> InterfaceError {
     InterfaceError::Open { interface: name.into(), reason }
 }
 
+unsafe extern "C" {
+    /// libpcap's own version string ("libpcap version 1.10.3 (with TPACKET_V3)");
+    /// the pcap crate does not wrap it. Linked through the pcap crate.
+    fn pcap_lib_version() -> *const libc::c_char;
+}
+
+/// The version of the libpcap tcpka runs with, as `tcpdump --version` prints it.
+pub fn libpcap_version() -> String {
+    // SAFETY: pcap_lib_version takes nothing and returns a pointer to a
+    // static NUL-terminated string that libpcap owns and never frees.
+    let version = unsafe { std::ffi::CStr::from_ptr(pcap_lib_version()) };
+    version.to_string_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

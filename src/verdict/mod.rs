@@ -80,6 +80,20 @@ impl EndReason {
         }
     }
 
+    /// What the verdict means, in a line (the help's list of verdicts).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            EndReason::KeepaliveTimeout => "a side's keepalive probes went unanswered; it gave up",
+            EndReason::RetransmissionTimeout => "data was never acknowledged; its sender gave up",
+            EndReason::Reset => "a RST ended the connection",
+            EndReason::Closed => "both sides sent FIN",
+            EndReason::HalfClosed => "one side sent FIN, the other never closed",
+            EndReason::NeverEstablished => "SYNs nobody answered, or a SYN-ACK never acknowledged",
+            EndReason::Stalled => "stuck at the end: retransmitting, or a zero window",
+            EndReason::Open => "still open when the capture ended",
+        }
+    }
+
     /// Whether the default report lists connections with this verdict.
     pub fn is_abnormal(self) -> bool {
         matches!(
