@@ -3,8 +3,10 @@
 use crate::decode::Segment;
 use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
-use crate::source::file::FileSource;
+use crate::source::file::{FileSource, Skipped};
+use crate::source::series::{self, Group, Joining};
 use crate::source::{Next, PacketSource, filter};
+use crate::vantage::{self, Point};
 use std::ffi::OsString;
 use std::io;
 use thiserror::Error;
@@ -32,68 +34,229 @@ pub struct Outcome {
     pub captures_read: usize,
 }
 
-/// Reads every file in turn ("-" = standard input). A file that cannot be
-/// read is reported and skipped; the others are still analysed. The filter
-/// is checked first, for Ethernet (the link type whose filters are a
-/// superset): a syntax error is said once, before any file is read.
+/// What every file of a run is read with.
+struct Reading<'a, 't, P> {
+    filter: Option<&'a str>,
+    progress: P,
+    trace: Option<&'a mut Tracer<'t>>,
+    outcome: Outcome,
+}
+
+/// Reads every file in turn ("-" = standard input). Files that continue
+/// one another (a ring buffer, a directory of one; see
+/// [`series`]) are read as one capture, unless
+/// `joining` says otherwise. A file that cannot be read is reported and
+/// skipped; the others are still analysed. The filter is checked first,
+/// for Ethernet (the link type whose filters are a superset): a syntax
+/// error is said once, before any file is read.
 pub fn analyze_files(
     judge: &mut Judge<'_>,
     files: &[OsString],
     filter: Option<&str>,
-    mut progress: impl FnMut(&str, u64, Option<u64>),
-    mut trace: Option<&mut Tracer<'_>>,
+    joining: Joining,
+    progress: impl FnMut(&str, u64, Option<u64>),
+    trace: Option<&mut Tracer<'_>>,
 ) -> Result<Outcome, AnalyzeError> {
     if let Some(expr) = filter {
         filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
     }
-    let mut outcome = Outcome::default();
-    for file in files {
-        let name = file.to_string_lossy();
-        let mut source = match FileSource::open(file, filter) {
-            Ok(f) => f,
-            Err(e) => {
-                judge.add_unreadable(&name, e.to_string());
-                outcome.input_errors.push(e.to_string());
-                continue;
-            }
+    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    for group in series::group(files, joining) {
+        reading.group(judge, &group)?;
+    }
+    Ok(reading.outcome)
+}
+
+/// Reads two captures of the same connections taken at once at two points
+/// of their path (`points`: each point's name and file), each as a capture
+/// of its own, and compares them ([`vantage`]): which connection at one
+/// point is which at the other, and which packets one point saw and the
+/// other did not. A capture that cannot be read is reported as by
+/// [`analyze_files`]; the comparison then is not made.
+pub fn analyze_vantage(
+    judge: &mut Judge<'_>,
+    points: &[(String, OsString)],
+    filter: Option<&str>,
+    progress: impl FnMut(&str, u64, Option<u64>),
+    trace: Option<&mut Tracer<'_>>,
+) -> Result<Outcome, AnalyzeError> {
+    if let Some(expr) = filter {
+        filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
+    }
+    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    let mut seen = Vec::new();
+    for (name, file) in points {
+        let Some(mut source) = reading.open_next(&mut std::iter::once(file), |path, e| judge.add_unreadable(path, e))
+        else {
+            continue;
         };
-        outcome.captures_read += 1;
+        let mut point = Point::new(name, &source.path);
         let format = source.format.clone();
         let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
+        reading.file(&mut pipeline, &mut source, false, Some(&mut point))?;
+        point.ended = source.capture_end();
+        pipeline.end()?;
+        seen.push(point);
+    }
+    if let [a, b] = seen.as_slice() {
+        judge.add_vantage(&vantage::compare(a, b));
+    }
+    Ok(reading.outcome)
+}
+
+impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
+    /// Opens the next file of `files` that can be read; each one that cannot
+    /// is recorded with `unreadable`.
+    fn open_next<'f>(
+        &mut self,
+        files: &mut impl Iterator<Item = &'f OsString>,
+        mut unreadable: impl FnMut(&str, String),
+    ) -> Option<FileSource> {
+        for file in files {
+            match FileSource::open(file, self.filter) {
+                Ok(source) => {
+                    self.outcome.captures_read += 1;
+                    return Some(source);
+                }
+                Err(e) => {
+                    unreadable(&file.to_string_lossy(), e.to_string());
+                    self.outcome.input_errors.push(e.to_string());
+                }
+            }
+        }
+        None
+    }
+
+    /// Reads a group of files: as one capture while each file continues
+    /// the one before it (or always, when the group was forced together).
+    fn group(&mut self, judge: &mut Judge<'_>, group: &Group) -> Result<(), AnalyzeError> {
+        let several = group.files.len() > 1;
+        let mut files = group.files.iter();
+        let Some(mut source) = self.open_next(&mut files, |path, e| judge.add_unreadable(path, e)) else {
+            return Ok(());
+        };
+        loop {
+            let format = source.format.clone();
+            let mut pipeline = Pipeline::new(judge, &source.path, Some(&format), source.link());
+            let next = loop {
+                let link = source.link().name.clone();
+                self.file(&mut pipeline, &mut source, several, None)?;
+                let Some(next) = self.open_next(&mut files, |path, e| pipeline.add_unreadable(path, e)) else {
+                    break None;
+                };
+                source = next;
+                let first = source.first_time();
+                if !group.forced && !series::continues(&link, pipeline.last_time(), &source.link().name, first) {
+                    break Some(source);
+                }
+                pipeline.next_file(&source.path, source.link());
+            };
+            pipeline.end()?;
+            match next {
+                Some(next) => source = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads one file into the capture `pipeline` is reading; `several`
+    /// when the capture may span several files (its warnings then name the
+    /// file); every TCP packet also to `point`, when given.
+    fn file(
+        &mut self,
+        pipeline: &mut Pipeline<'_, '_>,
+        source: &mut FileSource,
+        several: bool,
+        mut point: Option<&mut Point>,
+    ) -> Result<(), AnalyzeError> {
+        let name = source.path.clone();
         let size = source.size;
+        let frames_before = pipeline.frames();
         let mut reported = 0;
+        let mut broken = None;
         loop {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
-                progress(&name, reported, size);
+                (self.progress)(&name, reported, size);
             }
             match source.next_packet() {
                 Next::Packet(p) => {
-                    if let (Some((seg, class)), Some(t)) = (pipeline.packet(p.ts, p.data)?, trace.as_mut()) {
-                        t(PacketRef { frame: pipeline.frames(), ts: p.ts }, &seg, class)?;
+                    if let Some((seg, class)) = pipeline.packet(p.ts, p.data)? {
+                        let at = PacketRef { frame: pipeline.frames(), ts: p.ts };
+                        if let Some(t) = self.trace.as_mut() {
+                            t(at, &seg, class)?;
+                        }
+                        if let Some(point) = point.as_mut() {
+                            point.record(at, &seg, class);
+                        }
                     }
                 }
                 Next::Link(link) => pipeline.set_link(link),
                 Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
-                    // The capture's error: what was read before it is in the report.
-                    let msg = format!(
-                        "{name}: the file is cut off or damaged after packet {}: {reason}; the packets before it were analysed",
-                        pipeline.frames()
-                    );
-                    pipeline.set_error(msg.clone());
-                    outcome.input_errors.push(msg);
+                    // Numbered in this file, for Wireshark.
+                    broken = Some((pipeline.frames() - frames_before, reason));
                     break;
                 }
             }
         }
-        for warning in source.take_warnings() {
-            pipeline.warn(warning);
+        // The capture's error: what was read around it is in the report.
+        if let Some(msg) = damage_report(&name, &source.take_skipped(), broken) {
+            pipeline.set_error(msg.clone());
+            self.outcome.input_errors.push(msg);
         }
-        drop(source);
-        pipeline.end()?;
-        progress(&name, size.unwrap_or(0), size);
+        for warning in source.take_warnings() {
+            pipeline.warn(if several { format!("{name}: {warning}") } else { warning });
+        }
+        if let Some(end) = source.capture_end() {
+            pipeline.ran_until(end);
+        }
+        (self.progress)(&name, size.unwrap_or(0), size);
+        Ok(())
     }
-    Ok(outcome)
+}
+
+/// Damaged places listed one by one in a capture's error; more are counted.
+const DAMAGE_LISTED: usize = 5;
+
+/// A capture's error, when it was damaged: the places reading went on
+/// after (`skipped`), and where it broke off for good (`broken`: the
+/// packets read before it, and why), naming the file. Frame numbers go on
+/// after a skipped place as if it held no packet; Wireshark stops at the
+/// first, so the message says from which packet on it cannot show them.
+fn damage_report(name: &str, skipped: &[Skipped], broken: Option<(u64, String)>) -> Option<String> {
+    let Some(first) = skipped.first() else {
+        return broken.map(|(frames, reason)| {
+            format!("{name}: the file is cut off or damaged after packet {frames}: {reason}; the packets before it were analysed")
+        });
+    };
+    let mut places: Vec<String> = skipped
+        .iter()
+        .take(DAMAGE_LISTED)
+        .map(|s| {
+            format!(
+                "after packet {}: {}; reading resumed {} ({} bytes skipped)",
+                s.after_packet, s.damage, s.resumed_at, s.bytes
+            )
+        })
+        .collect();
+    if skipped.len() > DAMAGE_LISTED {
+        places.push(format!("{} more damaged places, each skipped", skipped.len() - DAMAGE_LISTED));
+    }
+    let count = match skipped.len() {
+        1 => "damaged".to_string(),
+        n => format!("damaged in {n} places:"),
+    };
+    let end = match broken {
+        Some((frames, reason)) => format!(
+            "; and it is cut off or damaged after packet {frames}: {reason}; the packets between and before were analysed"
+        ),
+        None => "; the packets on both sides were analysed".into(),
+    };
+    Some(format!(
+        "{name}: the file is {count} {}{end}; packets after the damage are numbered on from {} (Wireshark stops at the damage: it does not show them)",
+        places.join("; "),
+        first.after_packet + 1
+    ))
 }

@@ -2,6 +2,7 @@
 //! in `src/main.rs`): durations, signals, and telling a closed pipe from an error.
 
 use std::error::Error;
+use std::ffi::OsString;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -33,6 +34,87 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}': the duration must be more than zero"));
     }
     Ok(parsed)
+}
+
+/// The words a BPF filter expression starts with (pcap-filter(7)): its
+/// primitives' qualifiers and protocols, and the operators that may open it.
+const FILTER_WORDS: &[&str] = &[
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "ip",
+    "ip6",
+    "arp",
+    "rarp",
+    "ether",
+    "vlan",
+    "mpls",
+    "pppoes",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "src",
+    "dst",
+    "proto",
+    "gateway",
+    "broadcast",
+    "multicast",
+    "less",
+    "greater",
+    "len",
+    "inbound",
+    "outbound",
+    "not",
+    "!",
+    "(",
+];
+
+/// Whether `arg` looks like the start of a BPF filter (`tcp`, `port 80`,
+/// `tcp[13] & 2 != 0`, `not host …`) rather than a file name.
+fn starts_a_filter(arg: &str) -> bool {
+    let first = arg.split_whitespace().next().unwrap_or("");
+    let word = first.split(['[', '(']).next().unwrap_or("");
+    FILTER_WORDS.contains(&first) || (!word.is_empty() && FILTER_WORDS.contains(&word.to_ascii_lowercase().as_str()))
+}
+
+/// Where `tcpka analyze` gets its files and filter, typed as tcpdump users
+/// type them: `-r FILE` (any number of times) and a filter expression after
+/// the files (`tcpka analyze -r x.pcap tcp port 80`, or `tcpka analyze x.pcap
+/// tcp port 80`), as well as `-f EXPR`. With `-r`, every other argument is
+/// the filter, as in tcpdump; without, the arguments up to the first that
+/// is no file and starts a filter are the files. Errors say what to type.
+pub fn files_and_filter(
+    args: Vec<OsString>,
+    read: Vec<OsString>,
+    filter: Option<String>,
+) -> Result<(Vec<OsString>, Option<String>), String> {
+    let (files, trailing) = if read.is_empty() {
+        let is_filter =
+            |a: &OsString| a != "-" && !std::path::Path::new(a).exists() && a.to_str().is_some_and(starts_a_filter);
+        match args.iter().position(is_filter) {
+            Some(i) => (args[..i].to_vec(), args[i..].to_vec()),
+            None => (args, Vec::new()),
+        }
+    } else {
+        (read, args)
+    };
+    let trailing: Vec<String> = trailing.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let filter = match (filter, trailing.is_empty()) {
+        (filter, true) => filter,
+        (None, false) => Some(trailing.join(" ")),
+        (Some(f), false) => {
+            return Err(format!(
+                "two filters: -f '{f}' and '{}' after the files; give one (tcpka analyze -f EXPR FILE...)",
+                trailing.join(" ")
+            ));
+        }
+    };
+    if files.is_empty() {
+        return Err("no capture file: tcpka analyze FILE... (or -r FILE, or - for standard input)".into());
+    }
+    Ok((files, filter))
 }
 
 /// Sets the returned flag on SIGINT or SIGTERM; a second SIGINT/SIGTERM exits at once (status 130/143).
@@ -87,6 +169,41 @@ mod tests {
         assert!(parse_duration("99999999999999999999").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
         assert!(parse_duration("1.5 parsecs").is_err());
+    }
+
+    #[test]
+    fn takes_files_and_a_filter_as_tcpdump_users_type_them() {
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.pcap");
+        std::fs::write(&file, b"").unwrap();
+        let f = file.to_str().unwrap();
+        // A trailing expression after the files.
+        assert_eq!(
+            files_and_filter(os(&[f, "tcp", "port", "80"]), vec![], None),
+            Ok((os(&[f]), Some("tcp port 80".to_string())))
+        );
+        assert_eq!(
+            files_and_filter(os(&[f, "-", "not host 10.0.0.1"]), vec![], None).unwrap().1.as_deref(),
+            Some("not host 10.0.0.1")
+        );
+        assert_eq!(
+            files_and_filter(os(&[f, "tcp[13] & 2 != 0"]), vec![], None).unwrap().1.as_deref(),
+            Some("tcp[13] & 2 != 0")
+        );
+        // -r: every other argument is the filter, as in tcpdump.
+        assert_eq!(
+            files_and_filter(os(&["port", "7777"]), os(&[f]), None),
+            Ok((os(&[f]), Some("port 7777".to_string())))
+        );
+        // Only files; a missing file that is no filter word stays a file (its error names it).
+        assert_eq!(files_and_filter(os(&[f, "missing.pcap"]), vec![], None), Ok((os(&[f, "missing.pcap"]), None)));
+        assert_eq!(files_and_filter(os(&[f]), vec![], Some("tcp".into())), Ok((os(&[f]), Some("tcp".into()))));
+        // Two filters, or none of the files: said.
+        let err = files_and_filter(os(&[f, "port", "80"]), vec![], Some("tcp".into())).unwrap_err();
+        assert!(err.contains("two filters"), "{err}");
+        let err = files_and_filter(os(&["tcp", "port", "80"]), vec![], None).unwrap_err();
+        assert!(err.contains("no capture file"), "{err}");
     }
 
     #[test]

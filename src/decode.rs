@@ -141,26 +141,55 @@ const NFULA_PAYLOAD: u16 = 9;
 
 /// Decodes one captured frame of the given framing.
 pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
+    match locate(link, frame) {
+        Located::Ip(vlan, ip) => decode_ip(vlan, ip),
+        Located::NotIp => Decoded::NotTcp,
+        Located::Malformed => Decoded::Malformed,
+    }
+}
+
+/// The TCP header and the captured payload of a frame that [`decode`]s to a
+/// TCP segment (the IP packet's length, not the frame's: no link padding),
+/// for comparing two frames byte for byte. Only asked of the few frames the
+/// duplicate check cannot tell by their IP identification.
+pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
+    let Located::Ip(_, ip) = locate(link, frame) else { return None };
+    let (ip, _) = LaxIpSlice::from_slice(ip).ok()?;
+    let payload = ip.payload();
+    (payload.ip_number == IpNumber::TCP && !payload.fragmented).then_some(payload.payload)
+}
+
+/// Where a frame's IP packet is.
+enum Located<'a> {
+    /// The IP packet, behind these VLAN tags.
+    Ip(VlanPath, &'a [u8]),
+    /// A well-formed frame that carries no IP.
+    NotIp,
+    Malformed,
+}
+
+/// Finds the IP packet in a frame of the given framing.
+fn locate(link: LinkKind, frame: &[u8]) -> Located<'_> {
     match link {
-        LinkKind::Ethernet => decode_ethernet(frame),
+        LinkKind::Ethernet => locate_ethernet(frame),
         LinkKind::LinuxSll => match frame.get(14..16) {
-            Some(p) => decode_ether_type(VlanPath::default(), be16(p), &frame[16..]),
-            None => Decoded::Malformed,
+            Some(p) => locate_ether_type(VlanPath::default(), be16(p), &frame[16..]),
+            None => Located::Malformed,
         },
         LinkKind::LinuxSll2 => match frame.get(0..2) {
-            Some(p) if frame.len() >= 20 => decode_ether_type(VlanPath::default(), be16(p), &frame[20..]),
-            _ => Decoded::Malformed,
+            Some(p) if frame.len() >= 20 => locate_ether_type(VlanPath::default(), be16(p), &frame[20..]),
+            _ => Located::Malformed,
         },
-        LinkKind::RawIp => decode_ip(VlanPath::default(), frame),
+        LinkKind::RawIp => Located::Ip(VlanPath::default(), frame),
         // The address family tells IPv4 from IPv6, but so does the IP version
         // nibble, which does not depend on the capturing host's byte order.
         LinkKind::Null | LinkKind::Loop => match frame.get(4..) {
-            Some(ip) => decode_ip(VlanPath::default(), ip),
-            None => Decoded::Malformed,
+            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            None => Located::Malformed,
         },
         LinkKind::Nflog => match nflog_payload(frame) {
-            Some(ip) => decode_ip(VlanPath::default(), ip),
-            None => Decoded::NotTcp,
+            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            None => Located::NotIp,
         },
     }
 }
@@ -169,21 +198,21 @@ fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
 
-fn decode_ethernet(frame: &[u8]) -> Decoded {
+fn locate_ethernet(frame: &[u8]) -> Located<'_> {
     match Ethernet2HeaderSlice::from_slice(frame) {
-        Ok(eth) => decode_ether_type(VlanPath::default(), eth.ether_type().0, &frame[eth.slice().len()..]),
-        Err(_) => Decoded::Malformed,
+        Ok(eth) => locate_ether_type(VlanPath::default(), eth.ether_type().0, &frame[eth.slice().len()..]),
+        Err(_) => Located::Malformed,
     }
 }
 
 /// The payload of an Ethernet (or cooked) header: VLAN tags, PPPoE, IP.
 /// The slices are parsed in place: building etherparse's whole-packet
 /// structure moved more bytes than reading the packet did.
-fn decode_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]) -> Decoded {
+fn locate_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]) -> Located<'_> {
     let mut depth = 0;
     while matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
         let Ok(tag) = SingleVlanSlice::from_slice(payload) else {
-            return Decoded::Malformed;
+            return Located::Malformed;
         };
         if depth < vlan.0.len() {
             vlan.0[depth] = tag.vlan_identifier().value();
@@ -193,20 +222,20 @@ fn decode_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]
         payload = tag.payload_slice();
     }
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => decode_ip(vlan, payload),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload),
         ETHERTYPE_PPPOE_SESSION => pppoe(vlan, payload),
-        _ => Decoded::NotTcp,
+        _ => Located::NotIp,
     }
 }
 
 /// PPPoE session stage (RFC 2516): a 6-byte header, then the 2-byte PPP protocol.
-fn pppoe(vlan: VlanPath, payload: &[u8]) -> Decoded {
+fn pppoe(vlan: VlanPath, payload: &[u8]) -> Located<'_> {
     let Some(proto) = payload.get(6..8) else {
-        return Decoded::Malformed;
+        return Located::Malformed;
     };
     match be16(proto) {
-        PPP_IPV4 | PPP_IPV6 => decode_ip(vlan, &payload[8..]),
-        _ => Decoded::NotTcp,
+        PPP_IPV4 | PPP_IPV6 => Located::Ip(vlan, &payload[8..]),
+        _ => Located::NotIp,
     }
 }
 

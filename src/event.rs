@@ -10,9 +10,12 @@ use crate::verdict::EndReason;
 use std::io;
 use std::net::SocketAddr;
 
-/// The two ends of the connection an event is about.
+/// The connection an event is about: its number in the capture, and its two ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The flow table's number for the connection: unique in the capture,
+    /// even when a 4-tuple is reused.
+    pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
 }
@@ -77,6 +80,9 @@ pub struct ConnectionEnded<'a> {
     pub detected_by: Detection,
     /// A later judgment changed an earlier connection-ended.
     pub revised: bool,
+    /// How long the side that ended it had heard nothing but probes from
+    /// its peer before the end (s); None when a side or packet is missing.
+    pub silence_s: Option<f64>,
     pub report: &'a ConnectionReport,
 }
 
@@ -89,6 +95,10 @@ pub struct CaptureStats {
     pub dropped: u32,
     /// libpcap: dropped by the interface or its driver.
     pub if_dropped: u32,
+    /// Captured but not analysed (the analysis fell behind).
+    pub not_analysed: u64,
+    /// Events not written (standard output did not keep up).
+    pub events_dropped: u64,
     /// Packets tcpka read.
     pub packets: u64,
     /// Connections still held when the stats were taken.

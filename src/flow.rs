@@ -141,6 +141,9 @@ pub enum PacketClass {
     /// A 0- or 1-byte segment that may be a keepalive probe, held until the
     /// peer's answer tells (the capture started in the middle of an idle period).
     Undecided,
+    /// A copy of a packet captured shortly before ([`crate::duplicates`]):
+    /// not analysed. The flow table never returns it; the pipeline does.
+    Duplicate,
 }
 
 /// Which end of the connection: index into [`Connection::sides`].
@@ -252,11 +255,49 @@ pub struct RetransmissionRun {
     pub first_sent: PacketRef,
     /// How long the connection had been silent before that first transmission.
     pub idle_before_s: f64,
+    /// Where the oldest unacknowledged data starts (SND.UNA): retransmissions start here.
     pub seq: SeqNumber,
     /// Times of the retransmissions of that segment (the backoff series).
     pub retransmissions: Vec<PacketRef>,
     pub count: u32,
+    /// The packet since which the peer has said nothing for the run to be
+    /// a silent path: its first transmission, or the peer's partial ACK
+    /// that made this segment the oldest unacknowledged one.
+    pub since: PacketRef,
+    /// Segments sent after this one and not yet acknowledged, oldest first
+    /// (the first [`MAX_IN_FLIGHT_KEPT`]), so that a partial ACK can move
+    /// the run to the segment it stops in, with its first transmission.
+    in_flight: VecDeque<InFlight>,
+    /// Where the first segment not kept in `in_flight` starts, once it is full.
+    not_kept_from: Option<SeqNumber>,
 }
+
+/// A segment in flight after the oldest unacknowledged one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct InFlight {
+    seq: SeqNumber,
+    first_sent: PacketRef,
+    idle_before_s: f64,
+}
+
+/// At most this many segments in flight are kept per run, to place a
+/// partial ACK; one beyond them leaves the run to start again at the next
+/// retransmission.
+const MAX_IN_FLIGHT_KEPT: usize = 32;
+
+/// The spell of a closed (zero) window this side advertised and still advertises.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeroWindowSpell {
+    /// The first packet of the spell that advertised the zero window.
+    pub since: PacketRef,
+    /// The peer's zero-window probes during the spell (the first ones kept).
+    pub probes: Vec<PacketRef>,
+    /// Every probe, even beyond those kept.
+    pub probe_count: u32,
+}
+
+/// At most this many zero-window probes are kept per spell; the count stays exact.
+const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 
 /// One direction of a connection, named by its sender.
 ///
@@ -277,6 +318,8 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
+    /// The zero window this side advertises, while it does (boxed: rare).
+    pub zero_window: Option<Box<ZeroWindowSpell>>,
     /// Boxed, like the other rarely used parts: most connections never send
     /// small messages worth tracking, and memory grows with the connections
     /// open at once.
@@ -335,6 +378,10 @@ impl SequenceState {
         self.max_ack_sent = self.max_ack_sent().map_or(ack, |a| a.max(ack));
         self.known |= KNOWN_MAX_ACK;
     }
+    /// What was sent is unknown again (a FIN that was not this side's, see `apply`).
+    fn forget_next_seq(&mut self) {
+        self.known &= !KNOWN_NEXT_SEQ;
+    }
     fn set_window(&mut self, window: u16) {
         self.window = window;
         self.known |= KNOWN_WINDOW;
@@ -371,11 +418,21 @@ pub struct Marks {
     /// The last segment with payload this side sent.
     pub last_payload: MaybePacket,
     pub syn: MaybePacket,
+    /// This side's SYNs (or SYN-ACKs) after the first. Boxed: most
+    /// handshakes send one.
+    pub syn_repeats: Option<Box<SynRepeats>>,
     pub fin: MaybePacket,
     /// Boxed: at most one per side, and most connections end without one.
     pub rst: Option<Box<ResetMark>>,
-    /// TTL / hop limit of this side's first segment, to tell its packets from forged ones.
-    pub first_ttl: Option<u8>,
+    /// A RST in this side's name after which this side went on talking on
+    /// the connection: it did not end it (see [`IgnoredReset`]).
+    pub ignored_rst: Option<Box<IgnoredReset>>,
+    /// TTL / hop limit of this side's first and latest segments that were
+    /// not RSTs (one field: both are set by the first, and a connection's
+    /// state must stay small, see `connection_state_stays_small`).
+    pub ttl: Option<Ttls>,
+    /// IPv4 identification of this side's latest segment that was not a RST.
+    pub last_ip_id: Option<u16>,
     /// The SYN carried the timestamp option (RFC 7323).
     pub syn_timestamps: bool,
 }
@@ -385,6 +442,72 @@ impl Marks {
     pub fn rst_at(&self) -> Option<PacketRef> {
         self.rst.as_ref().map(|r| r.at)
     }
+
+    /// TTL / hop limit of this side's first segment that was not a RST, to
+    /// tell its packets from forged ones and guess its OS.
+    pub fn first_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.first)
+    }
+
+    /// TTL / hop limit of this side's latest segment that was not a RST:
+    /// the genuine packets nearest a RST.
+    pub fn last_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.last)
+    }
+}
+
+/// The TTLs (hop limits) of a side's segments that were not RSTs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttls {
+    pub first: u8,
+    pub last: u8,
+}
+
+impl Ttls {
+    /// A side heard from once, with `ttl`.
+    pub fn of(ttl: u8) -> Ttls {
+        Ttls { first: ttl, last: ttl }
+    }
+}
+
+/// A side's SYN (or SYN-ACK) sent again: the handshake's retransmissions,
+/// each after the retransmission timer doubled (RFC 6298 §5.5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynRepeats {
+    /// How many, even beyond those kept.
+    pub count: u32,
+    /// The first [`MAX_RETRANSMISSIONS_KEPT`] of them.
+    pub kept: Vec<PacketRef>,
+}
+
+impl Marks {
+    /// Every SYN (or SYN-ACK) this side sent that is kept, the first one first.
+    pub fn syns(&self) -> Vec<PacketRef> {
+        let mut all: Vec<PacketRef> = self.syn.get().into_iter().collect();
+        all.extend(self.syn_repeats.iter().flat_map(|r| r.kept.iter().copied()));
+        all
+    }
+
+    /// How many SYNs (or SYN-ACKs) this side sent.
+    pub fn syn_count(&self) -> u32 {
+        u32::from(self.syn.is_some()) + self.syn_repeats.as_ref().map_or(0, |r| r.count)
+    }
+}
+
+/// A RST that did not end the connection: after it, its supposed sender
+/// went on with the connection (a SYN-ACK for the peer's SYN, or new data,
+/// a FIN or an acknowledgment, in its own sequence space and with its own
+/// TTL). A host that sends a RST has dropped the connection (RFC 9293
+/// §3.10.7.4), so the RST came from someone else: injected by a middlebox
+/// racing the real host (Weaver, Sommer and Paxson, "Detecting Forged TCP
+/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IgnoredReset {
+    pub rst: ResetMark,
+    /// The sender's packet that showed it was still there.
+    pub continued_by: PacketRef,
+    /// Its TTL: the real host's.
+    pub host_ttl: u8,
 }
 
 /// This side's first RST and what tells a forged or stateless one.
@@ -392,6 +515,24 @@ impl Marks {
 pub struct ResetMark {
     pub at: PacketRef,
     pub ttl: u8,
+    /// The RST's IPv4 identification, sequence and acknowledgment numbers
+    /// (None: no ACK flag).
+    pub ip_id: Option<u16>,
+    pub seq: SeqNumber,
+    pub ack: Option<SeqNumber>,
+    /// The sender's genuine packet nearest before the RST: its TTL and IP
+    /// ID (None: the RST was the sender's first packet).
+    pub sender_ttl_before: Option<u8>,
+    pub sender_ip_id_before: Option<u16>,
+    /// The IP ID of the peer's latest packet before the RST (an injector
+    /// that copies the packet it reacts to copies that).
+    pub peer_ip_id_before: Option<u16>,
+    /// The peer's SYN: the RST's acknowledgment number, if it answered it, is one past.
+    pub peer_syn_seq: Option<SeqNumber>,
+    /// The last data each side had sent before the RST (later data cannot
+    /// be what the RST's sender left unread).
+    pub peer_payload_before: Option<PacketRef>,
+    pub sender_payload_before: Option<PacketRef>,
     pub has_timestamp: bool,
     /// Silence before the RST or before the packet it answered, whichever was longer (s).
     pub idle_before_s: f64,
@@ -513,6 +654,7 @@ impl HalfConnection {
             marks: Marks::default(),
             probe: ProbeState::default(),
             unacked: None,
+            zero_window: None,
             small_messages: None,
         }
     }
@@ -832,9 +974,11 @@ impl FlowTable {
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
             let Some(&(slot, id)) = self.finished_queue.front() else { break };
-            let Some(conn) = self.flows.get(slot).filter(|c| c.id == id) else {
+            let Some(conn) = self.flows.get(slot).filter(|c| c.id == id && c.is_finished()) else {
                 // Replaced by a new connection on the same 4-tuple, which
-                // handed the old one out already.
+                // handed the old one out already; or no longer finished (its
+                // RST was not its sender's, `IgnoredReset`): it is queued
+                // again if it finishes.
                 self.finished_queue.pop_front();
                 continue;
             };
@@ -1110,6 +1254,8 @@ struct Analysis {
     confirms_peer_held: Option<HeldSegment>,
     /// Our own held segment was a keepalive probe, as this segment shows.
     confirms_own_held: Option<HeldSegment>,
+    /// We went on with the connection after a RST in our name: it was not ours.
+    goes_on_after_own_rst: bool,
 }
 
 /// The classification rules: pure predicates on the state before the
@@ -1123,10 +1269,7 @@ fn classify(
     at: PacketRef,
     seg: &Segment,
 ) -> Analysis {
-    // KEEPALIVE ANSWER. Any packet from the peer of a prober is proof of
-    // life: it answers the outstanding probe (Linux clears icsk_probes_out
-    // on any ACK); an RST answers it too (the peer no longer knew the connection).
-    let answers_peer_probe = peer.keepalive().train.unanswered();
+    let peer_probe_outstanding = peer.keepalive().train.unanswered();
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
@@ -1138,8 +1281,67 @@ fn classify(
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, answers_peer_probe, quiet_s, seg);
-    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held }
+    let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
+    let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
+    let goes_on_after_own_rst = me.marks.rst.is_some() && goes_on_after_reset(me, peer, seg);
+    Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held, goes_on_after_own_rst }
+}
+
+/// How far from the sender's next sequence number a segment may start and
+/// still be in its sequence space: a large receive window (RFC 7323 allows
+/// 1 GiB, but windows of a few MiB are what hosts use).
+const IN_SEQUENCE_SPACE: u32 = 1 << 24;
+
+/// THE SUPPOSED SENDER OF A RST GOES ON. A host that sends a RST drops the
+/// connection at once (RFC 9293 §3.10.7.4; Linux tcp_send_active_reset then
+/// tcp_done): it sends nothing more on it but more RSTs. So when, after a
+/// RST in its name, the same host goes on with the connection, the RST was
+/// not its own: injected by a middlebox that raced it (Weaver, Sommer and
+/// Paxson, NDSS 2009; Suricata's `suspected_rst_inject`). Going on means
+/// what only the real host can send: its SYN-ACK for the peer's SYN, or new
+/// sequence space (data, FIN) or a new acknowledgment, in its own sequence
+/// space. Packets from somewhere else do not count: a TTL more than one hop
+/// from the host's own packets before the RST (a route may change by one),
+/// or a sequence number out of its space.
+fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment) -> bool {
+    if seg.flags.rst() {
+        return false;
+    }
+    if me.marks.last_ttl().is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
+        return false;
+    }
+    if seg.flags.syn() {
+        return seg.flags.ack() && peer.seq.isn().is_some_and(|isn| seg.ack == isn + 1);
+    }
+    let Some(next) = me.seq.next_seq() else { return false };
+    let in_space = seg.seq.distance(next).unsigned_abs() <= IN_SEQUENCE_SPACE;
+    let new_ack = seg.flags.ack() && me.seq.max_ack_sent().is_some_and(|a| seg.ack > a);
+    in_space && (seg.seq_len() > 0 || new_ack)
+}
+
+/// KEEPALIVE ANSWER. Whether our segment of class `class` answers the
+/// peer's outstanding keepalive probe. Any packet from the peer of a prober
+/// is proof of life: it answers the outstanding probe (Linux clears
+/// icsk_probes_out on any acceptable ACK, in tcp_ack); an RST answers it
+/// too (the peer no longer knew the connection). Two kinds of segment are
+/// no answer, so that when both ends probe each side's train, settings and
+/// give-up are judged on their own:
+/// - our own keepalive probe crossing the peer's: a 0-byte probe sits below
+///   the peer's window, and tcp_validate_incoming drops it (tcp_sequence
+///   fails) before tcp_ack could clear the peer's probe count. A 1-byte
+///   probe ends at the peer's rcv_nxt and passes, so for a 0-byte (Linux)
+///   prober it is an answer, as for its idle (see [`idle_start`]);
+/// - our RST after our own unanswered probes: that is our keepalive giving
+///   up (tcp_keepalive_timer → tcp_send_active_reset), not a reply to the
+///   peer's probe, which a cut path may never have delivered.
+fn answers_a_probe(me: &HalfConnection, peer: &HalfConnection, class: PacketClass, seg: &Segment) -> bool {
+    match class {
+        PacketClass::KeepaliveProbe => {
+            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
+        }
+        PacketClass::Rst => !me.keepalive().train.unanswered(),
+        _ => true,
+    }
 }
 
 /// The shortest quiet before a keepalive probe: timers count whole seconds
@@ -1187,7 +1389,7 @@ fn segment_class(
     me: &HalfConnection,
     peer: &HalfConnection,
     own_held: Option<HeldSegment>,
-    answers_peer_probe: bool,
+    peer_probe_outstanding: bool,
     quiet_s: f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
@@ -1261,7 +1463,7 @@ fn segment_class(
     }
 
     // KEEPALIVE ACK: an empty segment answering the peer's outstanding probe.
-    if answers_peer_probe && len == 0 && !flags.has_control() {
+    if peer_probe_outstanding && len == 0 && !flags.has_control() {
         return (PacketClass::KeepaliveAck, confirmed);
     }
     // RETRANSMISSION: sequence space (data or a FIN) below what we already
@@ -1291,7 +1493,12 @@ fn apply(
 ) {
     let class = a.class;
     me.counts.packets += 1;
-    me.marks.first_ttl.get_or_insert(seg.ttl);
+    if a.goes_on_after_own_rst
+        && let Some(rst) = me.marks.rst.take()
+    {
+        // Not our RST (see `goes_on_after_reset`): the connection goes on.
+        me.marks.ignored_rst.get_or_insert(Box::new(IgnoredReset { rst: *rst, continued_by: at, host_ttl: seg.ttl }));
+    }
 
     // Keepalive evidence, in this order: the peer's probe answered, the
     // peer's held segment settled (by anything but an RST), our held
@@ -1314,7 +1521,15 @@ fn apply(
         PacketClass::Undecided => {
             me.probe.hold(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
-        PacketClass::ZeroWindowProbe => me.counts.zero_window_probes += 1,
+        PacketClass::ZeroWindowProbe => {
+            me.counts.zero_window_probes += 1;
+            if let Some(spell) = &mut peer.zero_window {
+                spell.probe_count += 1;
+                if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
+                    spell.probes.push(at);
+                }
+            }
+        }
         PacketClass::Retransmission => me.counts.retransmissions += 1,
         _ => {}
     }
@@ -1322,6 +1537,22 @@ fn apply(
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
     if seg.flags.syn() {
+        // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
+        // a host cannot close what it has not opened (crafted, as in
+        // suricata-verify's with_evasion_windows.pcap, frame 3, seq 0).
+        if me.marks.syn.is_none() && me.marks.fin.is_some() {
+            me.marks.fin = MaybePacket::NONE;
+            me.seq.forget_next_seq();
+        }
+        // A SYN after the first is the handshake retransmitted (a new
+        // connection on the same 4-tuple was split off in `observe`).
+        if me.marks.syn.is_some() {
+            let r = me.marks.syn_repeats.get_or_insert_with(Default::default);
+            r.count += 1;
+            if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
+                r.kept.push(at);
+            }
+        }
         me.seq.set_isn_once(seg.seq);
         me.marks.syn.set_first(at);
         me.marks.syn_timestamps |= seg.has_timestamp;
@@ -1332,10 +1563,21 @@ fn apply(
     }
     if seg.flags.ack() && !seg.flags.rst() {
         me.seq.acknowledged(seg.ack);
-        acknowledge(peer, seg.ack);
+        acknowledge(peer, seg.ack, at);
     }
     if !seg.flags.rst() {
         me.seq.set_window(seg.window);
+        // ZERO WINDOW SPELL: from the first segment advertising a zero
+        // window (RFC 9293 §3.8.6.1: the receiver's buffer is full, its
+        // application is not reading) to the first that opens it again.
+        // A SYN's window is never scaled and never zero in practice.
+        match (seg.window, &me.zero_window) {
+            (0, None) if !seg.flags.syn() => {
+                me.zero_window = Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
+            }
+            (0, _) => {}
+            (_, _) => me.zero_window = None,
+        }
     }
     if seg.flags.fin() {
         me.marks.fin.set_first(at);
@@ -1344,6 +1586,15 @@ fn apply(
         me.marks.rst = Some(Box::new(ResetMark {
             at,
             ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            seq: seg.seq,
+            ack: seg.flags.ack().then_some(seg.ack),
+            sender_ttl_before: me.marks.last_ttl(),
+            sender_ip_id_before: me.marks.last_ip_id,
+            peer_ip_id_before: peer.marks.last_ip_id,
+            peer_syn_seq: peer.seq.isn().filter(|_| peer.marks.syn.is_some()),
+            peer_payload_before: peer.marks.last_payload.get(),
+            sender_payload_before: me.marks.last_payload.get(),
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
@@ -1361,6 +1612,11 @@ fn apply(
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
         me.marks.last_traffic.set(at);
     }
+    if !seg.flags.rst() {
+        let ttl = me.marks.ttl.get_or_insert(Ttls::of(seg.ttl));
+        ttl.last = seg.ttl;
+        me.marks.last_ip_id = seg.ip_id;
+    }
     me.marks.last_sent.set(at);
 }
 
@@ -1371,11 +1627,9 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         log.one_byte_probes += 1;
     }
     log.first_probe.set_first(at);
-    let continues = log.train.unanswered()
-        && log.train.last().is_some_and(|last| {
-            // Nothing from the peer since the last probe.
-            peer.marks.last_sent.get().is_none_or(|p| p.ts <= last.at.ts)
-        });
+    // Nothing from the peer answered the last probe (its own crossing
+    // probes do not, see [`answers_a_probe`]): the train goes on.
+    let continues = log.train.unanswered();
     if continues {
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
@@ -1414,13 +1668,43 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
 }
 
-/// The peer acknowledged up to `ack`: data below it is no longer outstanding.
-fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber) {
-    if let Some(run) = &sender.unacked
-        && ack > run.seq
-    {
-        sender.unacked = None;
+/// The peer acknowledged up to `ack` in its packet `at`: data below it is
+/// no longer outstanding. A partial ACK (some, not all, of what was sent)
+/// moves the run to the oldest segment still unacknowledged, with that
+/// segment's first transmission: Linux times its give-up from it
+/// (retransmits_timed_out counts from the head's tx time, retrans_stamp),
+/// and its retransmissions start at the new SND.UNA (tcp_retransmit_skb
+/// trims what was acknowledged).
+fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber, at: PacketRef) {
+    let Some(run) = &mut sender.unacked else { return };
+    if ack <= run.seq {
+        return;
     }
+    if sender.seq.next_seq().is_none_or(|next| ack >= next) {
+        sender.unacked = None;
+        return;
+    }
+    // Segments wholly below the ACK are done with.
+    while run.in_flight.get(1).is_some_and(|next| next.seq <= ack) {
+        run.in_flight.pop_front();
+    }
+    if run.not_kept_from.is_some_and(|from| ack >= from) {
+        sender.unacked = None;
+        return;
+    }
+    // The oldest segment still unacknowledged: the run's own one, trimmed,
+    // or the kept one the ACK stops in. Either way the backoff starts over
+    // (the ACK was progress: Linux clears icsk_retransmits and the backoff)
+    // and the peer's silence counts from its ACK.
+    if let Some(next) = run.in_flight.front().copied().filter(|next| ack >= next.seq) {
+        run.in_flight.pop_front();
+        run.first_sent = next.first_sent;
+        run.idle_before_s = next.idle_before_s;
+    }
+    run.seq = ack;
+    run.since = at;
+    run.retransmissions.clear();
+    run.count = 0;
 }
 
 /// Pushes one more without doubling the capacity: a train is one or two
@@ -1453,7 +1737,15 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 push_exact(&mut run.retransmissions, at);
             }
         }
-        Some(_) => {}
+        Some(_) if retransmission => {}
+        // New data behind the oldest unacknowledged segment: kept, to place a partial ACK.
+        Some(run) => {
+            if run.not_kept_from.is_none() && run.in_flight.len() < MAX_IN_FLIGHT_KEPT {
+                run.in_flight.push_back(InFlight { seq: seg.seq, first_sent: at, idle_before_s });
+            } else {
+                run.not_kept_from.get_or_insert(seg.seq);
+            }
+        }
         // (A retransmission of data sent before the capture began also starts a run.)
         None => {
             me.unacked = Some(Box::new(RetransmissionRun {
@@ -1462,6 +1754,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
                 seq: seg.seq,
                 retransmissions: Vec::new(),
                 count: 0,
+                since: at,
+                in_flight: VecDeque::new(),
+                not_kept_from: None,
             }));
         }
     }

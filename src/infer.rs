@@ -88,6 +88,41 @@ pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     Some(TimerSetting { value, low, high })
 }
 
+/// The longest keepalive idle or probe interval Linux accepts:
+/// `MAX_TCP_KEEPIDLE` and `MAX_TCP_KEEPINTVL`, 32767 s (include/net/tcp.h;
+/// do_tcp_setsockopt answers EINVAL above, and tcp_keepalive_time /
+/// tcp_keepalive_intvl are held to the same bounds). Its probe count,
+/// `MAX_TCP_KEEPCNT`, is at most 127.
+pub const LINUX_KEEPALIVE_MAX_S: u32 = 32_767;
+/// The longest keepalive idle or interval any OS accepts, so that no
+/// setting can make a longer one. Windows takes milliseconds in a 32-bit
+/// ULONG (`struct tcp_keepalive` of SIO_KEEPALIVE_VALS; KeepAliveTime up to
+/// 0xFFFFFFFF ms): 4,294,967 s. macOS refuses more than UINT32_MAX /
+/// TCP_RETRANSHZ seconds for TCP_KEEPALIVE and TCP_KEEPINTVL (xnu
+/// bsd/netinet/tcp_usrreq.c): the same 4,294,967 s. FreeBSD refuses more
+/// than UINT_MAX / hz seconds for TCP_KEEPIDLE and TCP_KEEPINTVL
+/// (sys/netinet/tcp_usrreq.c): 4,294,967 s at its default HZ of 1000, ten
+/// times that at HZ=100, the largest of all: 42,949,672 s, about 1.4 years.
+pub const KEEPALIVE_SETTING_MAX_S: u32 = u32::MAX / 100;
+
+/// [`infer_timer_setting`] for a keepalive idle or interval: None, too,
+/// when the observations are longer than any OS lets either be
+/// ([`KEEPALIVE_SETTING_MAX_S`]): such a timing (years, after a clock jump)
+/// was made by no setting, and is not reported as one.
+pub fn infer_keepalive_setting(observed: &MinMax) -> Option<TimerSetting> {
+    let s = infer_timer_setting(observed)?;
+    if s.low > KEEPALIVE_SETTING_MAX_S {
+        return None;
+    }
+    let high = s.high.min(KEEPALIVE_SETTING_MAX_S);
+    Some(TimerSetting { value: s.value.min(high), low: s.low, high })
+}
+
+/// Whether a keepalive idle or interval of `secs` is longer than any OS lets it be.
+pub fn beyond_any_keepalive_setting(secs: f64) -> bool {
+    secs > f64::from(KEEPALIVE_SETTING_MAX_S) + max_timer_lateness(f64::from(KEEPALIVE_SETTING_MAX_S)) + 1.0
+}
+
 /// The lowest `s` in `lo..=hi` for which `fits(s)` holds, when `fits` is
 /// false up to some point and true from there on. A timer's latest firing,
 /// `s + max_timer_lateness(s)`, grows with `s`, so "the latest observation is
@@ -126,6 +161,27 @@ mod tests {
         }
         // HZ=250: a 2 s timer is in level 1 (granularity 8 jiffies = 32 ms).
         assert!(max_timer_lateness(2.0) >= 0.032);
+    }
+
+    #[test]
+    fn timings_longer_than_any_os_allows_are_no_keepalive_setting() {
+        // 10 years between the last packet received and a probe: no OS
+        // takes such an idle (FreeBSD at HZ=100, the most lenient, stops
+        // at about 1.4 years), so it is no setting, not a "tuned" one.
+        let ten_years = 10.0 * 365.25 * 86_400.0;
+        assert!(infer_timer_setting(&observed(&[ten_years])).is_some(), "a timer could, in principle");
+        assert_eq!(infer_keepalive_setting(&observed(&[ten_years])), None);
+        assert!(beyond_any_keepalive_setting(ten_years));
+        // Within every OS's bounds nothing changes: Linux's longest, 32767 s.
+        let linux_max = f64::from(LINUX_KEEPALIVE_MAX_S);
+        assert_eq!(infer_keepalive_setting(&observed(&[linux_max])), infer_timer_setting(&observed(&[linux_max])));
+        assert!(!beyond_any_keepalive_setting(linux_max));
+        assert_eq!(infer_keepalive_setting(&observed(&[20.0])).map(|s| s.value), Some(20));
+        // At the edge, the settings that fit stop at the largest any OS takes.
+        let edge = infer_keepalive_setting(&observed(&[f64::from(KEEPALIVE_SETTING_MAX_S) + 0.5])).unwrap();
+        assert_eq!((edge.high, edge.value), (KEEPALIVE_SETTING_MAX_S, KEEPALIVE_SETTING_MAX_S));
+        assert!(edge.low < KEEPALIVE_SETTING_MAX_S);
+        assert!(!beyond_any_keepalive_setting(f64::from(KEEPALIVE_SETTING_MAX_S) + 0.5));
     }
 
     #[test]

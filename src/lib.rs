@@ -18,9 +18,12 @@
 
 mod analyze;
 mod cli;
+mod clock;
+mod community;
 mod decode;
 #[doc(hidden)] // only for the `diag!` macro, which the binary uses
 pub mod diag;
+mod duplicates;
 mod event;
 mod findings;
 mod flow;
@@ -33,23 +36,28 @@ mod source;
 #[cfg(test)]
 mod testkit;
 mod time;
+mod vantage;
 mod verdict;
 
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
-pub use analyze::{Tracer, analyze_files};
-pub use cli::{is_broken_pipe, parse_duration, stop_on_signals};
+pub use analyze::{Tracer, analyze_files, analyze_vantage};
+pub use cli::{files_and_filter, is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against
 pub use flow::MAX_UNREPLIED;
 pub use flow::{PacketClass, PacketRef};
+pub use live::select::{DEFAULT as DEFAULT_EVENTS, EventSelection};
 pub use live::{LiveOptions, run as run_live};
 pub use pipeline::Judge;
 pub use report::ReportSink;
+pub use report::html::HtmlSink;
 pub use report::json::JsonSink;
+pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
-pub use source::interface::list_interfaces;
-pub use verdict::EndReason;
+pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, libpcap_version, list_interfaces};
+pub use source::series::Joining;
+pub use verdict::{EndReason, ResetCause, Selector};
 
 /// What the fuzz targets (`fuzz/`, a separate dev-only crate) drive besides
 /// the API above: the capture reader, the decoder, the live event stream and

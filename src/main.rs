@@ -1,9 +1,9 @@
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use tcpka::{EndReason, JsonSink, Judge, ReportSink, TableSink};
+use tcpka::{HtmlSink, JsonSink, Judge, NdjsonSink, ReportSink, Selector, TableSink};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -12,12 +12,13 @@ Exit status:
   2  usage error, or an input that could not be read (fully): the report
      still covers everything that could be read";
 
-const VERDICTS: &str = "\
-Verdicts (end_reason):
-  keepalive-timeout  a side's keepalive probes went unanswered and it gave up
-  reset              a RST ended the connection
-  closed             both sides sent FIN
-  open               still open when the capture ended";
+/// The verdicts `--only` and `--fail-on` take, each with its meaning.
+fn verdicts() -> String {
+    let width = tcpka::EndReason::ALL.iter().map(|r| r.as_str().len()).max().unwrap_or(0);
+    let lines: Vec<String> =
+        tcpka::EndReason::ALL.iter().map(|r| format!("  {:<width$}  {}", r.as_str(), r.meaning())).collect();
+    format!("Verdicts (end_reason):\n{}", lines.join("\n"))
+}
 
 #[derive(Parser)]
 #[command(
@@ -39,30 +40,46 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files
-    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset regression.pcap\n\n{VERDICTS}\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  tcpka analyze capture.pcap\n  tcpka analyze -f 'tcp port 7777' --all a.pcap b.pcapng\n  tcpka analyze -r capture.pcap tcp port 7777\n  tcpka analyze --format html capture.pcap > report.html\n  tcpdump -r big.pcap -w - 'host 10.0.0.1' | tcpka analyze --format json -\n  tcpka analyze --fail-on keepalive-timeout,reset:middlebox regression.pcap\n  tcpka analyze --only reset --format ndjson big.pcap | jq .reset_cause\n  tcpka analyze ring/    (a directory of ring-buffer files: one capture)\n  tcpka analyze --vantage client=c.pcap --vantage server=s.pcap\n\n{}\n\n{}\n\n{EXIT_CODES}", verdicts(), reset_causes()))]
+    #[command(override_usage = "tcpka analyze [OPTIONS] FILE... [EXPR]\n       tcpka analyze [OPTIONS] -r FILE [EXPR]")]
     Analyze(AnalyzeArgs),
     /// Capture from a network interface and stream events as they happen
     #[command(after_help = LIVE_HELP)]
     Live(LiveArgs),
+    /// Print a shell completion script (e.g. tcpka completions bash > /etc/bash_completion.d/tcpka)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): tcpka man > tcpka.1 && man ./tcpka.1
+    Man,
 }
 
 const LIVE_HELP: &str = "\
 Examples:
   sudo tcpka live -i eth0 -f 'tcp port 5432'
   sudo tcpka live --format json --duration 1h --write ka.pcap | jq 'select(.event==\"connection-ended\")'
+  sudo tcpka live -i eth0 --format json --report final.json | jq -c .
   tcpka live --list-interfaces
 
-Events (one line each; with --format json, one JSON object per line):
+Events (human lines, or with --format json one JSON object per line):
   capture-started, keepalive-train, probe-unanswered, connection-ended,
-  capture-stats, and final-report (the same document `tcpka analyze --format json` prints)
+  capture-stats, and final-report (the same document `tcpka analyze --format json` prints).
+  By default only abnormal endings and keepalive trains (--events abnormal,trains);
+  --events all shows every connection-ended, --events keepalive-timeout,reset:middlebox
+  only those. Each connection event has the connection's number and Community ID.
 
-Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report.
+Ctrl-C, SIGTERM or the end of --duration stops the capture and prints the final report
+(or writes it to --report FILE). Events that standard output cannot take in time are
+dropped and counted (capture-stats), so the capture never waits for a reader.
 Capturing needs root, or once: sudo setcap cap_net_raw,cap_net_admin=eip $(which tcpka)
 
 Exit status:
   0  capture stopped (Ctrl-C, SIGTERM, --duration)
   2  usage error; no permission to capture; no such interface; bad filter;
-     the capture failed (the report still covers what was captured)";
+     the capture failed: the interface went away, or the --write file could not
+     be written (the report still covers what was captured); standard output
+     not read for 1 s after the stop (the final report was not delivered)";
 
 #[derive(clap::Args)]
 struct LiveArgs {
@@ -82,9 +99,31 @@ struct LiveArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<std::path::PathBuf>,
 
+    /// Write the final report to FILE instead of standard output (which then carries only events)
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
+
+    /// Bytes kept of each packet (tcpka reads headers only)
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = tcpka::DEFAULT_SNAPLEN,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    snaplen: u32,
+
+    /// Connection events to stream: all, none, abnormal, trains, a verdict, reset:CAUSE (comma-separated)
+    #[arg(long, value_name = "LIST", default_value = tcpka::DEFAULT_EVENTS, value_parser = parse_events)]
+    events: tcpka::EventSelection,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 0.0.0.0:9857)
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
+
+    /// Size of the kernel's capture buffer, in MiB (as tcpdump -B, which takes KiB)
+    #[arg(short = 'B', long, value_name = "MIB", default_value_t = tcpka::DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    buffer_size: u32,
+
     /// Output format: human lines and a final table, or NDJSON events
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = LiveFormat::Table)]
+    format: LiveFormat,
 
     /// Final table: list every connection, not only the abnormal ones
     #[arg(long)]
@@ -95,15 +134,31 @@ struct LiveArgs {
     no_promiscuous: bool,
 
     /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
-    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "all", "no_promiscuous"])]
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "metrics", "events", "all", "no_promiscuous"])]
     list_interfaces: bool,
 }
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, also compressed, recognised by content); "-" reads standard input
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng, also compressed, recognised by content) or
+    /// directories of them (a ring buffer); "-" reads standard input. A filter
+    /// expression may follow the files, as tcpdump takes it: tcpka analyze
+    /// x.pcap tcp port 80
+    #[arg(required_unless_present_any = ["read", "vantage"], value_name = "FILE")]
     files: Vec<std::ffi::OsString>,
+
+    /// A capture file, as tcpdump -r takes it (may be repeated); the other
+    /// arguments are then the filter expression
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Vec<std::ffi::OsString>,
+
+    /// Two captures of the same connections taken at once at two points of
+    /// their path (e.g. either side of a NAT or firewall), each named:
+    /// `--vantage client=c.pcap --vantage server=s.pcap`. Besides each
+    /// capture's report: which connection is which, and the packets that
+    /// were lost or injected between the two points
+    #[arg(long, value_name = "NAME=FILE", value_parser = parse_vantage, conflicts_with_all = ["files", "read", "concat", "separate"])]
+    vantage: Vec<(String, std::ffi::OsString)>,
 
     /// Only packets matching this BPF filter, as in `tcpdump -r FILE EXPR` (frame numbers stay those of the file)
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
@@ -117,31 +172,111 @@ struct AnalyzeArgs {
     #[arg(long)]
     all: bool,
 
+    /// Draw tables and ladder diagrams with plain ASCII instead of box-drawing characters
+    #[arg(long)]
+    ascii: bool,
+
+    /// Colour the table: auto (on a terminal, unless NO_COLOR is set), always or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
     /// Also print every TCP packet with its classification (keepalive probe,
     /// probe ACK, zero-window probe, retransmission, …) to standard error
     #[arg(long)]
     trace: bool,
 
+    /// Read all files as one capture, in the order of their first packets
+    /// (default: files that continue one another — a ring buffer's, a
+    /// directory's — are joined, others read apart)
+    #[arg(long, conflicts_with = "separate")]
+    concat: bool,
+
+    /// Read every file as a capture of its own, even a ring buffer's
+    #[arg(long)]
+    separate: bool,
+
     /// Exit with status 1 when any connection ends with one of these verdicts
-    #[arg(long, value_name = "VERDICT[,VERDICT]", value_delimiter = ',', value_parser = parse_verdict)]
-    fail_on: Vec<EndReason>,
+    /// (a reset's cause as reset:CAUSE, e.g. reset:middlebox)
+    #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
+    fail_on: Vec<Selector>,
+
+    /// Report only connections with these verdicts (reset:CAUSE for one
+    /// cause of reset), in every format; the totals still count every connection
+    #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
+    only: Vec<Selector>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Summary, probers, then the abnormal connections with their diagnosis
     Table,
+    /// One JSON document (the shape the README shows)
+    Json,
+    /// One JSON object per line: each connection as it is judged, then a
+    /// summary (docs/schema.md)
+    Ndjson,
+    /// One self-contained HTML page (no network, prints well), ladders as SVG
+    Html,
+}
+
+/// Live output: the events are one JSON object per line already.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LiveFormat {
+    /// Human lines, then the final table
+    Table,
+    /// One JSON object per event (docs/live.md)
     Json,
 }
 
-fn parse_verdict(s: &str) -> Result<EndReason, String> {
+/// `NAME=FILE`; a FILE alone is named after its file name.
+fn parse_vantage(s: &str) -> Result<(String, std::ffi::OsString), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name.to_string(), file.into())),
+        Some(_) => Err("expected NAME=FILE, e.g. client=client.pcap".into()),
+        None => {
+            let name = std::path::Path::new(s).file_stem().map_or(s.into(), |n| n.to_string_lossy().into_owned());
+            Ok((name, s.into()))
+        }
+    }
+}
+
+/// The reset causes `--only` and `--fail-on` take, from the verdict vocabulary.
+fn reset_causes() -> String {
+    let causes: Vec<&str> = tcpka::ResetCause::ALL.iter().map(|c| c.as_str()).collect();
+    let words =
+        textwrap::fill(&causes.join(", "), textwrap::Options::new(76).initial_indent("  ").subsequent_indent("  "));
+    format!("Reset causes (--only / --fail-on reset:CAUSE):\n{words}")
+}
+
+fn parse_selector(s: &str) -> Result<Selector, String> {
+    s.parse()
+}
+
+/// The command line's definition, with the libpcap tcpka runs with in `--version`.
+fn command() -> clap::Command {
+    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), tcpka::libpcap_version());
+    Cli::command().version(version)
+}
+
+fn parse_events(s: &str) -> Result<tcpka::EventSelection, String> {
     s.parse()
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Live(args) => live(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "tcpka", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(command()).render(&mut io::stdout()).map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
     };
     match result {
         Ok(code) => code,
@@ -157,7 +292,7 @@ fn main() -> ExitCode {
 type Failure = Box<dyn std::error::Error>;
 
 fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
-    let json = args.format == Format::Json;
+    let json = args.format == LiveFormat::Json;
     if args.list_interfaces {
         tcpka::list_interfaces(&mut io::stdout().lock(), json)?;
         return Ok(ExitCode::SUCCESS);
@@ -168,9 +303,14 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         filter: args.filter,
         duration: args.duration,
         write: args.write,
+        report: args.report,
         json,
         all: args.all,
         promiscuous: !args.no_promiscuous,
+        snaplen: args.snaplen,
+        buffer_mib: args.buffer_size,
+        metrics: args.metrics,
+        events: args.events,
     };
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {
@@ -182,15 +322,33 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
+fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
+    // Two vantage points name their files with --vantage (clap keeps files and -r away).
+    let (files, filter) = if args.vantage.is_empty() {
+        tcpka::files_and_filter(std::mem::take(&mut args.files), std::mem::take(&mut args.read), args.filter.take())
+            .map_err(Failure::from)?
+    } else {
+        (Vec::new(), args.filter.take())
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // anstream's rule: a terminal, and neither NO_COLOR nor TERM=dumb.
+        ColorChoice::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
+    };
     let stdout = io::stdout().lock();
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
-        Format::Table => Box::new(TableSink::new(out, args.all)),
+        // With --only, the table lists what was asked for, abnormal or not.
+        Format::Table => {
+            Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
+        }
         Format::Json => Box::new(JsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
     };
-    let fail_on: BTreeSet<EndReason> = args.fail_on.iter().copied().collect();
-    let mut judge = Judge::new(sink.as_mut(), fail_on);
+    let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
+    let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
     let mut print_trace = |at: tcpka::PacketRef, seg: &tcpka::Segment, class: tcpka::PacketClass| {
@@ -200,26 +358,44 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     // A bar of bytes read against the file size, on standard error, only
     // when that is a terminal (indicatif draws nothing otherwise).
     let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    bar.set_style(
+    // Standard input or a FIFO has no size: a spinner with the bytes read and the rate.
+    let bar_style =
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
             .expect("valid template")
-            .progress_chars("=> "),
-    );
+            .progress_chars("=> ");
+    let spinner_style =
+        ProgressStyle::with_template("{msg} {spinner} {bytes} read, {binary_bytes_per_sec}").expect("valid template");
+    bar.set_style(bar_style.clone());
     let mut current = String::new();
-    let outcome = tcpka::analyze_files(
-        &mut judge,
-        &args.files,
-        args.filter.as_deref(),
-        |path, done, total| {
-            if current != path {
-                current = path.to_string();
-                bar.set_message(current.clone());
-                bar.set_length(total.unwrap_or(0));
+    let progress = |path: &str, done, total: Option<u64>| {
+        if current != path {
+            current = path.to_string();
+            bar.set_message(current.clone());
+            match total {
+                Some(total) => {
+                    bar.set_style(bar_style.clone());
+                    bar.set_length(total);
+                }
+                None => {
+                    bar.set_style(spinner_style.clone());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                }
             }
-            bar.set_position(done);
-        },
-        trace,
-    )?;
+        }
+        bar.set_position(done);
+    };
+    let outcome = if args.vantage.is_empty() {
+        let joining = match (args.concat, args.separate) {
+            (true, _) => tcpka::Joining::Concat,
+            (_, true) => tcpka::Joining::Separate,
+            _ => tcpka::Joining::Auto,
+        };
+        tcpka::analyze_files(&mut judge, &files, filter.as_deref(), joining, progress, trace)?
+    } else if args.vantage.len() != 2 {
+        return Err(format!("--vantage names two captures (one per point), not {}", args.vantage.len()).into());
+    } else {
+        tcpka::analyze_vantage(&mut judge, &args.vantage, filter.as_deref(), progress, trace)?
+    };
     bar.finish_and_clear();
     // The trace is buffered: its last lines failing to reach standard
     // error is an error too, not something the drop of the buffer hides.

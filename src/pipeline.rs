@@ -6,16 +6,23 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
+use crate::clock::{Clock, Tick};
 use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::duplicates::DuplicateFilter;
 use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
-use crate::report::{CaptureSummary, ConnectionReport, ReportSink, RunReport, Summary, round6};
-use crate::source::Link;
+use crate::report::vantage::VantageReport;
+use crate::report::{
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
+    round6,
+};
+use crate::source::{Counters, Link};
 use crate::time::Timestamp;
-use crate::verdict::{EndReason, judge};
+use crate::vantage::Comparison;
+use crate::verdict::{EndReason, Judgement, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
@@ -35,8 +42,16 @@ pub struct Judge<'s> {
     paths: PathAggregator,
     summary: Summary,
     captures: Vec<CaptureSummary>,
-    fail_on: BTreeSet<EndReason>,
+    /// Counts the parts of the run that share a time: each capture, and each
+    /// part of a capture between two jumps of its clock. Connections open at
+    /// the end of one part are not open at the same time as another's.
+    part: usize,
+    fail_on: BTreeSet<Selector>,
+    /// `--only`: the connections handed to the sink (empty: all).
+    only: Vec<Selector>,
     failed: bool,
+    /// Two vantage points compared, when asked for.
+    vantage: Option<VantageReport>,
 }
 
 /// The event sink, and what has been streamed about each held connection.
@@ -56,7 +71,7 @@ struct Streamed {
 }
 
 impl<'s> Judge<'s> {
-    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<EndReason>) -> Judge<'s> {
+    pub fn new(sink: &'s mut dyn ReportSink, fail_on: BTreeSet<Selector>) -> Judge<'s> {
         Judge {
             sink,
             stream: None,
@@ -64,9 +79,19 @@ impl<'s> Judge<'s> {
             paths: PathAggregator::default(),
             summary: Summary::default(),
             captures: Vec::new(),
+            part: 0,
             fail_on,
+            only: Vec::new(),
             failed: false,
+            vantage: None,
         }
+    }
+
+    /// Hands the sink only the connections that one of `only` picks
+    /// (`--only`); the totals and the findings across connections still count every one.
+    pub fn only(mut self, only: Vec<Selector>) -> Judge<'s> {
+        self.only = only;
+        self
     }
 
     /// Also streams events, as they happen, to `events` (live mode).
@@ -77,40 +102,61 @@ impl<'s> Judge<'s> {
 
     /// A connection was handed out at `now`: judge it, count it, report it
     /// (and stream its end, unless an early event already said it).
-    fn conclude(&mut self, conn: &Connection, capture_end: Timestamp, capture: &str, now: Timestamp) -> io::Result<()> {
+    fn conclude(
+        &mut self,
+        conn: &Connection,
+        capture_end: Timestamp,
+        capture: &str,
+        files: &FileFrames,
+        now: Timestamp,
+    ) -> io::Result<()> {
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
         self.hosts.add(conn, &verdict);
-        self.paths.add(conn, &verdict, self.captures.len());
+        self.paths.add(conn, &verdict, self.part);
         let reason = verdict.reason();
         self.summary.connections += 1;
         *self.summary.by_end_reason.entry(reason).or_default() += 1;
+        if let Some(r) = verdict.reset() {
+            *self.summary.by_reset_cause.entry(r.cause).or_default() += 1;
+        }
         for k in verdict.keepalive() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }
-        self.failed |= self.fail_on.contains(&reason);
+        let ending = verdict.ending();
+        self.failed |= self.fail_on.iter().any(|s| s.matches(ending));
         let streamed_end = self.stream.as_mut().and_then(|stream| {
             let early = stream.streamed.remove(&conn.id).and_then(|s| s.ended);
             match early {
                 Some(early) if early == reason => None,
                 // Judged at the stop with only the packets' times: the clock
                 // that judged it earlier knew more.
-                Some(_) if reason == EndReason::Open => None,
+                Some(_) if reason.not_ended() => None,
                 Some(_) => Some((now, true)),
-                // Still open when the capture stopped: only in the final report.
-                None if reason == EndReason::Open => None,
+                // Still open or stalled when the capture stopped, or a
+                // handshake still pending then (not dropped by its idle
+                // limit): only in the final report.
+                None if reason.not_ended() => None,
+                None if reason == EndReason::NeverEstablished && conn.dropped.is_none() => None,
                 None => Some((verdict.end_packet().map_or(now, |p| p.ts), false)),
             }
         });
-        let wanted = self.sink.wants(reason);
+        // The sink is asked only about connections it may get: it counts those it declines.
+        let wanted = any_matches(&self.only, ending) && self.sink.wants(reason);
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let report = ConnectionReport::new(conn, &verdict, capture);
+        let mut report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
+        report.locate(files);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
-            let ended =
-                ConnectionEnded { end_reason: reason, detected_by: Detection::Judged, revised, report: &report };
+            let ended = ConnectionEnded {
+                end_reason: reason,
+                detected_by: Detection::Judged,
+                revised,
+                silence_s: silence_before_end(conn, &verdict, now),
+                report: &report,
+            };
             stream.sink.connection_event(time, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))?;
         }
         if wanted { self.sink.connection(&report) } else { Ok(()) }
@@ -198,14 +244,25 @@ impl<'s> Judge<'s> {
             return Ok(());
         }
         streamed.ended = Some(verdict.reason());
-        let report = ConnectionReport::new(conn, &verdict, capture);
-        let ended = ConnectionEnded { end_reason: verdict.reason(), detected_by, revised: false, report: &report };
+        let report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
+        let ended = ConnectionEnded {
+            end_reason: verdict.reason(),
+            detected_by,
+            revised: false,
+            silence_s: silence_before_end(conn, &verdict, now),
+            report: &report,
+        };
         stream.sink.connection_event(now, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))
     }
 
     /// Hands the capture's counters to the event sink, if there is one.
     pub fn stream_stats(&mut self, now: Timestamp, stats: &CaptureStats) -> io::Result<()> {
         self.stream.as_mut().map_or(Ok(()), |s| s.sink.capture_stats(now, stats))
+    }
+
+    /// Two vantage points compared: reported after the connections.
+    pub fn add_vantage(&mut self, comparison: &Comparison) {
+        self.vantage = Some(VantageReport::new(comparison));
     }
 
     /// Records a capture that could not be read at all.
@@ -227,6 +284,7 @@ impl<'s> Judge<'s> {
             paths: &paths,
             reconnect_storms: &reconnect_storms,
             summary: &self.summary,
+            vantage: self.vantage.as_ref(),
         })?;
         streamed?;
         Ok(self.failed)
@@ -237,28 +295,42 @@ impl<'s> Judge<'s> {
 pub struct Pipeline<'j, 's> {
     judge: &'j mut Judge<'s>,
     link: LinkKind,
+    clock: Clock,
+    duplicates: DuplicateFilter,
     table: FlowTable,
     stats: CaptureSummary,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
+    /// When the capture ended, when the file says and it is after the last
+    /// packet (a pcapng's `isb_endtime`).
+    ran_until: Option<Timestamp>,
+    /// The files the capture is read from, and where each one's frames start.
+    files: FileFrames,
     next_expiry: Timestamp,
 }
 
 impl<'j, 's> Pipeline<'j, 's> {
     pub fn new(judge: &'j mut Judge<'s>, path: &str, format: Option<&str>, link: &Link) -> Self {
+        let mut files = FileFrames::default();
+        files.add(0, path);
         let stats = CaptureSummary {
             path: path.into(),
             format: format.map(str::to_string),
             link_types: vec![link.name.clone()],
             ..Default::default()
         };
+        judge.part += 1;
         Pipeline {
             judge,
             link: link.kind,
+            clock: Clock::default(),
+            duplicates: DuplicateFilter::default(),
             table: FlowTable::new(),
             stats,
             first_ts: None,
             last_ts: Timestamp::default(),
+            ran_until: None,
+            files,
             next_expiry: Timestamp::default(),
         }
     }
@@ -272,6 +344,23 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
     }
 
+    /// The capture goes on in another file (a ring buffer's next), whose
+    /// packets start on `link`: its frames are numbered on.
+    pub fn next_file(&mut self, path: &str, link: &Link) {
+        self.files.add(self.stats.packets, path);
+        self.set_link(link);
+    }
+
+    /// Records a file of this capture that could not be read.
+    pub fn add_unreadable(&mut self, path: &str, error: String) {
+        self.judge.add_unreadable(path, error);
+    }
+
+    /// The time of the last packet so far, if any.
+    pub fn last_time(&self) -> Option<Timestamp> {
+        self.first_ts.map(|_| self.last_ts)
+    }
+
     /// Counts a packet that the filter rejected (it keeps its frame number).
     pub fn skip(&mut self) {
         self.stats.packets += 1;
@@ -283,13 +372,33 @@ impl<'j, 's> Pipeline<'j, 's> {
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
+        // From here on, `ts` is the analysis time: it never goes back within
+        // a part of the capture (see `clock`).
+        let ts = match self.clock.tick(frame, ts) {
+            Tick::On(t) | Tick::SteppedBack(t) => t,
+            Tick::Jumped { previous_end } => {
+                self.split(previous_end)?;
+                ts
+            }
+        };
         let observed = match decode(self.link, data) {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
+                // A copy of a packet captured just before is analysed once,
+                // as the frame it copies.
+                if self.duplicates.check(frame, ts, &seg, self.link, data).is_some() {
+                    if ts >= self.next_expiry {
+                        self.expire(ts)?;
+                    }
+                    return Ok(Some((seg, PacketClass::Duplicate)));
+                }
                 let mut judged = Ok(());
                 let at = PacketRef { frame, ts };
-                let observed =
-                    self.table.observe(at, &seg, &mut judging(self.judge, &mut self.stats, ts, ts, &mut judged));
+                let observed = self.table.observe(
+                    at,
+                    &seg,
+                    &mut judging(self.judge, &mut self.stats, &self.files, ts, ts, &mut judged),
+                );
                 judged?;
                 Some((seg, observed))
             }
@@ -348,8 +457,22 @@ impl<'j, 's> Pipeline<'j, 's> {
     fn expire(&mut self, now: Timestamp) -> io::Result<()> {
         self.next_expiry = now + std::time::Duration::from_secs(1);
         let mut judged = Ok(());
-        self.table.expire(now, &mut judging(self.judge, &mut self.stats, now, now, &mut judged));
+        self.table.expire(now, &mut judging(self.judge, &mut self.stats, &self.files, now, now, &mut judged));
         judged
+    }
+
+    /// The clock jumped: the part of the capture before ended at `end`. Every
+    /// connection held is judged as of then, and the next part starts afresh.
+    fn split(&mut self, end: Timestamp) -> io::Result<()> {
+        let mut judged = Ok(());
+        let mut judge = judging(self.judge, &mut self.stats, &self.files, end, end, &mut judged);
+        self.table.expire(end, &mut judge);
+        self.table.drain(&mut judge);
+        drop(judge);
+        judged?;
+        self.judge.part += 1;
+        self.next_expiry = Timestamp::default();
+        Ok(())
     }
 
     /// The capture's counters, to the event sink (live mode).
@@ -359,12 +482,26 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.judge.stream_stats(now, &stats)
     }
 
+    /// A live capture's counters at its end, for the report.
+    pub fn set_capture_counts(&mut self, c: Counters) {
+        self.stats.capture_counts = Some(CaptureCounts {
+            received: c.received,
+            dropped_by_kernel: c.dropped,
+            dropped_by_interface: c.if_dropped,
+            not_analysed: c.not_analysed,
+        });
+    }
+
     pub fn warn(&mut self, warning: String) {
         self.stats.warnings.push(warning);
     }
 
+    /// The capture's error; a second one (another file of the capture) is added to it.
     pub fn set_error(&mut self, error: String) {
-        self.stats.error = Some(error);
+        self.stats.error = Some(match self.stats.error.take() {
+            Some(first) => format!("{first}; {error}"),
+            None => error,
+        });
     }
 
     /// The number the last packet got.
@@ -372,25 +509,61 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.packets
     }
 
+    /// The file says the capture ran until `end` (a pcapng's statistics):
+    /// when that is after the last packet, the capture ends then, not at its
+    /// last packet. A prober silent since its last probe was silent while
+    /// the capture went on, and the idle limits run to the capture's end.
+    pub fn ran_until(&mut self, end: Timestamp) {
+        self.ran_until = self.ran_until.max(Some(end));
+    }
+
     /// The capture ended: judge every connection left and record the capture.
-    pub fn end(self) -> io::Result<()> {
-        let end = self.last_ts;
-        self.end_at(end)
+    pub fn end(mut self) -> io::Result<()> {
+        // The end of the last part of the capture (its latest time), or
+        // later when the file says the capture ran on (unless that end is
+        // a clock jump away: see `Clock::ran_until`).
+        let latest = self.clock.latest().unwrap_or_default();
+        let ran_on = self.ran_until.and_then(|t| self.clock.ran_until(t));
+        let end = match ran_on {
+            Some(t) => {
+                // The clock runs on to the end: what it would have handed
+                // out by then (idle limits, lingering closes) goes first.
+                self.expire(t)?;
+                self.stats.capture_end = Some(t.to_rfc3339());
+                t
+            }
+            None => latest,
+        };
+        self.finish(end, end)
     }
 
     /// [`Pipeline::end`], at `now` by the clock (live mode: the time of
     /// the events of connections judged then).
-    pub fn end_at(mut self, now: Timestamp) -> io::Result<()> {
-        let end = self.last_ts;
+    pub fn end_at(self, now: Timestamp) -> io::Result<()> {
+        // The end of the last part of the capture (its latest time).
+        let end = self.clock.latest().unwrap_or_default();
+        self.finish(end, now)
+    }
+
+    /// Judges every connection left as of the capture's `end`, at `now`, and records the capture.
+    fn finish(mut self, end: Timestamp, now: Timestamp) -> io::Result<()> {
         let mut judged = Ok(());
-        self.table.drain(&mut judging(self.judge, &mut self.stats, end, now, &mut judged));
+        self.table.drain(&mut judging(self.judge, &mut self.stats, &self.files, end, now, &mut judged));
         judged?;
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
+        if self.duplicates.dropped() > 0 {
+            self.stats.duplicates = Some(DuplicateFrames {
+                dropped: self.duplicates.dropped(),
+                first: self.duplicates.examples().to_vec(),
+            });
+        }
+        self.stats.warnings.extend(self.clock.warnings());
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
-        self.stats.last_packet = self.first_ts.map(|_| end.to_rfc3339());
+        self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
+        self.stats.files = self.files.paths();
         self.judge.summary.captures += 1;
         self.judge.summary.packets += self.stats.packets;
         self.judge.captures.push(self.stats);
@@ -404,6 +577,7 @@ impl<'j, 's> Pipeline<'j, 's> {
 fn judging<'a>(
     judge: &'a mut Judge<'_>,
     stats: &'a mut CaptureSummary,
+    files: &'a FileFrames,
     capture_end: Timestamp,
     now: Timestamp,
     result: &'a mut io::Result<()>,
@@ -411,13 +585,24 @@ fn judging<'a>(
     move |conn| {
         if result.is_ok() {
             stats.connections += 1;
-            *result = judge.conclude(&conn, capture_end, &stats.path, now);
+            *result = judge.conclude(&conn, capture_end, &stats.path, files, now);
         }
     }
 }
 
+/// How long the side that ended the connection had heard nothing but
+/// probes from its peer: from the peer's last packet that was not a
+/// keepalive or zero-window probe ([`Marks::last_traffic`](crate::flow::Marks))
+/// to the end (its packet, or `now` when the verdict has none).
+fn silence_before_end(conn: &Connection, verdict: &Judgement, now: Timestamp) -> Option<f64> {
+    let ender = verdict.ended_by()?;
+    let heard = conn.side(ender.peer()).marks.last_traffic.get()?;
+    let end = verdict.end_packet().map_or(now, |p| p.ts);
+    Some(round6(end.secs_since(heard.ts).max(0.0)))
+}
+
 fn endpoints(conn: &Connection) -> Endpoints {
-    Endpoints { client: conn.client(), server: conn.server() }
+    Endpoints { id: conn.id, client: conn.client(), server: conn.server() }
 }
 
 /// The clock rule for probes: a side's last probe with no answer for

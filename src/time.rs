@@ -49,6 +49,12 @@ impl Timestamp {
         Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
     }
 
+    /// Time since the Unix epoch, as a pcap record stores it (0 for times
+    /// before the epoch, which a record cannot hold).
+    pub fn since_epoch(self) -> Duration {
+        Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
+    }
+
     fn to_utc(self) -> Option<DateTime<Utc>> {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000) as u32;
@@ -63,10 +69,12 @@ impl Timestamp {
         }
     }
 
-    /// Local time of day with microseconds, as tcpdump prints it (`14:05:03.123456`).
-    pub fn to_local_time_of_day(self) -> String {
+    /// Local time with the date, microseconds and the UTC offset, e.g.
+    /// `2026-11-21 14:05:03.123456+01:00`: a line read later, or on another
+    /// host, still says when.
+    pub fn to_local(self) -> String {
         match self.to_utc() {
-            Some(utc) => utc.with_timezone(&chrono::Local).format("%H:%M:%S%.6f").to_string(),
+            Some(utc) => utc.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S%.6f%:z").to_string(),
             None => self.to_rfc3339(),
         }
     }

@@ -169,10 +169,20 @@ fn an_empty_fifo_or_pipe_is_an_empty_input() {
     assert!(out.stdout.is_empty());
 }
 
+/// An Interface Statistics Block: interface, isb_ifdrop, isb_osdrop, and
+/// isb_endtime (seconds after the capture's start) when given.
+type Statistics = (u32, u64, u64, Option<f64>);
+
+/// The ticks of `t` seconds after the start of the captures `write_pcapng`
+/// writes, in microseconds (their interfaces' resolution).
+fn micros_at(t: f64) -> u64 {
+    ((1_700_000_000.0 + t) * 1e6).round() as u64
+}
+
 /// A little-endian pcapng: one section, interfaces of the given link types
 /// (microseconds), packets (interface, seconds, frame), then Interface
-/// Statistics Blocks (interface, isb_ifdrop, isb_osdrop).
-fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[(u32, u64, u64)]) {
+/// Statistics Blocks.
+fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)], statistics: &[Statistics]) {
     fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
         let len = (12 + body.len()) as u32;
         out.extend_from_slice(&block_type.to_le_bytes());
@@ -188,7 +198,7 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)],
         block(&mut out, 1, &body);
     }
     for (interface, t, frame) in packets {
-        let micros = ((1_700_000_000.0 + t) * 1e6).round() as u64;
+        let micros = micros_at(*t);
         let mut body = interface.to_le_bytes().to_vec();
         body.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
         body.extend_from_slice(&(micros as u32).to_le_bytes());
@@ -198,13 +208,21 @@ fn write_pcapng(path: &Path, linktypes: &[u16], packets: &[(u32, f64, Vec<u8>)],
         body.resize(body.len().next_multiple_of(4), 0);
         block(&mut out, 6, &body);
     }
-    for (interface, if_drop, os_drop) in statistics {
+    for (interface, if_drop, os_drop, end) in statistics {
         let mut body = interface.to_le_bytes().to_vec();
         body.extend_from_slice(&[0; 8]); // timestamp
         for (code, value) in [(5u16, if_drop), (7, os_drop)] {
             body.extend_from_slice(&code.to_le_bytes());
             body.extend_from_slice(&8u16.to_le_bytes());
             body.extend_from_slice(&value.to_le_bytes());
+        }
+        if let Some(end) = end {
+            // isb_endtime: high word, then low word, as a packet's time.
+            let ticks = micros_at(*end);
+            body.extend_from_slice(&3u16.to_le_bytes());
+            body.extend_from_slice(&8u16.to_le_bytes());
+            body.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+            body.extend_from_slice(&(ticks as u32).to_le_bytes());
         }
         body.extend_from_slice(&[0; 4]); // opt_endofopt
         block(&mut out, 5, &body);
@@ -484,6 +502,9 @@ fn a_dumpcap_pcapng_with_its_statistics_block_is_read() {
     assert_eq!(capture["warnings"], serde_json::json!([]), "nothing was lost");
     // tshark: frame.time_epoch 1795254965.092433871.
     assert_eq!(capture["first_packet"], "2026-11-21T09:56:05.092433Z");
+    // Its isb_endtime, which dumpcap writes in microseconds although the
+    // interface counts nanoseconds (0x000660c6_5e8a8d2b µs).
+    assert_eq!(capture["capture_end"], "2026-11-21T09:56:06.193451Z");
     let conns = doc["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 2);
     for conn in conns {
@@ -498,7 +519,7 @@ fn packets_the_capture_itself_lost_are_a_warning() {
     let path = dir.path().join("lossy.pcapng");
     let packets: Vec<_> = keepalive_kill_frames().into_iter().map(|(t, f)| (0, t, f)).collect();
     // A periodic block, then the final one: the counters run from the start.
-    write_pcapng(&path, &[1], &packets, &[(0, 1, 0), (0, 3, 2)]);
+    write_pcapng(&path, &[1], &packets, &[(0, 1, 0, None), (0, 3, 2, None)]);
     let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
@@ -508,4 +529,234 @@ fn packets_the_capture_itself_lost_are_a_warning() {
         ])
     );
     assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+}
+
+#[test]
+fn a_prober_silent_until_the_statistics_end_time_gave_up_while_the_capture_went_on() {
+    // The 20/2/2 kill without its RST: two unanswered probes, 2.016 s apart,
+    // are the capture's last packets.
+    let mut frames = keepalive_kill_frames();
+    frames.pop();
+    let packets: Vec<_> = frames.into_iter().map(|(t, f)| (0, t, f)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = |name: &str, statistics: &[Statistics]| {
+        let path = dir.path().join(name);
+        write_pcapng(&path, &[1], &packets, statistics);
+        let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        doc
+    };
+    // Without an end time the capture ends at the last probe: nothing says
+    // the prober gave up.
+    let doc = verdict("no-end.pcapng", &[(0, 0, 0, None)]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert!(doc["captures"][0].get("capture_end").is_none());
+    // dumpcap's end time: 10 s of silence after the last probe (3 intervals
+    // are 6.05 s) while the capture went on. The periodic block before it
+    // ended earlier, and the last one counts.
+    let doc = verdict("ran-on.pcapng", &[(0, 0, 0, Some(20.0)), (0, 0, 0, Some(33.421))]);
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["end_reason"], "keepalive-timeout", "{conn}");
+    assert_eq!(conn["keepalive"][0]["probes_sent"], 2);
+    assert_eq!(conn["keepalive"][0]["probes_bound"], "at-least");
+    assert_eq!(doc["captures"][0]["capture_end"], "2023-11-14T22:13:53.421000Z");
+    assert_eq!(doc["captures"][0]["last_packet"], "2023-11-14T22:13:43.421000Z");
+    // 5 s of silence after the last probe: under 3 intervals, still open.
+    let doc = verdict("short.pcapng", &[(0, 0, 0, Some(28.421))]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert_eq!(doc["connections"][0]["idle_at_end_s"], 5.0);
+    // An end time 9.5 years after the last probe is a clock that jumped,
+    // not a capture that ran on: named, not used (still open, no give-up).
+    let doc = verdict("leap.pcapng", &[(0, 0, 0, Some(23.421 + 3.0e8))]);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert!(doc["captures"][0].get("capture_end").is_none());
+    let warnings = doc["captures"][0]["warnings"].to_string();
+    assert!(warnings.contains("9.5 years after its last packet"), "{warnings}");
+}
+
+#[test]
+fn idle_limits_run_to_the_statistics_end_time() {
+    // A SYN nobody answered, the capture's only packet: with the capture
+    // running on for 200 s (its isb_endtime), it was quiet past the 127 s
+    // SYN retry window before the capture ended, and is judged as such.
+    let syn = common::frame(true, common::SYN, 1000, 0, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let diagnosis = |name: &str, statistics: &[Statistics]| {
+        let path = dir.path().join(name);
+        write_pcapng(&path, &[1], &[(0, 0.0, syn.clone())], statistics);
+        let (doc, out) = analyze_json(&["--all", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(doc["connections"][0]["end_reason"], "never-established");
+        doc["connections"][0]["diagnosis"].as_str().unwrap().to_string()
+    };
+    let ran_on = diagnosis("ran-on.pcapng", &[(0, 0, 0, Some(200.0))]);
+    assert!(ran_on.contains("longer than any wait between two SYNs"), "{ran_on}");
+    let ended = diagnosis("ended.pcapng", &[(0, 0, 0, Some(100.0))]);
+    assert!(!ended.contains("wait between two SYNs"), "{ended}");
+}
+
+/// `bytes` with `garbage` inserted at `at`.
+fn inserted(bytes: &[u8], at: usize, garbage: &[u8]) -> Vec<u8> {
+    [&bytes[..at], garbage, &bytes[at..]].concat()
+}
+
+#[test]
+fn a_damaged_pcap_record_in_the_middle_is_skipped_and_named_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcap");
+    let frames = keepalive_kill_frames();
+    write_pcap(&clean, 1, &frames);
+    let (want, _) = analyze_json(&[clean.to_str().unwrap()]);
+    // 37 bytes of 0xff after packet 6, before the probes: the record header
+    // read there claims 4294967295 captured bytes.
+    let at = 24 + frames[..6].iter().map(|(_, f)| 16 + f.len()).sum::<usize>();
+    let path = dir.path().join("damaged.pcap");
+    std::fs::write(&path, inserted(&std::fs::read(&clean).unwrap(), at, &[0xff; 37])).unwrap();
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a damaged file is an input error");
+    let error = doc["captures"][0]["error"].as_str().expect("the capture's error");
+    assert_eq!(stderr_lines(&out), [format!("tcpka: {error}")]);
+    let resumed = at + 37;
+    let want_error = format!(
+        "{}: the file is damaged after packet 6: the packet record at byte {at} is damaged: it claims 4294967295 captured bytes, more than the 262144 a capture holds; reading resumed at byte {resumed} (37 bytes skipped); the packets on both sides were analysed; packets after the damage are numbered on from 7 (Wireshark stops at the damage: it does not show them)",
+        path.display()
+    );
+    assert_eq!(error, want_error);
+    // Both sides of the damage were read: the kill is seen as in the clean file.
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    let (conn, clean_conn) = (&doc["connections"][0], &want["connections"][0]);
+    assert_eq!(conn["end_reason"], "keepalive-timeout");
+    for field in ["packets", "last_frame", "keepalive", "evidence", "diagnosis"] {
+        assert_eq!(conn[field], clean_conn[field], "{field}");
+    }
+}
+
+#[test]
+fn a_pcapng_block_whose_length_runs_past_the_file_is_skipped_when_blocks_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcapng");
+    let frames = keepalive_kill_frames();
+    let packets: Vec<_> = frames.iter().map(|(t, f)| (0, *t, f.clone())).collect();
+    write_pcapng(&clean, &[1], &packets, &[]);
+    let (want, _) = analyze_json(&[clean.to_str().unwrap()]);
+    // A block header after packet 6 that claims 4096 bytes (an Enhanced
+    // Packet Block's type; the file holds fewer after it), and some of its body.
+    let at = 28 + 20 + frames[..6].iter().map(|(_, f)| 32 + f.len().next_multiple_of(4)).sum::<usize>();
+    let mut garbage = vec![6, 0, 0, 0, 0, 0x10, 0, 0];
+    garbage.extend_from_slice(&[0xab; 14]);
+    let path = dir.path().join("damaged.pcapng");
+    std::fs::write(&path, inserted(&std::fs::read(&clean).unwrap(), at, &garbage)).unwrap();
+    let (doc, out) = analyze_json(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let error = doc["captures"][0]["error"].as_str().expect("the capture's error");
+    assert_eq!(stderr_lines(&out), [format!("tcpka: {error}")]);
+    for words in [
+        format!("{}: the file is damaged after packet 6:", path.display()),
+        format!("the block at byte {at} is damaged: it claims 4096 bytes, which run into the records after it"),
+        format!("reading resumed at byte {} (22 bytes skipped)", at + 22),
+        "the packets on both sides were analysed".into(),
+    ] {
+        assert!(error.contains(&words), "{words}: {error}");
+    }
+    assert_eq!(doc["captures"][0]["packets"], 9);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    assert_eq!(doc["connections"][0]["evidence"], want["connections"][0]["evidence"]);
+}
+
+// ------------------------------------------------------------- ring buffers
+
+/// The time of frame `n` (1-based) of a pcap file, as libpcap reads it.
+fn frame_time(file: &Path, n: u64) -> String {
+    let mut cap = pcap::Capture::from_file(file).unwrap();
+    for _ in 1..n {
+        cap.next_packet().unwrap();
+    }
+    let ts = cap.next_packet().unwrap().header.ts;
+    let t = chrono::DateTime::from_timestamp(ts.tv_sec, ts.tv_usec as u32 * 1000).unwrap();
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[test]
+fn a_ring_buffer_written_by_tcpdump_is_one_capture_with_the_single_files_verdict() {
+    // `tcpdump -G 4 -w ring-buffer-%Y%m%d-%H%M%S.pcap` and a plain tcpdump
+    // into fixtures/ring-buffer.pcap, at once, during a real keepalive kill
+    // (fixtures/generate.sh ring-buffer): the connection spans 3 files.
+    let dir = fixture("inputs/ring-buffer");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    let (single, _) = analyze_json(&[fixture("ring-buffer.pcap").to_str().unwrap()]);
+    let want = &single["connections"][0];
+    assert_eq!(want["end_reason"], "keepalive-timeout");
+    // The directory, and its files named in reverse (their first packets order them).
+    let reversed: Vec<&str> = files.iter().rev().map(|f| f.to_str().unwrap()).collect();
+    for args in [vec![dir.to_str().unwrap()], reversed] {
+        let (doc, out) = analyze_json(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let captures = doc["captures"].as_array().unwrap();
+        assert_eq!(captures.len(), 1, "one capture: {args:?}");
+        let paths: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+        assert_eq!(captures[0]["files"], serde_json::json!(paths));
+        assert_eq!(captures[0]["path"], paths[0]);
+        assert_eq!(captures[0]["packets"], single["captures"][0]["packets"]);
+        let conns = doc["connections"].as_array().unwrap();
+        assert_eq!(conns.len(), 1, "the connection that spans the files is one");
+        let conn = &conns[0];
+        for field in ["client", "server", "packets", "first_frame", "last_frame", "end_reason", "ended_by"] {
+            assert_eq!(conn[field], want[field], "{field}");
+        }
+        for field in ["probes_sent", "probes_answered", "idle_s", "interval_s", "probes", "probes_bound"] {
+            assert_eq!(conn["keepalive"][0][field], want["keepalive"][0][field], "{field}");
+        }
+        // Evidence: frames numbered across the files (as the one file numbers
+        // them), and each file's own frame number, checked against libpcap.
+        let (evidence, single_evidence) = (conn["evidence"].as_array().unwrap(), want["evidence"].as_array().unwrap());
+        assert_eq!(evidence.len(), single_evidence.len());
+        let mut files_named = std::collections::BTreeSet::new();
+        for (e, s) in evidence.iter().zip(single_evidence) {
+            assert_eq!((&e["frame"], &e["what"]), (&s["frame"], &s["what"]));
+            let file = Path::new(e["file"].as_str().expect("the evidence names its file"));
+            let n = e["file_frame"].as_u64().unwrap();
+            assert_eq!(frame_time(file, n), e["time"].as_str().unwrap(), "{e}");
+            files_named.insert(file.to_path_buf());
+        }
+        assert_eq!(files_named.len(), 3, "the evidence spans the files");
+    }
+    // --separate: three captures, and the kill is no longer seen whole.
+    let (doc, out) = analyze_json(&["--separate", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["connections"][0]["end_reason"], "open");
+    assert!(doc["captures"][0].get("files").is_none());
+}
+
+#[test]
+fn captures_whose_times_overlap_are_not_joined_unless_forced() {
+    // Two captures of one connection taken at once (the second 1 ms later
+    // on every packet), named as a rotation series would be.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = keepalive_kill_frames();
+    let later: Vec<_> = frames.iter().map(|(t, f)| (t + 0.001, f.clone())).collect();
+    let (a, b) = (dir.path().join("cap1.pcap"), dir.path().join("cap2.pcap"));
+    write_pcap(&a, 1, &frames);
+    write_pcap(&b, 1, &later);
+    let (doc, out) = analyze_json(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["summary"]["by_end_reason"]["keepalive-timeout"], 2);
+    let (doc, _) = analyze_json(&["--concat", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 1, "--concat joins them");
+    assert_eq!(doc["captures"][0]["packets"], 18);
+
+    // The same frames in two files one after the other, under other names:
+    // not a series, so two captures, unless --concat.
+    let (c, d) = (dir.path().join("monday.pcap"), dir.path().join("tuesday.pcap"));
+    write_pcap(&c, 1, &frames[..6]);
+    write_pcap(&d, 1, &frames[6..]);
+    let (doc, _) = analyze_json(&[c.to_str().unwrap(), d.to_str().unwrap()]);
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 2);
+    let (doc, _) = analyze_json(&["--concat", d.to_str().unwrap(), c.to_str().unwrap()]);
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
+    assert_eq!(doc["connections"][0]["evidence"][2]["file"], d.to_str().unwrap());
 }

@@ -1,15 +1,16 @@
 //! Per-prober aggregates: "10.0.0.1:7777 ended 37 connections after 20 s idle,
 //! 2 probes 2 s apart". A server prober is named by ip:port (its listening
-//! port is stable); a client prober by its address alone. One host can run
-//! sockets with different settings (setsockopt on some, the sysctls on the
-//! others), so connections are grouped by the idle and interval settings
-//! they imply too.
+//! port is stable); a client prober by its address alone. The settings are
+//! inferred jointly from all of a prober's observations: one row per
+//! prober, split only when no single setting fits them all (one host can
+//! run sockets with different settings: setsockopt on some, the sysctls on
+//! the others).
 
 use super::os::{SettingsOrigin, settings_origin};
 use crate::flow::{Connection, Side};
-use crate::infer::infer_timer_setting;
+use crate::infer::{infer_keepalive_setting, infer_timer_setting};
 use crate::time::MinMax;
-use crate::verdict::{Bound, Judgement};
+use crate::verdict::{Bound, Judgement, KeepaliveFinding};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -46,9 +47,12 @@ pub struct HostFinding {
     /// The probe count, when its connections agree on it.
     pub probes: Option<(u32, Bound)>,
     pub settings_origin: SettingsOrigin,
+    /// These connections' timings fit no single setting, not even each one's own.
+    pub settings_vary: bool,
 }
 
-#[derive(Default)]
+/// One group of a prober's connections whose observations one setting explains.
+#[derive(Clone, Default)]
 struct Aggregate {
     connections_probed: u64,
     connections_ended: u64,
@@ -56,14 +60,57 @@ struct Aggregate {
     probes_answered: u64,
     idle: MinMax,
     interval: MinMax,
-    exact_probes: Option<(u32, u32)>,
+    exact_probes: Option<u32>,
     at_least_probes: Option<u32>,
+    /// The connections whose own observations no single setting explains
+    /// (the application changed its settings on the way): counted together,
+    /// settings unknown.
+    unexplained: bool,
+}
+
+impl Aggregate {
+    /// This group with one more connection's observations, if one setting
+    /// (idle, interval, probe count) still explains them all.
+    fn with(&self, k: &KeepaliveFinding) -> Option<Aggregate> {
+        if self.unexplained {
+            return None;
+        }
+        let mut merged = self.clone();
+        merged.idle.merge(&k.idle_observed);
+        merged.interval.merge(&k.interval_observed);
+        let fits = |m: &MinMax| m.count == 0 || infer_timer_setting(m).is_some();
+        if !fits(&merged.idle) || !fits(&merged.interval) {
+            return None;
+        }
+        match k.probes {
+            Some((n, Bound::Exact)) => {
+                if merged.exact_probes.is_some_and(|e| e != n) {
+                    return None;
+                }
+                merged.exact_probes = Some(n);
+            }
+            Some((n, Bound::AtLeast)) => merged.at_least_probes = Some(merged.at_least_probes.map_or(n, |m| m.max(n))),
+            None => {}
+        }
+        // A prober that kept probing past n probes elsewhere cannot have given up after fewer.
+        if let (Some(e), Some(a)) = (merged.exact_probes, merged.at_least_probes)
+            && a > e
+        {
+            return None;
+        }
+        merged.connections_probed += 1;
+        merged.connections_ended += u64::from(k.gave_up);
+        merged.probes_sent += u64::from(k.probes_sent);
+        merged.probes_answered += u64::from(k.probes_answered);
+        Some(merged)
+    }
 }
 
 /// Collects keepalive findings across connections.
 #[derive(Default)]
 pub struct HostAggregator {
-    hosts: FxHashMap<(Prober, Option<u32>, Option<u32>), Aggregate>,
+    /// Per prober, its groups of connections (one unless no single setting fits).
+    hosts: FxHashMap<Prober, Vec<Aggregate>>,
 }
 
 impl HostAggregator {
@@ -74,53 +121,65 @@ impl HostAggregator {
                 Side::Server => Prober::Server(addr),
                 Side::Client => Prober::Client(addr.ip()),
             };
-            let key = (prober, k.idle.map(|s| s.value), k.interval.map(|s| s.value));
-            let agg = self.hosts.entry(key).or_default();
-            agg.connections_probed += 1;
-            agg.connections_ended += u64::from(k.gave_up);
-            agg.probes_sent += u64::from(k.probes_sent);
-            agg.probes_answered += u64::from(k.probes_answered);
-            agg.idle.merge(&k.idle_observed);
-            agg.interval.merge(&k.interval_observed);
-            match k.probes {
-                Some((n, Bound::Exact)) => {
-                    agg.exact_probes = Some(agg.exact_probes.map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n))))
-                }
-                Some((n, Bound::AtLeast)) => agg.at_least_probes = Some(agg.at_least_probes.map_or(n, |m| m.max(n))),
-                None => {}
+            let groups = self.hosts.entry(prober).or_default();
+            // The first group that one setting still explains takes it; a
+            // connection no group fits starts a group of its own.
+            if let Some((i, merged)) = groups.iter().enumerate().find_map(|(i, g)| g.with(k).map(|merged| (i, merged)))
+            {
+                groups[i] = merged;
+            } else if let Some(own) = Aggregate::default().with(k) {
+                groups.push(own);
+            } else if let Some(unexplained) = groups.iter_mut().find(|g| g.unexplained) {
+                unexplained.count(k);
+            } else {
+                let mut unexplained = Aggregate { unexplained: true, ..Aggregate::default() };
+                unexplained.count(k);
+                groups.push(unexplained);
             }
         }
     }
 
-    /// One finding per prober and settings group, in order of prober.
+    /// One finding per prober (and per group, when no single setting fits), in order of prober.
     pub fn finish(&self) -> Vec<HostFinding> {
         let mut hosts: Vec<_> = self.hosts.iter().collect();
-        hosts.sort_by_key(|(key, _)| **key);
-        hosts
-            .into_iter()
-            .map(|(&(prober, _, _), a)| {
-                let idle_s = infer_timer_setting(&a.idle).map(|s| s.value);
-                let interval_s = infer_timer_setting(&a.interval).map(|s| s.value);
-                let probes = match (a.exact_probes, a.at_least_probes) {
-                    (Some((lo, hi)), _) if lo == hi => Some((lo, Bound::Exact)),
-                    (Some(_), _) => None,
-                    (None, Some(n)) => Some((n, Bound::AtLeast)),
-                    (None, None) => None,
-                };
-                HostFinding {
-                    prober,
-                    connections_probed: a.connections_probed,
-                    connections_ended: a.connections_ended,
-                    probes_sent: a.probes_sent,
-                    probes_answered: a.probes_answered,
-                    idle_observed: a.idle,
-                    interval_observed: a.interval,
-                    idle_s,
-                    interval_s,
-                    probes,
-                    settings_origin: settings_origin(idle_s, interval_s, probes),
-                }
-            })
-            .collect()
+        hosts.sort_by_key(|(prober, _)| **prober);
+        hosts.into_iter().flat_map(|(&prober, groups)| groups.iter().map(move |a| finding(prober, a))).collect()
+    }
+}
+
+impl Aggregate {
+    /// Counts a connection and its observations without fitting a setting.
+    fn count(&mut self, k: &KeepaliveFinding) {
+        self.connections_probed += 1;
+        self.connections_ended += u64::from(k.gave_up);
+        self.probes_sent += u64::from(k.probes_sent);
+        self.probes_answered += u64::from(k.probes_answered);
+        self.idle.merge(&k.idle_observed);
+        self.interval.merge(&k.interval_observed);
+    }
+}
+
+fn finding(prober: Prober, a: &Aggregate) -> HostFinding {
+    // Timings longer than any OS allows are no setting (not "tuned").
+    let setting = |m: &MinMax| infer_keepalive_setting(m).filter(|_| !a.unexplained).map(|s| s.value);
+    let (idle_s, interval_s) = (setting(&a.idle), setting(&a.interval));
+    let probes = match (a.exact_probes, a.at_least_probes) {
+        (Some(n), _) => Some((n, Bound::Exact)),
+        (None, Some(n)) => Some((n, Bound::AtLeast)),
+        (None, None) => None,
+    };
+    HostFinding {
+        prober,
+        connections_probed: a.connections_probed,
+        connections_ended: a.connections_ended,
+        probes_sent: a.probes_sent,
+        probes_answered: a.probes_answered,
+        idle_observed: a.idle,
+        interval_observed: a.interval,
+        idle_s,
+        interval_s,
+        probes,
+        settings_origin: settings_origin(idle_s, interval_s, probes),
+        settings_vary: a.unexplained,
     }
 }

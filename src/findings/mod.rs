@@ -1,10 +1,11 @@
 //! Findings across connections, and classifications of a verdict's
 //! findings: per-prober keepalive aggregates ([`hosts`]), path idle timeouts
-//! and reconnect storms ([`paths`]), OS family and whether settings are an
-//! OS default ([`os`]). They return typed values; [`crate::report`] turns
+//! and reconnect storms ([`paths`]), well-known middlebox idle timeouts
+//! ([`middlebox`]), OS family and whether settings are an OS default ([`os`]). They return typed values; [`crate::report`] turns
 //! them into words and documents.
 
 pub mod hosts;
+pub mod middlebox;
 pub mod os;
 pub mod paths;
 

@@ -1,6 +1,7 @@
 //! What a prober's keepalive settings and probe shape say about its OS.
 
 use crate::verdict::Bound;
+pub use crate::verdict::initial_ttl;
 use serde::Serialize;
 use std::fmt;
 
@@ -9,13 +10,13 @@ pub const LINUX_DEFAULTS: (u32, u32, u32) = (7200, 75, 9);
 pub const WINDOWS_DEFAULTS: (u32, u32, u32) = (7200, 1, 10);
 pub const MACOS_DEFAULTS: (u32, u32, u32) = (7200, 75, 8);
 
-/// The OS family a probe's shape suggests.
+/// The OS family a probe's shape and TTL suggest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum OsFamily {
     /// 0-byte probes, initial TTL 64.
     #[serde(rename = "linux-bsd-macos")]
     LinuxOrBsd,
-    /// 1-byte probes (the byte before SND.UNA sent again).
+    /// 1-byte probes (the byte before SND.UNA sent again) and initial TTL 128.
     #[serde(rename = "windows")]
     Windows,
     /// 0-byte probes with TTL above 128: routers, switches, Solaris.
@@ -26,11 +27,16 @@ pub enum OsFamily {
 }
 
 /// The OS family of a prober from its probes' payload bytes and its TTL.
+///
+/// One byte alone does not prove Windows: some embedded stacks (PLCs, old
+/// BSD-derived firmware) send the byte before SND.UNA again too. Windows
+/// also starts at TTL 128, so only both together name it; a 1-byte prober
+/// whose packets start at 64 or 255 is no Windows host, and its OS unknown.
 pub fn os_family(probe_bytes: u8, ttl: Option<u8>) -> OsFamily {
-    match (probe_bytes, ttl) {
-        (1, _) => OsFamily::Windows,
-        (0, Some(t)) if t <= 64 => OsFamily::LinuxOrBsd,
-        (0, Some(t)) if t > 128 => OsFamily::NetworkDevice,
+    match (probe_bytes, ttl.map(initial_ttl)) {
+        (1, Some(128)) => OsFamily::Windows,
+        (0, Some(32 | 64)) => OsFamily::LinuxOrBsd,
+        (0, Some(255)) => OsFamily::NetworkDevice,
         _ => OsFamily::Unknown,
     }
 }
@@ -113,6 +119,12 @@ mod tests {
         assert_eq!(os_family(1, Some(128)), OsFamily::Windows);
         assert_eq!(os_family(0, Some(255)), OsFamily::NetworkDevice);
         assert_eq!(os_family(0, Some(128)), OsFamily::Unknown);
+        // One byte alone is not Windows: with TTL 64 or 255 it is some other
+        // stack (PLCs send 1-byte probes too); with 128 both point to Windows.
+        assert_eq!(os_family(1, Some(119)), OsFamily::Windows);
+        assert_eq!(os_family(1, Some(64)), OsFamily::Unknown);
+        assert_eq!(os_family(1, Some(255)), OsFamily::Unknown);
+        assert_eq!(os_family(1, None), OsFamily::Unknown);
     }
 
     #[test]

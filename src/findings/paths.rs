@@ -1,21 +1,34 @@
 //! Findings across connections: the idle timeout of the path to each server,
 //! and reconnect storms.
 //!
-//! A firewall or NAT box that forgets idle connections leaves a trace across
-//! connections: some survive silences up to X s, others die (an injected or
-//! stateless RST, or data into a silent path) after silences of Y s. Its
-//! timeout lies between the longest silence survived and the shortest that
-//! killed; a keepalive or heartbeat below X keeps connections alive.
+//! A firewall, NAT or load balancer that forgets idle connections leaves a
+//! trace across connections: some survive silences up to X s, others die
+//! after silences of Y s. Its timeout lies between the longest silence
+//! survived and the shortest that killed; a keepalive or heartbeat below X
+//! keeps connections alive. Only deaths the path can explain count: a RST
+//! forged by a middlebox or a stateless RST after an idle period, or data
+//! sent after an idle period into a path gone silent while its server was
+//! still heard from on other connections. A reboot (a RST answering a
+//! keepalive probe), a peer that vanished (nothing more from it anywhere),
+//! or a side that had closed with FIN before is not the path. Connections
+//! are compared within one capture (one vantage point and time).
 
-use crate::flow::{Connection, Side};
-use crate::time::round6;
-use crate::verdict::{EndReason, Judgement, MIN_IDLE_OF_INTEREST_S};
+use super::middlebox::{KnownTimeout, fitting};
+use crate::flow::{Connection, PacketRef, Side};
+use crate::time::{Timestamp, round6};
+use crate::verdict::{Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
-/// A client with at least this many connections to one service still open
-/// (or half-closed) at the end of the capture is in a reconnect storm.
-pub const STORM_MIN_OPEN: u64 = 3;
+/// At least this many abandoned older connections, each with a newer one
+/// after it, make a reconnect storm (with at least one of them broken:
+/// unanswered, or closed by the server and never by the client).
+pub const STORM_MIN_ABANDONED: u64 = 2;
+/// A connection still open but silent for this long at the end, while its
+/// client had opened a newer one to the same service, was abandoned: the
+/// shortest well-known middlebox idle timeout (AWS ALB, 60 s) may already
+/// have cut it.
+pub const ABANDONED_IDLE_S: f64 = 60.0;
 
 /// The idle timeout inferred on the path to one server.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,91 +44,140 @@ pub struct PathFinding {
     /// [low, high] (to the microsecond): the path drops idle connections
     /// after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// A connection survived a silence at least as long as one that killed
+    /// another: the deaths are not (all) one idle timeout's doing.
+    pub conflicting: bool,
+    /// Well-known default idle timeouts the bounds fit.
+    pub known_defaults: Vec<KnownTimeout>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
     pub recommended_keepalive_idle_s: u32,
 }
 
-/// One client opening connection after connection to one service.
+/// One client abandoning connections to one service while opening newer ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StormFinding {
     pub client: IpAddr,
     pub server: SocketAddr,
-    /// Connections still open or half-closed when the capture ended.
-    pub still_open: u64,
+    /// Older connections left behind (unanswered, half-closed by the
+    /// server, or long idle), each followed by a newer connection.
+    pub abandoned: u64,
+    /// Of those, the ones whose last packets went unanswered (the peer or
+    /// path was gone: half-open).
+    pub unanswered: u64,
+    /// Of those, the ones the server had closed (FIN) and the client never did (CLOSE_WAIT).
+    pub half_closed_by_server: u64,
+    /// The first frame of the oldest abandoned connection.
     pub first_frame: u64,
-    pub last_frame: u64,
+    /// The first frame of the newest connection.
+    pub newest_frame: u64,
+}
+
+/// A silence that killed a connection, and what must hold for the path to be blamed.
+#[derive(Clone, Copy)]
+struct Death {
+    idle_s: f64,
+    /// Data into a silent path: blamed only if the server's host was heard
+    /// from, on another connection, after this time (so it had not vanished).
+    needs_host_alive_after: Option<Timestamp>,
 }
 
 #[derive(Default)]
 struct PathAggregate {
     connections: u64,
     survived: Option<f64>,
-    died: Option<f64>,
-    died_connections: u64,
+    deaths: Vec<Death>,
+}
+
+/// Why an older connection counts as abandoned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Abandoned {
+    Unanswered,
+    HalfClosedByServer,
+    LongIdle,
 }
 
 #[derive(Default)]
-struct StormAggregate {
-    still_open: u64,
-    first_frame: u64,
-    last_frame: u64,
+struct ServiceAggregate {
+    /// The newest established connection's first packet.
+    newest: Option<PacketRef>,
+    /// Unfinished connections that were abandoned: their first packet,
+    /// the packet since which they were left behind, and why.
+    abandoned: Vec<(PacketRef, PacketRef, Abandoned)>,
 }
 
 /// Collects what the path and storm findings need from each judged connection.
 #[derive(Default)]
 pub struct PathAggregator {
-    /// By server; only servers with an idle period worth reporting.
-    paths: FxHashMap<SocketAddr, PathAggregate>,
-    /// Connections still open (or half-closed) at the end of their capture,
-    /// by capture (its index in the run), client address and server. Only
-    /// those: the map stays as small as the set of connections open at once.
-    storms: FxHashMap<(usize, IpAddr, SocketAddr), StormAggregate>,
+    /// By capture (its index in the run) and server; only servers with an
+    /// idle period worth reporting.
+    paths: FxHashMap<(usize, SocketAddr), PathAggregate>,
+    /// When each host was last heard from, by capture.
+    last_heard: FxHashMap<(usize, IpAddr), Timestamp>,
+    /// By capture, client address and server: established connections' newest start, and the abandoned ones.
+    services: FxHashMap<(usize, IpAddr, SocketAddr), ServiceAggregate>,
 }
 
 impl PathAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Judgement, capture: usize) {
+        // A handshake nobody completed tells nothing of idle paths (its
+        // silences are a client waiting for an answer) and is no
+        // connection a client could abandon.
+        if conn.handshake_only {
+            return;
+        }
         let server = conn.server();
+        for side in &conn.sides {
+            if let Some(last) = side.marks.last_sent.get() {
+                let heard = self.last_heard.entry((capture, side.addr.ip())).or_insert(last.ts);
+                *heard = (*heard).max(last.ts);
+            }
+        }
         let survived = verdict.idle.survived_s.filter(|&s| s >= MIN_IDLE_OF_INTEREST_S);
-        // A silence in a handshake is a client waiting for an answer, not an
-        // idle connection a middlebox could forget: it bounds no path timeout
-        // (and a scan would otherwise leave an entry per server scanned).
-        if !conn.handshake_only && (survived.is_some() || verdict.idle.died_after_s.is_some()) {
-            let p = self.paths.entry(server).or_default();
+        let death = path_death(conn, verdict);
+        if survived.is_some() || death.is_some() {
+            let p = self.paths.entry((capture, server)).or_default();
             p.connections += 1;
             if let Some(s) = survived {
                 p.survived = Some(p.survived.map_or(s, |m: f64| m.max(s)));
             }
-            if let Some(d) = verdict.idle.died_after_s {
-                p.died = Some(p.died.map_or(d, |m: f64| m.min(d)));
-                p.died_connections += 1;
-            }
+            p.deaths.extend(death);
         }
-        // Dropped before the capture ended (a handshake nobody answered): not
-        // still open at the end.
-        if conn.dropped.is_none() && matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed) {
-            let client = conn.side(Side::Client).addr.ip();
-            let s = self.storms.entry((capture, client, server)).or_default();
-            if s.still_open == 0 {
-                s.first_frame = conn.first.frame;
-            }
-            s.still_open += 1;
-            s.first_frame = s.first_frame.min(conn.first.frame);
-            s.last_frame = s.last_frame.max(conn.last.frame);
+        self.add_to_service(conn, verdict, capture);
+    }
+
+    fn add_to_service(&mut self, conn: &Connection, verdict: &Judgement, capture: usize) {
+        let key = (capture, conn.side(Side::Client).addr.ip(), conn.server());
+        let service = self.services.entry(key).or_default();
+        if service.newest.is_none_or(|n| conn.first.ts > n.ts) {
+            service.newest = Some(conn.first);
+        }
+        // Dropped before the capture ended (never established both ways):
+        // not a connection left open.
+        if conn.dropped.is_none()
+            && let Some((why, since)) = abandoned(conn, verdict)
+        {
+            service.abandoned.push((conn.first, since, why));
         }
     }
 
-    /// Paths where at least one connection died after an idle period, in order of server.
+    /// Paths where at least one connection died in a way the path explains, in order of capture and server.
     pub fn paths(&self) -> Vec<PathFinding> {
         let mut paths: Vec<_> = self.paths.iter().collect();
-        paths.sort_by_key(|(server, _)| **server);
+        paths.sort_by_key(|(key, _)| **key);
         paths
             .into_iter()
-            .filter_map(|(&server, p)| {
-                let died = p.died?;
-                let between = match p.survived {
-                    Some(lo) if lo < died => Some([round6(lo), round6(died)]),
-                    _ => None,
-                };
+            .filter_map(|(&(capture, server), p)| {
+                let host_alive_after =
+                    |t: Timestamp| self.last_heard.get(&(capture, server.ip())).is_some_and(|&h| h > t);
+                let deaths: Vec<f64> = p
+                    .deaths
+                    .iter()
+                    .filter(|d| d.needs_host_alive_after.is_none_or(host_alive_after))
+                    .map(|d| d.idle_s)
+                    .collect();
+                let died = deaths.iter().copied().reduce(f64::min)?;
+                let conflicting = p.survived.is_some_and(|lo| lo >= died);
+                let between = p.survived.filter(|&lo| lo < died).map(|lo| [round6(lo), round6(died)]);
                 // Stay well inside the lowest bound we know of.
                 let bound = between.map_or(died, |b| b[0]);
                 Some(PathFinding {
@@ -123,28 +185,116 @@ impl PathAggregator {
                     connections: p.connections,
                     survived_idle_max_s: p.survived,
                     died_after_idle_min_s: died,
-                    died_connections: p.died_connections,
+                    died_connections: deaths.len() as u64,
                     idle_timeout_between_s: between,
+                    conflicting,
+                    known_defaults: if conflicting { Vec::new() } else { fitting(p.survived.unwrap_or(0.0), died) },
                     recommended_keepalive_idle_s: ((bound * 0.5).floor() as u32).max(1),
                 })
             })
             .collect()
     }
 
-    /// Clients with several connections to one server still open, in order of capture, client and server.
+    /// Clients that abandoned connections to one service while opening newer ones, in order of capture, client and server.
     pub fn storms(&self) -> Vec<StormFinding> {
-        let mut storms: Vec<_> = self.storms.iter().collect();
-        storms.sort_by_key(|(key, _)| **key);
-        storms
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_by_key(|(key, _)| **key);
+        services
             .into_iter()
-            .filter(|(_, s)| s.still_open >= STORM_MIN_OPEN)
-            .map(|(&(_, client, server), s)| StormFinding {
-                client,
-                server,
-                still_open: s.still_open,
-                first_frame: s.first_frame,
-                last_frame: s.last_frame,
+            .filter_map(|(&(_, client, server), s)| {
+                let newest = s.newest?;
+                // Left behind: a newer connection started after it was
+                // (after its last packet, or after its data went unanswered:
+                // a half-open connection may still be retransmitting).
+                let replaced: Vec<_> = s.abandoned.iter().filter(|(_, since, _)| since.ts < newest.ts).collect();
+                let count = |why: Abandoned| replaced.iter().filter(|(_, _, w)| *w == why).count() as u64;
+                let (unanswered, half_closed) = (count(Abandoned::Unanswered), count(Abandoned::HalfClosedByServer));
+                // Idle connections alone are also what a trimmed capture, a
+                // pool or a quiet session look like: at least one must show
+                // it was broken (unanswered, or closed by the server and not by the client).
+                let broken = unanswered + half_closed > 0;
+                (broken && replaced.len() as u64 >= STORM_MIN_ABANDONED).then(|| StormFinding {
+                    client,
+                    server,
+                    abandoned: replaced.len() as u64,
+                    unanswered,
+                    half_closed_by_server: half_closed,
+                    first_frame: replaced.iter().map(|(first, _, _)| first.frame).min().unwrap_or(newest.frame),
+                    newest_frame: newest.frame,
+                })
             })
             .collect()
     }
+}
+
+/// The silence that killed `conn`, when the path can explain it.
+fn path_death(conn: &Connection, verdict: &Judgement) -> Option<Death> {
+    let idle_s = verdict.idle.died_after_s?;
+    let fin_before = |side: Side, p: PacketRef| conn.side(side).marks.fin.get().is_some_and(|f| f.frame < p.frame);
+    match &verdict.verdict {
+        Verdict::Reset(r) => {
+            // A side that closed and then reset is not a box forgetting an idle connection.
+            if fin_before(r.sender, r.rst) {
+                return None;
+            }
+            match r.cause {
+                ResetCause::Middlebox => Some(Death { idle_s, needs_host_alive_after: None }),
+                // A stateless RST answering a keepalive probe is the host
+                // itself having lost the connection (a reboot); one answering
+                // data after idle may be a NAT that forgot the mapping too.
+                // One that answered nothing (the silence ended with the RST
+                // itself, not with a packet it promptly answered: nDPI
+                // signal.pcap's three bare RSTs after 13 s) is the sender's
+                // own abort, whatever its shape.
+                ResetCause::PeerLostState => {
+                    let answered_probe = verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst));
+                    let answered_something = conn.side(r.sender).marks.rst.as_deref().is_some_and(|m| {
+                        m.follows.frame != m.at.frame && m.at.ts.secs_since(m.follows.ts) < MIN_IDLE_OF_INTEREST_S
+                    });
+                    (!answered_probe && answered_something).then_some(Death { idle_s, needs_host_alive_after: None })
+                }
+                _ => None,
+            }
+        }
+        Verdict::RetransmissionTimeout(r) => {
+            let peer = r.sender.peer();
+            // The peer had closed first: its own FIN, not the path, explains the silence.
+            if fin_before(peer, r.first_unacked) {
+                return None;
+            }
+            let peer_last_here = conn.side(peer).marks.last_sent.get().map_or(r.first_unacked.ts, |p| p.ts);
+            Some(Death { idle_s, needs_host_alive_after: Some(r.first_unacked.ts.max(peer_last_here)) })
+        }
+        _ => None,
+    }
+}
+
+/// Whether a connection left unfinished at the end was abandoned by its
+/// client, why, and since which packet: for a half-open one, its first
+/// unanswered packet (it may go on retransmitting); otherwise its last.
+fn abandoned(conn: &Connection, verdict: &Judgement) -> Option<(Abandoned, PacketRef)> {
+    let unanswered_since = verdict
+        .retransmission()
+        .map(|r| r.first_unacked)
+        .or_else(|| verdict.zero_window().map(|z| z.since))
+        .or_else(|| {
+            verdict.keepalive().iter().filter(|k| k.unanswered_at_end > 0).find_map(|k| k.last_train.first().copied())
+        });
+    match &verdict.verdict {
+        Verdict::Stalled(_) => return unanswered_since.map(|since| (Abandoned::Unanswered, since)),
+        Verdict::HalfClosed { fin_by: Side::Server, .. } => return Some((Abandoned::HalfClosedByServer, conn.last)),
+        Verdict::Open { .. } => {}
+        // The client closed it (its FIN): not left behind.
+        _ => return None,
+    }
+    if let Some(since) = unanswered_since {
+        return Some((Abandoned::Unanswered, since));
+    }
+    let keepalive = verdict.keepalive();
+    // Kept alive by answered keepalives: the peer was there; a flow that
+    // then stops appearing was cut from the capture, not abandoned.
+    if keepalive.iter().any(|k| k.probes_answered > 0) {
+        return None;
+    }
+    verdict.idle_at_end_s().filter(|&idle| idle >= ABANDONED_IDLE_S).map(|_| (Abandoned::LongIdle, conn.last))
 }

@@ -24,11 +24,12 @@ pub struct Seg {
     window: u16,
     sack: Option<(u32, u32)>,
     ttl: u8,
+    ip_id: Option<u16>,
     timestamps: bool,
 }
 
 pub fn seg(from: &'static str, flags: u8, seq: u32, ack: u32, len: u32) -> Seg {
-    Seg { from, flags, seq, ack, len, window: 501, sack: None, ttl: 64, timestamps: false }
+    Seg { from, flags, seq, ack, len, window: 501, sack: None, ttl: 64, ip_id: None, timestamps: false }
 }
 
 impl Seg {
@@ -42,6 +43,10 @@ impl Seg {
     }
     pub fn ttl(mut self, ttl: u8) -> Seg {
         self.ttl = ttl;
+        self
+    }
+    pub fn ip_id(mut self, id: u16) -> Seg {
+        self.ip_id = Some(id);
         self
     }
     pub fn timestamps(mut self) -> Seg {
@@ -68,7 +73,7 @@ impl Wire {
             window: s.window,
             payload_len: s.len,
             ttl: s.ttl,
-            ip_id: None,
+            ip_id: s.ip_id,
             has_timestamp: s.timestamps,
             first_sack: s.sack.map(|(l, r)| (SeqNumber(l), SeqNumber(r))),
         };

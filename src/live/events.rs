@@ -5,8 +5,8 @@ use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
 use crate::flow::Confirmation;
+use crate::live::host::HostNote;
 use crate::report::{endpoint, round6};
-use crate::source::interface::SNAPLEN;
 use crate::time::Timestamp;
 use crate::verdict::EndReason;
 use serde::Serialize;
@@ -19,6 +19,10 @@ struct Event<'a, B: Serialize> {
     time: String,
     client: Option<String>,
     server: Option<String>,
+    /// The connection's number in the capture (the flow table's).
+    connection_id: Option<u64>,
+    /// The connection's Community ID v1, as Zeek, Suricata, Arkime and Elastic log it.
+    community_id: Option<String>,
     #[serde(flatten)]
     body: B,
 }
@@ -28,18 +32,23 @@ struct CaptureStartedJson<'a> {
     interface: &'a str,
     link_type: &'a str,
     filter: Option<&'a str>,
-    snaplen: i32,
+    snaplen: u32,
+    buffer_mib: u32,
     write: Option<String>,
+    report: Option<String>,
 }
 
 #[derive(Serialize)]
-struct TrainStartedJson {
+struct TrainStartedJson<'a> {
     prober: String,
     prober_role: &'static str,
     first_probe_frame: u64,
     /// Last packet the prober received → first probe (s); null when not seen.
     idle_observed_s: Option<f64>,
     probe_payload_bytes: u8,
+    /// When the prober is this host: its socket and process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a HostNote>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +77,12 @@ struct ConnectionEndedJson<'a> {
     /// True when a later judgment changed an earlier connection-ended.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     revised: bool,
+    /// How long the side that ended it had heard nothing but probes from its peer (s).
+    silence_s: Option<f64>,
+    /// When the prober that gave up is this host: its sysctls, whose
+    /// settings these were, and the socket's process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a HostNote>,
     connection: &'a crate::report::ConnectionReport,
 }
 
@@ -76,10 +91,26 @@ struct CaptureStatsJson {
     received: u32,
     dropped: u32,
     if_dropped: u32,
+    not_analysed: u64,
+    events_dropped: u64,
     packets: u64,
     connections_open: usize,
     #[serde(rename = "final")]
     is_final: bool,
+}
+
+/// Human event lines fit this many columns.
+const HUMAN_WIDTH: usize = 80;
+
+/// What a capture started with, for `capture-started`.
+pub struct CaptureStarted<'a> {
+    pub interface: &'a str,
+    pub link_name: &'a str,
+    pub filter: Option<&'a str>,
+    pub snaplen: u32,
+    pub buffer_mib: u32,
+    pub write: Option<&'a std::path::Path>,
+    pub report: Option<&'a std::path::Path>,
 }
 
 /// Writes the event stream (human lines or NDJSON) to `out`.
@@ -93,9 +124,14 @@ impl<W: Write> LiveEvents<W> {
         LiveEvents { out, json }
     }
 
-    #[cfg(test)]
-    pub fn into_inner(self) -> W {
+    /// The writer, once the stream is over.
+    pub fn into_writer(self) -> W {
         self.out
+    }
+
+    /// Where the events go.
+    pub fn writer(&mut self) -> &mut W {
+        &mut self.out
     }
 
     fn emit<B: Serialize>(
@@ -112,32 +148,48 @@ impl<W: Write> LiveEvents<W> {
                 time: time.to_rfc3339(),
                 client: on.map(|c| endpoint(c.client)),
                 server: on.map(|c| endpoint(c.server)),
+                connection_id: on.map(|c| c.id),
+                community_id: on.map(|c| crate::community::community_id(c.client, c.server, crate::community::TCP)),
                 body,
             };
             serde_json::to_writer(&mut self.out, &e)?;
             self.out.write_all(b"\n")?;
         } else {
-            writeln!(self.out, "{} {:<17} {}", time.to_local_time_of_day(), event, human())?;
+            // The local time with its date and offset, the event and the
+            // connection's number; then what happened, indented, in 80 columns.
+            let id = on.map_or(String::new(), |c| format!(" #{}", c.id));
+            writeln!(self.out, "{} {event}{id}", time.to_local())?;
+            let opts = textwrap::Options::new(HUMAN_WIDTH).initial_indent("    ").subsequent_indent("    ");
+            for paragraph in human().lines() {
+                writeln!(self.out, "{}", textwrap::fill(paragraph, &opts))?;
+            }
         }
         self.out.flush()
     }
 
-    pub fn capture_started(
-        &mut self,
-        now: Timestamp,
-        interface: &str,
-        link_name: &str,
-        filter: Option<&str>,
-        write: Option<String>,
-    ) -> io::Result<()> {
+    pub fn capture_started(&mut self, now: Timestamp, started: &CaptureStarted<'_>) -> io::Result<()> {
         if !self.json {
             return Ok(()); // the human "listening on" line goes to stderr
         }
-        let body = CaptureStartedJson { interface, link_type: link_name, filter, snaplen: SNAPLEN, write };
+        let body = CaptureStartedJson {
+            interface: started.interface,
+            link_type: started.link_name,
+            filter: started.filter,
+            snaplen: started.snaplen,
+            buffer_mib: started.buffer_mib,
+            write: started.write.map(|p| p.display().to_string()),
+            report: started.report.map(|p| p.display().to_string()),
+        };
         self.emit("capture-started", now, None, body, String::new)
     }
 
-    fn keepalive_train(&mut self, time: Timestamp, on: Endpoints, t: TrainStarted) -> io::Result<()> {
+    fn keepalive_train(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        t: TrainStarted,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
         let prober = endpoint(t.prober);
         let role = t.prober_role.name();
         let body = TrainStartedJson {
@@ -146,10 +198,12 @@ impl<W: Write> LiveEvents<W> {
             first_probe_frame: t.first_probe.frame,
             idle_observed_s: t.idle_observed_s,
             probe_payload_bytes: t.probe_payload_bytes,
+            host: note,
         };
         let human = || {
             let idle = t.idle_observed_s.map_or(String::new(), |s| format!(" after {s:.3} s idle"));
-            format!("{prober} ({role}) probes {}{idle} (frame {})", endpoint(t.peer), t.first_probe.frame)
+            let note = note.map_or(String::new(), |n| format!("\n{}", n.words()));
+            format!("{prober} ({role}) probes {}{idle} (frame {}){note}", endpoint(t.peer), t.first_probe.frame)
         };
         self.emit("keepalive-train", time, Some(on), body, human)
     }
@@ -179,27 +233,33 @@ impl<W: Write> LiveEvents<W> {
         self.emit("probe-unanswered", time, Some(on), body, human)
     }
 
-    fn connection_ended(&mut self, time: Timestamp, on: Endpoints, e: ConnectionEnded<'_>) -> io::Result<()> {
+    fn connection_ended(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        e: ConnectionEnded<'_>,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
         let report = e.report;
         let body = ConnectionEndedJson {
             end_reason: e.end_reason,
             ended_by: report.ended_by.as_deref(),
             detected_by: e.detected_by.name(),
             revised: e.revised,
+            silence_s: e.silence_s,
+            host: note,
             connection: report,
         };
         let human = || {
-            let mut s = format!(
-                "{} -> {}: {}{}",
+            format!(
+                "{} -> {}: {}{}{}\n{}",
                 report.client,
                 report.server,
                 e.end_reason,
-                if e.revised { " (revised)" } else { "" }
-            );
-            let opts = textwrap::Options::new(100).initial_indent("    ").subsequent_indent("    ");
-            s.push('\n');
-            s.push_str(&textwrap::fill(&report.diagnosis, opts));
-            s
+                report.reset_cause.map_or(String::new(), |c| format!(" ({})", c.as_str())),
+                if e.revised { " (revised)" } else { "" },
+                report.diagnosis
+            ) + &note.map_or(String::new(), |n| format!("\n{}", n.words()))
         };
         self.emit("connection-ended", time, Some(on), body, human)
     }
@@ -213,9 +273,17 @@ impl<W: Write> LiveEvents<W> {
             time: String,
             client: Option<String>,
             server: Option<String>,
+            connection_id: Option<u64>,
+            community_id: Option<String>,
         }
-        let head =
-            serde_json::to_string(&Head { event: "final-report", time: now.to_rfc3339(), client: None, server: None })?;
+        let head = serde_json::to_string(&Head {
+            event: "final-report",
+            time: now.to_rfc3339(),
+            client: None,
+            server: None,
+            connection_id: None,
+            community_id: None,
+        })?;
         self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
         self.out.write_all(b",\"report\":")?;
         // The document's only raw newlines are between its parts (JSON
@@ -235,13 +303,27 @@ impl<W: Write> LiveEvents<W> {
     }
 }
 
+impl<W: Write> LiveEvents<W> {
+    /// A connection event, with what tcpka says of the prober's host when
+    /// that is the host it runs on.
+    pub fn connection_event_noted(
+        &mut self,
+        time: Timestamp,
+        on: Endpoints,
+        event: ConnectionEvent<'_>,
+        note: Option<&HostNote>,
+    ) -> io::Result<()> {
+        match event {
+            ConnectionEvent::KeepaliveTrain(t) => self.keepalive_train(time, on, t, note),
+            ConnectionEvent::ProbeUnanswered(p) => self.probe_unanswered(time, on, p),
+            ConnectionEvent::ConnectionEnded(e) => self.connection_ended(time, on, e, note),
+        }
+    }
+}
+
 impl<W: Write> EventSink for LiveEvents<W> {
     fn connection_event(&mut self, time: Timestamp, on: Endpoints, event: ConnectionEvent<'_>) -> io::Result<()> {
-        match event {
-            ConnectionEvent::KeepaliveTrain(t) => self.keepalive_train(time, on, t),
-            ConnectionEvent::ProbeUnanswered(p) => self.probe_unanswered(time, on, p),
-            ConnectionEvent::ConnectionEnded(e) => self.connection_ended(time, on, e),
-        }
+        self.connection_event_noted(time, on, event, None)
     }
 
     fn capture_stats(&mut self, time: Timestamp, s: &CaptureStats) -> io::Result<()> {
@@ -252,6 +334,8 @@ impl<W: Write> EventSink for LiveEvents<W> {
             received: s.received,
             dropped: s.dropped,
             if_dropped: s.if_dropped,
+            not_analysed: s.not_analysed,
+            events_dropped: s.events_dropped,
             packets: s.packets,
             connections_open: s.connections_open,
             is_final: s.is_final,

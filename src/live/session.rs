@@ -1,22 +1,20 @@
 //! The live loop as an object: [`LiveSession::step`] reads what the source
-//! has (or waits for it), ticks the pipeline's clock, flushes the `--write`
-//! file and watches the drop counters; [`LiveSession::finish`] ends it. It
-//! runs on any [`PacketSource`]: an interface, or a script in tests.
+//! has (or waits for it), ticks the pipeline's clock and watches the drop
+//! counters; [`LiveSession::stop`] asks the source to stop and
+//! [`LiveSession::finish`] ends it. It runs on any [`PacketSource`]: an
+//! interface (through the capture thread), or a script in tests.
 
 use crate::event::CaptureStats;
 use crate::pipeline::{Judge, Pipeline};
-use crate::source::interface::READ_TIMEOUT_MS;
 use crate::source::{Counters, Next, PacketSource};
 use crate::time::Timestamp;
 use std::io;
 use std::time::Duration;
 
 /// The loop wakes up (and the pipeline's clock ticks) at least this often.
-const TICK: Duration = Duration::from_millis(READ_TIMEOUT_MS as u64);
+pub const TICK: Duration = Duration::from_millis(250);
 /// How often the capture's drop counters are checked.
 const STATS_EVERY: Duration = Duration::from_secs(5);
-/// How often the `--write` file is flushed to disk.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Packets read in a row before the clock is looked at again.
 const BATCH: usize = 1024;
 
@@ -26,9 +24,9 @@ pub struct LiveSession<'j, 's, S: PacketSource> {
     pipeline: Pipeline<'j, 's>,
     interface: String,
     next_tick: Timestamp,
-    next_flush: Timestamp,
     next_stats: Timestamp,
-    dropped_reported: u32,
+    /// Packets lost (kernel, interface, not analysed) when last warned about.
+    lost_reported: u64,
     /// libpcap's message, when the capture broke off.
     broken: Option<String>,
     /// The source has no more packets (a script's end).
@@ -68,9 +66,8 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
             pipeline,
             interface: interface.into(),
             next_tick: now + TICK,
-            next_flush: now + FLUSH_EVERY,
             next_stats: now + STATS_EVERY,
-            dropped_reported: 0,
+            lost_reported: 0,
             broken: None,
             ended: false,
         }
@@ -116,13 +113,20 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
         if due(now, &mut self.next_tick, TICK) {
             self.tick(now)?;
         }
-        if due(now, &mut self.next_flush, FLUSH_EVERY) {
-            self.source.flush()?;
-        }
         if due(now, &mut self.next_stats, STATS_EVERY) {
             self.watch_drops(now)?;
         }
         Ok(())
+    }
+
+    /// Asks the source to stop: what it captured is still read, then it ends.
+    pub fn stop(&mut self) {
+        self.source.stop();
+    }
+
+    /// The capture's counters now, and the packets analysed so far.
+    pub fn counters(&mut self) -> (Option<Counters>, u64) {
+        (self.source.counters(), self.pipeline.frames())
     }
 
     /// The clock moved on to `now`: the pipeline's clock rules.
@@ -130,21 +134,23 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
         self.pipeline.tick(now)
     }
 
-    /// Warns (and streams the counters) when libpcap dropped more packets.
+    /// Warns (and streams the counters) when more packets were lost: by
+    /// the kernel or the interface (libpcap's counters), or not analysed.
     fn watch_drops(&mut self, now: Timestamp) -> io::Result<()> {
         let Some(c) = self.source.counters() else { return Ok(()) };
-        let dropped = c.dropped.saturating_add(c.if_dropped);
-        if dropped <= self.dropped_reported {
+        let lost = lost(&c);
+        if lost <= self.lost_reported {
             return Ok(());
         }
         crate::diag!(
-            "tcpka: warning: {} packets dropped so far ({} by the kernel, {} by the interface) of {} received: verdicts may miss packets",
-            dropped,
+            "tcpka: warning: {} packets lost so far ({} dropped by the kernel, {} by the interface, {} not analysed) of {} received: verdicts may miss packets",
+            lost,
             c.dropped,
             c.if_dropped,
+            c.not_analysed,
             c.received
         );
-        self.dropped_reported = dropped;
+        self.lost_reported = lost;
         self.pipeline.stream_stats(now, capture_stats(c, false))
     }
 
@@ -154,19 +160,24 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
     pub fn finish(self) -> (Stopped, io::Result<()>) {
         let LiveSession { mut source, mut pipeline, interface, broken, .. } = self;
         let now = source.now();
+        // What the loop did not read (it ended first) is counted, not lost silently.
+        source.abandon();
         let counters = source.counters();
-        if let Err(e) = source.flush() {
-            pipeline.warn(e.to_string());
-            crate::diag!("tcpka: {e}");
-        }
         drop(source);
-        if let Some(c) = counters
-            && (c.dropped > 0 || c.if_dropped > 0)
-        {
-            pipeline.warn(format!(
-                "libpcap reports {} packets dropped by the kernel and {} by the interface (of {} received): the verdicts may miss packets",
-                c.dropped, c.if_dropped, c.received
-            ));
+        if let Some(c) = counters {
+            if c.dropped > 0 || c.if_dropped > 0 {
+                pipeline.warn(format!(
+                    "libpcap reports {} packets dropped by the kernel and {} by the interface (of {} received): the verdicts may miss packets",
+                    c.dropped, c.if_dropped, c.received
+                ));
+            }
+            if c.not_analysed > 0 {
+                pipeline.warn(format!(
+                    "{} packets were captured (and written to the --write file) but not analysed: the analysis fell behind; the verdicts may miss packets",
+                    c.not_analysed
+                ));
+            }
+            pipeline.set_capture_counts(c);
         }
         if let Some(e) = &broken {
             pipeline.set_error(format!("the capture on {interface} failed: {e}"));
@@ -180,9 +191,21 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
     }
 }
 
+/// Packets lost, all causes.
+fn lost(c: &Counters) -> u64 {
+    u64::from(c.dropped) + u64::from(c.if_dropped) + c.not_analysed
+}
+
 fn capture_stats(c: Counters, is_final: bool) -> CaptureStats {
-    // The pipeline fills in its own counts.
-    CaptureStats { received: c.received, dropped: c.dropped, if_dropped: c.if_dropped, is_final, ..Default::default() }
+    // The pipeline fills in its own counts, the event sink its own.
+    CaptureStats {
+        received: c.received,
+        dropped: c.dropped,
+        if_dropped: c.if_dropped,
+        not_analysed: c.not_analysed,
+        is_final,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

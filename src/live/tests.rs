@@ -31,7 +31,7 @@ fn run_session(frames: &[(f64, Vec<u8>)], until: f64, json: bool) -> (String, Ve
         assert_eq!(stopped.broken, None);
         judge.finish().unwrap();
     }
-    (String::from_utf8(events.into_inner()).unwrap(), doc)
+    (String::from_utf8(events.into_writer()).unwrap(), doc)
 }
 
 /// [`run_session`] with NDJSON events, parsed.
@@ -54,6 +54,12 @@ fn streams_a_keepalive_kill_before_the_linger_time() {
     assert_eq!(events[0]["prober"], "10.0.0.2:7777");
     assert_eq!(events[0]["first_probe_frame"], 7);
     assert_eq!(events[0]["client"], "10.0.0.1:40000");
+    // Every event names its connection: the capture's number, and the
+    // Community ID (computed here with the spec's Python recipe).
+    for e in &events {
+        assert_eq!(e["connection_id"], 1, "{e}");
+        assert_eq!(e["community_id"], "1:7asoaIArF3Vz44FQEbKi8uLJd/s=", "{e}");
+    }
     assert_eq!(events[1]["probe"], 1);
     // Probe 2 came 1.01 s after probe 1, before the clock's tick at 1.24 s.
     assert_eq!(events[1]["confirmed_by"], "next-probe");
@@ -117,11 +123,54 @@ fn a_close_is_streamed_once_and_open_connections_only_in_the_report() {
 }
 
 #[test]
+fn metrics_count_a_keepalive_kill_by_service_and_settings() {
+    let mut frames = handshake_and_exchange();
+    frames.extend([
+        (2.01, frame(false, ACK, 5100, 1011, 0)),
+        (3.02, frame(false, ACK, 5100, 1011, 0)),
+        (4.03, frame(false, RST | ACK, 5101, 1011, 0)),
+    ]);
+    let metrics = super::metrics::Metrics::new();
+    let mut doc = Vec::new();
+    let mut sink = JsonSink::new(&mut doc);
+    let mut sinks = super::LiveSinks {
+        events: LiveEvents::new(Vec::new(), true),
+        selection: "none".parse().unwrap(),
+        metrics: Some(std::sync::Arc::clone(&metrics)),
+        events_dropped: Default::default(),
+        host: None,
+        owners: Default::default(),
+    };
+    {
+        let mut judge = Judge::new(&mut sink, BTreeSet::new()).streaming(&mut sinks);
+        let source = ScriptedSource::new(1_700_000_000.0, frames.clone(), 20.0);
+        let mut session = LiveSession::new(source, &mut judge, "test");
+        while !session.is_over() {
+            session.step().unwrap();
+        }
+        session.finish().1.unwrap();
+        judge.finish().unwrap();
+    }
+    let text = metrics.encode();
+    let has = |line: &str| assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    has(r#"tcpka_connections_ended_total{verdict="keepalive-timeout",reset_cause=""} 1"#);
+    has(r#"tcpka_keepalive_kills_total{service="7777",prober_role="server",idle_s="2",interval_s="1",probes="2"} 1"#);
+    has("tcpka_keepalive_probes_sent_total 2");
+    has("tcpka_keepalive_probes_answered_total 0");
+    // The client's last packet (its ACK at 0.005 s) to the RST at 4.03 s.
+    has(r#"tcpka_silence_before_end_seconds_sum{verdict="keepalive-timeout"} 4.025"#);
+    has(r#"tcpka_silence_before_end_seconds_bucket{le="5.0",verdict="keepalive-timeout"} 1"#);
+    has(r#"tcpka_silence_before_end_seconds_bucket{le="1.0",verdict="keepalive-timeout"} 0"#);
+    // Counted once: the report's judgment at the linger time repeats the event's.
+    has("tcpka_connections_revised_total 0");
+}
+
+#[test]
 fn final_report_wraps_the_document_on_one_line() {
     let mut ev = LiveEvents::new(Vec::new(), true);
     let doc = b"{\"tool\":\"tcpka\",\"connections\":[\n{\"a\":\"b\\nc\"}\n],\n\"summary\":{}}\n";
     ev.final_report(Timestamp::default(), &mut &doc[..]).unwrap();
-    let out = String::from_utf8(ev.into_inner()).unwrap();
+    let out = String::from_utf8(ev.into_writer()).unwrap();
     assert_eq!(out.lines().count(), 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["event"], "final-report");
@@ -138,24 +187,30 @@ fn human_lines_tell_the_keepalive_kill() {
     ]);
     let (out, _) = run_session(&frames, 6.0, false);
     let lines: Vec<&str> = out.lines().collect();
-    // Each event line: local time of day, the event name padded, the text.
-    let text = |i: usize| lines[i].split_once(' ').map(|(_, rest)| rest).unwrap_or_default();
-    assert_eq!(
-        text(0),
-        "keepalive-train   10.0.0.2:7777 (server) probes 10.0.0.1:40000 after 2.005 s idle (frame 7)",
-        "{out}"
-    );
-    assert_eq!(
-        text(1),
-        "probe-unanswered  10.0.0.2:7777 (server) probe 1 (frame 7): the next probe followed after 1.010 s"
-    );
-    assert_eq!(
-        text(2),
-        "probe-unanswered  10.0.0.2:7777 (server) probe 2 (frame 8): the prober gave up with a RST after 1.010 s"
-    );
-    assert_eq!(text(3), "connection-ended  10.0.0.1:40000 -> 10.0.0.2:7777: keepalive-timeout");
+    // Each event: a line with the local time (date, microseconds, UTC
+    // offset), the event and the connection's number; then what happened,
+    // indented, in 80 columns.
+    let header = |i: usize, event: &str, at: f64| {
+        let fields: Vec<&str> = lines[i].split(' ').collect();
+        assert_eq!(fields[2..], [event, "#1"], "{out}");
+        let when = chrono::DateTime::parse_from_rfc3339(&format!("{}T{}", fields[0], fields[1]))
+            .unwrap_or_else(|e| panic!("{e}: {}", lines[i]));
+        let nanos = when.timestamp() * 1_000_000_000 + i64::from(when.timestamp_subsec_nanos());
+        assert_eq!(nanos / 1000, Timestamp::from_secs_f64(1_700_000_000.0 + at).0 / 1000, "{}", lines[i]);
+    };
+    header(0, "keepalive-train", 2.01);
+    assert_eq!(lines[1], "    10.0.0.2:7777 (server) probes 10.0.0.1:40000 after 2.005 s idle (frame 7)", "{out}");
+    header(2, "probe-unanswered", 3.02);
+    assert_eq!(lines[3], "    10.0.0.2:7777 (server) probe 1 (frame 7): the next probe followed after");
+    assert_eq!(lines[4], "    1.010 s");
+    header(5, "probe-unanswered", 4.03);
+    assert_eq!(lines[6], "    10.0.0.2:7777 (server) probe 2 (frame 8): the prober gave up with a RST");
+    assert_eq!(lines[7], "    after 1.010 s");
+    header(8, "connection-ended", 4.03);
+    assert_eq!(lines[9], "    10.0.0.1:40000 -> 10.0.0.2:7777: keepalive-timeout");
     // The diagnosis, indented, then a blank line before the final table.
-    assert!(lines[4].starts_with("    Keepalive timeout: 10.0.0.2:7777 (server)"), "{out}");
+    assert!(lines[10].starts_with("    Keepalive timeout: 10.0.0.2:7777 (server)"), "{out}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
     assert_eq!(lines.last(), Some(&""), "{out}");
 }
 
@@ -230,4 +285,35 @@ fn a_long_train_reports_every_probe_once_with_the_frames_kept() {
     assert_eq!(unanswered[34]["probe_frame"], 41);
     assert_eq!(unanswered[34]["confirmed_by"], "prober-reset");
     assert_eq!(events.last().unwrap()["end_reason"], "keepalive-timeout");
+}
+
+/// The reports of the connections in `frames` (times in seconds after
+/// [`EPOCH_S`](crate::testkit::EPOCH_S)), every one, as `tcpka analyze` makes them.
+pub(super) fn reports_of(frames: &[(f64, Vec<u8>)]) -> Vec<crate::report::ConnectionReport> {
+    use crate::report::{ConnectionReport, ReportSink, RunReport};
+    struct Keep(Vec<ConnectionReport>);
+    impl ReportSink for Keep {
+        fn wants(&mut self, _: crate::verdict::EndReason) -> bool {
+            true
+        }
+        fn connection(&mut self, report: &ConnectionReport) -> std::io::Result<()> {
+            self.0.push(report.clone());
+            Ok(())
+        }
+        fn finish(&mut self, _: &RunReport<'_>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut keep = Keep(Vec::new());
+    let mut judge = crate::pipeline::Judge::new(&mut keep, Default::default());
+    let link = crate::source::Link { kind: crate::decode::LinkKind::Ethernet, name: "EN10MB".into() };
+    let mut pipeline = crate::pipeline::Pipeline::new(&mut judge, "test", None, &link);
+    for (t, f) in frames {
+        pipeline
+            .packet(crate::time::Timestamp::from_secs_f64(crate::testkit::EPOCH_S as f64 + t), f)
+            .expect("in memory");
+    }
+    pipeline.end().expect("in memory");
+    judge.finish().expect("in memory");
+    keep.0
 }

@@ -1,20 +1,35 @@
 //! Findings in plain words: what happened, which setting did it, how to fix it.
 
-use crate::findings::os::{OsFamily, SettingsOrigin, os_family, settings_origin};
+use crate::findings::middlebox::{names, shorter_than};
+use crate::findings::os::{
+    LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
+};
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
+use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
+use crate::time::MinMax;
 use crate::verdict::{
-    Bound, EndReason, Judgement, KeepaliveFinding, MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding,
-    RetransmissionFinding, Verdict, linux_retries_timeout,
+    Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
+    MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, SynSchedule, Verdict,
+    ZeroWindowFinding, linux_retries_timeout,
 };
 
-/// The OS family in words, for the diagnosis.
-fn os_words(family: OsFamily) -> &'static str {
-    match family {
-        OsFamily::LinuxOrBsd => "0 bytes, initial TTL 64: Linux, BSD or macOS",
-        OsFamily::Windows => "1 byte: Windows (some embedded stacks, e.g. PLCs, do the same)",
-        OsFamily::NetworkDevice => "0 bytes, initial TTL 255: a network device or Solaris",
-        OsFamily::Unknown => "it does not point to one OS",
+/// What a prober's probe shape and TTL say about its OS, and how sure that is.
+fn os_words(probe_bytes: u8, ttl: Option<u8>) -> &'static str {
+    match (probe_bytes, ttl.map(initial_ttl)) {
+        (0, Some(32 | 64)) => "0 bytes, initial TTL 64: Linux, BSD or macOS",
+        (0, Some(255)) => "0 bytes, initial TTL 255: a network device or Solaris",
+        (0, Some(128)) => {
+            "0 bytes, but initial TTL 128: Windows probes with 1 byte and Linux, BSD and macOS start at TTL 64, so it does not point to one OS"
+        }
+        (1, Some(128)) => {
+            "1 byte and initial TTL 128: both point to Windows (likely, not certain: a few embedded stacks also resend the byte)"
+        }
+        (1, Some(32 | 64)) => {
+            "1 byte, but initial TTL 64, not Windows' 128: some embedded stacks (e.g. PLCs) probe with 1 byte too, so the OS is unknown"
+        }
+        (1, Some(_)) => "1 byte, initial TTL 255: an embedded stack or network device, not Windows (TTL 128)",
+        _ => "it does not point to one OS",
     }
 }
 
@@ -33,12 +48,33 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
     let mut parts: Vec<String> = Vec::new();
     let keepalive = verdict.keepalive();
+    // Data the peer never acknowledged, whose sender neither gave up nor was
+    // still retransmitting at the end: the capture cannot tell which.
+    let unanswered = verdict.retransmission().filter(|r| !r.gave_up && !r.still_retransmitting);
     match &verdict.verdict {
         Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
-        Verdict::RetransmissionTimeout(r) => parts.push(retransmission_timeout(conn, r)),
-        Verdict::Reset(r) => parts.push(reset(conn, r)),
+        Verdict::RetransmissionTimeout(r) => {
+            parts.push(retransmission_timeout(conn, r));
+            parts.push(retransmission_advice(conn, r));
+        }
+        Verdict::Reset(r) => {
+            parts.push(reset(conn, r));
+            parts.extend(reset_advice(conn, verdict, r));
+        }
         Verdict::Closed { first_fin_by, .. } => {
             parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
+        }
+        &Verdict::HalfClosed { fin_by: side, fin, .. }
+            if unanswered.is_some_and(|r| r.sender == side && fin.frame >= r.first_unacked.frame) =>
+        {
+            // The FIN is part of what the peer never acknowledged: the peer
+            // may never have had it, so its application is not to blame.
+            parts.push(format!(
+                "Half-closed: {} sent FIN (frame {}), but {} never acknowledged it: it may never have arrived.",
+                name(side),
+                fin.frame,
+                name(side.peer())
+            ))
         }
         &Verdict::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
             parts.push(format!(
@@ -50,24 +86,53 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
                 conn.side(side.peer()).addr.ip()
             ));
         }
+        Verdict::NeverEstablished(h) => parts.push(never_established(conn, h)),
+        Verdict::Stalled(stall) => parts.push(stalled(conn, stall)),
         Verdict::Open { idle_at_end_s } => match conn.dropped {
             None => parts.push("Still open when the capture ended.".to_string()),
             Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
         },
     }
+    for i in &verdict.injected {
+        parts.push(injected(conn, i));
+    }
+    if let Some(r) = unanswered.filter(|_| matches!(verdict.reason(), EndReason::Open | EndReason::HalfClosed)) {
+        parts.push(format!(
+            "{} sent data (frame {}) that {} never acknowledged, retransmitted it {}, and then sent nothing more for the last {} of the capture: {}, so whether it gave up cannot be told.",
+            name(r.sender),
+            r.first_unacked.frame,
+            endpoint(conn.side(r.sender.peer()).addr),
+            backoff_words(r),
+            secs(r.silent_for_s),
+            if r.retransmissions < 2 {
+                "one retransmission shows no backoff"
+            } else {
+                "the gaps do not grow as a retransmission backoff does"
+            }
+        ));
+    }
     // An open connection that was dropped had its silence told above.
     let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
     if let Some(idle) = verdict.idle_at_end_s().filter(|_| !silence_told) {
-        let mut s = format!("It had been idle for {} {}", secs(idle), when_judged(conn, "at the end of the capture"));
-        if keepalive.is_empty() {
-            s.push_str(&format!(
-                " and no keepalive was seen: a firewall or NAT idle timeout shorter than {} would cut it without either side noticing until it next sends.",
-                secs(conn.longest_gap().map_or(idle, |(g, _)| g.max(idle)))
-            ));
+        let mut s = if idle >= MIN_IDLE_OF_INTEREST_S {
+            format!("It had been idle for {} {}.", secs(idle), when_judged(conn, "at the end of the capture"))
         } else {
-            s.push('.');
+            String::new()
+        };
+        // Only a silence some common middlebox would not have survived is
+        // worth a warning (the shortest well-known default is 60 s).
+        let longest = conn.longest_gap().map_or(idle, |(g, _)| g.max(idle));
+        let boxes = shorter_than(longest);
+        if keepalive.is_empty() && unanswered.is_none() && !boxes.is_empty() {
+            s.push_str(&format!(
+                " No keepalive was seen, and its longest silence ({}) is longer than the default idle timeout of {}: such a box on the path would cut it without either side noticing until it next sends.",
+                secs(longest),
+                names(&boxes)
+            ));
         }
-        parts.push(s);
+        if !s.is_empty() {
+            parts.push(s.trim_start().to_string());
+        }
     }
     if let Some(h) = &verdict.heartbeat {
         parts.push(format!(
@@ -93,8 +158,21 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             ));
         }
     }
+    if let Some(z) = verdict.zero_window().filter(|_| verdict.reason() != EndReason::Stalled) {
+        parts.push(format!(
+            "{} had advertised a zero window since frame {} and never opened it again; {} sent {} zero-window probe{} meanwhile: the application on {} had stopped reading.",
+            name(z.receiver),
+            z.since.frame,
+            name(z.receiver.peer()),
+            z.probes,
+            plural(z.probes),
+            conn.side(z.receiver).addr.ip()
+        ));
+    }
     for k in keepalive {
-        if matches!(verdict.verdict, Verdict::KeepaliveTimeout(_)) && k.gave_up {
+        if let Verdict::KeepaliveTimeout(ended) = &verdict.verdict
+            && ended.prober == k.prober
+        {
             continue;
         }
         parts.push(keepalive_seen(conn, k));
@@ -111,8 +189,94 @@ fn when_judged(conn: &Connection, at_end: &'static str) -> &'static str {
     }
 }
 
-/// A connection the capture never showed established both ways, handed
-/// out before the capture ended.
+/// Gaps in seconds, as "1.00, 2.00, 4.00".
+fn gap_list(gaps: &[f64]) -> String {
+    gaps.iter().map(|g| format!("{g:.2}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A handshake that never completed: who sent what, how the SYNs were
+/// retransmitted, and whether the client gave up.
+fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let (client, server) = (name(Side::Client), name(Side::Server));
+    let n = h.syn_count;
+    let mut s = if h.syn_acks.is_empty() {
+        let gaps =
+            if h.syn_gaps_s.is_empty() { String::new() } else { format!(" ({} s apart)", gap_list(&h.syn_gaps_s)) };
+        format!(
+            "Never established: {client} sent {n} SYN{}{gaps} to {server} and nothing came back: the host is down or unreachable, or a firewall drops the SYNs silently (one that rejects them answers with RST, a refused reset).",
+            plural(n)
+        )
+    } else {
+        let asked = if n == 0 { "(the capture starts at the SYN-ACK)".to_string() } else { format!("{client}'s SYN") };
+        let mut s = format!(
+            "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
+            h.syn_acks[0].frame
+        );
+        if h.syn_ack_count > 1 {
+            s.push_str(&format!(
+                " {server} sent its SYN-ACK {} times ({} s apart), as a listener does until the handshake completes or its limit is reached (Linux net.ipv4.tcp_synack_retries, default 5).",
+                h.syn_ack_count,
+                gap_list(&h.syn_ack_gaps_s)
+            ));
+        }
+        s
+    };
+    if let Some(sched) = h.schedule {
+        s.push(' ');
+        s.push_str(&syn_schedule_words(sched));
+    }
+    let quiet = secs(h.quiet_after_s);
+    let judged = when_judged(conn, "when the capture ended");
+    if h.syn_acks.is_empty() && n > 0 {
+        if !h.client_stopped {
+            s.push_str(&format!(
+                " It was judged {quiet} after the last SYN ({judged}), before the next retransmission was due: the client may still have been trying."
+            ));
+        } else if n == 1 {
+            s.push_str(&format!(
+                " The SYN was never retransmitted although {quiet} passed: every TCP stack retransmits a SYN within about 3 s (Linux, macOS and the BSDs after 1 s, Windows after 3 s), so this was a port scan's probe, or a client whose connect timeout is shorter than that."
+            ));
+        } else if let Some(r) = h.syn_retries {
+            let linear = h.schedule.and_then(|s| s.linear_timeouts()).unwrap_or(0);
+            s.push_str(&format!(
+                " Then the client stopped: on Linux, {n} SYNs are net.ipv4.tcp_syn_retries={r} (or TCP_SYNCNT={r}) with tcp_syn_linear_timeouts={linear} (it gives up when the next SYN is due after that many retransmissions plus the linear ones; the defaults 6 and 4 send 11 SYNs over 131 s, 7 over 127 s before 6.5). An application connect timeout or a TCP_USER_TIMEOUT ends a connect the same way, silently (closing a socket that is still connecting sends nothing)."
+            ));
+        } else {
+            s.push_str(&format!(
+                " Then the client stopped sending SYNs ({quiet} before it was judged): its retry limit, or an application connect timeout."
+            ));
+        }
+    }
+    match conn.dropped {
+        Some(Dropped::IdleLimit { .. }) => s.push_str(&format!(
+            " Nothing more was heard for {quiet}, longer than any wait between two SYNs (at most 120 s, TCP_RTO_MAX), so it was judged then and dropped."
+        )),
+        Some(Dropped::Evicted { .. }) => s.push_str(&format!(
+            " {quiet} after its last packet more than {MAX_UNREPLIED} such connections were held at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped."
+        )),
+        None => {}
+    }
+    s
+}
+
+/// What the shape of the SYN gaps says about the client's stack.
+fn syn_schedule_words(s: SynSchedule) -> String {
+    match (s.initial_s, s.flat_gaps, s.doubled) {
+        (3, _, true) => "The gaps start at 3 s and double: an initial RTO of 3 s, as Windows retransmits a SYN (TcpMaxConnectRetransmissions, 2 by default: it gives up after 21 s).".to_string(),
+        (3, _, false) => "The SYNs are 3 s apart: an initial RTO of 3 s, as Windows uses.".to_string(),
+        (_, 1, true) => "The gaps double from 1 s: the RFC 6298 retransmission timer (initial RTO 1 s, doubled at each retransmission), as Linux before 6.5 retransmits a SYN (or a later one with net.ipv4.tcp_syn_linear_timeouts=0).".to_string(),
+        (_, k, true) => format!(
+            "The first {k} gaps are 1 s, then they double: Linux 6.5 and later keeps the first tcp_syn_linear_timeouts SYN retransmissions at 1 s ({} here; 4 by default), and macOS spaces its first SYNs 1 s apart too.",
+            k - 1
+        ),
+        (_, _, false) => "The SYNs are 1 s apart: the initial RTO of 1 s (RFC 6298), which Linux 6.5 and later and macOS keep for their first few retransmissions.".to_string(),
+    }
+}
+
+/// A connection only one side of which was heard from, handed out before
+/// the capture ended. (A handshake that never completed is
+/// [`never_established`].)
 fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
     let what = match why.was() {
         Unreplied::Handshake => "Never established: its handshake did not complete".to_string(),
@@ -127,7 +291,7 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
     };
     match why {
         Dropped::IdleLimit { was: Unreplied::Handshake, .. } => format!(
-            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped. A port scan, or a host or service that did not answer.",
+            "{what}, and nothing more was heard for {}, longer than any SYN retry window (Linux gives up after {HANDSHAKE_IDLE_SECS} s, Windows after 21 s), so it was judged then and dropped.",
             secs(idle)
         ),
         Dropped::IdleLimit { was: Unreplied::OneWay, .. } => format!(
@@ -141,43 +305,68 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
     }
 }
 
+/// "retransmitted it 3 times with backoff gaps of 0.20, 0.40, 0.80 s".
+fn backoff_words(r: &RetransmissionFinding) -> String {
+    let series: Vec<String> = r.backoff_s.iter().map(|g| format!("{g:.2}")).collect();
+    format!(
+        "{} time{} with backoff gaps of {} s",
+        r.retransmissions,
+        if r.retransmissions == 1 { "" } else { "s" },
+        series.join(", ")
+    )
+}
+
+/// The OS a sender's initial TTL points to, in words.
+fn ttl_words(initial: Option<u8>) -> &'static str {
+    match initial {
+        Some(32 | 64) => "initial TTL 64: Linux, BSD or macOS",
+        Some(128) => "initial TTL 128: Windows",
+        Some(_) => "initial TTL 255: a network device or Solaris",
+        None => "TTL unknown",
+    }
+}
+
+/// Windows gives up on unacknowledged data after TcpMaxDataRetransmissions
+/// retransmissions (5 by default; Tcpip\Parameters in the registry, or
+/// TCP_MAXRT per socket), and then resets.
+const WINDOWS_MAX_DATA_RETRANSMISSIONS: u32 = 5;
+/// BSD and macOS: TCP_MAXRXTSHIFT (12) retransmissions, then a RST
+/// (tcp_timer_rexmt → tcp_drop in netinet/tcp_timer.c).
+const BSD_MAX_RETRANSMISSIONS: u32 = 12;
+
 fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> String {
     let sender = conn.side(r.sender);
     let peer = conn.side(r.sender.peer());
-    let series: Vec<String> = r.backoff_s.iter().map(|g| format!("{g:.2}")).collect();
     let mut s = format!(
-        "Retransmission timeout: {} ({}) sent data (frame {}) that {} never acknowledged, retransmitted it {} time{} with backoff gaps of {} s, and ",
+        "Retransmission timeout: {} ({}) sent data (frame {}) that {} never acknowledged, retransmitted it {}, and ",
         endpoint(sender.addr),
         r.sender.name(),
         r.first_unacked.frame,
         endpoint(peer.addr),
-        r.retransmissions,
-        if r.retransmissions == 1 { "" } else { "s" },
-        series.join(", ")
+        backoff_words(r)
     );
     if r.reset_by_sender.is_some() {
-        s.push_str(&format!(
-            "reset the connection {} after the first transmission. Giving up with a RST is what BSD and macOS do (after 12 retransmissions by default, net.inet.tcp.* limits).",
-            secs(r.gave_up_after_s)
-        ));
+        s.push_str(&format!("reset the connection {} after the first transmission. ", secs(r.gave_up_after_s)));
+        // Who gives up with a RST, by the sender's initial TTL.
+        s.push_str(&match r.sender_initial_ttl {
+            Some(128) => format!(
+                "That is how Windows gives up (initial TTL 128): after TcpMaxDataRetransmissions retransmissions, {WINDOWS_MAX_DATA_RETRANSMISSIONS} by default{} (the registry value under Tcpip\\Parameters, or TCP_MAXRT per socket), then a RST.",
+                if r.retransmissions == WINDOWS_MAX_DATA_RETRANSMISSIONS { ", as here" } else { "" }
+            ),
+            Some(32 | 64) => format!(
+                "Giving up with a RST is what BSD and macOS do (after {BSD_MAX_RETRANSMISSIONS} retransmissions by default, net.inet.tcp.* limits); Linux gives up silently, so from a Linux host (initial TTL 64 too) this RST is the application aborting."
+            ),
+            _ => format!(
+                "Windows ({WINDOWS_MAX_DATA_RETRANSMISSIONS} retransmissions by default) and BSD or macOS ({BSD_MAX_RETRANSMISSIONS}) give up with a RST; Linux gives up silently."
+            ),
+        });
     } else {
         s.push_str(&format!(
-            "then fell silent {} after the first transmission: it gave up without a RST, as Linux does.",
-            secs(r.gave_up_after_s)
+            "then fell silent {} after the first transmission while the capture went on for {} more: it gave up without a RST, as Linux does.",
+            secs(r.gave_up_after_s),
+            secs(r.silent_for_s)
         ));
-        match r.retries2 {
-            Some(15) => s.push_str(" That fits the Linux default net.ipv4.tcp_retries2=15 (about 924.6 s)."),
-            Some(n) => s.push_str(&format!(
-                " It gave up between {:.1} and {:.1} s after the first transmission (before its next retransmission was due). That fits net.ipv4.tcp_retries2={n} (about {:.1} s; the default 15 takes 924.6 s), or a TCP_USER_TIMEOUT in that range.",
-                r.gave_up_after_s,
-                r.gave_up_by_s,
-                linux_retries_timeout(n)
-            )),
-            None => s.push_str(&format!(
-                " It gave up between {:.1} and {:.1} s after the first transmission, which no tcp_retries2 value fits (the default 15 takes 924.6 s): the application set TCP_USER_TIMEOUT in that range.",
-                r.gave_up_after_s, r.gave_up_by_s
-            )),
-        }
+        s.push_str(&silent_give_up_setting(r));
     }
     s.push_str(&format!(
         " The path to {} went silent{}: the peer vanished (powered off, cable or network cut) or a firewall/NAT dropped the flow.",
@@ -185,6 +374,197 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
         if r.idle_before_s >= 1.0 { format!(" after {} of idle", secs(r.idle_before_s)) } else { String::new() }
     ));
     s
+}
+
+/// Which setting a silent give-up fits. tcp_retries2 is claimed only for a
+/// sender that looks like Linux (initial TTL 64): Windows, BSD and macOS
+/// reset when they give up.
+fn silent_give_up_setting(r: &RetransmissionFinding) -> String {
+    if r.sender_initial_ttl.is_none_or(|t| t > 64) {
+        return format!(
+            " But this sender ({}) is not Linux-like, and Windows, BSD and macOS send a RST when they give up: the RST was lost before the capture point, or the host itself went away.",
+            ttl_words(r.sender_initial_ttl)
+        );
+    }
+    let window = format!(
+        " It gave up between {:.1} and {:.1} s after the first transmission (before its next retransmission was due).",
+        r.gave_up_after_s, r.gave_up_by_s
+    );
+    // An orphaned socket (closed by the application, FIN sent) gives up
+    // after tcp_orphan_retries instead (tcp_write_timeout → tcp_orphan_retries:
+    // 0, the default, means 8 while the RTO is below TCP_RTO_MAX).
+    if let Some(fin) = r.fin_before_give_up {
+        return match r.retries2 {
+            Some(8) => format!(
+                "{window} It had closed its side (FIN, frame {}) before giving up: if the application had closed the socket, Linux gave up as for an orphan, after net.ipv4.tcp_orphan_retries (the default 0 means 8 retries, about {:.1} s), which fits.",
+                fin.frame,
+                linux_retries_timeout(8)
+            ),
+            Some(n) => format!(
+                "{window} It had closed its side (FIN, frame {}) before giving up: that fits net.ipv4.tcp_orphan_retries={n} for a closed (orphaned) socket, or tcp_retries2={n} (about {:.1} s) if it only shut down writing, or a TCP_USER_TIMEOUT in that range.",
+                fin.frame,
+                linux_retries_timeout(n)
+            ),
+            None => format!(
+                "{window} It had closed its side (FIN, frame {}); no retry count fits that time: a TCP_USER_TIMEOUT in that range.",
+                fin.frame
+            ),
+        };
+    }
+    match r.retries2 {
+        Some(15) => " That fits the Linux default net.ipv4.tcp_retries2=15 (about 924.6 s).".to_string(),
+        Some(n) => format!(
+            "{window} That fits net.ipv4.tcp_retries2={n} (about {:.1} s; the default 15 takes 924.6 s), or a TCP_USER_TIMEOUT in that range.",
+            linux_retries_timeout(n)
+        ),
+        None => format!(
+            " It gave up between {:.1} and {:.1} s after the first transmission, which no tcp_retries2 value fits (the default 15 takes 924.6 s): the application set TCP_USER_TIMEOUT in that range.",
+            r.gave_up_after_s, r.gave_up_by_s
+        ),
+    }
+}
+
+/// How to set the keepalive idle on a host, by what its initial TTL says
+/// of its OS: (the OS in words, the knobs).
+fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
+    match initial {
+        Some(128) => (
+            "initial TTL 128: Windows",
+            "SIO_KEEPALIVE_VALS per socket or the KeepAliveTime registry value (ms, Tcpip\\Parameters)",
+        ),
+        Some(32 | 64) => (
+            "initial TTL 64: Linux, BSD or macOS",
+            "setsockopt SO_KEEPALIVE + TCP_KEEPIDLE per socket or sysctl net.ipv4.tcp_keepalive_time on Linux (net.inet.tcp.keepidle, in ms, on macOS and BSD)",
+        ),
+        _ => (
+            "OS unknown",
+            "TCP_KEEPIDLE or net.ipv4.tcp_keepalive_time (Linux), SIO_KEEPALIVE_VALS or KeepAliveTime (Windows), net.inet.tcp.keepidle (macOS, BSD)",
+        ),
+    }
+}
+
+/// The keepalive idle knobs of both ends, once when they are the same.
+fn both_ends_knobs(conn: &Connection) -> String {
+    let [client, server] = [Side::Client, Side::Server].map(|side| {
+        let host = conn.side(side);
+        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
+    });
+    if client.1 == server.1 {
+        format!("on {} or {} ({}), {}", client.0, server.0, client.1.0, client.1.1)
+    } else {
+        format!("on {} ({}), {}; on {} ({}), {}", client.0, client.1.0, client.1.1, server.0, server.1.0, server.1.1)
+    }
+}
+
+/// What to do about a reset, when the evidence points somewhere: a
+/// middlebox that forgot the connection wants it kept busier than its
+/// timeout; a peer that restarted wants nothing tuned.
+fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Option<String> {
+    let forgot = if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S {
+        format!(" (it forgot this one after {} of silence)", secs(r.idle_before_s))
+    } else {
+        String::new()
+    };
+    let keep_busy = format!(
+        "keep the connection busier than the box's idle timeout{forgot}: a keepalive idle or an application heartbeat below it on either end ({}), or raise the box's timeout",
+        both_ends_knobs(conn)
+    );
+    match r.cause {
+        ResetCause::Middlebox if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S => Some(format!("What to do: {keep_busy}.")),
+        // Right after traffic: the box's policy, which no keepalive changes.
+        ResetCause::Middlebox => Some(
+            "What to do: look at the rules and logs of the boxes on the path (IPS, firewall, traffic shaper); keepalive or a heartbeat would not help.".to_string(),
+        ),
+        // A stateless RST answering a keepalive probe: the host itself lost
+        // its connections (a restart), which no setting prevents.
+        ResetCause::PeerLostState if verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst)) => Some(
+            "What to do: nothing to tune; the peer restarted (or dropped its connections) and the probe found out. Reconnecting is the remedy.".to_string(),
+        ),
+        ResetCause::PeerLostState => Some(format!(
+            "What to do: if the peer restarted, nothing to tune (reconnect); if a NAT or firewall between them forgot the idle connection while the peer stayed up, {keep_busy}."
+        )),
+        _ => None,
+    }
+}
+
+/// What to do after a retransmission timeout: the peer or the path is the
+/// problem; to ride out longer outages, the sender's give-up limit.
+fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String {
+    let sender_ip = conn.side(r.sender).addr.ip();
+    let peer_ip = conn.side(r.sender.peer()).addr.ip();
+    let limit = match r.sender_initial_ttl {
+        Some(128) => {
+            format!("on {sender_ip} (Windows), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket")
+        }
+        Some(32 | 64) => format!(
+            "on {sender_ip}, net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket on Linux (net.inet.tcp limits on macOS and BSD)"
+        ),
+        _ => format!("on {sender_ip}, tcp_retries2 / TCP_USER_TIMEOUT (Linux) or TcpMaxDataRetransmissions (Windows)"),
+    };
+    format!(
+        "What to do: look at {peer_ip} and the path to it (down, unreachable, or a firewall dropping this flow); the sender's give-up only reported it. To wait out longer outages before giving up, raise the limit {limit}."
+    )
+}
+
+/// A connection stuck when the capture ended.
+fn stalled(conn: &Connection, stall: &Stall) -> String {
+    match stall {
+        Stall::Retransmitting(r) => {
+            let sender = conn.side(r.sender);
+            let peer = conn.side(r.sender.peer());
+            let mut s = format!(
+                "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
+                endpoint(sender.addr),
+                r.sender.name(),
+                r.first_unacked.frame,
+                endpoint(peer.addr),
+                backoff_words(r),
+                r.last.frame,
+                if r.silent_for_s < 0.0005 {
+                    "being the capture's last packet".to_string()
+                } else {
+                    format!("{} before the capture ended", secs(r.silent_for_s))
+                }
+            );
+            s.push_str(&format!(
+                " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
+                endpoint(peer.addr)
+            ));
+            // When each OS would give up, counted from the first transmission.
+            let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
+            s.push_str(&format!(
+                " If nothing changes, the sender ({}) gives up: Linux silently, {:.1} s after the first transmission with the default tcp_retries2=15 ({} from its last retransmission; sooner with a smaller tcp_retries2 or TCP_USER_TIMEOUT); Windows with a RST after {WINDOWS_MAX_DATA_RETRANSMISSIONS} retransmissions (TcpMaxDataRetransmissions); BSD and macOS with a RST after {BSD_MAX_RETRANSMISSIONS}. It had sent {} so far.",
+                ttl_words(r.sender_initial_ttl),
+                linux_retries_timeout(15),
+                secs(linux_left.max(0.0)),
+                r.retransmissions
+            ));
+            s
+        }
+        Stall::ZeroWindow(z) => format!("Stalled on a zero window: {}", zero_window_words(conn, z)),
+    }
+}
+
+/// What a zero window still closed shows, and what to do.
+fn zero_window_words(conn: &Connection, z: &ZeroWindowFinding) -> String {
+    let receiver = conn.side(z.receiver);
+    let sender = conn.side(z.receiver.peer());
+    let gaps: Vec<String> = z.probe_gaps_s.iter().map(|g| format!("{g:.2}")).collect();
+    format!(
+        "{} ({}) advertised a zero window at frame {} and kept it closed for {} until the capture ended: its application stopped reading, so its receive buffer stayed full. {} sent {} zero-window probe{} (frames {} to {}; gaps of {} s from the zero window on: the persist timer backing off), and {} kept answering with the window closed, so it is alive. Look at the application on {} (blocked, hung, or too slow to read); no TCP setting fixes this: a sender keeps probing a zero window for as long as the probes are answered (RFC 9293 §3.8.6.1; Linux tcp_probe_timer).",
+        endpoint(receiver.addr),
+        z.receiver.name(),
+        z.since.frame,
+        secs(z.closed_for_s),
+        endpoint(sender.addr),
+        z.probes,
+        plural(z.probes),
+        z.first_probe.frame,
+        z.last_probe.frame,
+        gaps.join(", "),
+        endpoint(receiver.addr),
+        receiver.addr.ip()
+    )
 }
 
 fn reset(conn: &Connection, r: &ResetFinding) -> String {
@@ -195,18 +575,38 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         ResetCause::Refused => format!(
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
-        ResetCause::Middlebox => format!(
-            "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets (it came from about {} hop{} away; the real host is {} hop{} away). A firewall or NAT box forged it, typically because it had forgotten the idle connection. Fix: keep the connection busier than the box's idle timeout (TCP keepalive or an application heartbeat), or raise that timeout.",
-            r.injector_hops.unwrap_or(0),
-            if r.injector_hops == Some(1) { "" } else { "s" },
-            r.host_hops.unwrap_or(0),
-            if r.host_hops == Some(1) { "" } else { "s" },
-        ),
+        ResetCause::Middlebox => {
+            let sure = match r.confidence {
+                Some(Confidence::Possible) => {
+                    " Only one hop apart and nothing else shows it (a route that changed, or another leg of a load balancer, would look the same): possibly forged."
+                }
+                _ if r.signs.contains(&ForgerySign::IpIdOutOfSequence) => {
+                    " Its IP ID is out of that host's own sequence too: likely forged."
+                }
+                _ => "",
+            };
+            // Only a RST after an idle period blames an idle timeout: right
+            // after traffic it is the box's policy (an IPS, a firewall rule,
+            // a traffic shaper), and keepalive changes nothing (the advice,
+            // `reset_advice`, says so too).
+            let why = if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S {
+                " A firewall or NAT box forged it, typically because it had forgotten the idle connection."
+            } else {
+                " It came right after traffic, not after an idle period: a box on the path reset it by policy (an IPS or firewall rule, a traffic shaper), not an idle timeout."
+            };
+            format!(
+                "Reset by a middlebox: a RST in the name of {sender} arrived{idle}, but with a TTL that does not match that host's own packets just before it (it came from about {} hop{} away; the real host is {} hop{} away).{sure}{why}",
+                r.injector_hops.unwrap_or(0),
+                if r.injector_hops == Some(1) { "" } else { "s" },
+                r.host_hops.unwrap_or(0),
+                if r.host_hops == Some(1) { "" } else { "s" },
+            )
+        }
         ResetCause::PeerLostState => format!(
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),
         ResetCause::AbortUnreadData => {
-            let data = conn.side(r.sender.peer()).marks.last_payload.get();
+            let data = r.peer_data_before;
             let after = data.map_or(String::new(), |d| {
                 format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
             });
@@ -216,6 +616,36 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
         }
         ResetCause::Abort => format!("Aborted: {sender} reset the connection{idle}.{}", abort_context(conn, r)),
     }
+}
+
+/// A RST its supposed sender went on after.
+fn injected(conn: &Connection, i: &InjectedReset) -> String {
+    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr), i.sender.name());
+    let peer = endpoint(conn.side(i.sender.peer()).addr);
+    let signs: Vec<String> = i
+        .signs
+        .iter()
+        .map(|s| match s {
+            ForgerySign::TtlDiffers => format!(
+                "it came from about {} hop{} away, the host is {} hop{} away",
+                i.injector_hops,
+                if i.injector_hops == 1 { "" } else { "s" },
+                i.host_hops,
+                if i.host_hops == 1 { "" } else { "s" }
+            ),
+            ForgerySign::IpIdOfPeer => format!("its IP ID is that of {peer}'s packet it reacted to (built from a copy)"),
+            ForgerySign::IpIdOutOfSequence => "its IP ID is out of the host's own sequence".to_string(),
+            ForgerySign::AckIsSynSequence => format!(
+                "it acknowledges {peer}'s SYN's own sequence number, where a host answering a SYN acknowledges one past it"
+            ),
+        })
+        .collect();
+    format!(
+        "The RST at frame {} in the name of {host} did not end the connection: that host went on with it (frame {}), which a host never does after its own RST. It was injected by a middlebox racing the real host (a firewall, an IPS or a censor), and the connection ignored it{}.",
+        i.rst.frame,
+        i.continued_by.frame,
+        if signs.is_empty() { String::new() } else { format!("; {}", signs.join("; ")) }
+    )
 }
 
 /// What came before an abort, in facts the capture shows.
@@ -248,7 +678,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
             )
         };
     }
-    match peer.last_payload.get().filter(|d| me.last_payload.get().is_none_or(|m| m.frame < d.frame)) {
+    match r.peer_data_before.filter(|d| r.own_data_before.is_none_or(|m| m.frame < d.frame)) {
         Some(data) => format!(
             " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
             data.frame,
@@ -258,7 +688,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
     }
 }
 
-/// "Which setting did it" and the fixes, for a prober that gave up.
+/// "Which setting did it" and what to do, for a prober that gave up.
 fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     let prober = conn.side(k.prober);
     let peer = conn.side(k.prober.peer());
@@ -268,7 +698,8 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
         k.prober.name(),
         endpoint(peer.addr)
     );
-    match k.idle_observed.min {
+    // The idle of the train that gave up; the settings below come from every train.
+    match k.train_idle_s {
         Some(idle) => s.push_str(&format!(", sent its first probe after {} of idle", secs(idle))),
         None => s.push_str(" (the capture starts inside the idle period)"),
     }
@@ -285,12 +716,38 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     }
     s.push(' ');
     s.push_str(&settings_sentence(k));
-    s.push_str(" The peer stopped answering: it vanished (power loss, network cut, a firewall or NAT dropping the idle flow) without a FIN or RST.");
+    s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST.");
+    s.push(' ');
+    s.push_str(&keepalive_advice(conn, k));
+    s
+}
+
+/// What to do after a keepalive timeout: the peer is the problem, not the
+/// keepalive; to ride out short outages, more probes or a longer interval.
+fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding) -> String {
+    let prober_ip = conn.side(k.prober).addr.ip();
+    let peer_ip = conn.side(k.prober.peer()).addr.ip();
+    let mut s = format!(
+        "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
+    );
+    // Riding out an outage takes probes × interval, not the idle: the idle
+    // only says when probing starts (tcp_keepalive_timer counts probes
+    // every interval once the idle has passed).
+    let window = match (k.interval, k.probes) {
+        (Some(i), Some((n, Bound::Exact))) => format!(" (now about {n} × {} s = {} s)", i.value, n * i.value),
+        _ => String::new(),
+    };
     s.push_str(&format!(
-        " Fix: if the peer is expected to be silent or the path briefly drops traffic, give it longer: raise the settings per socket (setsockopt TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) or system-wide (sysctl -w net.ipv4.tcp_keepalive_time=… on {}), or have the application send a heartbeat more often than every {} so the connection never sits idle that long; if the peer really died, the keepalive did its job.",
-        prober.addr.ip(),
-        k.idle.map_or_else(|| "idle period".to_string(), |i| format!("{} s", i.value))
+        " To ride out short outages instead, raise the interval × probe count{window}, not the idle time: "
     ));
+    s.push_str(&match os_family(k.probe_bytes, k.ttl) {
+        OsFamily::Windows => format!(
+            "on Windows, the interval per socket with SIO_KEEPALIVE_VALS or for {prober_ip} with the KeepAliveInterval registry value (Tcpip\\Parameters); the count is fixed at 10 unless the application sets TCP_KEEPCNT (Windows 10 1703 and later)."
+        ),
+        _ => format!(
+            "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of {prober_ip} with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
+        ),
+    });
     s
 }
 
@@ -314,7 +771,7 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             probes_text
         ),
         _ => format!(
-            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}).",
+            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt).",
             fmt_val(idle),
             fmt_val(interval),
             probes_text,
@@ -329,18 +786,114 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
             i.low, i.high, i.value
         ));
     }
-    let origin = settings_origin(idle, interval, probes);
-    s.push_str(match origin {
-        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).",
-        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).",
-        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).",
-        SettingsOrigin::Tuned => {
-            " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them."
-        }
-        SettingsOrigin::Unknown => "",
-    });
-    s.push_str(&format!(" Probe format: {}.", os_words(family)));
+    if let (Some([low, high]), Some((n, Bound::Exact))) = (k.user_timeout_between_s, probes) {
+        let over = if low > 0.0 { format!("more than {low:.1} s and ") } else { String::new() };
+        s.push_str(&format!(
+            " Linux resets after {n} probe{} the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of {over}at most {high:.1} s since the last packet received fits too.",
+            plural(n)
+        ));
+    }
+    s.push_str(&no_setting_words(k));
+    s.push_str(&origin_words(family, idle, interval, probes));
+    s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
     s
+}
+
+/// A long time in seconds and, past a day, in days or years too.
+fn in_years(t: f64) -> String {
+    const DAY: f64 = 86_400.0;
+    const YEAR: f64 = 365.25 * DAY;
+    match t {
+        t if t >= YEAR => format!("{} (about {:.1} years)", secs(t), t / YEAR),
+        t if t >= DAY => format!("{} (about {:.0} days)", secs(t), t / DAY),
+        t => secs(t),
+    }
+}
+
+/// Says so when a prober's idle or interval is longer than any OS lets a
+/// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
+/// setting made it, and none is inferred from it.
+fn no_setting_words(k: &KeepaliveFinding) -> String {
+    let beyond = |m: &MinMax| m.max.filter(|&t| beyond_any_keepalive_setting(t));
+    let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
+        (Some(idle), _) => format!("an idle of {}", in_years(idle)),
+        (None, Some(interval)) => format!("an interval of {} between probes", in_years(interval)),
+        (None, None) => return String::new(),
+    };
+    format!(
+        " But {what} is longer than any OS lets a keepalive timer be (Linux at most {LINUX_KEEPALIVE_MAX_S} s, Windows and macOS about 49.7 days, FreeBSD about 1.4 years at most): no setting made it. The capture's clock jumped between those packets (captures of different times in one file, or a clock set while capturing), or they are no keepalive probes."
+    )
+}
+
+/// Which of the settings are the prober's OS defaults and which someone set.
+fn origin_words(family: OsFamily, idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> String {
+    match settings_origin(idle, interval, probes) {
+        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).".to_string(),
+        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).".to_string(),
+        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).".to_string(),
+        SettingsOrigin::Unknown => String::new(),
+        SettingsOrigin::Tuned => {
+            let (defaults, os) = match family {
+                OsFamily::Windows => (WINDOWS_DEFAULTS, "Windows"),
+                OsFamily::LinuxOrBsd if probes == Some((MACOS_DEFAULTS.2, Bound::Exact)) => (MACOS_DEFAULTS, "macOS"),
+                OsFamily::LinuxOrBsd => (LINUX_DEFAULTS, "Linux"),
+                _ => {
+                    return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+                }
+            };
+            let mut set = Vec::new();
+            let mut kept = Vec::new();
+            for (what, value, default) in [("idle", idle, defaults.0), ("interval", interval, defaults.1)] {
+                match value {
+                    Some(v) if v != default => set.push(format!("the {what} ({v} s; default {default} s)")),
+                    Some(_) => kept.push(format!("the {what}")),
+                    None => {}
+                }
+            }
+            match probes {
+                // Windows Vista and later send 10 probes, a count no registry
+                // value changes (SIO_KEEPALIVE_VALS documentation).
+                Some((10, Bound::Exact)) if family == OsFamily::Windows => kept.push(
+                    "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)"
+                        .to_string(),
+                ),
+                Some((n, Bound::Exact)) if n != defaults.2 => {
+                    set.push(format!("the probe count ({n}; default {})", defaults.2))
+                }
+                Some((n, Bound::AtLeast)) if n > defaults.2 => {
+                    set.push(format!("the probe count (at least {n}; default {})", defaults.2))
+                }
+                Some((_, Bound::Exact)) => kept.push("the probe count".to_string()),
+                _ => {}
+            }
+            if set.is_empty() {
+                return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+            }
+            let mut s = format!(" Not all {os} defaults: someone set {}.", join_and(&set));
+            if !kept.is_empty() {
+                s.push_str(&format!(
+                    " {} {} {os}'s default.",
+                    capitalise(&join_and(&kept)),
+                    if kept.len() == 1 { "is" } else { "are" }
+                ));
+            }
+            s
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 /// A side that probed but did not end the connection.
@@ -365,16 +918,47 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
         }
     }
     s.push('.');
+    s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
     }
-    if k.unanswered_at_end > 0 && !k.gave_up {
+    if k.gave_up {
+        // Both ends probed into a path that had gone: each gave up on its own.
+        let how = match k.gave_up_with {
+            Some(rst) => format!("reset the connection (frame {})", rst.frame),
+            None => "fell silent".to_string(),
+        };
         s.push_str(&format!(
-            " {} probe{} still unanswered when the {} (the prober had not given up: probes ≥ {}).",
-            k.unanswered_at_end,
-            if k.unanswered_at_end == 1 { " was" } else { "s were" },
-            if k.reset_by_peer.is_some() { "peer answered with RST" } else { "capture ended" },
-            k.unanswered_at_end
+            " It gave up too: it {how} after {} unanswered probe{}.",
+            k.last_train_count,
+            plural(k.last_train_count)
+        ));
+    } else if k.unanswered_at_end > 0
+        && let Some(after) = conn
+            .side(k.prober)
+            .marks
+            .last_sent
+            .get()
+            .filter(|&p| k.last_train.last().is_some_and(|l| p.frame > l.frame))
+    {
+        // It went on after its probes (a FIN, data): it had not given up on them.
+        let n = k.unanswered_at_end;
+        s.push_str(&format!(
+            " Its last {} went unanswered, and it sent more after {} (frame {}): it had not given up (its probe count is at least {n}).",
+            if n == 1 { "probe".to_string() } else { format!("{n} probes") },
+            if n == 1 { "it" } else { "them" },
+            after.frame
+        ));
+    } else if k.unanswered_at_end > 0 {
+        let n = k.unanswered_at_end;
+        s.push_str(&format!(
+            " Still probing, unanswered at the end of the capture: {n} probe{} without an answer, and no sign that it gave up (its probe count is at least {n}){}.",
+            plural(n),
+            if k.interval.is_none() {
+                "; its interval cannot be seen, so when it would have given up cannot be told"
+            } else {
+                ""
+            }
         ));
     }
     if k.reset_by_peer.is_some() {
@@ -399,6 +983,58 @@ mod tests {
     fn diagnosis(w: Wire, end: f64) -> String {
         let conns = w.finish();
         describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+    }
+
+    #[test]
+    fn an_idle_of_years_is_said_to_be_no_setting_not_tuned() {
+        // A keepalive kill whose first probe comes 10 years after the last
+        // packet the prober received (a clock set while capturing): no OS
+        // takes such an idle, so no tcp_keepalive_time is inferred from it.
+        let years = 10.0 * 365.25 * 86_400.0;
+        let mut w = Wire::established(1000, 5000);
+        w.send(years, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 2.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(years + 4.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(years + 4.0));
+        let k = &verdict.keepalive()[0];
+        assert_eq!((k.idle, k.interval.map(|i| i.value)), (None, Some(2)));
+        let text = describe(&conns[0], &verdict);
+        assert!(
+            text.contains("an idle of 315576000 s (about 10.0 years) is longer than any OS lets a keepalive timer be"),
+            "{text}"
+        );
+        assert!(text.contains("no setting made it"), "{text}");
+        // Nor does any TCP_USER_TIMEOUT (Linux takes at most INT_MAX ms).
+        assert_eq!(k.user_timeout_between_s, None);
+        assert!(!text.contains("TCP_USER_TIMEOUT, which overrides"), "{text}");
+        assert!(text.contains("tcp_keepalive_time=?") && !text.contains("tuned"), "{text}");
+        // An idle Linux takes is still a setting, and says nothing of the kind.
+        let mut w = Wire::established(1000, 5000);
+        w.send(30_000.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_002.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(30_004.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 30_004.0);
+        assert!(!text.contains("no setting made it") && text.contains("tcp_keepalive_time=30000"), "{text}");
+    }
+
+    #[test]
+    fn a_middlebox_reset_right_after_traffic_is_policy_not_an_idle_timeout() {
+        let forged_after = |idle: f64| {
+            let mut w = Wire::established(1000, 5000);
+            w.send(idle, seg(C, ACK, 1011, 5101, 10));
+            w.send(idle + 0.001, seg(S, RST, 5101, 0, 0).ttl(50));
+            diagnosis(w, idle + 0.001)
+        };
+        // Right after the handshake and the first exchange: an IPS or a firewall rule.
+        let text = forged_after(0.006);
+        assert!(text.contains("by policy") && !text.contains("idle timeout (TCP keepalive"), "{text}");
+        // Its advice is the box's rules, not keeping the connection busy.
+        assert!(text.contains("rules and logs") && !text.contains("busier"), "{text}");
+        // After 300 s of silence: a box that forgot the idle connection.
+        let text = forged_after(300.0);
+        assert!(text.contains("forgotten the idle connection") && !text.contains("by policy"), "{text}");
+        assert!(text.contains("busier than the box's idle timeout") && !text.contains("rules and logs"), "{text}");
     }
 
     #[test]
@@ -427,5 +1063,204 @@ mod tests {
         let text = diagnosis(w, 31.0);
         assert!(text.contains("came from its peer (frame 7) 30.00 s before"), "{text}");
         assert!(!text.contains("unread)"), "{text}");
+    }
+
+    #[test]
+    fn a_keepalive_kill_names_the_settings_the_user_timeout_and_what_to_do() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+        w.send(23.421, seg(S, ACK, 5100, 1011, 0));
+        w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 25.437);
+        assert!(text.contains("tcp_keepalive_time=20, tcp_keepalive_intvl=2, tcp_keepalive_probes=2"), "{text}");
+        // tcp_keepalive_timer: TCP_USER_TIMEOUT overrides TCP_KEEPCNT.
+        assert!(text.contains("TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT"), "{text}");
+        assert!(text.contains("more than 23.4 s and at most 25.4 s"), "{text}");
+        // The peer vanished: look there; riding out outages is interval × count.
+        assert!(text.contains("look at 10.0.0.1 and the network to it"), "{text}");
+        assert!(text.contains("(now about 2 × 2 s = 4 s), not the idle time"), "{text}");
+        assert!(text.contains("net.ipv4.tcp_keepalive_intvl"), "{text}");
+        assert!(text.contains("net.inet.tcp.keepintvl"), "{text}");
+        assert!(text.contains("someone set the idle (20 s; default 7200 s), the interval (2 s; default 75 s) and the probe count (2; default 9)"), "{text}");
+    }
+
+    #[test]
+    fn windows_ten_probes_are_its_fixed_count_and_one_byte_alone_is_not_windows() {
+        // Windows (TTL 128, 1-byte probes): 30 s idle, 10 probes 1 s apart, RST.
+        let windows = |ttl: u8| {
+            let mut w = Wire::new();
+            w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(ttl));
+            w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+            w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(ttl));
+            w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+            w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(ttl));
+            for i in 0..10 {
+                w.send(30.005 + f64::from(i), seg(C, ACK, 1010, 5101, 1).ttl(ttl));
+            }
+            w.send(40.005, seg(C, RST | ACK, 1011, 5101, 0).ttl(ttl));
+            w
+        };
+        let text = diagnosis(windows(128), 40.005);
+        assert!(text.contains("someone set the idle (30 s; default 7200 s)."), "{text}");
+        assert!(text.contains("the 10 probes (Windows' fixed count"), "{text}");
+        assert!(!text.contains("tuned"), "{text}");
+        assert!(text.contains("1 byte and initial TTL 128: both point to Windows (likely, not certain"), "{text}");
+        assert!(text.contains("SIO_KEEPALIVE_VALS"), "{text}");
+        // The same probes from a host whose packets start at TTL 64: not Windows.
+        let text = diagnosis(windows(64), 40.005);
+        assert!(text.contains("1 byte, but initial TTL 64, not Windows' 128"), "{text}");
+        assert!(!text.contains("Windows' fixed count"), "{text}");
+    }
+
+    #[test]
+    fn a_probe_still_unanswered_at_the_end_is_probing_not_a_timeout() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(20.0, seg(S, ACK, 5100, 1011, 0));
+        let text = diagnosis(w, 120.0);
+        assert!(text.starts_with("Still open"), "{text}");
+        assert!(text.contains("Still probing, unanswered at the end of the capture: 1 probe"), "{text}");
+        assert!(text.contains("its interval cannot be seen"), "{text}");
+    }
+
+    #[test]
+    fn a_heartbeat_period_is_reported_as_observed() {
+        // Every 3.5 s: not "4 s".
+        let mut w = Wire::established(1000, 5000);
+        let mut cseq = 1011u32;
+        for i in 1..=6 {
+            w.send(3.5 * f64::from(i), seg(C, ACK, cseq, 5101, 5));
+            cseq += 5;
+        }
+        let conns = w.finish();
+        let v = judge(&conns[0], Timestamp::from_secs_f64(22.0));
+        assert!(describe(&conns[0], &v).contains("heartbeat every 3.500 s"));
+        let report = crate::report::ConnectionReport::new(&conns[0], &v, "test", 1);
+        assert_eq!(report.heartbeat.unwrap().facts.period_s, 3.5);
+    }
+
+    #[test]
+    fn a_stall_says_since_when_how_and_when_each_os_gives_up_and_gives_no_nat_advice() {
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 10.2, 10.6, 11.4] {
+            w.send(t, seg(C, ACK, 1011, 5101, 50));
+        }
+        let text = diagnosis(w, 11.5);
+        assert!(text.starts_with("Stalled: 10.0.0.1:40000 (client) was still retransmitting"), "{text}");
+        assert!(text.contains("first sent the data at frame 7"), "{text}");
+        assert!(
+            text.contains("3 times with backoff gaps of 0.20, 0.40, 0.80 s, the last (frame 10) 0.100 s before"),
+            "{text}"
+        );
+        assert!(text.contains("the peer or the path to it is gone"), "{text}");
+        assert!(text.contains("924.6 s after the first transmission"), "{text}");
+        assert!(text.contains("Windows with a RST after 5 retransmissions"), "{text}");
+        assert!(!text.contains("idle for") && !text.contains("NAT idle timeout"), "{text}");
+    }
+
+    #[test]
+    fn a_windows_give_up_is_named_by_its_ttl_and_tcp_retries2_only_for_linux() {
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(128));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 0).ttl(128));
+        for t in [1.0, 1.3, 1.9, 3.1, 5.5, 10.3] {
+            w.send(t, seg(C, ACK, 1001, 5001, 409).ttl(128));
+        }
+        w.send(19.9, seg(C, RST | ACK, 1410, 5001, 0).ttl(128));
+        let text = diagnosis(w, 19.9);
+        assert!(text.contains("That is how Windows gives up (initial TTL 128)"), "{text}");
+        assert!(text.contains("5 by default, as here"), "{text}");
+        assert!(!text.contains("BSD and macOS do"), "{text}");
+
+        // A Linux-like sender that closed (FIN) and then gave up silently: tcp_orphan_retries.
+        let mut w = Wire::established(1000, 5000);
+        let mut t = 10.0;
+        let mut gap = 0.2;
+        w.send(t, seg(C, FIN | ACK, 1011, 5101, 50));
+        // 8 retransmissions with a doubling RTO from 200 ms: given up by 102.2 s.
+        for _ in 0..8 {
+            t += gap;
+            gap *= 2.0;
+            w.send(t, seg(C, FIN | ACK, 1011, 5101, 50));
+        }
+        let text = diagnosis(w, 300.0);
+        assert!(
+            text.contains("net.ipv4.tcp_orphan_retries (the default 0 means 8 retries, about 102.2 s), which fits"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_zero_window_stall_points_at_the_receiving_application() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+        w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0));
+        for t in [1.201, 1.601, 2.401] {
+            w.send(t, seg(S, ACK, 5200, 1011, 0));
+            w.send(t + 0.001, seg(C, ACK, 1011, 5201, 0).window(0));
+        }
+        let text = diagnosis(w, 5.0);
+        assert!(
+            text.starts_with("Stalled on a zero window: 10.0.0.1:40000 (client) advertised a zero window at frame 8"),
+            "{text}"
+        );
+        assert!(text.contains("sent 3 zero-window probes (frames 9 to 13; gaps of 0.20, 0.40, 0.80 s"), "{text}");
+        assert!(text.contains("Look at the application on 10.0.0.1"), "{text}");
+    }
+
+    #[test]
+    fn middlebox_timeouts_are_warned_about_only_for_silences_long_enough_to_matter() {
+        // Idle for a few milliseconds at the end: no "shorter than 0.000 s" warning.
+        let text = diagnosis(Wire::established(1000, 5000), 0.005);
+        assert_eq!(text, "Still open when the capture ended.");
+        // 300 s of silence: longer than the ALB (60 s) and Azure LB (240 s) defaults.
+        let text = diagnosis(Wire::established(1000, 5000), 300.0);
+        assert!(text.contains("It had been idle for 300 s at the end of the capture."), "{text}");
+        assert!(
+            text.contains("longer than the default idle timeout of AWS Application Load Balancer (60 s) and Azure Load Balancer (240 s)"),
+            "{text}"
+        );
+        // 30 s: idle, but no common box would have cut it.
+        let text = diagnosis(Wire::established(1000, 5000), 30.0);
+        assert!(text.contains("idle for 30.00 s") && !text.contains("Load Balancer"), "{text}");
+    }
+
+    #[test]
+    fn advice_follows_the_evidence_and_the_os() {
+        // A peer that answers a keepalive probe with RST restarted: nothing to tune.
+        let mut w = Wire::established(1000, 5000);
+        w.send(60.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(60.001, seg(C, RST, 1011, 0, 0));
+        let text = diagnosis(w, 60.001);
+        assert!(text.contains("What to do: nothing to tune"), "{text}");
+        // A forged RST after idle: keep it busier than the box's timeout, with
+        // each end's knobs by its OS (the client starts at TTL 128: Windows).
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(128));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(62));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(128));
+        w.send(0.003, seg(S, ACK, 5001, 1011, 0).ttl(62));
+        w.send(300.0, seg(C, ACK, 1011, 5001, 10).ttl(128));
+        w.send(300.001, seg(S, RST | ACK, 5001, 1021, 0).ttl(64));
+        let text = diagnosis(w, 300.001);
+        assert!(
+            text.contains(
+                "What to do: keep the connection busier than the box's idle timeout (it forgot this one after 300 s"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("on 10.0.0.1 (initial TTL 128: Windows), SIO_KEEPALIVE_VALS"), "{text}");
+        assert!(
+            text.contains("on 10.0.0.2 (initial TTL 64: Linux, BSD or macOS), setsockopt SO_KEEPALIVE + TCP_KEEPIDLE"),
+            "{text}"
+        );
+        // A retransmission timeout: look at the peer; the sender's give-up limit by its OS.
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 10.2, 10.6, 11.4] {
+            w.send(t, seg(C, ACK, 1011, 5101, 50));
+        }
+        let text = diagnosis(w, 20.0);
+        assert!(text.contains("What to do: look at 10.0.0.2 and the path to it"), "{text}");
+        assert!(text.contains("net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket"), "{text}");
     }
 }

@@ -51,6 +51,10 @@ impl<W: Write> ReportSink for JsonSink<W> {
         serde_json::to_writer(&mut self.out, &run.path_reports())?;
         self.out.write_all(b",\n\"reconnect_storms\":")?;
         serde_json::to_writer(&mut self.out, &run.storm_reports())?;
+        if let Some(vantage) = run.vantage {
+            self.out.write_all(b",\n\"vantage\":")?;
+            serde_json::to_writer(&mut self.out, vantage)?;
+        }
         self.out.write_all(b",\n\"summary\":")?;
         serde_json::to_writer(&mut self.out, run.summary)?;
         self.out.write_all(b"}\n")?;

@@ -3,15 +3,24 @@
 //! judged, and handed to a [`ReportSink`]; the flow table then drops it.
 
 pub mod diagnosis;
+pub mod html;
 pub mod json;
+pub mod ladder;
+pub mod ndjson;
 mod runwide;
+pub mod stories;
 pub mod table;
+pub mod vantage;
 
+use crate::community::{TCP, community_id};
+use crate::duplicates::Duplicate;
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
-use crate::verdict::{Bound, EndReason, Judgement, KeepaliveFinding, ResetCause, Verdict};
+use crate::verdict::{
+    Bound, Confidence, EndReason, Ending, ForgerySign, Judgement, KeepaliveFinding, ResetCause, Verdict,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -37,11 +46,51 @@ pub struct CaptureSummary {
     /// such were held at once (a scan, a SYN flood). Only in the JSON when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub unreplied_evicted: u64,
+    /// Frames that were copies of a packet captured just before (`tcpdump -i
+    /// any` on a router, a mirror port, merged captures), analysed once. Only
+    /// in the JSON when there were some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<DuplicateFrames>,
     pub first_packet: Option<String>,
     pub last_packet: Option<String>,
+    /// The files, in order, when the capture was read from several that
+    /// continue one another (a ring buffer; `path` is the first). Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// When the capture ended, when the file says so and it is after the
+    /// last packet (a pcapng's `isb_endtime`): verdicts run to it. Only in
+    /// the JSON then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_end: Option<String>,
     pub warnings: Vec<String>,
     /// Why the file could not be read (fully); null when it was.
     pub error: Option<String>,
+    /// A live capture's counters (`tcpka live` only: not in analyze's JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_counts: Option<CaptureCounts>,
+}
+
+/// A live capture's counters at its end: libpcap's (`pcap_stats`) and tcpka's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureCounts {
+    /// Packets that passed the filter (libpcap's `ps_recv`).
+    pub received: u32,
+    /// Dropped by the kernel for lack of room in its capture ring (`ps_drop`).
+    pub dropped_by_kernel: u32,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub dropped_by_interface: u32,
+    /// Captured (and written to the `--write` file) but not analysed: the
+    /// analysis fell behind and the capture thread does not wait for it.
+    pub not_analysed: u64,
+}
+
+/// How many frames were dropped as copies, and the first ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DuplicateFrames {
+    pub dropped: u64,
+    /// The first few: each frame and the frame it repeats (the one analysed).
+    pub first: Vec<Duplicate>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -53,12 +102,22 @@ fn is_zero(n: &u64) -> bool {
 pub struct KeepaliveReport {
     pub prober: String,
     pub prober_role: Side,
+    #[serde(flatten)]
+    pub facts: KeepaliveFacts,
+}
+
+/// What one side's keepalive probes showed, whoever it was.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepaliveFacts {
     pub probes_sent: u32,
     pub probes_answered: u32,
     /// Probes of the last train nobody answered.
     pub unanswered_at_end: u32,
     /// Shortest observed idle: last packet received → first probe of a train (s).
     pub idle_observed_s: Option<f64>,
+    /// The idle before the last train (s): the one that ended the
+    /// connection when the prober gave up.
+    pub last_train_idle_s: Option<f64>,
     /// The idle setting (tcp_keepalive_time / TCP_KEEPIDLE) this implies (s).
     pub idle_s: Option<u32>,
     /// All whole seconds that fit the observations, [low, high].
@@ -72,6 +131,10 @@ pub struct KeepaliveReport {
     pub probes: Option<u32>,
     /// "exact", or "at-least" when the capture cannot show when the prober would give up.
     pub probes_bound: Option<Bound>,
+    /// A Linux-shaped prober that reset after its probes would do the same
+    /// with a TCP_USER_TIMEOUT in (low, high] s since the last packet it
+    /// received (it overrides the probe count).
+    pub user_timeout_between_s: Option<[f64; 2]>,
     /// The prober gave up on this connection.
     pub gave_up: bool,
     /// Payload bytes per probe: 0 (Linux, BSD, macOS) or 1 (Windows, some embedded stacks).
@@ -86,6 +149,15 @@ pub struct KeepaliveReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct ResetReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ResetFacts,
+}
+
+/// What the RST shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetFacts {
     pub cause: ResetCause,
     pub frame: u64,
     /// Silence before the RST or the segment it answered (s).
@@ -93,12 +165,48 @@ pub struct ResetReport {
     /// For a forged RST: hops from the capture point to whoever sent it, and to the real host.
     pub injector_hops: Option<u8>,
     pub host_hops: Option<u8>,
+    /// For a forged RST: "likely", or "possible" (a TTL one hop off and nothing else).
+    pub confidence: Option<Confidence>,
+    /// For a forged RST: what gives it away ("ttl-differs", "ip-id-out-of-sequence", …).
+    pub signs: Vec<ForgerySign>,
+}
+
+/// A RST that did not end the connection: its supposed sender went on.
+#[derive(Clone, Debug, Serialize)]
+pub struct InjectedResetReport {
+    /// The host whose name it carried.
+    pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: InjectedResetFacts,
+}
+
+/// What an injected RST shows, whoever's name it carried.
+#[derive(Clone, Debug, Serialize)]
+pub struct InjectedResetFacts {
+    pub frame: u64,
+    /// The real host's packet after it.
+    pub continued_by_frame: u64,
+    pub injector_hops: u8,
+    pub host_hops: u8,
+    /// "ttl-differs", "ip-id-of-peer", "ip-id-out-of-sequence", "ack-is-syn-sequence".
+    pub signs: Vec<ForgerySign>,
 }
 
 /// Data that was never acknowledged.
 #[derive(Clone, Debug, Serialize)]
 pub struct RetransmissionReport {
     pub sender: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: RetransmissionFacts,
+}
+
+/// What the unacknowledged data shows, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetransmissionFacts {
     pub first_unacked_frame: u64,
     pub retransmissions: u32,
     /// Gaps between successive transmissions (s): the exponential backoff.
@@ -106,18 +214,82 @@ pub struct RetransmissionReport {
     /// From the first transmission to the last retransmission, or to the sender's RST (s).
     pub gave_up_after_s: f64,
     pub gave_up: bool,
+    /// The capture ended while the sender was still retransmitting (the verdict is then `stalled`).
+    pub still_retransmitting: bool,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
     /// TCP_USER_TIMEOUT, or not Linux).
     pub tcp_retries2: Option<u32>,
 }
 
+/// A handshake that never completed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HandshakeReport {
+    /// SYNs the client sent: the first and its retransmissions.
+    pub syns: u32,
+    /// Gaps between successive SYNs (s): the retransmission backoff.
+    pub syn_gaps_s: Vec<f64>,
+    /// SYN-ACKs the server sent (0: nobody answered).
+    pub syn_acks: u32,
+    pub syn_ack_gaps_s: Vec<f64>,
+    /// The shape of the SYN gaps, null when they follow none.
+    pub syn_backoff: Option<SynBackoffReport>,
+    /// The client sent no SYN when its next one was due, while the capture went on.
+    pub client_stopped: bool,
+    /// The Linux net.ipv4.tcp_syn_retries (TCP_SYNCNT) the SYNs fit, when they fit one.
+    pub tcp_syn_retries: Option<u32>,
+    /// The Linux (6.5 and later) net.ipv4.tcp_syn_linear_timeouts the gaps fit.
+    pub tcp_syn_linear_timeouts: Option<u32>,
+}
+
+/// SYN gaps: `flat_gaps` of `initial_s`, then doubling when `doubled`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SynBackoffReport {
+    pub initial_s: u32,
+    pub flat_gaps: u32,
+    pub doubled: bool,
+}
+
+/// A zero window still closed when the connection was judged, its peer probing it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowReport {
+    /// The side whose window is closed (its application stopped reading).
+    pub receiver: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: ZeroWindowFacts,
+}
+
+/// How long a zero window stayed closed, and how its peer probed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ZeroWindowFacts {
+    /// The first packet that advertised the zero window.
+    pub since_frame: u64,
+    /// From then to the end of the capture (s).
+    pub closed_for_s: f64,
+    /// Zero-window probes its peer sent meanwhile.
+    pub probes: u32,
+    /// Gaps from the zero window to each probe, then between probes (s): the persist backoff.
+    pub probe_gaps_s: Vec<f64>,
+}
+
 /// Small messages at a regular period in one direction.
 #[derive(Clone, Debug, Serialize)]
 pub struct HeartbeatReport {
     pub from: String,
-    /// The period in whole seconds (the median gap, rounded).
-    pub period_s: u64,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HeartbeatFacts,
+}
+
+/// The heartbeat's rhythm, whoever sent it.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeartbeatFacts {
+    /// The period as observed, to a tenth of a second (the median gap): an
+    /// application timer need not count whole seconds (3.5 s is not 4 s).
+    pub period_s: f64,
     pub period_observed_s: f64,
     pub messages: u32,
 }
@@ -126,6 +298,15 @@ pub struct HeartbeatReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HalfClosedReport {
     pub fin_by: String,
+    #[serde(skip)]
+    pub by: Side,
+    #[serde(flatten)]
+    pub facts: HalfClosedFacts,
+}
+
+/// How long a half-closed connection stayed so.
+#[derive(Clone, Debug, Serialize)]
+pub struct HalfClosedFacts {
     /// How long the other side then stayed open, until the capture ended (s).
     pub open_for_s: f64,
 }
@@ -136,14 +317,64 @@ pub struct Evidence {
     pub frame: u64,
     pub time: String,
     pub what: String,
+    /// For a capture read from several files (a ring buffer): the file
+    /// the packet is in, and its frame number in that file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_frame: Option<u64>,
+}
+
+/// Which file each frame of a capture comes from, when it was read from
+/// several files that continue one another (a ring buffer): its frames are
+/// numbered across them, as Wireshark numbers `mergecap -a` of the files.
+#[derive(Clone, Debug, Default)]
+pub struct FileFrames {
+    /// Each file, and the number of frames before its first.
+    starts: Vec<(u64, String)>,
+}
+
+impl FileFrames {
+    /// The next file's frames follow the `frames_before` read so far.
+    pub fn add(&mut self, frames_before: u64, path: &str) {
+        self.starts.push((frames_before, path.to_string()));
+    }
+
+    /// The files, when there are several.
+    pub fn paths(&self) -> Vec<String> {
+        match self.starts.len() {
+            0 | 1 => Vec::new(),
+            _ => self.starts.iter().map(|(_, p)| p.clone()).collect(),
+        }
+    }
+
+    /// The file of frame `frame` and its number there; None for a capture of one file.
+    pub fn locate(&self, frame: u64) -> Option<(&str, u64)> {
+        if self.starts.len() < 2 {
+            return None;
+        }
+        let i = self.starts.partition_point(|(before, _)| *before < frame).checked_sub(1)?;
+        let (before, path) = &self.starts[i];
+        Some((path, frame - before))
+    }
 }
 
 /// One connection's verdict.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnectionReport {
+    /// `"<capture number>-<first frame>"`: unique in a run, the same in every
+    /// format and every run over the same files (the capture number is the
+    /// file's place on the command line, from 1; live capture is 1).
+    pub id: String,
+    /// The Community ID v1 of the connection ([`community`](crate::community)),
+    /// as Zeek, Suricata and Wireshark print it.
+    pub community_id: String,
     pub capture: String,
     pub client: String,
     pub server: String,
+    /// `client` and `server` as addresses (the other formats write them as objects).
+    #[serde(skip)]
+    pub addrs: [SocketAddr; 2],
     pub roles_from: RoleSource,
     pub vlan: Vec<u16>,
     pub first_frame: u64,
@@ -154,13 +385,21 @@ pub struct ConnectionReport {
     pub packets: u64,
     pub end_reason: EndReason,
     pub ended_by: Option<String>,
+    /// `ended_by` as a side.
+    #[serde(skip)]
+    pub ended_by_side: Option<Side>,
     /// For `reset`: why ("refused", "middlebox", "peer-lost-state", "abort-unread-data", "abort").
     pub reset_cause: Option<ResetCause>,
     pub diagnosis: String,
     pub keepalive: Vec<KeepaliveReport>,
     pub reset: Option<ResetReport>,
+    /// RSTs in a host's name after which that host went on: injected, and ignored.
+    pub injected_resets: Vec<InjectedResetReport>,
     pub retransmission: Option<RetransmissionReport>,
+    pub zero_window: Option<ZeroWindowReport>,
     pub half_closed: Option<HalfClosedReport>,
+    /// For `never-established`: the SYNs and SYN-ACKs.
+    pub handshake: Option<HandshakeReport>,
     pub heartbeat: Option<HeartbeatReport>,
     /// For connections still open (or half-closed): silence from the last packet to the end of the capture (s).
     pub idle_at_end_s: Option<f64>,
@@ -169,6 +408,9 @@ pub struct ConnectionReport {
     pub zero_window_probes: u32,
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
+    /// The end of the connection as a ladder diagram (the table and HTML draw it).
+    #[serde(skip)]
+    pub ladder: ladder::Ladder,
 }
 
 /// Per-prober aggregate across connections.
@@ -176,6 +418,16 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// "ip:port" for a server, "ip" for a client (its ports change).
     pub prober: String,
+    /// `prober` as an address and, for a server, its port.
+    #[serde(skip)]
+    pub prober_addr: (IpAddr, Option<u16>),
+    #[serde(flatten)]
+    pub facts: HostFacts,
+}
+
+/// What one prober's connections showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostFacts {
     pub role: Side,
     pub connections_probed: u64,
     pub connections_ended: u64,
@@ -196,6 +448,15 @@ pub struct HostReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct PathReport {
     pub server: String,
+    #[serde(skip)]
+    pub server_addr: SocketAddr,
+    #[serde(flatten)]
+    pub facts: PathFacts,
+}
+
+/// What the connections to one server showed about its path.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathFacts {
     pub connections: u64,
     /// The longest silence a connection to this server survived (s).
     pub survived_idle_max_s: Option<f64>,
@@ -204,20 +465,40 @@ pub struct PathReport {
     pub died_connections: u64,
     /// [low, high]: the path drops idle connections after more than `low` and at most `high` seconds.
     pub idle_timeout_between_s: Option<[f64; 2]>,
+    /// A connection survived a silence at least as long as one that killed another.
+    pub conflicting: bool,
+    /// Well-known default idle timeouts that fit the bounds, e.g. "AWS Network Load Balancer (350 s)".
+    pub fits_defaults: Vec<String>,
     /// Keepalive idle (or heartbeat period) to stay below the timeout, s.
     pub recommended_keepalive_idle_s: Option<u32>,
     pub summary: String,
 }
 
-/// One client opening connection after connection to one service.
+/// One client abandoning connections to one service while opening newer ones.
 #[derive(Clone, Debug, Serialize)]
 pub struct StormReport {
     pub client: String,
     pub server: String,
-    /// Connections still open or half-closed when the capture ended.
-    pub still_open: u64,
+    #[serde(skip)]
+    pub addrs: (IpAddr, SocketAddr),
+    #[serde(flatten)]
+    pub facts: StormFacts,
+}
+
+/// One client's reconnect storm.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormFacts {
+    /// Older connections left open (unanswered, half-closed by the server,
+    /// or long idle), each followed by a newer connection.
+    pub abandoned: u64,
+    /// Of those, the ones whose last packets went unanswered (half-open).
+    pub unanswered: u64,
+    /// Of those, the ones the server had closed and the client never did (CLOSE_WAIT).
+    pub half_closed_by_server: u64,
+    /// The oldest abandoned connection's first frame.
     pub first_frame: u64,
-    pub last_frame: u64,
+    /// The newest connection's first frame.
+    pub newest_frame: u64,
     pub summary: String,
 }
 
@@ -228,6 +509,8 @@ pub struct Summary {
     pub packets: u64,
     pub connections: u64,
     pub by_end_reason: BTreeMap<EndReason, u64>,
+    /// The `reset` verdicts by their cause.
+    pub by_reset_cause: BTreeMap<ResetCause, u64>,
     pub keepalive_probes: u64,
     pub keepalive_probes_answered: u64,
 }
@@ -240,6 +523,8 @@ pub struct RunReport<'a> {
     pub paths: &'a [PathFinding],
     pub reconnect_storms: &'a [StormFinding],
     pub summary: &'a Summary,
+    /// Two vantage points compared (`--vantage`), when asked for.
+    pub vantage: Option<&'a vantage::VantageReport>,
 }
 
 impl RunReport<'_> {
@@ -305,7 +590,24 @@ fn push_ipv4(s: &mut String, ip: Ipv4Addr) {
 }
 
 impl ConnectionReport {
-    pub fn new(conn: &Connection, verdict: &Judgement, capture: &str) -> ConnectionReport {
+    /// Names, for a capture read from several files, the file and frame
+    /// there of each piece of evidence.
+    pub fn locate(&mut self, files: &FileFrames) {
+        for e in &mut self.evidence {
+            if let Some((file, frame)) = files.locate(e.frame) {
+                e.file = Some(file.to_string());
+                e.file_frame = Some(frame);
+            }
+        }
+    }
+
+    /// How it ended, with a reset's cause: `reset:middlebox`.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.end_reason, cause: self.reset_cause }
+    }
+
+    /// The report of `conn`, judged `verdict`, from the `capture_number`th capture (from 1), named `capture`.
+    pub fn new(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
             verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         let (client, server) = (endpoint(conn.client()), endpoint(conn.server()));
@@ -314,7 +616,10 @@ impl ConnectionReport {
             Side::Server => server.clone(),
         };
         ConnectionReport {
+            id: format!("{capture_number}-{}", conn.first.frame),
+            community_id: community_id(conn.client(), conn.server(), TCP),
             capture: capture.to_string(),
+            addrs: [conn.client(), conn.server()],
             roles_from: conn.roles,
             vlan: conn.vlan.ids(),
             first_frame: conn.first.frame,
@@ -325,38 +630,92 @@ impl ConnectionReport {
             packets: conn.packets,
             end_reason: verdict.reason(),
             ended_by: verdict.ended_by().map(named),
+            ended_by_side: verdict.ended_by(),
             reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: diagnosis::describe(conn, verdict),
             keepalive,
             reset: verdict.reset().map(|r| ResetReport {
                 sender: named(r.sender),
-                cause: r.cause,
-                frame: r.rst.frame,
-                idle_before_s: round6(r.idle_before_s),
-                injector_hops: r.injector_hops,
-                host_hops: r.host_hops,
+                by: r.sender,
+                facts: ResetFacts {
+                    cause: r.cause,
+                    frame: r.rst.frame,
+                    idle_before_s: round6(r.idle_before_s),
+                    injector_hops: r.injector_hops,
+                    host_hops: r.host_hops,
+                    confidence: r.confidence,
+                    signs: r.signs.clone(),
+                },
             }),
+            injected_resets: verdict
+                .injected
+                .iter()
+                .map(|i| InjectedResetReport {
+                    sender: named(i.sender),
+                    by: i.sender,
+                    facts: InjectedResetFacts {
+                        frame: i.rst.frame,
+                        continued_by_frame: i.continued_by.frame,
+                        injector_hops: i.injector_hops,
+                        host_hops: i.host_hops,
+                        signs: i.signs.clone(),
+                    },
+                })
+                .collect(),
             retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: named(r.sender),
-                first_unacked_frame: r.first_unacked.frame,
-                retransmissions: r.retransmissions,
-                backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
-                gave_up_after_s: round6(r.gave_up_after_s),
-                gave_up: r.gave_up,
-                reset_by_sender: r.reset_by_sender.is_some(),
-                tcp_retries2: r.retries2,
+                by: r.sender,
+                facts: RetransmissionFacts {
+                    first_unacked_frame: r.first_unacked.frame,
+                    retransmissions: r.retransmissions,
+                    backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
+                    gave_up_after_s: round6(r.gave_up_after_s),
+                    gave_up: r.gave_up,
+                    still_retransmitting: r.still_retransmitting,
+                    reset_by_sender: r.reset_by_sender.is_some(),
+                    tcp_retries2: r.retries2,
+                },
+            }),
+            zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
+                receiver: named(z.receiver),
+                by: z.receiver,
+                facts: ZeroWindowFacts {
+                    since_frame: z.since.frame,
+                    closed_for_s: round6(z.closed_for_s),
+                    probes: z.probes,
+                    probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
+                },
             }),
             half_closed: match verdict.verdict {
-                Verdict::HalfClosed { fin_by, open_for_s, .. } => {
-                    Some(HalfClosedReport { fin_by: named(fin_by), open_for_s: round6(open_for_s) })
-                }
+                Verdict::HalfClosed { fin_by, open_for_s, .. } => Some(HalfClosedReport {
+                    fin_by: named(fin_by),
+                    by: fin_by,
+                    facts: HalfClosedFacts { open_for_s: round6(open_for_s) },
+                }),
                 _ => None,
             },
+            handshake: verdict.handshake().map(|h| HandshakeReport {
+                syns: h.syn_count,
+                syn_gaps_s: h.syn_gaps_s.iter().copied().map(round6).collect(),
+                syn_acks: h.syn_ack_count,
+                syn_ack_gaps_s: h.syn_ack_gaps_s.iter().copied().map(round6).collect(),
+                syn_backoff: h.schedule.map(|s| SynBackoffReport {
+                    initial_s: s.initial_s,
+                    flat_gaps: s.flat_gaps,
+                    doubled: s.doubled,
+                }),
+                client_stopped: h.client_stopped,
+                tcp_syn_retries: h.syn_retries,
+                tcp_syn_linear_timeouts: h.schedule.and_then(|s| s.linear_timeouts()),
+            }),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: named(h.from),
-                period_s: h.period_s.round() as u64,
-                period_observed_s: round6(h.period_s),
-                messages: h.messages,
+                by: h.from,
+                facts: HeartbeatFacts {
+                    period_s: (h.period_s * 10.0).round() / 10.0,
+                    period_observed_s: round6(h.period_s),
+                    messages: h.messages,
+                },
             }),
             idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap().map(|(g, _)| round6(g)),
@@ -364,6 +723,7 @@ impl ConnectionReport {
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
             evidence: evidence(conn, verdict),
             wireshark_filter: wireshark_filter(conn),
+            ladder: ladder::ladder(conn, verdict),
             // Last: `named` clones them until here.
             client,
             server,
@@ -372,13 +732,12 @@ impl ConnectionReport {
 }
 
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
-    KeepaliveReport {
-        prober: endpoint(conn.side(k.prober).addr),
-        prober_role: k.prober,
+    let facts = KeepaliveFacts {
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
         idle_observed_s: k.idle_observed.min.map(round6),
+        last_train_idle_s: k.train_idle_s.map(round6),
         idle_s: k.idle.map(|s| s.value),
         idle_range_s: k.idle.map(range),
         interval_observed_s: k.interval_observed.min.map(round6),
@@ -386,12 +745,14 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         interval_range_s: k.interval.map(range),
         probes: k.probes.map(|p| p.0),
         probes_bound: k.probes.map(|p| p.1),
+        user_timeout_between_s: k.user_timeout_between_s.map(|[lo, hi]| [round6(lo), round6(hi)]),
         gave_up: k.gave_up,
         probe_payload_bytes: k.probe_bytes,
         os_family: os_family(k.probe_bytes, k.ttl),
         settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
-    }
+    };
+    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr), prober_role: k.prober, facts }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {
@@ -401,7 +762,7 @@ fn range(s: TimerSetting) -> [u32; 2] {
 fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
-        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what });
+        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what, file: None, file_frame: None });
     };
     let names = [Side::Client, Side::Server].map(|s| format!("{} ({})", endpoint(conn.side(s).addr), s.name()));
     let name = |s: Side| &names[s as usize];
@@ -433,12 +794,38 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
         }
     }
+    if let Some(h) = verdict.handshake() {
+        for (i, p) in h.syns.iter().enumerate().skip(1) {
+            push(&mut out, *p, format!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
+        }
+        for (i, p) in h.syn_acks.iter().enumerate() {
+            push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
+        }
+    }
+    for i in &verdict.injected {
+        push(&mut out, i.rst, format!("RST in the name of {}: injected, ignored", name(i.sender)));
+        push(&mut out, i.continued_by, format!("{} went on after the RST", name(i.sender)));
+    }
     if let Some(r) = verdict.retransmission() {
         push(
             &mut out,
             r.first_unacked,
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
+        if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
+            push(
+                &mut out,
+                r.last,
+                format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+            );
+        }
+    }
+    if let Some(z) = verdict.zero_window() {
+        push(&mut out, z.since, format!("zero window advertised by {}", name(z.receiver)));
+        push(&mut out, z.first_probe, format!("first zero-window probe from {}", name(z.receiver.peer())));
+        if z.last_probe != z.first_probe {
+            push(&mut out, z.last_probe, format!("last zero-window probe from {}", name(z.receiver.peer())));
+        }
     }
     if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
         let what = match verdict.reason() {
@@ -453,7 +840,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::Open => String::new(),
+            EndReason::NeverEstablished | EndReason::Stalled | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);

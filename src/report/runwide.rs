@@ -1,7 +1,8 @@
 //! The run-wide findings in words: per-prober lines, path idle timeouts,
 //! reconnect storms.
 
-use super::{HostReport, PathReport, StormReport, endpoint};
+use super::{HostFacts, HostReport, PathFacts, PathReport, StormFacts, StormReport, endpoint};
+use crate::findings::middlebox::names;
 use crate::findings::{HostFinding, PathFinding, Prober, StormFinding};
 use crate::time::round6;
 use crate::verdict::Bound;
@@ -9,13 +10,12 @@ use crate::verdict::Bound;
 impl HostReport {
     pub fn new(h: &HostFinding) -> HostReport {
         let role = h.prober.role();
-        let prober = match h.prober {
-            Prober::Server(addr) => endpoint(addr),
-            Prober::Client(ip) => ip.to_string(),
+        let (prober, prober_addr) = match h.prober {
+            Prober::Server(addr) => (endpoint(addr), (addr.ip(), Some(addr.port()))),
+            Prober::Client(ip) => (ip.to_string(), (ip, None)),
         };
-        HostReport {
+        let facts = HostFacts {
             summary: host_summary(&prober, h),
-            prober,
             role,
             connections_probed: h.connections_probed,
             connections_ended: h.connections_ended,
@@ -29,7 +29,8 @@ impl HostReport {
             probes: h.probes.map(|p| p.0),
             probes_bound: h.probes.map(|p| p.1),
             settings_origin: h.settings_origin,
-        }
+        };
+        HostReport { prober, prober_addr, facts }
     }
 }
 
@@ -41,6 +42,9 @@ fn host_summary(prober: &str, h: &HostFinding) -> String {
     } else {
         format!("{prober} ({role}) probed {}", conns(h.connections_probed))
     };
+    if h.settings_vary {
+        s.push_str(" whose timings fit no single whole-second setting");
+    }
     if let Some(i) = h.idle_s {
         s.push_str(&format!(" after {i} s idle"));
     }
@@ -61,42 +65,75 @@ impl PathReport {
         let server = endpoint(p.server);
         let recommended = p.recommended_keepalive_idle_s;
         let died = p.died_after_idle_min_s;
-        let summary = match p.idle_timeout_between_s {
-            Some([lo, hi]) => format!(
-                "Connections to {server} survived silences up to {lo:.1} s but died after {hi:.1} s: something on the path drops idle connections after between {lo:.0} and {hi:.0} s. Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s."
+        let deaths = format!("{} connection{}", p.died_connections, if p.died_connections == 1 { "" } else { "s" });
+        let mut summary = match (p.idle_timeout_between_s, p.survived_idle_max_s) {
+            _ if p.conflicting => format!(
+                "The evidence conflicts: a connection to {server} survived {:.1} s of silence, but {deaths} died after {died:.1} s. The deaths are not one idle timeout's doing (several paths or boxes, or something else killed them); no timeout is inferred.",
+                p.survived_idle_max_s.unwrap_or(0.0)
             ),
-            None => format!(
-                "{} connection{} to {server} died after {died:.1} s or more of silence: something on the path may drop idle connections after at most {died:.0} s. A keepalive idle (or heartbeat) of about {recommended} s keeps them alive.",
-                p.died_connections,
-                if p.died_connections == 1 { "" } else { "s" }
+            (Some([lo, hi]), _) => format!(
+                "Connections to {server} survived silences up to {lo:.1} s but died after {hi:.1} s: something on the path (a firewall, NAT or load balancer) drops idle connections after between {lo:.0} and {hi:.0} s."
+            ),
+            _ => format!(
+                "{deaths} to {server} died after {died:.1} s or more of silence: something on the path (a firewall, NAT or load balancer) may drop idle connections after at most {died:.0} s."
             ),
         };
-        PathReport {
-            server,
+        if !p.conflicting {
+            if p.known_defaults.is_empty() {
+                summary.push_str(" No well-known default idle timeout fits that.");
+            } else {
+                summary.push_str(&format!(" That fits the default of {}.", names(&p.known_defaults)));
+            }
+            summary.push_str(&format!(
+                " Keep connections busier than that: a keepalive idle (or heartbeat) of about {recommended} s, or raise the box's timeout."
+            ));
+        }
+        let facts = PathFacts {
             connections: p.connections,
             survived_idle_max_s: p.survived_idle_max_s.map(round6),
             died_after_idle_min_s: Some(round6(died)),
             died_connections: p.died_connections,
             idle_timeout_between_s: p.idle_timeout_between_s,
-            recommended_keepalive_idle_s: Some(recommended),
+            conflicting: p.conflicting,
+            fits_defaults: p.known_defaults.iter().map(|t| format!("{} ({} s)", t.name, t.secs)).collect(),
+            recommended_keepalive_idle_s: (!p.conflicting).then_some(recommended),
             summary,
-        }
+        };
+        PathReport { server, server_addr: p.server, facts }
     }
 }
 
 impl StormReport {
     pub fn new(s: &StormFinding) -> StormReport {
         let (client, server) = (s.client.to_string(), endpoint(s.server));
-        StormReport {
-            summary: format!(
-                "{client} had {} connections to {server} open at once when the capture ended: the client reconnects without closing its old connections (a leak that ends when the server runs out of file descriptors). Close the old connection before reconnecting, or let keepalive / an idle timeout reap them.",
-                s.still_open
-            ),
-            still_open: s.still_open,
-            first_frame: s.first_frame,
-            last_frame: s.last_frame,
-            client,
-            server,
+        let mut why = Vec::new();
+        if s.unanswered > 0 {
+            why.push(format!("{} went unanswered (half-open: the server or the path was gone)", s.unanswered));
         }
+        if s.half_closed_by_server > 0 {
+            why.push(format!(
+                "{} the server had closed and the client never did (CLOSE_WAIT)",
+                s.half_closed_by_server
+            ));
+        }
+        let idle = s.abandoned - s.unanswered - s.half_closed_by_server;
+        if idle > 0 {
+            why.push(format!("{idle} sat idle for a minute or more"));
+        }
+        let facts = StormFacts {
+            summary: format!(
+                "{client} left {} older connections to {server} open and opened a newer one after each (the oldest from frame {}, the newest at frame {}): of those, {}. The client reconnects without closing what it abandoned, and the old connections pile up (a leak that ends when a side runs out of sockets or file descriptors). Close the old connection before reconnecting, or let keepalive or an idle timeout reap it.",
+                s.abandoned,
+                s.first_frame,
+                s.newest_frame,
+                why.join("; ")
+            ),
+            abandoned: s.abandoned,
+            unanswered: s.unanswered,
+            half_closed_by_server: s.half_closed_by_server,
+            first_frame: s.first_frame,
+            newest_frame: s.newest_frame,
+        };
+        StormReport { client, server, addrs: (s.client, s.server), facts }
     }
 }

@@ -1,362 +1,545 @@
-//! The human report: a summary, the keepalive probers, then the abnormal
-//! connections with their diagnosis and evidence. With `--all`, every
-//! connection. Tables fit the terminal; piped output is not wrapped by width
-//! but paragraphs are wrapped at 100 columns.
+//! The human report. First one screen, whatever the size of the capture:
+//! the captures, the counts by verdict and reset cause, the top keepalive
+//! probers with their settings, the servers with the most abnormal endings
+//! and the idle timeouts found on their paths. Then the details: each story
+//! once (the connections whose endings tell the same story, grouped), with
+//! its ladder, diagnosis, evidence, Wireshark filter and the frames of every
+//! connection in it. With `--all` (or `--only`), every connection.
 //!
-//! The connections come last but are known first, so the sink keeps them
-//! until the end — as little of them as it can: a table row each (its
-//! cells in one string), and their findings written out as they come, in
-//! a temporary file with `--all` (100,000 connections' reports took 600 MiB
-//! when kept whole).
+//! Every line fits the width: the terminal's, `$COLUMNS`, or 80 in a pipe.
+//! Tables drop their least useful columns rather than break a value across
+//! lines; paragraphs and evidence wrap between words.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport};
-use crate::verdict::EndReason;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Seek, Write};
-use unicode_width::UnicodeWidthStr;
+use crate::report::stories::{
+    MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words, evidence_file_frame,
+    merge_probers, verdict_counts,
+};
+use crate::report::vantage::VantageReport;
+use crate::report::{ConnectionReport, ReportSink, RunReport, ladder};
+use crate::verdict::{Bound, EndReason};
+use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
+use comfy_table::{ColumnConstraint, Table};
+use std::io::{self, IsTerminal, Write};
 
-/// Without --all, at most this many connections are detailed.
+/// Without --all, at most this many stories are told in detail.
 pub const DEFAULT_DETAIL_LIMIT: usize = 20;
-
-/// The connections table's header.
-const CONNECTION_COLUMNS: [&str; 8] = ["#", "client", "server", "verdict", "ended by", "duration", "probes", "frames"];
-/// Separates the cells of a kept row (no cell contains it).
-const CELL_END: char = '\u{1f}';
+/// Rows of each table in the one-screen summary.
+const TOP_PROBERS: usize = 5;
+const TOP_SERVERS: usize = 3;
+const TOP_PATHS: usize = 2;
+/// Width when standard output is not a terminal and `$COLUMNS` is not set.
+const PIPE_WIDTH: usize = 80;
 
 pub struct TableSink<W: Write> {
     out: W,
     all: bool,
-    /// One row of the connections table per connection kept: its cells, each ended by [`CELL_END`].
-    rows: Vec<Box<str>>,
-    /// The widest cell of each column so far, header included.
-    widths: [usize; 8],
-    /// The findings of the connections kept, in order, as printed.
-    findings: Spool,
-    /// Abnormal connections not kept (beyond the limit).
-    not_shown: u64,
+    /// Draw with plain ASCII, not box-drawing characters (`--ascii`).
+    ascii: bool,
+    /// Colour headings, verdicts and the ladder's RSTs and probes (`--color`).
+    color: bool,
     width: usize,
-    terminal: bool,
-}
-
-/// Text written now and read back at the end: in memory, or with `--all` in
-/// a temporary file (memory when none can be made).
-enum Spool {
-    Memory(Vec<u8>),
-    File(BufWriter<File>),
-}
-
-impl Spool {
-    /// A temporary file (deleted when closed), or memory when none can be made.
-    fn temporary() -> Spool {
-        tempfile::tempfile().map_or(Spool::Memory(Vec::new()), |file| Spool::File(BufWriter::new(file)))
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Spool::Memory(v) => v,
-            Spool::File(f) => f,
-        }
-    }
-
-    /// Copies everything written to `out`.
-    fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        match self {
-            Spool::Memory(v) => out.write_all(v),
-            Spool::File(f) => {
-                f.flush()?;
-                let file = f.get_mut();
-                file.rewind()?;
-                io::copy(file, out).map(|_| ())
-            }
-        }
-    }
+    book: StoryBook,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W, all: bool) -> TableSink<W> {
-        let terminal = io::stdout().is_terminal();
-        let width = if terminal { textwrap::termwidth().max(60) } else { 100 };
-        TableSink {
-            out,
-            all,
-            rows: Vec::new(),
-            widths: CONNECTION_COLUMNS.map(UnicodeWidthStr::width),
-            findings: if all { Spool::temporary() } else { Spool::Memory(Vec::new()) },
-            not_shown: 0,
-            width,
-            terminal,
-        }
+        TableSink { out, all, ascii: false, color: false, width: default_width(), book: StoryBook::default() }
     }
 
-    fn table(&self) -> Table {
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
-        if self.terminal {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(self.width as u16);
-        }
-        t
+    /// Draws tables and ladders with plain ASCII.
+    pub fn ascii(mut self, ascii: bool) -> TableSink<W> {
+        self.ascii = ascii;
+        self
+    }
+
+    /// Colours headings, verdicts, RSTs and probes with ANSI escapes.
+    pub fn color(mut self, color: bool) -> TableSink<W> {
+        self.color = color;
+        self
+    }
+
+    /// Fits every line in `width` columns.
+    pub fn width(mut self, width: usize) -> TableSink<W> {
+        self.width = width.max(MIN_WIDTH);
+        self
     }
 
     fn wrap(&self, indent: &str, text: &str) -> String {
-        let opts = textwrap::Options::new(self.width).initial_indent(indent).subsequent_indent(indent);
-        textwrap::fill(text, opts)
-    }
-}
-
-impl<W: Write> ReportSink for TableSink<W> {
-    fn wants(&mut self, end_reason: EndReason) -> bool {
-        if self.all {
-            return true;
-        }
-        if !end_reason.is_abnormal() {
-            return false;
-        }
-        if self.rows.len() < DEFAULT_DETAIL_LIMIT {
-            return true;
-        }
-        self.not_shown += 1;
-        false
+        wrap_hanging(indent, indent, text, self.width)
     }
 
-    fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
-        let number = self.rows.len() + 1;
-        let probes: u32 = c.keepalive.iter().map(|k| k.probes_sent).sum();
-        let cells = [
-            number.to_string(),
-            c.client.clone(),
-            c.server.clone(),
-            c.end_reason.to_string(),
-            c.ended_by.clone().unwrap_or_default(),
-            format!("{:.1} s", c.duration_s),
-            probes.to_string(),
-            format!("{}–{}", c.first_frame, c.last_frame),
-        ];
-        keep_row(&mut self.rows, &mut self.widths, &cells);
+    /// A table of `header` and `rows` that fits the width: the columns
+    /// whose number comes last in `drop_order` go first, rather than a
+    /// value being broken across lines.
+    fn table(&self, header: &[&str], rows: Vec<Vec<String>>, drop_order: &[usize]) -> Vec<String> {
+        let mut t = Table::new();
+        t.load_style(if self.ascii { ASCII_BORDERS_ONLY_CONDENSED } else { UTF8_BORDERS_ONLY });
+        t.set_header(header.to_vec());
+        for r in rows {
+            t.add_row(r);
+        }
+        let fits = |t: &Table| t.lines().all(|l| l.chars().count() <= self.width);
+        for &column in drop_order.iter().rev() {
+            if fits(&t) {
+                break;
+            }
+            if let Some(c) = t.column_mut(column) {
+                c.set_constraint(ColumnConstraint::Hidden);
+            }
+        }
+        t.lines().collect()
+    }
 
+    fn summary_lines(&self, run: &RunReport<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        let captures = run.captures;
+        if captures.len() <= 3 {
+            for c in captures {
+                out.push(self.wrap("", &capture_line(c)));
+                if let Some(n) = &c.capture_counts {
+                    out.push(self.wrap("  ", &capture_counts_words(n)));
+                }
+                if let Some(d) = &c.duplicates {
+                    out.push(wrap_hanging("  duplicates: ", "    ", &duplicates_words(d), self.width));
+                }
+            }
+        } else {
+            let packets: u64 = captures.iter().map(|c| c.packets).sum();
+            let duplicates: u64 = captures.iter().filter_map(|c| c.duplicates.as_ref()).map(|d| d.dropped).sum();
+            let mut line = format!("{} captures, {packets} packets", captures.len());
+            if duplicates > 0 {
+                line.push_str(&format!(
+                    ", {duplicates} duplicate frames analysed once (--format json lists the first of each capture)"
+                ));
+            }
+            out.push(self.wrap("", &line));
+        }
+        // Warnings and errors: the first few, each on its own (wrapped) line.
+        let notes: Vec<(&str, &str, &str)> = captures
+            .iter()
+            .flat_map(|c| {
+                let errors = c.error.iter().map(move |e| (c.path.as_str(), "error", e.as_str()));
+                errors.chain(c.warnings.iter().map(move |w| (c.path.as_str(), "warning", w.as_str())))
+            })
+            .collect();
+        for (path, kind, text) in notes.iter().take(3) {
+            let head = if captures.len() <= 3 { format!("  {kind}: ") } else { format!("  {kind}: {path}: ") };
+            out.push(wrap_hanging(&head, "    ", text, self.width));
+        }
+        if notes.len() > 3 {
+            out.push(format!("  … and {} more warnings (--format json lists them)", notes.len() - 3));
+        }
+        let summary = run.summary;
+        let verdicts = verdict_counts(summary);
+        out.push(String::new());
+        out.push(self.wrap(
+            "",
+            &format!(
+                "{} connection{}: {}",
+                summary.connections,
+                if summary.connections == 1 { "" } else { "s" },
+                if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
+            ),
+        ));
+        out.push(format!(
+            "keepalive probes: {} sent, {} answered",
+            summary.keepalive_probes, summary.keepalive_probes_answered
+        ));
+
+        let hosts = run.host_reports();
+        let probers = merge_probers(&hosts);
+        if !probers.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Keepalive probers", probers.len(), TOP_PROBERS, "by connections ended"));
+            let rows = probers.iter().take(TOP_PROBERS).map(prober_row).collect();
+            let header = ["prober", "role", "ended/probed", "idle", "interval", "probes", "answered", "settings"];
+            out.extend(self.table(&header, rows, &[0, 3, 4, 5, 2, 7, 1, 6]));
+        }
+
+        let servers = self.book.servers();
+        if !servers.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Servers with the most abnormal endings", servers.len(), TOP_SERVERS, ""));
+            for (server, total, endings) in servers.iter().take(TOP_SERVERS) {
+                let words: Vec<String> = endings.iter().map(|(e, n)| format!("{e} {n}")).collect();
+                out.push(wrap_hanging(
+                    "  ",
+                    "      ",
+                    &format!("{server}: {total} ({})", words.join(", ")),
+                    self.width,
+                ));
+            }
+        }
+
+        let mut paths = run.path_reports();
+        paths.sort_by_key(|p| std::cmp::Reverse(p.facts.died_connections));
+        if !paths.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Idle timeouts on the path", paths.len(), TOP_PATHS, ""));
+            for p in paths.iter().take(TOP_PATHS) {
+                let f = &p.facts;
+                let died = match (f.idle_timeout_between_s, f.died_after_idle_min_s) {
+                    // A longer silence survived elsewhere: no one timeout did it.
+                    (_, Some(d)) if f.conflicting => format!(
+                        "died after {d:.0} s idle, yet one survived {:.0} s: not one idle timeout",
+                        f.survived_idle_max_s.unwrap_or(0.0)
+                    ),
+                    (Some([lo, hi]), _) => format!("dies idle between {lo:.0} and {hi:.0} s"),
+                    (None, Some(d)) => format!("died after {d:.0} s idle"),
+                    (None, None) => "died idle".to_string(),
+                };
+                let fits = if f.fits_defaults.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (fits {})", f.fits_defaults.join(", "))
+                };
+                let advice =
+                    f.recommended_keepalive_idle_s.map_or(String::new(), |r| format!("; keepalive idle ≤ {r} s"));
+                let line = format!(
+                    "{}: {} of {} connections {died}{fits}{advice}",
+                    p.server, f.died_connections, f.connections
+                );
+                out.push(wrap_hanging("  ", "      ", &line, self.width));
+            }
+        }
+        if !run.reconnect_storms.is_empty() {
+            out.push(String::new());
+            out.push(top_heading("Reconnect storms", run.reconnect_storms.len(), TOP_PATHS, ""));
+            for s in run.storm_reports().iter().take(TOP_PATHS) {
+                let f = &s.facts;
+                let mut how = Vec::new();
+                if f.unanswered > 0 {
+                    how.push(format!("{} unanswered", f.unanswered));
+                }
+                if f.half_closed_by_server > 0 {
+                    how.push(format!("{} closed by the server only", f.half_closed_by_server));
+                }
+                let how = if how.is_empty() { String::new() } else { format!(" ({})", how.join(", ")) };
+                let line = format!(
+                    "{} → {}: {} older connections left open{how}, frames {}–{}",
+                    s.client, s.server, f.abandoned, f.first_frame, f.newest_frame
+                );
+                out.push(wrap_hanging("  ", "      ", &line, self.width));
+            }
+        }
+        out
+    }
+
+    fn story_lines(&self, i: usize, story: &Story, several_captures: bool) -> Vec<String> {
+        let c = &story.first;
+        let mut out = vec![String::new()];
         let vlan = if c.vlan.is_empty() {
             String::new()
         } else {
             format!(" vlan {}", c.vlan.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("/"))
         };
-        let diagnosis = self.wrap("    ", &c.diagnosis);
-        let out = self.findings.writer();
-        writeln!(out, "\n[{number}] {} → {}{}: {} ({})", c.client, c.server, vlan, c.end_reason, c.capture)?;
-        writeln!(out, "{diagnosis}")?;
-        for e in &c.evidence {
-            writeln!(out, "    frame {:>7}  {}  {}", e.frame, e.time, e.what)?;
+        let head = if story.several_servers() {
+            // Handshakes to several ports of one host (a scan).
+            format!(
+                "[{}] {}: {} connections to {} ({} ports){vlan}, same story; the first, from {} to {}, as told ({}):",
+                i + 1,
+                c.ending(),
+                story.count,
+                story.host.as_deref().unwrap_or(&c.server),
+                story.servers.len(),
+                c.client,
+                c.server,
+                c.capture
+            )
+        } else if story.count > 1 {
+            format!(
+                "[{}] {}: {} connections to {}{vlan}, same story; the first, from {}, as told ({}):",
+                i + 1,
+                c.ending(),
+                story.count,
+                c.server,
+                c.client,
+                c.capture
+            )
+        } else {
+            format!("[{}] {}: {} → {}{vlan} ({})", i + 1, c.ending(), c.client, c.server, c.capture)
+        };
+        out.push(wrap_hanging("", "    ", &head, self.width));
+        if c.end_reason.is_abnormal() {
+            out.extend(
+                ladder::render_text(&c.ladder, &c.client, &c.server, self.ascii)
+                    .into_iter()
+                    .map(|l| format!("    {l}")),
+            );
+            out.push(String::new());
         }
-        writeln!(out, "    Wireshark: {}", c.wireshark_filter)
+        out.push(self.wrap("    ", &c.diagnosis));
+        for e in &c.evidence {
+            let head = format!("    frame {:<8} {}  ", e.frame, time_of_day(&e.time));
+            let indent = " ".repeat(head.chars().count());
+            // A capture of several files: the file and its frame there too.
+            let what = match evidence_file_frame(e) {
+                Some(place) => format!("{} {place}", e.what),
+                None => e.what.clone(),
+            };
+            out.push(wrap_hanging(&head, &indent, &what, self.width));
+        }
+        out.push(wrap_hanging("    Wireshark: ", "      ", &c.wireshark_filter, self.width));
+        if story.count > 1 {
+            let servers = story.several_servers();
+            out.push(format!(
+                "    The {} connections of this story (id, client{}, frames{}):",
+                story.count,
+                if servers { " → server" } else { "" },
+                if several_captures { ", capture" } else { "" }
+            ));
+            let id_width = story.members.iter().map(|m| m.id.len()).max().unwrap_or(0);
+            let client_width = story.members.iter().map(|m| m.client.len()).max().unwrap_or(0);
+            let server_width = story.members.iter().map(|m| m.server.len()).max().unwrap_or(0);
+            for m in &story.members {
+                let server = if servers { format!(" → {:<server_width$}", m.server) } else { String::new() };
+                let capture = if several_captures { format!("  {}", m.capture) } else { String::new() };
+                let line = format!(
+                    "{:<id_width$}  {:<client_width$}{server}  {}–{}{capture}",
+                    m.id, m.client, m.first_frame, m.last_frame
+                );
+                out.push(wrap_hanging("      ", "        ", &line, self.width));
+            }
+            let unlisted = story.count - story.members.len() as u64;
+            if unlisted > 0 {
+                out.push(format!("      … and {unlisted} more (--all, or --format ndjson, lists them)"));
+            }
+        }
+        out
+    }
+
+    /// Two vantage points (`--vantage`): which connection is which, the
+    /// clocks' offset, and what only one point saw.
+    fn vantage_lines(&self, v: &VantageReport) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let points: Vec<String> = v.points.iter().map(|p| format!("{} ({})", p.name, p.capture)).collect();
+        out.push(wrap_hanging("Vantage points: ", "  ", &points.join(", "), self.width));
+        if let Some(offset) = v.clock_offset_s {
+            let line = format!(
+                "{}'s clock minus {}'s, with the path between: {offset:+.6} s",
+                v.points[1].name, v.points[0].name
+            );
+            out.push(self.wrap("  ", &line));
+        }
+        for (i, c) in v.connections.iter().enumerate() {
+            out.push(String::new());
+            out.push(wrap_hanging(&format!("[{}] ", i + 1), "    ", &c.summary, self.width));
+        }
+        let unmatched: Vec<String> =
+            v.points.iter().zip(&v.unmatched).map(|(p, n)| format!("{n} only at {}", p.name)).collect();
+        out.push(String::new());
+        out.push(wrap_hanging("Connections seen at one point only: ", "  ", &unmatched.join(", "), self.width));
+        out
+    }
+}
+
+/// Below this width nothing useful fits (the ladder needs 76 columns).
+const MIN_WIDTH: usize = 60;
+
+/// The terminal's width, or `$COLUMNS`, or [`PIPE_WIDTH`].
+fn default_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&c| c > 0);
+    let width = match columns {
+        Some(c) => c,
+        None if io::stdout().is_terminal() => textwrap::termwidth(),
+        None => PIPE_WIDTH,
+    };
+    width.max(MIN_WIDTH)
+}
+
+/// `text` wrapped to `width` between words, the first line after `first`,
+/// the others after `rest`.
+fn wrap_hanging(first: &str, rest: &str, text: &str, width: usize) -> String {
+    let opts = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        // Lines break at spaces only: a path, an address or a filter stays whole.
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false);
+    textwrap::fill(text, opts)
+}
+
+/// "14:05:03.123456Z" from an RFC 3339 time (the date is in the JSON).
+fn time_of_day(rfc3339: &str) -> &str {
+    rfc3339.split_once('T').map_or(rfc3339, |(_, t)| t)
+}
+
+fn top_heading(what: &str, total: usize, shown: usize, by: &str) -> String {
+    if total <= shown {
+        what.to_string()
+    } else {
+        let by = if by.is_empty() { String::new() } else { format!(" {by}") };
+        format!("{what} (top {shown} of {total}{by})")
+    }
+}
+
+fn capture_line(c: &crate::report::CaptureSummary) -> String {
+    let mut line = format!(
+        "{}: {}, {}, {} packets ({} TCP), {} connection{}",
+        capture_name(c),
+        c.format.as_deref().unwrap_or("unreadable"),
+        if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
+        c.packets,
+        c.tcp_packets,
+        c.connections,
+        if c.connections == 1 { "" } else { "s" }
+    );
+    if c.undecodable_packets > 0 {
+        line.push_str(&format!(", {} undecodable", c.undecodable_packets));
+    }
+    if c.unreplied_evicted > 0 {
+        line.push_str(&format!(
+            ", {} unreplied connection{} judged early (more than {} at once)",
+            c.unreplied_evicted,
+            if c.unreplied_evicted == 1 { "" } else { "s" },
+            crate::flow::MAX_UNREPLIED
+        ));
+    }
+    line
+}
+
+fn prober_row(m: &MergedProber<'_>) -> Vec<String> {
+    let h = &m.main.facts;
+    // A prober split by settings shows its largest group's, marked "~".
+    let mark = if m.groups > 1 { "~" } else { "" };
+    vec![
+        m.main.prober.clone(),
+        h.role.to_string(),
+        format!("{}/{}", m.ended, m.probed),
+        format!("{mark}{}", opt_secs(h.idle_s)),
+        format!("{mark}{}", opt_secs(h.interval_s)),
+        match (h.probes, h.probes_bound) {
+            (Some(n), Some(Bound::AtLeast)) => format!("≥{n}"),
+            (Some(n), _) => n.to_string(),
+            _ => "?".to_string(),
+        },
+        format!("{}/{}", m.answered, m.sent),
+        h.settings_origin.to_string(),
+    ]
+}
+
+impl<W: Write> ReportSink for TableSink<W> {
+    fn wants(&mut self, end_reason: EndReason) -> bool {
+        self.all || end_reason.is_abnormal()
+    }
+
+    fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
+        self.book.add(report, self.all);
+        Ok(())
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        let (captures, hosts, summary) = (run.captures, &run.host_reports(), run.summary);
-        let out = &mut Vec::new();
-        for c in captures {
-            let mut line = format!(
-                "{}: {}, {}, {} packets ({} TCP), {} connection{}",
-                c.path,
-                c.format.as_deref().unwrap_or("unreadable"),
-                if c.link_types.is_empty() { "-".to_string() } else { c.link_types.join("+") },
-                c.packets,
-                c.tcp_packets,
-                c.connections,
-                if c.connections == 1 { "" } else { "s" }
-            );
-            if c.undecodable_packets > 0 {
-                line.push_str(&format!(", {} undecodable", c.undecodable_packets));
+        let mut lines = self.summary_lines(run);
+        let connections = self.book.connections();
+        let ordered = self.book.by_size();
+        lines.push(String::new());
+        if ordered.is_empty() {
+            if !self.all {
+                lines.push("No abnormal connections (use --all to list every connection).".to_string());
             }
-            if c.unreplied_evicted > 0 {
-                line.push_str(&format!(
-                    ", {} unreplied connection{} judged early (more than {} at once)",
-                    c.unreplied_evicted,
-                    if c.unreplied_evicted == 1 { "" } else { "s" },
-                    crate::flow::MAX_UNREPLIED
+        } else {
+            let what = if self.all { "Connections" } else { "Abnormal connections" };
+            let stories = ordered.len();
+            let told = if self.all { stories } else { stories.min(DEFAULT_DETAIL_LIMIT) };
+            let mut heading = format!(
+                "{what}: {connections} in {stories} stor{} (the same ending on the same server, told once)",
+                if stories == 1 { "y" } else { "ies" }
+            );
+            if told < stories {
+                heading.push_str(&format!("; the {told} largest below (the rest: --only, --all or --format ndjson)"));
+            }
+            lines.push(self.wrap("", &heading));
+            let several = self.book.several_captures();
+            for (n, story) in ordered.iter().take(told).enumerate() {
+                lines.extend(self.story_lines(n, story, several));
+            }
+            if self.book.ungrouped > 0 {
+                lines.push(format!(
+                    "\n… and {} more connections in further stories (--format ndjson)",
+                    self.book.ungrouped
                 ));
             }
-            writeln!(out, "{line}")?;
-            for w in &c.warnings {
-                writeln!(out, "{}", self.wrap("  warning: ", w))?;
-            }
-            if let Some(e) = &c.error {
-                writeln!(out, "{}", self.wrap("  error: ", e))?;
-            }
         }
-        let verdicts: Vec<String> = summary.by_end_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
-        writeln!(
-            out,
-            "\n{} connection{}: {}",
-            summary.connections,
-            if summary.connections == 1 { "" } else { "s" },
-            if verdicts.is_empty() { "none".to_string() } else { verdicts.join(", ") }
-        )?;
-        writeln!(
-            out,
-            "keepalive probes: {} sent, {} answered",
-            summary.keepalive_probes, summary.keepalive_probes_answered
-        )?;
-
-        if !hosts.is_empty() {
-            writeln!(out, "\nKeepalive probers")?;
-            let mut t = self.table();
-            t.set_header(vec![
-                "prober",
-                "role",
-                "ended/probed",
-                "idle setting",
-                "interval",
-                "probes",
-                "answered",
-                "settings",
-            ]);
-            for h in hosts {
-                t.add_row(vec![
-                    h.prober.clone(),
-                    h.role.to_string(),
-                    format!("{}/{}", h.connections_ended, h.connections_probed),
-                    opt_secs(h.idle_s, h.idle_observed_min_s),
-                    opt_secs(h.interval_s, h.interval_observed_min_s),
-                    match (h.probes, h.probes_bound) {
-                        (Some(n), Some(crate::verdict::Bound::AtLeast)) => format!("≥{n}"),
-                        (Some(n), _) => n.to_string(),
-                        _ => "?".to_string(),
-                    },
-                    format!("{}/{}", h.probes_answered, h.probes_sent),
-                    h.settings_origin.to_string(),
-                ]);
-            }
-            writeln!(out, "{t}")?;
-            for h in hosts {
-                writeln!(out, "{}", self.wrap("  ", &h.summary))?;
-            }
+        if let Some(v) = run.vantage {
+            lines.extend(self.vantage_lines(v));
         }
-
-        if !run.paths.is_empty() {
-            writeln!(out, "\nIdle timeouts on the path")?;
-            for p in run.path_reports() {
-                writeln!(out, "{}", self.wrap("  ", &p.summary))?;
-            }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        if self.ascii {
+            // The prose has arrows, dashes and ellipses too; line ends stay.
+            text = to_ascii(&text);
         }
-        if !run.reconnect_storms.is_empty() {
-            writeln!(out, "\nReconnect storms")?;
-            for s in run.storm_reports() {
-                writeln!(out, "{}", self.wrap("  ", &s.summary))?;
-            }
+        if self.color {
+            text = text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n";
         }
-
-        if self.rows.is_empty() {
-            if !self.all {
-                writeln!(out, "\nNo abnormal connections (use --all to list every connection).")?;
-            }
-            self.out.write_all(out)?;
-            return self.out.flush();
-        }
-        writeln!(out, "\n{}", if self.all { "Connections" } else { "Abnormal connections" })?;
-        self.out.write_all(out)?;
-        // Written as it is drawn: with --all it is a line per connection.
-        let fitted = self.terminal.then(|| self.table());
-        let mut table = BufWriter::new(&mut self.out);
-        write_connections(&mut table, &self.rows, &self.widths, fitted)?;
-        if self.not_shown > 0 {
-            writeln!(table, "… and {} more abnormal connections (use --all or --format json)", self.not_shown)?;
-        }
-        writeln!(table, "\nFindings")?;
-        self.findings.copy_to(&mut table)?;
-        table.flush()?;
-        drop(table);
+        self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
 }
 
-/// Keeps a row of the connections table as one string, and widens its columns to fit it.
-fn keep_row(rows: &mut Vec<Box<str>>, widths: &mut [usize; 8], cells: &[String; 8]) {
-    let mut row = String::new();
-    for (cell, widest) in cells.iter().zip(widths) {
-        *widest = (*widest).max(cell.width());
-        row.push_str(cell);
-        row.push(CELL_END);
+/// One line with colours, laid out as it is: headings bold, the verdict of a
+/// story red (yellow for half-closed), the ladder's RSTs red, probes yellow,
+/// retransmissions magenta.
+fn paint(line: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let bold = Style::new().bold();
+    let headings = [
+        "Keepalive probers",
+        "Servers with the most",
+        "Idle timeouts on",
+        "Reconnect storms",
+        "Vantage points",
+        "Connections seen at one",
+        "Abnormal connections",
+        "Connections:",
+    ];
+    if headings.iter().any(|h| line.starts_with(h)) {
+        return format!("{bold}{line}{bold:#}");
     }
-    rows.push(row.into_boxed_str());
-}
-
-/// Draws the connections table as comfy-table's `UTF8_FULL_CONDENSED` does
-/// when the output is not a terminal (no arrangement: each column as wide as
-/// its widest cell, plus one space each side), row by row: comfy-table would
-/// first copy every row into cells of its own. On a terminal, `fitted` is a
-/// comfy-table that fits the width, and gets the rows.
-fn write_connections(
-    out: &mut dyn Write,
-    rows: &[Box<str>],
-    widths: &[usize; 8],
-    fitted: Option<Table>,
-) -> io::Result<()> {
-    if let Some(mut t) = fitted {
-        t.set_header(CONNECTION_COLUMNS.to_vec());
-        for row in rows {
-            t.add_row(row.split_terminator(CELL_END).collect::<Vec<_>>());
-        }
-        return writeln!(out, "{t}");
+    if let Some(rest) = line.strip_prefix('[')
+        && let Some((number, rest)) = rest.split_once("] ")
+        && let Some((verdict, rest)) = rest.split_once(": ")
+        && verdict.split(':').next().is_some_and(|v| v.parse::<EndReason>().is_ok())
+    {
+        let colour = if verdict.starts_with("half-closed") { AnsiColor::Yellow } else { AnsiColor::Red };
+        let verdict_style = bold.fg_color(Some(colour.into()));
+        return format!("{bold}[{number}]{bold:#} {verdict_style}{verdict}{verdict_style:#}: {rest}");
     }
-    let rule = |out: &mut dyn Write, [left, line, cross, right]: [&str; 4]| -> io::Result<()> {
-        out.write_all(left.as_bytes())?;
-        for (i, w) in widths.iter().enumerate() {
-            if i > 0 {
-                out.write_all(cross.as_bytes())?;
-            }
-            out.write_all(line.repeat(w + 2).as_bytes())?;
-        }
-        writeln!(out, "{right}")
+    let colour = if line.contains(" RST") {
+        Some(AnsiColor::Red)
+    } else if line.contains("keepalive probe ") {
+        Some(AnsiColor::Yellow)
+    } else if line.contains("retransmission ") || line.contains("never ACKed") {
+        Some(AnsiColor::Magenta)
+    } else {
+        None
     };
-    let row = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        out.write_all("│".as_bytes())?;
-        for (i, (cell, w)) in cells.zip(widths).enumerate() {
-            if i > 0 {
-                out.write_all("┆".as_bytes())?;
-            }
-            write!(out, " {cell}{:pad$} ", "", pad = w - cell.width())?;
+    // Only the ladder's packet rows: a frame number, then a rail.
+    let ladder_row =
+        line.trim_start().starts_with(|c: char| c.is_ascii_digit()) && (line.contains('│') || line.contains('|'));
+    match colour {
+        Some(c) if ladder_row => {
+            let style = Style::new().fg_color(Some(c.into()));
+            format!("{style}{line}{style:#}")
         }
-        writeln!(out, "│")
-    };
-    rule(out, ["┌", "─", "┬", "┐"])?;
-    row(out, &mut CONNECTION_COLUMNS.into_iter())?;
-    rule(out, ["╞", "═", "╪", "╡"])?;
-    for r in rows {
-        row(out, &mut r.split_terminator(CELL_END))?;
-    }
-    rule(out, ["└", "─", "┴", "┘"])
-}
-
-fn opt_secs(setting: Option<u32>, observed: Option<f64>) -> String {
-    match (setting, observed) {
-        (Some(s), Some(o)) => format!("{s} s ({o:.3})"),
-        (None, Some(o)) => format!("? ({o:.3})"),
-        (Some(s), None) => format!("{s} s"),
-        (None, None) => "?".to_string(),
+        _ => line.to_string(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_connections_table_is_drawn_as_comfy_table_draws_it() {
-        let rows = [
-            ["1", "10.0.1.2:40022", "10.0.2.2:7777", "retransmission-timeout", "10.0.1.2:40022", "11.0 s", "0", "1–17"],
-            ["2", "[2001:db8::1]:443", "[2001:db8:20::10]:55000", "reset", "", "0.0 s", "12", "18–1234567"],
-            ["3", "1.2.3.4:5", "6.7.8.9:10", "keepalive-timeout", "6.7.8.9:10", "86400.5 s", "2", "99999999–100000000"],
-        ];
-        let (mut kept, mut widths) = (Vec::new(), CONNECTION_COLUMNS.map(UnicodeWidthStr::width));
-        let mut comfy = Table::new();
-        comfy.load_style(UTF8_FULL_CONDENSED);
-        comfy.set_header(CONNECTION_COLUMNS.to_vec());
-        for row in rows {
-            keep_row(&mut kept, &mut widths, &row.map(str::to_string));
-            comfy.add_row(row.to_vec());
+/// `text` in ASCII: each other character by its transliteration (→ as ->).
+fn to_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(deunicode::deunicode_char(c).unwrap_or("?"));
         }
-        let mut drawn = Vec::new();
-        write_connections(&mut drawn, &kept, &widths, None).unwrap();
-        assert_eq!(String::from_utf8(drawn).unwrap(), format!("{comfy}\n"));
     }
+    out
+}
+
+fn opt_secs(setting: Option<u32>) -> String {
+    setting.map_or("?".to_string(), |s| format!("{s} s"))
 }

@@ -11,7 +11,7 @@
 
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
-use crate::source::reader::{CaptureReader, Drops, ReadError, Record};
+use crate::source::reader::{CaptureReader, Drops, ReadError, Record, at_byte};
 use crate::source::{Link, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 use std::ffi::OsStr;
@@ -83,7 +83,11 @@ struct Entry {
 /// How a file ended: cleanly or broken off, and what the reader has to say.
 struct End {
     broken: Option<String>,
+    /// Damaged places the reader skipped, in order.
+    skipped: Vec<Skipped>,
     warnings: Vec<String>,
+    /// When the capture ended, by its pcapng statistics.
+    capture_end: Option<Timestamp>,
 }
 
 /// What becomes of the packets of one interface.
@@ -114,6 +118,25 @@ struct Reading {
     section: usize,
     /// The latest Interface Statistics Block's drops, per (section, interface).
     drops: Vec<((usize, usize), Drops)>,
+    /// The latest end time an Interface Statistics Block gave.
+    capture_end: Option<Timestamp>,
+    /// Packets read so far (each takes a frame number, analysed or not).
+    packets: u64,
+    /// Damaged places skipped so far.
+    damaged: Vec<Skipped>,
+}
+
+/// A damaged place in a capture that reading went on after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The number of the last packet before it.
+    pub after_packet: u64,
+    /// What was damaged, and where.
+    pub damage: String,
+    /// Where reading resumed: "at byte N" (of the decompressed capture, when compressed).
+    pub resumed_at: String,
+    /// Bytes skipped, from the damaged record to where reading resumed.
+    pub bytes: u64,
 }
 
 impl Reading {
@@ -178,6 +201,16 @@ impl Reading {
             .collect()
     }
 
+    /// How the file ended: `broken` off or not, and what the reader has to say.
+    fn end(&mut self, broken: Option<String>) -> End {
+        End {
+            broken,
+            skipped: std::mem::take(&mut self.damaged),
+            warnings: self.warnings(),
+            capture_end: self.capture_end,
+        }
+    }
+
     /// Keeps the latest counters of an interface (they count from the start).
     fn statistics(&mut self, interface: usize, drops: Drops) {
         let key = (self.section, interface);
@@ -206,7 +239,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                                 _ => false,
                             };
                             if rejected {
-                                Entry { ts: Timestamp::default(), start: 0, len: 0, link, skipped: true }
+                                Entry { ts: p.ts, start: 0, len: 0, link, skipped: true }
                             } else {
                                 let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
                                 let start = batch.bytes.len() as u32;
@@ -216,12 +249,13 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                         }
                         Some(&Route::Skip(i)) => {
                             reading.skipped[i].2 += 1;
-                            Entry { ts: Timestamp::default(), start: 0, len: 0, link: 0, skipped: true }
+                            Entry { ts: p.ts, start: 0, len: 0, link: 0, skipped: true }
                         }
                         // The reader only hands out packets of described interfaces.
                         None => unreachable!("a packet on an interface not routed"),
                     };
                     batch.packets.push(entry);
+                    reading.packets += 1;
                     None
                 }
                 Ok(Some(Record::Section)) => {
@@ -229,17 +263,29 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                     reading.section += 1;
                     None
                 }
-                Ok(Some(Record::Statistics { interface, drops })) => {
+                Ok(Some(Record::Statistics { interface, drops, ended })) => {
                     reading.statistics(interface, drops);
+                    reading.capture_end = reading.capture_end.max(ended);
                     None
                 }
                 Ok(Some(Record::Interface(i))) => Some(i),
                 Ok(None) => {
-                    batch.end = Some(End { broken: None, warnings: reading.warnings() });
+                    batch.end = Some(reading.end(None));
                     None
                 }
                 Err(e) => {
-                    broken = Some(e.describe(reading.decompressed));
+                    // Damage in the middle is skipped when a plausible
+                    // record follows it; only the end of the stream (or a
+                    // failed read) breaks reading off.
+                    match reading.reader.resync(&e) {
+                        Ok(Some(resumed_at)) => reading.damaged.push(Skipped {
+                            after_packet: reading.packets,
+                            damage: e.describe_damage(reading.decompressed),
+                            resumed_at: at_byte(resumed_at, reading.decompressed),
+                            bytes: resumed_at - e.offset,
+                        }),
+                        Ok(None) | Err(_) => broken = Some(e.describe(reading.decompressed)),
+                    }
                     None
                 }
             };
@@ -251,7 +297,7 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
             }
         }
         if let Some(reason) = broken {
-            batch.end = Some(End { broken: Some(reason), warnings: reading.warnings() });
+            batch.end = Some(reading.end(Some(reason)));
         }
         batch.links.append(&mut reading.new_links);
         batch.file_bytes = reading.read.load(Ordering::Relaxed);
@@ -283,6 +329,10 @@ pub struct FileSource {
     ended: bool,
     /// What the reader had to say at the end.
     warnings: Vec<String>,
+    /// When the capture ended by its pcapng statistics, once the file has ended.
+    capture_end: Option<Timestamp>,
+    /// Damaged places skipped, once the file has ended.
+    skipped: Vec<Skipped>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -318,6 +368,9 @@ impl FileSource {
             decompressed,
             section: 0,
             drops: Vec::new(),
+            capture_end: None,
+            packets: 0,
+            damaged: Vec::new(),
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
@@ -349,6 +402,8 @@ impl FileSource {
             latest: Timestamp::default(),
             ended: false,
             warnings: Vec::new(),
+            capture_end: None,
+            skipped: Vec::new(),
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -363,6 +418,34 @@ impl FileSource {
     /// What the reader had to say once the file ended (packets it could not analyse).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// The time of the file's first packet (analysed or not), None when it
+    /// has none; waits for the reader's first batch.
+    pub fn first_time(&mut self) -> Option<Timestamp> {
+        if self.batch.packets.is_empty()
+            && self.batch.end.is_none()
+            && !self.ended
+            && let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok())
+        {
+            self.links.append(&mut batch.links);
+            let done = std::mem::replace(&mut self.batch, batch);
+            let _ = self.empty.send(done);
+            self.next = 0;
+        }
+        self.batch.packets.get(self.next).map(|e| e.ts)
+    }
+
+    /// The damaged places reading went on after, once the file has ended.
+    pub fn take_skipped(&mut self) -> Vec<Skipped> {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// When the capture ended, once the file has: the latest `isb_endtime`
+    /// of its pcapng Interface Statistics Blocks (dumpcap writes them),
+    /// which may be well after its last packet. None for a pcap file.
+    pub fn capture_end(&self) -> Option<Timestamp> {
+        self.capture_end
     }
 }
 
@@ -396,6 +479,8 @@ impl PacketSource for FileSource {
             if let Some(end) = self.batch.end.take() {
                 self.ended = true;
                 self.warnings = end.warnings;
+                self.capture_end = end.capture_end;
+                self.skipped = end.skipped;
                 if let Some(reason) = end.broken {
                     return Next::Broken(reason);
                 }

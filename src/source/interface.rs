@@ -1,21 +1,35 @@
 //! The interface source: a live capture through libpcap, non-blocking, with
-//! the open errors in terms a person can act on, libpcap's counters, the
-//! `--write` file, and the list of interfaces.
+//! the open errors in terms a person can act on, libpcap's counters, and the
+//! list of interfaces. [`relay`](super::relay) runs it on its own thread.
 
-use crate::source::{Counters, Link, Next, Packet, PacketSource, timestamp};
+use crate::source::{Counters, Link, timestamp};
 use crate::time::Timestamp;
-use pcap::{Active, Capture, Device, Precision, Savefile};
+use pcap::{Active, Capture, Device, Precision};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
 
-/// The longest [`InterfaceSource::wait`]: the capture's read timeout.
-pub const READ_TIMEOUT_MS: i32 = 250;
-/// Bytes kept of each packet (as tcpdump's default).
-pub const SNAPLEN: i32 = 262_144;
+/// How long the kernel holds a block of captured packets before handing it
+/// over when it is not full (`tp_retire_blk_tov` of a TPACKET_V3 ring, set
+/// from libpcap's read timeout). Packets are delivered in blocks rather
+/// than one wake-up each (immediate mode), which is what lets the ring keep
+/// up with a busy interface; 100 ms keeps events prompt.
+pub const BLOCK_TIMEOUT_MS: i32 = 100;
+
+/// Default bytes kept of each packet. tcpka reads headers only (lengths
+/// come from the IP header, `decode`): Ethernet with two VLAN tags and PPPoE
+/// (30), IPv6 (40) and TCP with the most options (60) take 130, which
+/// leaves 126 bytes for IPv6 extension headers or NFLOG's TLVs. As
+/// `tcpdump -s 256`: more packets fit the kernel's ring than with
+/// libpcap's default of 262144, which is what kept tcpdump from dropping.
+pub const DEFAULT_SNAPLEN: u32 = 256;
+
+/// Default size of the kernel's capture ring (libpcap's default is 2 MiB):
+/// at the default snapshot length about 200,000 packets, a second of a
+/// busy 10 Gbit/s server's small packets, while the capture thread is not scheduled.
+pub const DEFAULT_BUFFER_MIB: u32 = 64;
 
 /// Why a live capture could not start (or went wrong). All exit with status 2.
 #[derive(Debug, Error)]
@@ -47,7 +61,7 @@ pub enum InterfaceError {
 }
 
 /// What to capture.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Capturing<'a> {
     /// None: the interface libpcap picks by default (as tcpdump does).
     pub interface: Option<&'a str>,
@@ -55,8 +69,22 @@ pub struct Capturing<'a> {
     pub filter: Option<&'a str>,
     /// Put the interface in promiscuous mode (tcpdump's default).
     pub promiscuous: bool,
-    /// Save every captured packet to this pcap file.
-    pub write: Option<&'a Path>,
+    /// Bytes kept of each packet.
+    pub snaplen: u32,
+    /// Size of the kernel's capture ring, in MiB.
+    pub buffer_mib: u32,
+}
+
+impl Default for Capturing<'_> {
+    fn default() -> Self {
+        Capturing {
+            interface: None,
+            filter: None,
+            promiscuous: false,
+            snaplen: DEFAULT_SNAPLEN,
+            buffer_mib: DEFAULT_BUFFER_MIB,
+        }
+    }
 }
 
 unsafe extern "C" {
@@ -69,9 +97,21 @@ pub struct InterfaceSource {
     capture: Capture<pcap::Active>,
     fd: RawFd,
     link: Link,
+    /// The LINKTYPE_ value of the link, for the `--write` file.
+    linktype: u32,
     /// libpcap gives nanoseconds in `tv_usec` (else microseconds).
     nanos: bool,
-    savefile: Option<(Savefile, String)>,
+    snaplen: u32,
+}
+
+/// What reading the interface gave.
+pub enum Read<'a> {
+    /// A packet: its time, its length on the wire, and the bytes kept.
+    Packet { ts: Timestamp, orig_len: u32, data: &'a [u8] },
+    /// Nothing ready now.
+    Idle,
+    /// The capture broke off (the interface went away): libpcap's message.
+    Broken(String),
 }
 
 impl InterfaceSource {
@@ -90,10 +130,15 @@ impl InterfaceSource {
         // libpcap cannot put the "any" pseudo-device in promiscuous mode, and
         // reports that as a warning, which the pcap crate treats as a failure.
         let promiscuous = what.promiscuous && interface != "any";
+        let snaplen = what.snaplen.clamp(1, super::reader::MAXIMUM_SNAPLEN);
+        let buffer = what.buffer_mib.clamp(1, 2047).saturating_mul(1 << 20);
+        // Not immediate mode: with it every packet wakes the reader and the
+        // ring's slots, each as big as the snapshot length, fill at once
+        // under load (tcpdump --immediate-mode drops there too).
         let mut capture: Capture<Active> = inactive
-            .snaplen(SNAPLEN)
-            .immediate_mode(true)
-            .timeout(READ_TIMEOUT_MS)
+            .snaplen(snaplen as i32)
+            .buffer_size(buffer as i32)
+            .timeout(BLOCK_TIMEOUT_MS)
             .precision(Precision::Nano)
             .promisc(promiscuous)
             .open()
@@ -105,7 +150,8 @@ impl InterfaceSource {
         }
         // SAFETY: the handle is live for as long as `capture`; the call only reads it.
         let nanos = unsafe { pcap_get_tstamp_precision(capture.as_ptr().cast()) } == 1;
-        let link = Link::of(capture.get_datalink()).map_err(|u| InterfaceError::UnsupportedLink {
+        let dlt = capture.get_datalink();
+        let link = Link::of(dlt).map_err(|u| InterfaceError::UnsupportedLink {
             interface: interface.clone(),
             dlt: u.dlt,
             name: u.name,
@@ -117,43 +163,43 @@ impl InterfaceSource {
             .setnonblock()
             .map_err(|e| InterfaceError::Open { interface: interface.clone(), reason: pcap_message(&e) })?;
         let fd = capture.as_raw_fd();
-        let savefile = match what.write {
-            Some(path) => {
-                let name = path.display().to_string();
-                let file = capture
-                    .savefile(path)
-                    .map_err(|e| InterfaceError::Write { path: name.clone(), reason: pcap_message(&e) })?;
-                Some((file, name))
-            }
-            None => None,
-        };
-        Ok(InterfaceSource { interface, capture, fd, link, nanos, savefile })
+        let linktype = super::dlt_to_linktype(dlt.0) as u32;
+        Ok(InterfaceSource { interface, capture, fd, link, linktype, nanos, snaplen })
     }
-}
 
-impl PacketSource for InterfaceSource {
-    fn link(&self) -> &Link {
+    pub fn link(&self) -> &Link {
         &self.link
     }
 
-    fn next_packet(&mut self) -> Next<'_> {
+    /// The LINKTYPE_ value files give this link.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// The snapshot length in force.
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+
+    /// The next packet, without waiting.
+    pub fn read(&mut self) -> Read<'_> {
         match self.capture.next_packet() {
-            Ok(packet) => {
-                if let Some((file, _)) = self.savefile.as_mut() {
-                    file.write(&packet);
-                }
-                Next::Packet(Packet { ts: timestamp(&packet.header.ts, self.nanos), data: packet.data })
-            }
-            Err(pcap::Error::TimeoutExpired) => Next::Idle,
-            Err(e) => Next::Broken(pcap_message(&e)),
+            Ok(packet) => Read::Packet {
+                ts: timestamp(&packet.header.ts, self.nanos),
+                orig_len: packet.header.len,
+                data: packet.data,
+            },
+            Err(pcap::Error::TimeoutExpired) => Read::Idle,
+            Err(e) => Read::Broken(pcap_message(&e)),
         }
     }
 
-    /// Waits until the capture's descriptor is readable, a signal arrives,
-    /// or `timeout` (at most [`READ_TIMEOUT_MS`]) is over.
-    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+    /// Waits until the capture's descriptor is readable (or reports an
+    /// error: the next [`read`](Self::read) tells it), a signal arrives, or
+    /// `timeout` is over.
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<()> {
         let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 };
-        let ms = timeout.as_millis().clamp(1, READ_TIMEOUT_MS as u128) as libc::c_int;
+        let ms = timeout.as_millis().clamp(1, 1000) as libc::c_int;
         // SAFETY: one valid pollfd, for the duration of the call.
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };
         if r < 0 {
@@ -165,21 +211,10 @@ impl PacketSource for InterfaceSource {
         Ok(())
     }
 
-    /// The wall clock: libpcap stamps live packets with it.
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-
-    fn counters(&mut self) -> Option<Counters> {
+    /// libpcap's counters (`pcap_stats`).
+    pub fn counters(&mut self) -> Option<Counters> {
         let s = self.capture.stats().ok()?;
-        Some(Counters { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self.savefile.as_mut() {
-            Some((file, name)) => file.flush().map_err(|e| io::Error::other(format!("writing {name}: {e}"))),
-            None => Ok(()),
-        }
+        Some(Counters { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped, ..Default::default() })
     }
 }
 
@@ -216,24 +251,38 @@ struct InterfaceJson<'a> {
     default: bool,
 }
 
-/// One line per interface, as libpcap lists them (and as `-i` takes them).
+/// Width of the interface table: it fits a terminal's 80 columns.
+const LIST_WIDTH: u16 = 80;
+
+/// A table of the interfaces, as libpcap lists them (and as `-i` takes
+/// them): name, flags (the default one marked), addresses one per line,
+/// description; no borders, so that each row starts with the name.
 fn interface_lines(devices: &[Device], default: Option<&str>) -> String {
-    let width = devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
+    use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::NOTHING};
+    let mut table = Table::new();
+    table.load_style(NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(LIST_WIDTH);
+    table.set_header(["interface", "flags", "addresses", "description"]);
+    // "up, running, loopback" on one line: a row's first line has the
+    // name, its flags and its first address.
+    // Names and addresses are never cut either; descriptions wrap.
+    let widest = |cells: &mut dyn Iterator<Item = usize>| cells.max().unwrap_or(0) as u16 + 2;
+    let name = widest(&mut devices.iter().map(|d| d.name.len()));
+    let address = widest(&mut devices.iter().flat_map(addresses).map(|a| a.len()));
+    for (column, width) in [(0, name), (1, 23), (2, address)] {
+        if let Some(c) = table.column_mut(column) {
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+    }
     for d in devices {
-        let flags = flag_words(d).join(", ");
-        let mut line = format!("  {:width$}  [{flags}]", d.name);
-        let addrs = addresses(d);
-        if !addrs.is_empty() {
-            line.push_str("  ");
-            line.push_str(&addrs.join(", "));
-        }
-        if let Some(desc) = d.desc.as_deref().filter(|s| !s.is_empty()) {
-            line.push_str(&format!("  ({desc})"));
-        }
+        let mut flags = flag_words(d);
         if Some(d.name.as_str()) == default {
-            line.push_str("  <- default");
+            flags.push("default");
         }
+        let description = d.desc.as_deref().unwrap_or_default();
+        table.add_row([d.name.as_str(), &flags.join(", "), &addresses(d).join("\n"), description]);
+    }
+    let mut out = String::new();
+    for line in table.to_string().lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -300,4 +349,35 @@ fn open_error(name: &str, e: pcap::Error) -> InterfaceError {
         return InterfaceError::NoPermission { interface: name.into(), reason };
     }
     InterfaceError::Open { interface: name.into(), reason }
+}
+
+unsafe extern "C" {
+    /// libpcap's own version string ("libpcap version 1.10.3 (with TPACKET_V3)");
+    /// the pcap crate does not wrap it. Linked through the pcap crate.
+    fn pcap_lib_version() -> *const libc::c_char;
+}
+
+/// The version of the libpcap tcpka runs with, as `tcpdump --version` prints it.
+pub fn libpcap_version() -> String {
+    // SAFETY: pcap_lib_version takes nothing and returns a pointer to a
+    // static NUL-terminated string that libpcap owns and never frees.
+    let version = unsafe { std::ffi::CStr::from_ptr(pcap_lib_version()) };
+    version.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interface_table_fits_80_columns_and_rows_start_with_the_name() {
+        let devices = Device::list().expect("libpcap lists interfaces");
+        let other = devices.iter().find(|d| d.name != "lo").map(|d| d.name.as_str());
+        let text = interface_lines(&devices, other);
+        assert!(text.lines().all(|l| l.chars().count() <= usize::from(LIST_WIDTH)), "{text}");
+        let lo = text.lines().find(|l| l.trim_start().starts_with("lo ")).unwrap_or_else(|| panic!("{text}"));
+        assert!(lo.contains("up, running, loopback") && lo.contains("127.0.0.1"), "{text}");
+        assert_eq!(text.matches("default").count(), usize::from(other.is_some()), "the default is marked: {text}");
+        assert!(text.lines().next().unwrap().trim_start().starts_with("interface"), "{text}");
+    }
 }

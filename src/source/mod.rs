@@ -1,6 +1,7 @@
 //! Where packets come from: a capture file ([`mod@file`]), a network interface
-//! ([`interface`]) or, in tests, a script of packets and clock times
-//! (`scripted`). Every source hands out the same [`Next`] values; the
+//! ([`interface`], read on its own thread by [`relay`], which also writes
+//! the `--write` file, [`savefile`]) or, in tests, a script of packets and
+//! clock times (`scripted`). Every source hands out the same [`Next`] values; the
 //! conversions from libpcap's terms (link type, timestamps) live here, once.
 
 pub mod file;
@@ -8,8 +9,11 @@ pub mod filter;
 pub mod input;
 pub mod interface;
 pub mod reader;
+pub mod relay;
+pub mod savefile;
 #[cfg(test)]
 pub mod scripted;
+pub mod series;
 
 use crate::decode::LinkKind;
 use crate::time::Timestamp;
@@ -52,6 +56,19 @@ pub fn linktype_to_dlt(linktype: i32) -> i32 {
         102 => 15, // LINKTYPE_SLIP_BSDOS → DLT_SLIP_BSDOS
         103 => 16, // LINKTYPE_PPP_BSDOS → DLT_PPP_BSDOS
         106 => 19, // LINKTYPE_ATM_CLIP → DLT_ATM_CLIP
+        other => other,
+    }
+}
+
+/// The LINKTYPE value a file gives libpcap's DLT `dlt` (`dlt_to_linktype`
+/// in libpcap's pcap-common.c): the inverse of [`linktype_to_dlt`].
+pub fn dlt_to_linktype(dlt: i32) -> i32 {
+    match dlt {
+        11 => 100,
+        12 => 101,
+        15 => 102,
+        16 => 103,
+        19 => 106,
         other => other,
     }
 }
@@ -100,14 +117,17 @@ pub trait PacketSource {
     /// The time now, by the clock the packets' timestamps come from.
     fn now(&self) -> Timestamp;
     /// The capture's counters, when the source keeps them (libpcap's
-    /// `received`, `dropped`, `if_dropped`).
+    /// `received`, `dropped`, `if_dropped`, and the packets not analysed).
     fn counters(&mut self) -> Option<Counters> {
         None
     }
-    /// Writes out what the source keeps buffered (the `--write` file).
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    /// Stops capturing (live sources): what was captured is still handed
+    /// out, then [`Next::End`]. Other sources end by themselves.
+    fn stop(&mut self) {}
+    /// Stops capturing and drops what is left unread, counting it as not
+    /// analysed in [`counters`](Self::counters) (live sources, when the
+    /// loop ends before the source did).
+    fn abandon(&mut self) {}
 }
 
 /// libpcap's capture counters.
@@ -119,4 +139,21 @@ pub struct Counters {
     pub dropped: u32,
     /// Dropped by the interface or its driver.
     pub if_dropped: u32,
+    /// Captured (and written to the `--write` file) but not analysed: the
+    /// analysis had fallen behind and the capture thread does not wait for it.
+    pub not_analysed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlt_and_linktype_map_back_and_forth() {
+        for dlt in [1, 11, 12, 15, 16, 19, 113, 276, 239] {
+            assert_eq!(linktype_to_dlt(dlt_to_linktype(dlt)), dlt, "DLT {dlt}");
+        }
+        assert_eq!(dlt_to_linktype(12), 101, "DLT_RAW is written as LINKTYPE_RAW");
+        assert_eq!(dlt_to_linktype(1), 1);
+    }
 }

@@ -16,8 +16,8 @@ use crate::source::linktype_to_dlt;
 use crate::time::Timestamp;
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{
-    BOM_MAGIC, EPB_MAGIC, OptionCode, PcapError, PcapNGOption, SHB_MAGIC, SPB_MAGIC, nom, parse_pcap_frame,
-    parse_pcap_frame_be, parse_pcap_header,
+    BOM_MAGIC, CB_MAGIC, DCB_MAGIC, DSB_MAGIC, EPB_MAGIC, IDB_MAGIC, ISB_MAGIC, NRB_MAGIC, OptionCode, PcapError,
+    PcapNGOption, SHB_MAGIC, SJE_MAGIC, SPB_MAGIC, nom, parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -60,6 +60,16 @@ const MAX_BLOCK: usize = 16 * 1024 * 1024;
 const PB_MAGIC: u32 = 0x0000_0002;
 /// Read at least this much at a time.
 const CHUNK: usize = 256 * 1024;
+/// Resynchronising after damage, a pcap record is taken for one when its
+/// time is at most this long before the last packet read (captures on
+/// several CPUs, `tcpdump -i any`, are slightly out of order)…
+const RESYNC_BEFORE_S: f64 = 60.0;
+/// … and at most this long after it (a filtered capture of idle connections
+/// can be silent for hours).
+const RESYNC_AFTER_S: f64 = 30.0 * 86_400.0;
+/// … and when its wire length is at most this (Linux BIG TCP hands
+/// captures GRO packets of up to 512 KiB).
+const RESYNC_MAX_WIRE_LEN: u32 = 1 << 20;
 
 /// One interface of the capture: a pcap file has one; a pcapng section one
 /// per Interface Description Block, in order (packets name it by index).
@@ -106,10 +116,12 @@ pub enum Record<'a> {
     /// An interface was described: [`CaptureReader::interface`] has it.
     Interface(usize),
     /// An Interface Statistics Block: what interface `interface` had lost
-    /// so far (the counters run from the start of the capture).
+    /// so far (the counters run from the start of the capture), and when
+    /// the capture on it ended (`isb_endtime`), when the block says.
     Statistics {
         interface: usize,
         drops: Drops,
+        ended: Option<Timestamp>,
     },
 }
 
@@ -155,10 +167,7 @@ impl ReadError {
     /// What went wrong, and where; `decompressed` when the stream was
     /// decompressed, so the offset is not one in the file itself.
     pub fn describe(&self, decompressed: bool) -> String {
-        let at = match decompressed {
-            true => format!("at byte {} of the decompressed capture", self.offset),
-            false => format!("at byte {}", self.offset),
-        };
+        let at = at_byte(self.offset, decompressed);
         match &self.kind {
             ReadErrorKind::CutOff { what, got, need } => {
                 format!("the {what} {at} is cut off after {got} of its {need} bytes")
@@ -166,6 +175,28 @@ impl ReadError {
             ReadErrorKind::Damaged { what, why } => format!("the {what} {at} is damaged: {why}"),
             ReadErrorKind::Io(e) => format!("reading {at} failed: {e}"),
         }
+    }
+
+    /// What was damaged, and where, once reading went on after it: a
+    /// record "cut off" by the end of the stream with more records after
+    /// it was not cut off but claims more bytes than it has.
+    pub fn describe_damage(&self, decompressed: bool) -> String {
+        match &self.kind {
+            ReadErrorKind::CutOff { what, need, .. } => {
+                let at = at_byte(self.offset, decompressed);
+                format!("the {what} {at} is damaged: it claims {need} bytes, which run into the records after it")
+            }
+            _ => self.describe(decompressed),
+        }
+    }
+}
+
+/// "at byte N", of the decompressed capture when it was compressed (the
+/// offset is then not one in the file itself).
+pub fn at_byte(offset: u64, decompressed: bool) -> String {
+    match decompressed {
+        true => format!("at byte {offset} of the decompressed capture"),
+        false => format!("at byte {offset}"),
     }
 }
 
@@ -202,6 +233,8 @@ pub struct CaptureReader<R> {
     /// The current pcapng section's byte order (pcap: the file's).
     big_endian: bool,
     interfaces: Vec<Interface>,
+    /// The latest packet time handed out (to tell the unit of an `isb_endtime`).
+    latest: Option<Timestamp>,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -218,6 +251,7 @@ impl<R: Read> CaptureReader<R> {
             format,
             big_endian: false,
             interfaces: Vec::new(),
+            latest: None,
         };
         match format {
             Format::Pcap => reader.pcap_header()?,
@@ -373,18 +407,23 @@ impl<R: Read> CaptureReader<R> {
             Ok((_, record)) => record,
             Err(e) => return Err(ReadError::damaged(offset, WHAT, refused(e))),
         };
+        let ts = self.pcap_time(record.ts_sec, record.ts_usec);
+        Ok(Some(self.packet(0, ts, at + 16, caplen as usize)))
+    }
+
+    /// A pcap record's time from its two fields.
+    fn pcap_time(&self, ts_sec: u32, ts_sub: u32) -> Timestamp {
         let nanos = matches!(self.interfaces[0].clock, Clock::Timeval { nanos: true });
         // As libpcap's `pcap_next_packet` (sf-pcap.c) reads them: signed
         // (`bpf_int32`) in the reading host's byte order, unsigned when it
         // byte-swaps them (its SWAPLONG yields an unsigned value); then
         // microseconds are scaled, as for a file opened with nanosecond precision.
         let (secs, sub) = if self.swapped() {
-            (i64::from(record.ts_sec), i64::from(record.ts_usec))
+            (i64::from(ts_sec), i64::from(ts_sub))
         } else {
-            (i64::from(record.ts_sec as i32), i64::from(record.ts_usec as i32))
+            (i64::from(ts_sec as i32), i64::from(ts_sub as i32))
         };
-        let ts = Timestamp::from_timeval(secs, if nanos { sub } else { sub * 1000 });
-        Ok(Some(self.packet(0, ts, at + 16, caplen as usize)))
+        Timestamp::from_timeval(secs, if nanos { sub } else { sub * 1000 })
     }
 
     /// The packet whose `caplen` bytes are buffered at `at`, cut to the
@@ -393,10 +432,146 @@ impl<R: Read> CaptureReader<R> {
     fn packet(&mut self, interface: usize, ts: Timestamp, at: usize, caplen: usize) -> Record<'_> {
         let iface = &self.interfaces[interface];
         let len = caplen.min(iface.snaplen as usize);
+        self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
         if iface.swapped && iface.dlt == DLT_NFLOG {
             swap_nflog_header(&mut self.buf[at..at + len]);
         }
         Record::Packet(RawPacket { interface, ts, data: &self.buf[at..at + len] })
+    }
+
+    // ------------------------------------------------------------- resync
+
+    /// Finds where reading can go on after `damage` (the error the last
+    /// [`CaptureReader::next_record`] returned): the next byte, from the
+    /// damaged record's second, where a plausible record starts — a pcap
+    /// record header with a sane captured length and time, followed by
+    /// another one or the end of the stream; a pcapng block of a known type
+    /// whose trailing length repeats its leading one, followed by another
+    /// block header or the end. (pcapng blocks carry their length at both
+    /// ends so that a reader can find its way, RFC draft-ietf-opsawg-pcapng
+    /// §3.1; pcapfix searches damaged files the same way.) Returns the
+    /// offset reading resumes at; None when the stream ends first, or the
+    /// error cannot be skipped (reading itself failed).
+    pub fn resync(&mut self, damage: &ReadError) -> Result<Option<u64>, ReadError> {
+        if matches!(damage.kind, ReadErrorKind::Io(_)) {
+            return Ok(None);
+        }
+        // The damaged record is still buffered: nothing was read since it was.
+        let back = self.offset.checked_sub(damage.offset).filter(|&b| b <= self.start as u64);
+        let Some(back) = back else { return Ok(None) };
+        self.start -= back as usize;
+        self.offset = damage.offset;
+        let header = match self.format {
+            Format::Pcap => 16,
+            Format::PcapNg => 12,
+        };
+        loop {
+            self.take(1);
+            if self.fill(header)? < header {
+                // Nothing plausible up to the end: the rest is skipped.
+                self.take(self.end - self.start);
+                return Ok(None);
+            }
+            let plausible = match self.format {
+                Format::Pcap => self.plausible_pcap_record()?,
+                Format::PcapNg => self.plausible_block()?,
+            };
+            if plausible {
+                return Ok(Some(self.offset));
+            }
+        }
+    }
+
+    /// The pcap record header at `at`, when it is plausible after a packet
+    /// at `after`: its captured length within the snapshot length and its
+    /// wire length, a sub-second part below one second, and a time no
+    /// earlier than [`RESYNC_BEFORE_S`] before and no later than
+    /// [`RESYNC_AFTER_S`] after. Returns its time and whole length.
+    fn pcap_header_at(&self, at: usize, after: Option<Timestamp>) -> Option<(Timestamp, usize)> {
+        let be = self.big_endian;
+        let (secs, sub, caplen, len) =
+            (self.u32_at(at, be), self.u32_at(at + 4, be), self.u32_at(at + 8, be), self.u32_at(at + 12, be));
+        let nanos = matches!(self.interfaces[0].clock, Clock::Timeval { nanos: true });
+        let sane = caplen <= self.interfaces[0].snaplen
+            && caplen <= len
+            && len <= RESYNC_MAX_WIRE_LEN
+            && sub < if nanos { 1_000_000_000 } else { 1_000_000 };
+        let ts = self.pcap_time(secs, sub);
+        let in_time = after.is_none_or(|a| (-RESYNC_BEFORE_S..=RESYNC_AFTER_S).contains(&ts.secs_since(a)));
+        (sane && in_time).then_some((ts, 16 + caplen as usize))
+    }
+
+    /// A plausible pcap record starts at `start`, and another one (or the
+    /// end of the stream) after it.
+    fn plausible_pcap_record(&mut self) -> Result<bool, ReadError> {
+        let Some((ts, len)) = self.pcap_header_at(self.start, self.latest) else { return Ok(false) };
+        let got = self.fill(len + 16)?;
+        if got == len && self.eof {
+            return Ok(true);
+        }
+        Ok(got >= len + 16 && self.pcap_header_at(self.start + len, Some(ts)).is_some())
+    }
+
+    /// The type, byte order and length of a pcapng block header at `at`,
+    /// when its type is one a writer writes and its length is possible.
+    fn block_header_at(&self, at: usize) -> Option<(u32, bool, usize)> {
+        let (block_type, big_endian) = match self.u32_at(at, false) {
+            SHB_MAGIC => match self.u32_at(at + 8, false) {
+                BOM_MAGIC => (SHB_MAGIC, false),
+                bom if bom == BOM_MAGIC.swap_bytes() => (SHB_MAGIC, true),
+                _ => return None,
+            },
+            _ => (self.u32_at(at, self.big_endian), self.big_endian),
+        };
+        let known = matches!(
+            block_type,
+            SHB_MAGIC
+                | IDB_MAGIC
+                | PB_MAGIC
+                | SPB_MAGIC
+                | NRB_MAGIC
+                | ISB_MAGIC
+                | EPB_MAGIC
+                | SJE_MAGIC
+                | DSB_MAGIC
+                | CB_MAGIC
+                | DCB_MAGIC
+        );
+        let len = self.u32_at(at + 4, big_endian) as usize;
+        (known && len >= 12 && len.is_multiple_of(4) && len <= MAX_BLOCK).then_some((block_type, big_endian, len))
+    }
+
+    /// A plausible pcapng block starts at `start`: a known type, its
+    /// length at both ends, a packet's interface described and its data
+    /// within the block; and another block header (or the end) after it.
+    fn plausible_block(&mut self) -> Result<bool, ReadError> {
+        let Some((block_type, be, len)) = self.block_header_at(self.start) else { return Ok(false) };
+        // The next block's header: 12 bytes (a Section Header Block's byte-order magic is its third word).
+        let got = self.fill(len + 12)?;
+        if got < len {
+            return Ok(false);
+        }
+        let at = self.start;
+        if self.u32_at(at + len - 4, be) != len as u32 {
+            return Ok(false);
+        }
+        let described = |interface: u32| (interface as usize) < self.interfaces.len();
+        let fits = match block_type {
+            EPB_MAGIC => {
+                len >= 32 && described(self.u32_at(at + 8, be)) && self.u32_at(at + 20, be) as usize <= len - 32
+            }
+            PB_MAGIC => self.obsolete_packet(at, len).is_some_and(|(interface, ..)| described(interface as u32)),
+            SPB_MAGIC => len >= 16 && described(0),
+            SHB_MAGIC => len >= 28,
+            _ => true,
+        };
+        if !fits {
+            return Ok(false);
+        }
+        if got == len && self.eof {
+            return Ok(true);
+        }
+        Ok(got >= len + 12 && self.block_header_at(at + len).is_some())
     }
 
     // -------------------------------------------------------------- pcapng
@@ -489,7 +664,9 @@ impl<R: Read> CaptureReader<R> {
                     by_interface: self.option_u64(&isb.options, OptionCode::IsbIfDrop).unwrap_or(0),
                     by_os: self.option_u64(&isb.options, OptionCode::IsbOsDrop).unwrap_or(0),
                 };
-                return Ok(Some(Record::Statistics { interface: isb.if_id as usize, drops }));
+                let interface = isb.if_id as usize;
+                let ended = self.end_time(interface, &isb.options);
+                return Ok(Some(Record::Statistics { interface, drops, ended }));
             }
             Ok(_) => return Ok(None),
             Err(why) => {
@@ -511,6 +688,32 @@ impl<R: Read> CaptureReader<R> {
         let option = options.iter().find(|o| o.code == code)?;
         let bytes: [u8; 8] = option.value().get(..8)?.try_into().ok()?;
         Some(if self.big_endian { u64::from_be_bytes(bytes) } else { u64::from_le_bytes(bytes) })
+    }
+
+    /// The `isb_endtime` of an Interface Statistics Block: "the time the
+    /// capture ended" (pcapng, draft-ietf-opsawg-pcapng §4.6), two 32-bit
+    /// words like an Enhanced Packet Block's time, in ticks of the
+    /// interface's `if_tsresol`. dumpcap writes it in microseconds whatever
+    /// the resolution (`pcapng_write_interface_statistics_block` in
+    /// Wireshark's writecap/pcapio.c gets it from `gettimeofday`), which a
+    /// nanosecond interface reads as a time in 1970: a capture cannot end
+    /// before the packets it holds, so a time before them is read in
+    /// microseconds, and dropped when that is before them too. The block's
+    /// own timestamp is not used: text2pcap and others stamp it with the
+    /// time the file was written, not captured.
+    fn end_time(&self, interface: usize, options: &[PcapNGOption<'_>]) -> Option<Timestamp> {
+        let Clock::Ticks { per_sec, offset } = self.interfaces.get(interface)?.clock else { return None };
+        let value = options.iter().find(|o| o.code == OptionCode::IsbEndTime)?.value();
+        let word = |i: usize| -> Option<u32> {
+            let bytes: [u8; 4] = value.get(i * 4..i * 4 + 4)?.try_into().ok()?;
+            Some(if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) })
+        };
+        let ticks = (u64::from(word(0)?) << 32) | u64::from(word(1)?);
+        let not_before_packets = |t: &Timestamp| self.latest.is_none_or(|l| *t >= l);
+        [per_sec, 1_000_000]
+            .into_iter()
+            .map(|per_sec| Timestamp::from_ticks(ticks, per_sec, offset))
+            .find(not_before_packets)
     }
 
     fn ng_packet(&mut self, at: usize, len: usize) -> Result<Record<'_>, ReadError> {
@@ -684,6 +887,17 @@ mod tests {
             body.extend_from_slice(&[0; 4]);
             self.block(5, &body)
         }
+        /// A statistics block with only `isb_endtime`, in `ticks`.
+        fn ending(&mut self, interface: u32, ticks: u64) -> &mut Ng {
+            let mut body = self.u32(interface).to_vec();
+            body.extend_from_slice(&[0; 8]);
+            body.extend_from_slice(&self.u16(3));
+            body.extend_from_slice(&self.u16(8));
+            body.extend_from_slice(&self.u32((ticks >> 32) as u32));
+            body.extend_from_slice(&self.u32(ticks as u32));
+            body.extend_from_slice(&[0; 4]);
+            self.block(5, &body)
+        }
         fn obsolete(&mut self, interface: u16, ticks: u64, data: &[u8]) -> &mut Ng {
             let mut body = self.u16(interface).to_vec();
             body.extend_from_slice(&self.u16(0));
@@ -764,8 +978,37 @@ mod tests {
             ng.interface(1, 0, None, None).statistics(0, 3, 0x1_0000_0002);
             let mut reader = CaptureReader::new(Format::PcapNg, &ng.bytes[..]).unwrap();
             assert!(matches!(reader.next_record(), Ok(Some(Record::Interface(0)))));
-            let Ok(Some(Record::Statistics { interface, drops })) = reader.next_record() else { panic!("statistics") };
+            let Ok(Some(Record::Statistics { interface, drops, ended: None })) = reader.next_record() else {
+                panic!("statistics")
+            };
             assert_eq!((interface, drops), (0, Drops { by_interface: 3, by_os: 0x1_0000_0002 }), "big-endian {be}");
+        }
+    }
+
+    #[test]
+    fn statistics_end_times_are_read_in_the_interface_clock_or_as_dumpcap_writes_them() {
+        const PACKET_NS: u64 = 1_700_000_000_000_000_000;
+        for be in [false, true] {
+            let mut ng = Ng::new(be);
+            // Nanoseconds, 100 s ahead (if_tsoffset): the end times are too.
+            ng.interface(1, 0, Some(9), Some(100)).enhanced(0, PACKET_NS, b"p");
+            // 5 s after the packet, in nanoseconds as the interface counts.
+            ng.ending(0, PACKET_NS + 5_000_000_000);
+            // dumpcap: microseconds (read as nanoseconds, a time in 1970).
+            ng.ending(0, PACKET_NS / 1000 + 7_000_000);
+            // Before the packet either way: not an end.
+            ng.ending(0, 1_000_000);
+            // On an interface the section does not describe.
+            ng.ending(3, PACKET_NS + 9_000_000_000);
+            let mut reader = CaptureReader::new(Format::PcapNg, &ng.bytes[..]).unwrap();
+            let mut ends = Vec::new();
+            while let Some(record) = reader.next_record().unwrap() {
+                if let Record::Statistics { ended, .. } = record {
+                    ends.push(ended);
+                }
+            }
+            let at = |s: i64| Some(Timestamp((1_700_000_100 + s) * 1_000_000_000));
+            assert_eq!(ends, [at(5), at(7), None, None], "big-endian {be}");
         }
     }
 
@@ -879,6 +1122,118 @@ mod tests {
         let end = end.expect("damaged");
         assert_eq!(end.offset, 24);
         assert!(end.to_string().contains("claims 262145 captured bytes"), "{end}");
+    }
+
+    /// Every packet's data, the damaged places as (offset of the damage,
+    /// offset resumed at), and how reading ended.
+    type ReadThrough = (Vec<Vec<u8>>, Vec<(u64, u64)>, Option<ReadError>);
+
+    /// Reads every packet, resynchronising after each damage.
+    fn read_through(mut reader: CaptureReader<impl Read>) -> ReadThrough {
+        let (mut data, mut skipped) = (Vec::new(), Vec::new());
+        loop {
+            match reader.next_record() {
+                Ok(Some(Record::Packet(p))) => data.push(p.data.to_vec()),
+                Ok(Some(_)) => {}
+                Ok(None) => return (data, skipped, None),
+                Err(e) => match reader.resync(&e).expect("no read error") {
+                    Some(at) => skipped.push((e.offset, at)),
+                    None => return (data, skipped, Some(e)),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_reading_resumes_at_the_next_plausible_record_after_damage() {
+        let records: &[(u32, u32, &[u8])] =
+            &[(100, 1, b"one"), (100, 2, b"two"), (101, 3, b"three"), (102, 4, b"four"), (103, 5, b"five")];
+        for be in [false, true] {
+            let clean = pcap(be, false, 1, 65535, records);
+            // Record 2's header: a captured length no capture holds.
+            let two = 24 + 16 + 3;
+            let mut bad_length = clean.clone();
+            bad_length[two + 8..two + 12].copy_from_slice(&[0xff; 4]);
+            let (data, skipped, end) = read_through(CaptureReader::new(Format::Pcap, Trickle(&bad_length)).unwrap());
+            assert!(end.is_none());
+            assert_eq!(data, [&b"one"[..], b"three", b"four", b"five"]);
+            assert_eq!(skipped, [(two as u64, (two + 16 + 3) as u64)], "big-endian {be}");
+
+            // 37 bytes of garbage between records 3 and 4: the header read
+            // in them claims a length no capture holds.
+            let four = two + 16 + 3 + 16 + 5;
+            let mut garbage = clean[..four].to_vec();
+            garbage.extend(std::iter::repeat_n(0xee, 37));
+            garbage.extend_from_slice(&clean[four..]);
+            let (data, skipped, end) = read_through(CaptureReader::new(Format::Pcap, &garbage[..]).unwrap());
+            assert!(end.is_none());
+            assert_eq!(data, [&b"one"[..], b"two", b"three", b"four", b"five"]);
+            assert_eq!(skipped, [(four as u64, (four + 37) as u64)]);
+        }
+        // Garbage up to the end: nothing to resume at.
+        let mut tail = pcap(false, false, 1, 65535, records);
+        let good = tail.len();
+        tail.extend(std::iter::repeat_n(0xff, 100));
+        let (data, skipped, end) = read_through(CaptureReader::new(Format::Pcap, &tail[..]).unwrap());
+        assert_eq!((data.len(), skipped.len()), (5, 0));
+        assert_eq!(end.expect("damaged").offset, good as u64);
+    }
+
+    #[test]
+    fn pcap_resync_takes_no_record_with_an_insane_time_or_length() {
+        // After the damaged record, a header whose sub-second part is a
+        // second, then one whose time is a day before the last packet's
+        // (each followed by a sane one): skipped.
+        let records: &[(u32, u32, &[u8])] = &[
+            (100_000, 0, b"a"),
+            (100_000, 1, b"b"),
+            (100_001, 1_000_000, b"y"),
+            (13_600, 0, b"x"),
+            (100_002, 0, b"c"),
+            (100_003, 0, b"d"),
+        ];
+        let mut bytes = pcap(false, false, 1, 65535, records);
+        let two = 24 + 16 + 1;
+        bytes[two + 8..two + 12].copy_from_slice(&[0xff; 4]);
+        let (data, skipped, _) = read_through(CaptureReader::new(Format::Pcap, &bytes[..]).unwrap());
+        assert_eq!(data, [&b"a"[..], b"c", b"d"]);
+        assert_eq!(skipped, [(two as u64, (two + 3 * 17) as u64)]);
+    }
+
+    #[test]
+    fn pcapng_reading_resumes_at_the_next_block_whose_lengths_agree() {
+        for be in [false, true] {
+            let mut ng = Ng::new(be);
+            ng.interface(1, 0, None, None);
+            let header = ng.bytes.len();
+            for (i, data) in [&b"one"[..], b"two", b"three", b"four"].into_iter().enumerate() {
+                ng.enhanced(0, i as u64, data);
+            }
+            let clean = ng.bytes;
+            // Block 2 claims 4096 bytes: more than the file holds after it.
+            let two = header + 36;
+            let mut long = clean.clone();
+            let claim = if be { 4096u32.to_be_bytes() } else { 4096u32.to_le_bytes() };
+            long[two + 4..two + 8].copy_from_slice(&claim);
+            let (data, skipped, end) = read_through(CaptureReader::new(Format::PcapNg, Trickle(&long)).unwrap());
+            assert!(end.is_none());
+            assert_eq!(data, [&b"one"[..], b"three", b"four"]);
+            assert_eq!(skipped, [(two as u64, (two + 36) as u64)], "big-endian {be}");
+
+            // 6 bytes of garbage before block 3 (blocks are no longer
+            // aligned), and block 4 on an interface the section lacks.
+            let (three, four) = (two + 36, two + 36 + 40);
+            let mut shifted = clean[..three].to_vec();
+            shifted.extend_from_slice(&[0x06, 0, 0, 0, 0x20, 0]);
+            shifted.extend_from_slice(&clean[three..]);
+            let at = four + 6 + 8;
+            shifted[at..at + 4].copy_from_slice(&[7, 7, 7, 7]);
+            let (data, skipped, end) = read_through(CaptureReader::new(Format::PcapNg, &shifted[..]).unwrap());
+            assert_eq!(data, [&b"one"[..], b"two", b"three"]);
+            assert_eq!(skipped, [(three as u64, (three + 6) as u64)]);
+            let end = end.expect("nothing plausible after block 4");
+            assert_eq!(end.offset, (four + 6) as u64);
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::Bound;
 use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
-use crate::infer::{TimerSetting, infer_timer_setting};
+use crate::infer::{TimerSetting, infer_keepalive_setting};
 use crate::time::{MinMax, Timestamp};
 
 /// What one side's keepalive probes show.
@@ -30,6 +30,15 @@ pub struct KeepaliveFinding {
     /// TTL / hop limit of the prober's packets.
     pub ttl: Option<u8>,
     pub idle_from: Option<PacketRef>,
+    /// The idle before the last train's first probe (s): the train that
+    /// ended the connection, for a prober that gave up. The settings
+    /// (`idle`) come from every train the prober sent.
+    pub train_idle_s: Option<f64>,
+    /// For a 0-byte (Linux-shaped) prober that reset the connection after
+    /// its train: the TCP_USER_TIMEOUT values that give the same reset,
+    /// `(low, high]` seconds after the last packet received (see
+    /// [`user_timeout_between`]).
+    pub user_timeout_between_s: Option<[f64; 2]>,
     /// Probes of the last train (at most the first ones kept and the latest).
     pub last_train: Vec<PacketRef>,
     pub last_train_count: u32,
@@ -50,15 +59,15 @@ impl KeepaliveFinding {
 const SILENT_GIVE_UP_INTERVALS: f64 = 3.0;
 
 /// Judges `prober`'s keepalive probes from its log and its marks (its RST,
-/// its last packet, its TTL); `peer_last_sent` is the last packet from the
-/// other side.
-pub fn keepalive_finding(
-    prober: Side,
-    log: &KeepaliveLog,
-    me: &Marks,
-    peer_last_sent: Option<PacketRef>,
-    capture_end: Timestamp,
-) -> KeepaliveFinding {
+/// its last packet, its TTL).
+///
+/// A prober gave up only on evidence: its RST after the unanswered train
+/// (Linux tcp_keepalive_timer → tcp_send_active_reset), or its silence for
+/// [`SILENT_GIVE_UP_INTERVALS`] known probe intervals while the capture
+/// went on. One unanswered probe whose interval nothing shows is a prober
+/// still probing when the capture ended: its next probe may simply not be
+/// due yet (Linux waits 75 s by default, up to 32767 s).
+pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_end: Timestamp) -> KeepaliveFinding {
     let train = &log.train;
     let last_probe = train.probes.last().copied();
     let unanswered = train.unanswered();
@@ -75,12 +84,12 @@ pub fn keepalive_finding(
             interval_observed.add(rst.ts.secs_since(last.at.ts));
             gave_up_with = Some(rst);
             gave_up = true;
-        } else {
-            let silent_for = capture_end.secs_since(me.last_sent.get().map_or(last.at.ts, |p| p.ts));
-            let interval = log.interval_observed.max.unwrap_or(1.0).max(1.0);
-            let peer_silent = peer_last_sent.is_none_or(|p| p.ts <= last.at.ts);
-            gave_up =
-                me.last_sent.get() == Some(last.at) && peer_silent && silent_for >= SILENT_GIVE_UP_INTERVALS * interval;
+        } else if let Some(interval) = log.interval_observed.max {
+            // Nothing answered the last probe (the train is unanswered: the
+            // peer's own crossing probes are no answer), and the prober sent
+            // nothing after it for several of its intervals.
+            let silent_for = capture_end.secs_since(last.at.ts);
+            gave_up = me.last_sent.get() == Some(last.at) && silent_for >= SILENT_GIVE_UP_INTERVALS * interval.max(1.0);
         }
     }
 
@@ -97,6 +106,16 @@ pub fn keepalive_finding(
         None
     };
 
+    let train_idle_s =
+        train.idle_from.get().zip(train.probes.first()).map(|(from, first)| first.at.ts.secs_since(from.ts));
+    let user_timeout_between_s = match (gave_up_with, train.idle_from.get(), last_probe) {
+        (Some(rst), Some(from), Some(last)) if log.one_byte_probes == 0 => {
+            Some(user_timeout_between(from, last.at, rst, train.count))
+        }
+        _ => None,
+    }
+    // Past the longest user timeout Linux takes, no TCP_USER_TIMEOUT fits.
+    .filter(|&[low, _]| low < LINUX_USER_TIMEOUT_MAX_S);
     let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by.get());
     let reset_by_peer = train.probes.last().and_then(|p| p.reset_by.get());
     KeepaliveFinding {
@@ -105,19 +124,45 @@ pub fn keepalive_finding(
         probes_answered: log.probes_answered,
         unanswered_at_end,
         idle_observed: log.idle_observed,
-        idle: infer_timer_setting(&log.idle_observed),
-        interval: infer_timer_setting(&interval_observed),
+        // No setting explains timings longer than any OS allows (see infer).
+        idle: infer_keepalive_setting(&log.idle_observed),
+        interval: infer_keepalive_setting(&interval_observed),
         interval_observed,
         probes,
         gave_up,
         gave_up_with,
         reset_by_peer,
         probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
-        ttl: me.first_ttl,
+        ttl: me.first_ttl(),
         idle_from: train.idle_from.get(),
+        train_idle_s,
+        user_timeout_between_s,
         last_train: train.probes.iter().map(|p| p.at).collect(),
         last_train_count: train.count,
         first_probe: log.first_probe.get(),
         last_answer,
     }
+}
+
+/// The longest TCP_USER_TIMEOUT Linux takes (s): milliseconds in an int,
+/// negative values refused (do_tcp_setsockopt → tcp_sock_set_user_timeout),
+/// so INT_MAX ms, about 24.9 days.
+pub const LINUX_USER_TIMEOUT_MAX_S: f64 = i32::MAX as f64 / 1000.0;
+
+/// The TCP_USER_TIMEOUT values under which Linux resets exactly when this
+/// prober did, seconds after `idle_from` (the last packet that restarted its
+/// timer): more than the time of its last probe, at most that of its RST.
+///
+/// With TCP_USER_TIMEOUT set, tcp_keepalive_timer (net/ipv4/tcp_timer.c)
+/// ignores TCP_KEEPCNT: at each firing (idle, then every interval) it
+/// resets once `elapsed >= icsk_user_timeout && icsk_probes_out > 0`,
+/// `elapsed` being the time since the last packet received. So after `n`
+/// probes the reset comes at the first firing past the user timeout: the
+/// timeout is above the time of probe `n` (that firing sent a probe
+/// instead) and at most the time of the reset. A single probe is sent at
+/// the first firing whatever the user timeout (no probe was out yet), so
+/// any value up to the reset's time fits.
+pub fn user_timeout_between(idle_from: PacketRef, last_probe: PacketRef, rst: PacketRef, probes: u32) -> [f64; 2] {
+    let low = if probes >= 2 { last_probe.ts.secs_since(idle_from.ts) } else { 0.0 };
+    [low, rst.ts.secs_since(idle_from.ts)]
 }

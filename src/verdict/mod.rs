@@ -6,15 +6,21 @@
 //! it can be tested alone; `judge` picks the [`Verdict`] from their findings
 //! and returns it with everything else the connection showed ([`Judgement`]).
 
+mod handshake;
 mod heartbeat;
 mod keepalive;
 mod reset;
 mod retransmission;
+mod select;
+mod stall;
 
+pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
-pub use reset::{ResetCause, ResetFinding, reset_finding};
+pub use reset::{Confidence, ForgerySign, InjectedReset, ResetCause, ResetFinding, injected_reset, reset_finding};
 pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use select::{Ending, Selector, any_matches};
+pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
 use crate::flow::{Connection, PacketRef, ResetMark, Side};
 use crate::time::Timestamp;
@@ -38,17 +44,26 @@ pub enum EndReason {
     Closed,
     /// One side sent FIN; the other had not closed when the capture ended.
     HalfClosed,
+    /// The handshake never completed: SYNs nobody answered, or a SYN-ACK
+    /// the client never acknowledged (and no RST: a SYN answered by RST is
+    /// a refused `Reset`).
+    NeverEstablished,
+    /// Stuck when the capture ended: data still being retransmitted into
+    /// a silence, or a receiver's window closed while its peer probed it.
+    Stalled,
     /// Still open when the capture ended.
     Open,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 8] = [
         EndReason::KeepaliveTimeout,
         EndReason::RetransmissionTimeout,
         EndReason::Reset,
         EndReason::Closed,
         EndReason::HalfClosed,
+        EndReason::NeverEstablished,
+        EndReason::Stalled,
         EndReason::Open,
     ];
 
@@ -59,7 +74,23 @@ impl EndReason {
             EndReason::Reset => "reset",
             EndReason::Closed => "closed",
             EndReason::HalfClosed => "half-closed",
+            EndReason::NeverEstablished => "never-established",
+            EndReason::Stalled => "stalled",
             EndReason::Open => "open",
+        }
+    }
+
+    /// What the verdict means, in a line (the help's list of verdicts).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            EndReason::KeepaliveTimeout => "a side's keepalive probes went unanswered; it gave up",
+            EndReason::RetransmissionTimeout => "data was never acknowledged; its sender gave up",
+            EndReason::Reset => "a RST ended the connection",
+            EndReason::Closed => "both sides sent FIN",
+            EndReason::HalfClosed => "one side sent FIN, the other never closed",
+            EndReason::NeverEstablished => "SYNs nobody answered, or a SYN-ACK never acknowledged",
+            EndReason::Stalled => "stuck at the end: retransmitting, or a zero window",
+            EndReason::Open => "still open when the capture ended",
         }
     }
 
@@ -67,9 +98,27 @@ impl EndReason {
     pub fn is_abnormal(self) -> bool {
         matches!(
             self,
-            EndReason::KeepaliveTimeout | EndReason::RetransmissionTimeout | EndReason::Reset | EndReason::HalfClosed
+            EndReason::KeepaliveTimeout
+                | EndReason::RetransmissionTimeout
+                | EndReason::Reset
+                | EndReason::HalfClosed
+                | EndReason::NeverEstablished
+                | EndReason::Stalled
         )
     }
+
+    /// Whether a connection with this verdict had not ended when it was
+    /// judged (still open, or stuck): nothing ended it, so no end is streamed.
+    pub fn not_ended(self) -> bool {
+        matches!(self, EndReason::Open | EndReason::Stalled)
+    }
+}
+
+/// The initial TTL a packet seen with `ttl` most likely left its host
+/// with: the smallest of the usual ones (32, 64: Linux, BSD, macOS; 128:
+/// Windows; 255: network devices, Solaris) that is at least `ttl`.
+pub fn initial_ttl(ttl: u8) -> u8 {
+    [32u8, 64, 128, 255].into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }
 
 impl fmt::Display for EndReason {
@@ -101,8 +150,9 @@ pub enum Bound {
 /// How a connection ended, with the evidence of that ending.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// The prober whose unanswered probes ended the connection.
-    KeepaliveTimeout(KeepaliveFinding),
+    /// The prober whose unanswered probes ended the connection (boxed: the
+    /// largest finding, and most verdicts are not this one).
+    KeepaliveTimeout(Box<KeepaliveFinding>),
     /// The sender that gave up on its unacknowledged data.
     RetransmissionTimeout(RetransmissionFinding),
     Reset(ResetFinding),
@@ -119,6 +169,11 @@ pub enum Verdict {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
     },
+    /// The handshake never completed.
+    NeverEstablished(HandshakeFinding),
+    /// Stuck when the capture ended (boxed: the findings are large, and
+    /// most verdicts are not this one).
+    Stalled(Box<Stall>),
     Open {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
@@ -134,6 +189,8 @@ impl Verdict {
             Verdict::Reset(_) => EndReason::Reset,
             Verdict::Closed { .. } => EndReason::Closed,
             Verdict::HalfClosed { .. } => EndReason::HalfClosed,
+            Verdict::NeverEstablished(_) => EndReason::NeverEstablished,
+            Verdict::Stalled(_) => EndReason::Stalled,
             Verdict::Open { .. } => EndReason::Open,
         }
     }
@@ -146,7 +203,8 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.sender),
             Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
             Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
-            Verdict::Open { .. } => None,
+            // Nobody ended it: it never began, or it had not ended.
+            Verdict::NeverEstablished(_) | Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -158,7 +216,8 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.rst),
             Verdict::Closed { last_fin, .. } => Some(*last_fin),
             Verdict::HalfClosed { fin, .. } => Some(*fin),
-            Verdict::Open { .. } => None,
+            Verdict::NeverEstablished(h) => Some(h.last),
+            Verdict::Stalled(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -183,10 +242,15 @@ pub struct Judgement {
     /// Unacknowledged data that did not end the connection (its sender had
     /// not given up); [`Judgement::retransmission`] gives it either way.
     pub other_retransmission: Option<RetransmissionFinding>,
+    /// A zero window still closed that is not the verdict (the connection
+    /// ended otherwise); [`Judgement::zero_window`] gives it either way.
+    pub other_zero_window: Option<ZeroWindowFinding>,
     pub heartbeat: Option<Heartbeat>,
     /// The silence that preceded the connection's death (a reset after idle,
     /// or data into a silent path), and the longest silence it survived.
     pub idle: IdleFinding,
+    /// RSTs that did not end the connection: injected.
+    pub injected: Vec<InjectedReset>,
 }
 
 /// Silences a connection died after, and survived.
@@ -233,8 +297,36 @@ impl Judgement {
     pub fn retransmission(&self) -> Option<&RetransmissionFinding> {
         match &self.verdict {
             Verdict::RetransmissionTimeout(r) => Some(r),
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::Retransmitting(r) => Some(r),
+                Stall::ZeroWindow(_) => self.other_retransmission.as_ref(),
+            },
             _ => self.other_retransmission.as_ref(),
         }
+    }
+
+    /// Why the handshake never completed.
+    pub fn handshake(&self) -> Option<&HandshakeFinding> {
+        match &self.verdict {
+            Verdict::NeverEstablished(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The zero window still closed when the connection was judged, whether or not it is the verdict.
+    pub fn zero_window(&self) -> Option<&ZeroWindowFinding> {
+        match &self.verdict {
+            Verdict::Stalled(stall) => match &**stall {
+                Stall::ZeroWindow(z) => Some(z),
+                Stall::Retransmitting(_) => self.other_zero_window.as_ref(),
+            },
+            _ => self.other_zero_window.as_ref(),
+        }
+    }
+
+    /// The verdict with, for a reset, its cause: what `--only` picks by.
+    pub fn ending(&self) -> Ending {
+        Ending { verdict: self.reason(), cause: self.reset().map(|r| r.cause) }
     }
 
     /// What the RST that ended the connection shows.
@@ -249,7 +341,8 @@ impl Judgement {
 /// Silences shorter than this are not "idle periods" for the path-timeout inference.
 pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 
-/// Judges a connection; `capture_end` is the time of the capture's last packet.
+/// Judges a connection; `capture_end` is when the capture ended: its last
+/// packet, or later when the file says it ran on (a pcapng's `isb_endtime`).
 pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
     let mut keepalive: Vec<KeepaliveFinding> = SIDES
@@ -257,7 +350,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
             let me = conn.side(s);
-            keepalive_finding(s, me.keepalive(), &me.marks, conn.side(s.peer()).marks.last_sent.get(), capture_end)
+            keepalive_finding(s, me.keepalive(), &me.marks, capture_end)
         })
         .collect();
     let mut retransmission = SIDES
@@ -267,6 +360,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
             retransmission_finding(s, me.unacked.as_deref()?, &me.marks, &conn.side(s.peer()).marks, capture_end)
         })
         .min_by_key(|r| r.first_unacked.frame);
+
+    let mut zero_window = SIDES
+        .into_iter()
+        .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window.as_deref()?, capture_end))
+        .min_by_key(|z| z.since.frame);
 
     let first_rst: Option<(Side, ResetMark)> = SIDES
         .into_iter()
@@ -278,8 +376,13 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
 
     // Which verdict, in order of precedence: a prober or a sender that gave
     // up explains a RST that follows; an orderly close before any RST is a close.
-    let verdict = if let Some(i) = keepalive.iter().position(|k| k.gave_up) {
-        Verdict::KeepaliveTimeout(keepalive.remove(i))
+    // When both ends gave up (both probing into a cut path), the first to
+    // give up ended the connection; the other's finding stays with it.
+    let first_give_up = (0..keepalive.len())
+        .filter(|&i| keepalive[i].gave_up)
+        .min_by_key(|&i| keepalive[i].end_packet().map_or(u64::MAX, |p| p.frame));
+    let verdict = if let Some(i) = first_give_up {
+        Verdict::KeepaliveTimeout(Box::new(keepalive.remove(i)))
     } else if let Some(r) = retransmission.take_if(|r| r.gave_up) {
         Verdict::RetransmissionTimeout(r)
     } else if let (Some(c), Some(s)) = fins
@@ -293,6 +396,20 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
         Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+    } else if conn.handshake_only {
+        // Every packet carried SYN and none was a RST: never "open", and
+        // nothing a middlebox could have forgotten.
+        Verdict::NeverEstablished(handshake_finding(
+            &conn.side(Side::Client).marks,
+            &conn.side(Side::Server).marks,
+            capture_end,
+        ))
+    } else if let Some(r) = retransmission.take_if(|r| r.still_retransmitting) {
+        // Stuck rather than half-closed or open: a FIN still being
+        // retransmitted is the same silence.
+        Verdict::Stalled(Box::new(Stall::Retransmitting(r)))
+    } else if let Some(z) = zero_window.take() {
+        Verdict::Stalled(Box::new(Stall::ZeroWindow(z)))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.get().map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
     } else {
@@ -305,7 +422,19 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.get().map_or(u64::MAX, |p| p.frame));
 
-    Judgement { verdict, other_keepalive: keepalive, other_retransmission: retransmission, heartbeat, idle }
+    let injected = SIDES
+        .into_iter()
+        .filter_map(|s| conn.side(s).marks.ignored_rst.as_deref().map(|i| injected_reset(s, i)))
+        .collect();
+    Judgement {
+        verdict,
+        other_keepalive: keepalive,
+        other_retransmission: retransmission,
+        other_zero_window: zero_window,
+        heartbeat,
+        idle,
+        injected,
+    }
 }
 
 /// The silence before the death and the longest one survived.

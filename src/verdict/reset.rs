@@ -1,7 +1,7 @@
 //! The reset rule: why the RST that ended a connection was sent.
 
 use super::MIN_IDLE_OF_INTEREST_S;
-use crate::flow::{Marks, PacketRef, ResetMark, Side};
+use crate::flow::{IgnoredReset, Marks, PacketRef, ResetMark, Side};
 use serde::Serialize;
 
 /// Why a RST was sent.
@@ -24,6 +24,17 @@ pub enum ResetCause {
 }
 
 impl ResetCause {
+    /// Every cause, in the order reports list them. A new cause goes here
+    /// too (the `every_cause_is_listed` test fails to compile until it does):
+    /// `--only`, `--fail-on` and the reports' counts are driven by it.
+    pub const ALL: [ResetCause; 5] = [
+        ResetCause::Refused,
+        ResetCause::Middlebox,
+        ResetCause::PeerLostState,
+        ResetCause::AbortUnreadData,
+        ResetCause::Abort,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResetCause::Refused => "refused",
@@ -32,6 +43,22 @@ impl ResetCause {
             ResetCause::AbortUnreadData => "abort-unread-data",
             ResetCause::Abort => "abort",
         }
+    }
+}
+
+impl std::fmt::Display for ResetCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ResetCause {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ResetCause, String> {
+        ResetCause::ALL.iter().copied().find(|c| c.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = ResetCause::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown reset cause '{s}' (expected one of: {})", names.join(", "))
+        })
     }
 }
 
@@ -46,6 +73,92 @@ pub struct ResetFinding {
     /// For a forged RST: hops from the capture point to the injector, and to the real host.
     pub injector_hops: Option<u8>,
     pub host_hops: Option<u8>,
+    /// For a forged RST: how sure, and why.
+    pub confidence: Option<Confidence>,
+    pub signs: Vec<ForgerySign>,
+    /// The last data each side had sent before the RST.
+    pub peer_data_before: Option<PacketRef>,
+    pub own_data_before: Option<PacketRef>,
+}
+
+/// A RST that did not end the connection: its supposed sender went on
+/// with it afterwards ([`IgnoredReset`]), so it was injected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InjectedReset {
+    /// The side whose name it carried.
+    pub sender: Side,
+    pub rst: PacketRef,
+    /// The real host's packet after it.
+    pub continued_by: PacketRef,
+    /// Hops from the capture point to whoever sent the RST, and to the real host.
+    pub injector_hops: u8,
+    pub host_hops: u8,
+    /// What else the wire shows of the forgery.
+    pub signs: Vec<ForgerySign>,
+}
+
+/// Signs of a forged RST that the wire shows (Weaver, Sommer and Paxson,
+/// "Detecting Forged TCP Reset Packets", NDSS 2009: TTL, IP ID, sequence and
+/// acknowledgment numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForgerySign {
+    /// Its TTL is not that of the host's own packets.
+    TtlDiffers,
+    /// Its IP ID is that of the peer's packet it reacted to: built from a copy.
+    IpIdOfPeer,
+    /// Its IP ID is far from the host's own sequence of IDs.
+    IpIdOutOfSequence,
+    /// It acknowledges the peer's SYN's own sequence number: a host
+    /// answering a SYN acknowledges one past it (RFC 9293 §3.10.7.1).
+    AckIsSynSequence,
+}
+
+/// How far after the host's last IP ID its next packet's may be and still
+/// be in its sequence (a per-connection or global counter moves by the
+/// packets sent meanwhile).
+const IP_ID_STEP_MAX: u16 = 256;
+
+/// Judges a RST its sender went on after.
+pub fn injected_reset(sender: Side, ignored: &IgnoredReset) -> InjectedReset {
+    let rst = &ignored.rst;
+    let mut signs = Vec::new();
+    if rst.ttl != ignored.host_ttl {
+        signs.push(ForgerySign::TtlDiffers);
+    }
+    if let (Some(id), Some(peer)) = (rst.ip_id, rst.peer_ip_id_before)
+        && id != 0
+        && id == peer
+    {
+        signs.push(ForgerySign::IpIdOfPeer);
+    } else if let (Some(id), Some(before)) = (rst.ip_id, rst.sender_ip_id_before)
+        && id.wrapping_sub(before) > IP_ID_STEP_MAX
+    {
+        signs.push(ForgerySign::IpIdOutOfSequence);
+    }
+    if rst.ack.is_some() && rst.ack == rst.peer_syn_seq {
+        signs.push(ForgerySign::AckIsSynSequence);
+    }
+    InjectedReset {
+        sender,
+        rst: rst.at,
+        continued_by: ignored.continued_by,
+        injector_hops: hops(rst.ttl),
+        host_hops: hops(ignored.host_ttl),
+        signs,
+    }
+}
+
+/// How sure a forged-RST finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// A TTL two or more hops off the host's own packets, or one hop and
+    /// another sign (an IP ID out of the host's sequence).
+    Likely,
+    /// A TTL one hop off and nothing else: a route that changed by one hop,
+    /// or a load balancer's other leg, gives the same.
+    Possible,
 }
 
 /// The usual initial TTLs: a packet seen with TTL t left its host with the
@@ -75,26 +188,54 @@ pub fn reset_finding(
         idle_before_s,
         injector_hops: None,
         host_hops: None,
+        confidence: None,
+        signs: Vec::new(),
+        peer_data_before: rst.peer_payload_before,
+        own_data_before: rst.sender_payload_before,
     };
     // Refused: the RST answers a SYN (nothing else came from that side).
     if peer.syn.is_some() && me.syn.is_none() && !sent_other_packets {
         finding.cause = ResetCause::Refused;
         return finding;
     }
-    // Forged by a middlebox: the host's own packets arrive with another TTL.
-    if let Some(first) = me.first_ttl
+    // FORGED BY A MIDDLEBOX: the host's own packets just before the RST
+    // arrive with another TTL. Compared with the nearest, not the first: a
+    // SYN proxy may answer the handshake from elsewhere (nDPI alexa-app,
+    // stream 70: SYN-ACK at TTL 39, data and RST at 231). One hop alone is
+    // not proof (a route that changed, another leg of a load balancer):
+    // "possible", unless the IP ID is out of the host's sequence too (a
+    // firewall's REJECT sends ID 0: fixtures/rst-middlebox.pcap).
+    if let Some(before) = rst.sender_ttl_before
         && sent_other_packets
-        && first != rst.ttl
+        && before != rst.ttl
     {
         finding.cause = ResetCause::Middlebox;
         finding.injector_hops = Some(hops(rst.ttl));
-        finding.host_hops = Some(hops(first));
+        finding.host_hops = Some(hops(before));
+        finding.signs.push(ForgerySign::TtlDiffers);
+        if let (Some(id), Some(before_id)) = (rst.ip_id, rst.sender_ip_id_before)
+            && id.wrapping_sub(before_id) > IP_ID_STEP_MAX
+        {
+            finding.signs.push(ForgerySign::IpIdOutOfSequence);
+        }
+        let one_hop = before.abs_diff(rst.ttl) == 1;
+        finding.confidence =
+            Some(if one_hop && finding.signs.len() == 1 { Confidence::Possible } else { Confidence::Likely });
         return finding;
     }
     // A host that lost the connection answers with a stateless RST: it lacks
     // the timestamp option both SYNs negotiated, or it answers a keepalive probe.
     let negotiated_ts = me.syn_timestamps && peer.syn_timestamps;
-    let stateless = negotiated_ts && !rst.has_timestamp;
+    // Not stateless, though: a RST with the ACK flag whose IP ID continues
+    // the sender's own sequence came from the live connection (an abort). A
+    // host without the connection answers a segment that carries ACK with
+    // <SEQ=SEG.ACK><CTL=RST>, no ACK flag (RFC 9293 §3.10.7.1), and its
+    // IP ID has nothing to do with the lost socket's (zeek
+    // rst-inject-rae.pcap: RST,ACK 7 with IP ID 0x8014 after 6's 0x8013).
+    let from_the_live_connection = rst.ack.is_some()
+        && matches!((rst.ip_id, rst.sender_ip_id_before),
+            (Some(id), Some(before)) if id != 0 && before != 0 && id.wrapping_sub(before) <= IP_ID_STEP_MAX);
+    let stateless = negotiated_ts && !rst.has_timestamp && !from_the_live_connection;
     if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
         return finding;
@@ -107,7 +248,7 @@ pub fn reset_finding(
     // side that had not closed before. A RST long after that data (an
     // application that waited, then gave up) or after the sender's own FIN
     // is some other abort.
-    let unread = peer.last_payload.get().filter(|p| me.last_payload.get().is_none_or(|m| m.frame < p.frame));
+    let unread = rst.peer_payload_before.filter(|p| rst.sender_payload_before.is_none_or(|m| m.frame < p.frame));
     if let Some(data) = unread
         && me.fin.is_none()
         && rst.at.ts.secs_since(data.ts) <= UNREAD_DATA_PROMPT_S

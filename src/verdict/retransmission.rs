@@ -1,6 +1,7 @@
-//! The retransmission rule: data that was never acknowledged, and whether
-//! its sender gave up.
+//! The retransmission rule: data that was never acknowledged, whether its
+//! sender gave up, and whether it was still trying when the capture ended.
 
+use super::initial_ttl;
 use crate::flow::{Marks, PacketRef, RetransmissionRun, Side};
 use crate::time::Timestamp;
 
@@ -8,6 +9,8 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetransmissionFinding {
     pub sender: Side,
+    /// The first transmission of the oldest unacknowledged segment (also
+    /// after partial ACKs: the segment the peer's ACKs stopped at).
     pub first_unacked: PacketRef,
     /// The last retransmission, or the sender's RST after it.
     pub last: PacketRef,
@@ -19,20 +22,43 @@ pub struct RetransmissionFinding {
     /// A silent sender gave up before its next retransmission was due: at the
     /// latest this long after the first transmission (the last gap doubled).
     pub gave_up_by_s: f64,
-    /// The sender reset the connection after its retransmissions (BSD/macOS do).
+    /// The sender reset the connection after its retransmissions (Windows, BSD and macOS do).
     pub reset_by_sender: Option<PacketRef>,
-    /// The sender gave up (as opposed to: the capture ended while it was still retransmitting).
+    /// The sender gave up: it reset, or it fell silent after a growing
+    /// backoff for longer than its next retransmission would have taken.
     pub gave_up: bool,
+    /// The capture ended while the sender was still retransmitting: the
+    /// connection is stalled (the peer or the path to it is gone).
+    pub still_retransmitting: bool,
     /// How long the connection had been silent before the data was sent (s).
     pub idle_before_s: f64,
-    /// tcp_retries2 values whose give-up time fits the observed series.
+    /// The silence after the sender's last retransmission, to the end of the capture (s).
+    pub silent_for_s: f64,
+    /// tcp_retries2 values whose give-up time fits the observed series, for
+    /// a Linux-like sender (initial TTL 64) that gave up silently.
     pub retries2: Option<u32>,
+    /// The sender's initial TTL (64: Linux, BSD, macOS; 128: Windows).
+    pub sender_initial_ttl: Option<u8>,
+    /// The sender's FIN, when it had closed before giving up: on Linux an
+    /// orphaned socket then gives up after tcp_orphan_retries, not tcp_retries2.
+    pub fin_before_give_up: Option<PacketRef>,
 }
 
 /// A sender that has been silent this many times its last backoff gap after
 /// its last retransmission (and at least this many seconds) has given up.
 const RETRANSMISSION_GIVE_UP_FACTOR: f64 = 2.0;
 const RETRANSMISSION_GIVE_UP_MIN_S: f64 = 1.0;
+/// A backoff grows: the last gap is at least this many times the first.
+/// RFC 6298 §5.5 doubles the RTO at each expiry (Linux
+/// inet_csk_rto_backoff, Windows, the BSDs), so two retransmissions show
+/// gaps of about 1× and 2×; equal gaps (an application resending, or a
+/// duplicate frame) are no backoff and prove no give-up.
+const BACKOFF_GROWTH: f64 = 1.5;
+/// A timer-driven retransmission waits at least the minimum RTO after the
+/// one before: Linux TCP_RTO_MIN is 200 ms (RFC 6298 §2.4 recommends 1 s;
+/// Windows uses 300 ms). Faster resends are copies of a frame, or fast
+/// retransmissions, which need the peer's duplicate ACKs: no silence.
+const MIN_RTO_S: f64 = 0.2;
 
 /// The next retransmission timer runs twice as long as the last gap (RFC
 /// 6298 §5.5 back-off, Linux `inet_csk_rto_backoff`): a sender that gave up
@@ -52,7 +78,8 @@ const RETRIES2_LATE_FACTOR: f64 = 1.05;
 
 /// Judges `sender`'s unacknowledged run. `me` and `peer` are the marks of the
 /// sender and its peer. None when nothing was retransmitted, or when the peer
-/// answered something after the data was sent (not a silent path).
+/// answered something after the run's data was sent (or after the partial
+/// ACK that made it the oldest unacknowledged): not a silent path.
 pub fn retransmission_finding(
     sender: Side,
     run: &RetransmissionRun,
@@ -63,13 +90,9 @@ pub fn retransmission_finding(
     if run.count == 0 {
         return None;
     }
-    // The peer answered something after the data was sent: not a silent path.
+    // The peer answered something since: not a silent path.
     let peer_rst = peer.rst_at();
-    if peer
-        .last_sent
-        .get()
-        .is_some_and(|p| p.frame > run.first_sent.frame && peer_rst.is_none_or(|r| r.frame != p.frame))
-    {
+    if peer.last_sent.get().is_some_and(|p| p.frame > run.since.frame && peer_rst.is_none_or(|r| r.frame != p.frame)) {
         return None;
     }
     let mut times = vec![run.first_sent];
@@ -78,20 +101,33 @@ pub fn retransmission_finding(
     let last = run.retransmissions.last().copied().unwrap_or(run.first_sent);
     let reset_by_sender = me.rst_at().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
-    let silent_for = capture_end.secs_since(me.last_sent.get().map_or(last.ts, |p| p.ts));
-    let gave_up = reset_by_sender.is_some()
-        || (me.last_sent.get() == Some(last)
-            && silent_for >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S));
+    let silent_for_s = capture_end.secs_since(last.ts).max(0.0);
+    let grows = backoff_s.len() >= 2
+        && last_gap >= MIN_RTO_S
+        && backoff_s.first().is_some_and(|&first| last_gap >= BACKOFF_GROWTH * first);
+    // The sender's next retransmission would be overdue by now.
+    let overdue = silent_for_s >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S);
+    let last_is_its_last = me.last_sent.get() == Some(last);
+    let gave_up = reset_by_sender.is_some() || (last_is_its_last && overdue && grows);
+    let still_retransmitting = !gave_up && last_is_its_last && !overdue;
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
+    let sender_initial_ttl = me.first_ttl().map(initial_ttl);
     // Linux gives up at the first RTO expiry where the time since the first
     // transmission reaches tcp_model_timeout(tcp_retries2): after the last
-    // retransmission, before the next one would have gone out.
+    // retransmission, before the next one would have gone out. Only a
+    // sender that behaves like Linux (initial TTL 64, silent) is fitted:
+    // Windows and the BSDs reset when they give up.
     let next_expiry = gave_up_after_s + last_gap * RTO_BACKOFF;
-    let retries2 = (1..=RETRIES2_MAX).find(|&n| {
-        let t = linux_retries_timeout(n);
-        t > gave_up_after_s + RETRIES2_JITTER_S && t <= next_expiry * RETRIES2_LATE_FACTOR
-    });
+    let linux_like = sender_initial_ttl.is_some_and(|t| t <= 64) && reset_by_sender.is_none();
+    let retries2 = (gave_up && linux_like)
+        .then(|| {
+            (1..=RETRIES2_MAX).find(|&n| {
+                let t = linux_retries_timeout(n);
+                t > gave_up_after_s + RETRIES2_JITTER_S && t <= next_expiry * RETRIES2_LATE_FACTOR
+            })
+        })
+        .flatten();
     Some(RetransmissionFinding {
         sender,
         first_unacked: run.first_sent,
@@ -102,8 +138,12 @@ pub fn retransmission_finding(
         gave_up_by_s: next_expiry,
         reset_by_sender,
         gave_up,
+        still_retransmitting,
         idle_before_s: run.idle_before_s,
-        retries2: if reset_by_sender.is_none() { retries2 } else { None },
+        silent_for_s,
+        retries2,
+        sender_initial_ttl,
+        fin_before_give_up: me.fin.get().filter(|f| f.frame <= end.frame),
     })
 }
 

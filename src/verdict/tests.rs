@@ -3,7 +3,7 @@
 use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
-use crate::flow::{KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, Side, Train};
+use crate::flow::{KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, Side, Train, Ttls};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -190,8 +190,12 @@ fn capture_ending_during_the_backoff_is_not_a_timeout_yet() {
         w.send(t, seg(C, ACK, 1011, 5101, 50));
     }
     let v = verdict_at_end(w, 11.5);
-    assert_eq!(v.reason(), EndReason::Open);
+    // Still retransmitting when the capture ended: stalled, not (yet) a timeout.
+    assert_eq!(v.reason(), EndReason::Stalled);
     assert!(!v.retransmission().unwrap().gave_up);
+    assert!(v.retransmission().unwrap().still_retransmitting);
+    assert_eq!(v.ended_by(), None);
+    assert_eq!(v.idle_at_end_s(), None);
 }
 
 #[test]
@@ -276,28 +280,42 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     log.idle_observed.add(60.0);
     log.interval_observed.add(10.0);
     log.interval_observed.add(10.0);
-    let marks = Marks { last_sent: Some(packet(9, 80.0)).into(), first_ttl: Some(64), ..Default::default() };
+    let marks = Marks { last_sent: Some(packet(9, 80.0)).into(), ttl: Some(Ttls::of(64)), ..Default::default() };
     // Silent for three intervals after its last probe while the capture went on: it gave up.
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(110.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(110.0));
     assert!(k.gave_up);
     assert_eq!(k.gave_up_with, None);
     assert_eq!(k.end_packet(), Some(packet(9, 80.0)));
     assert_eq!(k.probes, Some((3, Bound::AtLeast)));
     assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (60, 10));
     // Not yet: it may still send.
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(105.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(105.0));
     assert!(!k.gave_up);
     // It reset the connection one interval after the last probe: exactly 3 probes.
-    let rst = ResetMark {
-        at: packet(10, 90.0),
-        ttl: 64,
-        has_timestamp: false,
-        idle_before_s: 10.0,
-        follows: packet(9, 80.0),
-    };
+    let rst = plain_rst(packet(10, 90.0), 64, 10.0, packet(9, 80.0));
     let marks = Marks { last_sent: Some(packet(10, 90.0)).into(), rst: Some(Box::new(rst)), ..marks };
-    let k = keepalive_finding(Side::Server, &log, &marks, Some(packet(6, 0.0)), Timestamp::from_secs_f64(90.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
+}
+
+/// A RST with nothing known of its IP ID, numbers or neighbours.
+fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> ResetMark {
+    ResetMark {
+        at,
+        ttl,
+        ip_id: None,
+        seq: SeqNumber(0),
+        ack: None,
+        sender_ttl_before: None,
+        sender_ip_id_before: None,
+        peer_ip_id_before: None,
+        peer_syn_seq: None,
+        peer_payload_before: None,
+        sender_payload_before: None,
+        has_timestamp: false,
+        idle_before_s,
+        follows,
+    }
 }
 
 #[test]
@@ -305,17 +323,460 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
     let rst = ResetMark {
         at: packet(9, 300.001),
         ttl: 64,
+        ip_id: Some(0),
+        seq: SeqNumber(5101),
+        ack: None,
+        // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
+        sender_ttl_before: Some(62),
+        sender_ip_id_before: Some(0x4000),
+        peer_ip_id_before: Some(0x1234),
+        peer_syn_seq: Some(SeqNumber(1000)),
+        peer_payload_before: None,
+        sender_payload_before: None,
         has_timestamp: false,
         idle_before_s: 299.997,
         follows: packet(8, 300.0),
     };
     let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
-    // The host's own packets arrive with TTL 62: the RST was forged next to the capture point.
-    let me = Marks { syn: Some(packet(2, 0.001)).into(), first_ttl: Some(62), ..Default::default() };
+    let me = Marks { syn: Some(packet(2, 0.001)).into(), ttl: Some(Ttls::of(62)), ..Default::default() };
     let r = reset_finding(Side::Server, &rst, &me, &peer, true, false);
     assert_eq!(r.cause, ResetCause::Middlebox);
     assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
+    assert_eq!(r.confidence, Some(Confidence::Likely));
     // The RST as the host's only packet, to a SYN: refused.
-    let me = Marks { first_ttl: Some(64), ..Default::default() };
+    let me = Marks { ttl: Some(Ttls::of(64)), ..Default::default() };
     assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false, false).cause, ResetCause::Refused);
+}
+
+#[test]
+fn one_unanswered_probe_with_no_known_interval_is_still_probing_not_a_timeout() {
+    // A single probe, then nothing from the prober for 100 s while the
+    // capture goes on: its next probe may simply not be due (Linux waits
+    // tcp_keepalive_intvl, 75 s by default and up to 32767 s, between
+    // probes), so only an RST or silence over known intervals is a give-up.
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(20.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+    let v = verdict_at_end(w, 120.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    let k = v.keepalive()[0];
+    assert!(!k.gave_up);
+    assert_eq!((k.unanswered_at_end, k.probes), (1, Some((1, Bound::AtLeast))));
+    assert_eq!(k.interval, None);
+
+    // With the interval known from the train (two probes 2 s apart), three
+    // intervals of silence are a give-up.
+    let mut w = Wire::established(1000, 5000);
+    w.send(20.0, seg(S, ACK, 5100, 1011, 0));
+    w.send(22.0, seg(S, ACK, 5100, 1011, 0));
+    let v = verdict_at_end(w, 28.5);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.keepalive()[0].gave_up_with, None);
+}
+
+#[test]
+fn when_both_ends_probe_a_cut_path_each_train_and_give_up_is_its_own() {
+    // Both Linux ends probe (0-byte, idle 10 s, interval 2 s, 3 probes) and
+    // the path between them is cut: the capture point sees both trains
+    // interleaved. A 0-byte probe is below the receiver's window
+    // (tcp_sequence fails), so it never clears the receiver's own probe
+    // count: neither train answers the other, and each side resets after
+    // its own 3 probes (tcp_keepalive_timer: probes_out >= keepalive_probes).
+    let mut w = Wire::established(1000, 5000);
+    for i in 0..3 {
+        let t = 10.004 + 2.0 * f64::from(i);
+        assert_eq!(w.send(t, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(w.send(t + 0.001, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+    }
+    assert_eq!(w.send(16.004, seg(S, RST | ACK, 5101, 1011, 0)), PacketClass::Rst);
+    assert_eq!(w.send(16.005, seg(C, RST | ACK, 1011, 5101, 0)), PacketClass::Rst);
+    let v = verdict_at_end(w, 16.005);
+    // The server gave up first; the client gave up too, on its own.
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.ended_by(), Some(Side::Server));
+    let [client, server] = [v.keepalive()[0], v.keepalive()[1]];
+    for k in [client, server] {
+        assert_eq!((k.probes_sent, k.probes_answered, k.last_train_count), (3, 0, 3));
+        assert!(k.gave_up && k.gave_up_with.is_some(), "{k:?}");
+        assert_eq!(k.probes, Some((3, Bound::Exact)));
+        assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (10, 2));
+        assert_eq!(k.reset_by_peer, None);
+    }
+    assert_eq!(client.prober, Side::Client);
+}
+
+#[test]
+fn a_linux_give_up_is_also_what_tcp_user_timeout_gives() {
+    // 20 s idle, 2 probes 2 s apart, RST one interval later. With
+    // TCP_USER_TIMEOUT set, tcp_keepalive_timer resets at the first firing
+    // where the time since the last packet received reaches the user
+    // timeout (and a probe is out), whatever TCP_KEEPCNT says: any user
+    // timeout above the second probe's time and up to the RST's fits.
+    let mut w = Wire::established(1000, 5000);
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(23.421, seg(S, ACK, 5100, 1011, 0));
+    w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0));
+    let v = verdict_at_end(w, 25.437);
+    let [low, high] = v.keepalive()[0].user_timeout_between_s.unwrap();
+    // From the client's last ACK at 0.005 s.
+    assert!((low - 23.416).abs() < 1e-9 && (high - 25.432).abs() < 1e-9, "{low} {high}");
+
+    // One probe then the RST: the first firing always probes, so any user
+    // timeout up to the RST fits.
+    let mut w = Wire::established(1000, 5000);
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(23.421, seg(S, RST | ACK, 5101, 1011, 0));
+    let [low, high] = verdict_at_end(w, 23.421).keepalive()[0].user_timeout_between_s.unwrap();
+    assert!(low == 0.0 && (high - 23.416).abs() < 1e-9, "{low} {high}");
+
+    // A 1-byte (Windows-shaped) prober has no TCP_USER_TIMEOUT story.
+    let mut w = Wire::established(1000, 5000);
+    w.send(30.0, seg(C, ACK, 1010, 5101, 1));
+    w.send(31.0, seg(C, ACK, 1010, 5101, 1));
+    w.send(32.0, seg(C, RST | ACK, 1011, 5101, 0));
+    let v = verdict_at_end(w, 32.0);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    assert_eq!(v.keepalive()[0].user_timeout_between_s, None);
+}
+
+#[test]
+fn the_killing_trains_idle_is_its_own_and_the_settings_come_from_every_train() {
+    let mut w = Wire::established(1000, 5000);
+    // A first train, answered, 21.4 s after the client's last ACK (0.005 s).
+    w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+    w.send(21.406, seg(C, ACK, 1011, 5101, 0));
+    // Data at 30 s, then a train 20.5 s later that ends in a RST.
+    w.send(30.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(30.001, seg(S, ACK, 5101, 1021, 0));
+    w.send(50.5, seg(S, ACK, 5100, 1021, 0));
+    w.send(52.516, seg(S, ACK, 5100, 1021, 0));
+    w.send(54.532, seg(S, RST | ACK, 5101, 1021, 0));
+    let v = verdict_at_end(w, 54.532);
+    assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
+    let k = v.keepalive()[0];
+    assert!((k.train_idle_s.unwrap() - 20.5).abs() < 1e-9, "{:?}", k.train_idle_s);
+    // Both trains (21.4 s and 20.5 s of idle) fit one setting: 20 s.
+    assert_eq!(k.idle_observed.count, 2);
+    assert_eq!(k.idle.unwrap().value, 20);
+}
+
+#[test]
+fn syns_nobody_answered_never_established_with_their_backoff() {
+    // A Linux client with tcp_syn_retries=3: SYNs at 0, 1, 3, 7 s (RTO 1 s
+    // doubled, RFC 6298 §5.5), then it gives up at 15 s; the capture goes on.
+    let mut w = Wire::new();
+    for t in [0.0, 1.004, 3.012, 7.028] {
+        assert_eq!(w.send(t, seg(C, SYN, 1000, 0, 0)), PacketClass::Syn);
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    assert_eq!(v.ended_by(), None);
+    assert_eq!(v.idle_at_end_s(), None, "never 'open', so no idle-timeout advice");
+    let h = v.handshake().unwrap();
+    assert_eq!((h.syn_count, h.syn_ack_count), (4, 0));
+    assert_eq!(h.syns.iter().map(|p| p.frame).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 1, doubled: true }));
+    assert_eq!(h.schedule.and_then(SynSchedule::linear_timeouts), Some(0));
+    assert!(h.client_stopped);
+    assert_eq!(h.syn_retries, Some(3));
+    assert_eq!(v.end_packet().map(|p| p.frame), Some(4));
+}
+
+#[test]
+fn linux_6_5_keeps_its_first_syn_retransmissions_at_one_second() {
+    // tcp_syn_retries=3 with tcp_syn_linear_timeouts=4 (the default since
+    // 6.5): 3 + 4 retransmissions, the first five gaps 1 s, then 2 and 4 s;
+    // connect() fails 8 s after the last SYN (as fixtures/syn-unanswered.pcap).
+    let mut w = Wire::new();
+    for t in [0.0, 1.03, 2.054, 3.082, 4.102, 5.126, 7.146, 11.338] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 25.0).handshake().cloned().unwrap();
+    assert_eq!(h.syn_count, 8);
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 5, doubled: true }));
+    assert_eq!(h.schedule.and_then(SynSchedule::linear_timeouts), Some(4));
+    assert_eq!(h.syn_retries, Some(3));
+    // Still in its flat part: the linear count is not known yet, nor the retries.
+    let mut w = Wire::new();
+    for t in [0.0, 1.0, 2.0] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 25.0).handshake().cloned().unwrap();
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 1, flat_gaps: 2, doubled: false }));
+    assert_eq!((h.schedule.and_then(SynSchedule::linear_timeouts), h.syn_retries), (None, None));
+}
+
+#[test]
+fn a_handshake_cut_by_the_capture_end_may_still_be_retrying() {
+    // SYNs at 0 and 1 s, the capture ends at 2.5 s: the next was due at 3 s.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(1.0, seg(C, SYN, 1000, 0, 0));
+    let h = verdict_at_end(w, 2.5).handshake().cloned().unwrap();
+    assert!(!h.client_stopped);
+    assert_eq!(h.syn_retries, None);
+    // Windows: 3 s initial RTO, doubled (SYNs at 0, 3, 9 s), gave up at 21 s.
+    let mut w = Wire::new();
+    for t in [0.0, 3.01, 9.02] {
+        w.send(t, seg(C, SYN, 1000, 0, 0));
+    }
+    let h = verdict_at_end(w, 40.0).handshake().cloned().unwrap();
+    assert_eq!(h.schedule, Some(SynSchedule { initial_s: 3, flat_gaps: 1, doubled: true }));
+    assert!(h.client_stopped);
+    assert_eq!(h.syn_retries, None, "tcp_syn_retries is Linux's, and the gaps are not Linux's");
+    // One SYN never retransmitted although the capture went on: no stack
+    // waits more than 3 s for its first SYN retransmission (a scan's probe).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    let h = verdict_at_end(w, 10.0).handshake().cloned().unwrap();
+    assert!(h.client_stopped);
+    assert_eq!((h.syn_count, h.schedule), (1, None));
+}
+
+#[test]
+fn a_syn_ack_never_acknowledged_is_never_established_and_a_rst_to_a_syn_stays_refused() {
+    // The server answers and retransmits its SYN-ACK; the client (a SYN
+    // scanner) never sends the third packet.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    for t in [0.06, 3.06, 9.07] {
+        assert_eq!(w.send(t, seg(S, SYN | ACK, 5000, 1001, 0)), PacketClass::SynAck);
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    let h = v.handshake().unwrap();
+    assert_eq!((h.syn_count, h.syn_ack_count), (1, 3));
+    assert_eq!(h.syn_ack_gaps_s.len(), 2);
+    // A SYN answered by RST is refused, not never established.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, RST | ACK, 0, 1001, 0));
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
+fn a_rst_its_sender_goes_on_after_was_injected_and_the_connection_goes_on() {
+    // zeek rst-inject-rae.pcap: a RST in the server's name, TTL 46, the
+    // client SYN's IP ID, acknowledging the SYN's own sequence number; then
+    // the real server's SYN-ACK (TTL 49) and the handshake and data go on.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(62).ip_id(0x1555));
+    assert_eq!(w.send(0.23, seg(S, RST | ACK, 0, 1000, 0).ttl(46).ip_id(0x1555)), PacketClass::Rst);
+    w.send(1.26, seg(S, SYN | ACK, 5000, 1001, 0).ttl(49).ip_id(0x7f4c));
+    w.send(1.27, seg(C, ACK, 1001, 5001, 0).ttl(62).ip_id(0x1a9d));
+    w.send(1.28, seg(C, ACK, 1001, 5001, 25).ttl(62).ip_id(0x1a9e));
+    w.send(2.85, seg(S, ACK, 5001, 1026, 0).ttl(49).ip_id(0x8013));
+    let v = verdict_at_end(w, 3.0);
+    assert_eq!(v.reason(), EndReason::Open, "the injected RST did not end it");
+    let i = &v.injected[0];
+    assert_eq!((i.sender, i.rst.frame, i.continued_by.frame), (Side::Server, 2, 3));
+    assert_eq!((i.injector_hops, i.host_hops), (18, 15));
+    assert_eq!(i.signs, [ForgerySign::TtlDiffers, ForgerySign::IpIdOfPeer, ForgerySign::AckIsSynSequence]);
+
+    // The real server then aborts: RST,ACK whose IP ID follows its own (0x8014
+    // after 0x8013), 1.6 s after the client's data: an abort, not a peer
+    // that lost state (timestamps negotiated, none on the RST).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).timestamps());
+    w.send(0.23, seg(S, RST | ACK, 0, 1000, 0).ttl(46));
+    w.send(1.26, seg(S, SYN | ACK, 5000, 1001, 0).ttl(49).ip_id(0x7f4c).timestamps());
+    w.send(1.27, seg(C, ACK, 1001, 5001, 25));
+    w.send(2.85, seg(S, ACK, 5001, 1026, 0).ttl(49).ip_id(0x8013));
+    w.send(2.851, seg(S, RST | ACK, 5001, 1026, 0).ttl(49).ip_id(0x8014));
+    // Data the client sent after the RST was not what the server left unread.
+    w.send(2.853, seg(C, ACK, 1026, 5001, 150));
+    let v = verdict_at_end(w, 5.0);
+    let r = v.reset().unwrap();
+    assert_eq!((r.rst.frame, r.cause), (6, ResetCause::Abort));
+    assert_eq!(r.peer_data_before.map(|p| p.frame), Some(4));
+    assert_eq!(v.injected.len(), 1);
+}
+
+#[test]
+fn packets_from_another_host_after_a_rst_do_not_revive_the_connection() {
+    let mut w = Wire::established(1000, 5000);
+    w.send(5.0, seg(S, RST | ACK, 5101, 1011, 0));
+    // In the server's name but 14 hops further: another host.
+    w.send(5.1, seg(S, ACK, 5101, 1011, 10).ttl(50));
+    // The server's TTL, but far out of its sequence space.
+    w.send(5.2, seg(S, ACK, 5101 + (1 << 30), 1011, 10));
+    // A repeated pure ACK is no proof either (it may have been queued before the RST).
+    w.send(5.3, seg(S, ACK, 5101, 1011, 0));
+    let v = verdict_at_end(w, 6.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.reset().unwrap().rst.frame, 7);
+    assert!(v.injected.is_empty());
+    // A FIN in the server's name before its SYN-ACK is not the server's
+    // (suricata-verify with_evasion_windows.pcap, frames 2-4): open.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ip_id(0x7f0b));
+    w.send(0.02, seg(S, RST | ACK, 0, 1001, 0).ip_id(0x7f0b));
+    w.send(0.021, seg(S, FIN | ACK, 0, 1001, 0).ip_id(0x7f0b));
+    w.send(0.03, seg(S, SYN | ACK, 59247, 1001, 0));
+    w.send(0.031, seg(C, ACK, 1001, 59248, 0));
+    w.send(0.032, seg(C, ACK, 1001, 59248, 100));
+    w.send(0.05, seg(S, ACK, 59248, 1101, 200));
+    let v = verdict_at_end(w, 0.06);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert_eq!(v.injected[0].continued_by.frame, 4);
+}
+
+#[test]
+fn a_ttl_one_hop_off_alone_is_only_a_possible_forgery() {
+    let rst_after = |rst: Seg| {
+        let mut w = Wire::established(1000, 5000);
+        w.send(100.0, seg(C, ACK, 1011, 5101, 10));
+        w.send(100.001, rst);
+        verdict_at_end(w, 100.001)
+    };
+    // One hop, nothing else: possible.
+    let v = rst_after(seg(S, RST, 5101, 0, 0).ttl(63));
+    let r = v.reset().unwrap();
+    assert_eq!((r.cause, r.confidence), (ResetCause::Middlebox, Some(Confidence::Possible)));
+    // One hop and an IP ID out of the server's sequence (a REJECT's ID 0): likely.
+    let mut w = Wire::established(1000, 5000);
+    w.send(100.0, seg(S, ACK, 5101, 1011, 5).ip_id(0x4000));
+    w.send(100.5, seg(C, ACK, 1011, 5106, 10));
+    w.send(100.501, seg(S, RST, 5106, 0, 0).ttl(63).ip_id(0));
+    let r = verdict_at_end(w, 100.501).reset().cloned().unwrap();
+    assert_eq!((r.cause, r.confidence), (ResetCause::Middlebox, Some(Confidence::Likely)));
+    assert_eq!(r.signs, [ForgerySign::TtlDiffers, ForgerySign::IpIdOutOfSequence]);
+    // Compared with the host's packets nearest the RST, not its first: a SYN
+    // proxy answered the handshake at TTL 39, the server's data and RST come
+    // at 231 (nDPI alexa-app.pcapng, stream 70).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.01, seg(S, SYN | ACK, 5000, 1001, 0).ttl(39));
+    w.send(0.02, seg(C, ACK, 1001, 5001, 0));
+    w.send(3.5, seg(C, FIN | ACK, 1001, 5001, 0));
+    w.send(3.6, seg(S, ACK, 5001, 1002, 7).ttl(231));
+    w.send(3.601, seg(S, RST | ACK, 5008, 1002, 0).ttl(231));
+    let r = verdict_at_end(w, 4.0).reset().cloned().unwrap();
+    assert_ne!(r.cause, ResetCause::Middlebox);
+}
+
+/// A handshake from a client whose packets start at `client_ttl`, then a
+/// request (10 bytes) and an answer (100); the client's next seq is 1011.
+fn established_with_client_ttl(client_ttl: u8) -> Wire {
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(client_ttl));
+    w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+    w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(client_ttl));
+    w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+    w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(client_ttl));
+    w
+}
+
+#[test]
+fn after_a_partial_ack_the_run_starts_at_the_oldest_unacknowledged_segment() {
+    // suricata-verify http-sha256-drop-02: the sender's segments A, B, C go
+    // out; the peer acknowledges A only (up to B's start). B is now the
+    // oldest unacknowledged segment: its retransmissions are timed from its
+    // first transmission (Linux: retrans_stamp is the head's tx time), not
+    // from its first retransmission.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100)); // A, frame 7
+    w.send(1.001, seg(S, ACK, 5201, 1011, 100)); // B, frame 8
+    w.send(1.002, seg(S, ACK, 5301, 1011, 50)); // C, frame 9
+    w.send(1.1, seg(C, ACK, 1011, 5201, 0)); // partial ACK: A only
+    for t in [1.3, 1.6, 2.2, 3.4, 5.8] {
+        assert_eq!(w.send(t, seg(S, ACK, 5201, 1011, 100)), PacketClass::Retransmission);
+    }
+    w.send(15.4, seg(S, RST | ACK, 5351, 1011, 0).ttl(128));
+    let v = verdict_at_end(w, 15.4);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    let r = v.retransmission().unwrap();
+    assert_eq!(r.first_unacked.frame, 8);
+    assert_eq!(r.retransmissions, 5);
+    assert!((r.backoff_s[0] - 0.299).abs() < 1e-9, "{:?}", r.backoff_s);
+    assert!((r.gave_up_after_s - 14.399).abs() < 1e-9, "{}", r.gave_up_after_s);
+
+    // A partial ACK inside the oldest segment keeps it, trimmed: the
+    // retransmission starts at the new SND.UNA (tcp_retransmit_skb trims).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100)); // frame 7
+    w.send(1.1, seg(C, ACK, 1011, 5151, 0));
+    assert_eq!(w.send(1.3, seg(S, ACK, 5151, 1011, 50)), PacketClass::Retransmission);
+    assert_eq!(w.send(1.7, seg(S, ACK, 5151, 1011, 50)), PacketClass::Retransmission);
+    let r = verdict_at_end(w, 1.8).retransmission().cloned().unwrap();
+    assert_eq!((r.first_unacked.frame, r.retransmissions), (7, 2));
+}
+
+#[test]
+fn equal_gaps_are_no_backoff_and_prove_no_give_up() {
+    // nDPI zoom.pcap: the same 199 bytes sent 3 more times, 2.1 s apart,
+    // then silence. RFC 6298 §5.5 doubles the timer at each expiry, so
+    // equal gaps are not a TCP sender's backoff: no give-up is inferred.
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 12.1, 14.2, 16.3] {
+        w.send(t, seg(C, ACK, 1011, 5101, 199));
+    }
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    let r = v.retransmission().unwrap();
+    assert!(!r.gave_up && !r.still_retransmitting);
+    assert_eq!(r.retries2, None);
+}
+
+#[test]
+fn who_gave_up_is_judged_by_the_senders_os() {
+    // Windows (initial TTL 128) resets after TcpMaxDataRetransmissions = 5
+    // (arkime CVE-2018-6794.pcap: gaps 0.3, 0.6, 1.2, 2.4, 4.8 s, then RST).
+    let mut w = established_with_client_ttl(128);
+    for t in [1.0, 1.3, 1.9, 3.1, 5.5, 10.3] {
+        w.send(t, seg(C, ACK, 1011, 5101, 409).ttl(128));
+    }
+    w.send(19.9, seg(C, RST | ACK, 1420, 5101, 0).ttl(128));
+    let v = verdict_at_end(w, 19.9);
+    let r = v.retransmission().unwrap();
+    assert!(r.gave_up && r.reset_by_sender.is_some());
+    assert_eq!((r.retransmissions, r.sender_initial_ttl, r.retries2), (5, Some(128), None));
+
+    // A Windows host that falls silent is not fitted to tcp_retries2: only
+    // a Linux-like sender (initial TTL 64) gives up silently.
+    let mut w = established_with_client_ttl(128);
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50).ttl(128));
+    }
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    assert_eq!(v.retransmission().unwrap().retries2, None);
+}
+
+#[test]
+fn a_zero_window_kept_closed_while_the_peer_probes_is_a_stall() {
+    // The client's application stops reading: its window closes and stays
+    // closed; the server's zero-window probes back off (RFC 9293
+    // §3.8.6.1; Linux tcp_probe_timer doubles the interval) and are
+    // answered with the window still zero.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0)); // frame 8
+    let mut t = 1.201;
+    for _ in 0..5 {
+        assert_eq!(w.send(t, seg(S, ACK, 5200, 1011, 0)), PacketClass::ZeroWindowProbe);
+        w.send(t + 0.001, seg(C, ACK, 1011, 5201, 0).window(0));
+        t += 2.0 * (t - 1.001);
+    }
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::Stalled);
+    let z = v.zero_window().unwrap();
+    assert_eq!((z.receiver, z.since.frame, z.probes), (Side::Client, 8, 5));
+    assert!(z.probe_gaps_s.windows(2).all(|g| g[1] > g[0]), "{:?}", z.probe_gaps_s);
+    assert!((z.closed_for_s - 18.999).abs() < 1e-9);
+
+    // The window opens again: no stall.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0));
+    w.send(1.201, seg(S, ACK, 5200, 1011, 0));
+    w.send(1.5, seg(C, ACK, 1011, 5201, 0).window(300));
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert!(v.zero_window().is_none());
+    // A zero window that nobody probed (nothing was waiting) stalls nothing.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, ACK, 1011, 5101, 0).window(0));
+    assert_eq!(verdict_at_end(w, 20.0).reason(), EndReason::Open);
 }

@@ -30,3 +30,38 @@ pub fn analyze_json(args: &[&str]) -> (serde_json::Value, Output) {
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}\nstderr: {}", stdout(&out), stderr(&out)));
     (doc, out)
 }
+
+/// Whether `tool` runs here (`tool ARG` exits 0). When it does not: says so
+/// loudly and returns false, or fails the test when `CI` is set (CI installs
+/// every tool the tests use: scripts/deps.sh).
+pub fn have_tool(test: &str, tool: &str, arg: &str) -> bool {
+    let works = Command::new(tool)
+        .arg(arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: `{tool}` is missing; CI must have it (scripts/deps.sh installs it)");
+    }
+    // Straight to the stderr descriptor: the harness captures the output of passing tests.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: `{tool}` is not installed");
+    false
+}
+
+/// Every capture in fixtures/ (the real-kernel ones, with their truth files).
+pub fn fixture_captures() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    out.sort();
+    assert!(out.len() >= 13, "fixtures missing in {}", dir.display());
+    out
+}

@@ -1,0 +1,213 @@
+//! Frames that are not new packets: the same packet captured twice.
+//!
+//! `tcpka`'s rules count packets: a probe, a retransmission, the gap between
+//! two probes. A capture that holds some packets twice doubles the probe
+//! count, makes intervals "0.000 s" and invents retransmissions. That
+//! happens with `tcpdump -i any` on a router (each forwarded packet on the
+//! way in and on the way out, microseconds apart, the second with a TTL one
+//! lower), with a SPAN port that mirrors both directions of a link, and with
+//! `mergecap` of captures taken at two points of one path.
+//!
+//! A copy is a frame identical, in everything a router leaves alone, to one
+//! captured shortly before it: the same addresses and ports, IP
+//! identification, sequence and acknowledgment numbers, flags, payload
+//! length and window. Its TTL may be lower by the hops between the two
+//! capture points. It is analysed once: the first copy goes on to the flow
+//! table and keeps its frame number (as Wireshark numbers it), the later
+//! ones are counted.
+//!
+//! How long after the first a copy may come is what tells it from a
+//! retransmission:
+//!
+//! - With an IPv4 identification other than 0, [`WITH_IP_ID_WINDOW_S`]
+//!   (100 ms). A retransmission is a new IP packet: Linux takes each packet's
+//!   ID from a per-socket counter (`ip_select_ident_segs`), Windows from a
+//!   global one, so even a tail loss probe a few milliseconds after the
+//!   original has another ID. And no retransmission timer fires that soon:
+//!   Linux's RTO is at least 200 ms (`TCP_RTO_MIN`), Windows' at least
+//!   300 ms; half of the smallest leaves room for timestamps stamped a little
+//!   early or late. The window only has to cover copies: microseconds apart
+//!   on one host, up to 50.5 ms in arkime's wireshark-retrans.pcap (frames
+//!   38 and 45), a few milliseconds between two synchronised hosts.
+//! - With IP ID 0 (macOS, iOS and some embedded stacks send every packet with
+//!   ID 0 when it may not be fragmented) or IPv6 (no ID at all), nothing
+//!   numbers the packets, so a copy must also carry exactly the same TCP
+//!   bytes (header, options and captured payload) and come within
+//!   [`WITHOUT_IP_ID_WINDOW_S`] (1 ms). Two duplicate ACKs a stack sends
+//!   within a millisecond differ in their SACK blocks or timestamps; a
+//!   stack that sends two identical ones without either would lose one of
+//!   them here, which changes no verdict. A RST without an ID is never taken
+//!   for a copy: a host answers every segment that arrives for a connection
+//!   it no longer has with the same stateless RST (RFC 9293 §3.10.7.1),
+//!   microseconds apart (nDPI signal.pcap, frames 82 and 83, 10 µs).
+
+use crate::decode::{LinkKind, Segment, tcp_bytes};
+use crate::seq::SeqNumber;
+use crate::time::Timestamp;
+use rustc_hash::FxHasher;
+use serde::Serialize;
+use std::hash::Hasher;
+use std::net::SocketAddr;
+
+/// How long after a packet with a non-zero IPv4 identification a copy of it
+/// may be captured (s): well below the smallest retransmission timeout.
+pub const WITH_IP_ID_WINDOW_S: f64 = 0.100;
+/// The same for a packet without an identification (IP ID 0, IPv6) whose
+/// TCP bytes are identical (s).
+pub const WITHOUT_IP_ID_WINDOW_S: f64 = 0.001;
+/// The TTL (hop limit) of a copy may be this much lower than the first
+/// one's, or higher (merged captures need not be in path order): the hops
+/// between two capture points of one path.
+pub const MAX_HOPS_BETWEEN_COPIES: u8 = 8;
+/// Recent packets are remembered in this many slots, by a hash of their
+/// fields (a packet takes the slot of an older one with the same hash): a
+/// fixed table, so the check costs one hash and one probe per packet and
+/// memory stays constant. A copy a few thousand packets after its original
+/// may find its slot taken; a copy a few packets after it (`-i any`, a mirror
+/// port) finds its original.
+const SLOTS: usize = 1 << 14;
+/// The first duplicates are named in the capture summary.
+pub const EXAMPLES_KEPT: usize = 5;
+
+/// What identifies a packet, in fields that a router does not change.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: u8,
+    payload_len: u32,
+    window: u16,
+    ip_id: Option<u16>,
+}
+
+impl Key {
+    /// A hash of the key, as a few machine words (the derived hash fed the
+    /// addresses byte by byte); the key itself is compared on a match.
+    fn fingerprint(&self) -> u64 {
+        fn ip_bits(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+                SocketAddr::V6(v6) => v6.ip().to_bits(),
+            }
+        }
+        let mut h = FxHasher::default();
+        h.write_u64((u64::from(self.seq.0) << 32) | u64::from(self.ack.0));
+        h.write_u64(
+            (u64::from(self.src.port()) << 48)
+                | (u64::from(self.dst.port()) << 32)
+                | (u64::from(self.ip_id.unwrap_or(0)) << 16)
+                | u64::from(self.window),
+        );
+        h.write_u64((u64::from(self.payload_len) << 8) | u64::from(self.flags));
+        h.write_u128(ip_bits(&self.src) ^ ip_bits(&self.dst).rotate_left(64));
+        h.finish()
+    }
+
+    fn of(seg: &Segment) -> Key {
+        Key {
+            src: seg.src,
+            dst: seg.dst,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags.0,
+            payload_len: seg.payload_len,
+            window: seg.window,
+            ip_id: seg.ip_id,
+        }
+    }
+
+    /// Whether the IP identification numbers the packet.
+    fn numbered(&self) -> bool {
+        self.ip_id.is_some_and(|id| id != 0)
+    }
+}
+
+/// The first copy of a packet, as remembered.
+#[derive(Clone, Copy)]
+struct Seen {
+    /// [`Key::fingerprint`]: 64 bits, so two packets within the window that
+    /// share it are the same packet.
+    fingerprint: u64,
+    /// A hash of the TCP bytes, for packets the IP ID does not number.
+    bytes: Option<u64>,
+    frame: u64,
+    ts: Timestamp,
+    ttl: u8,
+}
+
+/// One duplicate: its frame and the frame it repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    pub frame: u64,
+    pub copy_of: u64,
+}
+
+/// Recognises copies of recently captured packets. One per capture.
+#[derive(Default)]
+pub struct DuplicateFilter {
+    /// [`SLOTS`] slots, allocated with the first packet.
+    slots: Vec<Option<Seen>>,
+    dropped: u64,
+    examples: Vec<Duplicate>,
+}
+
+impl DuplicateFilter {
+    /// The frame `frame` holding `seg` (decoded from `data` on `link`): the
+    /// frame it is a copy of, if it is one.
+    pub fn check(&mut self, frame: u64, ts: Timestamp, seg: &Segment, link: LinkKind, data: &[u8]) -> Option<u64> {
+        if self.slots.is_empty() {
+            self.slots = vec![None; SLOTS];
+        }
+        let key = Key::of(seg);
+        let fingerprint = key.fingerprint();
+        // FxHash mixes into the high bits.
+        let slot = (fingerprint >> (64 - SLOTS.trailing_zeros())) as usize;
+        let bytes = || {
+            tcp_bytes(link, data).map(|b| {
+                let mut h = FxHasher::default();
+                h.write(b);
+                h.finish()
+            })
+        };
+        if let Some(first) = self.slots[slot].filter(|s| s.fingerprint == fingerprint) {
+            let apart = ts.secs_since(first.ts).abs();
+            let hops = first.ttl.abs_diff(seg.ttl);
+            let copy = hops <= MAX_HOPS_BETWEEN_COPIES
+                && if key.numbered() {
+                    apart <= WITH_IP_ID_WINDOW_S
+                } else {
+                    !seg.flags.rst()
+                        && apart <= WITHOUT_IP_ID_WINDOW_S
+                        && first.bytes.is_some()
+                        && first.bytes == bytes()
+                };
+            if copy {
+                self.dropped += 1;
+                let dup = Duplicate { frame, copy_of: first.frame };
+                if self.examples.len() < EXAMPLES_KEPT {
+                    self.examples.push(dup);
+                }
+                return Some(first.frame);
+            }
+        }
+        let unnumbered = !key.numbered() && !seg.flags.rst();
+        self.slots[slot] =
+            Some(Seen { fingerprint, bytes: if unnumbered { bytes() } else { None }, frame, ts, ttl: seg.ttl });
+        None
+    }
+
+    /// How many frames were dropped as copies.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The first few duplicates, in frame order.
+    pub fn examples(&self) -> &[Duplicate] {
+        &self.examples
+    }
+}
+
+#[cfg(test)]
+mod tests;
