@@ -14,6 +14,15 @@ use thiserror::Error;
 /// Called for every TCP segment with its classification (`--trace`).
 pub type Tracer<'a> = dyn FnMut(PacketRef, &Segment, PacketClass) -> io::Result<()> + 'a;
 
+/// One `--trace` line in Wireshark's words: the frame, its time, the
+/// endpoints, what Wireshark's TCP analysis would call the segment as tcpka
+/// classified it ("[TCP Keep-Alive]"), its flags as the Info column shows
+/// them and its payload length.
+pub fn trace_line(at: PacketRef, seg: &Segment, class: PacketClass) -> String {
+    let analysis = class.wireshark_words().map_or(String::new(), |w| format!("[{w}] "));
+    format!("{:>8} {} {} → {} {analysis}[{}] Len={}", at.frame, at.ts, seg.src, seg.dst, seg.flags, seg.payload_len)
+}
+
 /// Why a run stopped before reading any file, or in the middle.
 #[derive(Debug, Error)]
 pub enum AnalyzeError {
@@ -259,4 +268,48 @@ fn damage_report(name: &str, skipped: &[Skipped], broken: Option<(u64, String)>)
         places.join("; "),
         first.after_packet + 1
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+    use crate::seq::SeqNumber;
+    use crate::time::Timestamp;
+
+    fn segment(flags: u8, payload_len: u32) -> Segment {
+        Segment {
+            vlan: Default::default(),
+            src: "10.0.2.2:7777".parse().unwrap(),
+            dst: "10.0.1.2:40002".parse().unwrap(),
+            seq: SeqNumber(5100),
+            ack: SeqNumber(1011),
+            flags: TcpFlags(flags),
+            window: 501,
+            payload_len,
+            ttl: 64,
+            ip_id: None,
+            has_timestamp: false,
+            first_sack: None,
+        }
+    }
+
+    #[test]
+    fn a_trace_line_says_what_wireshark_would_call_the_segment() {
+        let at = PacketRef { frame: 11, ts: Timestamp::from_secs_f64(21.996) };
+        let probe = trace_line(at, &segment(TcpFlags::ACK, 0), PacketClass::KeepaliveProbe);
+        assert!(probe.starts_with("      11 "), "{probe}");
+        assert!(probe.ends_with("10.0.2.2:7777 → 10.0.1.2:40002 [TCP Keep-Alive] [ACK] Len=0"), "{probe}");
+        // Segments Wireshark's analysis has no word for: their flags and length only.
+        let data = trace_line(at, &segment(TcpFlags::PSH | TcpFlags::ACK, 100), PacketClass::Data);
+        assert!(data.ends_with("10.0.1.2:40002 [PSH, ACK] Len=100"), "{data}");
+        let fin = trace_line(at, &segment(TcpFlags::FIN | TcpFlags::PSH | TcpFlags::ACK, 0), PacketClass::Fin);
+        assert!(fin.ends_with(" [FIN, PSH, ACK] Len=0"), "{fin}");
+        let syn_ack = trace_line(at, &segment(TcpFlags::SYN | TcpFlags::ACK, 0), PacketClass::SynAck);
+        assert!(syn_ack.ends_with(" [SYN, ACK] Len=0"), "{syn_ack}");
+        let retransmission = trace_line(at, &segment(TcpFlags::ACK, 50), PacketClass::Retransmission);
+        assert!(retransmission.ends_with(" [TCP Retransmission] [ACK] Len=50"), "{retransmission}");
+        let none = trace_line(at, &segment(0, 0), PacketClass::Ack);
+        assert!(none.ends_with(" [<None>] Len=0"), "{none}");
+    }
 }

@@ -77,6 +77,18 @@ impl TcpFlags {
     }
 }
 
+/// The flags as Wireshark's Info column names them: "SYN, ACK", "PSH, ACK",
+/// in its order (epan/dissectors/packet-tcp.c, tcp_flags_to_str: FIN, SYN,
+/// RST, PSH, ACK, URG, ECE, CWR), `<None>` without any.
+impl std::fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [&str; 8] = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
+        let set: Vec<&str> =
+            NAMES.iter().enumerate().filter(|(bit, _)| self.0 & (1 << bit) != 0).map(|(_, n)| *n).collect();
+        if set.is_empty() { f.write_str("<None>") } else { f.write_str(&set.join(", ")) }
+    }
+}
+
 /// The 802.1Q VLAN ids in front of a packet, outermost first; 0 = no tag.
 /// Part of a connection's identity: the same 4-tuple on two VLANs is two connections.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -146,6 +146,29 @@ pub enum PacketClass {
     Duplicate,
 }
 
+impl PacketClass {
+    /// What Wireshark's TCP analysis calls a segment of this class (its
+    /// expert info, `tcp.analysis.*`), when it names it; the others are
+    /// told by their flags and length. A copy and a held segment are
+    /// tcpka's own: Wireshark has no word for them.
+    pub fn wireshark_words(self) -> Option<&'static str> {
+        match self {
+            PacketClass::KeepaliveProbe => Some("TCP Keep-Alive"),
+            PacketClass::KeepaliveAck => Some("TCP Keep-Alive ACK"),
+            PacketClass::ZeroWindowProbe => Some("TCP ZeroWindowProbe"),
+            PacketClass::Retransmission => Some("TCP Retransmission"),
+            PacketClass::Undecided => Some("Keep-Alive? held until the peer answers"),
+            PacketClass::Duplicate => Some("copy of an earlier frame, not analysed"),
+            PacketClass::Syn
+            | PacketClass::SynAck
+            | PacketClass::Data
+            | PacketClass::Ack
+            | PacketClass::Fin
+            | PacketClass::Rst => None,
+        }
+    }
+}
+
 /// Which end of the connection: index into [`Connection::sides`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

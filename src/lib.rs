@@ -41,7 +41,7 @@ mod verdict;
 
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
-pub use analyze::{Tracer, analyze_files, analyze_vantage};
+pub use analyze::{Tracer, analyze_files, analyze_vantage, trace_line};
 pub use cli::{files_and_filter, is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against

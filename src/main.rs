@@ -129,12 +129,18 @@ struct LiveArgs {
     #[arg(long)]
     all: bool,
 
+    /// The final report lists only connections with these verdicts
+    /// (reset:CAUSE for one cause of reset), as tcpka analyze --only; its
+    /// totals still count every connection (the events: --events)
+    #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
+    only: Vec<Selector>,
+
     /// Do not put the interface into promiscuous mode
     #[arg(short = 'p', long = "no-promiscuous-mode")]
     no_promiscuous: bool,
 
     /// List the interfaces tcpka can capture on (name, flags, addresses) and exit
-    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "metrics", "events", "all", "no_promiscuous"])]
+    #[arg(long, conflicts_with_all = ["interface", "filter", "duration", "write", "report", "metrics", "events", "all", "only", "no_promiscuous"])]
     list_interfaces: bool,
 }
 
@@ -180,8 +186,10 @@ struct AnalyzeArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 
-    /// Also print every TCP packet with its classification (keepalive probe,
-    /// probe ACK, zero-window probe, retransmission, …) to standard error
+    /// Also print every TCP packet to standard error in Wireshark's words: its
+    /// class as Wireshark's analysis names it ([TCP Keep-Alive], [TCP
+    /// Keep-Alive ACK], [TCP ZeroWindowProbe], [TCP Retransmission]), its flags
+    /// as the Info column shows them ([SYN, ACK]) and its length
     #[arg(long)]
     trace: bool,
 
@@ -311,6 +319,7 @@ fn live(args: LiveArgs) -> Result<ExitCode, Failure> {
         buffer_mib: args.buffer_size,
         metrics: args.metrics,
         events: args.events,
+        only: args.only,
     };
     let outcome = tcpka::run_live(&opts, &stop)?;
     Ok(match outcome.capture_error {
@@ -352,7 +361,7 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
     let mut print_trace = |at: tcpka::PacketRef, seg: &tcpka::Segment, class: tcpka::PacketClass| {
-        writeln!(stderr, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
+        writeln!(stderr, "{}", tcpka::trace_line(at, seg, class))
     };
     let trace: Option<&mut tcpka::Tracer<'_>> = if args.trace { Some(&mut print_trace) } else { None };
     // A bar of bytes read against the file size, on standard error, only

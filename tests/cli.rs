@@ -449,3 +449,46 @@ fn timestamps_at_the_end_of_time_do_not_overflow_the_clock() {
     assert_eq!(doc["captures"][0]["packets"], 9);
     assert_eq!(doc["summary"]["connections"], 1);
 }
+
+/// The frames tshark's TCP analysis marks with `field` (e.g. tcp.analysis.keep_alive).
+fn tshark_frames(capture: &str, field: &str) -> Vec<u64> {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r", capture, "-Y", field, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("run tshark");
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect()
+}
+
+#[test]
+fn the_trace_speaks_wiresharks_words_and_agrees_with_its_analysis() {
+    if !have_tool("the_trace_speaks_wiresharks_words_and_agrees_with_its_analysis", "tshark", "--version") {
+        return;
+    }
+    // Keep-alives and their ACKs (answered, unanswered, several connections)
+    // and data retransmitted into a silence: the frames tcpka's trace names
+    // as Wireshark would are the frames Wireshark's analysis marks.
+    let cases = [
+        ("ka-answered-close.pcap", "TCP Keep-Alive", "tcp.analysis.keep_alive"),
+        ("ka-answered-close.pcap", "TCP Keep-Alive ACK", "tcp.analysis.keep_alive_ack"),
+        ("ka-multi.pcap", "TCP Keep-Alive", "tcp.analysis.keep_alive"),
+        ("ka-sysctl-sll2.pcap", "TCP Keep-Alive", "tcp.analysis.keep_alive"),
+        ("retrans-stalled.pcap", "TCP Retransmission", "tcp.analysis.retransmission"),
+    ];
+    for (capture, words, field) in cases {
+        let path = format!("{}/fixtures/{capture}", env!("CARGO_MANIFEST_DIR"));
+        let out = tcpka(&["analyze", "--trace", &path]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let trace = stderr(&out);
+        let ours: Vec<u64> = trace
+            .lines()
+            .filter(|l| l.contains(&format!("[{words}] ")))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let theirs = tshark_frames(&path, field);
+        assert!(!theirs.is_empty(), "{capture}: tshark marks no {field}");
+        assert_eq!(ours, theirs, "{capture} [{words}]:\n{trace}");
+        // Every TCP packet is traced once, with its flags as Wireshark's Info column shows them.
+        assert!(trace.lines().all(|l| l.contains(" → ") && l.contains("] Len=")), "{trace}");
+    }
+}

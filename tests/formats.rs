@@ -327,3 +327,51 @@ fn every_fixture_fits_80_columns_without_breaking_a_word() {
         }
     }
 }
+
+#[test]
+fn both_human_formats_tell_ring_buffers_duplicates_and_vantage_points() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The HTML's text, tags taken out (the words may sit in several elements).
+    let html_text = |args: &[&str]| -> String {
+        let mut full = vec!["analyze", "--format", "html"];
+        full.extend_from_slice(args);
+        let page = common::stdout(&common::tcpka(&full));
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in page.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        fold(&text.replace("&amp;", "&"))
+    };
+    let table = |args: &[&str]| -> String {
+        let mut full = vec!["analyze"];
+        full.extend_from_slice(args);
+        fold(&common::stdout(&common::tcpka(&full)))
+    };
+
+    // A ring buffer read as one capture: its files, and each evidence's file and frame there.
+    let ring = format!("{root}/fixtures/inputs/ring-buffer");
+    for (format, text) in [("table", table(&[&ring])), ("html", html_text(&[&ring]))] {
+        assert!(text.contains("(3 files, one capture)"), "{format}: {text}");
+        assert!(text.contains("[ring-buffer-20261121-110617.pcap frame 1]"), "{format}: {text}");
+    }
+    // Frames captured four times: dropped as copies, said under the capture.
+    let dups = format!("{root}/fixtures/public/zeek/ssh-dups.pcap");
+    assert!(table(&[&dups]).contains("duplicates: 280 frames repeated a packet"));
+    assert!(html_text(&[&dups]).contains("Duplicates: 280 frames repeated a packet"));
+    // Two vantage points: the comparison follows the stories.
+    let client = format!("client={root}/fixtures/inputs/vantage-inject-client.pcap");
+    let server = format!("server={root}/fixtures/vantage-inject.pcap");
+    let args = ["--vantage", client.as_str(), "--vantage", server.as_str()];
+    for (format, text) in [("table", table(&args)), ("html", html_text(&args))] {
+        let at = text.find("Vantage points").unwrap_or_else(|| panic!("{format}: {text}"));
+        assert!(text[at..].contains("injected between the two points"), "{format}: {text}");
+        assert!(text[at..].contains("Connections seen at one point only:"), "{format}: {text}");
+    }
+}

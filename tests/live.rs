@@ -284,8 +284,9 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
     let live_err = lab.stderr_of(live);
     let mut seen = Vec::new();
     wait_line(&events, &mut seen, Duration::from_secs(10), "capture-started", |l| l.contains("\"capture-started\""));
-    // A second capture with the default events: the kill, not the close.
-    let default_live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json"]);
+    // A second capture with the default events (the kill, not the close)
+    // and --only keepalive-timeout (its final report: the kill only).
+    let default_live = lab.spawn(&sns, TCPKA, &["live", "-i", &sif, "--format", "json", "--only", "keepalive-timeout"]);
     let default_events = lab.lines(default_live);
     let mut default_seen = Vec::new();
     wait_line(&default_events, &mut default_seen, Duration::from_secs(10), "capture-started", |l| {
@@ -429,6 +430,15 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
     };
     let live_reasons = reasons(report);
     assert_eq!(live_reasons, [(7001, "keepalive-timeout".to_string()), (7002, "closed".to_string())], "{report}");
+    // --only: the second capture's final report lists the kill alone; its totals count both.
+    let only_report = default_seen
+        .iter()
+        .map(|(_, l)| serde_json::from_str::<Value>(l).unwrap())
+        .rfind(|e| e["event"] == "final-report")
+        .expect("the --only capture's final-report");
+    let only_report = &only_report["report"];
+    assert_eq!(reasons(only_report), [(7001, "keepalive-timeout".to_string())], "{only_report}");
+    assert_eq!(only_report["summary"]["connections"], 2, "{only_report}");
     assert_eq!(report["captures"][0]["path"], format!("live:{}", lab.server_if));
     assert!(stderr.contains("packets captured"), "{stderr}");
 

@@ -43,6 +43,7 @@ use crate::source::interface::{Capturing, DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, I
 use crate::source::relay::RelaySource;
 use crate::source::savefile::Savefile;
 use crate::time::Timestamp;
+use crate::verdict::Selector;
 use events::{CaptureStarted, LiveEvents};
 use host::{Host, HostNote, SocketOwner};
 use metrics::Metrics;
@@ -85,6 +86,9 @@ pub struct LiveOptions {
     pub metrics: Option<String>,
     /// Which connection events the stream shows.
     pub events: EventSelection,
+    /// The final report lists only connections with these endings (`--only`,
+    /// as `tcpka analyze` takes it); its totals still count every one.
+    pub only: Vec<Selector>,
 }
 
 impl Default for LiveOptions {
@@ -102,6 +106,7 @@ impl Default for LiveOptions {
             buffer_mib: DEFAULT_BUFFER_MIB,
             metrics: None,
             events: EventSelection::default(),
+            only: Vec::new(),
         }
     }
 }
@@ -273,7 +278,12 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     let source = RelaySource::spawn(source, file)?;
     let mut spool = Spool::default();
     let mut sink: Box<dyn ReportSink + '_> =
-        if opts.json { Box::new(JsonSink::new(&mut spool)) } else { Box::new(TableSink::new(&mut spool, opts.all)) };
+        // With --only, the table lists what was asked for, abnormal or not (as analyze's).
+        if opts.json {
+            Box::new(JsonSink::new(&mut spool))
+        } else {
+            Box::new(TableSink::new(&mut spool, opts.all || !opts.only.is_empty()))
+        };
     let output = Output::spawn(io::stdout())?;
     let events_dropped = output.events_dropped_counter();
     let mut sinks = LiveSinks {
@@ -302,7 +312,7 @@ pub fn run(opts: &LiveOptions, stop: &AtomicBool) -> Result<LiveOutcome, Interfa
     };
     let mut result = sinks.events.capture_started(source.now(), &started);
 
-    let mut judge = Judge::new(sink.as_mut(), BTreeSet::new()).streaming(&mut sinks);
+    let mut judge = Judge::new(sink.as_mut(), BTreeSet::new()).only(opts.only.clone()).streaming(&mut sinks);
     let mut session = LiveSession::new(source, &mut judge, &interface);
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let mut stopped_at: Option<Instant> = None;

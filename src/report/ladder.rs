@@ -364,9 +364,8 @@ fn ending_words(conn: &Connection, verdict: &Judgement) -> Option<String> {
         Verdict::Open { idle_at_end_s } => Some(format!("nothing more for {}", secs(*idle_at_end_s))),
         Verdict::NeverEstablished(h) if h.syn_ack_count > 0 => Some("the client never ACKed the SYN-ACK".into()),
         Verdict::NeverEstablished(h) if h.client_stopped => Some("no answer; the client stopped trying".into()),
-        Verdict::NeverEstablished(h) => {
-            Some(format!("no answer, {} quiet at the capture's end", secs(h.quiet_after_s)))
-        }
+        Verdict::NeverEstablished(_) if conn.dropped.is_none() => Some("no answer by the capture's end".into()),
+        Verdict::NeverEstablished(h) => Some(format!("no answer for {}", secs(h.quiet_after_s))),
         Verdict::Stalled(stall) => Some(match &**stall {
             Stall::Retransmitting(_) => "still retransmitting at the capture's end".to_string(),
             Stall::ZeroWindow(z) => format!("window still 0 after {}", secs(z.closed_for_s)),

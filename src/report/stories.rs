@@ -317,3 +317,96 @@ impl StoryBook {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::wire::*;
+    use crate::time::Timestamp;
+    use crate::verdict::judge;
+
+    fn report_of(w: Wire, end: f64) -> ConnectionReport {
+        let conns = w.finish();
+        ConnectionReport::new(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)), "test.pcap", 1)
+    }
+
+    /// SYNs at 0, 1 and 3 s (a 1 s RTO doubled), nobody answering.
+    fn unanswered() -> ConnectionReport {
+        let mut w = Wire::new();
+        for t in [0.0, 1.004, 3.012] {
+            w.send(t, seg(C, SYN, 1000, 0, 0));
+        }
+        report_of(w, 30.0)
+    }
+
+    /// The same connection sent to another port of the server's host.
+    fn to_port(mut r: ConnectionReport, port: u16) -> ConnectionReport {
+        r.addrs[1].set_port(port);
+        r.server = r.addrs[1].to_string();
+        r.id = format!("1-{port}");
+        r
+    }
+
+    #[test]
+    fn unanswered_handshakes_to_one_host_are_one_story_across_its_ports() {
+        let mut book = StoryBook::default();
+        let first = unanswered();
+        assert_eq!(first.end_reason, EndReason::NeverEstablished);
+        let host = first.addrs[1].ip().to_string();
+        book.add(&first, false);
+        book.add(&to_port(unanswered(), 22), false);
+        book.add(&to_port(unanswered(), 443), false);
+        // Answered by a SYN-ACK the client never acknowledged: another story.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        book.add(&report_of(w, 30.0), false);
+
+        let stories = book.by_size();
+        assert_eq!(stories.len(), 2);
+        let scan = stories[0];
+        assert_eq!((scan.count, scan.servers.len(), scan.several_servers()), (3, 3, true));
+        assert_eq!(scan.host.as_deref(), Some(host.as_str()));
+        let ports: Vec<u16> =
+            scan.members.iter().map(|m| m.server.rsplit(':').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(ports, [first.addrs[1].port(), 22, 443]);
+        assert_eq!((stories[1].count, stories[1].several_servers()), (1, false));
+        // The host is counted once, with every abnormal ending of its ports.
+        let servers = book.servers();
+        assert_eq!(servers.len(), 1);
+        assert_eq!((servers[0].0, servers[0].1), (host.as_str(), 4));
+    }
+
+    #[test]
+    fn stalls_of_either_kind_on_one_server_are_two_stories() {
+        // Data retransmitted with backoff until the capture ends.
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 10.2, 10.6, 11.4] {
+            w.send(t, seg(C, ACK, 1011, 5101, 50));
+        }
+        let retransmitting = report_of(w, 11.5);
+        // A zero window the client keeps closed while the server probes it.
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+        w.send(1.001, seg(C, ACK, 1011, 5201, 0).window(0));
+        let mut t = 1.201;
+        for _ in 0..3 {
+            w.send(t, seg(S, ACK, 5200, 1011, 0));
+            w.send(t + 0.001, seg(C, ACK, 1011, 5201, 0).window(0));
+            t += 2.0 * (t - 1.001);
+        }
+        let zero_window = report_of(w, 20.0);
+        assert_eq!((retransmitting.end_reason, zero_window.end_reason), (EndReason::Stalled, EndReason::Stalled));
+        assert_eq!(retransmitting.server, zero_window.server);
+
+        let mut book = StoryBook::default();
+        book.add(&retransmitting, false);
+        book.add(&zero_window, false);
+        book.add(&zero_window, false);
+        let sizes: Vec<u64> = book.by_size().iter().map(|s| s.count).collect();
+        assert_eq!(sizes, [2, 1]);
+        assert!(book.by_size()[0].first.zero_window.is_some());
+        // One server, both stalls counted against it.
+        assert_eq!(book.servers()[0].1, 3);
+    }
+}
