@@ -66,14 +66,23 @@ pub fn analyze_files(
     progress: impl FnMut(&str, u64, Option<u64>),
     trace: Option<&mut Tracer<'_>>,
 ) -> Result<Outcome, AnalyzeError> {
-    if let Some(expr) = filter {
-        filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
-    }
+    check_filter(filter)?;
     let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
     for group in series::group(files, joining) {
         reading.group(judge, &group)?;
     }
     Ok(reading.outcome)
+}
+
+/// Compiles the filter once, before any file is read, so that a bad one is
+/// said once rather than once per file.
+fn check_filter(filter: Option<&str>) -> Result<(), AnalyzeError> {
+    match filter {
+        Some(expr) => filter::compile(expr, 1, false)
+            .map(drop)
+            .map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason }),
+        None => Ok(()),
+    }
 }
 
 /// Reads two captures of the same connections taken at once at two points
@@ -89,9 +98,7 @@ pub fn analyze_vantage(
     progress: impl FnMut(&str, u64, Option<u64>),
     trace: Option<&mut Tracer<'_>>,
 ) -> Result<Outcome, AnalyzeError> {
-    if let Some(expr) = filter {
-        filter::compile(expr, 1, false).map_err(|reason| AnalyzeError::BadFilter { filter: expr.into(), reason })?;
-    }
+    check_filter(filter)?;
     let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
     let mut seen = Vec::new();
     for (name, file) in points {
