@@ -178,8 +178,14 @@ impl PathAggregator {
                 let died = deaths.iter().copied().reduce(f64::min)?;
                 let conflicting = p.survived.is_some_and(|lo| lo >= died);
                 let between = p.survived.filter(|&lo| lo < died).map(|lo| [round6(lo), round6(died)]);
-                // Stay well inside the lowest bound we know of.
-                let bound = between.map_or(died, |b| b[0]);
+                // Stay well inside the lowest bound we know of. Without a
+                // silence survived, the timeout may be anything up to
+                // `died`: a well-known default that fits (AWS ALB's 60 s
+                // for a death after 181 s) may be the box's, so stay
+                // below it too, or the advice would not keep that box's
+                // connections alive.
+                let known = fitting(0.0, died).first().map_or(died, |t| f64::from(t.secs));
+                let bound = between.map_or(known.min(died), |b| b[0]);
                 Some(PathFinding {
                     server,
                     connections: p.connections,

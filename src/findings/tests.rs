@@ -51,6 +51,28 @@ fn path_timeout_is_bounded_by_survived_and_fatal_silences() {
 }
 
 #[test]
+fn without_a_silence_survived_the_advice_stays_below_the_defaults_that_fit() {
+    // arkime/ldap-simpleauth.pcap: one connection, a forged RST after 181 s
+    // of silence, none survived: AWS ALB's 60 s fits, so a keepalive idle
+    // of 90 s (half of 181) would not keep an ALB's connections alive.
+    let mut paths = PathAggregator::default();
+    let mut w = Wire::established(1000, 5000);
+    w.send(181.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(181.001, seg(S, RST | ACK, 5101, 1021, 0).ttl(50));
+    add_all(&mut paths, w, 181.001, 0);
+    let p = &paths.paths()[0];
+    assert_eq!(p.known_defaults.iter().map(|t| t.secs).collect::<Vec<_>>(), vec![60]);
+    assert_eq!(p.recommended_keepalive_idle_s, 30);
+    // No default fits a death after 40 s: half of it, as before.
+    let mut paths = PathAggregator::default();
+    let mut w = Wire::established(1000, 5000);
+    w.send(40.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(40.001, seg(S, RST | ACK, 5101, 1021, 0).ttl(50));
+    add_all(&mut paths, w, 40.001, 0);
+    assert_eq!(paths.paths()[0].recommended_keepalive_idle_s, 19);
+}
+
+#[test]
 fn a_longer_silence_survived_than_one_that_killed_is_conflicting_evidence() {
     let mut paths = PathAggregator::default();
     let mut w = Wire::established(1000, 5000);
