@@ -4,7 +4,7 @@ use crate::findings::middlebox::{names, shorter_than};
 use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
-use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
+use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, PacketRef, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
 use crate::time::MinMax;
@@ -43,6 +43,12 @@ fn secs(v: f64) -> String {
     }
 }
 
+/// "0.026 s after", or under half a millisecond (which `secs` would print
+/// as a false "0.000 s") "less than a millisecond after".
+fn after_words(dt: f64) -> String {
+    if dt < 0.0005 { "less than a millisecond after".to_string() } else { format!("{} after", secs(dt)) }
+}
+
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
@@ -52,7 +58,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
     // still retransmitting at the end: the capture cannot tell which.
     let unanswered = verdict.retransmission().filter(|r| !r.gave_up && !r.still_retransmitting);
     match &verdict.verdict {
-        Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k)),
+        Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k, &keepalive)),
         Verdict::RetransmissionTimeout(r) => {
             parts.push(retransmission_timeout(conn, r));
             parts.push(retransmission_advice(conn, r));
@@ -77,14 +83,26 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             ))
         }
         &Verdict::HalfClosed { fin_by: side, open_for_s: open_for, .. } => {
-            parts.push(format!(
-                "Half-closed: {} sent FIN, but {} had not closed its side {} later, {}. If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: check `ss -tan state close-wait`).",
+            let mut s = format!(
+                "Half-closed: {} sent FIN, but {} had not closed its side {} later, {}",
                 name(side),
                 name(side.peer()),
                 secs(open_for),
                 when_judged(conn, "when the capture ended"),
-                conn.side(side.peer()).addr.ip()
-            ));
+            );
+            // An application closes within moments of reading the FIN: only
+            // a wait it would have noticed says it is not closing.
+            if open_for < MIN_IDLE_OF_INTEREST_S {
+                s.push_str(": too soon after the FIN to tell whether its application would close it.");
+            } else {
+                let host = conn.side(side.peer());
+                s.push_str(&format!(
+                    ". If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: {}).",
+                    host.addr.ip(),
+                    close_wait_command(host.marks.first_ttl().map(initial_ttl))
+                ));
+            }
+            parts.push(s);
         }
         Verdict::NeverEstablished(h) => parts.push(never_established(conn, h)),
         Verdict::Stalled(stall) => parts.push(stalled(conn, stall)),
@@ -169,15 +187,31 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             conn.side(z.receiver).addr.ip()
         ));
     }
+    // A RST in the peer's name that a box forged (the verdict's): not the
+    // peer answering a probe.
+    let forged_rst = verdict.reset().filter(|r| r.cause == ResetCause::Middlebox).map(|r| r.rst);
     for k in keepalive {
         if let Verdict::KeepaliveTimeout(ended) = &verdict.verdict
             && ended.prober == k.prober
         {
             continue;
         }
-        parts.push(keepalive_seen(conn, k));
+        parts.push(keepalive_seen(conn, k, forged_rst));
     }
     parts.join(" ")
+}
+
+/// How to list the connections in CLOSE_WAIT on a host, by what its
+/// initial TTL says of its OS: `ss` is Linux's (iproute2); Windows and
+/// macOS/BSD have `netstat`.
+fn close_wait_command(initial: Option<u8>) -> &'static str {
+    match initial {
+        Some(32 | 64) => {
+            "check `ss -tan state close-wait` on Linux, `netstat -an -p tcp | grep CLOSE_WAIT` on macOS or BSD"
+        }
+        Some(128) => "check `netstat -an | findstr CLOSE_WAIT` (initial TTL 128: likely Windows)",
+        _ => "check `ss -tan state close-wait` on Linux, `netstat -an` and look for CLOSE_WAIT elsewhere",
+    }
 }
 
 /// When a connection still open was judged: `at_end` (words for the end of
@@ -307,6 +341,12 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
 
 /// "retransmitted it 3 times with backoff gaps of 0.20, 0.40, 0.80 s".
 fn backoff_words(r: &RetransmissionFinding) -> String {
+    // One gap is no series, and no backoff can be seen in it.
+    if let [gap] = r.backoff_s.as_slice()
+        && r.retransmissions == 1
+    {
+        return format!("once, {gap:.2} s after the first transmission");
+    }
     let series: Vec<String> = r.backoff_s.iter().map(|g| format!("{g:.2}")).collect();
     format!(
         "{} time{} with backoff gaps of {} s",
@@ -320,10 +360,18 @@ fn backoff_words(r: &RetransmissionFinding) -> String {
 fn ttl_words(initial: Option<u8>) -> &'static str {
     match initial {
         Some(32 | 64) => "initial TTL 64: Linux, BSD or macOS",
-        Some(128) => "initial TTL 128: Windows",
+        // A TTL is a default any host can change, and some servers and
+        // load balancers that are not Windows start at 128 too: likely,
+        // not proven (issue 9: do not name an OS without evidence).
+        Some(128) => "initial TTL 128: likely Windows",
         Some(_) => "initial TTL 255: a network device or Solaris",
         None => "TTL unknown",
     }
+}
+
+/// Whether a sender's initial TTL is Linux's (64; 32 for some old stacks).
+fn linux_like(initial_ttl: Option<u8>) -> bool {
+    initial_ttl.is_some_and(|t| t <= 64)
 }
 
 /// Windows gives up on unacknowledged data after TcpMaxDataRetransmissions
@@ -362,9 +410,12 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
         });
     } else {
         s.push_str(&format!(
-            "then fell silent {} after the first transmission while the capture went on for {} more: it gave up without a RST, as Linux does.",
+            "then fell silent {} after the first transmission while the capture went on for {} more: it gave up without a RST{}.",
             secs(r.gave_up_after_s),
-            secs(r.silent_for_s)
+            secs(r.silent_for_s),
+            // Only a Linux-like sender is said to behave like Linux: the
+            // next sentence says why others should have reset.
+            if linux_like(r.sender_initial_ttl) { ", as Linux does" } else { "" }
         ));
         s.push_str(&silent_give_up_setting(r));
     }
@@ -380,7 +431,7 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
 /// sender that looks like Linux (initial TTL 64): Windows, BSD and macOS
 /// reset when they give up.
 fn silent_give_up_setting(r: &RetransmissionFinding) -> String {
-    if r.sender_initial_ttl.is_none_or(|t| t > 64) {
+    if !linux_like(r.sender_initial_ttl) {
         return format!(
             " But this sender ({}) is not Linux-like, and Windows, BSD and macOS send a RST when they give up: the RST was lost before the capture point, or the host itself went away.",
             ttl_words(r.sender_initial_ttl)
@@ -429,7 +480,7 @@ fn silent_give_up_setting(r: &RetransmissionFinding) -> String {
 fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
     match initial {
         Some(128) => (
-            "initial TTL 128: Windows",
+            "initial TTL 128: likely Windows",
             "SIO_KEEPALIVE_VALS per socket or the KeepAliveTime registry value (ms, Tcpip\\Parameters)",
         ),
         Some(32 | 64) => (
@@ -469,6 +520,24 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
         "keep the connection busier than the box's idle timeout{forgot}: a keepalive idle or an application heartbeat below it on either end ({}), or raise the box's timeout",
         both_ends_knobs(conn)
     );
+    if r.cause == ResetCause::PeerLostState {
+        // The sender had closed and its peer never did: the peer's
+        // application left the connection in CLOSE_WAIT.
+        if closed_then_reset(conn, r).is_some() {
+            return Some(format!(
+                "What to do: look at the application on {}: it never closed its side after its peer's FIN (CLOSE_WAIT); no keepalive, NAT or firewall setting is involved.",
+                endpoint(conn.side(r.sender.peer()).addr)
+            ));
+        }
+        // Nothing sits between two ends on one host: no box forgot it.
+        if one_host(conn) {
+            return Some(format!(
+                "What to do: both ends are on one host ({}), so no NAT or firewall between them forgot the connection: the process behind {} restarted or dropped it; reconnecting is the remedy.",
+                conn.client().ip(),
+                endpoint(conn.side(r.sender).addr)
+            ));
+        }
+    }
     match r.cause {
         ResetCause::Middlebox if r.idle_before_s >= MIN_IDLE_OF_INTEREST_S => Some(format!("What to do: {keep_busy}.")),
         // Right after traffic: the box's policy, which no keepalive changes.
@@ -493,9 +562,9 @@ fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String
     let sender_ip = conn.side(r.sender).addr.ip();
     let peer_ip = conn.side(r.sender.peer()).addr.ip();
     let limit = match r.sender_initial_ttl {
-        Some(128) => {
-            format!("on {sender_ip} (Windows), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket")
-        }
+        Some(128) => format!(
+            "on {sender_ip} (if it is Windows, as its initial TTL 128 suggests), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket"
+        ),
         Some(32 | 64) => format!(
             "on {sender_ip}, net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket on Linux (net.inet.tcp limits on macOS and BSD)"
         ),
@@ -602,13 +671,23 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
                 if r.host_hops == Some(1) { "" } else { "s" },
             )
         }
-        ResetCause::PeerLostState => format!(
-            "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
-        ),
+        ResetCause::PeerLostState => match closed_then_reset(conn, r) {
+            // Its own FIN came first: a socket that closed and gave up
+            // waiting for its peer's FIN, not a host that lost its state.
+            Some(fin) => format!(
+                "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it). But it had closed its side itself (FIN, frame {}) {} before, and {} never closed its own: a closed Linux socket waits net.ipv4.tcp_fin_timeout (60 s by default) for the peer's FIN and may then reset, without timestamps (tcp_keepalive_timer in FIN_WAIT2), which fits better than a reboot.",
+                fin.frame,
+                secs(r.rst.ts.secs_since(fin.ts)),
+                endpoint(conn.side(r.sender.peer()).addr)
+            ),
+            None => format!(
+                "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
+            ),
+        },
         ResetCause::AbortUnreadData => {
             let data = r.peer_data_before;
             let after = data.map_or(String::new(), |d| {
-                format!(" {} after its peer's last data (frame {})", secs(r.rst.ts.secs_since(d.ts)), d.frame)
+                format!(" {} its peer's last data (frame {})", after_words(r.rst.ts.secs_since(d.ts)), d.frame)
             });
             format!(
                 "Aborted: {sender} reset the connection{after}, which it never answered with data: the application closed the socket at once, with that data unread (closing a socket with unread data sends RST instead of FIN, RFC 2525 §2.17) or abortively (SO_LINGER with a zero timeout); the capture cannot tell which."
@@ -646,6 +725,21 @@ fn injected(conn: &Connection, i: &InjectedReset) -> String {
         i.continued_by.frame,
         if signs.is_empty() { String::new() } else { format!("; {}", signs.join("; ")) }
     )
+}
+
+/// The RST sender's own FIN before its RST, when its peer never closed:
+/// the sender was waiting for that FIN (FIN_WAIT2), not a host that lost
+/// the connection.
+fn closed_then_reset(conn: &Connection, r: &ResetFinding) -> Option<PacketRef> {
+    let peer_closed = conn.side(r.sender.peer()).marks.fin.get().is_some_and(|f| f.frame < r.rst.frame);
+    conn.side(r.sender).marks.fin.get().filter(|f| f.frame < r.rst.frame && !peer_closed)
+}
+
+/// Both ends are one host (loopback, or the same address): no firewall,
+/// NAT or load balancer sits between them.
+fn one_host(conn: &Connection) -> bool {
+    let (c, s) = (conn.client().ip(), conn.server().ip());
+    c == s || (c.is_loopback() && s.is_loopback())
 }
 
 /// What came before an abort, in facts the capture shows.
@@ -689,7 +783,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
 }
 
 /// "Which setting did it" and what to do, for a prober that gave up.
-fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
+fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&KeepaliveFinding]) -> String {
     let prober = conn.side(k.prober);
     let peer = conn.side(k.prober.peer());
     let mut s = format!(
@@ -704,8 +798,12 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
         None => s.push_str(" (the capture starts inside the idle period)"),
     }
     s.push_str(&format!(", sent {} probe{}", k.last_train_count, plural(k.last_train_count)));
-    if let Some(i) = k.interval_observed.min {
-        s.push_str(&format!(" {} apart", secs(i)));
+    // The gaps as observed: one figure only when they agree (timers fire
+    // late by varying amounts: 3.200 and 3.072 s are not "3.072 s apart").
+    match (k.interval_observed.min, k.interval_observed.max) {
+        (Some(lo), Some(hi)) if hi - lo >= 0.05 => s.push_str(&format!(" {} to {} apart", secs(lo), secs(hi))),
+        (Some(lo), _) => s.push_str(&format!(" {} apart", secs(lo))),
+        _ => {}
     }
     s.push_str(" that went unanswered, and ");
     match k.gave_up_with {
@@ -716,20 +814,53 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     }
     s.push(' ');
     s.push_str(&settings_sentence(k));
-    s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST.");
+    let peer_probing = probing_into_the_same_silence(k, probers);
+    match peer_probing {
+        // Both ends probed and neither heard the other: both were alive,
+        // so what failed is the path between them (ka-both-cut: a router
+        // dropping the flow both ways). Each side judges its own train
+        // (Linux drops an out-of-window probe without answering it).
+        Some(other) => s.push_str(&format!(
+            " {} was alive: it was probing too (from frame {}), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host.",
+            endpoint(peer.addr),
+            other.last_train.first().map_or(0, |p| p.frame)
+        )),
+        None => s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."),
+    }
     s.push(' ');
-    s.push_str(&keepalive_advice(conn, k));
+    s.push_str(&keepalive_advice(conn, k, peer_probing.is_some()));
     s
+}
+
+/// The peer's own keepalive finding, when it too was probing unanswered
+/// into the silence that ended `k`'s prober: its last train started after
+/// the last packet `k`'s prober received.
+fn probing_into_the_same_silence<'a>(
+    k: &KeepaliveFinding,
+    probers: &[&'a KeepaliveFinding],
+) -> Option<&'a KeepaliveFinding> {
+    let silence_from = k.idle_from?;
+    probers.iter().copied().find(|o| {
+        o.prober == k.prober.peer()
+            && o.unanswered_at_end > 0
+            && o.last_train.first().is_some_and(|p| p.ts > silence_from.ts)
+    })
 }
 
 /// What to do after a keepalive timeout: the peer is the problem, not the
 /// keepalive; to ride out short outages, more probes or a longer interval.
-fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding) -> String {
+fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> String {
     let prober_ip = conn.side(k.prober).addr.ip();
     let peer_ip = conn.side(k.prober.peer()).addr.ip();
-    let mut s = format!(
-        "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
-    );
+    let mut s = if path_cut {
+        format!(
+            "What to do: look at the network between {prober_ip} and {peer_ip} (links, routes, firewalls and NAT on the path); both hosts were up. The keepalive did its job by detecting the loss, nothing needs tuning for that."
+        )
+    } else {
+        format!(
+            "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
+        )
+    };
     // Riding out an outage takes probes × interval, not the idle: the idle
     // only says when probing starts (tcp_keepalive_timer counts probes
     // every interval once the idle has passed).
@@ -748,6 +879,13 @@ fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding) -> String {
             "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of {prober_ip} with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
         ),
     });
+    // A TCP_USER_TIMEOUT that fits the give-up overrides TCP_KEEPCNT
+    // (tcp_keepalive_timer; tcp(7)): a larger count alone would change nothing.
+    if k.user_timeout_between_s.is_some() && os_family(k.probe_bytes, k.ttl) != OsFamily::Windows {
+        s.push_str(
+            " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count.",
+        );
+    }
     s
 }
 
@@ -794,7 +932,7 @@ fn settings_sentence(k: &KeepaliveFinding) -> String {
         ));
     }
     s.push_str(&no_setting_words(k));
-    s.push_str(&origin_words(family, idle, interval, probes));
+    s.push_str(&origin_words(family, idle, interval, probes, k.user_timeout_between_s.is_some()));
     s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
     s
 }
@@ -826,7 +964,15 @@ fn no_setting_words(k: &KeepaliveFinding) -> String {
 }
 
 /// Which of the settings are the prober's OS defaults and which someone set.
-fn origin_words(family: OsFamily, idle: Option<u32>, interval: Option<u32>, probes: Option<(u32, Bound)>) -> String {
+/// `user_timeout_fits`: a TCP_USER_TIMEOUT explains the give-up as well as
+/// the probe count does, so the count is not proven set.
+fn origin_words(
+    family: OsFamily,
+    idle: Option<u32>,
+    interval: Option<u32>,
+    probes: Option<(u32, Bound)>,
+    user_timeout_fits: bool,
+) -> String {
     match settings_origin(idle, interval, probes) {
         SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).".to_string(),
         SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).".to_string(),
@@ -857,6 +1003,12 @@ fn origin_words(family: OsFamily, idle: Option<u32>, interval: Option<u32>, prob
                     "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)"
                         .to_string(),
                 ),
+                // tcp_keepalive_timer: with TCP_USER_TIMEOUT set, the
+                // count is not consulted, so the probes seen may be the
+                // timeout's doing with the count left at its default.
+                Some((n, Bound::Exact)) if n != defaults.2 && user_timeout_fits => {
+                    set.push(format!("the probe count ({n}; default {}) or a TCP_USER_TIMEOUT", defaults.2))
+                }
                 Some((n, Bound::Exact)) if n != defaults.2 => {
                     set.push(format!("the probe count ({n}; default {})", defaults.2))
                 }
@@ -897,7 +1049,7 @@ fn capitalise(s: &str) -> String {
 }
 
 /// A side that probed but did not end the connection.
-fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
+fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<PacketRef>) -> String {
     let prober = endpoint(conn.side(k.prober).addr);
     let mut s = format!(
         "{} ({}) sent {} keepalive probe{}, {} answered",
@@ -961,10 +1113,15 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
             }
         ));
     }
-    if k.reset_by_peer.is_some() {
-        s.push_str(
+    match k.reset_by_peer {
+        Some(rst) if Some(rst) == forged_rst => s.push_str(&format!(
+            " The RST that answered a probe (frame {}) carried the peer's name but was forged by a box on the path (above): it says nothing of the peer's own state.",
+            rst.frame
+        )),
+        Some(_) => s.push_str(
             " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).",
-        );
+        ),
+        None => {}
     }
     s
 }
@@ -1249,7 +1406,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("on 10.0.0.1 (initial TTL 128: Windows), SIO_KEEPALIVE_VALS"), "{text}");
+        assert!(text.contains("on 10.0.0.1 (initial TTL 128: likely Windows), SIO_KEEPALIVE_VALS"), "{text}");
         assert!(
             text.contains("on 10.0.0.2 (initial TTL 64: Linux, BSD or macOS), setsockopt SO_KEEPALIVE + TCP_KEEPIDLE"),
             "{text}"
@@ -1262,5 +1419,220 @@ mod tests {
         let text = diagnosis(w, 20.0);
         assert!(text.contains("What to do: look at 10.0.0.2 and the path to it"), "{text}");
         assert!(text.contains("net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket"), "{text}");
+    }
+
+    #[test]
+    fn both_ends_probing_unanswered_blame_the_path_not_the_peer() {
+        // ka-both-cut: the server and the client both probe after the
+        // path is cut; the server gives up first. The client was alive.
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(11.0, seg(C, ACK, 1010, 5101, 0));
+        w.send(12.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(14.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 14.0);
+        assert!(text.starts_with("Keepalive timeout: 10.0.0.2:7777 (server)"), "{text}");
+        assert!(text.contains("10.0.0.1:40000 was alive: it was probing too (from frame 8)"), "{text}");
+        assert!(text.contains("look at the network between 10.0.0.2 and 10.0.0.1"), "{text}");
+        assert!(!text.contains("it vanished") && !text.contains("look at 10.0.0.1 and"), "{text}");
+        // The peer alone probing nothing: it vanished, as before.
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(12.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(14.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 14.0);
+        assert!(text.contains("it vanished") && text.contains("look at 10.0.0.1 and the network to it"), "{text}");
+    }
+
+    #[test]
+    fn a_forged_rst_answering_a_probe_is_not_the_peer_rebooting() {
+        // fixtures/vantage-inject.pcap: a box answers the server's probe
+        // with a RST in the client's name (another TTL than the client's).
+        let mut w = Wire::established(1000, 5000);
+        w.send(5.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(5.001, seg(C, RST, 1011, 0, 0).ttl(50));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(5.001));
+        assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::Middlebox));
+        let text = describe(&conns[0], &verdict);
+        assert!(text.contains("carried the peer's name but was forged by a box on the path"), "{text}");
+        assert!(!text.contains("rebooted or lost its state"), "{text}");
+        let report = crate::report::ConnectionReport::new(&conns[0], &verdict, "test", 1);
+        let rst = report.evidence.iter().find(|e| e.frame == 8).map(|e| e.what.as_str());
+        assert_eq!(rst, Some("RST in the name of 10.0.0.1:40000 (client) answered the probe: forged by a middlebox"));
+    }
+
+    /// A handshake with timestamps (so a RST without them is stateless),
+    /// then `rest`.
+    fn with_timestamps(rest: impl FnOnce(&mut Wire)) -> Wire {
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).timestamps());
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).timestamps());
+        w.send(0.002, seg(C, ACK, 1001, 5001, 0).timestamps());
+        rest(&mut w);
+        w
+    }
+
+    #[test]
+    fn a_stateless_rst_after_its_own_fin_is_a_fin_wait2_timeout_not_a_reboot() {
+        // icsnpp-opcua-binary open62541: the server closes (FIN 375), the
+        // client ACKs but never closes, and 60 s later the server resets
+        // without timestamps: Linux's tcp_fin_timeout, not a lost host.
+        let w = with_timestamps(|w| {
+            w.send(1.0, seg(S, FIN | ACK, 5001, 1001, 0).timestamps());
+            w.send(1.001, seg(C, ACK, 1001, 5002, 0).timestamps());
+            w.send(61.0, seg(S, RST | ACK, 5002, 1001, 0));
+        });
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(61.0));
+        assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));
+        let text = describe(&conns[0], &verdict);
+        assert!(text.contains("But it had closed its side itself (FIN, frame 4) 60.00 s before"), "{text}");
+        assert!(text.contains("net.ipv4.tcp_fin_timeout (60 s by default)"), "{text}");
+        assert!(text.contains("What to do: look at the application on 10.0.0.1:40000"), "{text}");
+        assert!(!text.contains("NAT or firewall between them forgot"), "{text}");
+    }
+
+    #[test]
+    fn two_ends_on_one_host_get_no_nat_advice() {
+        let w = with_timestamps(|w| {
+            w.send(1.0, seg(C, ACK, 1001, 5001, 10).timestamps());
+            w.send(1.001, seg(S, ACK, 5001, 1011, 0).timestamps());
+            w.send(61.0, seg(C, ACK, 1011, 5001, 10).timestamps());
+            w.send(61.001, seg(S, RST, 5001, 0, 0));
+        });
+        let mut conns = w.finish();
+        let end = Timestamp::from_secs_f64(61.001);
+        // Between two hosts: the NAT that forgot it is a possibility.
+        let text = describe(&conns[0], &judge(&conns[0], end));
+        assert!(text.contains("if a NAT or firewall between them forgot the idle connection"), "{text}");
+        // On loopback nothing sits between them.
+        for side in &mut conns[0].sides {
+            side.addr.set_ip(std::net::Ipv6Addr::LOCALHOST.into());
+        }
+        let verdict = judge(&conns[0], end);
+        assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));
+        let text = describe(&conns[0], &verdict);
+        assert!(text.contains("What to do: both ends are on one host (::1)"), "{text}");
+        assert!(!text.contains("if a NAT or firewall between them forgot") && !text.contains("TCP_KEEPIDLE"), "{text}");
+    }
+
+    #[test]
+    fn a_ttl_of_128_is_likely_windows_and_a_silent_give_up_not_called_linux() {
+        // nDPI googledns_android10: 8.8.8.8 (TTL 128 on the wire's start)
+        // retransmits and falls silent; Google's servers are not Windows.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(118));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 0));
+        for t in [1.0, 1.2, 1.6, 2.4, 4.0] {
+            w.send(t, seg(S, ACK, 5001, 1001, 100).ttl(118));
+        }
+        let text = diagnosis(w, 60.0);
+        assert!(text.starts_with("Retransmission timeout"), "{text}");
+        assert!(text.contains("it gave up without a RST. But this sender (initial TTL 128: likely Windows)"), "{text}");
+        assert!(!text.contains("as Linux does"), "{text}");
+        assert!(text.contains("on 10.0.0.2 (if it is Windows, as its initial TTL 128 suggests)"), "{text}");
+    }
+
+    #[test]
+    fn an_abort_under_a_millisecond_after_data_says_so_not_zero_seconds() {
+        let abort_after = |dt: f64| {
+            let mut w = Wire::established(1000, 5000);
+            w.send(1.0, seg(S, ACK, 5101, 1011, 200));
+            w.send(1.0 + dt, seg(C, RST | ACK, 1011, 5301, 0));
+            diagnosis(w, 1.0 + dt)
+        };
+        let text = abort_after(0.0002);
+        assert!(
+            text.contains("reset the connection less than a millisecond after its peer's last data (frame 7)"),
+            "{text}"
+        );
+        assert!(!text.contains("0.000 s"), "{text}");
+        let text = abort_after(0.026);
+        assert!(text.contains("reset the connection 0.026 s after its peer's last data (frame 7)"), "{text}");
+    }
+
+    #[test]
+    fn a_probe_count_a_user_timeout_explains_too_is_not_said_to_be_set_alone() {
+        // ka-user-timeout: TCP_KEEPCNT=9 but TCP_USER_TIMEOUT=9 s ended it
+        // after 3 probes; raising the count alone would change nothing.
+        let mut w = Wire::established(1000, 5000);
+        w.send(4.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(6.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(8.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(10.0, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 10.0);
+        assert!(text.contains("the probe count (3; default 9) or a TCP_USER_TIMEOUT."), "{text}");
+        assert!(
+            text.contains("If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well"),
+            "{text}"
+        );
+        // A Windows prober (1-byte probes, TTL 128) has no user timeout to raise.
+        let text = windows_probes(128);
+        assert!(!text.contains("raise it as well"), "{text}");
+    }
+
+    fn windows_probes(ttl: u8) -> String {
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(ttl));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(ttl));
+        w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+        w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(ttl));
+        for i in 0..10 {
+            w.send(30.005 + f64::from(i), seg(C, ACK, 1010, 5101, 1).ttl(ttl));
+        }
+        w.send(40.005, seg(C, RST | ACK, 1011, 5101, 0).ttl(ttl));
+        diagnosis(w, 40.005)
+    }
+
+    #[test]
+    fn a_half_close_the_capture_cut_short_is_no_close_wait_leak_and_the_command_fits_the_os() {
+        let half_closed = |server_ttl: u8| {
+            let mut w = Wire::new();
+            w.send(0.0, seg(C, SYN, 1000, 0, 0));
+            w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(server_ttl));
+            w.send(0.002, seg(C, ACK, 1001, 5001, 0));
+            w.send(1.0, seg(C, FIN | ACK, 1001, 5001, 0));
+            w.send(1.001, seg(S, ACK, 5001, 1002, 0).ttl(server_ttl));
+            w
+        };
+        // fixtures/half-closed.pcap: the capture ends 43 ms after the FIN.
+        let text = diagnosis(half_closed(64), 1.043);
+        assert!(text.contains("0.043 s later, when the capture ended: too soon after the FIN to tell"), "{text}");
+        assert!(!text.contains("CLOSE_WAIT"), "{text}");
+        let text = diagnosis(half_closed(64), 31.0);
+        assert!(
+            text.contains(
+                "check `ss -tan state close-wait` on Linux, `netstat -an -p tcp | grep CLOSE_WAIT` on macOS or BSD"
+            ),
+            "{text}"
+        );
+        let text = diagnosis(half_closed(128), 31.0);
+        assert!(text.contains("check `netstat -an | findstr CLOSE_WAIT` (initial TTL 128: likely Windows)"), "{text}");
+        assert!(!text.contains("`ss"), "{text}");
+    }
+
+    #[test]
+    fn one_retransmission_is_said_once_not_as_a_series_of_backoff_gaps() {
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.0, seg(C, ACK, 1011, 5101, 50));
+        w.send(13.59, seg(C, ACK, 1011, 5101, 50));
+        let text = diagnosis(w, 15.0);
+        assert!(text.contains("retransmitted it once, 3.59 s after the first transmission"), "{text}");
+        assert!(!text.contains("1 time") && !text.contains("backoff gaps of 3.59"), "{text}");
+    }
+
+    #[test]
+    fn probe_gaps_that_differ_are_given_as_a_range() {
+        // fixtures/ka-setsockopt.pcap: probes 3.200 then 3.072 s apart.
+        let mut w = Wire::established(1000, 5000);
+        w.send(5.0, seg(S, ACK, 5100, 1011, 0));
+        w.send(8.2, seg(S, ACK, 5100, 1011, 0));
+        w.send(11.272, seg(S, ACK, 5100, 1011, 0));
+        w.send(14.344, seg(S, RST | ACK, 5101, 1011, 0));
+        let text = diagnosis(w, 14.344);
+        assert!(text.contains("sent 3 probes 3.072 s to 3.200 s apart"), "{text}");
     }
 }

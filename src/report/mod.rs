@@ -791,7 +791,13 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             push(&mut out, a, format!("{} answered the probe", name(peer)));
         }
         if let Some(r) = k.reset_by_peer {
-            push(&mut out, r, format!("{} answered the probe with RST", name(peer)));
+            // A RST a box forged in the peer's name is not the peer's answer.
+            let what = if verdict.reset().is_some_and(|f| f.rst == r && f.cause == ResetCause::Middlebox) {
+                format!("RST in the name of {} answered the probe: forged by a middlebox", name(peer))
+            } else {
+                format!("{} answered the probe with RST", name(peer))
+            };
+            push(&mut out, r, what);
         }
     }
     if let Some(h) = verdict.handshake() {
