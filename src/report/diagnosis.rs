@@ -45,7 +45,7 @@ fn secs(v: f64) -> String {
 
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
-    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
     let mut parts: Vec<String> = Vec::new();
     let keepalive = verdict.keepalive();
     // Data the peer never acknowledged, whose sender neither gave up nor was
@@ -83,7 +83,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
                 name(side.peer()),
                 secs(open_for),
                 when_judged(conn, "when the capture ended"),
-                conn.side(side.peer()).addr.ip()
+                conn.side(side.peer()).addr().ip()
             ));
         }
         Verdict::NeverEstablished(h) => parts.push(never_established(conn, h)),
@@ -101,7 +101,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             "{} sent data (frame {}) that {} never acknowledged, retransmitted it {}, and then sent nothing more for the last {} of the capture: {}, so whether it gave up cannot be told.",
             name(r.sender),
             r.first_unacked.frame,
-            endpoint(conn.side(r.sender.peer()).addr),
+            endpoint(conn.side(r.sender.peer()).addr()),
             backoff_words(r),
             secs(r.silent_for_s),
             if r.retransmissions < 2 {
@@ -166,7 +166,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             name(z.receiver.peer()),
             z.probes,
             plural(z.probes),
-            conn.side(z.receiver).addr.ip()
+            conn.side(z.receiver).addr().ip()
         ));
     }
     for k in keepalive {
@@ -197,7 +197,7 @@ fn gap_list(gaps: &[f64]) -> String {
 /// A handshake that never completed: who sent what, how the SYNs were
 /// retransmitted, and whether the client gave up.
 fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
-    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
     let (client, server) = (name(Side::Client), name(Side::Server));
     let n = h.syn_count;
     let mut s = if h.syn_acks.is_empty() {
@@ -284,7 +284,7 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
             let heard = if conn.side(Side::Client).counts.packets > 0 { Side::Client } else { Side::Server };
             format!(
                 "Only {} ({}) was ever heard from (a one-way capture, or a peer that never answered)",
-                endpoint(conn.side(heard).addr),
+                endpoint(conn.side(heard).addr()),
                 heard.name()
             )
         }
@@ -339,10 +339,10 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
     let peer = conn.side(r.sender.peer());
     let mut s = format!(
         "Retransmission timeout: {} ({}) sent data (frame {}) that {} never acknowledged, retransmitted it {}, and ",
-        endpoint(sender.addr),
+        endpoint(sender.addr()),
         r.sender.name(),
         r.first_unacked.frame,
-        endpoint(peer.addr),
+        endpoint(peer.addr()),
         backoff_words(r)
     );
     if r.reset_by_sender.is_some() {
@@ -370,7 +370,7 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
     }
     s.push_str(&format!(
         " The path to {} went silent{}: the peer vanished (powered off, cable or network cut) or a firewall/NAT dropped the flow.",
-        endpoint(peer.addr),
+        endpoint(peer.addr()),
         if r.idle_before_s >= 1.0 { format!(" after {} of idle", secs(r.idle_before_s)) } else { String::new() }
     ));
     s
@@ -447,7 +447,7 @@ fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
 fn both_ends_knobs(conn: &Connection) -> String {
     let [client, server] = [Side::Client, Side::Server].map(|side| {
         let host = conn.side(side);
-        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
+        (host.addr().ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
     });
     if client.1 == server.1 {
         format!("on {} or {} ({}), {}", client.0, server.0, client.1.0, client.1.1)
@@ -490,8 +490,8 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
 /// What to do after a retransmission timeout: the peer or the path is the
 /// problem; to ride out longer outages, the sender's give-up limit.
 fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String {
-    let sender_ip = conn.side(r.sender).addr.ip();
-    let peer_ip = conn.side(r.sender.peer()).addr.ip();
+    let sender_ip = conn.side(r.sender).addr().ip();
+    let peer_ip = conn.side(r.sender.peer()).addr().ip();
     let limit = match r.sender_initial_ttl {
         Some(128) => {
             format!("on {sender_ip} (Windows), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket")
@@ -514,10 +514,10 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
             let peer = conn.side(r.sender.peer());
             let mut s = format!(
                 "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
-                endpoint(sender.addr),
+                endpoint(sender.addr()),
                 r.sender.name(),
                 r.first_unacked.frame,
-                endpoint(peer.addr),
+                endpoint(peer.addr()),
                 backoff_words(r),
                 r.last.frame,
                 if r.silent_for_s < 0.0005 {
@@ -528,7 +528,7 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
             );
             s.push_str(&format!(
                 " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
-                endpoint(peer.addr)
+                endpoint(peer.addr())
             ));
             // When each OS would give up, counted from the first transmission.
             let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
@@ -552,23 +552,23 @@ fn zero_window_words(conn: &Connection, z: &ZeroWindowFinding) -> String {
     let gaps: Vec<String> = z.probe_gaps_s.iter().map(|g| format!("{g:.2}")).collect();
     format!(
         "{} ({}) advertised a zero window at frame {} and kept it closed for {} until the capture ended: its application stopped reading, so its receive buffer stayed full. {} sent {} zero-window probe{} (frames {} to {}; gaps of {} s from the zero window on: the persist timer backing off), and {} kept answering with the window closed, so it is alive. Look at the application on {} (blocked, hung, or too slow to read); no TCP setting fixes this: a sender keeps probing a zero window for as long as the probes are answered (RFC 9293 §3.8.6.1; Linux tcp_probe_timer).",
-        endpoint(receiver.addr),
+        endpoint(receiver.addr()),
         z.receiver.name(),
         z.since.frame,
         secs(z.closed_for_s),
-        endpoint(sender.addr),
+        endpoint(sender.addr()),
         z.probes,
         plural(z.probes),
         z.first_probe.frame,
         z.last_probe.frame,
         gaps.join(", "),
-        endpoint(receiver.addr),
-        receiver.addr.ip()
+        endpoint(receiver.addr()),
+        receiver.addr().ip()
     )
 }
 
 fn reset(conn: &Connection, r: &ResetFinding) -> String {
-    let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr), r.sender.name());
+    let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr()), r.sender.name());
     let idle =
         if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
     match r.cause {
@@ -620,8 +620,8 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
 
 /// A RST its supposed sender went on after.
 fn injected(conn: &Connection, i: &InjectedReset) -> String {
-    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr), i.sender.name());
-    let peer = endpoint(conn.side(i.sender.peer()).addr);
+    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr()), i.sender.name());
+    let peer = endpoint(conn.side(i.sender.peer()).addr());
     let signs: Vec<String> = i
         .signs
         .iter()
@@ -669,7 +669,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
                 " Its peer had closed (FIN, frame {}) {} before: the connection sat half-closed (CLOSE_WAIT on {}) until the application aborted it instead of closing.",
                 fin.frame,
                 before(fin),
-                endpoint(conn.side(r.sender).addr)
+                endpoint(conn.side(r.sender).addr())
             )
         } else {
             format!(
@@ -694,9 +694,9 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
     let peer = conn.side(k.prober.peer());
     let mut s = format!(
         "Keepalive timeout: {} ({}) stopped hearing from {}",
-        endpoint(prober.addr),
+        endpoint(prober.addr()),
         k.prober.name(),
-        endpoint(peer.addr)
+        endpoint(peer.addr())
     );
     // The idle of the train that gave up; the settings below come from every train.
     match k.train_idle_s {
@@ -704,7 +704,7 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
         None => s.push_str(" (the capture starts inside the idle period)"),
     }
     s.push_str(&format!(", sent {} probe{}", k.last_train_count, plural(k.last_train_count)));
-    if let Some(i) = k.interval_observed.min {
+    if let Some(i) = k.interval_observed.min() {
         s.push_str(&format!(" {} apart", secs(i)));
     }
     s.push_str(" that went unanswered, and ");
@@ -725,8 +725,8 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding) -> String {
 /// What to do after a keepalive timeout: the peer is the problem, not the
 /// keepalive; to ride out short outages, more probes or a longer interval.
 fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding) -> String {
-    let prober_ip = conn.side(k.prober).addr.ip();
-    let peer_ip = conn.side(k.prober.peer()).addr.ip();
+    let prober_ip = conn.side(k.prober).addr().ip();
+    let peer_ip = conn.side(k.prober.peer()).addr().ip();
     let mut s = format!(
         "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
     );
@@ -814,7 +814,7 @@ fn in_years(t: f64) -> String {
 /// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
 /// setting made it, and none is inferred from it.
 fn no_setting_words(k: &KeepaliveFinding) -> String {
-    let beyond = |m: &MinMax| m.max.filter(|&t| beyond_any_keepalive_setting(t));
+    let beyond = |m: &MinMax| m.max().filter(|&t| beyond_any_keepalive_setting(t));
     let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
         (Some(idle), _) => format!("an idle of {}", in_years(idle)),
         (None, Some(interval)) => format!("an interval of {} between probes", in_years(interval)),
@@ -898,7 +898,7 @@ fn capitalise(s: &str) -> String {
 
 /// A side that probed but did not end the connection.
 fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
-    let prober = endpoint(conn.side(k.prober).addr);
+    let prober = endpoint(conn.side(k.prober).addr());
     let mut s = format!(
         "{} ({}) sent {} keepalive probe{}, {} answered",
         prober,
@@ -907,7 +907,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding) -> String {
         plural(k.probes_sent),
         k.probes_answered
     );
-    if let Some(idle) = k.idle_observed.min {
+    if let Some(idle) = k.idle_observed.min() {
         s.push_str(&format!("; first probe after {} of idle", secs(idle)));
         if let Some(i) = k.idle {
             s.push_str(&format!(" (idle setting {} s", i.value));
