@@ -22,7 +22,7 @@ use crate::seq::SeqNumber;
 use crate::time::{MinMax, Timestamp};
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// How long a closed or reset connection stays in the table, in capture
 /// time, so that stray packets after the close (a second RST, a retransmitted
@@ -216,10 +216,26 @@ pub struct Probe {
     pub seq: SeqNumber,
     /// 0 (Linux, BSD, macOS) or 1 (Windows and some embedded stacks).
     pub len: u8,
-    /// The peer's first packet after the probe, if any (not an RST).
-    pub answered_by: MaybePacket,
-    /// The peer answered with RST: it no longer knew the connection.
-    pub reset_by: MaybePacket,
+    /// The peer's first packet after the probe, if any.
+    answer: MaybePacket,
+    /// That packet was a RST: the peer no longer knew the connection. (One
+    /// answer and a flag, where two packets took 16 bytes more a probe.)
+    answer_is_rst: bool,
+}
+
+impl Probe {
+    /// A probe nobody has answered yet.
+    pub fn new(at: PacketRef, seq: SeqNumber, len: u8) -> Probe {
+        Probe { at, seq, len, answer: MaybePacket::NONE, answer_is_rst: false }
+    }
+    /// The peer's first packet after the probe, if any and not a RST.
+    pub fn answered_by(&self) -> MaybePacket {
+        if self.answer_is_rst { MaybePacket::NONE } else { self.answer }
+    }
+    /// The peer's RST that answered the probe, if it was one.
+    pub fn reset_by(&self) -> MaybePacket {
+        if self.answer_is_rst { self.answer } else { MaybePacket::NONE }
+    }
 }
 
 /// Probes in a row: each after the first was sent because the one before went unanswered.
@@ -239,7 +255,7 @@ impl Train {
     }
     /// True when no probe of the train has been answered (or reset) yet.
     pub fn unanswered(&self) -> bool {
-        self.probes.last().is_some_and(|p| p.answered_by.is_none() && p.reset_by.is_none())
+        self.probes.last().is_some_and(|p| p.answer.is_none())
     }
 }
 
@@ -266,7 +282,8 @@ pub struct KeepaliveLog {
 pub struct SmallMessages {
     pub count: u32,
     pub first: MaybePacket,
-    last: Option<Timestamp>,
+    /// When the latest was sent (meaningless while `count` is 0).
+    last: Timestamp,
     /// Gaps between consecutive small messages (the first ones kept), seconds.
     pub gaps: Vec<f32>,
 }
@@ -333,7 +350,7 @@ const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 /// per-packet state of a connection stays within a few cache lines.
 #[derive(Clone, Debug)]
 pub struct HalfConnection {
-    pub addr: SocketAddr,
+    addr: Endpoint,
     pub seq: SequenceState,
     pub counts: Counters,
     pub marks: Marks,
@@ -341,12 +358,32 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
-    /// The zero window this side advertises, while it does (boxed: rare).
-    pub zero_window: Option<Box<ZeroWindowSpell>>,
     /// Boxed, like the other rarely used parts: most connections never send
     /// small messages worth tracking, and memory grows with the connections
     /// open at once.
     small_messages: Option<Box<SmallMessages>>,
+}
+
+/// A side's address and port in 20 bytes, where a `SocketAddr` takes 32:
+/// its IPv6 form has room for a flow label and a scope id, which a packet's
+/// addresses never carry (`decode` makes them with `SocketAddr::new`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Endpoint {
+    ip: IpAddr,
+    port: u16,
+}
+
+impl Endpoint {
+    fn of(a: SocketAddr) -> Endpoint {
+        Endpoint { ip: a.ip(), port: a.port() }
+    }
+    fn get(self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+    /// The same address and port.
+    fn is(self, a: SocketAddr) -> bool {
+        self.port == a.port() && self.ip == a.ip()
+    }
 }
 
 /// Where this side is in its sequence space (hot): 16 bytes, the four
@@ -441,15 +478,11 @@ pub struct Marks {
     /// The last segment with payload this side sent.
     pub last_payload: MaybePacket,
     pub syn: MaybePacket,
-    /// This side's SYNs (or SYN-ACKs) after the first. Boxed: most
-    /// handshakes send one.
-    pub syn_repeats: Option<Box<SynRepeats>>,
     pub fin: MaybePacket,
-    /// Boxed: at most one per side, and most connections end without one.
-    pub rst: Option<Box<ResetMark>>,
-    /// A RST in this side's name after which this side went on talking on
-    /// the connection: it did not end it (see [`IgnoredReset`]).
-    pub ignored_rst: Option<Box<IgnoredReset>>,
+    /// What few sides ever send or advertise, made when first needed: one
+    /// pointer where its four parts took four (memory grows with the
+    /// connections open at once, and most never have any of them).
+    pub(crate) rare: Option<Box<RareMarks>>,
     /// TTL / hop limit of this side's first and latest segments that were
     /// not RSTs (one field: both are set by the first, and a connection's
     /// state must stay small, see `connection_state_stays_small`).
@@ -460,10 +493,55 @@ pub struct Marks {
     pub syn_timestamps: bool,
 }
 
+/// The parts of a side's [`Marks`] that few sides ever have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct RareMarks {
+    /// This side's SYNs (or SYN-ACKs) after the first: most handshakes send one.
+    syn_repeats: Option<Box<SynRepeats>>,
+    /// This side's first RST: at most one per side, and most connections end without one.
+    rst: Option<Box<ResetMark>>,
+    /// A RST in this side's name after which this side went on talking on
+    /// the connection: it did not end it (see [`IgnoredReset`]).
+    ignored_rst: Option<Box<IgnoredReset>>,
+    /// The zero window this side advertises, while it does.
+    zero_window: Option<Box<ZeroWindowSpell>>,
+}
+
+impl RareMarks {
+    fn is_empty(&self) -> bool {
+        self.syn_repeats.is_none() && self.rst.is_none() && self.ignored_rst.is_none() && self.zero_window.is_none()
+    }
+}
+
 impl Marks {
+    fn rare(&self) -> Option<&RareMarks> {
+        self.rare.as_deref()
+    }
+
+    fn rare_mut(&mut self) -> &mut RareMarks {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// This side's first RST and what it showed, if it sent one.
+    pub fn reset(&self) -> Option<&ResetMark> {
+        self.rare()?.rst.as_deref()
+    }
+
+    /// A RST in this side's name that it went on after, if there was one.
+    pub fn ignored_reset(&self) -> Option<&IgnoredReset> {
+        self.rare()?.ignored_rst.as_deref()
+    }
+
     /// This side's first RST, if it sent one.
     pub fn rst_at(&self) -> Option<PacketRef> {
-        self.rst.as_ref().map(|r| r.at)
+        self.reset().map(|r| r.at)
+    }
+
+    /// These marks with this RST as the side's first (tests of the verdict rules).
+    #[cfg(test)]
+    pub(crate) fn with_reset(mut self, rst: ResetMark) -> Marks {
+        self.rare_mut().rst = Some(Box::new(rst));
+        self
     }
 
     /// TTL / hop limit of this side's first segment that was not a RST, to
@@ -507,13 +585,13 @@ impl Marks {
     /// Every SYN (or SYN-ACK) this side sent that is kept, the first one first.
     pub fn syns(&self) -> Vec<PacketRef> {
         let mut all: Vec<PacketRef> = self.syn.get().into_iter().collect();
-        all.extend(self.syn_repeats.iter().flat_map(|r| r.kept.iter().copied()));
+        all.extend(self.rare().and_then(|r| r.syn_repeats.as_deref()).iter().flat_map(|r| r.kept.iter().copied()));
         all
     }
 
     /// How many SYNs (or SYN-ACKs) this side sent.
     pub fn syn_count(&self) -> u32 {
-        u32::from(self.syn.is_some()) + self.syn_repeats.as_ref().map_or(0, |r| r.count)
+        u32::from(self.syn.is_some()) + self.rare().and_then(|r| r.syn_repeats.as_deref()).map_or(0, |r| r.count)
     }
 }
 
@@ -643,17 +721,28 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     probes_sent: 0,
     probes_answered: 0,
     one_byte_probes: 0,
-    idle_observed: MinMax { min: None, max: None, count: 0 },
-    interval_observed: MinMax { min: None, max: None, count: 0 },
+    idle_observed: MinMax::EMPTY,
+    interval_observed: MinMax::EMPTY,
     longest_train: 0,
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
 };
 
 static NO_SMALL_MESSAGES: SmallMessages =
-    SmallMessages { count: 0, first: MaybePacket::NONE, last: None, gaps: Vec::new() };
+    SmallMessages { count: 0, first: MaybePacket::NONE, last: Timestamp(0), gaps: Vec::new() };
 
 impl HalfConnection {
+    /// This side's address and port.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.get()
+    }
+
+    /// Moves this side to another port (tests that make one connection many).
+    #[cfg(test)]
+    pub(crate) fn set_port(&mut self, port: u16) {
+        self.addr.port = port;
+    }
+
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
         self.probe.log().unwrap_or(&NO_PROBES)
@@ -669,15 +758,33 @@ impl HalfConnection {
         self.marks.rst_at()
     }
 
+    /// The zero window this side advertises, while it does.
+    pub fn zero_window(&self) -> Option<&ZeroWindowSpell> {
+        self.marks.rare()?.zero_window.as_deref()
+    }
+
+    fn zero_window_mut(&mut self) -> Option<&mut ZeroWindowSpell> {
+        self.marks.rare.as_deref_mut()?.zero_window.as_deref_mut()
+    }
+
+    /// The zero window this side advertised is open again.
+    fn window_opened(&mut self) {
+        if let Some(rare) = self.marks.rare.as_deref_mut()
+            && rare.zero_window.take().is_some()
+            && rare.is_empty()
+        {
+            self.marks.rare = None;
+        }
+    }
+
     fn new(addr: SocketAddr) -> HalfConnection {
         HalfConnection {
-            addr,
+            addr: Endpoint::of(addr),
             seq: SequenceState::default(),
             counts: Counters::default(),
             marks: Marks::default(),
             probe: ProbeState::default(),
             unacked: None,
-            zero_window: None,
             small_messages: None,
         }
     }
@@ -694,16 +801,15 @@ pub struct Connection {
     pub sides: [HalfConnection; 2],
     pub first: PacketRef,
     pub last: PacketRef,
-    pub packets: u64,
     /// The longest silence between two packets of the connection, and the
     /// packet that ended it: see [`Connection::longest_gap`].
     longest_gap: Gap,
     /// The second longest: see [`Connection::second_longest_gap`].
     second_longest_gap: Gap,
-    /// Silence before the latest packet (s).
-    pub gap_before_last: f64,
-    /// Silence before the packet before it (s).
-    pub gap_before_previous: f64,
+    /// When the packet before the latest was captured (the first packet's
+    /// time until there is a second): the silence before the latest packet
+    /// is measured from it, that before the one before from `last`.
+    before_last: Timestamp,
     /// Every segment seen carried SYN: the handshake never completed (as far
     /// as the capture shows).
     pub handshake_only: bool,
@@ -798,27 +904,31 @@ impl Connection {
     pub fn second_longest_gap(&self) -> Option<(f64, PacketRef)> {
         self.second_longest_gap.get()
     }
+    /// Packets of the connection, both ways (each side counts its own).
+    pub fn packets(&self) -> u64 {
+        self.sides[0].counts.packets + self.sides[1].counts.packets
+    }
     pub fn side(&self, side: Side) -> &HalfConnection {
         &self.sides[side as usize]
     }
     pub fn client(&self) -> SocketAddr {
-        self.sides[0].addr
+        self.sides[0].addr()
     }
     pub fn server(&self) -> SocketAddr {
-        self.sides[1].addr
+        self.sides[1].addr()
     }
     /// Both sides sent FIN, or one sent RST.
     pub fn is_finished(&self) -> bool {
-        self.sides.iter().any(|h| h.marks.rst.is_some()) || self.sides.iter().all(|h| h.marks.fin.is_some())
+        self.sides.iter().any(|h| h.marks.reset().is_some()) || self.sides.iter().all(|h| h.marks.fin.is_some())
     }
 
     /// How long the connection stays in the table after its last packet once finished.
     fn linger_secs(&self) -> f64 {
-        let reset = self.sides.iter().any(|h| h.marks.rst.is_some());
+        let reset = self.sides.iter().any(|h| h.marks.reset().is_some());
         if !reset && self.sides.iter().any(|h| h.unacked.is_some()) { LINGER_UNACKED_SECS } else { LINGER_SECS }
     }
     fn side_of(&self, addr: SocketAddr) -> Side {
-        if self.sides[0].addr == addr { Side::Client } else { Side::Server }
+        if self.sides[0].addr.is(addr) { Side::Client } else { Side::Server }
     }
 }
 
@@ -887,7 +997,7 @@ impl FlowTable {
             && let Some(existing) = self.flows.get(slot)
         {
             let reused = existing.is_finished()
-                || existing.sides[0].addr != seg.src
+                || !existing.sides[0].addr.is(seg.src)
                 || existing.sides[0].seq.isn().is_some_and(|isn| isn != seg.seq);
             if reused {
                 done(self.remove(slot));
@@ -1160,7 +1270,7 @@ fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &
         // `record_probe` starts a new train after an answer.
         let known_before = if same_train { b.count.saturating_sub(1) } else { 0 };
         let by_next_probe = a.count.saturating_sub(1);
-        let prober_reset = a.unanswered && seg.flags.rst() && seg.src == conn.side(side).addr;
+        let prober_reset = a.unanswered && seg.flags.rst() && conn.side(side).addr.is(seg.src);
         changes.trains[side as usize] = TrainChange {
             started: a.first.is_some() && !same_train,
             unanswered: if prober_reset {
@@ -1192,11 +1302,9 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
         sides: [HalfConnection::new(client), HalfConnection::new(server)],
         first: at,
         last: at,
-        packets: 0,
         longest_gap: Gap::default(),
         second_longest_gap: Gap::default(),
-        gap_before_last: 0.0,
-        gap_before_previous: 0.0,
+        before_last: at.ts,
         handshake_only: seg.flags.syn(),
         dropped: None,
     }
@@ -1222,8 +1330,9 @@ fn server_port_first(a: u16, b: u16) -> bool {
 /// Updates the connection with one segment and classifies it.
 fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
     let side = conn.side_of(seg.src);
-    let gap = if conn.packets > 0 { at.ts.secs_since(conn.last.ts).max(0.0) } else { 0.0 };
-    if conn.packets > 0 {
+    let seen = conn.packets() > 0;
+    let gap = if seen { at.ts.secs_since(conn.last.ts).max(0.0) } else { 0.0 };
+    if seen {
         let this = Gap { secs: gap, ended_by: Some(at).into() };
         if conn.longest_gap().is_none_or(|(g, _)| gap > g) {
             conn.second_longest_gap = conn.longest_gap;
@@ -1232,13 +1341,13 @@ fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
             conn.second_longest_gap = this;
         }
     }
-    conn.gap_before_previous = conn.gap_before_last;
-    conn.gap_before_last = gap;
-    conn.packets += 1;
+    // The silence before the packet before this one (0 before the second packet).
+    let gap_before_previous = conn.last.ts.secs_since(conn.before_last).max(0.0);
     conn.handshake_only &= seg.flags.syn();
     let previous = conn.last;
+    conn.before_last = previous.ts;
     conn.last = at;
-    let silence = Silence { before_last: conn.gap_before_last, before_previous: conn.gap_before_previous, previous };
+    let silence = Silence { before_last: gap, before_previous: gap_before_previous, previous };
 
     let (me, peer) = split(&mut conn.sides, side);
     // Any packet from us settles what our held-back segment was (a copy of
@@ -1306,7 +1415,7 @@ fn classify(
     let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
     let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
     let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
-    let goes_on_after_own_rst = me.marks.rst.is_some() && goes_on_after_reset(me, peer, seg);
+    let goes_on_after_own_rst = me.marks.reset().is_some() && goes_on_after_reset(me, peer, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held, goes_on_after_own_rst }
 }
 
@@ -1516,11 +1625,12 @@ fn apply(
 ) {
     let class = a.class;
     me.counts.packets += 1;
-    if a.goes_on_after_own_rst
-        && let Some(rst) = me.marks.rst.take()
-    {
-        // Not our RST (see `goes_on_after_reset`): the connection goes on.
-        me.marks.ignored_rst.get_or_insert(Box::new(IgnoredReset { rst: *rst, continued_by: at, host_ttl: seg.ttl }));
+    if a.goes_on_after_own_rst {
+        let rare = me.marks.rare_mut();
+        if let Some(rst) = rare.rst.take() {
+            // Not our RST (see `goes_on_after_reset`): the connection goes on.
+            rare.ignored_rst.get_or_insert(Box::new(IgnoredReset { rst: *rst, continued_by: at, host_ttl: seg.ttl }));
+        }
     }
 
     // Keepalive evidence, in this order: the peer's probe answered, the
@@ -1546,7 +1656,7 @@ fn apply(
         }
         PacketClass::ZeroWindowProbe => {
             me.counts.zero_window_probes += 1;
-            if let Some(spell) = &mut peer.zero_window {
+            if let Some(spell) = peer.zero_window_mut() {
                 spell.probe_count += 1;
                 if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
                     spell.probes.push(at);
@@ -1570,7 +1680,7 @@ fn apply(
         // A SYN after the first is the handshake retransmitted (a new
         // connection on the same 4-tuple was split off in `observe`).
         if me.marks.syn.is_some() {
-            let r = me.marks.syn_repeats.get_or_insert_with(Default::default);
+            let r = me.marks.rare_mut().syn_repeats.get_or_insert_with(Default::default);
             r.count += 1;
             if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
                 r.kept.push(at);
@@ -1594,19 +1704,20 @@ fn apply(
         // window (RFC 9293 §3.8.6.1: the receiver's buffer is full, its
         // application is not reading) to the first that opens it again.
         // A SYN's window is never scaled and never zero in practice.
-        match (seg.window, &me.zero_window) {
-            (0, None) if !seg.flags.syn() => {
-                me.zero_window = Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
+        match (seg.window, me.zero_window().is_some()) {
+            (0, false) if !seg.flags.syn() => {
+                me.marks.rare_mut().zero_window =
+                    Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
             }
-            (0, _) => {}
-            (_, _) => me.zero_window = None,
+            (0, true) => {}
+            (_, _) => me.window_opened(),
         }
     }
     if seg.flags.fin() {
         me.marks.fin.set_first(at);
     }
-    if seg.flags.rst() && me.marks.rst.is_none() {
-        me.marks.rst = Some(Box::new(ResetMark {
+    if seg.flags.rst() && me.marks.reset().is_none() {
+        let reset = Box::new(ResetMark {
             at,
             ttl: seg.ttl,
             ip_id: seg.ip_id,
@@ -1621,7 +1732,8 @@ fn apply(
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
-        }));
+        });
+        me.marks.rare_mut().rst = Some(reset);
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
@@ -1666,7 +1778,7 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
     log.train.count += 1;
     // Keep the first probes and, in the last slot, always the latest one:
     // answers are matched against it.
-    let probe = Probe { at, seq, len, answered_by: MaybePacket::NONE, reset_by: MaybePacket::NONE };
+    let probe = Probe::new(at, seq, len);
     if log.train.probes.len() < MAX_PROBES_KEPT {
         push_exact(&mut log.train.probes, probe);
     } else if let Some(last) = log.train.probes.last_mut() {
@@ -1684,9 +1796,10 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     }
     let Some(last) = log.train.probes.last_mut() else { return };
     if is_rst {
-        last.reset_by.set(at);
+        last.answer.set(at);
+        last.answer_is_rst = true;
     } else {
-        last.answered_by.set(at);
+        last.answer.set(at);
         log.probes_answered += 1;
     }
 }
@@ -1742,13 +1855,11 @@ fn push_exact<T>(v: &mut Vec<T>, item: T) {
 }
 
 fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
-    if let Some(last) = m.last
-        && m.gaps.len() < MAX_HEARTBEAT_GAPS
-    {
-        m.gaps.push(at.ts.secs_since(last) as f32);
+    if m.count > 0 && m.gaps.len() < MAX_HEARTBEAT_GAPS {
+        m.gaps.push(at.ts.secs_since(m.last) as f32);
     }
     m.first.set_first(at);
-    m.last = Some(at.ts);
+    m.last = at.ts;
     m.count += 1;
 }
 

@@ -71,7 +71,7 @@ impl TimerSetting {
 /// the event that armed the timer to the packet it sent), or None when no
 /// setting explains them all (e.g. the application changed it on the way).
 pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
-    let (min, max) = (observed.min?, observed.max?);
+    let (min, max) = (observed.min()?, observed.max()?);
     // s <= min: a timer never fires early.
     let high = (min + MEASUREMENT_SLACK_S).floor();
     if high < 1.0 {

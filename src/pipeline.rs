@@ -182,9 +182,9 @@ impl<'s> Judge<'s> {
             {
                 streamed.unanswered[side as usize] = 0;
                 let started = TrainStarted {
-                    prober: half.addr,
+                    prober: half.addr(),
                     prober_role: side,
-                    peer: conn.side(side.peer()).addr,
+                    peer: conn.side(side.peer()).addr(),
                     first_probe: first.at,
                     idle_observed_s: train.idle_from.get().map(|f| round6(first.at.ts.secs_since(f.ts))),
                     probe_payload_bytes: first.len,
@@ -209,7 +209,7 @@ impl<'s> Judge<'s> {
                     (last_by, now)
                 };
                 let unanswered = ProbeUnanswered {
-                    prober: half.addr,
+                    prober: half.addr(),
                     prober_role: side,
                     probe: n,
                     probe_at: kept(n).map(|p| p.at),

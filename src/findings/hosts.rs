@@ -116,7 +116,7 @@ pub struct HostAggregator {
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Judgement) {
         for k in verdict.keepalive() {
-            let addr = conn.side(k.prober).addr;
+            let addr = conn.side(k.prober).addr();
             let prober = match k.prober {
                 Side::Server => Prober::Server(addr),
                 Side::Client => Prober::Client(addr.ip()),

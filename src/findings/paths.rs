@@ -128,7 +128,7 @@ impl PathAggregator {
         let server = conn.server();
         for side in &conn.sides {
             if let Some(last) = side.marks.last_sent.get() {
-                let heard = self.last_heard.entry((capture, side.addr.ip())).or_insert(last.ts);
+                let heard = self.last_heard.entry((capture, side.addr().ip())).or_insert(last.ts);
                 *heard = (*heard).max(last.ts);
             }
         }
@@ -146,7 +146,7 @@ impl PathAggregator {
     }
 
     fn add_to_service(&mut self, conn: &Connection, verdict: &Judgement, capture: usize) {
-        let key = (capture, conn.side(Side::Client).addr.ip(), conn.server());
+        let key = (capture, conn.side(Side::Client).addr().ip(), conn.server());
         let service = self.services.entry(key).or_default();
         if service.newest.is_none_or(|n| conn.first.ts > n.ts) {
             service.newest = Some(conn.first);
@@ -254,7 +254,7 @@ fn path_death(conn: &Connection, verdict: &Judgement) -> Option<Death> {
                 // own abort, whatever its shape.
                 ResetCause::PeerLostState => {
                     let answered_probe = verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst));
-                    let answered_something = conn.side(r.sender).marks.rst.as_deref().is_some_and(|m| {
+                    let answered_something = conn.side(r.sender).marks.reset().is_some_and(|m| {
                         m.follows.frame != m.at.frame && m.at.ts.secs_since(m.follows.ts) < MIN_IDLE_OF_INTEREST_S
                     });
                     (!answered_probe && answered_something).then_some(Death { idle_s, needs_host_alive_after: None })

@@ -20,7 +20,7 @@ fn add_all(paths: &mut PathAggregator, w: Wire, end: f64, capture: usize) -> Vec
 
 /// The connection with its client port set to `port`.
 fn from_port(mut conn: Connection, port: u16) -> Connection {
-    conn.sides[0].addr.set_port(port);
+    conn.sides[0].set_port(port);
     conn
 }
 
@@ -233,7 +233,7 @@ fn unanswered_syns_are_no_reconnect_storm_and_bound_no_path_timeout() {
             w.send(t, seg(C, SYN, 1000, 0, 0));
         }
         let mut conn = w.finish().into_iter().next().unwrap();
-        conn.sides[0].addr.set_port(41000 + port);
+        conn.sides[0].set_port(41000 + port);
         let v = judge(&conn, Timestamp::from_secs_f64(5.0));
         assert_eq!(v.reason(), EndReason::NeverEstablished);
         paths.add(&conn, &v, 0);

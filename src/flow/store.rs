@@ -60,8 +60,8 @@ fn hash_of(conn: &Connection) -> u64 {
 
 /// The segment belongs to the connection: same VLAN path, same two endpoints.
 fn carries(conn: &Connection, seg: &Segment) -> bool {
-    let (c, s) = (conn.client(), conn.server());
-    conn.vlan == seg.vlan && ((seg.src == c && seg.dst == s) || (seg.src == s && seg.dst == c))
+    let [c, s] = [conn.sides[0].addr, conn.sides[1].addr];
+    conn.vlan == seg.vlan && ((c.is(seg.src) && s.is(seg.dst)) || (s.is(seg.src) && c.is(seg.dst)))
 }
 
 impl Store {

@@ -51,7 +51,7 @@ fn after_words(dt: f64) -> String {
 
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
-    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
     let mut parts: Vec<String> = Vec::new();
     let keepalive = verdict.keepalive();
     // Data the peer never acknowledged, whose sender neither gave up nor was
@@ -98,7 +98,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
                 let host = conn.side(side.peer());
                 s.push_str(&format!(
                     ". If this keeps happening, the application on {} is not closing its sockets after the peer's FIN (connections pile up in CLOSE_WAIT on that host: {}).",
-                    host.addr.ip(),
+                    host.addr().ip(),
                     close_wait_command(host.marks.first_ttl().map(initial_ttl))
                 ));
             }
@@ -119,7 +119,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             "{} sent data (frame {}) that {} never acknowledged, retransmitted it {}, and then sent nothing more for the last {} of the capture: {}, so whether it gave up cannot be told.",
             name(r.sender),
             r.first_unacked.frame,
-            endpoint(conn.side(r.sender.peer()).addr),
+            endpoint(conn.side(r.sender.peer()).addr()),
             backoff_words(r),
             secs(r.silent_for_s),
             if r.retransmissions < 2 {
@@ -184,7 +184,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             name(z.receiver.peer()),
             z.probes,
             plural(z.probes),
-            conn.side(z.receiver).addr.ip()
+            conn.side(z.receiver).addr().ip()
         ));
     }
     // A RST in the peer's name that a box forged (the verdict's): not the
@@ -231,7 +231,7 @@ fn gap_list(gaps: &[f64]) -> String {
 /// A handshake that never completed: who sent what, how the SYNs were
 /// retransmitted, and whether the client gave up.
 fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
-    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr), s.name());
+    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
     let (client, server) = (name(Side::Client), name(Side::Server));
     let n = h.syn_count;
     let mut s = if h.syn_acks.is_empty() {
@@ -318,7 +318,7 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
             let heard = if conn.side(Side::Client).counts.packets > 0 { Side::Client } else { Side::Server };
             format!(
                 "Only {} ({}) was ever heard from (a one-way capture, or a peer that never answered)",
-                endpoint(conn.side(heard).addr),
+                endpoint(conn.side(heard).addr()),
                 heard.name()
             )
         }
@@ -387,10 +387,10 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
     let peer = conn.side(r.sender.peer());
     let mut s = format!(
         "Retransmission timeout: {} ({}) sent data (frame {}) that {} never acknowledged, retransmitted it {}, and ",
-        endpoint(sender.addr),
+        endpoint(sender.addr()),
         r.sender.name(),
         r.first_unacked.frame,
-        endpoint(peer.addr),
+        endpoint(peer.addr()),
         backoff_words(r)
     );
     if r.reset_by_sender.is_some() {
@@ -421,7 +421,7 @@ fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> Strin
     }
     s.push_str(&format!(
         " The path to {} went silent{}: the peer vanished (powered off, cable or network cut) or a firewall/NAT dropped the flow.",
-        endpoint(peer.addr),
+        endpoint(peer.addr()),
         if r.idle_before_s >= 1.0 { format!(" after {} of idle", secs(r.idle_before_s)) } else { String::new() }
     ));
     s
@@ -498,7 +498,7 @@ fn keepalive_idle_knobs(initial: Option<u8>) -> (&'static str, &'static str) {
 fn both_ends_knobs(conn: &Connection) -> String {
     let [client, server] = [Side::Client, Side::Server].map(|side| {
         let host = conn.side(side);
-        (host.addr.ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
+        (host.addr().ip(), keepalive_idle_knobs(host.marks.first_ttl().map(initial_ttl)))
     });
     if client.1 == server.1 {
         format!("on {} or {} ({}), {}", client.0, server.0, client.1.0, client.1.1)
@@ -526,7 +526,7 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
         if closed_then_reset(conn, r).is_some() {
             return Some(format!(
                 "What to do: look at the application on {}: it never closed its side after its peer's FIN (CLOSE_WAIT); no keepalive, NAT or firewall setting is involved.",
-                endpoint(conn.side(r.sender.peer()).addr)
+                endpoint(conn.side(r.sender.peer()).addr())
             ));
         }
         // Nothing sits between two ends on one host: no box forgot it.
@@ -534,7 +534,7 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
             return Some(format!(
                 "What to do: both ends are on one host ({}), so no NAT or firewall between them forgot the connection: the process behind {} restarted or dropped it; reconnecting is the remedy.",
                 conn.client().ip(),
-                endpoint(conn.side(r.sender).addr)
+                endpoint(conn.side(r.sender).addr())
             ));
         }
     }
@@ -559,8 +559,8 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
 /// What to do after a retransmission timeout: the peer or the path is the
 /// problem; to ride out longer outages, the sender's give-up limit.
 fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String {
-    let sender_ip = conn.side(r.sender).addr.ip();
-    let peer_ip = conn.side(r.sender.peer()).addr.ip();
+    let sender_ip = conn.side(r.sender).addr().ip();
+    let peer_ip = conn.side(r.sender.peer()).addr().ip();
     let limit = match r.sender_initial_ttl {
         Some(128) => format!(
             "on {sender_ip} (if it is Windows, as its initial TTL 128 suggests), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket"
@@ -583,10 +583,10 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
             let peer = conn.side(r.sender.peer());
             let mut s = format!(
                 "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
-                endpoint(sender.addr),
+                endpoint(sender.addr()),
                 r.sender.name(),
                 r.first_unacked.frame,
-                endpoint(peer.addr),
+                endpoint(peer.addr()),
                 backoff_words(r),
                 r.last.frame,
                 if r.silent_for_s < 0.0005 {
@@ -597,7 +597,7 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
             );
             s.push_str(&format!(
                 " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
-                endpoint(peer.addr)
+                endpoint(peer.addr())
             ));
             // When each OS would give up, counted from the first transmission.
             let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
@@ -621,23 +621,23 @@ fn zero_window_words(conn: &Connection, z: &ZeroWindowFinding) -> String {
     let gaps: Vec<String> = z.probe_gaps_s.iter().map(|g| format!("{g:.2}")).collect();
     format!(
         "{} ({}) advertised a zero window at frame {} and kept it closed for {} until the capture ended: its application stopped reading, so its receive buffer stayed full. {} sent {} zero-window probe{} (frames {} to {}; gaps of {} s from the zero window on: the persist timer backing off), and {} kept answering with the window closed, so it is alive. Look at the application on {} (blocked, hung, or too slow to read); no TCP setting fixes this: a sender keeps probing a zero window for as long as the probes are answered (RFC 9293 §3.8.6.1; Linux tcp_probe_timer).",
-        endpoint(receiver.addr),
+        endpoint(receiver.addr()),
         z.receiver.name(),
         z.since.frame,
         secs(z.closed_for_s),
-        endpoint(sender.addr),
+        endpoint(sender.addr()),
         z.probes,
         plural(z.probes),
         z.first_probe.frame,
         z.last_probe.frame,
         gaps.join(", "),
-        endpoint(receiver.addr),
-        receiver.addr.ip()
+        endpoint(receiver.addr()),
+        receiver.addr().ip()
     )
 }
 
 fn reset(conn: &Connection, r: &ResetFinding) -> String {
-    let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr), r.sender.name());
+    let sender = format!("{} ({})", endpoint(conn.side(r.sender).addr()), r.sender.name());
     let idle =
         if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
     match r.cause {
@@ -678,7 +678,7 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
                 "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it). But it had closed its side itself (FIN, frame {}) {} before, and {} never closed its own: a closed Linux socket waits net.ipv4.tcp_fin_timeout (60 s by default) for the peer's FIN and may then reset, without timestamps (tcp_keepalive_timer in FIN_WAIT2), which fits better than a reboot.",
                 fin.frame,
                 secs(r.rst.ts.secs_since(fin.ts)),
-                endpoint(conn.side(r.sender.peer()).addr)
+                endpoint(conn.side(r.sender.peer()).addr())
             ),
             None => format!(
                 "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
@@ -699,8 +699,8 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
 
 /// A RST its supposed sender went on after.
 fn injected(conn: &Connection, i: &InjectedReset) -> String {
-    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr), i.sender.name());
-    let peer = endpoint(conn.side(i.sender.peer()).addr);
+    let host = format!("{} ({})", endpoint(conn.side(i.sender).addr()), i.sender.name());
+    let peer = endpoint(conn.side(i.sender.peer()).addr());
     let signs: Vec<String> = i
         .signs
         .iter()
@@ -763,7 +763,7 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
                 " Its peer had closed (FIN, frame {}) {} before: the connection sat half-closed (CLOSE_WAIT on {}) until the application aborted it instead of closing.",
                 fin.frame,
                 before(fin),
-                endpoint(conn.side(r.sender).addr)
+                endpoint(conn.side(r.sender).addr())
             )
         } else {
             format!(
@@ -788,9 +788,9 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&Keepalive
     let peer = conn.side(k.prober.peer());
     let mut s = format!(
         "Keepalive timeout: {} ({}) stopped hearing from {}",
-        endpoint(prober.addr),
+        endpoint(prober.addr()),
         k.prober.name(),
-        endpoint(peer.addr)
+        endpoint(peer.addr())
     );
     // The idle of the train that gave up; the settings below come from every train.
     match k.train_idle_s {
@@ -800,7 +800,7 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&Keepalive
     s.push_str(&format!(", sent {} probe{}", k.last_train_count, plural(k.last_train_count)));
     // The gaps as observed: one figure only when they agree (timers fire
     // late by varying amounts: 3.200 and 3.072 s are not "3.072 s apart").
-    match (k.interval_observed.min, k.interval_observed.max) {
+    match (k.interval_observed.min(), k.interval_observed.max()) {
         (Some(lo), Some(hi)) if hi - lo >= 0.05 => s.push_str(&format!(" {} to {} apart", secs(lo), secs(hi))),
         (Some(lo), _) => s.push_str(&format!(" {} apart", secs(lo))),
         _ => {}
@@ -822,7 +822,7 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&Keepalive
         // (Linux drops an out-of-window probe without answering it).
         Some(other) => s.push_str(&format!(
             " {} was alive: it was probing too (from frame {}), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host.",
-            endpoint(peer.addr),
+            endpoint(peer.addr()),
             other.last_train.first().map_or(0, |p| p.frame)
         )),
         None => s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."),
@@ -850,8 +850,8 @@ fn probing_into_the_same_silence<'a>(
 /// What to do after a keepalive timeout: the peer is the problem, not the
 /// keepalive; to ride out short outages, more probes or a longer interval.
 fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> String {
-    let prober_ip = conn.side(k.prober).addr.ip();
-    let peer_ip = conn.side(k.prober.peer()).addr.ip();
+    let prober_ip = conn.side(k.prober).addr().ip();
+    let peer_ip = conn.side(k.prober.peer()).addr().ip();
     let mut s = if path_cut {
         format!(
             "What to do: look at the network between {prober_ip} and {peer_ip} (links, routes, firewalls and NAT on the path); both hosts were up. The keepalive did its job by detecting the loss, nothing needs tuning for that."
@@ -952,7 +952,7 @@ fn in_years(t: f64) -> String {
 /// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
 /// setting made it, and none is inferred from it.
 fn no_setting_words(k: &KeepaliveFinding) -> String {
-    let beyond = |m: &MinMax| m.max.filter(|&t| beyond_any_keepalive_setting(t));
+    let beyond = |m: &MinMax| m.max().filter(|&t| beyond_any_keepalive_setting(t));
     let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
         (Some(idle), _) => format!("an idle of {}", in_years(idle)),
         (None, Some(interval)) => format!("an interval of {} between probes", in_years(interval)),
@@ -1050,7 +1050,7 @@ fn capitalise(s: &str) -> String {
 
 /// A side that probed but did not end the connection.
 fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<PacketRef>) -> String {
-    let prober = endpoint(conn.side(k.prober).addr);
+    let prober = endpoint(conn.side(k.prober).addr());
     let mut s = format!(
         "{} ({}) sent {} keepalive probe{}, {} answered",
         prober,
@@ -1059,7 +1059,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
         plural(k.probes_sent),
         k.probes_answered
     );
-    if let Some(idle) = k.idle_observed.min {
+    if let Some(idle) = k.idle_observed.min() {
         s.push_str(&format!("; first probe after {} of idle", secs(idle)));
         if let Some(i) = k.idle {
             s.push_str(&format!(" (idle setting {} s", i.value));
@@ -1508,7 +1508,7 @@ mod tests {
         assert!(text.contains("if a NAT or firewall between them forgot the idle connection"), "{text}");
         // On loopback nothing sits between them.
         for side in &mut conns[0].sides {
-            side.addr.set_ip(std::net::Ipv6Addr::LOCALHOST.into());
+            side.addr().set_ip(std::net::Ipv6Addr::LOCALHOST.into());
         }
         let verdict = judge(&conns[0], end);
         assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));

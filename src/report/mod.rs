@@ -627,7 +627,7 @@ impl ConnectionReport {
             start: conn.first.ts.to_rfc3339(),
             end: conn.last.ts.to_rfc3339(),
             duration_s: round6(conn.last.ts.secs_since(conn.first.ts)),
-            packets: conn.packets,
+            packets: conn.packets(),
             end_reason: verdict.reason(),
             ended_by: verdict.ended_by().map(named),
             ended_by_side: verdict.ended_by(),
@@ -736,11 +736,11 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         probes_sent: k.probes_sent,
         probes_answered: k.probes_answered,
         unanswered_at_end: k.unanswered_at_end,
-        idle_observed_s: k.idle_observed.min.map(round6),
+        idle_observed_s: k.idle_observed.min().map(round6),
         last_train_idle_s: k.train_idle_s.map(round6),
         idle_s: k.idle.map(|s| s.value),
         idle_range_s: k.idle.map(range),
-        interval_observed_s: k.interval_observed.min.map(round6),
+        interval_observed_s: k.interval_observed.min().map(round6),
         interval_s: k.interval.map(|s| s.value),
         interval_range_s: k.interval.map(range),
         probes: k.probes.map(|p| p.0),
@@ -752,7 +752,7 @@ fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport 
         settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
         first_probe_frame: k.first_probe.map(|p| p.frame),
     };
-    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr), prober_role: k.prober, facts }
+    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr()), prober_role: k.prober, facts }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {
@@ -764,7 +764,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
         out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what, file: None, file_frame: None });
     };
-    let names = [Side::Client, Side::Server].map(|s| format!("{} ({})", endpoint(conn.side(s).addr), s.name()));
+    let names = [Side::Client, Side::Server].map(|s| format!("{} ({})", endpoint(conn.side(s).addr()), s.name()));
     let name = |s: Side| &names[s as usize];
     if let Some(syn) = conn.side(Side::Client).marks.syn.get() {
         push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
@@ -778,7 +778,7 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
                 format!(
                     "last packet {} received from {} before the idle period",
                     name(k.prober),
-                    endpoint(conn.side(peer).addr)
+                    endpoint(conn.side(peer).addr())
                 ),
             );
         }

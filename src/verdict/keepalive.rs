@@ -84,7 +84,7 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
             interval_observed.add(rst.ts.secs_since(last.at.ts));
             gave_up_with = Some(rst);
             gave_up = true;
-        } else if let Some(interval) = log.interval_observed.max {
+        } else if let Some(interval) = log.interval_observed.max() {
             // Nothing answered the last probe (the train is unanswered: the
             // peer's own crossing probes are no answer), and the prober sent
             // nothing after it for several of its intervals.
@@ -116,8 +116,8 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
     }
     // Past the longest user timeout Linux takes, no TCP_USER_TIMEOUT fits.
     .filter(|&[low, _]| low < LINUX_USER_TIMEOUT_MAX_S);
-    let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by.get());
-    let reset_by_peer = train.probes.last().and_then(|p| p.reset_by.get());
+    let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by().get());
+    let reset_by_peer = train.probes.last().and_then(|p| p.reset_by().get());
     KeepaliveFinding {
         prober,
         probes_sent: log.probes_sent,

@@ -363,13 +363,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
 
     let mut zero_window = SIDES
         .into_iter()
-        .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window.as_deref()?, capture_end))
+        .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window()?, capture_end))
         .min_by_key(|z| z.since.frame);
 
-    let first_rst: Option<(Side, ResetMark)> = SIDES
-        .into_iter()
-        .filter_map(|s| conn.side(s).marks.rst.as_deref().map(|r| (s, *r)))
-        .min_by_key(|(_, r)| r.at.frame);
+    let first_rst: Option<(Side, ResetMark)> =
+        SIDES.into_iter().filter_map(|s| conn.side(s).marks.reset().map(|r| (s, *r))).min_by_key(|(_, r)| r.at.frame);
     let fins = (conn.side(Side::Client).marks.fin.get(), conn.side(Side::Server).marks.fin.get());
     let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
     let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);
@@ -422,10 +420,8 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.get().map_or(u64::MAX, |p| p.frame));
 
-    let injected = SIDES
-        .into_iter()
-        .filter_map(|s| conn.side(s).marks.ignored_rst.as_deref().map(|i| injected_reset(s, i)))
-        .collect();
+    let injected =
+        SIDES.into_iter().filter_map(|s| conn.side(s).marks.ignored_reset().map(|i| injected_reset(s, i))).collect();
     Judgement {
         verdict,
         other_keepalive: keepalive,

@@ -3,7 +3,7 @@
 use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
-use crate::flow::{KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, Side, Train, Ttls};
+use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train, Ttls};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -259,13 +259,7 @@ fn packet(frame: u64, t: f64) -> PacketRef {
 
 #[test]
 fn keepalive_rule_reads_only_the_probers_log_and_marks() {
-    let probe = |frame, t| Probe {
-        at: packet(frame, t),
-        seq: SeqNumber(5100),
-        len: 0,
-        answered_by: MaybePacket::NONE,
-        reset_by: MaybePacket::NONE,
-    };
+    let probe = |frame, t| Probe::new(packet(frame, t), SeqNumber(5100), 0);
     let mut log = KeepaliveLog {
         probes_sent: 3,
         longest_train: 3,
@@ -293,7 +287,7 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     assert!(!k.gave_up);
     // It reset the connection one interval after the last probe: exactly 3 probes.
     let rst = plain_rst(packet(10, 90.0), 64, 10.0, packet(9, 80.0));
-    let marks = Marks { last_sent: Some(packet(10, 90.0)).into(), rst: Some(Box::new(rst)), ..marks };
+    let marks = Marks { last_sent: Some(packet(10, 90.0)).into(), ..marks }.with_reset(rst);
     let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
 }
