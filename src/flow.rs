@@ -562,6 +562,38 @@ pub struct ResetMark {
     /// The connection's packet before the RST: the one it answered, if any
     /// (the RST itself when it was the first).
     pub follows: PacketRef,
+    /// Whether it has the shape of a host's answer to the peer's packet just
+    /// before it when that host has no connection for it.
+    pub reply: RstReply,
+}
+
+/// The shape of a RST, read against the peer's packet just before it.
+///
+/// A host with no connection for a segment (nothing listening, a socket
+/// gone) answers it at once in a shape the segment fixes (RFC 9293
+/// §3.10.7.1, "If the connection does not exist (CLOSED) ... a reset is
+/// sent"; Linux `tcp_v4_send_reset`, Windows and the BSDs alike):
+/// `<SEQ=SEG.ACK><CTL=RST>` to a segment with ACK, and
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` to one without; with no
+/// receive buffer behind it, its window is 0 (Linux builds the reply from
+/// a zeroed header; BSD `tcp_respond` without a tcpcb sends win 0). A live
+/// socket that aborts sends RST,ACK in its own numbers (Linux
+/// `tcp_send_active_reset`: `TCPHDR_ACK | TCPHDR_RST`), and a BSD one its
+/// receive window (zeek fin_retransmission.pcap, RST 5: window 8201).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RstReply {
+    /// It followed the sender's own packet (or none): it answers nothing.
+    #[default]
+    Unprompted,
+    /// It followed the peer's packet, but not in the shape of a no-socket answer.
+    AfterPeer,
+    /// No ACK flag, window 0, its sequence number the acknowledgment number
+    /// of the peer's segment it follows.
+    ToAcked,
+    /// RST,ACK with window 0 acknowledging exactly the peer's segment it
+    /// follows, from a peer that never sent an ACK: a SYN, or a FIN, NULL or
+    /// Xmas scan probe.
+    ToUnacked,
 }
 
 /// Keepalive probing by one side: nothing (no probe seen, nothing held
@@ -1442,7 +1474,11 @@ fn segment_class(
         peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
     let peer_window_zero = peer.seq.window() == Some(0);
 
-    if len <= 1 && !flags.has_control() {
+    // Probes carry ACK, as every segment of a synchronized connection does
+    // (RFC 9293 §3.10.7.4: "if the ACK bit is off drop the segment"): an
+    // empty segment without it is a NULL scan probe (nDPI tcp_scan.pcapng,
+    // frame 25), sent data for the answer it gets.
+    if len <= 1 && !flags.has_control() && flags.ack() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
         // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the
         // same shape as a keepalive, which is why Wireshark calls it one) or
@@ -1621,6 +1657,7 @@ fn apply(
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
+            reply: rst_reply(peer, seg, silence.previous),
         }));
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
@@ -1641,6 +1678,24 @@ fn apply(
         me.marks.last_ip_id = seg.ip_id;
     }
     me.marks.last_sent.set(at);
+}
+
+/// The shape of the RST `seg` against the peer's packet `previous` (the
+/// connection's packet before it), see [`RstReply`]. The peer's highest
+/// acknowledgment and sequence numbers stand for that packet's: they are
+/// its own unless it was reordered.
+fn rst_reply(peer: &HalfConnection, seg: &Segment, previous: PacketRef) -> RstReply {
+    if peer.marks.last_sent.get() != Some(previous) {
+        return RstReply::Unprompted;
+    }
+    if seg.window != 0 {
+        return RstReply::AfterPeer;
+    }
+    match (seg.flags.ack(), peer.seq.max_ack_sent()) {
+        (false, Some(ack)) if ack == seg.seq => RstReply::ToAcked,
+        (true, None) if peer.seq.next_seq() == Some(seg.ack) => RstReply::ToUnacked,
+        _ => RstReply::AfterPeer,
+    }
 }
 
 fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {

@@ -4,7 +4,7 @@ use crate::findings::middlebox::{names, shorter_than};
 use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
-use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
+use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, RstReply, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
 use crate::time::MinMax;
@@ -480,6 +480,10 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
         ResetCause::PeerLostState if verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst)) => Some(
             "What to do: nothing to tune; the peer restarted (or dropped its connections) and the probe found out. Reconnecting is the remedy.".to_string(),
         ),
+        // Right after traffic: no silence a NAT or firewall could have timed out.
+        ResetCause::PeerLostState if r.idle_before_s < MIN_IDLE_OF_INTEREST_S => Some(
+            "What to do: nothing to tune; the peer no longer had the connection (it restarted, or dropped it without telling its peer). Reconnecting is the remedy.".to_string(),
+        ),
         ResetCause::PeerLostState => Some(format!(
             "What to do: if the peer restarted, nothing to tune (reconnect); if a NAT or firewall between them forgot the idle connection while the peer stayed up, {keep_busy}."
         )),
@@ -572,6 +576,10 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
     let idle =
         if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
     match r.cause {
+        // A closed port answers any segment without ACK so, not only a SYN.
+        ResetCause::Refused if conn.side(r.sender.peer()).marks.syn.is_none() => format!(
+            "Refused: {sender} answered a segment with neither SYN nor ACK (a FIN, NULL or Xmas scan probe) with RST,ACK: the port is closed, or a firewall rejects it (RFC 9293 §3.10.7.1); no connection was ever made."
+        ),
         ResetCause::Refused => format!(
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
@@ -602,6 +610,10 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
                 if r.host_hops == Some(1) { "" } else { "s" },
             )
         }
+        ResetCause::PeerLostState if r.reply == RstReply::ToAcked => format!(
+            "Peer lost the connection: {sender} answered its peer's segment (frame {}){idle} as a host with no connection for it does (RST without ACK, window 0, its sequence number the segment's acknowledgment: RFC 9293 §3.10.7.1): it had rebooted, restarted, or dropped the connection's state.",
+            r.follows.frame
+        ),
         ResetCause::PeerLostState => format!(
             "Peer lost the connection: {sender} answered{idle} with a stateless RST (no timestamp option although the connection negotiated it, or in answer to a keepalive probe): it had rebooted, restarted, or dropped the connection's state."
         ),

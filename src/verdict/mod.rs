@@ -395,7 +395,7 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         let me = conn.side(side);
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
-        Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+        Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, answered_probe))
     } else if conn.handshake_only {
         // Every packet carried SYN and none was a RST: never "open", and
         // nothing a middlebox could have forgotten.
