@@ -523,7 +523,9 @@ impl Marks {
 /// TTL). A host that sends a RST has dropped the connection (RFC 9293
 /// §3.10.7.4), so the RST came from someone else: injected by a middlebox
 /// racing the real host (Weaver, Sommer and Paxson, "Detecting Forged TCP
-/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`).
+/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`) — when the
+/// wire shows a forgery or the receiver carried on too; the verdict
+/// decides (`verdict::judge`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IgnoredReset {
     pub rst: ResetMark,
@@ -565,6 +567,9 @@ pub struct ResetMark {
     /// Whether it has the shape of a host's answer to the peer's packet just
     /// before it when that host has no connection for it.
     pub reply: RstReply,
+    /// The peer's first packet after it that was not a RST: the receiver
+    /// carried on with the connection (see [`IgnoredReset`]).
+    pub receiver_went_on: MaybePacket,
 }
 
 /// The shape of a RST, read against the peer's packet just before it.
@@ -585,14 +590,15 @@ pub enum RstReply {
     /// It followed the sender's own packet (or none): it answers nothing.
     #[default]
     Unprompted,
-    /// It followed the peer's packet, but not in the shape of a no-socket answer.
+    /// It followed the peer's packet, but not in the shape of a no-socket
+    /// answer, or not promptly.
     AfterPeer,
     /// No ACK flag, window 0, its sequence number the acknowledgment number
-    /// of the peer's segment it follows.
+    /// of the peer's segment it follows promptly.
     ToAcked,
     /// RST,ACK with window 0 acknowledging exactly the peer's segment it
-    /// follows, from a peer that never sent an ACK: a SYN, or a FIN, NULL or
-    /// Xmas scan probe.
+    /// follows promptly, from a peer that never sent an ACK: a SYN, or a FIN,
+    /// NULL or Xmas scan probe.
     ToUnacked,
 }
 
@@ -1657,8 +1663,17 @@ fn apply(
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
-            reply: rst_reply(peer, seg, silence.previous),
+            reply: rst_reply(peer, at, seg, silence.previous),
+            receiver_went_on: MaybePacket::NONE,
         }));
+    }
+    // The receiver of the peer's RST carries on: whether that RST was forged
+    // or the peer's own, it did not end the connection here.
+    if !seg.flags.rst() {
+        let peer_rsts = [peer.marks.rst.as_deref_mut(), peer.marks.ignored_rst.as_deref_mut().map(|i| &mut i.rst)];
+        for rst in peer_rsts.into_iter().flatten() {
+            rst.receiver_went_on.set_first(at);
+        }
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
@@ -1680,15 +1695,25 @@ fn apply(
     me.marks.last_sent.set(at);
 }
 
-/// The shape of the RST `seg` against the peer's packet `previous` (the
-/// connection's packet before it), see [`RstReply`]. The peer's highest
+/// An answer goes out as the segment arrives, so it passes the capture
+/// point at most a round trip after the segment did: half a second covers
+/// the longest terrestrial round trips (~300 ms) and a Wi-Fi client waking
+/// from power save (nDPI googledns_android10.pcap: RST 158, 89 ms after
+/// FIN 157). Later, the same shape is no answer: macOS and iOS drop a live
+/// connection with a bare RST, window 0, seq = SND.NXT (nDPI signal.pcap
+/// 168-170; suricata-verify tcp-opt.pcap 42, 1.06 s after the server's
+/// fourth unanswered FIN and 4.0 s after the client's own data).
+const NO_SOCKET_REPLY_WITHIN_S: f64 = 0.5;
+
+/// The shape of the RST `seg` sent at `at` against the peer's packet
+/// `previous` (the connection's packet before it), see [`RstReply`]. The peer's highest
 /// acknowledgment and sequence numbers stand for that packet's: they are
 /// its own unless it was reordered.
-fn rst_reply(peer: &HalfConnection, seg: &Segment, previous: PacketRef) -> RstReply {
+fn rst_reply(peer: &HalfConnection, at: PacketRef, seg: &Segment, previous: PacketRef) -> RstReply {
     if peer.marks.last_sent.get() != Some(previous) {
         return RstReply::Unprompted;
     }
-    if seg.window != 0 {
+    if seg.window != 0 || at.ts.secs_since(previous.ts) > NO_SOCKET_REPLY_WITHIN_S {
         return RstReply::AfterPeer;
     }
     match (seg.flags.ack(), peer.seq.max_ack_sent()) {

@@ -4,7 +4,7 @@ use crate::findings::middlebox::{names, shorter_than};
 use crate::findings::os::{
     LINUX_DEFAULTS, MACOS_DEFAULTS, OsFamily, SettingsOrigin, WINDOWS_DEFAULTS, initial_ttl, os_family, settings_origin,
 };
-use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, RstReply, Side, Unreplied};
+use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
 use crate::report::endpoint;
 use crate::time::MinMax;
@@ -209,10 +209,17 @@ fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
         )
     } else {
         let asked = if n == 0 { "(the capture starts at the SYN-ACK)".to_string() } else { format!("{client}'s SYN") };
-        let mut s = format!(
-            "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
-            h.syn_acks[0].frame
-        );
+        let mut s = if let Some(rst) = h.client_reset {
+            format!(
+                "Never established: {server} answered {asked} with a SYN-ACK (frame {}), and {client} answered that with a RST (frame {}) as a host with no connection for it does (no ACK flag, window 0, its sequence number the SYN-ACK's acknowledgment: RFC 9293 §3.10.7.1): its kernel had no socket for the SYN, which a raw socket sent (a half-open SYN scan: nmap -sS, masscan, zmap), or a connect() that had given up.",
+                h.syn_acks[0].frame, rst.frame
+            )
+        } else {
+            format!(
+                "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
+                h.syn_acks[0].frame
+            )
+        };
         if h.syn_ack_count > 1 {
             s.push_str(&format!(
                 " {server} sent its SYN-ACK {} times ({} s apart), as a listener does until the handshake completes or its limit is reached (Linux net.ipv4.tcp_synack_retries, default 5).",
@@ -610,7 +617,7 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
                 if r.host_hops == Some(1) { "" } else { "s" },
             )
         }
-        ResetCause::PeerLostState if r.reply == RstReply::ToAcked => format!(
+        ResetCause::PeerLostState if r.no_socket_reply => format!(
             "Peer lost the connection: {sender} answered its peer's segment (frame {}){idle} as a host with no connection for it does (RST without ACK, window 0, its sequence number the segment's acknowledgment: RFC 9293 §3.10.7.1): it had rebooted, restarted, or dropped the connection's state.",
             r.follows.frame
         ),

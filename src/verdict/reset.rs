@@ -79,8 +79,9 @@ pub struct ResetFinding {
     /// The last data each side had sent before the RST.
     pub peer_data_before: Option<PacketRef>,
     pub own_data_before: Option<PacketRef>,
-    /// Its shape against the peer's packet it followed: a no-socket answer or not.
-    pub reply: RstReply,
+    /// Peer-lost-state rests on the RST's shape alone: the no-socket answer
+    /// to the peer's segment it follows ([`RstReply::ToAcked`]).
+    pub no_socket_reply: bool,
     /// The connection's packet before it: what it answered, if it answered anything.
     pub follows: PacketRef,
 }
@@ -193,7 +194,7 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
         signs: Vec::new(),
         peer_data_before: rst.peer_payload_before,
         own_data_before: rst.sender_payload_before,
-        reply: rst.reply,
+        no_socket_reply: false,
         follows: rst.follows,
     };
     // REFUSED: the RST is all that came from that side, and it answers a
@@ -259,9 +260,13 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
     // the close is the story (nDPI googledns_android10.pcap, RST 158: the
     // phone answers the server's FIN 157 with it, no socket left).
-    let no_socket = rst.reply == RstReply::ToAcked && me.fin.is_none();
-    if answered_probe || no_socket || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
+    if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
+        return finding;
+    }
+    if rst.reply == RstReply::ToAcked && me.fin.is_none() {
+        finding.cause = ResetCause::PeerLostState;
+        finding.no_socket_reply = true;
         return finding;
     }
     // CLOSED WITH UNREAD DATA. A stack that closes a socket whose receive

@@ -139,6 +139,18 @@ fn a_bare_rst_answering_the_peers_segment_is_a_host_without_the_connection() {
     w.send(47.443, seg(S, FIN | ACK, 1001951235, 2233655244, 0));
     w.send(47.532, seg(C, RST, 2233655000, 0, 0).window(0));
     assert_eq!(verdict_at_end(w, 47.532).reset().unwrap().cause, ResetCause::Abort);
+    // Nor is the same RST a second after the segment: an answer goes out as
+    // the segment arrives. suricata-verify tcp-opt.pcap: the macOS client
+    // leaves the server's FIN and its retransmissions unanswered and resets
+    // 1.06 s after the fourth, 4.0 s after its own data: its own abort.
+    let mut w = Wire::established(1000, 5000);
+    w.send(32.638, seg(C, ACK, 1011, 5101, 31));
+    w.send(32.754, seg(S, ACK, 5101, 1042, 0));
+    for t in [32.755, 33.157, 33.968, 35.577] {
+        w.send(t, seg(S, FIN | ACK, 5101, 1042, 31));
+    }
+    w.send(36.638, seg(C, RST, 1042, 0, 0).window(0));
+    assert_eq!(verdict_at_end(w, 36.638).reset().unwrap().cause, ResetCause::Abort);
     // Nor is one with a receive window behind it: a live connection's
     // (zeek fin_retransmission.pcap, RST 5: window 8201, the server's own
     // SND.NXT, after the client's FIN).
@@ -396,6 +408,7 @@ fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> 
         idle_before_s,
         follows,
         reply: RstReply::Unprompted,
+        receiver_went_on: MaybePacket::NONE,
     }
 }
 
@@ -418,6 +431,7 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
         idle_before_s: 299.997,
         follows: packet(8, 300.0),
         reply: RstReply::AfterPeer,
+        receiver_went_on: MaybePacket::NONE,
     };
     let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
     let me = Marks { syn: Some(packet(2, 0.001)).into(), ttl: Some(Ttls::of(62)), ..Default::default() };
@@ -674,6 +688,40 @@ fn a_rst_its_sender_goes_on_after_was_injected_and_the_connection_goes_on() {
     assert_eq!((r.rst.frame, r.cause), (6, ResetCause::Abort));
     assert_eq!(r.peer_data_before.map(|p| p.frame), Some(4));
     assert_eq!(v.injected.len(), 1);
+}
+
+#[test]
+fn a_rst_its_sender_goes_on_after_stands_without_a_forgery_sign_or_a_receiver_carrying_on() {
+    // zeek modbus-and-non-modbus-p502.pcap, frames 62-66: a stateless
+    // scanner's raw SYN (seq 0), the honeypot's SYN-ACK, the scanner
+    // kernel's bare RST (window 0, seq = the SYN-ACK's ack: no socket for
+    // it, RFC 9293 §3.10.7.1); 15.6 s later its user-space stack sends data
+    // on the dead flow, and the honeypot, which took the RST, answers that
+    // with its own no-socket RST. Same TTL, same IP ID 0: nothing forged,
+    // and the receiver never carried on. Never established: a half-open scan.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 0, 0, 0).ttl(44).ip_id(0));
+    w.send(0.0001, seg(S, SYN | ACK, 3565456408, 1, 0).window(64240).ip_id(0));
+    assert_eq!(w.send(0.117, seg(C, RST, 1, 0, 0).window(0).ttl(44).ip_id(0)), PacketClass::Rst);
+    w.send(15.708, seg(C, ACK, 1, 3565456409, 109).ttl(44).ip_id(0));
+    w.send(15.709, seg(S, RST, 3565456409, 0, 0).window(0).ip_id(0));
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    assert!(v.injected.is_empty(), "{:?}", v.injected);
+    let h = v.handshake().unwrap();
+    assert_eq!(h.client_reset.map(|p| p.frame), Some(3));
+    assert_eq!((h.syn_count, h.syn_ack_count), (1, 1));
+
+    // The same going on, no sign on the RST, but the receiver carries on
+    // with the real host: injected, and the connection goes on.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, RST | ACK, 5101, 1011, 0));
+    w.send(1.01, seg(S, ACK, 5101, 1011, 20));
+    w.send(1.02, seg(C, ACK, 1011, 5121, 0));
+    let v = verdict_at_end(w, 2.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert_eq!(v.injected.len(), 1);
+    assert!(v.injected[0].signs.is_empty());
 }
 
 #[test]
