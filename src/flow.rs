@@ -601,7 +601,9 @@ impl Marks {
 /// TTL). A host that sends a RST has dropped the connection (RFC 9293
 /// §3.10.7.4), so the RST came from someone else: injected by a middlebox
 /// racing the real host (Weaver, Sommer and Paxson, "Detecting Forged TCP
-/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`).
+/// Reset Packets", NDSS 2009; Suricata's `suspected_rst_inject`) — when the
+/// wire shows a forgery or the receiver carried on too; the verdict
+/// decides (`verdict::judge`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IgnoredReset {
     pub rst: ResetMark,
@@ -640,6 +642,42 @@ pub struct ResetMark {
     /// The connection's packet before the RST: the one it answered, if any
     /// (the RST itself when it was the first).
     pub follows: PacketRef,
+    /// Whether it has the shape of a host's answer to the peer's packet just
+    /// before it when that host has no connection for it.
+    pub reply: RstReply,
+    /// The peer's first packet after it that was not a RST: the receiver
+    /// carried on with the connection (see [`IgnoredReset`]).
+    pub receiver_went_on: MaybePacket,
+}
+
+/// The shape of a RST, read against the peer's packet just before it.
+///
+/// A host with no connection for a segment (nothing listening, a socket
+/// gone) answers it at once in a shape the segment fixes (RFC 9293
+/// §3.10.7.1, "If the connection does not exist (CLOSED) ... a reset is
+/// sent"; Linux `tcp_v4_send_reset`, Windows and the BSDs alike):
+/// `<SEQ=SEG.ACK><CTL=RST>` to a segment with ACK, and
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` to one without; with no
+/// receive buffer behind it, its window is 0 (Linux builds the reply from
+/// a zeroed header; BSD `tcp_respond` without a tcpcb sends win 0). A live
+/// socket that aborts sends RST,ACK in its own numbers (Linux
+/// `tcp_send_active_reset`: `TCPHDR_ACK | TCPHDR_RST`), and a BSD one its
+/// receive window (zeek fin_retransmission.pcap, RST 5: window 8201).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RstReply {
+    /// It followed the sender's own packet (or none): it answers nothing.
+    #[default]
+    Unprompted,
+    /// It followed the peer's packet, but not in the shape of a no-socket
+    /// answer, or not promptly.
+    AfterPeer,
+    /// No ACK flag, window 0, its sequence number the acknowledgment number
+    /// of the peer's segment it follows promptly.
+    ToAcked,
+    /// RST,ACK with window 0 acknowledging exactly the peer's segment it
+    /// follows promptly, from a peer that never sent an ACK: a SYN, or a FIN,
+    /// NULL or Xmas scan probe.
+    ToUnacked,
 }
 
 /// Keepalive probing by one side: nothing (no probe seen, nothing held
@@ -1551,7 +1589,11 @@ fn segment_class(
         peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
     let peer_window_zero = peer.seq.window() == Some(0);
 
-    if len <= 1 && !flags.has_control() {
+    // Probes carry ACK, as every segment of a synchronized connection does
+    // (RFC 9293 §3.10.7.4: "if the ACK bit is off drop the segment"): an
+    // empty segment without it is a NULL scan probe (nDPI tcp_scan.pcapng,
+    // frame 25), sent data for the answer it gets.
+    if len <= 1 && !flags.has_control() && flags.ack() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
         // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the
         // same shape as a keepalive, which is why Wireshark calls it one) or
@@ -1732,8 +1774,20 @@ fn apply(
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
+            reply: rst_reply(peer, at, seg, silence.previous),
+            receiver_went_on: MaybePacket::NONE,
         });
         me.marks.rare_mut().rst = Some(reset);
+    }
+    // The receiver of the peer's RST carries on: whether that RST was forged
+    // or the peer's own, it did not end the connection here.
+    if !seg.flags.rst()
+        && let Some(rare) = peer.marks.rare.as_deref_mut()
+    {
+        let peer_rsts = [rare.rst.as_deref_mut(), rare.ignored_rst.as_deref_mut().map(|i| &mut i.rst)];
+        for rst in peer_rsts.into_iter().flatten() {
+            rst.receiver_went_on.set_first(at);
+        }
     }
     if seg.seq_len() > 0 && !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe) {
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
@@ -1753,6 +1807,34 @@ fn apply(
         me.marks.last_ip_id = seg.ip_id;
     }
     me.marks.last_sent.set(at);
+}
+
+/// An answer goes out as the segment arrives, so it passes the capture
+/// point at most a round trip after the segment did: half a second covers
+/// the longest terrestrial round trips (~300 ms) and a Wi-Fi client waking
+/// from power save (nDPI googledns_android10.pcap: RST 158, 89 ms after
+/// FIN 157). Later, the same shape is no answer: macOS and iOS drop a live
+/// connection with a bare RST, window 0, seq = SND.NXT (nDPI signal.pcap
+/// 168-170; suricata-verify tcp-opt.pcap 42, 1.06 s after the server's
+/// fourth unanswered FIN and 4.0 s after the client's own data).
+const NO_SOCKET_REPLY_WITHIN_S: f64 = 0.5;
+
+/// The shape of the RST `seg` sent at `at` against the peer's packet
+/// `previous` (the connection's packet before it), see [`RstReply`]. The peer's highest
+/// acknowledgment and sequence numbers stand for that packet's: they are
+/// its own unless it was reordered.
+fn rst_reply(peer: &HalfConnection, at: PacketRef, seg: &Segment, previous: PacketRef) -> RstReply {
+    if peer.marks.last_sent.get() != Some(previous) {
+        return RstReply::Unprompted;
+    }
+    if seg.window != 0 || at.ts.secs_since(previous.ts) > NO_SOCKET_REPLY_WITHIN_S {
+        return RstReply::AfterPeer;
+    }
+    match (seg.flags.ack(), peer.seq.max_ack_sent()) {
+        (false, Some(ack)) if ack == seg.seq => RstReply::ToAcked,
+        (true, None) if peer.seq.next_seq() == Some(seg.ack) => RstReply::ToUnacked,
+        _ => RstReply::AfterPeer,
+    }
 }
 
 fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {

@@ -294,10 +294,11 @@ fn a_stateless_rst_counts_for_the_path_only_when_it_answered_something() {
     assert_eq!(add_all(&mut paths, stateless(0.001), 60.001, 0), vec![EndReason::Reset]);
     assert_eq!(paths.paths().len(), 1);
     // The same RST after the silence itself, answering nothing: an abort
-    // (however stateless it looks to the reset rule).
+    // (however stateless it looks: the reset rule, too, wants a stateless
+    // RST to follow the peer's packet).
     let conns = stateless(0.0).finish();
     let cause = judge(&conns[0], Timestamp::from_secs_f64(60.0)).reset().map(|r| r.cause);
-    assert_eq!(cause, Some(crate::verdict::ResetCause::PeerLostState));
+    assert_eq!(cause, Some(crate::verdict::ResetCause::Abort));
     let mut paths = PathAggregator::default();
     assert_eq!(add_all(&mut paths, stateless(0.0), 60.0, 0), vec![EndReason::Reset]);
     assert!(paths.paths().is_empty());

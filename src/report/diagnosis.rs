@@ -243,10 +243,17 @@ fn never_established(conn: &Connection, h: &HandshakeFinding) -> String {
         )
     } else {
         let asked = if n == 0 { "(the capture starts at the SYN-ACK)".to_string() } else { format!("{client}'s SYN") };
-        let mut s = format!(
-            "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
-            h.syn_acks[0].frame
-        );
+        let mut s = if let Some(rst) = h.client_reset {
+            format!(
+                "Never established: {server} answered {asked} with a SYN-ACK (frame {}), and {client} answered that with a RST (frame {}) as a host with no connection for it does (no ACK flag, window 0, its sequence number the SYN-ACK's acknowledgment: RFC 9293 §3.10.7.1): its kernel had no socket for the SYN, which a raw socket sent (a half-open SYN scan: nmap -sS, masscan, zmap), or a connect() that had given up.",
+                h.syn_acks[0].frame, rst.frame
+            )
+        } else {
+            format!(
+                "Never established: {server} answered {asked} with a SYN-ACK (frame {}), but {client} never acknowledged it: a SYN scan (the scanner never sends the third packet), a client that gave up, or SYN-ACKs lost on the way back (a firewall in one direction, asymmetric routing).",
+                h.syn_acks[0].frame
+            )
+        };
         if h.syn_ack_count > 1 {
             s.push_str(&format!(
                 " {server} sent its SYN-ACK {} times ({} s apart), as a listener does until the handshake completes or its limit is reached (Linux net.ipv4.tcp_synack_retries, default 5).",
@@ -549,6 +556,10 @@ fn reset_advice(conn: &Connection, verdict: &Judgement, r: &ResetFinding) -> Opt
         ResetCause::PeerLostState if verdict.keepalive().iter().any(|k| k.reset_by_peer == Some(r.rst)) => Some(
             "What to do: nothing to tune; the peer restarted (or dropped its connections) and the probe found out. Reconnecting is the remedy.".to_string(),
         ),
+        // Right after traffic: no silence a NAT or firewall could have timed out.
+        ResetCause::PeerLostState if r.idle_before_s < MIN_IDLE_OF_INTEREST_S => Some(
+            "What to do: nothing to tune; the peer no longer had the connection (it restarted, or dropped it without telling its peer). Reconnecting is the remedy.".to_string(),
+        ),
         ResetCause::PeerLostState => Some(format!(
             "What to do: if the peer restarted, nothing to tune (reconnect); if a NAT or firewall between them forgot the idle connection while the peer stayed up, {keep_busy}."
         )),
@@ -641,6 +652,10 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
     let idle =
         if r.idle_before_s >= 1.0 { format!(" after {} of silence", secs(r.idle_before_s)) } else { String::new() };
     match r.cause {
+        // A closed port answers any segment without ACK so, not only a SYN.
+        ResetCause::Refused if conn.side(r.sender.peer()).marks.syn.is_none() => format!(
+            "Refused: {sender} answered a segment with neither SYN nor ACK (a FIN, NULL or Xmas scan probe) with RST,ACK: the port is closed, or a firewall rejects it (RFC 9293 §3.10.7.1); no connection was ever made."
+        ),
         ResetCause::Refused => format!(
             "Refused: {sender} answered the SYN with RST: nothing listens on that port, or a firewall rejects it."
         ),
@@ -671,6 +686,10 @@ fn reset(conn: &Connection, r: &ResetFinding) -> String {
                 if r.host_hops == Some(1) { "" } else { "s" },
             )
         }
+        ResetCause::PeerLostState if r.no_socket_reply => format!(
+            "Peer lost the connection: {sender} answered its peer's segment (frame {}){idle} as a host with no connection for it does (RST without ACK, window 0, its sequence number the segment's acknowledgment: RFC 9293 §3.10.7.1): it had rebooted, restarted, or dropped the connection's state.",
+            r.follows.frame
+        ),
         ResetCause::PeerLostState => match closed_then_reset(conn, r) {
             // Its own FIN came first: a socket that closed and gave up
             // waiting for its peer's FIN, not a host that lost its state.

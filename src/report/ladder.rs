@@ -285,6 +285,9 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
                 picks.elided.push((last.frame + 1, what, beyond));
             }
         }
+        if let Some(r) = h.client_reset {
+            picks.add(Side::Client, r, Arrow::Rst);
+        }
     }
     if let Some(z) = verdict.zero_window() {
         // The receiver's window closing, then its peer's probes (the flow
@@ -362,6 +365,9 @@ fn ending_words(conn: &Connection, verdict: &Judgement) -> Option<String> {
             Some(format!("still open, {} idle at the capture's end", secs(*idle_at_end_s)))
         }
         Verdict::Open { idle_at_end_s } => Some(format!("nothing more for {}", secs(*idle_at_end_s))),
+        Verdict::NeverEstablished(h) if h.client_reset.is_some() => {
+            Some("the client had no socket for the SYN-ACK".into())
+        }
         Verdict::NeverEstablished(h) if h.syn_ack_count > 0 => Some("the client never ACKed the SYN-ACK".into()),
         Verdict::NeverEstablished(h) if h.client_stopped => Some("no answer; the client stopped trying".into()),
         Verdict::NeverEstablished(_) if conn.dropped.is_none() => Some("no answer by the capture's end".into()),

@@ -807,6 +807,9 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
         for (i, p) in h.syn_acks.iter().enumerate() {
             push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
         }
+        if let Some(r) = h.client_reset {
+            push(&mut out, r, format!("RST from {}: no socket for the SYN-ACK", name(Side::Client)));
+        }
     }
     for i in &verdict.injected {
         push(&mut out, i.rst, format!("RST in the name of {}: injected, ignored", name(i.sender)));

@@ -1,6 +1,7 @@
 //! The handshake rule: a connection that never started. SYNs nobody
 //! answered (a host that is down, a firewall that drops them, a port scan),
-//! or a SYN-ACK the client never acknowledged.
+//! or a SYN-ACK the client never acknowledged (or answered with the RST of
+//! a host with no socket for it: a half-open SYN scan).
 
 use crate::flow::{Marks, PacketRef};
 use crate::time::Timestamp;
@@ -31,6 +32,9 @@ pub struct HandshakeFinding {
     /// the Linux `net.ipv4.tcp_syn_retries` (or per socket TCP_SYNCNT)
     /// that this many SYNs fit, with [`SynSchedule::linear_timeouts`].
     pub syn_retries: Option<u32>,
+    /// The client's RST answering the SYN-ACK as a host with no socket for
+    /// it does ([`RstReply::ToAcked`](crate::flow::RstReply::ToAcked)).
+    pub client_reset: Option<PacketRef>,
 }
 
 /// SYN retransmission gaps: `flat_gaps` gaps of the initial RTO, then each
@@ -128,5 +132,6 @@ pub fn handshake_finding(client: &Marks, server: &Marks, judged_at: Timestamp) -
         last,
         quiet_after_s,
         client_stopped,
+        client_reset: None,
     }
 }

@@ -22,7 +22,7 @@ pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmi
 pub use select::{Ending, Selector, any_matches};
 pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
-use crate::flow::{Connection, PacketRef, ResetMark, Side};
+use crate::flow::{Connection, PacketRef, ResetMark, RstReply, Side};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -366,8 +366,23 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| zero_window_finding(s, conn.side(s).zero_window()?, capture_end))
         .min_by_key(|z| z.since.frame);
 
-    let first_rst: Option<(Side, ResetMark)> =
-        SIDES.into_iter().filter_map(|s| conn.side(s).marks.reset().map(|r| (s, *r))).min_by_key(|(_, r)| r.at.frame);
+    // A RST its sender went on after was injected only when the wire shows
+    // a forgery (Weaver, Sommer and Paxson's signs: TTL, IP ID, numbers) or
+    // the receiver carried on with the real host. Otherwise the one host
+    // may have sent both: a SYN scanner's kernel answers the SYN-ACK with
+    // RST (it has no socket for a raw SYN) and its user-space stack sends
+    // data later (zeek modbus-and-non-modbus-p502.pcap, frames 62-66: RST
+    // 64, data 65 15.6 s later, the honeypot's RST 66). Such a RST stands.
+    let (injected, standing): (Vec<_>, Vec<_>) = SIDES
+        .into_iter()
+        .filter_map(|s| conn.side(s).marks.ignored_reset().map(|i| (injected_reset(s, i), i.rst)))
+        .partition(|(i, rst)| !i.signs.is_empty() || rst.receiver_went_on.is_some());
+    let injected: Vec<InjectedReset> = injected.into_iter().map(|(i, _)| i).collect();
+    let first_rst: Option<(Side, ResetMark)> = SIDES
+        .into_iter()
+        .filter_map(|s| conn.side(s).marks.reset().map(|r| (s, *r)))
+        .chain(standing.into_iter().map(|(i, rst)| (i.sender, rst)))
+        .min_by_key(|(_, r)| r.at.frame);
     let fins = (conn.side(Side::Client).marks.fin.get(), conn.side(Side::Server).marks.fin.get());
     let fin_before_rst = |f: PacketRef| first_rst.is_none_or(|(_, r)| f.frame < r.at.frame);
     let idle_at_end_s = capture_end.secs_since(conn.last.ts).max(0.0);
@@ -389,11 +404,20 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
     {
         let (first_fin_by, last_fin) = if c.frame <= s.frame { (Side::Client, s) } else { (Side::Server, c) };
         Verdict::Closed { first_fin_by, last_fin }
+    } else if let Some((_, rst)) = first_rst.filter(|&(side, rst)| side == Side::Client && answers_syn_ack(conn, &rst))
+    {
+        // The client answered the SYN-ACK as a host with no connection for
+        // it (RFC 9293 §3.10.7.1): its kernel had no socket for the SYN, sent
+        // from a raw socket (a half-open SYN scan: nmap -sS, masscan, zmap),
+        // or by a connect() that had given up. Never established.
+        let mut h = handshake_finding(&conn.side(Side::Client).marks, &conn.side(Side::Server).marks, capture_end);
+        h.client_reset = Some(rst.at);
+        Verdict::NeverEstablished(h)
     } else if let Some((side, rst)) = first_rst {
         let me = conn.side(side);
         let peer = conn.side(side.peer());
         let answered_probe = keepalive.iter().any(|k| k.prober != side && k.reset_by_peer == Some(rst.at));
-        Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, me.counts.packets > 1, answered_probe))
+        Verdict::Reset(reset_finding(side, &rst, &me.marks, &peer.marks, answered_probe))
     } else if conn.handshake_only {
         // Every packet carried SYN and none was a RST: never "open", and
         // nothing a middlebox could have forgotten.
@@ -420,8 +444,6 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         .filter_map(|s| heartbeat_of(s, conn.side(s).small_messages()))
         .min_by_key(|h| conn.side(h.from).small_messages().first.get().map_or(u64::MAX, |p| p.frame));
 
-    let injected =
-        SIDES.into_iter().filter_map(|s| conn.side(s).marks.ignored_reset().map(|i| injected_reset(s, i))).collect();
     Judgement {
         verdict,
         other_keepalive: keepalive,
@@ -431,6 +453,14 @@ pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
         idle,
         injected,
     }
+}
+
+/// Whether the client's RST `rst` is the no-socket answer to the server's
+/// SYN-ACK, before the client had sent any data.
+fn answers_syn_ack(conn: &Connection, rst: &ResetMark) -> bool {
+    rst.reply == RstReply::ToAcked
+        && rst.sender_payload_before.is_none()
+        && conn.side(Side::Server).marks.syns().contains(&rst.follows)
 }
 
 /// The silence before the death and the longest one survived.

@@ -1,7 +1,7 @@
 //! The reset rule: why the RST that ended a connection was sent.
 
 use super::MIN_IDLE_OF_INTEREST_S;
-use crate::flow::{IgnoredReset, Marks, PacketRef, ResetMark, Side};
+use crate::flow::{IgnoredReset, Marks, PacketRef, ResetMark, RstReply, Side};
 use serde::Serialize;
 
 /// Why a RST was sent.
@@ -79,6 +79,11 @@ pub struct ResetFinding {
     /// The last data each side had sent before the RST.
     pub peer_data_before: Option<PacketRef>,
     pub own_data_before: Option<PacketRef>,
+    /// Peer-lost-state rests on the RST's shape alone: the no-socket answer
+    /// to the peer's segment it follows ([`RstReply::ToAcked`]).
+    pub no_socket_reply: bool,
+    /// The connection's packet before it: what it answered, if it answered anything.
+    pub follows: PacketRef,
 }
 
 /// A RST that did not end the connection: its supposed sender went on
@@ -169,18 +174,15 @@ fn hops(ttl: u8) -> u8 {
 }
 
 /// Judges the RST `rst` that `sender` sent. `me` and `peer` are the marks of
-/// the sender and its peer; `sent_other_packets` whether the sender sent
-/// anything but the RST; `answered_probe` whether the RST answered the
+/// the sender and its peer; `answered_probe` whether the RST answered the
 /// peer's keepalive probe.
-pub fn reset_finding(
-    sender: Side,
-    rst: &ResetMark,
-    me: &Marks,
-    peer: &Marks,
-    sent_other_packets: bool,
-    answered_probe: bool,
-) -> ResetFinding {
+pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, answered_probe: bool) -> ResetFinding {
     let idle_before_s = rst.idle_before_s;
+    // Whether the sender had sent anything but RSTs before this one (its
+    // RSTs leave no TTL mark: copies of one RST captured again a hop
+    // further, as `-i any` on a router does, are still only RSTs; nDPI
+    // rtsp.pcap, frames 293-296).
+    let sent_other_packets = rst.sender_ttl_before.is_some();
     let mut finding = ResetFinding {
         sender,
         cause: ResetCause::Abort,
@@ -192,9 +194,16 @@ pub fn reset_finding(
         signs: Vec::new(),
         peer_data_before: rst.peer_payload_before,
         own_data_before: rst.sender_payload_before,
+        no_socket_reply: false,
+        follows: rst.follows,
     };
-    // Refused: the RST answers a SYN (nothing else came from that side).
-    if peer.syn.is_some() && me.syn.is_none() && !sent_other_packets {
+    // REFUSED: the RST is all that came from that side, and it answers a
+    // SYN, or any segment without ACK: a closed port answers a FIN, NULL or
+    // Xmas scan probe with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> as it
+    // answers a SYN (RFC 793 p.65 and RFC 9293 §3.10.7.1: "If the
+    // connection does not exist (CLOSED) ... a reset is sent"; nmap's
+    // FIN/NULL/Xmas scans read a closed port from it). Nothing was established.
+    if !sent_other_packets && ((peer.syn.is_some() && me.syn.is_none()) || rst.reply == RstReply::ToUnacked) {
         finding.cause = ResetCause::Refused;
         return finding;
     }
@@ -235,9 +244,29 @@ pub fn reset_finding(
     let from_the_live_connection = rst.ack.is_some()
         && matches!((rst.ip_id, rst.sender_ip_id_before),
             (Some(id), Some(before)) if id != 0 && before != 0 && id.wrapping_sub(before) <= IP_ID_STEP_MAX);
-    let stateless = negotiated_ts && !rst.has_timestamp && !from_the_live_connection;
+    // And a stateless RST answers something: the peer's packet just before
+    // it. One that follows the sender's own packets answers nothing: its
+    // own stack dropped the connection (nDPI signal.pcap, frames 168-170:
+    // an iPhone's bare RSTs on three idle connections within 32 µs, 13 s
+    // after its own last ACKs, as it changed networks).
+    let answers_peer = rst.reply != RstReply::Unprompted;
+    let stateless = negotiated_ts && !rst.has_timestamp && !from_the_live_connection && answers_peer;
+    // NO SOCKET. A RST without ACK whose sequence number is the ack of the
+    // peer's segment just before it is the answer of a host that has no
+    // connection for that segment (RFC 9293 §3.10.7.1; Linux
+    // tcp_v4_send_reset with no socket); a live socket that aborts sends
+    // RST,ACK (tcp_send_active_reset). Not after the sender's own FIN: a
+    // closed socket answers what arrives after the close the same way
+    // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
+    // the close is the story (nDPI googledns_android10.pcap, RST 158: the
+    // phone answers the server's FIN 157 with it, no socket left).
     if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
+        return finding;
+    }
+    if rst.reply == RstReply::ToAcked && me.fin.is_none() {
+        finding.cause = ResetCause::PeerLostState;
+        finding.no_socket_reply = true;
         return finding;
     }
     // CLOSED WITH UNREAD DATA. A stack that closes a socket whose receive

@@ -3,7 +3,9 @@
 use super::reset::UNREAD_DATA_PROMPT_S;
 use super::*;
 use crate::flow::wire::*;
-use crate::flow::{KeepaliveLog, Marks, PacketClass, PacketRef, Probe, ResetMark, Side, Train, Ttls};
+use crate::flow::{
+    KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, RstReply, Side, Train, Ttls,
+};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -118,6 +120,96 @@ fn rst_to_a_syn_is_refused() {
     w.send(0.0, seg(C, SYN, 1000, 0, 0));
     w.send(0.001, seg(S, RST | ACK, 0, 1001, 0));
     assert_eq!(verdict_at_end(w, 0.001).reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
+fn a_bare_rst_answering_the_peers_segment_is_a_host_without_the_connection() {
+    // nDPI googledns_android10.pcap, stream 4: the capture starts at the
+    // server's FIN; the phone answers at once with RST, no ACK flag, window
+    // 0, seq = the FIN's ack: the reply of a host that has no socket for it
+    // (RFC 9293 §3.10.7.1; Linux tcp_v4_send_reset). No timestamps, no idle.
+    let mut w = Wire::new();
+    w.send(47.443, seg(S, FIN | ACK, 1001951235, 2233655244, 0));
+    assert_eq!(w.send(47.532, seg(C, RST, 2233655244, 0, 0).window(0)), PacketClass::Rst);
+    let v = verdict_at_end(w, 47.532);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::PeerLostState));
+    // Its own numbers (not the FIN's ack) are not that reply: an abort.
+    let mut w = Wire::new();
+    w.send(47.443, seg(S, FIN | ACK, 1001951235, 2233655244, 0));
+    w.send(47.532, seg(C, RST, 2233655000, 0, 0).window(0));
+    assert_eq!(verdict_at_end(w, 47.532).reset().unwrap().cause, ResetCause::Abort);
+    // Nor is the same RST a second after the segment: an answer goes out as
+    // the segment arrives. suricata-verify tcp-opt.pcap: the macOS client
+    // leaves the server's FIN and its retransmissions unanswered and resets
+    // 1.06 s after the fourth, 4.0 s after its own data: its own abort.
+    let mut w = Wire::established(1000, 5000);
+    w.send(32.638, seg(C, ACK, 1011, 5101, 31));
+    w.send(32.754, seg(S, ACK, 5101, 1042, 0));
+    for t in [32.755, 33.157, 33.968, 35.577] {
+        w.send(t, seg(S, FIN | ACK, 5101, 1042, 31));
+    }
+    w.send(36.638, seg(C, RST, 1042, 0, 0).window(0));
+    assert_eq!(verdict_at_end(w, 36.638).reset().unwrap().cause, ResetCause::Abort);
+    // Nor is one with a receive window behind it: a live connection's
+    // (zeek fin_retransmission.pcap, RST 5: window 8201, the server's own
+    // SND.NXT, after the client's FIN).
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 2187051757, 0, 0));
+    w.send(0.305, seg(S, SYN | ACK, 1539553752, 2187051758, 0));
+    w.send(0.307, seg(C, FIN | ACK, 2187051757, 1539553753, 0));
+    w.send(0.610, seg(S, RST, 1539553753, 0, 0).window(8201));
+    assert_eq!(verdict_at_end(w, 0.610).reset().unwrap().cause, ResetCause::Abort);
+}
+
+#[test]
+fn a_bare_rst_that_answers_nothing_is_an_abort_not_a_lost_connection() {
+    // nDPI signal.pcap, streams 2-4: timestamps negotiated, an exchange, the
+    // client's last ACKs; 13 s later the client (iOS, changing networks)
+    // sends a bare RST with window 0 and no timestamp. Nothing came from the
+    // server since: the RST answers nothing, so it is no stateless reply of
+    // a host that lost the connection; its own stack dropped it.
+    let mut w = Wire::new();
+    w.send(1.762, seg(C, SYN, 1000, 0, 0).timestamps());
+    w.send(1.871, seg(S, SYN | ACK, 5000, 1001, 0).timestamps());
+    w.send(1.872, seg(C, ACK, 1001, 5001, 517).timestamps());
+    w.send(2.219, seg(S, ACK, 5001, 1518, 38).timestamps());
+    w.send(2.222, seg(C, ACK, 1518, 5039, 0).timestamps());
+    assert_eq!(w.send(15.248, seg(C, RST, 1518, 0, 0).window(0)), PacketClass::Rst);
+    let v = verdict_at_end(w, 15.248);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::Abort));
+    assert_eq!(v.idle.died_after_s, None, "no idle timeout to blame");
+}
+
+#[test]
+fn fin_null_and_xmas_probes_answered_by_rst_are_refused() {
+    // nDPI tcp_scan.pcapng, streams 4-6: nmap's FIN, NULL and Xmas probes
+    // (no ACK flag) to closed ports, each answered by RST,ACK seq 0, window
+    // 0, ack = SEG.SEQ+SEG.LEN (RFC 793 p.65; RFC 9293 §3.10.7.1): the port
+    // is closed, as a RST to a SYN says.
+    const PSH: u8 = 0x08;
+    const URG: u8 = 0x20;
+    for (flags, seq_len) in [(FIN, 1), (0, 0), (FIN | PSH | URG, 1)] {
+        let mut w = Wire::new();
+        w.send(40.652, seg(C, flags, 4273590571, 0, 0).window(1024));
+        assert_eq!(w.send(40.653, seg(S, RST | ACK, 0, 4273590571 + seq_len, 0).window(0)), PacketClass::Rst);
+        let v = verdict_at_end(w, 40.653);
+        assert_eq!(v.reason(), EndReason::Reset, "flags {flags:#x}");
+        assert_eq!(v.reset().unwrap().cause, ResetCause::Refused, "flags {flags:#x}");
+    }
+}
+
+#[test]
+fn copies_of_a_refusal_captured_twice_are_still_only_a_refusal() {
+    // nDPI rtsp.pcap, frames 289-296: `-i any` on a router captures the
+    // refusal as received (TTL 64) and as forwarded (TTL 63); the copies
+    // differ, so both reach the flow table. The server sent nothing but RSTs.
+    let mut w = Wire::new();
+    w.send(128.836, seg(C, SYN, 439451506, 0, 0).ttl(128));
+    w.send(128.838, seg(S, RST | ACK, 0, 439451507, 0).window(0));
+    w.send(128.838, seg(S, RST | ACK, 0, 439451507, 0).window(0).ttl(63));
+    assert_eq!(verdict_at_end(w, 128.839).reset().unwrap().cause, ResetCause::Refused);
 }
 
 #[test]
@@ -309,6 +401,8 @@ fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> 
         has_timestamp: false,
         idle_before_s,
         follows,
+        reply: RstReply::Unprompted,
+        receiver_went_on: MaybePacket::NONE,
     }
 }
 
@@ -330,16 +424,19 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
         has_timestamp: false,
         idle_before_s: 299.997,
         follows: packet(8, 300.0),
+        reply: RstReply::AfterPeer,
+        receiver_went_on: MaybePacket::NONE,
     };
     let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
     let me = Marks { syn: Some(packet(2, 0.001)).into(), ttl: Some(Ttls::of(62)), ..Default::default() };
-    let r = reset_finding(Side::Server, &rst, &me, &peer, true, false);
+    let r = reset_finding(Side::Server, &rst, &me, &peer, false);
     assert_eq!(r.cause, ResetCause::Middlebox);
     assert_eq!((r.injector_hops, r.host_hops), (Some(0), Some(2)));
     assert_eq!(r.confidence, Some(Confidence::Likely));
     // The RST as the host's only packet, to a SYN: refused.
     let me = Marks { ttl: Some(Ttls::of(64)), ..Default::default() };
-    assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false, false).cause, ResetCause::Refused);
+    let rst = ResetMark { sender_ttl_before: None, sender_ip_id_before: None, ..rst };
+    assert_eq!(reset_finding(Side::Server, &rst, &me, &peer, false).cause, ResetCause::Refused);
 }
 
 #[test]
@@ -585,6 +682,40 @@ fn a_rst_its_sender_goes_on_after_was_injected_and_the_connection_goes_on() {
     assert_eq!((r.rst.frame, r.cause), (6, ResetCause::Abort));
     assert_eq!(r.peer_data_before.map(|p| p.frame), Some(4));
     assert_eq!(v.injected.len(), 1);
+}
+
+#[test]
+fn a_rst_its_sender_goes_on_after_stands_without_a_forgery_sign_or_a_receiver_carrying_on() {
+    // zeek modbus-and-non-modbus-p502.pcap, frames 62-66: a stateless
+    // scanner's raw SYN (seq 0), the honeypot's SYN-ACK, the scanner
+    // kernel's bare RST (window 0, seq = the SYN-ACK's ack: no socket for
+    // it, RFC 9293 §3.10.7.1); 15.6 s later its user-space stack sends data
+    // on the dead flow, and the honeypot, which took the RST, answers that
+    // with its own no-socket RST. Same TTL, same IP ID 0: nothing forged,
+    // and the receiver never carried on. Never established: a half-open scan.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 0, 0, 0).ttl(44).ip_id(0));
+    w.send(0.0001, seg(S, SYN | ACK, 3565456408, 1, 0).window(64240).ip_id(0));
+    assert_eq!(w.send(0.117, seg(C, RST, 1, 0, 0).window(0).ttl(44).ip_id(0)), PacketClass::Rst);
+    w.send(15.708, seg(C, ACK, 1, 3565456409, 109).ttl(44).ip_id(0));
+    w.send(15.709, seg(S, RST, 3565456409, 0, 0).window(0).ip_id(0));
+    let v = verdict_at_end(w, 20.0);
+    assert_eq!(v.reason(), EndReason::NeverEstablished);
+    assert!(v.injected.is_empty(), "{:?}", v.injected);
+    let h = v.handshake().unwrap();
+    assert_eq!(h.client_reset.map(|p| p.frame), Some(3));
+    assert_eq!((h.syn_count, h.syn_ack_count), (1, 1));
+
+    // The same going on, no sign on the RST, but the receiver carries on
+    // with the real host: injected, and the connection goes on.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, RST | ACK, 5101, 1011, 0));
+    w.send(1.01, seg(S, ACK, 5101, 1011, 20));
+    w.send(1.02, seg(C, ACK, 1011, 5121, 0));
+    let v = verdict_at_end(w, 2.0);
+    assert_eq!(v.reason(), EndReason::Open);
+    assert_eq!(v.injected.len(), 1);
+    assert!(v.injected[0].signs.is_empty());
 }
 
 #[test]
