@@ -8,8 +8,11 @@
 //! header is all we need, so such packets still count).
 
 use crate::seq::SeqNumber;
-use etherparse::{Ethernet2HeaderSlice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice};
-use std::net::{IpAddr, SocketAddr};
+use etherparse::{
+    ArpOperation, ArpPacketSlice, EtherType, Ethernet2HeaderSlice, Icmpv6Slice, IpNumber, LaxIpSlice, SingleVlanSlice,
+    TcpOptionElement, TcpSlice,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The link-layer framings tcpka understands, by libpcap DLT value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,10 +134,28 @@ impl Segment {
     }
 }
 
+/// Address resolution on the capture's link (ARP, RFC 826; IPv6 Neighbor
+/// Discovery, RFC 4861 §4.3–4.4): which address someone asked for, and
+/// which host showed it is there. A router that has packets for a host on
+/// its link asks for the host's address before it forwards them; when
+/// nobody answers, it drops them (Linux `neigh_invalidate`), so a capture
+/// on that link sees the questions but never the packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Neighbour {
+    /// "Who has this address?": an ARP request, a Neighbor Solicitation.
+    pub asked_for: Option<IpAddr>,
+    /// The host with this address is on the link: it answered (ARP reply,
+    /// Neighbor Advertisement), announced itself (gratuitous ARP), or asked
+    /// for another host itself.
+    pub present: Option<IpAddr>,
+}
+
 /// The result of decoding one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {
     Tcp(Segment),
+    /// ARP or IPv6 neighbour discovery.
+    Neighbour(Neighbour),
     /// A well-formed packet that is not TCP (or an IP fragment after the first).
     NotTcp,
     /// Too short or inconsistent to read a TCP header from.
@@ -143,6 +164,7 @@ pub enum Decoded {
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_ARP: u16 = 0x0806;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
@@ -155,6 +177,7 @@ const NFULA_PAYLOAD: u16 = 9;
 pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
     match locate(link, frame) {
         Located::Ip(vlan, ip) => decode_ip(vlan, ip),
+        Located::Arp(arp) => decode_arp(arp),
         Located::NotIp => Decoded::NotTcp,
         Located::Malformed => Decoded::Malformed,
     }
@@ -175,6 +198,8 @@ pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
 enum Located<'a> {
     /// The IP packet, behind these VLAN tags.
     Ip(VlanPath, &'a [u8]),
+    /// An ARP packet.
+    Arp(&'a [u8]),
     /// A well-formed frame that carries no IP.
     NotIp,
     Malformed,
@@ -236,6 +261,7 @@ fn locate_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]
     match ether_type {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload),
         ETHERTYPE_PPPOE_SESSION => pppoe(vlan, payload),
+        ETHERTYPE_ARP => Located::Arp(payload),
         _ => Located::NotIp,
     }
 }
@@ -271,6 +297,51 @@ fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// An ARP packet for IPv4 (RFC 826). A request names the address asked for
+/// and, unless it is an ARP probe (RFC 5227 §2.1.1: sender 0.0.0.0), the
+/// asker, who is thereby present; a request for one's own address is an
+/// announcement (RFC 5227 §2.3, "gratuitous ARP"), not a question.
+fn decode_arp(arp: &[u8]) -> Decoded {
+    let Ok(arp) = ArpPacketSlice::from_slice(arp) else {
+        return Decoded::Malformed;
+    };
+    let ipv4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(|a| IpAddr::V4(Ipv4Addr::from(a)));
+    if arp.proto_addr_type() != EtherType::IPV4 {
+        return Decoded::NotTcp;
+    }
+    let (Some(sender), Some(target)) = (ipv4(arp.sender_protocol_addr()), ipv4(arp.target_protocol_addr())) else {
+        return Decoded::Malformed;
+    };
+    let present = Some(sender).filter(|s| !s.is_unspecified());
+    let asked_for = (arp.operation() == ArpOperation::REQUEST && Some(target) != present).then_some(target);
+    Decoded::Neighbour(Neighbour { asked_for, present })
+}
+
+/// An IPv6 Neighbor Solicitation (asks for its target; its source, unless
+/// unspecified as in duplicate address detection, is present) or
+/// Advertisement (its target is present), RFC 4861 §4.3–4.4.
+fn decode_neighbour_discovery(src: Ipv6Addr, icmp: &[u8]) -> Decoded {
+    const NEIGHBOR_SOLICITATION: u8 = 135;
+    const NEIGHBOR_ADVERTISEMENT: u8 = 136;
+    let Ok(icmp) = Icmpv6Slice::from_slice(icmp) else {
+        return Decoded::Malformed;
+    };
+    // Both carry the target address right after the 4 reserved (or flag)
+    // bytes that end the 8-byte ICMPv6 header (RFC 4861 §4.3, §4.4).
+    let Some(target) = icmp.payload().get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+        return Decoded::NotTcp;
+    };
+    let target = IpAddr::V6(Ipv6Addr::from(target));
+    let src = Some(IpAddr::V6(src)).filter(|s| !s.is_unspecified());
+    match icmp.type_u8() {
+        NEIGHBOR_SOLICITATION => {
+            Decoded::Neighbour(Neighbour { asked_for: Some(target).filter(|&t| Some(t) != src), present: src })
+        }
+        NEIGHBOR_ADVERTISEMENT => Decoded::Neighbour(Neighbour { asked_for: None, present: Some(target) }),
+        _ => Decoded::NotTcp,
+    }
+}
+
 fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
     let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
         return Decoded::Malformed;
@@ -295,6 +366,12 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
             (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), h.hop_limit(), None, declared, v6.payload())
         }
     };
+    if payload.ip_number == IpNumber::IPV6_ICMP
+        && !payload.fragmented
+        && let IpAddr::V6(src) = src_ip
+    {
+        return decode_neighbour_discovery(src, payload.payload);
+    }
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
         return Decoded::NotTcp;
     }
@@ -464,6 +541,64 @@ mod tests {
         assert_eq!(decode(LinkKind::Ethernet, &[0u8; 5]), Decoded::Malformed);
         let frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
         assert_eq!(decode(LinkKind::Ethernet, &frame[..14 + 20 + 8]), Decoded::Malformed);
+    }
+
+    #[test]
+    fn arp_tells_who_is_asked_for_and_who_is_present() {
+        use crate::testkit::arp;
+        let ip = |a: [u8; 4]| Some(IpAddr::from(a));
+        // The router asks for the phone: the phone asked for, the router present.
+        let ask = decode(LinkKind::Ethernet, &arp(false, [192, 168, 2, 1], [192, 168, 2, 17]));
+        assert_eq!(
+            ask,
+            Decoded::Neighbour(Neighbour { asked_for: ip([192, 168, 2, 17]), present: ip([192, 168, 2, 1]) })
+        );
+        // The phone answers.
+        let reply = decode(LinkKind::Ethernet, &arp(true, [192, 168, 2, 17], [192, 168, 2, 1]));
+        assert_eq!(reply, Decoded::Neighbour(Neighbour { asked_for: None, present: ip([192, 168, 2, 17]) }));
+        // A gratuitous ARP announces; an ARP probe (sender 0.0.0.0) asks for nobody present.
+        let announce = decode(LinkKind::Ethernet, &arp(false, [192, 168, 2, 17], [192, 168, 2, 17]));
+        assert_eq!(announce, Decoded::Neighbour(Neighbour { asked_for: None, present: ip([192, 168, 2, 17]) }));
+        let probe = decode(LinkKind::Ethernet, &arp(false, [0, 0, 0, 0], [192, 168, 2, 17]));
+        assert_eq!(probe, Decoded::Neighbour(Neighbour { asked_for: ip([192, 168, 2, 17]), present: None }));
+        // Behind a VLAN tag, and in a Linux cooked capture, the same.
+        let frame = arp(false, [192, 168, 2, 1], [192, 168, 2, 17]);
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 7]);
+        tagged.extend_from_slice(&frame[12..]);
+        assert_eq!(decode(LinkKind::Ethernet, &tagged), ask);
+        let mut sll = vec![0, 1, 0, 1, 0, 6, 3, 3, 3, 3, 3, 3, 0, 0, 0x08, 0x06];
+        sll.extend_from_slice(&frame[14..]);
+        assert_eq!(decode(LinkKind::LinuxSll, &sll), ask);
+        // Cut short: malformed, not a question.
+        assert_eq!(decode(LinkKind::Ethernet, &frame[..20]), Decoded::Malformed);
+    }
+
+    #[test]
+    fn neighbour_discovery_tells_who_is_asked_for_and_who_is_present() {
+        let router: Ipv6Addr = "fe80::1".parse().unwrap();
+        let phone: Ipv6Addr = "fe80::17".parse().unwrap();
+        let icmp = |kind: u8, src: Ipv6Addr, target: Ipv6Addr| {
+            // RFC 4861 §4.3/§4.4: after the header's 4 reserved (or flag) bytes, the target.
+            let mut out = Vec::new();
+            PacketBuilder::ipv6(src.octets(), [0xff; 16], 255)
+                .icmpv6_raw(kind, 0, [0; 4])
+                .write(&mut out, &target.octets())
+                .unwrap();
+            out
+        };
+        let solicitation = decode(LinkKind::RawIp, &icmp(135, router, phone));
+        assert_eq!(
+            solicitation,
+            Decoded::Neighbour(Neighbour { asked_for: Some(phone.into()), present: Some(router.into()) })
+        );
+        // Duplicate address detection asks from the unspecified address.
+        let dad = decode(LinkKind::RawIp, &icmp(135, Ipv6Addr::UNSPECIFIED, phone));
+        assert_eq!(dad, Decoded::Neighbour(Neighbour { asked_for: Some(phone.into()), present: None }));
+        let advertisement = decode(LinkKind::RawIp, &icmp(136, phone, phone));
+        assert_eq!(advertisement, Decoded::Neighbour(Neighbour { asked_for: None, present: Some(phone.into()) }));
+        // Other ICMPv6 (an echo request) is just not TCP.
+        assert_eq!(decode(LinkKind::RawIp, &icmp(128, phone, router)), Decoded::NotTcp);
     }
 
     #[test]
