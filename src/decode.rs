@@ -176,7 +176,7 @@ const NFULA_PAYLOAD: u16 = 9;
 /// Decodes one captured frame of the given framing.
 pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
     match locate(link, frame) {
-        Located::Ip(vlan, ip) => decode_ip(vlan, ip),
+        Located::Ip(vlan, ip, wire_len) => decode_ip(vlan, ip, wire_len),
         Located::Arp(arp) => decode_arp(arp),
         Located::NotIp => Decoded::NotTcp,
         Located::Malformed => Decoded::Malformed,
@@ -188,7 +188,7 @@ pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
 /// for comparing two frames byte for byte. Only asked of the few frames the
 /// duplicate check cannot tell by their IP identification.
 pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
-    let Located::Ip(_, ip) = locate(link, frame) else { return None };
+    let Located::Ip(_, ip, _) = locate(link, frame) else { return None };
     let (ip, _) = LaxIpSlice::from_slice(ip).ok()?;
     let payload = ip.payload();
     (payload.ip_number == IpNumber::TCP && !payload.fragmented).then_some(payload.payload)
@@ -196,8 +196,9 @@ pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
 
 /// Where a frame's IP packet is.
 enum Located<'a> {
-    /// The IP packet, behind these VLAN tags.
-    Ip(VlanPath, &'a [u8]),
+    /// The IP packet, behind these VLAN tags; with its length on the wire
+    /// when the link layer states it (PPPoE), which bounds the IP header's.
+    Ip(VlanPath, &'a [u8], Option<usize>),
     /// An ARP packet.
     Arp(&'a [u8]),
     /// A well-formed frame that carries no IP.
@@ -217,15 +218,15 @@ fn locate(link: LinkKind, frame: &[u8]) -> Located<'_> {
             Some(p) if frame.len() >= 20 => locate_ether_type(VlanPath::default(), be16(p), &frame[20..]),
             _ => Located::Malformed,
         },
-        LinkKind::RawIp => Located::Ip(VlanPath::default(), frame),
+        LinkKind::RawIp => Located::Ip(VlanPath::default(), frame, None),
         // The address family tells IPv4 from IPv6, but so does the IP version
         // nibble, which does not depend on the capturing host's byte order.
         LinkKind::Null | LinkKind::Loop => match frame.get(4..) {
-            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            Some(ip) => Located::Ip(VlanPath::default(), ip, None),
             None => Located::Malformed,
         },
         LinkKind::Nflog => match nflog_payload(frame) {
-            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            Some(ip) => Located::Ip(VlanPath::default(), ip, None),
             None => Located::NotIp,
         },
     }
@@ -259,20 +260,34 @@ fn locate_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]
         payload = tag.payload_slice();
     }
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload, None),
         ETHERTYPE_PPPOE_SESSION => pppoe(vlan, payload),
         ETHERTYPE_ARP => Located::Arp(payload),
         _ => Located::NotIp,
     }
 }
 
-/// PPPoE session stage (RFC 2516): a 6-byte header, then the 2-byte PPP protocol.
+/// PPPoE session stage (RFC 2516 §4): a 6-byte header whose LENGTH field
+/// counts the PPPoE payload, then the 2-byte PPP protocol and the packet.
+///
+/// The LENGTH is where the PPP packet ends on the wire, whatever the IP
+/// header claims: Wireshark hands PPP a buffer cut at it (packet-pppoe.c,
+/// `dissect_pppoes`: `reported_length` capped at `reported_payload_length`)
+/// and flags an IP total length past it ("IPv4 total length exceeds packet
+/// length"), and TCP then counts only the bytes inside it. zeek's
+/// pppoe-over-qinq.pcap has ACKs (frames 19, 33, 41, 47, 63, 81) whose
+/// PPPoE LENGTH is 42 (IP 40 bytes: headers only) but whose IP total
+/// length says 46: six bytes of data that are not there.
 fn pppoe(vlan: VlanPath, payload: &[u8]) -> Located<'_> {
-    let Some(proto) = payload.get(6..8) else {
+    let (Some(length), Some(proto)) = (payload.get(4..6), payload.get(6..8)) else {
+        return Located::Malformed;
+    };
+    let Some(ip_len) = usize::from(be16(length)).checked_sub(2) else {
         return Located::Malformed;
     };
     match be16(proto) {
-        PPP_IPV4 | PPP_IPV6 => Located::Ip(vlan, &payload[8..]),
+        // What the capture holds of the packet, without the link's padding after it.
+        PPP_IPV4 | PPP_IPV6 => Located::Ip(vlan, &payload[8..payload.len().min(8 + ip_len)], Some(ip_len)),
         _ => Located::NotIp,
     }
 }
@@ -342,11 +357,13 @@ fn decode_neighbour_discovery(src: Ipv6Addr, icmp: &[u8]) -> Decoded {
     }
 }
 
-fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
+/// `wire_len`: the IP packet's length on the wire, when the link layer
+/// states it (see [`pppoe`]); the IP header's length counts only within it.
+fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
     let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
         return Decoded::Malformed;
     };
-    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, payload) = match &ip {
+    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, ip_header_len, payload) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let header_len = usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
@@ -357,13 +374,16 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
                 h.ttl(),
                 Some(h.identification()),
                 declared,
+                header_len,
                 v4.payload(),
             )
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let declared = usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), h.hop_limit(), None, declared, v6.payload())
+            let extensions = v6.extensions().slice().len();
+            let declared = usize::from(h.payload_length()).checked_sub(extensions);
+            let (src, dst) = (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()));
+            (src, dst, h.hop_limit(), None, declared, 40 + extensions, v6.payload())
         }
     };
     if payload.ip_number == IpNumber::IPV6_ICMP
@@ -384,6 +404,8 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
         Some(0) | None => payload.payload.len(),
         Some(n) => n,
     };
+    // Never past where the link layer says the packet ends.
+    let ip_payload_len = wire_len.map_or(ip_payload_len, |w| ip_payload_len.min(w.saturating_sub(ip_header_len)));
     let payload_len = ip_payload_len.saturating_sub(header_len) as u32;
 
     let mut has_timestamp = false;
@@ -475,6 +497,45 @@ mod tests {
         let frame = ipv4_frame(TcpFlags::ACK, 1, 1, &[7u8; 1000]);
         let cut = &frame[..14 + 20 + 20 + 10];
         assert_eq!(tcp(decode(LinkKind::Ethernet, cut)).payload_len, 1000);
+    }
+
+    /// `frame`'s IP packet in a PPPoE session frame whose LENGTH field says `length`.
+    fn pppoe_frame(frame: &[u8], length: u16) -> Vec<u8> {
+        let mut out = frame[..12].to_vec();
+        out.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(&PPP_IPV4.to_be_bytes());
+        out.extend_from_slice(&frame[14..]);
+        out
+    }
+
+    #[test]
+    fn pppoe_length_bounds_the_ip_packet_as_in_wireshark() {
+        let ack = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
+        let data = ipv4_frame(TcpFlags::ACK, 1, 1, b"hello");
+        // Lengths that agree: the payload, also when the capture cut it off.
+        let whole = pppoe_frame(&data, 2 + 45);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &whole)).payload_len, 5);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &whole[..whole.len() - 3])).payload_len, 5);
+        // zeek pppoe-over-qinq.pcap frame 81: PPPoE says 42 (40 bytes of
+        // IP: the headers), the IP total length 46, and 6 bytes follow in
+        // the frame. Wireshark counts no data ("IPv4 total length exceeds
+        // packet length (40 bytes)"), and neither does tcpka.
+        let mut bogus = data[..14 + 20 + 20].to_vec();
+        bogus[16..18].copy_from_slice(&46u16.to_be_bytes());
+        bogus.extend_from_slice(&[0; 6]);
+        let frame = pppoe_frame(&bogus, 42);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &frame)).payload_len, 0);
+        // A LENGTH that ends the packet 3 bytes into its 5 bytes of data: 2 bytes.
+        let mut cut = pppoe_frame(&data, 2 + 42);
+        cut.extend_from_slice(&[0xaa; 8]);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &cut)).payload_len, 2);
+        // A pure ACK padded after its PPPoE payload: the padding is no data.
+        let mut padded = pppoe_frame(&ack, 42);
+        padded.extend_from_slice(&[0xaa; 8]);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &padded)).payload_len, 0);
+        // A LENGTH too short to hold the PPP protocol is no packet.
+        assert_eq!(decode(LinkKind::Ethernet, &pppoe_frame(&ack, 1)), Decoded::Malformed);
     }
 
     #[test]
