@@ -8,8 +8,11 @@
 //! header is all we need, so such packets still count).
 
 use crate::seq::SeqNumber;
-use etherparse::{Ethernet2HeaderSlice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice};
-use std::net::{IpAddr, SocketAddr};
+use etherparse::{
+    ArpOperation, ArpPacketSlice, EtherType, Ethernet2HeaderSlice, Icmpv6Slice, IpNumber, LaxIpSlice, SingleVlanSlice,
+    TcpOptionElement, TcpSlice,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The link-layer framings tcpka understands, by libpcap DLT value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,10 +134,28 @@ impl Segment {
     }
 }
 
+/// Address resolution on the capture's link (ARP, RFC 826; IPv6 Neighbor
+/// Discovery, RFC 4861 §4.3–4.4): which address someone asked for, and
+/// which host showed it is there. A router that has packets for a host on
+/// its link asks for the host's address before it forwards them; when
+/// nobody answers, it drops them (Linux `neigh_invalidate`), so a capture
+/// on that link sees the questions but never the packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Neighbour {
+    /// "Who has this address?": an ARP request, a Neighbor Solicitation.
+    pub asked_for: Option<IpAddr>,
+    /// The host with this address is on the link: it answered (ARP reply,
+    /// Neighbor Advertisement), announced itself (gratuitous ARP), or asked
+    /// for another host itself.
+    pub present: Option<IpAddr>,
+}
+
 /// The result of decoding one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {
     Tcp(Segment),
+    /// ARP or IPv6 neighbour discovery.
+    Neighbour(Neighbour),
     /// A well-formed packet that is not TCP (or an IP fragment after the first).
     NotTcp,
     /// Too short or inconsistent to read a TCP header from.
@@ -143,6 +164,7 @@ pub enum Decoded {
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_ARP: u16 = 0x0806;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
@@ -154,7 +176,8 @@ const NFULA_PAYLOAD: u16 = 9;
 /// Decodes one captured frame of the given framing.
 pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
     match locate(link, frame) {
-        Located::Ip(vlan, ip) => decode_ip(vlan, ip),
+        Located::Ip(vlan, ip, wire_len) => decode_ip(vlan, ip, wire_len),
+        Located::Arp(arp) => decode_arp(arp),
         Located::NotIp => Decoded::NotTcp,
         Located::Malformed => Decoded::Malformed,
     }
@@ -165,7 +188,7 @@ pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
 /// for comparing two frames byte for byte. Only asked of the few frames the
 /// duplicate check cannot tell by their IP identification.
 pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
-    let Located::Ip(_, ip) = locate(link, frame) else { return None };
+    let Located::Ip(_, ip, _) = locate(link, frame) else { return None };
     let (ip, _) = LaxIpSlice::from_slice(ip).ok()?;
     let payload = ip.payload();
     (payload.ip_number == IpNumber::TCP && !payload.fragmented).then_some(payload.payload)
@@ -173,8 +196,11 @@ pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
 
 /// Where a frame's IP packet is.
 enum Located<'a> {
-    /// The IP packet, behind these VLAN tags.
-    Ip(VlanPath, &'a [u8]),
+    /// The IP packet, behind these VLAN tags; with its length on the wire
+    /// when the link layer states it (PPPoE), which bounds the IP header's.
+    Ip(VlanPath, &'a [u8], Option<usize>),
+    /// An ARP packet.
+    Arp(&'a [u8]),
     /// A well-formed frame that carries no IP.
     NotIp,
     Malformed,
@@ -192,15 +218,15 @@ fn locate(link: LinkKind, frame: &[u8]) -> Located<'_> {
             Some(p) if frame.len() >= 20 => locate_ether_type(VlanPath::default(), be16(p), &frame[20..]),
             _ => Located::Malformed,
         },
-        LinkKind::RawIp => Located::Ip(VlanPath::default(), frame),
+        LinkKind::RawIp => Located::Ip(VlanPath::default(), frame, None),
         // The address family tells IPv4 from IPv6, but so does the IP version
         // nibble, which does not depend on the capturing host's byte order.
         LinkKind::Null | LinkKind::Loop => match frame.get(4..) {
-            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            Some(ip) => Located::Ip(VlanPath::default(), ip, None),
             None => Located::Malformed,
         },
         LinkKind::Nflog => match nflog_payload(frame) {
-            Some(ip) => Located::Ip(VlanPath::default(), ip),
+            Some(ip) => Located::Ip(VlanPath::default(), ip, None),
             None => Located::NotIp,
         },
     }
@@ -234,19 +260,34 @@ fn locate_ether_type(mut vlan: VlanPath, mut ether_type: u16, mut payload: &[u8]
         payload = tag.payload_slice();
     }
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Located::Ip(vlan, payload, None),
         ETHERTYPE_PPPOE_SESSION => pppoe(vlan, payload),
+        ETHERTYPE_ARP => Located::Arp(payload),
         _ => Located::NotIp,
     }
 }
 
-/// PPPoE session stage (RFC 2516): a 6-byte header, then the 2-byte PPP protocol.
+/// PPPoE session stage (RFC 2516 §4): a 6-byte header whose LENGTH field
+/// counts the PPPoE payload, then the 2-byte PPP protocol and the packet.
+///
+/// The LENGTH is where the PPP packet ends on the wire, whatever the IP
+/// header claims: Wireshark hands PPP a buffer cut at it (packet-pppoe.c,
+/// `dissect_pppoes`: `reported_length` capped at `reported_payload_length`)
+/// and flags an IP total length past it ("IPv4 total length exceeds packet
+/// length"), and TCP then counts only the bytes inside it. zeek's
+/// pppoe-over-qinq.pcap has ACKs (frames 19, 33, 41, 47, 63, 81) whose
+/// PPPoE LENGTH is 42 (IP 40 bytes: headers only) but whose IP total
+/// length says 46: six bytes of data that are not there.
 fn pppoe(vlan: VlanPath, payload: &[u8]) -> Located<'_> {
-    let Some(proto) = payload.get(6..8) else {
+    let (Some(length), Some(proto)) = (payload.get(4..6), payload.get(6..8)) else {
+        return Located::Malformed;
+    };
+    let Some(ip_len) = usize::from(be16(length)).checked_sub(2) else {
         return Located::Malformed;
     };
     match be16(proto) {
-        PPP_IPV4 | PPP_IPV6 => Located::Ip(vlan, &payload[8..]),
+        // What the capture holds of the packet, without the link's padding after it.
+        PPP_IPV4 | PPP_IPV6 => Located::Ip(vlan, &payload[8..payload.len().min(8 + ip_len)], Some(ip_len)),
         _ => Located::NotIp,
     }
 }
@@ -271,11 +312,58 @@ fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
     None
 }
 
-fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
+/// An ARP packet for IPv4 (RFC 826). A request names the address asked for
+/// and, unless it is an ARP probe (RFC 5227 §2.1.1: sender 0.0.0.0), the
+/// asker, who is thereby present; a request for one's own address is an
+/// announcement (RFC 5227 §2.3, "gratuitous ARP"), not a question.
+fn decode_arp(arp: &[u8]) -> Decoded {
+    let Ok(arp) = ArpPacketSlice::from_slice(arp) else {
+        return Decoded::Malformed;
+    };
+    let ipv4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(|a| IpAddr::V4(Ipv4Addr::from(a)));
+    if arp.proto_addr_type() != EtherType::IPV4 {
+        return Decoded::NotTcp;
+    }
+    let (Some(sender), Some(target)) = (ipv4(arp.sender_protocol_addr()), ipv4(arp.target_protocol_addr())) else {
+        return Decoded::Malformed;
+    };
+    let present = Some(sender).filter(|s| !s.is_unspecified());
+    let asked_for = (arp.operation() == ArpOperation::REQUEST && Some(target) != present).then_some(target);
+    Decoded::Neighbour(Neighbour { asked_for, present })
+}
+
+/// An IPv6 Neighbor Solicitation (asks for its target; its source, unless
+/// unspecified as in duplicate address detection, is present) or
+/// Advertisement (its target is present), RFC 4861 §4.3–4.4.
+fn decode_neighbour_discovery(src: Ipv6Addr, icmp: &[u8]) -> Decoded {
+    const NEIGHBOR_SOLICITATION: u8 = 135;
+    const NEIGHBOR_ADVERTISEMENT: u8 = 136;
+    let Ok(icmp) = Icmpv6Slice::from_slice(icmp) else {
+        return Decoded::Malformed;
+    };
+    // Both carry the target address right after the 4 reserved (or flag)
+    // bytes that end the 8-byte ICMPv6 header (RFC 4861 §4.3, §4.4).
+    let Some(target) = icmp.payload().get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+        return Decoded::NotTcp;
+    };
+    let target = IpAddr::V6(Ipv6Addr::from(target));
+    let src = Some(IpAddr::V6(src)).filter(|s| !s.is_unspecified());
+    match icmp.type_u8() {
+        NEIGHBOR_SOLICITATION => {
+            Decoded::Neighbour(Neighbour { asked_for: Some(target).filter(|&t| Some(t) != src), present: src })
+        }
+        NEIGHBOR_ADVERTISEMENT => Decoded::Neighbour(Neighbour { asked_for: None, present: Some(target) }),
+        _ => Decoded::NotTcp,
+    }
+}
+
+/// `wire_len`: the IP packet's length on the wire, when the link layer
+/// states it (see [`pppoe`]); the IP header's length counts only within it.
+fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
     let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
         return Decoded::Malformed;
     };
-    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, payload) = match &ip {
+    let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, ip_header_len, payload) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let header_len = usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
@@ -286,15 +374,24 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
                 h.ttl(),
                 Some(h.identification()),
                 declared,
+                header_len,
                 v4.payload(),
             )
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let declared = usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), h.hop_limit(), None, declared, v6.payload())
+            let extensions = v6.extensions().slice().len();
+            let declared = usize::from(h.payload_length()).checked_sub(extensions);
+            let (src, dst) = (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()));
+            (src, dst, h.hop_limit(), None, declared, 40 + extensions, v6.payload())
         }
     };
+    if payload.ip_number == IpNumber::IPV6_ICMP
+        && !payload.fragmented
+        && let IpAddr::V6(src) = src_ip
+    {
+        return decode_neighbour_discovery(src, payload.payload);
+    }
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
         return Decoded::NotTcp;
     }
@@ -307,6 +404,8 @@ fn decode_ip(vlan: VlanPath, ip: &[u8]) -> Decoded {
         Some(0) | None => payload.payload.len(),
         Some(n) => n,
     };
+    // Never past where the link layer says the packet ends.
+    let ip_payload_len = wire_len.map_or(ip_payload_len, |w| ip_payload_len.min(w.saturating_sub(ip_header_len)));
     let payload_len = ip_payload_len.saturating_sub(header_len) as u32;
 
     let mut has_timestamp = false;
@@ -400,6 +499,45 @@ mod tests {
         assert_eq!(tcp(decode(LinkKind::Ethernet, cut)).payload_len, 1000);
     }
 
+    /// `frame`'s IP packet in a PPPoE session frame whose LENGTH field says `length`.
+    fn pppoe_frame(frame: &[u8], length: u16) -> Vec<u8> {
+        let mut out = frame[..12].to_vec();
+        out.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(&PPP_IPV4.to_be_bytes());
+        out.extend_from_slice(&frame[14..]);
+        out
+    }
+
+    #[test]
+    fn pppoe_length_bounds_the_ip_packet_as_in_wireshark() {
+        let ack = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
+        let data = ipv4_frame(TcpFlags::ACK, 1, 1, b"hello");
+        // Lengths that agree: the payload, also when the capture cut it off.
+        let whole = pppoe_frame(&data, 2 + 45);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &whole)).payload_len, 5);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &whole[..whole.len() - 3])).payload_len, 5);
+        // zeek pppoe-over-qinq.pcap frame 81: PPPoE says 42 (40 bytes of
+        // IP: the headers), the IP total length 46, and 6 bytes follow in
+        // the frame. Wireshark counts no data ("IPv4 total length exceeds
+        // packet length (40 bytes)"), and neither does tcpka.
+        let mut bogus = data[..14 + 20 + 20].to_vec();
+        bogus[16..18].copy_from_slice(&46u16.to_be_bytes());
+        bogus.extend_from_slice(&[0; 6]);
+        let frame = pppoe_frame(&bogus, 42);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &frame)).payload_len, 0);
+        // A LENGTH that ends the packet 3 bytes into its 5 bytes of data: 2 bytes.
+        let mut cut = pppoe_frame(&data, 2 + 42);
+        cut.extend_from_slice(&[0xaa; 8]);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &cut)).payload_len, 2);
+        // A pure ACK padded after its PPPoE payload: the padding is no data.
+        let mut padded = pppoe_frame(&ack, 42);
+        padded.extend_from_slice(&[0xaa; 8]);
+        assert_eq!(tcp(decode(LinkKind::Ethernet, &padded)).payload_len, 0);
+        // A LENGTH too short to hold the PPP protocol is no packet.
+        assert_eq!(decode(LinkKind::Ethernet, &pppoe_frame(&ack, 1)), Decoded::Malformed);
+    }
+
     #[test]
     fn reads_qinq_vlan_ids() {
         let frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"x");
@@ -464,6 +602,64 @@ mod tests {
         assert_eq!(decode(LinkKind::Ethernet, &[0u8; 5]), Decoded::Malformed);
         let frame = ipv4_frame(TcpFlags::ACK, 1, 1, b"");
         assert_eq!(decode(LinkKind::Ethernet, &frame[..14 + 20 + 8]), Decoded::Malformed);
+    }
+
+    #[test]
+    fn arp_tells_who_is_asked_for_and_who_is_present() {
+        use crate::testkit::arp;
+        let ip = |a: [u8; 4]| Some(IpAddr::from(a));
+        // The router asks for the phone: the phone asked for, the router present.
+        let ask = decode(LinkKind::Ethernet, &arp(false, [192, 168, 2, 1], [192, 168, 2, 17]));
+        assert_eq!(
+            ask,
+            Decoded::Neighbour(Neighbour { asked_for: ip([192, 168, 2, 17]), present: ip([192, 168, 2, 1]) })
+        );
+        // The phone answers.
+        let reply = decode(LinkKind::Ethernet, &arp(true, [192, 168, 2, 17], [192, 168, 2, 1]));
+        assert_eq!(reply, Decoded::Neighbour(Neighbour { asked_for: None, present: ip([192, 168, 2, 17]) }));
+        // A gratuitous ARP announces; an ARP probe (sender 0.0.0.0) asks for nobody present.
+        let announce = decode(LinkKind::Ethernet, &arp(false, [192, 168, 2, 17], [192, 168, 2, 17]));
+        assert_eq!(announce, Decoded::Neighbour(Neighbour { asked_for: None, present: ip([192, 168, 2, 17]) }));
+        let probe = decode(LinkKind::Ethernet, &arp(false, [0, 0, 0, 0], [192, 168, 2, 17]));
+        assert_eq!(probe, Decoded::Neighbour(Neighbour { asked_for: ip([192, 168, 2, 17]), present: None }));
+        // Behind a VLAN tag, and in a Linux cooked capture, the same.
+        let frame = arp(false, [192, 168, 2, 1], [192, 168, 2, 17]);
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 7]);
+        tagged.extend_from_slice(&frame[12..]);
+        assert_eq!(decode(LinkKind::Ethernet, &tagged), ask);
+        let mut sll = vec![0, 1, 0, 1, 0, 6, 3, 3, 3, 3, 3, 3, 0, 0, 0x08, 0x06];
+        sll.extend_from_slice(&frame[14..]);
+        assert_eq!(decode(LinkKind::LinuxSll, &sll), ask);
+        // Cut short: malformed, not a question.
+        assert_eq!(decode(LinkKind::Ethernet, &frame[..20]), Decoded::Malformed);
+    }
+
+    #[test]
+    fn neighbour_discovery_tells_who_is_asked_for_and_who_is_present() {
+        let router: Ipv6Addr = "fe80::1".parse().unwrap();
+        let phone: Ipv6Addr = "fe80::17".parse().unwrap();
+        let icmp = |kind: u8, src: Ipv6Addr, target: Ipv6Addr| {
+            // RFC 4861 §4.3/§4.4: after the header's 4 reserved (or flag) bytes, the target.
+            let mut out = Vec::new();
+            PacketBuilder::ipv6(src.octets(), [0xff; 16], 255)
+                .icmpv6_raw(kind, 0, [0; 4])
+                .write(&mut out, &target.octets())
+                .unwrap();
+            out
+        };
+        let solicitation = decode(LinkKind::RawIp, &icmp(135, router, phone));
+        assert_eq!(
+            solicitation,
+            Decoded::Neighbour(Neighbour { asked_for: Some(phone.into()), present: Some(router.into()) })
+        );
+        // Duplicate address detection asks from the unspecified address.
+        let dad = decode(LinkKind::RawIp, &icmp(135, Ipv6Addr::UNSPECIFIED, phone));
+        assert_eq!(dad, Decoded::Neighbour(Neighbour { asked_for: Some(phone.into()), present: None }));
+        let advertisement = decode(LinkKind::RawIp, &icmp(136, phone, phone));
+        assert_eq!(advertisement, Decoded::Neighbour(Neighbour { asked_for: None, present: Some(phone.into()) }));
+        // Other ICMPv6 (an echo request) is just not TCP.
+        assert_eq!(decode(LinkKind::RawIp, &icmp(128, phone, router)), Decoded::NotTcp);
     }
 
     #[test]

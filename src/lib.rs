@@ -29,6 +29,7 @@ mod findings;
 mod flow;
 mod infer;
 mod live;
+mod neighbours;
 mod pipeline;
 mod report;
 mod seq;

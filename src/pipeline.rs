@@ -14,6 +14,7 @@ use crate::event::{
 };
 use crate::findings::{HostAggregator, PathAggregator};
 use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
+use crate::neighbours::NeighbourLog;
 use crate::report::vantage::VantageReport;
 use crate::report::{
     CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
@@ -106,12 +107,11 @@ impl<'s> Judge<'s> {
         &mut self,
         conn: &Connection,
         capture_end: Timestamp,
-        capture: &str,
-        files: &FileFrames,
+        capture: &CaptureView<'_>,
         now: Timestamp,
     ) -> io::Result<()> {
         // One dropped before it finished is judged as of when it was dropped.
-        let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()));
+        let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()), capture.link);
         self.hosts.add(conn, &verdict);
         self.paths.add(conn, &verdict, self.part);
         let reason = verdict.reason();
@@ -147,8 +147,8 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let mut report = ConnectionReport::new(conn, &verdict, capture, self.captures.len() + 1);
-        report.locate(files);
+        let mut report = ConnectionReport::new(conn, &verdict, capture.path, self.captures.len() + 1);
+        report.locate(capture.files);
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
             let ended = ConnectionEnded {
                 end_reason: reason,
@@ -170,6 +170,7 @@ impl<'s> Judge<'s> {
         changes: &Changes,
         now: Timestamp,
         capture: &str,
+        link: &NeighbourLog,
     ) -> io::Result<()> {
         let Some(stream) = self.stream.as_mut() else { return Ok(()) };
         let streamed = stream.streamed.entry(conn.id).or_default();
@@ -219,7 +220,7 @@ impl<'s> Judge<'s> {
             }
         }
         if changes.finished {
-            self.stream_end(conn, now, Detection::Packet, capture)?;
+            self.stream_end(conn, now, Detection::Packet, capture, link)?;
         }
         Ok(())
     }
@@ -233,13 +234,14 @@ impl<'s> Judge<'s> {
         now: Timestamp,
         detected_by: Detection,
         capture: &str,
+        link: &NeighbourLog,
     ) -> io::Result<()> {
         let Some(stream) = self.stream.as_mut() else { return Ok(()) };
         let streamed = stream.streamed.entry(conn.id).or_default();
         if streamed.ended.is_some() {
             return Ok(());
         }
-        let verdict = judge(conn, now);
+        let verdict = judge(conn, now, link);
         if detected_by == Detection::Clock && verdict.reason() != EndReason::KeepaliveTimeout {
             return Ok(());
         }
@@ -297,6 +299,8 @@ pub struct Pipeline<'j, 's> {
     link: LinkKind,
     clock: Clock,
     duplicates: DuplicateFilter,
+    /// The addresses the capture's link could not resolve (this part of the capture).
+    neighbours: NeighbourLog,
     table: FlowTable,
     stats: CaptureSummary,
     first_ts: Option<Timestamp>,
@@ -325,6 +329,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             link: link.kind,
             clock: Clock::default(),
             duplicates: DuplicateFilter::default(),
+            neighbours: NeighbourLog::default(),
             table: FlowTable::new(),
             stats,
             first_ts: None,
@@ -397,10 +402,15 @@ impl<'j, 's> Pipeline<'j, 's> {
                 let observed = self.table.observe(
                     at,
                     &seg,
-                    &mut judging(self.judge, &mut self.stats, &self.files, ts, ts, &mut judged),
+                    &mut judging(self.judge, &mut self.stats, &self.files, &self.neighbours, ts, ts, &mut judged),
                 );
                 judged?;
                 Some((seg, observed))
+            }
+            Decoded::Neighbour(msg) => {
+                self.stats.other_packets += 1;
+                self.neighbours.observe(frame, ts, &msg);
+                None
             }
             Decoded::NotTcp => {
                 self.stats.other_packets += 1;
@@ -421,7 +431,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             let mut changes = observed.changes;
             timeouts(conn, ts, &mut changes);
             if !changes.is_empty() {
-                self.judge.stream_changes(conn, &changes, ts, &self.stats.path)?;
+                self.judge.stream_changes(conn, &changes, ts, &self.stats.path, &self.neighbours)?;
             }
         }
         Ok(Some((seg, observed.class)))
@@ -443,11 +453,11 @@ impl<'j, 's> Pipeline<'j, 's> {
             }
             let mut changes = Changes::default();
             timeouts(conn, now, &mut changes);
-            self.judge.stream_changes(conn, &changes, now, &self.stats.path)?;
+            self.judge.stream_changes(conn, &changes, now, &self.stats.path, &self.neighbours)?;
             // A prober has given up by silence only after several probe
             // intervals (of at least 1 s) without a packet: judge no sooner.
             if now.secs_since(conn.last.ts) >= SILENT_JUDGE_AFTER_SECS {
-                self.judge.stream_end(conn, now, Detection::Clock, &self.stats.path)?;
+                self.judge.stream_end(conn, now, Detection::Clock, &self.stats.path, &self.neighbours)?;
             }
         }
         Ok(())
@@ -457,7 +467,9 @@ impl<'j, 's> Pipeline<'j, 's> {
     fn expire(&mut self, now: Timestamp) -> io::Result<()> {
         self.next_expiry = now + std::time::Duration::from_secs(1);
         let mut judged = Ok(());
-        self.table.expire(now, &mut judging(self.judge, &mut self.stats, &self.files, now, now, &mut judged));
+        let mut judge = judging(self.judge, &mut self.stats, &self.files, &self.neighbours, now, now, &mut judged);
+        self.table.expire(now, &mut judge);
+        drop(judge);
         judged
     }
 
@@ -465,12 +477,14 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// connection held is judged as of then, and the next part starts afresh.
     fn split(&mut self, end: Timestamp) -> io::Result<()> {
         let mut judged = Ok(());
-        let mut judge = judging(self.judge, &mut self.stats, &self.files, end, end, &mut judged);
+        let mut judge = judging(self.judge, &mut self.stats, &self.files, &self.neighbours, end, end, &mut judged);
         self.table.expire(end, &mut judge);
         self.table.drain(&mut judge);
         drop(judge);
         judged?;
         self.judge.part += 1;
+        // What the link could not resolve then says nothing about the next part.
+        self.neighbours = NeighbourLog::default();
         self.next_expiry = Timestamp::default();
         Ok(())
     }
@@ -548,7 +562,9 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// Judges every connection left as of the capture's `end`, at `now`, and records the capture.
     fn finish(mut self, end: Timestamp, now: Timestamp) -> io::Result<()> {
         let mut judged = Ok(());
-        self.table.drain(&mut judging(self.judge, &mut self.stats, &self.files, end, now, &mut judged));
+        let mut judge = judging(self.judge, &mut self.stats, &self.files, &self.neighbours, end, now, &mut judged);
+        self.table.drain(&mut judge);
+        drop(judge);
         judged?;
         if self.stats.packets > 0 && self.stats.tcp_packets == 0 {
             self.stats.warnings.push("no TCP packets in this capture".into());
@@ -578,6 +594,7 @@ fn judging<'a>(
     judge: &'a mut Judge<'_>,
     stats: &'a mut CaptureSummary,
     files: &'a FileFrames,
+    link: &'a NeighbourLog,
     capture_end: Timestamp,
     now: Timestamp,
     result: &'a mut io::Result<()>,
@@ -585,9 +602,17 @@ fn judging<'a>(
     move |conn| {
         if result.is_ok() {
             stats.connections += 1;
-            *result = judge.conclude(&conn, capture_end, &stats.path, files, now);
+            let capture = CaptureView { path: &stats.path, files, link };
+            *result = judge.conclude(&conn, capture_end, &capture, now);
         }
     }
+}
+
+/// What the judge needs to know of the capture a connection came from.
+struct CaptureView<'a> {
+    path: &'a str,
+    files: &'a FileFrames,
+    link: &'a NeighbourLog,
 }
 
 /// How long the side that ended the connection had heard nothing but

@@ -46,6 +46,19 @@ pub fn frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload_len: usiz
     out
 }
 
+/// An ARP packet in an Ethernet broadcast frame (RFC 826): a request
+/// (`reply` false) from `sender` for `target`, or a reply from `sender`.
+pub fn arp(reply: bool, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+    use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType};
+    let operation = if reply { ArpOperation::REPLY } else { ArpOperation::REQUEST };
+    let packet =
+        ArpPacket::new(ArpHardwareId::ETHERNET, EtherType::IPV4, operation, &[3; 6], &sender, &[0; 6], &target)
+            .expect("IPv4 over Ethernet addresses");
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([3; 6], [0xff; 6]).arp(packet).write(&mut out).expect("a frame fits in a Vec");
+    out
+}
+
 /// A SYN from the scanner 10.9.9.9:`sport` to `dst`:`dport`, as a port scan sends it.
 pub fn scan_syn(sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
     let mut out = Vec::new();

@@ -2,6 +2,7 @@
 use super::*;
 use crate::flow::Connection;
 use crate::flow::wire::*;
+use crate::neighbours::NeighbourLog;
 use crate::time::Timestamp;
 use crate::verdict::{EndReason, judge};
 
@@ -11,7 +12,7 @@ fn add_all(paths: &mut PathAggregator, w: Wire, end: f64, capture: usize) -> Vec
     conns
         .iter()
         .map(|c| {
-            let v = judge(c, Timestamp::from_secs_f64(end));
+            let v = judge(c, Timestamp::from_secs_f64(end), &NeighbourLog::default());
             paths.add(c, &v, capture);
             v.reason()
         })
@@ -32,13 +33,13 @@ fn path_timeout_is_bounded_by_survived_and_fatal_silences() {
     w.send(100.0, seg(C, ACK, 1011, 5101, 10));
     w.send(100.001, seg(S, ACK, 5101, 1021, 10));
     let conns = w.finish();
-    paths.add(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(100.001)), 0);
+    paths.add(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(100.001), &NeighbourLog::default()), 0);
     // ...another dies after 400 s (a forged RST).
     let mut w = Wire::established(1000, 5000);
     w.send(400.0, seg(C, ACK, 1011, 5101, 10));
     w.send(400.001, seg(S, RST | ACK, 5101, 1021, 0).ttl(50));
     let conns = w.finish();
-    paths.add(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(400.001)), 0);
+    paths.add(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(400.001), &NeighbourLog::default()), 0);
     let report = paths.paths();
     assert_eq!(report.len(), 1);
     let [low, high] = report[0].idle_timeout_between_s.unwrap();
@@ -127,7 +128,7 @@ fn path_timeouts_come_only_from_deaths_the_path_can_explain() {
     w.send(110.001, seg(S, SYN | ACK, 9000, 7001, 0));
     w.send(110.002, seg(C, ACK, 7001, 9001, 0));
     let other = from_port(w.finish().remove(0), 41000);
-    paths.add(&other, &judge(&other, Timestamp::from_secs_f64(120.0)), 0);
+    paths.add(&other, &judge(&other, Timestamp::from_secs_f64(120.0), &NeighbourLog::default()), 0);
     let report = paths.paths();
     assert_eq!(report.len(), 1);
     assert!((report[0].died_after_idle_min_s - 99.995).abs() < 1e-6);
@@ -168,7 +169,7 @@ fn abandoned_connections_with_newer_ones_after_them_are_a_reconnect_storm() {
             w.send(t0 + 1.001, seg(C, ACK, 1011, 5002, 0));
         }
         let conn = from_port(w.finish().remove(0), port);
-        let v = judge(&conn, Timestamp::from_secs_f64(400.0));
+        let v = judge(&conn, Timestamp::from_secs_f64(400.0), &NeighbourLog::default());
         paths.add(&conn, &v, 0);
     }
     let storms = paths.storms();
@@ -185,7 +186,7 @@ fn a_pool_of_parallel_connections_is_no_reconnect_storm() {
     for port in 0..6u16 {
         let conns = Wire::established(1000, 5000).finish();
         let conn = from_port(conns.into_iter().next().unwrap(), 41000 + port);
-        let v = judge(&conn, Timestamp::from_secs_f64(1.0));
+        let v = judge(&conn, Timestamp::from_secs_f64(1.0), &NeighbourLog::default());
         assert_eq!(v.reason(), EndReason::Open);
         paths.add(&conn, &v, 0);
     }
@@ -193,7 +194,7 @@ fn a_pool_of_parallel_connections_is_no_reconnect_storm() {
         let mut w = Wire::new();
         w.send(f64::from(port), seg(C, SYN, 1000, 0, 0));
         let conn = from_port(w.finish().remove(0), 42000 + port);
-        paths.add(&conn, &judge(&conn, Timestamp::from_secs_f64(10.0)), 0);
+        paths.add(&conn, &judge(&conn, Timestamp::from_secs_f64(10.0), &NeighbourLog::default()), 0);
     }
     assert!(paths.storms().is_empty());
 }
@@ -205,7 +206,7 @@ fn probed_after(hosts: &mut HostAggregator, idle: f64, port: u16) {
     w.send(idle + 2.021, seg(S, ACK, 5100, 1011, 0));
     w.send(idle + 4.037, seg(S, RST | ACK, 5101, 1011, 0));
     let conn = from_port(w.finish().remove(0), port);
-    hosts.add(&conn, &judge(&conn, Timestamp::from_secs_f64(idle + 4.037)));
+    hosts.add(&conn, &judge(&conn, Timestamp::from_secs_f64(idle + 4.037), &NeighbourLog::default()));
 }
 
 #[test]
@@ -234,7 +235,7 @@ fn unanswered_syns_are_no_reconnect_storm_and_bound_no_path_timeout() {
         }
         let mut conn = w.finish().into_iter().next().unwrap();
         conn.sides[0].set_port(41000 + port);
-        let v = judge(&conn, Timestamp::from_secs_f64(5.0));
+        let v = judge(&conn, Timestamp::from_secs_f64(5.0), &NeighbourLog::default());
         assert_eq!(v.reason(), EndReason::NeverEstablished);
         paths.add(&conn, &v, 0);
     }
@@ -265,7 +266,7 @@ fn half_open_connections_still_retransmitting_count_from_when_their_data_went_un
             }
         }
         let conn = from_port(w.finish().remove(0), 41000 + i);
-        let v = judge(&conn, Timestamp::from_secs_f64(59.0));
+        let v = judge(&conn, Timestamp::from_secs_f64(59.0), &NeighbourLog::default());
         paths.add(&conn, &v, 0);
     }
     let storms = paths.storms();
@@ -297,7 +298,7 @@ fn a_stateless_rst_counts_for_the_path_only_when_it_answered_something() {
     // (however stateless it looks: the reset rule, too, wants a stateless
     // RST to follow the peer's packet).
     let conns = stateless(0.0).finish();
-    let cause = judge(&conns[0], Timestamp::from_secs_f64(60.0)).reset().map(|r| r.cause);
+    let cause = judge(&conns[0], Timestamp::from_secs_f64(60.0), &NeighbourLog::default()).reset().map(|r| r.cause);
     assert_eq!(cause, Some(crate::verdict::ResetCause::Abort));
     let mut paths = PathAggregator::default();
     assert_eq!(add_all(&mut paths, stateless(0.0), 60.0, 0), vec![EndReason::Reset]);

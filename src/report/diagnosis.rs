@@ -592,24 +592,46 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
         Stall::Retransmitting(r) => {
             let sender = conn.side(r.sender);
             let peer = conn.side(r.sender.peer());
-            let mut s = format!(
-                "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
-                endpoint(sender.addr()),
-                r.sender.name(),
-                r.first_unacked.frame,
-                endpoint(peer.addr()),
-                backoff_words(r),
-                r.last.frame,
-                if r.silent_for_s < 0.0005 {
-                    "being the capture's last packet".to_string()
-                } else {
-                    format!("{} before the capture ended", secs(r.silent_for_s))
-                }
-            );
-            s.push_str(&format!(
-                " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
-                endpoint(peer.addr())
-            ));
+            let mut s = match r.capture_blind {
+                None => format!(
+                    "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
+                    endpoint(sender.addr()),
+                    r.sender.name(),
+                    r.first_unacked.frame,
+                    endpoint(peer.addr()),
+                    backoff_words(r),
+                    r.last.frame,
+                    if r.silent_for_s < 0.0005 {
+                        "being the capture's last packet".to_string()
+                    } else {
+                        format!("{} before the capture ended", secs(r.silent_for_s))
+                    }
+                ),
+                Some(blind) => format!(
+                    "Stalled: {} ({}) was still retransmitting when the capture lost sight of it. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last the capture saw at frame {}, {} after the first transmission. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it could not deliver to it and dropped what came for it, so the next retransmissions could not reach the capture point. Whether and when the sender gave up cannot be seen.",
+                    endpoint(sender.addr()),
+                    r.sender.name(),
+                    r.first_unacked.frame,
+                    endpoint(peer.addr()),
+                    backoff_words(r),
+                    r.last.frame,
+                    secs(r.gave_up_after_s),
+                    blind.first_request.frame,
+                    blind.last_request.frame,
+                    blind.requests,
+                    peer.addr().ip()
+                ),
+            };
+            s.push_str(&match r.capture_blind {
+                None => format!(
+                    " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
+                    endpoint(peer.addr())
+                ),
+                Some(_) => format!(
+                    " {} has left its link (powered off, out of radio range, or moved to another network); the sender is not to blame.",
+                    peer.addr().ip()
+                ),
+            });
             // When each OS would give up, counted from the first transmission.
             let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
             s.push_str(&format!(
@@ -1120,6 +1142,17 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
             if n == 1 { "it" } else { "them" },
             after.frame
         ));
+    } else if let (n @ 1.., Some(blind)) = (k.unanswered_at_end, k.capture_blind) {
+        // Its silence was one the capture could not see through.
+        s.push_str(&format!(
+            " Still probing as far as the capture can see: {n} probe{} without an answer, the last at frame {}. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it dropped what came for it, so its next probes could not reach the capture point, and whether it gave up cannot be seen (its probe count is at least {n}).",
+            plural(n),
+            k.last_train.last().map_or(0, |p| p.frame),
+            blind.first_request.frame,
+            blind.last_request.frame,
+            blind.requests,
+            conn.side(k.prober.peer()).addr().ip()
+        ));
     } else if k.unanswered_at_end > 0 {
         let n = k.unanswered_at_end;
         s.push_str(&format!(
@@ -1153,12 +1186,13 @@ fn plural(n: u32) -> &'static str {
 mod tests {
     use super::*;
     use crate::flow::wire::*;
+    use crate::neighbours::NeighbourLog;
     use crate::time::Timestamp;
     use crate::verdict::judge;
 
     fn diagnosis(w: Wire, end: f64) -> String {
         let conns = w.finish();
-        describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+        describe(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end), &NeighbourLog::default()))
     }
 
     #[test]
@@ -1172,7 +1206,7 @@ mod tests {
         w.send(years + 2.0, seg(S, ACK, 5100, 1011, 0));
         w.send(years + 4.0, seg(S, RST | ACK, 5101, 1011, 0));
         let conns = w.finish();
-        let verdict = judge(&conns[0], Timestamp::from_secs_f64(years + 4.0));
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(years + 4.0), &NeighbourLog::default());
         let k = &verdict.keepalive()[0];
         assert_eq!((k.idle, k.interval.map(|i| i.value)), (None, Some(2)));
         let text = describe(&conns[0], &verdict);
@@ -1308,7 +1342,7 @@ mod tests {
             cseq += 5;
         }
         let conns = w.finish();
-        let v = judge(&conns[0], Timestamp::from_secs_f64(22.0));
+        let v = judge(&conns[0], Timestamp::from_secs_f64(22.0), &NeighbourLog::default());
         assert!(describe(&conns[0], &v).contains("heartbeat every 3.500 s"));
         let report = crate::report::ConnectionReport::new(&conns[0], &v, "test", 1);
         assert_eq!(report.heartbeat.unwrap().facts.period_s, 3.5);
@@ -1471,7 +1505,7 @@ mod tests {
         w.send(5.0, seg(S, ACK, 5100, 1011, 0));
         w.send(5.001, seg(C, RST, 1011, 0, 0).ttl(50));
         let conns = w.finish();
-        let verdict = judge(&conns[0], Timestamp::from_secs_f64(5.001));
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(5.001), &crate::neighbours::NeighbourLog::default());
         assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::Middlebox));
         let text = describe(&conns[0], &verdict);
         assert!(text.contains("carried the peer's name but was forged by a box on the path"), "{text}");
@@ -1503,7 +1537,7 @@ mod tests {
             w.send(61.0, seg(S, RST | ACK, 5002, 1001, 0));
         });
         let conns = w.finish();
-        let verdict = judge(&conns[0], Timestamp::from_secs_f64(61.0));
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(61.0), &crate::neighbours::NeighbourLog::default());
         assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));
         let text = describe(&conns[0], &verdict);
         assert!(text.contains("But it had closed its side itself (FIN, frame 4) 60.00 s before"), "{text}");
@@ -1523,13 +1557,13 @@ mod tests {
         let mut conns = w.finish();
         let end = Timestamp::from_secs_f64(61.001);
         // Between two hosts: the NAT that forgot it is a possibility.
-        let text = describe(&conns[0], &judge(&conns[0], end));
+        let text = describe(&conns[0], &judge(&conns[0], end, &crate::neighbours::NeighbourLog::default()));
         assert!(text.contains("if a NAT or firewall between them forgot the idle connection"), "{text}");
         // On loopback nothing sits between them.
         for side in &mut conns[0].sides {
             side.addr().set_ip(std::net::Ipv6Addr::LOCALHOST.into());
         }
-        let verdict = judge(&conns[0], end);
+        let verdict = judge(&conns[0], end, &crate::neighbours::NeighbourLog::default());
         assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));
         let text = describe(&conns[0], &verdict);
         assert!(text.contains("What to do: both ends are on one host (::1)"), "{text}");

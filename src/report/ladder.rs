@@ -373,6 +373,10 @@ fn ending_words(conn: &Connection, verdict: &Judgement) -> Option<String> {
         Verdict::NeverEstablished(_) if conn.dropped.is_none() => Some("no answer by the capture's end".into()),
         Verdict::NeverEstablished(h) => Some(format!("no answer for {}", secs(h.quiet_after_s))),
         Verdict::Stalled(stall) => Some(match &**stall {
+            // The next retransmissions died before the capture point.
+            Stall::Retransmitting(r) if r.capture_blind.is_some() => {
+                "peer's address unresolved: rest unseen".to_string()
+            }
             Stall::Retransmitting(_) => "still retransmitting at the capture's end".to_string(),
             Stall::ZeroWindow(z) => format!("window still 0 after {}", secs(z.closed_for_s)),
         }),
@@ -470,12 +474,13 @@ fn fit(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::flow::wire::*;
+    use crate::neighbours::NeighbourLog;
     use crate::time::Timestamp;
     use crate::verdict::judge;
 
     fn ladder_of(w: Wire, end: f64) -> Ladder {
         let conns = w.finish();
-        ladder(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)))
+        ladder(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end), &NeighbourLog::default()))
     }
 
     /// The CTO's picture: 20 s after the last message, two probes 2 s

@@ -214,8 +214,15 @@ pub struct RetransmissionFacts {
     /// From the first transmission to the last retransmission, or to the sender's RST (s).
     pub gave_up_after_s: f64,
     pub gave_up: bool,
-    /// The capture ended while the sender was still retransmitting (the verdict is then `stalled`).
+    /// The capture ended while the sender was still retransmitting, or lost
+    /// sight of it (the verdict is then `stalled`).
     pub still_retransmitting: bool,
+    /// The capture could not see the sender's packets to its peer from this
+    /// frame on: the first of the unanswered ARP / neighbour-discovery
+    /// requests for the peer's address while its next retransmission was
+    /// due (absent when the capture could see them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_blind_from_frame: Option<u64>,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
     /// TCP_USER_TIMEOUT, or not Linux).
@@ -672,6 +679,7 @@ impl ConnectionReport {
                     gave_up_after_s: round6(r.gave_up_after_s),
                     gave_up: r.gave_up,
                     still_retransmitting: r.still_retransmitting,
+                    capture_blind_from_frame: r.capture_blind.map(|b| b.first_request.frame),
                     reset_by_sender: r.reset_by_sender.is_some(),
                     tcp_retries2: r.retries2,
                 },
@@ -822,11 +830,19 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             format!("first transmission of data {} never got acknowledged", name(r.sender)),
         );
         if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
-            push(
-                &mut out,
-                r.last,
-                format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
-            );
+            let last = match r.capture_blind {
+                None => format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+                Some(_) => format!(
+                    "last retransmission from {} seen; the next could not reach the capture point",
+                    name(r.sender)
+                ),
+            };
+            push(&mut out, r.last, last);
+        }
+        if let Some(blind) = r.capture_blind {
+            let peer = name(r.sender.peer());
+            push(&mut out, blind.first_request, format!("first unanswered request for the address of {peer}"));
+            push(&mut out, blind.last_request, format!("last unanswered request for it ({} in all)", blind.requests));
         }
     }
     if let Some(z) = verdict.zero_window() {

@@ -322,12 +322,18 @@ impl StoryBook {
 mod tests {
     use super::*;
     use crate::flow::wire::*;
+    use crate::neighbours::NeighbourLog;
     use crate::time::Timestamp;
     use crate::verdict::judge;
 
     fn report_of(w: Wire, end: f64) -> ConnectionReport {
         let conns = w.finish();
-        ConnectionReport::new(&conns[0], &judge(&conns[0], Timestamp::from_secs_f64(end)), "test.pcap", 1)
+        ConnectionReport::new(
+            &conns[0],
+            &judge(&conns[0], Timestamp::from_secs_f64(end), &NeighbourLog::default()),
+            "test.pcap",
+            1,
+        )
     }
 
     /// SYNs at 0, 1 and 3 s (a 1 s RTO doubled), nobody answering.

@@ -1,8 +1,9 @@
 //! The keepalive rule: what one side's probes show, and whether it gave up.
 
-use super::Bound;
+use super::{Bound, CaptureBlind};
 use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
 use crate::infer::{TimerSetting, infer_keepalive_setting};
+use crate::neighbours::Unresolved;
 use crate::time::{MinMax, Timestamp};
 
 /// What one side's keepalive probes show.
@@ -25,6 +26,9 @@ pub struct KeepaliveFinding {
     pub gave_up_with: Option<PacketRef>,
     /// The peer answered a probe with RST: it had lost the connection.
     pub reset_by_peer: Option<PacketRef>,
+    /// The prober fell silent when the capture could no longer see its
+    /// packets to the peer: that silence proves no give-up.
+    pub capture_blind: Option<CaptureBlind>,
     /// 0 or 1 payload bytes per probe (the most common).
     pub probe_bytes: u8,
     /// TTL / hop limit of the prober's packets.
@@ -59,15 +63,23 @@ impl KeepaliveFinding {
 const SILENT_GIVE_UP_INTERVALS: f64 = 3.0;
 
 /// Judges `prober`'s keepalive probes from its log and its marks (its RST,
-/// its last packet, its TTL).
+/// its last packet, its TTL); `peer_unresolved` the unanswered requests for
+/// the peer's address on the capture's link, if any.
 ///
 /// A prober gave up only on evidence: its RST after the unanswered train
 /// (Linux tcp_keepalive_timer → tcp_send_active_reset), or its silence for
 /// [`SILENT_GIVE_UP_INTERVALS`] known probe intervals while the capture
 /// went on. One unanswered probe whose interval nothing shows is a prober
 /// still probing when the capture ended: its next probe may simply not be
-/// due yet (Linux waits 75 s by default, up to 32767 s).
-pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_end: Timestamp) -> KeepaliveFinding {
+/// due yet (Linux waits 75 s by default, up to 32767 s). Nor is a silence
+/// the capture could not see through (see [`CaptureBlind`]).
+pub fn keepalive_finding(
+    prober: Side,
+    log: &KeepaliveLog,
+    me: &Marks,
+    peer_unresolved: Option<&Unresolved>,
+    capture_end: Timestamp,
+) -> KeepaliveFinding {
     let train = &log.train;
     let last_probe = train.probes.last().copied();
     let unanswered = train.unanswered();
@@ -79,6 +91,7 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
     // that gap is an interval observation too.
     let mut gave_up_with = None;
     let mut gave_up = false;
+    let mut capture_blind = None;
     if let (true, Some(last)) = (unanswered, last_probe) {
         if let Some(rst) = me.rst_at().filter(|r| r.frame > last.at.frame) {
             interval_observed.add(rst.ts.secs_since(last.at.ts));
@@ -89,7 +102,14 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
             // peer's own crossing probes are no answer), and the prober sent
             // nothing after it for several of its intervals.
             let silent_for = capture_end.secs_since(last.at.ts);
-            gave_up = me.last_sent.get() == Some(last.at) && silent_for >= SILENT_GIVE_UP_INTERVALS * interval.max(1.0);
+            let due_within = SILENT_GIVE_UP_INTERVALS * interval.max(1.0);
+            let its_last = me.last_sent.get() == Some(last.at);
+            // Unless the link in front of the peer could not resolve it
+            // while the next probes were due: they died before the capture.
+            capture_blind = its_last
+                .then(|| CaptureBlind::during(peer_unresolved, last.at.ts, last.at.ts.after_secs(due_within)))
+                .flatten();
+            gave_up = its_last && silent_for >= due_within && capture_blind.is_none();
         }
     }
 
@@ -132,6 +152,7 @@ pub fn keepalive_finding(prober: Side, log: &KeepaliveLog, me: &Marks, capture_e
         gave_up,
         gave_up_with,
         reset_by_peer,
+        capture_blind,
         probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
         ttl: me.first_ttl(),
         idle_from: train.idle_from.get(),

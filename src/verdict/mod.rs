@@ -18,11 +18,12 @@ pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
 pub use keepalive::{KeepaliveFinding, keepalive_finding};
 pub use reset::{Confidence, ForgerySign, InjectedReset, ResetCause, ResetFinding, injected_reset, reset_finding};
-pub use retransmission::{RetransmissionFinding, linux_retries_timeout, retransmission_finding};
+pub use retransmission::{CaptureBlind, RetransmissionFinding, linux_retries_timeout, retransmission_finding};
 pub use select::{Ending, Selector, any_matches};
 pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 
 use crate::flow::{Connection, PacketRef, ResetMark, RstReply, Side};
+use crate::neighbours::NeighbourLog;
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -342,22 +343,27 @@ impl Judgement {
 pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 
 /// Judges a connection; `capture_end` is when the capture ended: its last
-/// packet, or later when the file says it ran on (a pcapng's `isb_endtime`).
-pub fn judge(conn: &Connection, capture_end: Timestamp) -> Judgement {
+/// packet, or later when the file says it ran on (a pcapng's `isb_endtime`);
+/// `link` the addresses the capture's link could not resolve (a silence
+/// towards one of them is no give-up).
+pub fn judge(conn: &Connection, capture_end: Timestamp, link: &NeighbourLog) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
     let mut keepalive: Vec<KeepaliveFinding> = SIDES
         .into_iter()
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
             let me = conn.side(s);
-            keepalive_finding(s, me.keepalive(), &me.marks, capture_end)
+            let peer_unresolved = link.unresolved(conn.side(s.peer()).addr().ip());
+            keepalive_finding(s, me.keepalive(), &me.marks, peer_unresolved, capture_end)
         })
         .collect();
     let mut retransmission = SIDES
         .into_iter()
         .filter_map(|s| {
             let me = conn.side(s);
-            retransmission_finding(s, me.unacked.as_deref()?, &me.marks, &conn.side(s.peer()).marks, capture_end)
+            let peer = conn.side(s.peer());
+            let peer_unresolved = link.unresolved(peer.addr().ip());
+            retransmission_finding(s, me.unacked.as_deref()?, &me.marks, &peer.marks, peer_unresolved, capture_end)
         })
         .min_by_key(|r| r.first_unacked.frame);
 

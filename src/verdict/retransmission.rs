@@ -3,7 +3,30 @@
 
 use super::initial_ttl;
 use crate::flow::{Marks, PacketRef, RetransmissionRun, Side};
+use crate::neighbours::Unresolved;
 use crate::time::Timestamp;
+
+/// The capture could not see a sender's next packets to its peer: the link
+/// in front of the peer kept asking for the peer's address and nothing
+/// answered (see [`crate::neighbours`]), so what was sent to it died
+/// before the capture point. A silence then proves no give-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaptureBlind {
+    /// The first and the last of the unanswered requests for the peer's address.
+    pub first_request: PacketRef,
+    pub last_request: PacketRef,
+    pub requests: u32,
+}
+
+impl CaptureBlind {
+    /// `unresolved`, when its requests overlap the span from `from` to
+    /// `until`: when the sender's next packet was due.
+    pub fn during(unresolved: Option<&Unresolved>, from: Timestamp, until: Timestamp) -> Option<CaptureBlind> {
+        let u = unresolved.filter(|u| u.spans(from, until))?;
+        let packet = |a: crate::neighbours::Asked| PacketRef { frame: a.frame, ts: a.ts };
+        Some(CaptureBlind { first_request: packet(u.first), last_request: packet(u.last), requests: u.requests })
+    }
+}
 
 /// Data that was never acknowledged.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,9 +50,13 @@ pub struct RetransmissionFinding {
     /// The sender gave up: it reset, or it fell silent after a growing
     /// backoff for longer than its next retransmission would have taken.
     pub gave_up: bool,
-    /// The capture ended while the sender was still retransmitting: the
-    /// connection is stalled (the peer or the path to it is gone).
+    /// The capture ended while the sender was still retransmitting, or
+    /// lost sight of it (`capture_blind`): the connection is stalled (the
+    /// peer or the path to it is gone).
     pub still_retransmitting: bool,
+    /// The sender fell silent when the capture could no longer see its
+    /// packets to the peer: no give-up can be read from that silence.
+    pub capture_blind: Option<CaptureBlind>,
     /// How long the connection had been silent before the data was sent (s).
     pub idle_before_s: f64,
     /// The silence after the sender's last retransmission, to the end of the capture (s).
@@ -77,14 +104,17 @@ const RETRIES2_JITTER_S: f64 = 0.001;
 const RETRIES2_LATE_FACTOR: f64 = 1.05;
 
 /// Judges `sender`'s unacknowledged run. `me` and `peer` are the marks of the
-/// sender and its peer. None when nothing was retransmitted, or when the peer
-/// answered something after the run's data was sent (or after the partial
-/// ACK that made it the oldest unacknowledged): not a silent path.
+/// sender and its peer; `peer_unresolved` the unanswered requests for the
+/// peer's address on the capture's link, if any. None when nothing was
+/// retransmitted, or when the peer answered something after the run's data
+/// was sent (or after the partial ACK that made it the oldest
+/// unacknowledged): not a silent path.
 pub fn retransmission_finding(
     sender: Side,
     run: &RetransmissionRun,
     me: &Marks,
     peer: &Marks,
+    peer_unresolved: Option<&Unresolved>,
     capture_end: Timestamp,
 ) -> Option<RetransmissionFinding> {
     if run.count == 0 {
@@ -106,10 +136,19 @@ pub fn retransmission_finding(
         && last_gap >= MIN_RTO_S
         && backoff_s.first().is_some_and(|&first| last_gap >= BACKOFF_GROWTH * first);
     // The sender's next retransmission would be overdue by now.
-    let overdue = silent_for_s >= (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S);
+    let due_within_s = (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S);
+    let overdue = silent_for_s >= due_within_s;
     let last_is_its_last = me.last_sent.get() == Some(last);
-    let gave_up = reset_by_sender.is_some() || (last_is_its_last && overdue && grows);
-    let still_retransmitting = !gave_up && last_is_its_last && !overdue;
+    // A silence proves a give-up only if the capture would have seen the
+    // next retransmission: not when the link in front of the peer could
+    // not resolve it while that retransmission was due (the router drops
+    // it, see `neighbours`). The sender was then still retransmitting as
+    // far as the capture can tell.
+    let capture_blind = (reset_by_sender.is_none() && last_is_its_last)
+        .then(|| CaptureBlind::during(peer_unresolved, last.ts, last.ts.after_secs(due_within_s)))
+        .flatten();
+    let gave_up = reset_by_sender.is_some() || (last_is_its_last && overdue && grows && capture_blind.is_none());
+    let still_retransmitting = !gave_up && last_is_its_last && (!overdue || capture_blind.is_some());
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
     let sender_initial_ttl = me.first_ttl().map(initial_ttl);
@@ -139,6 +178,7 @@ pub fn retransmission_finding(
         reset_by_sender,
         gave_up,
         still_retransmitting,
+        capture_blind,
         idle_before_s: run.idle_before_s,
         silent_for_s,
         retries2,

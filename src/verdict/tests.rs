@@ -6,6 +6,7 @@ use crate::flow::wire::*;
 use crate::flow::{
     KeepaliveLog, Marks, MaybePacket, PacketClass, PacketRef, Probe, ResetMark, RstReply, Side, Train, Ttls,
 };
+use crate::neighbours::NeighbourLog;
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
 
@@ -27,7 +28,7 @@ fn keepalive_kill_20_2_2() {
     assert_eq!(w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0)), PacketClass::Rst);
     let end = Timestamp::from_secs_f64(25.437);
     let conns = w.finish();
-    let v = judge(&conns[0], end);
+    let v = judge(&conns[0], end, &NeighbourLog::default());
     assert_eq!(v.reason(), EndReason::KeepaliveTimeout);
     assert_eq!(v.ended_by(), Some(Side::Server));
     let k = v.keepalive()[0];
@@ -45,7 +46,7 @@ fn capture_ending_mid_train_gives_a_lower_bound() {
         w.send(10.0 + 3.0 * i as f64, seg(S, ACK, 5100, 1011, 0));
     }
     let conns = w.finish();
-    let v = judge(&conns[0], Timestamp::from_secs_f64(16.5));
+    let v = judge(&conns[0], Timestamp::from_secs_f64(16.5), &NeighbourLog::default());
     assert_eq!(v.reason(), EndReason::Open);
     assert_eq!(v.keepalive()[0].probes, Some((3, Bound::AtLeast)));
     assert!(!v.keepalive()[0].gave_up);
@@ -57,7 +58,7 @@ fn peer_reset_answers_a_probe() {
     w.send(10.0, seg(S, ACK, 5100, 1011, 0));
     assert_eq!(w.send(10.001, seg(C, RST, 5101, 0, 0)), PacketClass::Rst);
     let conns = w.finish();
-    let v = judge(&conns[0], Timestamp::from_secs_f64(10.001));
+    let v = judge(&conns[0], Timestamp::from_secs_f64(10.001), &NeighbourLog::default());
     assert_eq!(v.reason(), EndReason::Reset);
     assert_eq!(v.ended_by(), Some(Side::Client));
     assert!(v.keepalive()[0].reset_by_peer.is_some());
@@ -73,12 +74,12 @@ fn orderly_close_is_closed() {
     // Same ports, new SYN: the old connection is handed out at once.
     w.send(2.0, seg(C, SYN, 777, 0, 0));
     let conns = w.finish();
-    assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0)).reason(), EndReason::Closed);
+    assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(2.0), &NeighbourLog::default()).reason(), EndReason::Closed);
 }
 
 fn verdict_at_end(w: Wire, end: f64) -> crate::verdict::Judgement {
     let conns = w.finish();
-    judge(&conns[0], Timestamp::from_secs_f64(end))
+    judge(&conns[0], Timestamp::from_secs_f64(end), &NeighbourLog::default())
 }
 
 #[test]
@@ -275,6 +276,66 @@ fn silent_sender_after_backoff_is_a_retransmission_timeout() {
     assert!((v.idle.died_after_s.unwrap() - 9.995).abs() < 1e-6);
 }
 
+/// The link in front of the server 10.0.0.2 asking for it, unanswered, at these times.
+fn server_unresolved_at(times: &[f64]) -> NeighbourLog {
+    let mut log = NeighbourLog::default();
+    let ask = crate::decode::Neighbour { asked_for: Some([10, 0, 0, 2].into()), present: Some([10, 0, 0, 254].into()) };
+    for (i, &t) in times.iter().enumerate() {
+        log.observe(100 + i as u64, Timestamp::from_secs_f64(t), &ask);
+    }
+    log
+}
+
+#[test]
+fn a_silence_the_capture_could_not_see_is_no_give_up() {
+    // As silent_sender_after_backoff_is_a_retransmission_timeout, but the
+    // router in front of the server asks for its address from 11.4 s on
+    // and nothing answers: it drops what comes for the server (Linux
+    // neigh_invalidate), so the client's next retransmission, due by
+    // 13.0 s, could not have reached a capture on the server's link.
+    let retransmitting = || {
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 10.2, 10.6, 11.4] {
+            w.send(t, seg(C, ACK, 1011, 5101, 50));
+        }
+        w.finish()
+    };
+    let end = Timestamp::from_secs_f64(20.0);
+    let conns = retransmitting();
+    let v = judge(&conns[0], end, &server_unresolved_at(&[11.4, 12.4, 13.4, 19.0]));
+    assert_eq!(v.reason(), EndReason::Stalled);
+    let r = v.retransmission().unwrap();
+    assert!(!r.gave_up && r.still_retransmitting);
+    assert_eq!(r.retries2, None);
+    let blind = r.capture_blind.unwrap();
+    assert_eq!((blind.first_request.frame, blind.last_request.frame, blind.requests), (100, 103, 4));
+    // Requests only before the retransmissions, answered or not, or a
+    // single one, or ones for another host: the capture could see; the
+    // silence is a give-up.
+    for log in [server_unresolved_at(&[2.0, 3.0]), server_unresolved_at(&[12.0]), NeighbourLog::default()] {
+        let v = judge(&conns[0], end, &log);
+        assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+        assert_eq!(v.retransmission().unwrap().capture_blind, None);
+    }
+    let mut answered = server_unresolved_at(&[11.4, 12.4]);
+    answered.observe(
+        110,
+        Timestamp::from_secs_f64(12.5),
+        &crate::decode::Neighbour { asked_for: None, present: Some([10, 0, 0, 2].into()) },
+    );
+    assert_eq!(judge(&conns[0], end, &answered).reason(), EndReason::RetransmissionTimeout);
+    // A sender that resets gave up whatever the link shows.
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50));
+    }
+    w.send(13.0, seg(C, RST | ACK, 1061, 5101, 0));
+    let conns = w.finish();
+    let v = judge(&conns[0], end, &server_unresolved_at(&[11.4, 12.4]));
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    assert_eq!(v.retransmission().unwrap().capture_blind, None);
+}
+
 #[test]
 fn capture_ending_during_the_backoff_is_not_a_timeout_yet() {
     let mut w = Wire::established(1000, 5000);
@@ -368,19 +429,31 @@ fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     log.interval_observed.add(10.0);
     let marks = Marks { last_sent: Some(packet(9, 80.0)).into(), ttl: Some(Ttls::of(64)), ..Default::default() };
     // Silent for three intervals after its last probe while the capture went on: it gave up.
-    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(110.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, None, Timestamp::from_secs_f64(110.0));
     assert!(k.gave_up);
     assert_eq!(k.gave_up_with, None);
     assert_eq!(k.end_packet(), Some(packet(9, 80.0)));
     assert_eq!(k.probes, Some((3, Bound::AtLeast)));
     assert_eq!((k.idle.unwrap().value, k.interval.unwrap().value), (60, 10));
     // Not yet: it may still send.
-    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(105.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, None, Timestamp::from_secs_f64(105.0));
     assert!(!k.gave_up);
+    // The link in front of the client (10.0.0.2's peer, 10.0.0.1) could not
+    // resolve it from the last probe on: the silence was not seen, so no
+    // give-up however long the capture went on.
+    let mut link = NeighbourLog::default();
+    let ask = crate::decode::Neighbour { asked_for: Some([10, 0, 0, 1].into()), present: None };
+    link.observe(20, Timestamp::from_secs_f64(80.5), &ask);
+    link.observe(21, Timestamp::from_secs_f64(95.0), &ask);
+    let unresolved = link.unresolved([10, 0, 0, 1].into());
+    let k = keepalive_finding(Side::Server, &log, &marks, unresolved, Timestamp::from_secs_f64(500.0));
+    assert!(!k.gave_up);
+    assert_eq!(k.capture_blind.map(|b| (b.first_request.frame, b.requests)), Some((20, 2)));
+    assert_eq!(k.probes, Some((3, Bound::AtLeast)));
     // It reset the connection one interval after the last probe: exactly 3 probes.
     let rst = plain_rst(packet(10, 90.0), 64, 10.0, packet(9, 80.0));
     let marks = Marks { last_sent: Some(packet(10, 90.0)).into(), ..marks }.with_reset(rst);
-    let k = keepalive_finding(Side::Server, &log, &marks, Timestamp::from_secs_f64(90.0));
+    let k = keepalive_finding(Side::Server, &log, &marks, None, Timestamp::from_secs_f64(90.0));
     assert_eq!((k.gave_up, k.gave_up_with, k.probes), (true, Some(packet(10, 90.0)), Some((3, Bound::Exact))));
 }
 
