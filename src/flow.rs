@@ -781,6 +781,12 @@ impl HalfConnection {
         self.addr.port = port;
     }
 
+    /// Moves this side to another address (tests of hosts on one machine).
+    #[cfg(test)]
+    pub(crate) fn set_ip(&mut self, ip: std::net::IpAddr) {
+        self.addr.ip = ip;
+    }
+
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
         self.probe.log().unwrap_or(&NO_PROBES)

@@ -37,7 +37,10 @@ pub fn max_timer_lateness(secs: f64) -> f64 {
         .map(|&hz| {
             let delta = (secs * hz).ceil().max(0.0) as u64;
             let mut granularity = 1u64;
-            for level in 0..LVL_DEPTH {
+            // The wheel's last level is LVL_DEPTH - 1: calc_wheel_index()
+            // files every longer timer there (clamped to WHEEL_TIMEOUT_MAX),
+            // so no granularity is coarser than that level's.
+            for level in 0..LVL_DEPTH - 1 {
                 // LVL_START(level + 1): timers at least this far ahead go one level up.
                 let next_start = (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT);
                 if delta < next_start {
@@ -237,14 +240,26 @@ mod tests {
     #[test]
     fn beyond_what_a_whole_second_setting_can_explain_there_is_none() {
         // Found by the property tests: past u32::MAX s (136 years) plus its
-        // lateness (the timer wheel's coarsest level: 1.34e6 s) no u32
-        // setting fits; just below, the highest one does.
+        // lateness (the timer wheel's coarsest level, LVL_DEPTH - 1:
+        // 2^24 jiffies, 1.68e5 s at HZ=100) no u32 setting fits; just
+        // below, the highest one does.
         assert_eq!(infer_timer_setting(&observed(&[4_775_314_040.1])), None);
         assert_eq!(infer_timer_setting(&observed(&[6.5e9])), None);
+        assert_eq!(infer_timer_setting(&observed(&[4.2955e9])), None);
         assert_eq!(infer_timer_setting(&observed(&[f64::MAX])), None);
-        let s = infer_timer_setting(&observed(&[4.2955e9])).unwrap();
+        let s = infer_timer_setting(&observed(&[4.29505e9])).unwrap();
         assert_eq!(s.high, u32::MAX);
         assert!(s.low < s.high && (s.low..=s.high).contains(&s.value));
+    }
+
+    #[test]
+    fn no_timer_is_filed_beyond_the_wheels_last_level() {
+        // 11,946,708.5 s at HZ=100 is past LVL_START(9): the kernel files it
+        // in level 8 (granularity 2^24 jiffies), not in a ninth level, so
+        // the setting 1/8 below it is still the lowest that fits.
+        let s = infer_timer_setting(&observed(&[11_946_708.508_543_344])).unwrap();
+        assert!(f64::from(s.low - 1) + max_timer_lateness(f64::from(s.low - 1)) + MEASUREMENT_SLACK_S < 11_946_708.5);
+        assert!(max_timer_lateness(1e9) <= 1e9 / 8.0 + 0.01, "{}", max_timer_lateness(1e9));
     }
 
     #[test]

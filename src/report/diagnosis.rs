@@ -1561,7 +1561,7 @@ mod tests {
         assert!(text.contains("if a NAT or firewall between them forgot the idle connection"), "{text}");
         // On loopback nothing sits between them.
         for side in &mut conns[0].sides {
-            side.addr().set_ip(std::net::Ipv6Addr::LOCALHOST.into());
+            side.set_ip(std::net::Ipv6Addr::LOCALHOST.into());
         }
         let verdict = judge(&conns[0], end, &crate::neighbours::NeighbourLog::default());
         assert_eq!(verdict.reset().map(|r| r.cause), Some(ResetCause::PeerLostState));
