@@ -781,6 +781,12 @@ impl HalfConnection {
         self.addr.port = port;
     }
 
+    /// Moves this side to another address (tests of where the ends are).
+    #[cfg(test)]
+    pub(crate) fn set_addr(&mut self, addr: SocketAddr) {
+        self.addr = Endpoint::of(addr);
+    }
+
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
         self.probe.log().unwrap_or(&NO_PROBES)
