@@ -10,8 +10,8 @@ use crate::report::endpoint;
 use crate::time::MinMax;
 use crate::verdict::{
     Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
-    MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, SynSchedule, Verdict,
-    ZeroWindowFinding, linux_retries_timeout,
+    MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, StoppedProber, SynSchedule,
+    Verdict, ZeroWindowFinding, linux_retries_timeout,
 };
 
 /// What a prober's probe shape and TTL say about its OS, and how sure that is.
@@ -106,6 +106,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         }
         Verdict::NeverEstablished(h) => parts.push(never_established(conn, h)),
         Verdict::Stalled(stall) => parts.push(stalled(conn, stall)),
+        Verdict::WentSilent(stopped) => parts.push(went_silent(conn, stopped)),
         Verdict::Open { idle_at_end_s } => match conn.dropped {
             None => parts.push("Still open when the capture ended.".to_string()),
             Some(why) => parts.push(unreplied(conn, why, *idle_at_end_s)),
@@ -129,8 +130,9 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             }
         ));
     }
-    // An open connection that was dropped had its silence told above.
-    let silence_told = conn.dropped.is_some() && verdict.reason() == EndReason::Open;
+    // An open connection that was dropped, or one gone silent, had its silence told above.
+    let silence_told =
+        (conn.dropped.is_some() && verdict.reason() == EndReason::Open) || verdict.reason() == EndReason::WentSilent;
     if let Some(idle) = verdict.idle_at_end_s().filter(|_| !silence_told) {
         let mut s = if idle >= MIN_IDLE_OF_INTEREST_S {
             format!("It had been idle for {} {}.", secs(idle), when_judged(conn, "at the end of the capture"))
@@ -343,6 +345,32 @@ fn unreplied(conn: &Connection, why: Dropped, idle: f64) -> String {
             "{what}; {} after its last packet more than {MAX_UNREPLIED} such connections were held at once (a scan or a SYN flood), and as the least recently active it was judged then and dropped.",
             secs(idle)
         ),
+    }
+}
+
+/// A prober whose answered probes stopped: what the wire shows, and the
+/// explanations it leaves open (see [`crate::verdict::stopped_prober`]).
+fn went_silent(conn: &Connection, s: &StoppedProber) -> String {
+    let prober = conn.side(s.prober);
+    format!(
+        "Went silent: {} ({}) had probed after {} of idle, and its probes were answered, but after frame {} nothing more was seen from either side: no probe, FIN or RST in the last {} of the capture, {:.0} times its idle. A kernel keeps probing a socket that is still open (Linux tcp_keepalive_timer re-arms itself, and each answer restarts the idle), so either the capture stopped recording this connection (a trimmed or filtered capture, or a capture point its packets no longer crossed) or the connection ended unseen (a FIN or RST the capture missed; {} left the network or went down: a phone leaving a network drops that network's sockets); or its application switched keepalive off. Whether it is still open cannot be told; if it should have lived, look at {}.",
+        endpoint(prober.addr()),
+        s.prober.name(),
+        idle_words(s),
+        s.last_packet.frame,
+        secs(s.silent_for_s),
+        (s.silent_for_s / s.every_s).floor(),
+        prober.addr().ip(),
+        prober.addr().ip(),
+    )
+}
+
+/// "45.00 s", or "45.00 s to 180 s" when the capture missed probes.
+fn idle_words(s: &StoppedProber) -> String {
+    if s.longest_idle_s < s.every_s * 1.1 {
+        secs(s.every_s)
+    } else {
+        format!("{} to {}", secs(s.every_s), secs(s.longest_idle_s))
     }
 }
 

@@ -361,6 +361,7 @@ fn ending_words(conn: &Connection, verdict: &Judgement) -> Option<String> {
         Verdict::HalfClosed { fin_by, open_for_s, .. } => {
             Some(format!("no FIN from the {} for {}", name(fin_by.peer()), secs(*open_for_s)))
         }
+        Verdict::WentSilent(s) => Some(format!("prober stopped: nothing for {}", secs(s.silent_for_s))),
         Verdict::Open { idle_at_end_s } if conn.dropped.is_none() => {
             Some(format!("still open, {} idle at the capture's end", secs(*idle_at_end_s)))
         }

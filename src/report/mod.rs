@@ -865,10 +865,17 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
             }
             EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
             EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::NeverEstablished | EndReason::Stalled | EndReason::Open => String::new(),
+            EndReason::NeverEstablished | EndReason::Stalled | EndReason::WentSilent | EndReason::Open => String::new(),
         };
         if !out.iter().any(|e| e.frame == p.frame) {
             push(&mut out, p, what);
+        }
+    }
+    if let Verdict::WentSilent(s) = &verdict.verdict {
+        let nothing = format!("nothing more from either side for the last {:.0} s", s.silent_for_s);
+        match out.iter_mut().find(|e| e.frame == s.last_packet.frame) {
+            Some(e) => e.what = format!("{}; {nothing}", e.what),
+            None => push(&mut out, s.last_packet, format!("last packet; {nothing}")),
         }
     }
     out.sort_by_key(|e| e.frame);

@@ -59,8 +59,70 @@ impl KeepaliveFinding {
 }
 
 /// A prober that sent nothing for this many probe intervals after an
-/// unanswered probe, while the capture went on, has given up.
+/// unanswered probe, while the capture went on, has given up; one whose
+/// probes were answered and that sent nothing for this many of its idle
+/// times has stopped probing.
 const SILENT_GIVE_UP_INTERVALS: f64 = 3.0;
+
+/// A keepalive prober whose probes were answered and that then fell
+/// silent: the connection went silent, with no FIN or RST seen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StoppedProber {
+    pub prober: Side,
+    /// The shortest idle after which it probed (s): its period (a longer
+    /// one is probes the capture missed).
+    pub every_s: f64,
+    /// The longest (s): its next probe was due at most this long after the
+    /// connection's last packet.
+    pub longest_idle_s: f64,
+    pub probes_answered: u32,
+    /// Its last probe.
+    pub last_probe: PacketRef,
+    /// The connection's last packet (the answer to that probe, or later traffic).
+    pub last_packet: PacketRef,
+    /// From the last packet to the end of the capture (s).
+    pub silent_for_s: f64,
+}
+
+/// Whether the prober of `k` stopped probing: its probes were answered (at
+/// least twice, so its idle is a period, not one gap), and nothing at all
+/// was sent on the connection for [`SILENT_GIVE_UP_INTERVALS`] of its
+/// longest idles before the capture ended (`last_packet` is the connection's last).
+///
+/// A kernel keeps probing an open socket whose probes are answered: Linux
+/// tcp_keepalive_timer (net/ipv4/tcp_timer.c) re-arms itself after every
+/// probe for as long as SO_KEEPALIVE is set and the socket is not closed,
+/// and an answer restarts the idle (keepalive_time_elapsed counts from the
+/// last packet received); BSD's tcp_timer_keep and Windows do the same
+/// (RFC 1122 §4.2.3.6). So the missing probes say the socket was closed or
+/// aborted where the capture could not see it (a FIN or RST it missed, the
+/// host off the network or down: a phone that leaves a network destroys
+/// that network's sockets), or keepalive was switched off: the wire cannot
+/// tell which, and cannot call it open. Not when the link in front of the
+/// peer could not resolve it while the probes were due (they died before
+/// the capture point: see [`CaptureBlind`]).
+pub fn stopped_prober(
+    k: &KeepaliveFinding,
+    last_packet: PacketRef,
+    peer_unresolved: Option<&Unresolved>,
+    capture_end: Timestamp,
+) -> Option<StoppedProber> {
+    let (every_s, longest_idle_s) = (k.idle_observed.min()?, k.idle_observed.max()?);
+    let last_probe = *k.last_train.last()?;
+    let silent_for_s = capture_end.secs_since(last_packet.ts);
+    let due_within = SILENT_GIVE_UP_INTERVALS * longest_idle_s.max(1.0);
+    let regular = k.unanswered_at_end == 0 && k.probes_answered >= 2 && k.reset_by_peer.is_none();
+    let blind = CaptureBlind::during(peer_unresolved, last_packet.ts, last_packet.ts.after_secs(due_within));
+    (regular && silent_for_s >= due_within && blind.is_none()).then_some(StoppedProber {
+        prober: k.prober,
+        every_s,
+        longest_idle_s,
+        probes_answered: k.probes_answered,
+        last_probe,
+        last_packet,
+        silent_for_s,
+    })
+}
 
 /// Judges `prober`'s keepalive probes from its log and its marks (its RST,
 /// its last packet, its TTL); `peer_unresolved` the unanswered requests for

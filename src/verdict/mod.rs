@@ -16,7 +16,7 @@ mod stall;
 
 pub use handshake::{HandshakeFinding, SynSchedule, handshake_finding};
 pub use heartbeat::{Heartbeat, heartbeat_of};
-pub use keepalive::{KeepaliveFinding, keepalive_finding};
+pub use keepalive::{KeepaliveFinding, StoppedProber, keepalive_finding, stopped_prober};
 pub use reset::{Confidence, ForgerySign, InjectedReset, ResetCause, ResetFinding, injected_reset, reset_finding};
 pub use retransmission::{CaptureBlind, RetransmissionFinding, linux_retries_timeout, retransmission_finding};
 pub use select::{Ending, Selector, any_matches};
@@ -52,12 +52,16 @@ pub enum EndReason {
     /// Stuck when the capture ended: data still being retransmitted into
     /// a silence, or a receiver's window closed while its peer probed it.
     Stalled,
+    /// A keepalive prober whose probes were answered stopped probing, and
+    /// nothing more was seen: it ended where the capture could not see it
+    /// (or keepalive was switched off); not known to be open.
+    WentSilent,
     /// Still open when the capture ended.
     Open,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 8] = [
+    pub const ALL: [EndReason; 9] = [
         EndReason::KeepaliveTimeout,
         EndReason::RetransmissionTimeout,
         EndReason::Reset,
@@ -65,6 +69,7 @@ impl EndReason {
         EndReason::HalfClosed,
         EndReason::NeverEstablished,
         EndReason::Stalled,
+        EndReason::WentSilent,
         EndReason::Open,
     ];
 
@@ -77,6 +82,7 @@ impl EndReason {
             EndReason::HalfClosed => "half-closed",
             EndReason::NeverEstablished => "never-established",
             EndReason::Stalled => "stalled",
+            EndReason::WentSilent => "went-silent",
             EndReason::Open => "open",
         }
     }
@@ -91,6 +97,7 @@ impl EndReason {
             EndReason::HalfClosed => "one side sent FIN, the other never closed",
             EndReason::NeverEstablished => "SYNs nobody answered, or a SYN-ACK never acknowledged",
             EndReason::Stalled => "stuck at the end: retransmitting, or a zero window",
+            EndReason::WentSilent => "an answered keepalive prober stopped; the end went unseen",
             EndReason::Open => "still open when the capture ended",
         }
     }
@@ -105,13 +112,15 @@ impl EndReason {
                 | EndReason::HalfClosed
                 | EndReason::NeverEstablished
                 | EndReason::Stalled
+                | EndReason::WentSilent
         )
     }
 
     /// Whether a connection with this verdict had not ended when it was
-    /// judged (still open, or stuck): nothing ended it, so no end is streamed.
+    /// judged (still open, or stuck), or whose end the capture did not see:
+    /// nothing seen ended it, so no end is streamed.
     pub fn not_ended(self) -> bool {
-        matches!(self, EndReason::Open | EndReason::Stalled)
+        matches!(self, EndReason::Open | EndReason::Stalled | EndReason::WentSilent)
     }
 }
 
@@ -175,6 +184,8 @@ pub enum Verdict {
     /// Stuck when the capture ended (boxed: the findings are large, and
     /// most verdicts are not this one).
     Stalled(Box<Stall>),
+    /// The prober that stopped probing.
+    WentSilent(StoppedProber),
     Open {
         /// Silence from the last packet to the end of the capture (s).
         idle_at_end_s: f64,
@@ -192,6 +203,7 @@ impl Verdict {
             Verdict::HalfClosed { .. } => EndReason::HalfClosed,
             Verdict::NeverEstablished(_) => EndReason::NeverEstablished,
             Verdict::Stalled(_) => EndReason::Stalled,
+            Verdict::WentSilent(_) => EndReason::WentSilent,
             Verdict::Open { .. } => EndReason::Open,
         }
     }
@@ -204,8 +216,8 @@ impl Verdict {
             Verdict::Reset(r) => Some(r.sender),
             Verdict::Closed { first_fin_by, .. } => Some(*first_fin_by),
             Verdict::HalfClosed { fin_by, .. } => Some(*fin_by),
-            // Nobody ended it: it never began, or it had not ended.
-            Verdict::NeverEstablished(_) | Verdict::Stalled(_) | Verdict::Open { .. } => None,
+            // Nobody ended it: it never began, it had not ended, or its end went unseen.
+            Verdict::NeverEstablished(_) | Verdict::Stalled(_) | Verdict::WentSilent(_) | Verdict::Open { .. } => None,
         }
     }
 
@@ -218,15 +230,16 @@ impl Verdict {
             Verdict::Closed { last_fin, .. } => Some(*last_fin),
             Verdict::HalfClosed { fin, .. } => Some(*fin),
             Verdict::NeverEstablished(h) => Some(h.last),
-            Verdict::Stalled(_) | Verdict::Open { .. } => None,
+            Verdict::Stalled(_) | Verdict::WentSilent(_) | Verdict::Open { .. } => None,
         }
     }
 
-    /// For connections still open (or half-closed): silence from the last
-    /// packet to the end of the capture (s).
+    /// For connections still open (or half-closed, or gone silent): silence
+    /// from the last packet to the end of the capture (s).
     pub fn idle_at_end_s(&self) -> Option<f64> {
         match self {
             Verdict::HalfClosed { idle_at_end_s, .. } | Verdict::Open { idle_at_end_s } => Some(*idle_at_end_s),
+            Verdict::WentSilent(s) => Some(s.silent_for_s),
             _ => None,
         }
     }
@@ -440,6 +453,11 @@ pub fn judge(conn: &Connection, capture_end: Timestamp, link: &NeighbourLog) -> 
         Verdict::Stalled(Box::new(Stall::ZeroWindow(z)))
     } else if let Some((fin_by, fin)) = SIDES.into_iter().find_map(|s| conn.side(s).marks.fin.get().map(|f| (s, f))) {
         Verdict::HalfClosed { fin_by, fin, open_for_s: capture_end.secs_since(fin.ts).max(0.0), idle_at_end_s }
+    } else if let Some(stopped) = keepalive.iter().find_map(|k| {
+        let peer_unresolved = link.unresolved(conn.side(k.prober.peer()).addr().ip());
+        stopped_prober(k, conn.last, peer_unresolved, capture_end)
+    }) {
+        Verdict::WentSilent(stopped)
     } else {
         Verdict::Open { idle_at_end_s }
     };

@@ -978,3 +978,49 @@ fn a_zero_window_kept_closed_while_the_peer_probes_is_a_stall() {
     w.send(1.0, seg(C, ACK, 1011, 5101, 0).window(0));
     assert_eq!(verdict_at_end(w, 20.0).reason(), EndReason::Open);
 }
+
+/// A client that probes after 45 s of idle, each probe answered at once
+/// (nDPI wechat.pcap, 192.168.1.103:38657: frames 343/344, 472/473, 838/839).
+fn answered_prober() -> Wire {
+    let mut w = Wire::established(1000, 5000);
+    for t in [45.005, 90.06, 135.11] {
+        assert_eq!(w.send(t, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+        w.send(t + 0.05, seg(S, ACK, 5101, 1011, 0));
+    }
+    w
+}
+
+#[test]
+fn an_answered_prober_that_stops_probing_went_silent_not_open() {
+    // Linux tcp_keepalive_timer re-arms itself for as long as the socket
+    // is open with SO_KEEPALIVE, and an answer restarts the idle
+    // (keepalive_time_elapsed counts from the last packet received): the
+    // next probe was due 45 s after 135.16. Three idles (135 s) without
+    // it, while the capture went on, and no FIN or RST: the capture can
+    // no longer call it open.
+    let v = verdict_at_end(answered_prober(), 500.0);
+    assert_eq!(v.reason(), EndReason::WentSilent);
+    assert!(v.reason().is_abnormal() && v.reason().not_ended());
+    assert_eq!((v.ended_by(), v.end_packet()), (None, None));
+    let Verdict::WentSilent(s) = &v.verdict else { unreachable!() };
+    assert_eq!(s.prober, Side::Client);
+    assert_eq!(s.probes_answered, 3);
+    assert!((s.every_s - 45.0).abs() < 1e-6 && (s.longest_idle_s - 45.005).abs() < 1e-6, "{s:?}");
+    assert!((s.silent_for_s - (500.0 - 135.16)).abs() < 1e-6, "{s:?}");
+    assert_eq!(s.last_probe.ts, Timestamp::from_secs_f64(135.11));
+    // The prober's finding is still told, and it did not give up.
+    assert!(!v.keepalive()[0].gave_up);
+
+    // Less than three idles of silence: the next probes may still come.
+    assert_eq!(verdict_at_end(answered_prober(), 260.0).reason(), EndReason::Open);
+    // One answered probe is no period yet.
+    let mut w = Wire::established(1000, 5000);
+    w.send(45.005, seg(C, ACK, 1010, 5101, 0));
+    w.send(45.055, seg(S, ACK, 5101, 1011, 0));
+    assert_eq!(verdict_at_end(w, 1000.0).reason(), EndReason::Open);
+    // The link in front of the server could not resolve it while the
+    // probes were due: they died before the capture point.
+    let conns = answered_prober().finish();
+    let blind = server_unresolved_at(&[150.0, 151.0, 152.0, 200.0]);
+    assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(500.0), &blind).reason(), EndReason::Open);
+}
