@@ -93,13 +93,23 @@ impl std::fmt::Display for TcpFlags {
 }
 
 /// The 802.1Q VLAN ids in front of a packet, outermost first; 0 = no tag.
-/// Part of a connection's identity: the same 4-tuple on two VLANs is two connections.
+/// Not part of a connection's identity (see `flow::store`): a connection's
+/// are the tags all its packets shared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VlanPath(pub [u16; 2]);
 
 impl VlanPath {
     pub fn ids(&self) -> Vec<u16> {
         self.0.iter().copied().filter(|&id| id != 0).collect()
+    }
+
+    /// The tags this path and `other` share, position by position (0
+    /// where they differ): what a filter on the tags may name and still
+    /// match both.
+    pub fn shared_with(self, other: VlanPath) -> VlanPath {
+        let [a, b] = self.0;
+        let [c, d] = other.0;
+        VlanPath([if a == c { a } else { 0 }, if b == d { b } else { 0 }])
     }
 }
 

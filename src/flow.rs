@@ -839,6 +839,7 @@ impl HalfConnection {
 pub struct Connection {
     /// Sequential id within the analysis, in order of first packet.
     pub id: u64,
+    /// The VLAN tags every packet of it came with (not part of its key).
     pub vlan: VlanPath,
     pub roles: RoleSource,
     /// `sides[Side::Client as usize]` is the client's half.
@@ -1056,6 +1057,9 @@ impl FlowTable {
             }
         };
         let conn = self.flows.get_mut(slot);
+        // Its directions may come with other VLAN tags (see `store::carries`):
+        // it keeps those all its packets share.
+        conn.vlan = conn.vlan.shared_with(seg.vlan);
         let was_finished = conn.is_finished();
         let was = if created { None } else { Unreplied::of(conn) };
         let before = TrainMark::of(conn);

@@ -12,6 +12,17 @@
 //! `TCP_KEEPIDLE`, …), so the candidates for an observation `t` are the
 //! integers `s` with `s <= t` and `t <= s + lateness(s)`. Several
 //! observations (probe trains, connections) narrow the range.
+//!
+//! Not every stack keeps time that way. 4.4BSD and the embedded stacks
+//! derived from it count the keepalive idle in 500 ms ticks of
+//! `tcp_slowtimo` (`PR_SLOWHZ` = 2; netinet/tcp_timer.c): the count is set
+//! when a segment arrives and falls at the next tick, which comes up to a
+//! tick later, so the timer fires up to 0.5 s *early*. Those stacks are also
+//! the ones built with `TCP_COMPAT_42`, whose keepalive resends the byte
+//! before SND.UNA: a 1-byte prober that is not Windows (initial TTL 128)
+//! gets [`TimerModel::SlowTickOrLate`], and its settings are those either
+//! way of keeping time explains (nDPI h323.pcap: probes 14.96–14.99 s
+//! after the last packet fit 14 s fired late or 15 s fired early).
 
 use crate::time::MinMax;
 use serde::Serialize;
@@ -24,6 +35,21 @@ const LVL_SIZE: u64 = 64;
 const LVL_DEPTH: u32 = 9;
 /// Capture timestamps and jiffies round differently: allow this much early.
 const MEASUREMENT_SLACK_S: f64 = 0.015;
+
+/// One tick of 4.4BSD's slow timer (`PR_SLOWHZ` = 2 per second).
+pub const SLOW_TICK_S: f64 = 0.5;
+
+/// How a prober's timer fires against its setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimerModel {
+    /// Late, never early, by at most a timer wheel's granularity (Linux;
+    /// assumed for every stack not known to keep time otherwise).
+    #[default]
+    Late,
+    /// Either that, or up to one slow-timer tick ([`SLOW_TICK_S`]) early,
+    /// as 4.4BSD-derived stacks count it: the stack is not known well enough to tell.
+    SlowTickOrLate,
+}
 
 /// Settings people actually choose; when several whole seconds fit an
 /// observation, one of these wins (the closest to the observation).
@@ -73,7 +99,38 @@ impl TimerSetting {
 /// The whole-second setting that explains every observation (seconds from
 /// the event that armed the timer to the packet it sent), or None when no
 /// setting explains them all (e.g. the application changed it on the way).
-pub fn infer_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
+///
+/// `model` says how the timer keeps time: with
+/// [`TimerModel::SlowTickOrLate`], the whole seconds either way of firing
+/// explains (the two ranges touch: floor(min) and ceil(max)).
+pub fn infer_timer_setting(observed: &MinMax, model: TimerModel) -> Option<TimerSetting> {
+    let late = infer_late_timer_setting(observed);
+    let early = match model {
+        TimerModel::Late => None,
+        TimerModel::SlowTickOrLate => infer_slow_tick_setting(observed),
+    };
+    let (low, high) = match (late, early) {
+        (Some(l), Some(e)) => (l.low.min(e.low), l.high.max(e.high)),
+        (Some(s), None) | (None, Some(s)) => (s.low, s.high),
+        (None, None) => return None,
+    };
+    let value = COMMON_SETTINGS.iter().rev().copied().find(|s| (low..=high).contains(s)).unwrap_or(high);
+    Some(TimerSetting { value, low, high })
+}
+
+/// A 4.4BSD slow-timer count of `s` seconds fires between `s` −
+/// [`SLOW_TICK_S`] and `s` after the packet that set it: `s` is at least the
+/// latest observation and at most a tick past the earliest.
+fn infer_slow_tick_setting(observed: &MinMax) -> Option<TimerSetting> {
+    let (min, max) = (observed.min()?, observed.max()?);
+    let low = (max - MEASUREMENT_SLACK_S).ceil().max(1.0);
+    let high = (min + SLOW_TICK_S + MEASUREMENT_SLACK_S).floor();
+    let (low, high) = (low as u32, high as u32);
+    (low <= high && high < u32::MAX).then_some(TimerSetting { value: low, low, high })
+}
+
+/// The late-only model of [`infer_timer_setting`].
+fn infer_late_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     let (min, max) = (observed.min()?, observed.max()?);
     // s <= min: a timer never fires early.
     let high = (min + MEASUREMENT_SLACK_S).floor();
@@ -112,8 +169,8 @@ pub const KEEPALIVE_SETTING_MAX_S: u32 = u32::MAX / 100;
 /// when the observations are longer than any OS lets either be
 /// ([`KEEPALIVE_SETTING_MAX_S`]): such a timing (years, after a clock jump)
 /// was made by no setting, and is not reported as one.
-pub fn infer_keepalive_setting(observed: &MinMax) -> Option<TimerSetting> {
-    let s = infer_timer_setting(observed)?;
+pub fn infer_keepalive_setting(observed: &MinMax, model: TimerModel) -> Option<TimerSetting> {
+    let s = infer_timer_setting(observed, model)?;
     if s.low > KEEPALIVE_SETTING_MAX_S {
         return None;
     }
@@ -172,16 +229,23 @@ mod tests {
         // takes such an idle (FreeBSD at HZ=100, the most lenient, stops
         // at about 1.4 years), so it is no setting, not a "tuned" one.
         let ten_years = 10.0 * 365.25 * 86_400.0;
-        assert!(infer_timer_setting(&observed(&[ten_years])).is_some(), "a timer could, in principle");
-        assert_eq!(infer_keepalive_setting(&observed(&[ten_years])), None);
+        assert!(
+            infer_timer_setting(&observed(&[ten_years]), TimerModel::Late).is_some(),
+            "a timer could, in principle"
+        );
+        assert_eq!(infer_keepalive_setting(&observed(&[ten_years]), TimerModel::Late), None);
         assert!(beyond_any_keepalive_setting(ten_years));
         // Within every OS's bounds nothing changes: Linux's longest, 32767 s.
         let linux_max = f64::from(LINUX_KEEPALIVE_MAX_S);
-        assert_eq!(infer_keepalive_setting(&observed(&[linux_max])), infer_timer_setting(&observed(&[linux_max])));
+        assert_eq!(
+            infer_keepalive_setting(&observed(&[linux_max]), TimerModel::Late),
+            infer_timer_setting(&observed(&[linux_max]), TimerModel::Late)
+        );
         assert!(!beyond_any_keepalive_setting(linux_max));
-        assert_eq!(infer_keepalive_setting(&observed(&[20.0])).map(|s| s.value), Some(20));
+        assert_eq!(infer_keepalive_setting(&observed(&[20.0]), TimerModel::Late).map(|s| s.value), Some(20));
         // At the edge, the settings that fit stop at the largest any OS takes.
-        let edge = infer_keepalive_setting(&observed(&[f64::from(KEEPALIVE_SETTING_MAX_S) + 0.5])).unwrap();
+        let edge =
+            infer_keepalive_setting(&observed(&[f64::from(KEEPALIVE_SETTING_MAX_S) + 0.5]), TimerModel::Late).unwrap();
         assert_eq!((edge.high, edge.value), (KEEPALIVE_SETTING_MAX_S, KEEPALIVE_SETTING_MAX_S));
         assert!(edge.low < KEEPALIVE_SETTING_MAX_S);
         assert!(!beyond_any_keepalive_setting(f64::from(KEEPALIVE_SETTING_MAX_S) + 0.5));
@@ -189,26 +253,51 @@ mod tests {
 
     #[test]
     fn the_cto_case_20_2() {
-        let idle = infer_timer_setting(&observed(&[21.40])).unwrap();
+        let idle = infer_timer_setting(&observed(&[21.40]), TimerModel::Late).unwrap();
         assert_eq!(idle.value, 20);
         assert_eq!((idle.low, idle.high), (20, 21));
-        let interval = infer_timer_setting(&observed(&[2.016, 2.012])).unwrap();
+        let interval = infer_timer_setting(&observed(&[2.016, 2.012]), TimerModel::Late).unwrap();
         assert_eq!(interval, TimerSetting { value: 2, low: 2, high: 2 });
     }
 
     #[test]
+    fn a_slow_tick_stack_may_fire_early_so_both_settings_fit() {
+        // nDPI h323.pcap s2: an embedded 1-byte prober (TTL 64) probes
+        // 14.96-14.99 s after the last packet. Late-only, that is 14 s;
+        // counted in 500 ms ticks, 15 s fired a few ms early.
+        let h323 = observed(&[14.957632, 14.994429, 14.994734]);
+        assert_eq!(infer_timer_setting(&h323, TimerModel::Late), Some(TimerSetting { value: 14, low: 14, high: 14 }));
+        let either = infer_timer_setting(&h323, TimerModel::SlowTickOrLate).unwrap();
+        assert_eq!(either, TimerSetting { value: 15, low: 14, high: 15 });
+        assert_eq!(infer_keepalive_setting(&h323, TimerModel::SlowTickOrLate), Some(either));
+        // Up to a tick early, no more: 29.4 s is no 30 s slow-tick timer,
+        // 29.6 s may be.
+        let late = infer_timer_setting(&observed(&[29.4]), TimerModel::Late).unwrap();
+        assert_eq!(infer_timer_setting(&observed(&[29.4]), TimerModel::SlowTickOrLate), Some(late));
+        let late = infer_timer_setting(&observed(&[29.6]), TimerModel::Late).unwrap();
+        let either = infer_timer_setting(&observed(&[29.6]), TimerModel::SlowTickOrLate).unwrap();
+        assert_eq!((either.low, either.high, either.value), (late.low, 30, 30));
+        // Observations a second apart fit no slow-tick count, only a late timer.
+        let spread = observed(&[20.1, 21.3]);
+        assert_eq!(
+            infer_timer_setting(&spread, TimerModel::SlowTickOrLate),
+            infer_timer_setting(&spread, TimerModel::Late)
+        );
+    }
+
+    #[test]
     fn uncommon_values_take_the_closest_whole_second() {
-        assert_eq!(infer_timer_setting(&observed(&[7.2])).unwrap().value, 7);
-        assert_eq!(infer_timer_setting(&observed(&[5.004])).unwrap().value, 5);
-        assert_eq!(infer_timer_setting(&observed(&[45.02])).unwrap().value, 45);
-        assert_eq!(infer_timer_setting(&observed(&[7201.3])).unwrap().value, 7200);
+        assert_eq!(infer_timer_setting(&observed(&[7.2]), TimerModel::Late).unwrap().value, 7);
+        assert_eq!(infer_timer_setting(&observed(&[5.004]), TimerModel::Late).unwrap().value, 5);
+        assert_eq!(infer_timer_setting(&observed(&[45.02]), TimerModel::Late).unwrap().value, 45);
+        assert_eq!(infer_timer_setting(&observed(&[7201.3]), TimerModel::Late).unwrap().value, 7200);
     }
 
     #[test]
     fn observations_that_disagree_give_none() {
-        assert_eq!(infer_timer_setting(&observed(&[10.0, 30.0])), None);
-        assert_eq!(infer_timer_setting(&observed(&[0.2])), None);
-        assert_eq!(infer_timer_setting(&MinMax::default()), None);
+        assert_eq!(infer_timer_setting(&observed(&[10.0, 30.0]), TimerModel::Late), None);
+        assert_eq!(infer_timer_setting(&observed(&[0.2]), TimerModel::Late), None);
+        assert_eq!(infer_timer_setting(&MinMax::default(), TimerModel::Late), None);
     }
 
     #[test]
@@ -216,7 +305,7 @@ mod tests {
         // A clock that jumped by ten years between two packets: the answer
         // is found by bisection, not by trying every second.
         let ten_years = 10.0 * 365.0 * 86400.0;
-        let s = infer_timer_setting(&observed(&[ten_years])).unwrap();
+        let s = infer_timer_setting(&observed(&[ten_years]), TimerModel::Late).unwrap();
         assert_eq!(s.high, ten_years as u32);
         assert!(s.low < s.high && s.low as f64 >= ten_years / 1.13, "{s:?}");
         assert!((s.low..=s.high).contains(&s.value));
@@ -243,11 +332,11 @@ mod tests {
         // lateness (the timer wheel's coarsest level, LVL_DEPTH - 1:
         // 2^24 jiffies, 1.68e5 s at HZ=100) no u32 setting fits; just
         // below, the highest one does.
-        assert_eq!(infer_timer_setting(&observed(&[4_775_314_040.1])), None);
-        assert_eq!(infer_timer_setting(&observed(&[6.5e9])), None);
-        assert_eq!(infer_timer_setting(&observed(&[4.2955e9])), None);
-        assert_eq!(infer_timer_setting(&observed(&[f64::MAX])), None);
-        let s = infer_timer_setting(&observed(&[4.29505e9])).unwrap();
+        assert_eq!(infer_timer_setting(&observed(&[4_775_314_040.1]), TimerModel::Late), None);
+        assert_eq!(infer_timer_setting(&observed(&[6.5e9]), TimerModel::Late), None);
+        assert_eq!(infer_timer_setting(&observed(&[4.2955e9]), TimerModel::Late), None);
+        assert_eq!(infer_timer_setting(&observed(&[f64::MAX]), TimerModel::Late), None);
+        let s = infer_timer_setting(&observed(&[4.29505e9]), TimerModel::Late).unwrap();
         assert_eq!(s.high, u32::MAX);
         assert!(s.low < s.high && (s.low..=s.high).contains(&s.value));
     }
@@ -257,14 +346,14 @@ mod tests {
         // 11,946,708.5 s at HZ=100 is past LVL_START(9): the kernel files it
         // in level 8 (granularity 2^24 jiffies), not in a ninth level, so
         // the setting 1/8 below it is still the lowest that fits.
-        let s = infer_timer_setting(&observed(&[11_946_708.508_543_344])).unwrap();
+        let s = infer_timer_setting(&observed(&[11_946_708.508_543_344]), TimerModel::Late).unwrap();
         assert!(f64::from(s.low - 1) + max_timer_lateness(f64::from(s.low - 1)) + MEASUREMENT_SLACK_S < 11_946_708.5);
         assert!(max_timer_lateness(1e9) <= 1e9 / 8.0 + 0.01, "{}", max_timer_lateness(1e9));
     }
 
     #[test]
     fn early_by_a_few_milliseconds_is_measurement_noise() {
-        assert_eq!(infer_timer_setting(&observed(&[1.995])).unwrap().value, 2);
+        assert_eq!(infer_timer_setting(&observed(&[1.995]), TimerModel::Late).unwrap().value, 2);
     }
 
     mod properties {
@@ -281,7 +370,7 @@ mod tests {
         proptest! {
             #[test]
             fn every_setting_in_the_range_explains_the_observation(t in 0.9f64..1e10) {
-                let Some(s) = infer_timer_setting(&observed(&[t])) else {
+                let Some(s) = infer_timer_setting(&observed(&[t]), TimerModel::Late) else {
                     // Only an observation below one second, or beyond what the
                     // latest whole-second setting (u32::MAX s, 136 years) can
                     // explain, has no setting.
@@ -301,14 +390,14 @@ mod tests {
 
             #[test]
             fn a_longer_observation_never_gives_lower_settings(t in 1.0f64..4e9, more in 0.0f64..1e8) {
-                let (a, b) = (infer_timer_setting(&observed(&[t])), infer_timer_setting(&observed(&[t + more])));
+                let (a, b) = (infer_timer_setting(&observed(&[t]), TimerModel::Late), infer_timer_setting(&observed(&[t + more]), TimerModel::Late));
                 let (a, b) = (a.expect("t >= 1 s fits a setting"), b.expect("t >= 1 s fits a setting"));
                 prop_assert!(a.low <= b.low && a.high <= b.high, "{a:?} for {t}, {b:?} for {}", t + more);
             }
 
             #[test]
             fn several_observations_fit_every_one_of_them(values in proptest::collection::vec(1.0f64..1e5, 1..6)) {
-                if let Some(s) = infer_timer_setting(&observed(&values)) {
+                if let Some(s) = infer_timer_setting(&observed(&values), TimerModel::Late) {
                     for &t in &values {
                         prop_assert!(explains(s.low, t) && explains(s.high, t), "{s:?} for {t} of {values:?}");
                     }

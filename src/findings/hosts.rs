@@ -8,7 +8,7 @@
 
 use super::os::{SettingsOrigin, settings_origin};
 use crate::flow::{Connection, Side};
-use crate::infer::{infer_keepalive_setting, infer_timer_setting};
+use crate::infer::{TimerModel, infer_keepalive_setting, infer_timer_setting};
 use crate::time::MinMax;
 use crate::verdict::{Bound, Judgement, KeepaliveFinding};
 use rustc_hash::FxHashMap;
@@ -62,6 +62,8 @@ struct Aggregate {
     interval: MinMax,
     exact_probes: Option<u32>,
     at_least_probes: Option<u32>,
+    /// How the prober's timer keeps time (one stack: its connections' first).
+    timer: Option<TimerModel>,
     /// The connections whose own observations no single setting explains
     /// (the application changed its settings on the way): counted together,
     /// settings unknown.
@@ -78,7 +80,8 @@ impl Aggregate {
         let mut merged = self.clone();
         merged.idle.merge(&k.idle_observed);
         merged.interval.merge(&k.interval_observed);
-        let fits = |m: &MinMax| m.count == 0 || infer_timer_setting(m).is_some();
+        let timer = *merged.timer.get_or_insert(k.timer);
+        let fits = |m: &MinMax| m.count == 0 || infer_timer_setting(m, timer).is_some();
         if !fits(&merged.idle) || !fits(&merged.interval) {
             return None;
         }
@@ -161,7 +164,8 @@ impl Aggregate {
 
 fn finding(prober: Prober, a: &Aggregate) -> HostFinding {
     // Timings longer than any OS allows are no setting (not "tuned").
-    let setting = |m: &MinMax| infer_keepalive_setting(m).filter(|_| !a.unexplained).map(|s| s.value);
+    let timer = a.timer.unwrap_or_default();
+    let setting = |m: &MinMax| infer_keepalive_setting(m, timer).filter(|_| !a.unexplained).map(|s| s.value);
     let (idle_s, interval_s) = (setting(&a.idle), setting(&a.interval));
     let probes = match (a.exact_probes, a.at_least_probes) {
         (Some(n), _) => Some((n, Bound::Exact)),

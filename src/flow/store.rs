@@ -9,7 +9,7 @@
 //! connection's, in both directions.
 
 use super::Connection;
-use crate::decode::{Segment, VlanPath};
+use crate::decode::Segment;
 use hashbrown::HashTable;
 use std::hash::Hasher;
 use std::net::SocketAddr;
@@ -28,12 +28,12 @@ pub(super) struct Store {
     free: Vec<Slot>,
 }
 
-/// The hash of a connection's key, the same in both directions: the VLAN
-/// path and the two endpoints in a fixed order, as a few machine words
+/// The hash of a connection's key, the same in both directions: the two
+/// endpoints in a fixed order, as a few machine words
 /// (hashing every address byte by byte was a tenth of the run time). FxHash:
 /// keys come from the capture, not from an adversary who could aim at
 /// collisions, and SipHash was a tenth of the run time.
-fn key_hash(vlan: VlanPath, a: SocketAddr, b: SocketAddr) -> u64 {
+fn key_hash(a: SocketAddr, b: SocketAddr) -> u64 {
     fn bits(a: &SocketAddr) -> (u128, u16) {
         match a {
             SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
@@ -43,8 +43,7 @@ fn key_hash(vlan: VlanPath, a: SocketAddr, b: SocketAddr) -> u64 {
     let (a, b) = (bits(&a), bits(&b));
     let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
     let mut h = rustc_hash::FxHasher::default();
-    let [v0, v1] = vlan.0;
-    h.write_u64((u64::from(lo_port) << 48) | (u64::from(hi_port) << 32) | (u64::from(v0) << 16) | u64::from(v1));
+    h.write_u64((u64::from(lo_port) << 16) | u64::from(hi_port));
     if lo >> 32 == 0 && hi >> 32 == 0 {
         h.write_u64(((lo as u64) << 32) | hi as u64);
     } else {
@@ -55,13 +54,22 @@ fn key_hash(vlan: VlanPath, a: SocketAddr, b: SocketAddr) -> u64 {
 }
 
 fn hash_of(conn: &Connection) -> u64 {
-    key_hash(conn.vlan, conn.client(), conn.server())
+    key_hash(conn.client(), conn.server())
 }
 
-/// The segment belongs to the connection: same VLAN path, same two endpoints.
+/// The segment belongs to the connection: the same two endpoints, whatever
+/// VLAN tags it came with. One direction of a connection is often seen
+/// tagged and the other not, or with other tags (a trunk on one side of the
+/// capture point and an access port on the other, a SPAN session, `-i any`
+/// on a router with VLAN subinterfaces): suricata-verify bug-4376 has every
+/// client packet on VLAN 3136 and every server packet untagged. Wireshark's
+/// `tcp.stream` and Zeek's connection key (its default five-tuple; VLANs
+/// only with the opt-in `vlan_fivetuple` key since 8.0) ignore VLANs for the
+/// same reason. The price: the same 4-tuple in use at once on two VLANs with
+/// overlapping address plans is taken for one connection.
 fn carries(conn: &Connection, seg: &Segment) -> bool {
     let [c, s] = [conn.sides[0].addr, conn.sides[1].addr];
-    conn.vlan == seg.vlan && ((c.is(seg.src) && s.is(seg.dst)) || (s.is(seg.src) && c.is(seg.dst)))
+    (c.is(seg.src) && s.is(seg.dst)) || (s.is(seg.src) && c.is(seg.dst))
 }
 
 impl Store {
@@ -73,7 +81,7 @@ impl Store {
     /// The slot of the connection the segment belongs to, if one is held.
     pub(super) fn find(&self, seg: &Segment) -> Option<Slot> {
         let slab = &self.slab;
-        let hash = key_hash(seg.vlan, seg.src, seg.dst);
+        let hash = key_hash(seg.src, seg.dst);
         self.index.find(hash, |&Slot(i)| slab[i as usize].as_ref().is_some_and(|c| carries(c, seg))).copied()
     }
 

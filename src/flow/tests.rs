@@ -383,6 +383,40 @@ fn at(frame: u64, t: f64) -> PacketRef {
 }
 
 #[test]
+fn a_connection_seen_tagged_one_way_and_untagged_the_other_is_one_connection() {
+    // suricata-verify bug-4376: the client's packets on VLAN 3136, the
+    // server's untagged. One connection, as Wireshark's tcp.stream and
+    // Zeek's default connection key have it; its VLAN is what all its
+    // packets share (none), so a filter on it matches both directions.
+    let mut table = FlowTable::new();
+    let mut out: Vec<Connection> = Vec::new();
+    let tagged = |mut s: Segment| {
+        s.vlan = crate::decode::VlanPath([3136, 0]);
+        s
+    };
+    let syn = tagged(syn_from(33372));
+    let mut syn_ack = syn_from(33372);
+    (syn_ack.src, syn_ack.dst) = (syn.dst, syn.src);
+    syn_ack.flags = crate::decode::TcpFlags(SYN | ACK);
+    (syn_ack.seq, syn_ack.ack) = (SeqNumber(5000), SeqNumber(33373));
+    let mut ack = syn;
+    ack.flags = crate::decode::TcpFlags(ACK);
+    (ack.seq, ack.ack) = (SeqNumber(33373), SeqNumber(5001));
+    table.observe(at(1, 0.0), &syn, &mut |c| out.push(c));
+    assert_eq!(table.observe(at(2, 0.001), &syn_ack, &mut |c| out.push(c)).class, PacketClass::SynAck);
+    table.observe(at(3, 0.002), &ack, &mut |c| out.push(c));
+    table.drain(&mut |c| out.push(c));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].packets(), 3);
+    assert_eq!(out[0].vlan, crate::decode::VlanPath::default());
+    // Tags both directions share stay: QinQ with the same outer tag.
+    assert_eq!(
+        crate::decode::VlanPath([100, 42]).shared_with(crate::decode::VlanPath([100, 7])),
+        crate::decode::VlanPath([100, 0])
+    );
+}
+
+#[test]
 fn too_many_unreplied_connections_evict_the_least_recently_active_and_count_it() {
     let mut table = FlowTable::new();
     let mut out: Vec<Connection> = Vec::new();

@@ -383,12 +383,13 @@ fn backoff_words(r: &RetransmissionFinding) -> String {
         return format!("once, {gap:.2} s after the first transmission");
     }
     let series: Vec<String> = r.backoff_s.iter().map(|g| format!("{g:.2}")).collect();
-    format!(
-        "{} time{} with backoff gaps of {} s",
-        r.retransmissions,
-        if r.retransmissions == 1 { "" } else { "s" },
-        series.join(", ")
-    )
+    let times = format!("{} time{}", r.retransmissions, if r.retransmissions == 1 { "" } else { "s" });
+    if r.steady_gaps {
+        // Gaps that do not grow are no timer's backoff (see `steady_gaps`).
+        format!("{times} at steady gaps of {} s (no backoff)", series.join(", "))
+    } else {
+        format!("{times} with backoff gaps of {} s", series.join(", "))
+    }
 }
 
 /// The OS a sender's initial TTL points to, in words.
@@ -660,6 +661,16 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
                     peer.addr().ip()
                 ),
             });
+            if r.steady_gaps {
+                // No OS's retransmission timer resends at steady gaps, so
+                // none of their give-up schedules says when this one stops.
+                s.push_str(&format!(
+                    " Its gaps do not grow as a retransmission timeout does (RFC 6298 §5.5 doubles it at each expiry, and Linux, Windows, BSD and macOS all back off), so no OS's give-up schedule tells when the sender ({}) would stop. It had sent {} so far.",
+                    ttl_words(r.sender_initial_ttl),
+                    r.retransmissions
+                ));
+                return s;
+            }
             // When each OS would give up, counted from the first transmission.
             let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
             s.push_str(&format!(
@@ -1393,6 +1404,24 @@ mod tests {
         assert!(text.contains("924.6 s after the first transmission"), "{text}");
         assert!(text.contains("Windows with a RST after 5 retransmissions"), "{text}");
         assert!(!text.contains("idle for") && !text.contains("NAT idle timeout"), "{text}");
+    }
+
+    #[test]
+    fn a_stall_at_steady_gaps_is_no_backoff_and_gets_no_give_up_schedule() {
+        // nDPI zoom.pcap s0: 199 bytes resent every ~2.1 s (2.13, 2.14,
+        // 2.19 s), nothing back, the capture's TCP part ending 0.66 s after
+        // the last copy. Still retransmitting (stalled), but no timer's
+        // backoff: RFC 6298 §5.5 doubles the timeout, so no OS's give-up
+        // schedule applies.
+        let mut w = Wire::established(1000, 5000);
+        for t in [10.0, 12.13, 14.27, 16.46] {
+            w.send(t, seg(C, ACK, 1011, 5101, 199));
+        }
+        let text = diagnosis(w, 17.12);
+        assert!(text.starts_with("Stalled: 10.0.0.1:40000 (client) was still retransmitting"), "{text}");
+        assert!(text.contains("3 times at steady gaps of 2.13, 2.14, 2.19 s (no backoff)"), "{text}");
+        assert!(text.contains("no OS's give-up schedule"), "{text}");
+        assert!(!text.contains("924.6 s") && !text.contains("backoff gaps"), "{text}");
     }
 
     #[test]

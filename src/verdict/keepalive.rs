@@ -2,7 +2,7 @@
 
 use super::{Bound, CaptureBlind};
 use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
-use crate::infer::{TimerSetting, infer_keepalive_setting};
+use crate::infer::{TimerModel, TimerSetting, infer_keepalive_setting};
 use crate::neighbours::Unresolved;
 use crate::time::{MinMax, Timestamp};
 
@@ -18,6 +18,8 @@ pub struct KeepaliveFinding {
     pub idle: Option<TimerSetting>,
     pub interval_observed: MinMax,
     pub interval: Option<TimerSetting>,
+    /// How the prober's timer keeps time, which `idle` and `interval` assume.
+    pub timer: TimerModel,
     /// The implied probe-count setting and how sure it is.
     pub probes: Option<(u32, Bound)>,
     /// The prober gave up on this connection.
@@ -199,6 +201,9 @@ pub fn keepalive_finding(
     // Past the longest user timeout Linux takes, no TCP_USER_TIMEOUT fits.
     .filter(|&[low, _]| low < LINUX_USER_TIMEOUT_MAX_S);
     let last_answer = train.probes.iter().rev().find_map(|p| p.answered_by().get());
+    let probe_bytes = u8::from(log.one_byte_probes * 2 > log.probes_sent);
+    let ttl = me.first_ttl();
+    let timer = timer_model(probe_bytes, ttl);
     let reset_by_peer = train.probes.last().and_then(|p| p.reset_by().get());
     KeepaliveFinding {
         prober,
@@ -207,16 +212,17 @@ pub fn keepalive_finding(
         unanswered_at_end,
         idle_observed: log.idle_observed,
         // No setting explains timings longer than any OS allows (see infer).
-        idle: infer_keepalive_setting(&log.idle_observed),
-        interval: infer_keepalive_setting(&interval_observed),
+        idle: infer_keepalive_setting(&log.idle_observed, timer),
+        interval: infer_keepalive_setting(&interval_observed, timer),
+        timer,
         interval_observed,
         probes,
         gave_up,
         gave_up_with,
         reset_by_peer,
         capture_blind,
-        probe_bytes: u8::from(log.one_byte_probes * 2 > log.probes_sent),
-        ttl: me.first_ttl(),
+        probe_bytes,
+        ttl,
         idle_from: train.idle_from.get(),
         train_idle_s,
         user_timeout_between_s,
@@ -224,6 +230,19 @@ pub fn keepalive_finding(
         last_train_count: train.count,
         first_probe: log.first_probe.get(),
         last_answer,
+    }
+}
+
+/// How a prober's keepalive timer keeps time, from its probes' shape: a
+/// 1-byte prober that is not Windows (initial TTL 128) is a 4.4BSD-derived
+/// stack built with `TCP_COMPAT_42` (tcp_timers resends the byte before
+/// SND.UNA), whose slow timer may fire up to a tick early (see
+/// [`crate::infer`]); every other is taken to fire late, never early.
+pub fn timer_model(probe_bytes: u8, ttl: Option<u8>) -> TimerModel {
+    match (probe_bytes, ttl.map(super::initial_ttl)) {
+        (1, Some(128)) => TimerModel::Late,
+        (1, _) => TimerModel::SlowTickOrLate,
+        _ => TimerModel::Late,
     }
 }
 

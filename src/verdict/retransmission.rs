@@ -40,6 +40,10 @@ pub struct RetransmissionFinding {
     pub retransmissions: u32,
     /// Gaps between successive transmissions of the segment (s): the backoff series.
     pub backoff_s: Vec<f64>,
+    /// Two or more gaps that do not grow: no retransmission timer's backoff
+    /// (RFC 6298 §5.5 doubles the timeout at each expiry, and Linux,
+    /// Windows, BSD and macOS all do), so no OS's give-up schedule applies.
+    pub steady_gaps: bool,
     /// From the first transmission to the last retransmission (or the sender's RST).
     pub gave_up_after_s: f64,
     /// A silent sender gave up before its next retransmission was due: at the
@@ -132,9 +136,9 @@ pub fn retransmission_finding(
     let reset_by_sender = me.rst_at().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
     let silent_for_s = capture_end.secs_since(last.ts).max(0.0);
-    let grows = backoff_s.len() >= 2
-        && last_gap >= MIN_RTO_S
-        && backoff_s.first().is_some_and(|&first| last_gap >= BACKOFF_GROWTH * first);
+    let grows_from_first = backoff_s.first().is_some_and(|&first| last_gap >= BACKOFF_GROWTH * first);
+    let grows = backoff_s.len() >= 2 && last_gap >= MIN_RTO_S && grows_from_first;
+    let steady_gaps = backoff_s.len() >= 2 && !grows_from_first;
     // The sender's next retransmission would be overdue by now.
     let due_within_s = (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S);
     let overdue = silent_for_s >= due_within_s;
@@ -173,6 +177,7 @@ pub fn retransmission_finding(
         last: end,
         retransmissions: run.count,
         backoff_s,
+        steady_gaps,
         gave_up_after_s,
         gave_up_by_s: next_expiry,
         reset_by_sender,

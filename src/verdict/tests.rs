@@ -1024,3 +1024,29 @@ fn an_answered_prober_that_stops_probing_went_silent_not_open() {
     let blind = server_unresolved_at(&[150.0, 151.0, 152.0, 200.0]);
     assert_eq!(judge(&conns[0], Timestamp::from_secs_f64(500.0), &blind).reason(), EndReason::Open);
 }
+
+#[test]
+fn a_one_byte_prober_that_is_not_windows_may_fire_a_slow_tick_early() {
+    // nDPI h323.pcap s2: an embedded stack (TTL 64, 1-byte probes: 4.4BSD's
+    // TCP_COMPAT_42) probes 14.96 s after the last packet it received. Its
+    // slow timer counts 500 ms ticks and may fire up to a tick early, so 15 s
+    // fits as well as 14 s fired late; a 0-byte (Linux-shaped) prober's timer
+    // never fires early: 14 s. A 1-byte prober with TTL 128 is Windows: late only.
+    let idle_of = |bytes: u32, ttl: u8| {
+        // The server, the prober, sends every packet with this TTL.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0).ttl(ttl));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10));
+        w.send(0.003, seg(S, ACK, 5001, 1011, 100).ttl(ttl));
+        w.send(10.0, seg(C, ACK, 1011, 5101, 0));
+        assert_eq!(w.send(24.96, seg(S, ACK, 5100, 1011, bytes).ttl(ttl)), PacketClass::KeepaliveProbe);
+        w.send(24.961, seg(C, ACK, 1011, 5101, 0));
+        let v = verdict_at_end(w, 25.0);
+        let k = v.keepalive()[0];
+        (k.timer, k.idle.map(|i| (i.value, i.low, i.high)))
+    };
+    assert_eq!(idle_of(1, 64), (crate::infer::TimerModel::SlowTickOrLate, Some((15, 14, 15))));
+    assert_eq!(idle_of(0, 64), (crate::infer::TimerModel::Late, Some((14, 14, 14))));
+    assert_eq!(idle_of(1, 128), (crate::infer::TimerModel::Late, Some((14, 14, 14))));
+}
