@@ -255,6 +255,59 @@ fn rst_after_the_senders_own_fin_is_not_unread_data() {
 }
 
 #[test]
+fn the_peers_rst_answering_the_last_retransmission_is_no_give_up() {
+    // nDPI googledns_android10.pcap, stream 0: the server's FIN resent with
+    // backoff (0.22, 0.22, 0.44, 0.91 s); 1.1 ms after the fifth copy the
+    // phone answers with a bare RST, window 0, seq = the FIN's ack: it had no
+    // socket for it. The server was still trying; the phone's RST ended it.
+    let mut w = Wire::new();
+    for t in [0.0, 0.224, 0.447, 0.887, 1.799] {
+        w.send(t, seg(S, FIN | ACK, 238841930, 1768149524, 0));
+    }
+    w.send(1.8, seg(C, RST, 1768149524, 0, 0).window(0));
+    let v = verdict_at_end(w, 255.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::PeerLostState));
+    let unacked = v.retransmission().unwrap();
+    assert!(!unacked.gave_up && !unacked.still_retransmitting, "{unacked:?}");
+}
+
+#[test]
+fn duplicate_acks_then_silence_then_timer_retransmissions_are_a_give_up() {
+    // zeek 206_example_b.pcap, stream 0: the client lacks a segment and says
+    // so with duplicate ACKs, then vanishes. The server's fast
+    // retransmissions just after the last duplicate ACK answer it; then 5
+    // retransmissions by timeout with growing gaps into the silence, and the
+    // server's RST (BSD-like: tcp_drop after its retransmission limit).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(S, ACK, 5201, 1011, 100));
+    w.send(1.002, seg(S, ACK, 5301, 1011, 100));
+    for t in [1.05, 1.051, 1.052] {
+        w.send(t, seg(C, ACK, 1011, 5201, 0)); // duplicate ACKs: 5201 is missing
+    }
+    w.send(1.06, seg(S, ACK, 5201, 1011, 100)); // fast retransmission
+    for t in [1.36, 1.96, 3.16, 5.56, 10.36] {
+        assert_eq!(w.send(t, seg(S, ACK, 5201, 1011, 100)), PacketClass::Retransmission);
+    }
+    w.send(19.96, seg(S, RST | ACK, 5401, 1011, 0));
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    let r = v.retransmission().unwrap();
+    assert_eq!((r.sender, r.retransmissions, r.before_silence), (Side::Server, 5, 1));
+    assert_eq!(r.reset_by_sender.map(|p| p.frame), Some(19));
+    assert_eq!(r.backoff_s.len(), 5);
+    // Without the silence (the client ACKs the last retransmission) nothing gave up.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.05, seg(C, ACK, 1011, 5101, 0));
+    w.send(1.35, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.36, seg(C, ACK, 1011, 5201, 0));
+    assert_eq!(verdict_at_end(w, 30.0).reason(), EndReason::Open);
+}
+
+#[test]
 fn silent_sender_after_backoff_is_a_retransmission_timeout() {
     let mut w = Wire::established(1000, 5000);
     // Data at 10 s, resent after 0.2, 0.4, 0.8 s (backoff), then nothing.
