@@ -572,6 +572,17 @@ pub struct ResetMark {
     pub receiver_went_on: MaybePacket,
 }
 
+/// A SYN that retries, with the same initial sequence number, the client's
+/// SYN that the server refused (its only packets were RSTs): the same
+/// connection attempt, not a new connection. Windows does this: connect()
+/// to a port that answers RST resends the SYN after 0.5 s, twice, before it
+/// fails (nDPI rtsp.pcap: SYN 289 refused by 293, SYN 297 with the same
+/// ISN 0.5 s later, accepted by SYN-ACK 301).
+fn retries_a_refused_syn(conn: &Connection, seg: &Segment) -> bool {
+    let [client, server] = &conn.sides;
+    client.addr == seg.src && client.seq.isn() == Some(seg.seq) && server.refused_only()
+}
+
 /// The shape of a RST, read against the peer's packet just before it.
 ///
 /// A host with no connection for a segment (nothing listening, a socket
@@ -705,6 +716,12 @@ impl HalfConnection {
     /// This side's first RST, if it sent one.
     pub fn rst(&self) -> Option<PacketRef> {
         self.marks.rst_at()
+    }
+
+    /// This side refused the connection: it sent a RST and nothing else
+    /// (a RST leaves no TTL mark).
+    fn refused_only(&self) -> bool {
+        self.marks.rst.is_some() && self.marks.ttl.is_none()
     }
 
     fn new(addr: SocketAddr) -> HalfConnection {
@@ -924,7 +941,7 @@ impl FlowTable {
         if let Some(slot) = found.filter(|_| is_new_syn)
             && let Some(existing) = self.flows.get(slot)
         {
-            let reused = existing.is_finished()
+            let reused = (existing.is_finished() && !retries_a_refused_syn(existing, seg))
                 || existing.sides[0].addr != seg.src
                 || existing.sides[0].seq.isn().is_some_and(|isn| isn != seg.seq);
             if reused {
@@ -1601,6 +1618,11 @@ fn apply(
 
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
+    if seg.flags.syn() && !seg.flags.ack() && me.seq.isn() == Some(seg.seq) && peer.refused_only() {
+        // Our SYN again after the peer's refusal: the same attempt retried
+        // (see `retries_a_refused_syn`), so the refusal did not end it.
+        peer.marks.rst = None;
+    }
     if seg.flags.syn() {
         // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
         // a host cannot close what it has not opened (crafted, as in

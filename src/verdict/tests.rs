@@ -213,6 +213,38 @@ fn copies_of_a_refusal_captured_twice_are_still_only_a_refusal() {
 }
 
 #[test]
+fn a_refused_syn_retried_with_the_same_isn_is_one_connection() {
+    // nDPI rtsp.pcap, frames 289-388: Windows resends a refused SYN 0.5 s
+    // later with the same ISN (connect() retries a RST twice); accepted this
+    // time, the session runs and the server resets it after a request.
+    let mut w = Wire::new();
+    w.send(128.836, seg(C, SYN, 439451506, 0, 0).ttl(128));
+    w.send(128.838, seg(S, RST | ACK, 0, 439451507, 0).window(0));
+    assert_eq!(w.send(129.342, seg(C, SYN, 439451506, 0, 0).ttl(128)), PacketClass::Syn);
+    w.send(129.343, seg(S, SYN | ACK, 4056368679, 439451507, 0));
+    w.send(129.3432, seg(C, ACK, 439451507, 4056368680, 116).ttl(128));
+    w.send(129.4, seg(S, ACK, 4056368680, 439451623, 326));
+    w.send(187.860, seg(C, ACK, 439451623, 4056369006, 148).ttl(128));
+    w.send(187.8606, seg(S, ACK, 4056369006, 439451771, 0));
+    w.send(187.8607, seg(S, RST | ACK, 4056369006, 439451771, 0));
+    let conns = w.finish();
+    assert_eq!(conns.len(), 1, "one attempt, one connection");
+    let v = judge(&conns[0], Timestamp::from_secs_f64(190.0));
+    let r = v.reset().unwrap();
+    assert_eq!((r.rst.frame, r.cause), (9, ResetCause::AbortUnreadData));
+    assert_eq!(conns[0].side(Side::Client).marks.syn_count(), 2);
+    // Another ISN is another connection: the refused one stays refused.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, RST | ACK, 0, 1001, 0).window(0));
+    w.send(0.5, seg(C, SYN, 2000, 0, 0));
+    let conns = w.finish();
+    assert_eq!(conns.len(), 2);
+    let v = judge(&conns[0], Timestamp::from_secs_f64(1.0));
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
 fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
     let mut w = Wire::established(1000, 5000);
     w.send(1.0, seg(C, ACK, 1011, 5101, 200));
