@@ -570,6 +570,9 @@ pub struct ResetMark {
     /// The peer's first packet after it that was not a RST: the receiver
     /// carried on with the connection (see [`IgnoredReset`]).
     pub receiver_went_on: MaybePacket,
+    /// It acknowledges less than the peer had sent by then: the peer's
+    /// later data was still on its way to the RST's sender.
+    pub peer_data_in_flight: bool,
 }
 
 /// A SYN that retries, with the same initial sequence number, the client's
@@ -1687,6 +1690,7 @@ fn apply(
             follows: silence.previous,
             reply: rst_reply(peer, at, seg, silence.previous),
             receiver_went_on: MaybePacket::NONE,
+            peer_data_in_flight: seg.flags.ack() && peer.seq.next_seq().is_some_and(|next| seg.ack < next),
         }));
     }
     // The receiver of the peer's RST carries on: whether that RST was forged

@@ -84,6 +84,9 @@ pub struct ResetFinding {
     pub no_socket_reply: bool,
     /// The connection's packet before it: what it answered, if it answered anything.
     pub follows: PacketRef,
+    /// It acknowledged less than the peer had sent: the peer was still
+    /// sending, and its later data had not arrived.
+    pub peer_still_sending: bool,
 }
 
 /// A RST that did not end the connection: its supposed sender went on
@@ -196,6 +199,7 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
         own_data_before: rst.sender_payload_before,
         no_socket_reply: false,
         follows: rst.follows,
+        peer_still_sending: rst.peer_data_in_flight,
     };
     // REFUSED: the RST is all that came from that side, and it answers a
     // SYN, or any segment without ACK: a closed port answers a FIN, NULL or
@@ -276,10 +280,16 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // comes promptly after the peer's last data, which got no reply, from a
     // side that had not closed before. A RST long after that data (an
     // application that waited, then gave up) or after the sender's own FIN
-    // is some other abort.
+    // is some other abort. So is a RST that acknowledges less than the peer
+    // had sent: the peer was still sending, its later data still on the way
+    // (capture order is not arrival order: what the RST acknowledges is
+    // what had arrived), and the sender aborted a transfer in progress, not
+    // a request it left unread (suricata-verify bug-2769: RST,ACK 30 acks up
+    // to 23, which the client had ACKed; 26-29 were in flight).
     let unread = rst.peer_payload_before.filter(|p| rst.sender_payload_before.is_none_or(|m| m.frame < p.frame));
     if let Some(data) = unread
         && me.fin.is_none()
+        && !rst.peer_data_in_flight
         && rst.at.ts.secs_since(data.ts) <= UNREAD_DATA_PROMPT_S
     {
         finding.cause = ResetCause::AbortUnreadData;

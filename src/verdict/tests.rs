@@ -256,6 +256,29 @@ fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
 }
 
 #[test]
+fn rst_acknowledging_less_than_the_peer_sent_aborts_a_transfer_in_progress() {
+    // suricata-verify bug-2769__issue_no_icmp.pcap: a download through a
+    // proxy; the client has ACKed the data up to 23 (25) when it sends
+    // RST,ACK 30, which acknowledges just that; the server's 26-29, captured
+    // before the RST, had not reached it. Not unread data: an aborted transfer.
+    let mut w = Wire::established(1000, 5000);
+    w.send(2.165, seg(S, ACK, 5101, 1011, 1352));
+    w.send(2.318, seg(C, ACK, 1011, 6453, 0));
+    w.send(2.329, seg(S, ACK, 6453, 1011, 1352));
+    w.send(2.332, seg(S, ACK, 7805, 1011, 1352));
+    w.send(2.358, seg(C, RST | ACK, 1011, 6453, 0).window(0));
+    let v = verdict_at_end(w, 2.4);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::Abort));
+    assert!(r.peer_still_sending);
+    // Acknowledging all of it, at once: the close of a socket with it unread.
+    let mut w = Wire::established(1000, 5000);
+    w.send(2.165, seg(S, ACK, 5101, 1011, 1352));
+    w.send(2.358, seg(C, RST | ACK, 1011, 6453, 0).window(0));
+    assert_eq!(verdict_at_end(w, 2.4).reset().unwrap().cause, ResetCause::AbortUnreadData);
+}
+
+#[test]
 fn rst_long_after_the_peers_data_is_an_abort_not_unread_data() {
     // A client waits 30 s for the rest of a download, then aborts (seen from
     // Windows clients in suricata-verify's TLPW1 captures): the server's data
@@ -494,6 +517,7 @@ fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> 
         follows,
         reply: RstReply::Unprompted,
         receiver_went_on: MaybePacket::NONE,
+        peer_data_in_flight: false,
     }
 }
 
@@ -517,6 +541,7 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
         follows: packet(8, 300.0),
         reply: RstReply::AfterPeer,
         receiver_went_on: MaybePacket::NONE,
+        peer_data_in_flight: false,
     };
     let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
     let me = Marks { syn: Some(packet(2, 0.001)).into(), ttl: Some(Ttls::of(62)), ..Default::default() };
