@@ -279,6 +279,38 @@ fn rst_acknowledging_less_than_the_peer_sent_aborts_a_transfer_in_progress() {
 }
 
 #[test]
+fn a_clients_rst_right_after_the_answer_to_its_own_request_is_no_unread_data() {
+    // arkime wireshark-smb-on-windows10.pcap, stream 2: the Windows SMB
+    // client's logon request 45, the server's STATUS_LOGON_FAILURE 1.9 ms
+    // later, the client's RST,ACK (window 0) acknowledging all of it 0.3 ms
+    // after that; it retries the logon on a new connection 19 ms later, so
+    // it read the answer: an abortive close.
+    let mut w = Wire::established(1000, 5000);
+    w.send(226.454929, seg(C, ACK, 1011, 5101, 657).ttl(128));
+    w.send(226.456794, seg(S, ACK, 5101, 1668, 77).ttl(128));
+    w.send(226.457087, seg(C, RST | ACK, 1668, 5178, 0).window(0).ttl(128));
+    let v = verdict_at_end(w, 226.5);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::Abort));
+    assert!(r.after_answer_to_own_data);
+    // The server's RST right after a client's request is the request unread,
+    // even when the server had spoken just before (nDPI rtsp.pcap, 381-388
+    // within a second of the server's data is the same as 58 s after it).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 326));
+    w.send(1.2, seg(C, ACK, 1011, 5427, 148));
+    w.send(1.2001, seg(S, RST | ACK, 5427, 1159, 0));
+    assert_eq!(verdict_at_end(w, 2.0).reset().unwrap().cause, ResetCause::AbortUnreadData);
+    // A client's RST after data that came long after its own request is no answer to it.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(1.01, seg(S, ACK, 5101, 1021, 0));
+    w.send(30.0, seg(S, ACK, 5101, 1021, 50));
+    w.send(30.0001, seg(C, RST | ACK, 1021, 5151, 0));
+    assert_eq!(verdict_at_end(w, 31.0).reset().unwrap().cause, ResetCause::AbortUnreadData);
+}
+
+#[test]
 fn rst_long_after_the_peers_data_is_an_abort_not_unread_data() {
     // A client waits 30 s for the rest of a download, then aborts (seen from
     // Windows clients in suricata-verify's TLPW1 captures): the server's data
