@@ -1503,7 +1503,8 @@ fn segment_class(
     // Probes carry ACK, as every segment of a synchronized connection does
     // (RFC 9293 §3.10.7.4: "if the ACK bit is off drop the segment"): an
     // empty segment without it is a NULL scan probe (nDPI tcp_scan.pcapng,
-    // frame 25), sent data for the answer it gets.
+    // frame 25), taken as it comes: its sequence number is what the closed
+    // port's RST,ACK acknowledges.
     if len <= 1 && !flags.has_control() && flags.ack() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
         // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the

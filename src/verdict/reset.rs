@@ -259,19 +259,19 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // after its own last ACKs, as it changed networks).
     let answers_peer = rst.reply != RstReply::Unprompted;
     let stateless = negotiated_ts && !rst.has_timestamp && !from_the_live_connection && answers_peer;
-    // NO SOCKET. A RST without ACK whose sequence number is the ack of the
-    // peer's segment just before it is the answer of a host that has no
-    // connection for that segment (RFC 9293 §3.10.7.1; Linux
-    // tcp_v4_send_reset with no socket); a live socket that aborts sends
-    // RST,ACK (tcp_send_active_reset). Not after the sender's own FIN: a
-    // closed socket answers what arrives after the close the same way
-    // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
-    // the close is the story (nDPI googledns_android10.pcap, RST 158: the
-    // phone answers the server's FIN 157 with it, no socket left).
     if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
         return finding;
     }
+    // NO SOCKET. A RST without ACK, window 0, whose sequence number is the
+    // ack of the peer's segment it promptly follows is the answer of a host
+    // that has no connection for that segment (RFC 9293 §3.10.7.1; Linux
+    // tcp_v4_send_reset with no socket; see `RstReply`); a live socket that
+    // aborts sends RST,ACK (tcp_send_active_reset). Not after the sender's own FIN: a
+    // closed socket answers what arrives after the close the same way
+    // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
+    // the close is the story (nDPI googledns_android10.pcap, RST 158: the
+    // phone answers the server's FIN 157 with it, no socket left).
     if rst.reply == RstReply::ToAcked && me.fin.is_none() {
         finding.cause = ResetCause::PeerLostState;
         finding.no_socket_reply = true;
