@@ -522,6 +522,18 @@ impl Marks {
         self.rare.get_or_insert_with(Default::default)
     }
 
+    /// This side's RST did not end the connection after all (a refusal
+    /// whose SYN was retried): forgotten, and the rare marks with it when
+    /// nothing else is left in them.
+    fn forget_reset(&mut self) {
+        if let Some(rare) = self.rare.as_deref_mut() {
+            rare.rst = None;
+            if rare.is_empty() {
+                self.rare = None;
+            }
+        }
+    }
+
     /// This side's first RST and what it showed, if it sent one.
     pub fn reset(&self) -> Option<&ResetMark> {
         self.rare()?.rst.as_deref()
@@ -648,6 +660,20 @@ pub struct ResetMark {
     /// The peer's first packet after it that was not a RST: the receiver
     /// carried on with the connection (see [`IgnoredReset`]).
     pub receiver_went_on: MaybePacket,
+    /// It acknowledges less than the peer had sent by then: the peer's
+    /// later data was still on its way to the RST's sender.
+    pub peer_data_in_flight: bool,
+}
+
+/// A SYN that retries, with the same initial sequence number, the client's
+/// SYN that the server refused (its only packets were RSTs): the same
+/// connection attempt, not a new connection. Windows does this: connect()
+/// to a port that answers RST resends the SYN after 0.5 s, twice, before it
+/// fails (nDPI rtsp.pcap: SYN 289 refused by 293, SYN 297 with the same
+/// ISN 0.5 s later, accepted by SYN-ACK 301).
+fn retries_a_refused_syn(conn: &Connection, seg: &Segment) -> bool {
+    let [client, server] = &conn.sides;
+    client.addr.is(seg.src) && client.seq.isn() == Some(seg.seq) && server.refused_only()
 }
 
 /// The shape of a RST, read against the peer's packet just before it.
@@ -819,6 +845,12 @@ impl HalfConnection {
         {
             self.marks.rare = None;
         }
+    }
+
+    /// This side refused the connection: it sent a RST and nothing else
+    /// (a RST leaves no TTL mark).
+    fn refused_only(&self) -> bool {
+        self.marks.reset().is_some() && self.marks.ttl.is_none()
     }
 
     fn new(addr: SocketAddr) -> HalfConnection {
@@ -1041,7 +1073,7 @@ impl FlowTable {
         if let Some(slot) = found.filter(|_| is_new_syn)
             && let Some(existing) = self.flows.get(slot)
         {
-            let reused = existing.is_finished()
+            let reused = (existing.is_finished() && !retries_a_refused_syn(existing, seg))
                 || !existing.sides[0].addr.is(seg.src)
                 || existing.sides[0].seq.isn().is_some_and(|isn| isn != seg.seq);
             if reused {
@@ -1602,7 +1634,8 @@ fn segment_class(
     // Probes carry ACK, as every segment of a synchronized connection does
     // (RFC 9293 §3.10.7.4: "if the ACK bit is off drop the segment"): an
     // empty segment without it is a NULL scan probe (nDPI tcp_scan.pcapng,
-    // frame 25), sent data for the answer it gets.
+    // frame 25), taken as it comes: its sequence number is what the closed
+    // port's RST,ACK acknowledges.
     if len <= 1 && !flags.has_control() && flags.ack() {
         // ZERO-WINDOW PROBE. The peer advertised a zero window, and we send
         // either 0 bytes one below SND.UNA (Linux tcp_xmit_probe_skb, the
@@ -1721,6 +1754,11 @@ fn apply(
 
     // Sequence state, after classification: a probe sits one below what the
     // peer acknowledged and must not move our idea of the next sequence number.
+    if seg.flags.syn() && !seg.flags.ack() && me.seq.isn() == Some(seg.seq) && peer.refused_only() {
+        // Our SYN again after the peer's refusal: the same attempt retried
+        // (see `retries_a_refused_syn`), so the refusal did not end it.
+        peer.marks.forget_reset();
+    }
     if seg.flags.syn() {
         // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
         // a host cannot close what it has not opened (crafted, as in
@@ -1786,6 +1824,7 @@ fn apply(
             follows: silence.previous,
             reply: rst_reply(peer, at, seg, silence.previous),
             receiver_went_on: MaybePacket::NONE,
+            peer_data_in_flight: seg.flags.ack() && peer.seq.next_seq().is_some_and(|next| seg.ack < next),
         });
         me.marks.rare_mut().rst = Some(reset);
     }

@@ -853,6 +853,17 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
         };
     }
     match r.peer_data_before.filter(|d| r.own_data_before.is_none_or(|m| m.frame < d.frame)) {
+        // What the RST acknowledges is what had arrived: the rest was on its way.
+        Some(data) if r.after_answer_to_own_data => format!(
+            " It did so {} after its peer's answer (frame {}) to its own data (frame {}): it had what it was waiting for, so this is its reaction to the answer, closing abortively (SO_LINGER 0, as Windows' SMB client does after a failed logon), not a request left unread.",
+            before(data),
+            data.frame,
+            r.own_data_before.map_or(0, |p| p.frame)
+        ),
+        Some(data) if r.peer_still_sending => format!(
+            " Its peer was still sending: the RST acknowledges its data only up to what had arrived, and later segments (up to frame {}) were still on their way. The application aborted a transfer in progress (a user or an application timeout cancelling it, or an abortive close), not a request it left unread.",
+            data.frame
+        ),
         Some(data) => format!(
             " The last data on the connection came from its peer (frame {}) {} before; a close with that data unread would have reset at once, so the application ended the connection later on its own (an idle or application timeout, or an abortive close with SO_LINGER 0).",
             data.frame,

@@ -251,10 +251,13 @@ pub fn ladder(conn: &Connection, verdict: &Judgement) -> Ladder {
     if let Some(r) = verdict.retransmission() {
         picks.add(r.sender, r.first_unacked, Arrow::Unacked);
         if let Some(run) = conn.side(r.sender).unacked.as_deref().filter(|run| run.first_sent == r.first_unacked) {
-            let kept = run.retransmissions.len();
-            let number = |i: usize| if i + 1 == kept { run.count } else { i as u32 + 1 };
+            // Numbered as the finding counts them: into the silence only.
+            let skip = r.before_silence as usize;
+            let into_silence = &run.retransmissions[skip.min(run.retransmissions.len())..];
+            let kept = into_silence.len();
+            let number = |i: usize| if i + 1 == kept { run.count - skip as u32 } else { i as u32 + 1 };
             let mut all = vec![run.first_sent];
-            all.extend(&run.retransmissions);
+            all.extend(into_silence);
             // Numbered from the first transmission: retransmission n is all[n].
             let numbered = |i: usize| if i == 0 { 0 } else { number(i - 1) };
             picks.add_run(

@@ -46,8 +46,8 @@ pub enum EndReason {
     /// One side sent FIN; the other had not closed when the capture ended.
     HalfClosed,
     /// The handshake never completed: SYNs nobody answered, or a SYN-ACK
-    /// the client never acknowledged (and no RST: a SYN answered by RST is
-    /// a refused `Reset`).
+    /// the client never acknowledged, or answered with the RST of a host
+    /// with no socket for it (a SYN answered by RST is a refused `Reset`).
     NeverEstablished,
     /// Stuck when the capture ended: data still being retransmitted into
     /// a silence, or a receiver's window closed while its peer probed it.

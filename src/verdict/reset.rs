@@ -84,6 +84,12 @@ pub struct ResetFinding {
     pub no_socket_reply: bool,
     /// The connection's packet before it: what it answered, if it answered anything.
     pub follows: PacketRef,
+    /// It acknowledged less than the peer had sent: the peer was still
+    /// sending, and its later data had not arrived.
+    pub peer_still_sending: bool,
+    /// A client's RST at once after its peer's prompt answer to its own
+    /// data: a reaction to the answer, not the answer left unread.
+    pub after_answer_to_own_data: bool,
 }
 
 /// A RST that did not end the connection: its supposed sender went on
@@ -196,6 +202,8 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
         own_data_before: rst.sender_payload_before,
         no_socket_reply: false,
         follows: rst.follows,
+        peer_still_sending: rst.peer_data_in_flight,
+        after_answer_to_own_data: false,
     };
     // REFUSED: the RST is all that came from that side, and it answers a
     // SYN, or any segment without ACK: a closed port answers a FIN, NULL or
@@ -251,19 +259,19 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // after its own last ACKs, as it changed networks).
     let answers_peer = rst.reply != RstReply::Unprompted;
     let stateless = negotiated_ts && !rst.has_timestamp && !from_the_live_connection && answers_peer;
-    // NO SOCKET. A RST without ACK whose sequence number is the ack of the
-    // peer's segment just before it is the answer of a host that has no
-    // connection for that segment (RFC 9293 §3.10.7.1; Linux
-    // tcp_v4_send_reset with no socket); a live socket that aborts sends
-    // RST,ACK (tcp_send_active_reset). Not after the sender's own FIN: a
-    // closed socket answers what arrives after the close the same way
-    // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
-    // the close is the story (nDPI googledns_android10.pcap, RST 158: the
-    // phone answers the server's FIN 157 with it, no socket left).
     if answered_probe || (stateless && idle_before_s >= MIN_IDLE_OF_INTEREST_S) {
         finding.cause = ResetCause::PeerLostState;
         return finding;
     }
+    // NO SOCKET. A RST without ACK, window 0, whose sequence number is the
+    // ack of the peer's segment it promptly follows is the answer of a host
+    // that has no connection for that segment (RFC 9293 §3.10.7.1; Linux
+    // tcp_v4_send_reset with no socket; see `RstReply`); a live socket that
+    // aborts sends RST,ACK (tcp_send_active_reset). Not after the sender's own FIN: a
+    // closed socket answers what arrives after the close the same way
+    // (Linux tcp_rcv_state_process: data after shutdown → tcp_reset), and
+    // the close is the story (nDPI googledns_android10.pcap, RST 158: the
+    // phone answers the server's FIN 157 with it, no socket left).
     if rst.reply == RstReply::ToAcked && me.fin.is_none() {
         finding.cause = ResetCause::PeerLostState;
         finding.no_socket_reply = true;
@@ -276,16 +284,44 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // comes promptly after the peer's last data, which got no reply, from a
     // side that had not closed before. A RST long after that data (an
     // application that waited, then gave up) or after the sender's own FIN
-    // is some other abort.
+    // is some other abort. So is a RST that acknowledges less than the peer
+    // had sent: the peer was still sending, its later data still on the way
+    // (capture order is not arrival order: what the RST acknowledges is
+    // what had arrived), and the sender aborted a transfer in progress, not
+    // a request it left unread (suricata-verify bug-2769: RST,ACK 30 acks up
+    // to 23, which the client had ACKed; 26-29 were in flight).
+    //
+    // Nor is the answer to the sender's own request left unread: a client
+    // that sent data and got its peer's answer promptly was waiting for it,
+    // and a RST at once after it is its reaction to that answer, read: an
+    // abortive close (arkime wireshark-smb-on-windows10.pcap, 45-47: the
+    // Windows SMB client's logon request, STATUS_LOGON_FAILURE 1.9 ms later,
+    // RST,ACK 0.3 ms after that, and the logon retried on a new connection
+    // 19 ms later). A server's RST after a client's data is the other way
+    // round: a new request it did not read (nDPI rtsp.pcap, 381 and 388).
     let unread = rst.peer_payload_before.filter(|p| rst.sender_payload_before.is_none_or(|m| m.frame < p.frame));
+    let answer_to_own = sender == Side::Client
+        && matches!((unread, rst.sender_payload_before),
+            (Some(answer), Some(request)) if answer.ts.secs_since(request.ts) <= ANSWER_WITHIN_S);
     if let Some(data) = unread
         && me.fin.is_none()
+        && !rst.peer_data_in_flight
         && rst.at.ts.secs_since(data.ts) <= UNREAD_DATA_PROMPT_S
     {
-        finding.cause = ResetCause::AbortUnreadData;
+        if answer_to_own {
+            finding.after_answer_to_own_data = true;
+        } else {
+            finding.cause = ResetCause::AbortUnreadData;
+        }
     }
     finding
 }
+
+/// The peer's data at most this long after the sender's own is its answer
+/// to it: a round trip and the peer's handling (the SMB server's
+/// STATUS_LOGON_FAILURE came 1.9 ms after the request). Later data the
+/// peer sent on its own.
+const ANSWER_WITHIN_S: f64 = 0.5;
 
 /// A RST at most this long after the peer's last data can be the close() of
 /// a socket with that data unread: an application reads a request, decides

@@ -37,7 +37,13 @@ pub struct RetransmissionFinding {
     pub first_unacked: PacketRef,
     /// The last retransmission, or the sender's RST after it.
     pub last: PacketRef,
+    /// Its retransmissions into the silence: after the peer's last packet,
+    /// when the peer spoke after the data was sent.
     pub retransmissions: u32,
+    /// The run's first retransmissions that came before that silence (the
+    /// peer still spoke after them, or they were fast retransmissions its
+    /// duplicate ACKs triggered): not counted in `retransmissions`.
+    pub before_silence: u32,
     /// Gaps between successive transmissions of the segment (s): the backoff series.
     pub backoff_s: Vec<f64>,
     /// Two or more gaps that do not grow: no retransmission timer's backoff
@@ -124,15 +130,27 @@ pub fn retransmission_finding(
     if run.count == 0 {
         return None;
     }
-    // The peer answered something since: not a silent path.
+    // The peer said something since the run began (not counting its RST):
+    // the path was not silent then. Its duplicate ACKs say it still lacks
+    // the segment (RFC 5681 §3.2), and resends within the minimum RTO of
+    // its last packet are the fast retransmissions they triggered. Only the
+    // timer-driven retransmissions after its last packet are a silent path
+    // (zeek 206_example_b.pcap: 64 duplicate ACKs to 1225, fast resends
+    // 1226 and 1233, then 12 by timeout, 1278 to 1300, and the server's RST).
     let peer_rst = peer.rst_at();
-    if peer.last_sent.get().is_some_and(|p| p.frame > run.since.frame && peer_rst.is_none_or(|r| r.frame != p.frame)) {
-        return None;
-    }
-    let mut times = vec![run.first_sent];
-    times.extend(run.retransmissions.iter().copied());
+    let peer_last = peer.last_sent.get().filter(|p| p.frame > run.since.frame && peer_rst != Some(*p));
+    let (before_train, train_from) = match peer_last {
+        None => (run.first_sent, 0),
+        Some(p) => {
+            let i = run.retransmissions.iter().position(|r| r.frame > p.frame && r.ts.secs_since(p.ts) >= MIN_RTO_S)?;
+            (if i == 0 { run.first_sent } else { run.retransmissions[i - 1] }, i)
+        }
+    };
+    let train = &run.retransmissions[train_from..];
+    let mut times = vec![before_train];
+    times.extend(train.iter().copied());
     let backoff_s: Vec<f64> = times.windows(2).map(|w| w[1].ts.secs_since(w[0].ts)).collect();
-    let last = run.retransmissions.last().copied().unwrap_or(run.first_sent);
+    let last = train.last().copied().unwrap_or(run.first_sent);
     let reset_by_sender = me.rst_at().filter(|r| r.frame > last.frame);
     let last_gap = backoff_s.last().copied().unwrap_or(0.0);
     let silent_for_s = capture_end.secs_since(last.ts).max(0.0);
@@ -142,17 +160,25 @@ pub fn retransmission_finding(
     // The sender's next retransmission would be overdue by now.
     let due_within_s = (RETRANSMISSION_GIVE_UP_FACTOR * last_gap).max(RETRANSMISSION_GIVE_UP_MIN_S);
     let overdue = silent_for_s >= due_within_s;
+    // The peer's RST after the last retransmission, before the next was
+    // overdue, ended the connection while the sender was still trying: the
+    // peer (no socket for it any more) or a box in its name answered it
+    // (nDPI googledns_android10.pcap: the phone's RST 68, 1.1 ms after the
+    // fifth copy of the server's FIN). The reset rule tells which.
+    let reset_by_peer = peer_rst.filter(|r| r.frame > last.frame && r.ts.secs_since(last.ts) < due_within_s);
     let last_is_its_last = me.last_sent.get() == Some(last);
     // A silence proves a give-up only if the capture would have seen the
     // next retransmission: not when the link in front of the peer could
     // not resolve it while that retransmission was due (the router drops
     // it, see `neighbours`). The sender was then still retransmitting as
     // far as the capture can tell.
-    let capture_blind = (reset_by_sender.is_none() && last_is_its_last)
+    let capture_blind = (reset_by_sender.is_none() && reset_by_peer.is_none() && last_is_its_last)
         .then(|| CaptureBlind::during(peer_unresolved, last.ts, last.ts.after_secs(due_within_s)))
         .flatten();
-    let gave_up = reset_by_sender.is_some() || (last_is_its_last && overdue && grows && capture_blind.is_none());
-    let still_retransmitting = !gave_up && last_is_its_last && (!overdue || capture_blind.is_some());
+    let gave_up = reset_by_sender.is_some()
+        || (reset_by_peer.is_none() && last_is_its_last && overdue && grows && capture_blind.is_none());
+    let still_retransmitting =
+        !gave_up && reset_by_peer.is_none() && last_is_its_last && (!overdue || capture_blind.is_some());
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
     let sender_initial_ttl = me.first_ttl().map(initial_ttl);
@@ -175,7 +201,8 @@ pub fn retransmission_finding(
         sender,
         first_unacked: run.first_sent,
         last: end,
-        retransmissions: run.count,
+        retransmissions: run.count - train_from as u32,
+        before_silence: train_from as u32,
         backoff_s,
         steady_gaps,
         gave_up_after_s,

@@ -214,6 +214,38 @@ fn copies_of_a_refusal_captured_twice_are_still_only_a_refusal() {
 }
 
 #[test]
+fn a_refused_syn_retried_with_the_same_isn_is_one_connection() {
+    // nDPI rtsp.pcap, frames 289-388: Windows resends a refused SYN 0.5 s
+    // later with the same ISN (connect() retries a RST twice); accepted this
+    // time, the session runs and the server resets it after a request.
+    let mut w = Wire::new();
+    w.send(128.836, seg(C, SYN, 439451506, 0, 0).ttl(128));
+    w.send(128.838, seg(S, RST | ACK, 0, 439451507, 0).window(0));
+    assert_eq!(w.send(129.342, seg(C, SYN, 439451506, 0, 0).ttl(128)), PacketClass::Syn);
+    w.send(129.343, seg(S, SYN | ACK, 4056368679, 439451507, 0));
+    w.send(129.3432, seg(C, ACK, 439451507, 4056368680, 116).ttl(128));
+    w.send(129.4, seg(S, ACK, 4056368680, 439451623, 326));
+    w.send(187.860, seg(C, ACK, 439451623, 4056369006, 148).ttl(128));
+    w.send(187.8606, seg(S, ACK, 4056369006, 439451771, 0));
+    w.send(187.8607, seg(S, RST | ACK, 4056369006, 439451771, 0));
+    let conns = w.finish();
+    assert_eq!(conns.len(), 1, "one attempt, one connection");
+    let v = judge(&conns[0], Timestamp::from_secs_f64(190.0), &NeighbourLog::default());
+    let r = v.reset().unwrap();
+    assert_eq!((r.rst.frame, r.cause), (9, ResetCause::AbortUnreadData));
+    assert_eq!(conns[0].side(Side::Client).marks.syn_count(), 2);
+    // Another ISN is another connection: the refused one stays refused.
+    let mut w = Wire::new();
+    w.send(0.0, seg(C, SYN, 1000, 0, 0));
+    w.send(0.001, seg(S, RST | ACK, 0, 1001, 0).window(0));
+    w.send(0.5, seg(C, SYN, 2000, 0, 0));
+    let conns = w.finish();
+    assert_eq!(conns.len(), 2);
+    let v = judge(&conns[0], Timestamp::from_secs_f64(1.0), &NeighbourLog::default());
+    assert_eq!(v.reset().unwrap().cause, ResetCause::Refused);
+}
+
+#[test]
 fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
     let mut w = Wire::established(1000, 5000);
     w.send(1.0, seg(C, ACK, 1011, 5101, 200));
@@ -222,6 +254,61 @@ fn rst_after_the_peers_unanswered_data_is_an_abort_with_unread_data() {
     let mut w = Wire::established(1000, 5000);
     w.send(1.0, seg(S, RST | ACK, 5101, 1011, 0));
     assert_eq!(verdict_at_end(w, 1.0).reset().unwrap().cause, ResetCause::Abort);
+}
+
+#[test]
+fn rst_acknowledging_less_than_the_peer_sent_aborts_a_transfer_in_progress() {
+    // suricata-verify bug-2769__issue_no_icmp.pcap: a download through a
+    // proxy; the client has ACKed the data up to 23 (25) when it sends
+    // RST,ACK 30, which acknowledges just that; the server's 26-29, captured
+    // before the RST, had not reached it. Not unread data: an aborted transfer.
+    let mut w = Wire::established(1000, 5000);
+    w.send(2.165, seg(S, ACK, 5101, 1011, 1352));
+    w.send(2.318, seg(C, ACK, 1011, 6453, 0));
+    w.send(2.329, seg(S, ACK, 6453, 1011, 1352));
+    w.send(2.332, seg(S, ACK, 7805, 1011, 1352));
+    w.send(2.358, seg(C, RST | ACK, 1011, 6453, 0).window(0));
+    let v = verdict_at_end(w, 2.4);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::Abort));
+    assert!(r.peer_still_sending);
+    // Acknowledging all of it, at once: the close of a socket with it unread.
+    let mut w = Wire::established(1000, 5000);
+    w.send(2.165, seg(S, ACK, 5101, 1011, 1352));
+    w.send(2.358, seg(C, RST | ACK, 1011, 6453, 0).window(0));
+    assert_eq!(verdict_at_end(w, 2.4).reset().unwrap().cause, ResetCause::AbortUnreadData);
+}
+
+#[test]
+fn a_clients_rst_right_after_the_answer_to_its_own_request_is_no_unread_data() {
+    // arkime wireshark-smb-on-windows10.pcap, stream 2: the Windows SMB
+    // client's logon request 45, the server's STATUS_LOGON_FAILURE 1.9 ms
+    // later, the client's RST,ACK (window 0) acknowledging all of it 0.3 ms
+    // after that; it retries the logon on a new connection 19 ms later, so
+    // it read the answer: an abortive close.
+    let mut w = Wire::established(1000, 5000);
+    w.send(226.454929, seg(C, ACK, 1011, 5101, 657).ttl(128));
+    w.send(226.456794, seg(S, ACK, 5101, 1668, 77).ttl(128));
+    w.send(226.457087, seg(C, RST | ACK, 1668, 5178, 0).window(0).ttl(128));
+    let v = verdict_at_end(w, 226.5);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::Abort));
+    assert!(r.after_answer_to_own_data);
+    // The server's RST right after a client's request is the request unread,
+    // even when the server had spoken just before (nDPI rtsp.pcap, 381-388
+    // within a second of the server's data is the same as 58 s after it).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 326));
+    w.send(1.2, seg(C, ACK, 1011, 5427, 148));
+    w.send(1.2001, seg(S, RST | ACK, 5427, 1159, 0));
+    assert_eq!(verdict_at_end(w, 2.0).reset().unwrap().cause, ResetCause::AbortUnreadData);
+    // A client's RST after data that came long after its own request is no answer to it.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(C, ACK, 1011, 5101, 10));
+    w.send(1.01, seg(S, ACK, 5101, 1021, 0));
+    w.send(30.0, seg(S, ACK, 5101, 1021, 50));
+    w.send(30.0001, seg(C, RST | ACK, 1021, 5151, 0));
+    assert_eq!(verdict_at_end(w, 31.0).reset().unwrap().cause, ResetCause::AbortUnreadData);
 }
 
 #[test]
@@ -253,6 +340,59 @@ fn rst_after_the_senders_own_fin_is_not_unread_data() {
     w.send(1.1, seg(C, ACK, 1011, 5102, 100));
     w.send(1.101, seg(S, RST, 5102, 0, 0));
     assert_eq!(verdict_at_end(w, 1.101).reset().unwrap().cause, ResetCause::Abort);
+}
+
+#[test]
+fn the_peers_rst_answering_the_last_retransmission_is_no_give_up() {
+    // nDPI googledns_android10.pcap, stream 0: the server's FIN resent with
+    // backoff (0.22, 0.22, 0.44, 0.91 s); 1.1 ms after the fifth copy the
+    // phone answers with a bare RST, window 0, seq = the FIN's ack: it had no
+    // socket for it. The server was still trying; the phone's RST ended it.
+    let mut w = Wire::new();
+    for t in [0.0, 0.224, 0.447, 0.887, 1.799] {
+        w.send(t, seg(S, FIN | ACK, 238841930, 1768149524, 0));
+    }
+    w.send(1.8, seg(C, RST, 1768149524, 0, 0).window(0));
+    let v = verdict_at_end(w, 255.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    let r = v.reset().unwrap();
+    assert_eq!((r.sender, r.cause), (Side::Client, ResetCause::PeerLostState));
+    let unacked = v.retransmission().unwrap();
+    assert!(!unacked.gave_up && !unacked.still_retransmitting, "{unacked:?}");
+}
+
+#[test]
+fn duplicate_acks_then_silence_then_timer_retransmissions_are_a_give_up() {
+    // zeek 206_example_b.pcap, stream 0: the client lacks a segment and says
+    // so with duplicate ACKs, then vanishes. The server's fast
+    // retransmissions just after the last duplicate ACK answer it; then 5
+    // retransmissions by timeout with growing gaps into the silence, and the
+    // server's RST (BSD-like: tcp_drop after its retransmission limit).
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.001, seg(S, ACK, 5201, 1011, 100));
+    w.send(1.002, seg(S, ACK, 5301, 1011, 100));
+    for t in [1.05, 1.051, 1.052] {
+        w.send(t, seg(C, ACK, 1011, 5201, 0)); // duplicate ACKs: 5201 is missing
+    }
+    w.send(1.06, seg(S, ACK, 5201, 1011, 100)); // fast retransmission
+    for t in [1.36, 1.96, 3.16, 5.56, 10.36] {
+        assert_eq!(w.send(t, seg(S, ACK, 5201, 1011, 100)), PacketClass::Retransmission);
+    }
+    w.send(19.96, seg(S, RST | ACK, 5401, 1011, 0));
+    let v = verdict_at_end(w, 30.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    let r = v.retransmission().unwrap();
+    assert_eq!((r.sender, r.retransmissions, r.before_silence), (Side::Server, 5, 1));
+    assert_eq!(r.reset_by_sender.map(|p| p.frame), Some(19));
+    assert_eq!(r.backoff_s.len(), 5);
+    // Without the silence (the client ACKs the last retransmission) nothing gave up.
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.0, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.05, seg(C, ACK, 1011, 5101, 0));
+    w.send(1.35, seg(S, ACK, 5101, 1011, 100));
+    w.send(1.36, seg(C, ACK, 1011, 5201, 0));
+    assert_eq!(verdict_at_end(w, 30.0).reason(), EndReason::Open);
 }
 
 #[test]
@@ -476,6 +616,7 @@ fn plain_rst(at: PacketRef, ttl: u8, idle_before_s: f64, follows: PacketRef) -> 
         follows,
         reply: RstReply::Unprompted,
         receiver_went_on: MaybePacket::NONE,
+        peer_data_in_flight: false,
     }
 }
 
@@ -499,6 +640,7 @@ fn reset_rule_reads_only_the_rst_and_the_marks() {
         follows: packet(8, 300.0),
         reply: RstReply::AfterPeer,
         receiver_went_on: MaybePacket::NONE,
+        peer_data_in_flight: false,
     };
     let peer = Marks { syn: Some(packet(1, 0.0)).into(), ..Default::default() };
     let me = Marks { syn: Some(packet(2, 0.001)).into(), ttl: Some(Ttls::of(62)), ..Default::default() };
