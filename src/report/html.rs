@@ -71,6 +71,10 @@ impl<W: Write> ReportSink for HtmlSink<W> {
         self.all || end_reason.is_abnormal()
     }
 
+    fn tells(&mut self, brief: &ConnectionReport) -> bool {
+        self.book.begins_a_story(brief)
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
         self.book.add(report, self.all);
         Ok(())

@@ -254,6 +254,12 @@ pub struct StoryBook {
 }
 
 impl StoryBook {
+    /// Whether a connection would begin a story: its report is then the one
+    /// the story tells in full (the others are listed).
+    pub fn begins_a_story(&self, report: &ConnectionReport) -> bool {
+        self.stories.len() < MAX_STORIES && !self.story_of.contains_key(&StoryKey::of(report))
+    }
+
     /// Adds a connection: to its story, and to its server's count when abnormal.
     /// `list_all`: every connection of a story is listed, not the first [`MEMBERS_LISTED`].
     pub fn add(&mut self, report: &ConnectionReport, list_all: bool) {
@@ -392,14 +398,19 @@ mod tests {
         let first = unanswered();
         assert_eq!(first.end_reason, EndReason::NeverEstablished);
         let host = first.addrs[1].ip().to_string();
+        assert!(book.begins_a_story(&first));
         book.add(&first, false);
+        // Told once: the others of the story need no diagnosis.
+        assert!(!book.begins_a_story(&to_port(unanswered(), 22)));
         book.add(&to_port(unanswered(), 22), false);
         book.add(&to_port(unanswered(), 443), false);
         // Answered by a SYN-ACK the client never acknowledged: another story.
         let mut w = Wire::new();
         w.send(0.0, seg(C, SYN, 1000, 0, 0));
         w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
-        book.add(&report_of(w, 30.0), false);
+        let answered = report_of(w, 30.0);
+        assert!(book.begins_a_story(&answered));
+        book.add(&answered, false);
 
         let stories = book.by_size();
         assert_eq!(stories.len(), 2);
