@@ -147,8 +147,12 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let mut report = ConnectionReport::new(conn, &verdict, capture.path, self.captures.len() + 1);
-        report.locate(capture.files);
+        let mut report = ConnectionReport::brief(conn, &verdict, capture.path, self.captures.len() + 1);
+        // The live event stream carries the whole report.
+        if streamed_end.is_some() || self.sink.tells(&report) {
+            report.tell(conn, &verdict);
+            report.locate(capture.files);
+        }
         if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
             let ended = ConnectionEnded {
                 end_reason: reason,

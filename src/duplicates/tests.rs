@@ -109,3 +109,17 @@ fn memory_stays_the_same_whatever_the_capture() {
     assert_eq!(r.feed(1.0, &numbered(ACK, 7, 10, 7, 64)), None);
     assert_eq!(r.feed(1.00001, &numbered(ACK, 7, 10, 7, 63)), Some(100_001));
 }
+
+#[test]
+fn a_copy_is_recognised_up_to_the_last_frame_a_slot_holds() {
+    // The last frame a slot can remember, with its TTL and its TCP bytes
+    // (IP ID 0: only identical bytes make a copy).
+    let mut r = Run { filter: DuplicateFilter::default(), frame: FRAME_MASK - 1 };
+    assert_eq!(r.feed(1.0, &numbered(ACK, 1001, 10, 0, 200)), None);
+    assert_eq!(r.feed(1.0001, &numbered(ACK, 1001, 10, 0, 199)), Some(FRAME_MASK));
+    // Beyond it a frame is not remembered: its copy is analysed, as a new packet.
+    let mut r = Run { filter: DuplicateFilter::default(), frame: FRAME_MASK };
+    assert_eq!(r.feed(1.0, &numbered(ACK, 1001, 10, 0x1234, 64)), None);
+    assert_eq!(r.feed(1.0001, &numbered(ACK, 1001, 10, 0x1234, 64)), None);
+    assert_eq!(r.filter.dropped(), 0);
+}

@@ -71,6 +71,10 @@ impl<W: Write> ReportSink for HtmlSink<W> {
         self.all || end_reason.is_abnormal()
     }
 
+    fn tells(&mut self, brief: &ConnectionReport) -> bool {
+        self.book.begins_a_story(brief)
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
         self.book.add(report, self.all);
         Ok(())
@@ -200,7 +204,7 @@ fn page(run: &RunReport<'_>, book: &StoryBook, all: bool) -> Markup {
                             @if told < stories.len() { " The " (told) " largest stories are below; tcpka --format ndjson lists every connection." }
                         }
                         @for (n, story) in stories.iter().take(told).enumerate() {
-                            (story_markup(n + 1, story, book.several_captures()))
+                            (story_markup(n + 1, story, book))
                         }
                     }
                 }
@@ -209,7 +213,8 @@ fn page(run: &RunReport<'_>, book: &StoryBook, all: bool) -> Markup {
     }
 }
 
-fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
+fn story_markup(n: usize, story: &Story, book: &StoryBook) -> Markup {
+    let several_captures = book.several_captures();
     let c = &story.first;
     let id = format!("story-{n}");
     html! {
@@ -250,10 +255,10 @@ fn story_markup(n: usize, story: &Story, several_captures: bool) -> Markup {
                         tbody {
                             @for m in &story.members {
                                 tr {
-                                    td.mono { (m.id) } td.mono { (m.client) }
-                                    @if story.several_servers() { td.mono { (m.server) } }
+                                    td.mono { (m.id) } td.mono { (m.client()) }
+                                    @if story.several_servers() { td.mono { (m.server()) } }
                                     td.n { (m.first_frame) "–" (m.last_frame) }
-                                    @if several_captures { td.mono { (m.capture) } }
+                                    @if several_captures { td.mono { (book.capture_of(m)) } }
                                 }
                             }
                         }

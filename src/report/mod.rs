@@ -553,6 +553,14 @@ pub trait ReportSink {
     /// judging the connection, so it is only built when wanted. A sink that
     /// says no can still count the connection.
     fn wants(&mut self, end_reason: EndReason) -> bool;
+    /// Whether the sink will show this connection's story (its diagnosis,
+    /// evidence, Wireshark filter and ladder: see [`ConnectionReport::tell`]);
+    /// asked with the [`brief`](ConnectionReport::brief) report of a
+    /// connection it wants. The table and HTML show one connection of each
+    /// story in full and list the others.
+    fn tells(&mut self, _brief: &ConnectionReport) -> bool {
+        true
+    }
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()>;
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()>;
 }
@@ -615,6 +623,16 @@ impl ConnectionReport {
 
     /// The report of `conn`, judged `verdict`, from the `capture_number`th capture (from 1), named `capture`.
     pub fn new(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
+        let mut report = ConnectionReport::brief(conn, verdict, capture, capture_number);
+        report.tell(conn, verdict);
+        report
+    }
+
+    /// The report without the telling: no diagnosis, evidence, Wireshark
+    /// filter or ladder (see [`ConnectionReport::tell`]). Those cost most of a
+    /// report, and a table tells one connection of each story: the others
+    /// need only what groups them and their line in the story's list.
+    pub fn brief(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
             verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         let (client, server) = (endpoint(conn.client()), endpoint(conn.server()));
@@ -639,7 +657,7 @@ impl ConnectionReport {
             ended_by: verdict.ended_by().map(named),
             ended_by_side: verdict.ended_by(),
             reset_cause: verdict.reset().map(|r| r.cause),
-            diagnosis: diagnosis::describe(conn, verdict),
+            diagnosis: String::new(),
             keepalive,
             reset: verdict.reset().map(|r| ResetReport {
                 sender: named(r.sender),
@@ -729,13 +747,22 @@ impl ConnectionReport {
             longest_idle_s: conn.longest_gap().map(|(g, _)| round6(g)),
             retransmissions: conn.sides.iter().map(|h| h.counts.retransmissions).sum(),
             zero_window_probes: conn.sides.iter().map(|h| h.counts.zero_window_probes).sum(),
-            evidence: evidence(conn, verdict),
-            wireshark_filter: wireshark_filter(conn),
-            ladder: ladder::ladder(conn, verdict),
+            evidence: Vec::new(),
+            wireshark_filter: String::new(),
+            ladder: ladder::Ladder::default(),
             // Last: `named` clones them until here.
             client,
             server,
         }
+    }
+
+    /// Adds to a [`brief`](ConnectionReport::brief) report what tells the
+    /// connection's story: the diagnosis, the evidence, the Wireshark filter, the ladder.
+    pub fn tell(&mut self, conn: &Connection, verdict: &Judgement) {
+        self.diagnosis = diagnosis::describe(conn, verdict);
+        self.evidence = evidence(conn, verdict);
+        self.wireshark_filter = wireshark_filter(conn);
+        self.ladder = ladder::ladder(conn, verdict);
     }
 }
 

@@ -3,10 +3,12 @@
 //! once), the servers with the most abnormal endings, the probers merged
 //! across their settings groups, the counts by verdict and cause.
 
-use crate::report::{CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, Evidence, HostReport, Summary};
+use crate::report::{
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, Evidence, HostReport, Summary, endpoint,
+};
 use crate::verdict::{EndReason, Ending};
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Distinct stories and servers kept: a scan of a million hosts must not
 /// hold a million of each (the rest are counted, not grouped).
@@ -84,14 +86,36 @@ fn server_of(c: &ConnectionReport) -> String {
 /// Distinct servers a story counts (a scan's ports): beyond, not counted.
 const MAX_STORY_SERVERS: usize = 65_536;
 
-/// One connection of a story, as its list shows it.
+/// One connection of a story, as its list shows it: in 80 bytes and its id
+/// (with `--all` the lists hold every connection of the run, where five
+/// strings took some 250 bytes a connection).
 pub struct Member {
-    pub id: String,
-    pub client: String,
-    pub server: String,
-    pub capture: String,
+    pub id: Box<str>,
+    /// Client and server, as addresses and ports (a `SocketAddr` takes 32 bytes).
+    ends: [(IpAddr, u16); 2],
+    /// Its capture: its place in the book's captures.
+    capture: u32,
     pub first_frame: u64,
     pub last_frame: u64,
+}
+
+impl Member {
+    pub fn client(&self) -> String {
+        let (ip, port) = self.ends[0];
+        endpoint(SocketAddr::new(ip, port))
+    }
+    pub fn server(&self) -> String {
+        let (ip, port) = self.ends[1];
+        endpoint(SocketAddr::new(ip, port))
+    }
+}
+
+/// The widest id, client and server of a story's list, to line it up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemberWidths {
+    pub id: usize,
+    pub client: usize,
+    pub server: usize,
 }
 
 /// Connections that end the same way: the first told in full, the others listed.
@@ -99,6 +123,8 @@ pub struct Story {
     pub first: ConnectionReport,
     pub count: u64,
     pub members: Vec<Member>,
+    /// Its members' widest id, client and server.
+    pub widths: MemberWidths,
     /// The server addresses and ports its connections went to: one, except
     /// for handshakes to a host's several ports.
     pub servers: HashSet<SocketAddr>,
@@ -228,6 +254,12 @@ pub struct StoryBook {
 }
 
 impl StoryBook {
+    /// Whether a connection would begin a story: its report is then the one
+    /// the story tells in full (the others are listed).
+    pub fn begins_a_story(&self, report: &ConnectionReport) -> bool {
+        self.stories.len() < MAX_STORIES && !self.story_of.contains_key(&StoryKey::of(report))
+    }
+
     /// Adds a connection: to its story, and to its server's count when abnormal.
     /// `list_all`: every connection of a story is listed, not the first [`MEMBERS_LISTED`].
     pub fn add(&mut self, report: &ConnectionReport, list_all: bool) {
@@ -243,9 +275,13 @@ impl StoryBook {
                 *by.entry(report.ending()).or_default() += 1;
             }
         }
-        if !self.captures.contains(&report.capture) {
-            self.captures.push(report.capture.clone());
-        }
+        let capture = match self.captures.iter().position(|c| *c == report.capture) {
+            Some(i) => i,
+            None => {
+                self.captures.push(report.capture.clone());
+                self.captures.len() - 1
+            }
+        };
         let key = StoryKey::of(report);
         let stories = self.stories.len();
         let i = match self.story_of.get(&key) {
@@ -256,6 +292,7 @@ impl StoryBook {
                     first: report.clone(),
                     count: 0,
                     members: Vec::new(),
+                    widths: MemberWidths::default(),
                     servers: HashSet::new(),
                     host,
                 });
@@ -273,11 +310,14 @@ impl StoryBook {
             story.servers.insert(report.addrs[1]);
         }
         if list_all || story.members.len() < MEMBERS_LISTED {
+            // `client` and `server` are these addresses, as `endpoint` writes them.
+            let w = &mut story.widths;
+            (w.id, w.client, w.server) =
+                (w.id.max(report.id.len()), w.client.max(report.client.len()), w.server.max(report.server.len()));
             story.members.push(Member {
-                id: report.id.clone(),
-                client: report.client.clone(),
-                server: report.server.clone(),
-                capture: report.capture.clone(),
+                id: report.id.as_str().into(),
+                ends: report.addrs.map(|a| (a.ip(), a.port())),
+                capture: capture as u32,
                 first_frame: report.first_frame,
                 last_frame: report.last_frame,
             });
@@ -294,6 +334,11 @@ impl StoryBook {
     /// Connections added.
     pub fn connections(&self) -> u64 {
         self.stories.iter().map(|s| s.count).sum::<u64>() + self.ungrouped
+    }
+
+    /// The capture a member of a story is from.
+    pub fn capture_of(&self, m: &Member) -> &str {
+        &self.captures[m.capture as usize]
     }
 
     /// Whether the connections come from more than one capture (their lists then name it).
@@ -359,14 +404,19 @@ mod tests {
         let first = unanswered();
         assert_eq!(first.end_reason, EndReason::NeverEstablished);
         let host = first.addrs[1].ip().to_string();
+        assert!(book.begins_a_story(&first));
         book.add(&first, false);
+        // Told once: the others of the story need no diagnosis.
+        assert!(!book.begins_a_story(&to_port(unanswered(), 22)));
         book.add(&to_port(unanswered(), 22), false);
         book.add(&to_port(unanswered(), 443), false);
         // Answered by a SYN-ACK the client never acknowledged: another story.
         let mut w = Wire::new();
         w.send(0.0, seg(C, SYN, 1000, 0, 0));
         w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
-        book.add(&report_of(w, 30.0), false);
+        let answered = report_of(w, 30.0);
+        assert!(book.begins_a_story(&answered));
+        book.add(&answered, false);
 
         let stories = book.by_size();
         assert_eq!(stories.len(), 2);
@@ -374,7 +424,7 @@ mod tests {
         assert_eq!((scan.count, scan.servers.len(), scan.several_servers()), (3, 3, true));
         assert_eq!(scan.host.as_deref(), Some(host.as_str()));
         let ports: Vec<u16> =
-            scan.members.iter().map(|m| m.server.rsplit(':').next().unwrap().parse().unwrap()).collect();
+            scan.members.iter().map(|m| m.server().rsplit(':').next().unwrap().parse().unwrap()).collect();
         assert_eq!(ports, [first.addrs[1].port(), 22, 443]);
         assert_eq!((stories[1].count, stories[1].several_servers()), (1, false));
         // The host is counted once, with every abnormal ending of its ports.

@@ -11,8 +11,8 @@
 //! lines; paragraphs and evidence wrap between words.
 
 use crate::report::stories::{
-    MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words, evidence_file_frame,
-    merge_probers, verdict_counts,
+    MemberWidths, MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words,
+    evidence_file_frame, merge_probers, verdict_counts,
 };
 use crate::report::vantage::VantageReport;
 use crate::report::{ConnectionReport, ReportSink, RunReport, ladder};
@@ -29,6 +29,8 @@ const TOP_SERVERS: usize = 3;
 const TOP_PATHS: usize = 2;
 /// Width when standard output is not a terminal and `$COLUMNS` is not set.
 const PIPE_WIDTH: usize = 80;
+/// The lines of a story's list written at once.
+const LINES_PER_WRITE: usize = 1024;
 
 pub struct TableSink<W: Write> {
     out: W,
@@ -281,31 +283,65 @@ impl<W: Write> TableSink<W> {
         }
         out.push(wrap_hanging("    Wireshark: ", "      ", &c.wireshark_filter, self.width));
         if story.count > 1 {
-            let servers = story.several_servers();
             out.push(format!(
                 "    The {} connections of this story (id, client{}, frames{}):",
                 story.count,
-                if servers { " → server" } else { "" },
+                if story.several_servers() { " → server" } else { "" },
                 if several_captures { ", capture" } else { "" }
             ));
-            let id_width = story.members.iter().map(|m| m.id.len()).max().unwrap_or(0);
-            let client_width = story.members.iter().map(|m| m.client.len()).max().unwrap_or(0);
-            let server_width = story.members.iter().map(|m| m.server.len()).max().unwrap_or(0);
-            for m in &story.members {
-                let server = if servers { format!(" → {:<server_width$}", m.server) } else { String::new() };
-                let capture = if several_captures { format!("  {}", m.capture) } else { String::new() };
-                let line = format!(
-                    "{:<id_width$}  {:<client_width$}{server}  {}–{}{capture}",
-                    m.id, m.client, m.first_frame, m.last_frame
-                );
-                out.push(wrap_hanging("      ", "        ", &line, self.width));
-            }
-            let unlisted = story.count - story.members.len() as u64;
-            if unlisted > 0 {
-                out.push(format!("      … and {unlisted} more (--all, or --format ndjson, lists them)"));
-            }
         }
         out
+    }
+
+    /// The list of a story's connections (after [`Self::story_lines`]),
+    /// written a chunk of lines at a time: with `--all` a story may list
+    /// every connection of the run.
+    fn write_members(&mut self, book: &StoryBook, story: &Story, several_captures: bool) -> io::Result<()> {
+        if story.count <= 1 {
+            return Ok(());
+        }
+        let servers = story.several_servers();
+        let MemberWidths { id: id_width, client: client_width, server: server_width } = story.widths;
+        for chunk in story.members.chunks(LINES_PER_WRITE) {
+            let lines: Vec<String> = chunk
+                .iter()
+                .map(|m| {
+                    let server = if servers { format!(" → {:<server_width$}", m.server()) } else { String::new() };
+                    let capture = if several_captures { format!("  {}", book.capture_of(m)) } else { String::new() };
+                    let line = format!(
+                        "{:<id_width$}  {:<client_width$}{server}  {}–{}{capture}",
+                        m.id,
+                        m.client(),
+                        m.first_frame,
+                        m.last_frame
+                    );
+                    wrap_hanging("      ", "        ", &line, self.width)
+                })
+                .collect();
+            self.write_lines(&lines)?;
+        }
+        let unlisted = story.count - story.members.len() as u64;
+        if unlisted > 0 {
+            self.write_lines(&[format!("      … and {unlisted} more (--all, or --format ndjson, lists them)")])?;
+        }
+        Ok(())
+    }
+
+    /// Writes lines, each ended by a newline, in ASCII or colour if asked.
+    fn write_lines(&mut self, lines: &[String]) -> io::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        if self.ascii {
+            // The prose has arrows, dashes and ellipses too; line ends stay.
+            text = to_ascii(&text);
+        }
+        if self.color {
+            text = text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n";
+        }
+        self.out.write_all(text.as_bytes())
     }
 
     /// Two vantage points (`--vantage`): which connection is which, the
@@ -431,15 +467,22 @@ impl<W: Write> ReportSink for TableSink<W> {
         self.all || end_reason.is_abnormal()
     }
 
+    fn tells(&mut self, brief: &ConnectionReport) -> bool {
+        self.book.begins_a_story(brief)
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
         self.book.add(report, self.all);
         Ok(())
     }
 
+    // Written as it is made, a story at a time: with `--all` the stories'
+    // lists hold every connection of the run.
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
         let mut lines = self.summary_lines(run);
-        let connections = self.book.connections();
-        let ordered = self.book.by_size();
+        let book = std::mem::take(&mut self.book);
+        let connections = book.connections();
+        let ordered = book.by_size();
         lines.push(String::new());
         if ordered.is_empty() {
             if !self.all {
@@ -457,30 +500,21 @@ impl<W: Write> ReportSink for TableSink<W> {
                 heading.push_str(&format!("; the {told} largest below (the rest: --only, --all or --format ndjson)"));
             }
             lines.push(self.wrap("", &heading));
-            let several = self.book.several_captures();
+            let several = book.several_captures();
             for (n, story) in ordered.iter().take(told).enumerate() {
                 lines.extend(self.story_lines(n, story, several));
+                self.write_lines(&lines)?;
+                lines.clear();
+                self.write_members(&book, story, several)?;
             }
-            if self.book.ungrouped > 0 {
-                lines.push(format!(
-                    "\n… and {} more connections in further stories (--format ndjson)",
-                    self.book.ungrouped
-                ));
+            if book.ungrouped > 0 {
+                lines.push(format!("\n… and {} more connections in further stories (--format ndjson)", book.ungrouped));
             }
         }
         if let Some(v) = run.vantage {
             lines.extend(self.vantage_lines(v));
         }
-        let mut text = lines.join("\n");
-        text.push('\n');
-        if self.ascii {
-            // The prose has arrows, dashes and ellipses too; line ends stay.
-            text = to_ascii(&text);
-        }
-        if self.color {
-            text = text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n";
-        }
-        self.out.write_all(text.as_bytes())?;
+        self.write_lines(&lines)?;
         self.out.flush()
     }
 }
