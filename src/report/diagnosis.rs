@@ -1089,6 +1089,21 @@ fn in_years(t: f64) -> String {
 /// Says so when a prober's idle or interval is longer than any OS lets a
 /// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
 /// setting made it, and none is inferred from it.
+/// Why probes that a silence showed to be one-offs give no idle setting
+/// (see `verdict::one_off_probes`).
+fn one_off_words(k: &KeepaliveFinding) -> String {
+    let (Some(silence), Some(idle)) = (k.one_off, k.idle_observed.max()) else { return String::new() };
+    let (it, was) = if k.probes_sent == 1 { ("it", "a single probe") } else { ("them", "single probes") };
+    format!(
+        " But after its answer (frame {}) it sent no probe for {}, until frame {}, with its socket open: a keepalive timer re-arms after an answered probe, so one that probed after {} of idle would have probed again about {} after the answer. No keepalive setting sent {it}: {was} (an application's, or its stack's on some event), which shows no idle setting.",
+        silence.answer.frame,
+        secs(silence.secs()),
+        silence.until.frame,
+        secs(idle),
+        secs(idle),
+    )
+}
+
 fn no_setting_words(k: &KeepaliveFinding) -> String {
     let beyond = |m: &MinMax| m.max().filter(|&t| beyond_any_keepalive_setting(t));
     let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
@@ -1208,6 +1223,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
         }
     }
     s.push('.');
+    s.push_str(&one_off_words(k));
     s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
@@ -1520,6 +1536,37 @@ mod tests {
             text.contains("raise the limit on 10.0.0.1, net.ipv4.tcp_orphan_retries if the application closed the socket (net.ipv4.tcp_retries2 if it only shut down writing), or TCP_USER_TIMEOUT"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_probe_no_second_one_followed_is_a_one_off_with_no_idle_setting() {
+        // suricata-verify tcp-opt.pcap: probe 34 1.027 s after the server's
+        // data, answered by 35, then 30.4 s without a probe until the
+        // client's data 36: no keepalive timer (one re-arms after an answer).
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.031, seg(C, ACK, 1010, 5101, 0));
+        w.send(1.228, seg(S, ACK, 5101, 1011, 0));
+        w.send(31.648, seg(C, ACK, 1011, 5101, 31));
+        w.send(31.75, seg(S, ACK, 5101, 1042, 0));
+        let text = diagnosis(w, 32.0);
+        assert!(text.contains("sent 1 keepalive probe, 1 answered; first probe after 1.027 s of idle."), "{text}");
+        assert!(
+            text.contains(
+                "after its answer (frame 8) it sent no probe for 30.42 s, until frame 9, with its socket open"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("No keepalive setting sent it: a single probe"), "{text}");
+        assert!(!text.contains("idle setting 1 s"), "{text}");
+        // Probed again after the same idle: a timer, with its setting.
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.005, seg(C, ACK, 1010, 5101, 0));
+        w.send(10.006, seg(S, ACK, 5101, 1011, 0));
+        w.send(20.007, seg(C, ACK, 1010, 5101, 0));
+        w.send(20.008, seg(S, ACK, 5101, 1011, 0));
+        w.send(25.0, seg(C, ACK, 1011, 5101, 31));
+        let text = diagnosis(w, 26.0);
+        assert!(text.contains("(idle setting 10 s") && !text.contains("single probe"), "{text}");
     }
 
     #[test]

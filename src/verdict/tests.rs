@@ -413,16 +413,14 @@ fn packet(frame: u64, t: f64) -> PacketRef {
 #[test]
 fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     let probe = |frame, t| Probe::new(packet(frame, t), SeqNumber(5100), 0);
-    let mut log = KeepaliveLog {
-        probes_sent: 3,
-        longest_train: 3,
-        first_probe: Some(packet(7, 60.0)).into(),
-        train: Train {
-            idle_from: Some(packet(6, 0.0)).into(),
-            probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
-            count: 3,
-        },
-        ..Default::default()
+    let mut log = KeepaliveLog::default();
+    log.probes_sent = 3;
+    log.longest_train = 3;
+    log.first_probe = Some(packet(7, 60.0)).into();
+    log.train = Train {
+        idle_from: Some(packet(6, 0.0)).into(),
+        probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
+        count: 3,
     };
     log.idle_observed.add(60.0);
     log.interval_observed.add(10.0);
