@@ -109,8 +109,6 @@ const KNOWN_WRONG: &[(&str, &str, &str)] = &[
     ("arkime/wireshark-smb-on-windows10.pcap", "4", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "5", "reset/abort-unread-data"),
     ("arkime/wireshark-smb-on-windows10.pcap", "6", "reset/abort-unread-data"),
-    // The phone's stateless RST 68 answers the last FIN retransmission: no give-up.
-    ("nDPI/googledns_android10.pcap", "0", "retransmission-timeout/-"),
     // The "peer's last data" is timed at the capture point; the RST's ack shows it never arrived.
     ("suricata-verify/bug-2769__issue_no_icmp.pcap", "0", "reset/abort-unread-data"),
     // A refused SYN that Windows retries with the same ISN: split in two (the first part refused).

@@ -151,7 +151,13 @@ pub fn retransmission_finding(
     let capture_blind = (reset_by_sender.is_none() && last_is_its_last)
         .then(|| CaptureBlind::during(peer_unresolved, last.ts, last.ts.after_secs(due_within_s)))
         .flatten();
-    let gave_up = reset_by_sender.is_some() || (last_is_its_last && overdue && grows && capture_blind.is_none());
+    // The receiver's RST before the sender's next retransmission was due
+    // ended the connection: the sender's silence after it is no give-up
+    // (nDPI googledns_android10.pcap s0: the server's FIN 1 resent 4
+    // times, then the phone's bare RST 68, 1.1 ms after the last copy).
+    let reset_by_peer = peer_rst.filter(|r| r.frame > last.frame && r.ts.secs_since(last.ts) < due_within_s);
+    let gave_up = reset_by_sender.is_some()
+        || (last_is_its_last && overdue && grows && capture_blind.is_none() && reset_by_peer.is_none());
     let still_retransmitting = !gave_up && last_is_its_last && (!overdue || capture_blind.is_some());
     let end = reset_by_sender.unwrap_or(last);
     let gave_up_after_s = end.ts.secs_since(run.first_sent.ts);
