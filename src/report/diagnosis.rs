@@ -738,8 +738,9 @@ fn linux_give_up_schedule(r: &RetransmissionFinding) -> String {
             after(15)
         ),
         None => format!(
-            "Linux silently, {} with the default tcp_retries2=15 (sooner with a smaller tcp_retries2 or TCP_USER_TIMEOUT)",
-            after(15)
+            "Linux silently, {:.1} s after the first transmission with the default tcp_retries2=15 ({} from its last retransmission; sooner with a smaller tcp_retries2 or TCP_USER_TIMEOUT)",
+            linux_retries_timeout(15),
+            secs((linux_retries_timeout(15) - r.gave_up_after_s).max(0.0))
         ),
     }
 }
