@@ -305,22 +305,62 @@ fn pppoe(vlan: VlanPath, payload: &[u8]) -> Located<'_> {
 /// NFLOG (DLT 239): a 4-byte header, then TLVs whose 16-bit length and type
 /// are in the capturing host's byte order (little-endian on every host that
 /// writes them in practice); each TLV is padded to 4 bytes.
+///
+/// The payload TLV is the last (`__build_packet_message` in the kernel's
+/// net/netfilter/nfnetlink_log.c puts NFULA_PAYLOAD after the others), so a
+/// snapshot length cuts it first: its length counts the whole packet, the
+/// capture holds its start. That start is still the packet's headers, as
+/// for any other link type cut by a snapshot length: Wireshark reads TLVs
+/// to the reported, not the captured, length (`dissect_nflog`,
+/// packet-nflog.c: `tvb_reported_length_remaining`) and dissects the cut
+/// payload. tcpka's own file reader keeps only a frame's first bytes
+/// ([`headers_len`]); zeek's nflog-http.pcap has a 1603-byte HTTP response
+/// (frame 8) whose 1647-byte payload TLV that cut, and that was then not
+/// read as TCP.
 fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
-    let mut rest = frame.get(4..)?;
-    while rest.len() >= 4 {
-        let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
-        let kind = u16::from_le_bytes([rest[2], rest[3]]);
-        if len < 4 || len > rest.len() {
+    frame.get(nflog_payload_at(frame)?..)
+}
+
+/// Where an NFLOG frame's packet (the payload TLV's value) starts.
+fn nflog_payload_at(frame: &[u8]) -> Option<usize> {
+    let mut at = 4;
+    while let Some(tlv) = frame.get(at..at + 4) {
+        let len = u16::from_le_bytes([tlv[0], tlv[1]]) as usize;
+        let kind = u16::from_le_bytes([tlv[2], tlv[3]]);
+        if len < 4 {
             return None;
         }
         if kind == NFULA_PAYLOAD {
-            return Some(&rest[4..len]);
+            return Some(at + 4);
         }
-        let padded = (len + 3) & !3;
-        rest = rest.get(padded..)?;
+        // A TLV before the payload that the capture cut: the payload is not there.
+        at += (len + 3) & !3;
     }
     None
 }
+
+/// How many of a frame's first bytes [`decode`] reads at most: its link
+/// header, then enough of the packet for the IP (with options or extension
+/// headers) and TCP headers. Lengths come from the IP header, so, like a
+/// snapshot length, cutting the rest loses nothing (the file reader hands
+/// only these bytes from its thread to the analysis).
+pub fn headers_len(link: LinkKind, frame: &[u8]) -> usize {
+    // Ethernet with VLAN tags and PPPoE, cooked and loopback headers are a
+    // few tens of bytes, within the margin; NFLOG's TLVs before the packet
+    // are not bounded so (a 64-byte prefix, hardware header, timestamps,
+    // conntrack attributes with NFULNL_CFG_F_CONNTRACK), so count from
+    // where the packet starts.
+    let link_header = match link {
+        LinkKind::Nflog => nflog_payload_at(frame).unwrap_or(0),
+        _ => 0,
+    };
+    frame.len().min(link_header + HEADER_BYTES)
+}
+
+/// The bytes [`headers_len`] keeps past the link header of a frame: a
+/// 60-byte IPv4 or an IPv6 header with extension headers, and a 60-byte TCP
+/// header, with room to spare.
+const HEADER_BYTES: usize = 512;
 
 /// An ARP packet for IPv4 (RFC 826). A request names the address asked for
 /// and, unless it is an ARP probe (RFC 5227 §2.1.1: sender 0.0.0.0), the
@@ -587,6 +627,61 @@ mod tests {
         nflog.extend_from_slice(&NFULA_PAYLOAD.to_le_bytes());
         nflog.extend_from_slice(ip);
         assert_eq!(tcp(decode(LinkKind::Nflog, &nflog)).seq, SeqNumber(9));
+    }
+
+    /// An NFLOG frame as the kernel's `__build_packet_message` lays it out:
+    /// the 4-byte header, `before` (TLVs other than the payload, each
+    /// given as its type and value), then NFULA_PAYLOAD holding `ip`.
+    fn nflog_frame(before: &[(u16, Vec<u8>)], ip: &[u8]) -> Vec<u8> {
+        let mut out = vec![2, 0, 0, 42];
+        let mut tlv = |kind: u16, value: &[u8]| {
+            out.extend_from_slice(&((value.len() + 4) as u16).to_le_bytes());
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(value);
+            out.resize(out.len().next_multiple_of(4), 0);
+        };
+        for (kind, value) in before {
+            tlv(*kind, value);
+        }
+        tlv(NFULA_PAYLOAD, ip);
+        out
+    }
+
+    #[test]
+    fn an_nflog_payload_cut_by_the_snapshot_length_is_still_its_packet() {
+        // As zeek's nflog-http.pcap, frame 8: a 1603-byte HTTP response
+        // whose payload TLV says 1647 bytes, of which the file reader kept
+        // the first (a snapshot length would do the same).
+        let frame = tcp_frame(false, TcpFlags::ACK, 1, 80, 1603);
+        let ip = &frame[14..];
+        let prefix = (10u16, b"\0".to_vec());
+        let hwheader = (16u16, vec![0x52; 14]);
+        let whole = nflog_frame(&[prefix, hwheader], ip);
+        let cut = &whole[..headers_len(LinkKind::Nflog, &whole)];
+        assert_eq!(cut.len(), 36 + HEADER_BYTES, "the packet starts at 36, its TLV's length says 1647");
+        for bytes in [&whole[..], cut] {
+            let s = tcp(decode(LinkKind::Nflog, bytes));
+            assert_eq!((s.seq, s.payload_len), (SeqNumber(1), 1603), "the IP header's length counts");
+        }
+        // Even a cut into the TCP header leaves nothing to read.
+        assert!(matches!(decode(LinkKind::Nflog, &whole[..60]), Decoded::Malformed));
+        // A cut before the payload TLV: no packet in the frame.
+        assert!(matches!(decode(LinkKind::Nflog, &whole[..20]), Decoded::NotTcp));
+    }
+
+    #[test]
+    fn long_nflog_attributes_before_the_packet_are_kept_with_its_headers() {
+        // A 600-byte attribute before the payload (conntrack's, say): the
+        // kept bytes count from where the packet starts, not the frame.
+        let frame = tcp_frame(true, TcpFlags::ACK, 7, 8, 1400);
+        let ip = &frame[14..];
+        let whole = nflog_frame(&[(18, vec![0; 600])], ip);
+        let kept = headers_len(LinkKind::Nflog, &whole);
+        assert_eq!(kept, 4 + 604 + 4 + HEADER_BYTES);
+        assert_eq!(tcp(decode(LinkKind::Nflog, &whole[..kept])).payload_len, 1400);
+        // Every other link type keeps its first bytes.
+        assert_eq!(headers_len(LinkKind::Ethernet, &frame), HEADER_BYTES);
+        assert_eq!(headers_len(LinkKind::Ethernet, &frame[..100]), 100);
     }
 
     #[test]

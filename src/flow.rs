@@ -275,6 +275,45 @@ pub struct KeepaliveLog {
     pub first_probe: MaybePacket,
     /// The latest train, the one that matters for how the connection ended.
     pub train: Train,
+    /// The longest silence after one of these probes was answered in which
+    /// this side sent no probe while its socket stayed open (see
+    /// [`UnprobedSilence`]).
+    pub unprobed_after_answer: Option<UnprobedSilence>,
+    /// The silence after the latest answer, while it is being measured.
+    watch: SilenceWatch,
+}
+
+/// A silence that followed an answered keepalive probe, with no probe from
+/// the prober in it, although its socket stayed open (it sent something
+/// other than a probe or a RST after it): from the answer to the
+/// connection's next packet. A keepalive timer would have probed in it:
+/// Linux `tcp_keepalive_timer` (net/ipv4/tcp_timer.c) re-arms after every
+/// probe, for the idle counted from the last packet received (the answer),
+/// while nothing is in flight; BSD `tcp_timer_keep` and Windows the same.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UnprobedSilence {
+    /// The peer's answer to the probe.
+    pub answer: PacketRef,
+    /// The connection's next packet.
+    pub until: PacketRef,
+}
+
+impl UnprobedSilence {
+    pub fn secs(&self) -> f64 {
+        self.until.ts.secs_since(self.answer.ts)
+    }
+}
+
+/// Where the measure of the silence after an answered probe stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum SilenceWatch {
+    #[default]
+    Off,
+    /// The probe was answered by this packet, and nothing came since.
+    Since(PacketRef),
+    /// The peer's next packet ended it: counted once the prober sends
+    /// anything but a RST (its socket was open throughout).
+    Ended(UnprobedSilence),
 }
 
 /// Small messages one side sent (candidate application heartbeats).
@@ -790,6 +829,8 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     longest_train: 0,
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
+    unprobed_after_answer: None,
+    watch: SilenceWatch::Off,
 };
 
 static NO_SMALL_MESSAGES: SmallMessages =
@@ -1721,6 +1762,7 @@ fn apply(
     // Keepalive evidence, in this order: the peer's probe answered, the
     // peer's held segment settled (by anything but an RST), our held
     // segment confirmed, then this segment itself.
+    watch_unprobed_silence(me, peer, at, class, seg.flags.rst());
     if a.answers_peer_probe {
         answer_probes(peer, at, class == PacketClass::Rst);
     }
@@ -1921,6 +1963,10 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
 /// A packet from the peer of `prober` arrived: it answers the prober's
 /// outstanding probe, if there is one.
 fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
+    // The keepalive timer runs only while nothing is in flight and the
+    // socket has not closed (tcp_keepalive_timer re-arms without probing
+    // while packets are out; after a FIN it is the FIN-WAIT-2 timer).
+    let timer_runs = prober.unacked.is_none() && prober.marks.fin.is_none();
     let Some(log) = prober.probe.log_mut() else { return };
     if !log.train.unanswered() {
         return;
@@ -1932,6 +1978,43 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
     } else {
         last.answer.set(at);
         log.probes_answered += 1;
+        if timer_runs {
+            log.watch = SilenceWatch::Since(at);
+        }
+    }
+}
+
+/// UNPROBED SILENCE: the silence after a side's answered probe, measured
+/// to the connection's next packet and kept (the longest) once the prober
+/// shows its socket was open throughout: by sending anything after it but
+/// a RST (which a host also sends for a socket it no longer has). A probe
+/// of its own that ends the silence is its timer firing: an idle, which
+/// `record_probe` observes.
+fn watch_unprobed_silence(
+    me: &mut HalfConnection,
+    peer: &mut HalfConnection,
+    at: PacketRef,
+    class: PacketClass,
+    rst: bool,
+) {
+    if let Some(log) = me.probe.log_mut() {
+        let ended = match log.watch {
+            SilenceWatch::Off => None,
+            SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
+            SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: at }),
+            SilenceWatch::Ended(silence) => Some(silence),
+        };
+        if let Some(silence) = ended.filter(|_| !rst)
+            && log.unprobed_after_answer.is_none_or(|longest| silence.secs() > longest.secs())
+        {
+            log.unprobed_after_answer = Some(silence);
+        }
+        log.watch = SilenceWatch::Off;
+    }
+    if let Some(log) = peer.probe.log_mut()
+        && let SilenceWatch::Since(answer) = log.watch
+    {
+        log.watch = SilenceWatch::Ended(UnprobedSilence { answer, until: at });
     }
 }
 

@@ -62,6 +62,27 @@ fn public_captures_keep_their_recorded_counts_and_verdicts() {
 }
 
 #[test]
+fn every_nflog_frame_of_zeek_nflog_http_is_tcp() {
+    // Frame 8, the server's 1603-byte HTTP response (a 1647-byte payload TLV
+    // at offset 96 of a 1744-byte record), was counted as "other": the file
+    // reader keeps a record's first bytes, which cut the payload TLV, and
+    // the NFLOG decoder refused a TLV longer than the bytes it was given.
+    let Some(path) = locate("zeek/nflog-http.pcap") else {
+        assert!(std::env::var_os("CI").is_none(), "fixtures/public/zeek/nflog-http.pcap missing in CI");
+        eprintln!("SKIPPED: zeek/nflog-http.pcap not found");
+        return;
+    };
+    let (doc, out) = analyze_json(&["--all", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let capture = &doc["captures"][0];
+    // tshark -r nflog-http.pcap -Y tcp: 13 frames.
+    assert_eq!((capture["tcp_packets"].as_u64(), capture["other_packets"].as_u64()), (Some(13), Some(0)));
+    // Frames 2 and 3 repeat the SYN 1; the other 11 are the connection's.
+    assert_eq!(doc["connections"][0]["packets"], 11);
+    assert_eq!(doc["connections"][0]["end_reason"], "closed");
+}
+
+#[test]
 fn truncated_public_capture_is_read_up_to_the_cut() {
     let Some(path) = locate("suricata-verify/http-mime-truncated__input.pcap") else {
         assert!(std::env::var_os("CI").is_none(), "../shared/corpus missing in CI");

@@ -3,7 +3,7 @@
 //! and process substitution. Each gives the report the file itself gives.
 mod common;
 
-use common::{analyze_json, keepalive_kill_frames, stderr, tcpka, write_pcap};
+use common::{ACK, SYN, analyze_json, frame, keepalive_kill_frames, stderr, tcpka, write_pcap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -90,6 +90,59 @@ fn a_filter_is_compiled_for_each_interface_link_type() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no VLAN support for Linux cooked v2"), "{}", stderr(&bad));
     assert!(bad.stdout.is_empty(), "nothing was read: no report");
+}
+
+/// `eth` (an Ethernet frame) as an NFLOG record (DLT 239), as the kernel's
+/// `__build_packet_message` lays it out: header, packet header, a prefix,
+/// a conntrack-sized attribute of `attribute` bytes, then the IP packet in
+/// NFULA_PAYLOAD (type 9), each TLV padded to 4 bytes.
+fn nflog(eth: &[u8], attribute: usize) -> Vec<u8> {
+    let mut out = vec![2, 0, 0, 42];
+    let mut tlv = |kind: u16, value: &[u8]| {
+        out.extend_from_slice(&((value.len() + 4) as u16).to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(value);
+        out.resize(out.len().next_multiple_of(4), 0);
+    };
+    tlv(1, &[0x08, 0x00, 1, 0]);
+    tlv(10, b"ka\0");
+    tlv(18, &vec![0; attribute]);
+    tlv(9, &eth[14..]);
+    out
+}
+
+#[test]
+fn nflog_records_longer_than_what_the_reader_keeps_are_tcp() {
+    // zeek's nflog-http.pcap frame 8, a 1603-byte response in a 1744-byte
+    // record, was counted as "other": the reader hands the analysis only a
+    // record's first bytes, and the payload TLV then ran past them.
+    let frames: Vec<_> = [
+        (0.0, frame(true, SYN, 1000, 0, 0)),
+        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
+        (0.002, frame(true, ACK, 1001, 5001, 0)),
+        (0.003, frame(true, ACK, 1001, 5001, 10)),
+        (0.004, frame(false, ACK, 5001, 1011, 1400)),
+        (0.005, frame(true, ACK, 1011, 6401, 0)),
+    ]
+    .into_iter()
+    .enumerate()
+    // Attributes of 0 to 1000 bytes before the packet: the packet starts
+    // before, at and past 512 bytes into the record.
+    .map(|(i, (t, eth))| (t, nflog(&eth, i * 200)))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nflog.pcap");
+    write_pcap(&path, 239, &frames);
+    let (doc, out) = analyze_json(&["--all", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["link_types"], serde_json::json!(["NFLOG"]));
+    assert_eq!((capture["tcp_packets"].as_u64(), capture["other_packets"].as_u64()), (Some(6), Some(0)));
+    let conn = &doc["connections"][0];
+    assert_eq!(conn["packets"], 6);
+    // The client's ACK 6401 covers the 1400 bytes: nothing unseen, nothing resent.
+    assert_eq!(conn["retransmissions"], 0);
+    assert_eq!(conn["end_reason"], "open");
 }
 
 #[test]

@@ -78,7 +78,10 @@ impl Aggregate {
             return None;
         }
         let mut merged = self.clone();
-        merged.idle.merge(&k.idle_observed);
+        // One-off probes show no idle setting (see verdict::one_off_probes).
+        if k.one_off.is_none() {
+            merged.idle.merge(&k.idle_observed);
+        }
         merged.interval.merge(&k.interval_observed);
         let timer = *merged.timer.get_or_insert(k.timer);
         let fits = |m: &MinMax| m.count == 0 || infer_timer_setting(m, timer).is_some();
@@ -157,7 +160,9 @@ impl Aggregate {
         self.connections_ended += u64::from(k.gave_up);
         self.probes_sent += u64::from(k.probes_sent);
         self.probes_answered += u64::from(k.probes_answered);
-        self.idle.merge(&k.idle_observed);
+        if k.one_off.is_none() {
+            self.idle.merge(&k.idle_observed);
+        }
         self.interval.merge(&k.interval_observed);
     }
 }

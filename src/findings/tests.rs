@@ -226,6 +226,29 @@ fn one_row_per_prober_split_only_when_no_single_setting_fits() {
 }
 
 #[test]
+fn one_off_probes_count_as_probes_but_not_toward_the_probers_idle() {
+    // A server prober whose 20.5 s idle fits 20 s elsewhere; on another
+    // connection (suricata-verify tcp-opt.pcap's shape) one probe after
+    // 1.03 s, answered, then 30 s without a probe until its data: a
+    // one-off, whose 1.03 s must not join (or split) the prober's row.
+    let mut hosts = HostAggregator::default();
+    probed_after(&mut hosts, 20.5, 41000);
+    let mut w = Wire::established(1000, 5000);
+    w.send(1.034, seg(S, ACK, 5100, 1011, 0));
+    w.send(1.231, seg(C, ACK, 1011, 5101, 0));
+    w.send(31.6, seg(S, ACK, 5101, 1011, 31));
+    let conn = from_port(w.finish().remove(0), 41001);
+    let v = judge(&conn, Timestamp::from_secs_f64(32.0), &NeighbourLog::default());
+    let k = &v.keepalive()[0];
+    assert_eq!((k.probes_sent, k.probes_answered, k.idle), (1, 1, None));
+    assert_eq!(k.one_off.map(|s| (s.answer.frame, s.until.frame)), Some((8, 9)));
+    hosts.add(&conn, &v);
+    let rows = hosts.finish();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].connections_probed, rows[0].probes_sent, rows[0].idle_s), (2, 3, Some(20)));
+}
+
+#[test]
 fn unanswered_syns_are_no_reconnect_storm_and_bound_no_path_timeout() {
     let mut paths = PathAggregator::default();
     for port in 0..5u16 {

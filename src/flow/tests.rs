@@ -232,6 +232,50 @@ fn a_probe_shaped_segment_right_after_traffic_is_not_a_keepalive() {
 }
 
 #[test]
+fn the_silence_after_an_answered_probe_counts_once_the_prober_shows_its_socket_open() {
+    // suricata-verify tcp-opt.pcap: the client's probe 34 (1.027 s after the
+    // server's data), answered by 35, then 30.4 s of nothing until the
+    // client's data 36. A keepalive timer would have probed in between.
+    let mut w = Wire::established(1000, 5000);
+    assert_eq!(w.send(1.032, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+    w.send(1.229, seg(S, ACK, 5101, 1011, 0));
+    // The server speaks first: the silence ends there, but counts only
+    // once the client sends something other than a RST.
+    w.send(31.0, seg(S, ACK, 5101, 1011, 10));
+    w.send(31.1, seg(C, ACK, 1011, 5111, 31));
+    let conns = w.finish();
+    let silence = conns[0].side(Side::Client).keepalive().unprobed_after_answer.expect("a silence");
+    assert_eq!((silence.answer.frame, silence.until.frame), (8, 9));
+    assert!((silence.secs() - 29.771).abs() < 1e-9, "{}", silence.secs());
+
+    // Its next probe ends the silence: an idle, observed as one, no silence.
+    let mut w = Wire::established(1000, 5000);
+    w.send(10.005, seg(C, ACK, 1010, 5101, 0));
+    w.send(10.006, seg(S, ACK, 5101, 1011, 0));
+    assert_eq!(w.send(20.006, seg(C, ACK, 1010, 5101, 0)), PacketClass::KeepaliveProbe);
+    w.send(20.007, seg(S, ACK, 5101, 1011, 0));
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive().unprobed_after_answer, None);
+
+    // A RST after the silence shows no open socket (a host resets for one
+    // it no longer has); nor does the capture's end.
+    let mut w = Wire::established(1000, 5000);
+    w.send(10.005, seg(C, ACK, 1010, 5101, 0));
+    w.send(10.006, seg(S, ACK, 5101, 1011, 0));
+    w.send(60.0, seg(S, ACK, 5101, 1011, 10));
+    w.send(60.001, seg(C, RST, 1011, 0, 0));
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive().unprobed_after_answer, None);
+
+    // Data in flight at the answer holds the keepalive timer back
+    // (tcp_keepalive_timer re-arms without probing): no silence counts.
+    let mut w = Wire::established(1000, 5000);
+    w.send(10.005, seg(C, ACK, 1010, 5101, 0));
+    w.send(10.006, seg(C, ACK, 1011, 5101, 20));
+    w.send(10.007, seg(S, ACK, 5101, 1011, 0));
+    w.send(40.0, seg(C, ACK, 1011, 5101, 20));
+    assert_eq!(w.finish()[0].side(Side::Client).keepalive().unprobed_after_answer, None);
+}
+
+#[test]
 fn when_both_ends_probe_each_idle_runs_from_real_traffic() {
     // Two Linux ends (0-byte probes), both with a 10 s idle setting: the
     // server's probe comes first; the client's own timer fires 30 ms later.

@@ -417,6 +417,16 @@ const WINDOWS_MAX_DATA_RETRANSMISSIONS: u32 = 5;
 /// BSD and macOS: TCP_MAXRXTSHIFT (12) retransmissions, then a RST
 /// (tcp_timer_rexmt → tcp_drop in netinet/tcp_timer.c).
 const BSD_MAX_RETRANSMISSIONS: u32 = 12;
+/// Linux gives an orphaned socket (closed by its application, its FIN
+/// sent) this many retransmissions when net.ipv4.tcp_orphan_retries is 0,
+/// the default (`tcp_orphan_retries()` in net/ipv4/tcp_timer.c: "0 means 8"
+/// while the RTO is below TCP_RTO_MAX): about 102.2 s.
+const LINUX_ORPHAN_RETRIES_DEFAULT: u32 = 8;
+/// Linux TCP_RTO_MAX: a retransmission timeout never runs longer (s).
+const LINUX_RTO_MAX_S: f64 = 120.0;
+/// Each expiry doubles the retransmission timeout (RFC 6298 §5.5; Linux
+/// `inet_csk_rto_backoff`).
+const RTO_DOUBLING: f64 = 2.0;
 
 fn retransmission_timeout(conn: &Connection, r: &RetransmissionFinding) -> String {
     let sender = conn.side(r.sender);
@@ -482,10 +492,10 @@ fn silent_give_up_setting(r: &RetransmissionFinding) -> String {
     // 0, the default, means 8 while the RTO is below TCP_RTO_MAX).
     if let Some(fin) = r.fin_before_give_up {
         return match r.retries2 {
-            Some(8) => format!(
-                "{window} It had closed its side (FIN, frame {}) before giving up: if the application had closed the socket, Linux gave up as for an orphan, after net.ipv4.tcp_orphan_retries (the default 0 means 8 retries, about {:.1} s), which fits.",
+            Some(LINUX_ORPHAN_RETRIES_DEFAULT) => format!(
+                "{window} It had closed its side (FIN, frame {}) before giving up: if the application had closed the socket, Linux gave up as for an orphan, after net.ipv4.tcp_orphan_retries (the default 0 means 8 retries, about {:.1} s), which fits; had it only shut down writing, tcp_retries2 would have been 8 (the default 15 takes 924.6 s).",
                 fin.frame,
-                linux_retries_timeout(8)
+                linux_retries_timeout(LINUX_ORPHAN_RETRIES_DEFAULT)
             ),
             Some(n) => format!(
                 "{window} It had closed its side (FIN, frame {}) before giving up: that fits net.ipv4.tcp_orphan_retries={n} for a closed (orphaned) socket, or tcp_retries2={n} (about {:.1} s) if it only shut down writing, or a TCP_USER_TIMEOUT in that range.",
@@ -605,8 +615,17 @@ fn retransmission_advice(conn: &Connection, r: &RetransmissionFinding) -> String
         Some(128) => format!(
             "on {sender_ip} (if it is Windows, as its initial TTL 128 suggests), the TcpMaxDataRetransmissions registry value or TCP_MAXRT per socket"
         ),
+        // A socket its application closed (FIN sent) gives up after
+        // tcp_orphan_retries, one only shut down for writing after
+        // tcp_retries2 (see `linux_give_up_schedule`).
+        Some(32 | 64) if r.fin_before_give_up.is_some() => format!(
+            "on {sender_ip}, net.ipv4.tcp_orphan_retries if the application closed the socket (net.ipv4.tcp_retries2 if it only shut down writing), or TCP_USER_TIMEOUT per socket on Linux (net.inet.tcp limits on macOS and BSD)"
+        ),
         Some(32 | 64) => format!(
             "on {sender_ip}, net.ipv4.tcp_retries2 or TCP_USER_TIMEOUT per socket on Linux (net.inet.tcp limits on macOS and BSD)"
+        ),
+        _ if r.fin_before_give_up.is_some() => format!(
+            "on {sender_ip}, tcp_orphan_retries (a closed socket) / tcp_retries2 / TCP_USER_TIMEOUT (Linux) or TcpMaxDataRetransmissions (Windows)"
         ),
         _ => format!("on {sender_ip}, tcp_retries2 / TCP_USER_TIMEOUT (Linux) or TcpMaxDataRetransmissions (Windows)"),
     };
@@ -671,18 +690,58 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
                 ));
                 return s;
             }
-            // When each OS would give up, counted from the first transmission.
-            let linux_left = linux_retries_timeout(15) - r.gave_up_after_s;
             s.push_str(&format!(
-                " If nothing changes, the sender ({}) gives up: Linux silently, {:.1} s after the first transmission with the default tcp_retries2=15 ({} from its last retransmission; sooner with a smaller tcp_retries2 or TCP_USER_TIMEOUT); Windows with a RST after {WINDOWS_MAX_DATA_RETRANSMISSIONS} retransmissions (TcpMaxDataRetransmissions); BSD and macOS with a RST after {BSD_MAX_RETRANSMISSIONS}. It had sent {} so far.",
+                " If nothing changes, the sender ({}) gives up: {}; Windows with a RST after {WINDOWS_MAX_DATA_RETRANSMISSIONS} retransmissions (TcpMaxDataRetransmissions); BSD and macOS with a RST after {BSD_MAX_RETRANSMISSIONS}. It had sent {} so far.",
                 ttl_words(r.sender_initial_ttl),
-                linux_retries_timeout(15),
-                secs(linux_left.max(0.0)),
+                linux_give_up_schedule(r),
                 r.retransmissions
             ));
             s
         }
         Stall::ZeroWindow(z) => format!("Stalled on a zero window: {}", zero_window_words(conn, z)),
+    }
+}
+
+/// When Linux would give up on a sender still retransmitting, counted from
+/// the first transmission, as `retransmits_timed_out` counts (from
+/// `retrans_stamp`, with `tcp_model_timeout`'s schedule), and checked only
+/// when a retransmission timer expires (`tcp_retransmit_timer` →
+/// `tcp_write_timeout`). A sender that had sent its FIN may be an orphan: a
+/// socket its application closed gives up after net.ipv4.tcp_orphan_retries
+/// (`tcp_write_timeout` takes `tcp_orphan_retries()` for a SOCK_DEAD
+/// socket, net/ipv4/tcp_timer.c; its default 0 means 8 while the RTO is
+/// below TCP_RTO_MAX), not tcp_retries2. shutdown(SHUT_WR) sends the same
+/// FIN but keeps the socket its application's, under tcp_retries2: the
+/// capture cannot tell which.
+fn linux_give_up_schedule(r: &RetransmissionFinding) -> String {
+    // The next expiry: the RTO doubled (RFC 6298 §5.5), at most TCP_RTO_MAX.
+    let last_gap = r.backoff_s.last().copied().unwrap_or(0.0);
+    let next_due = r.gave_up_after_s + (RTO_DOUBLING * last_gap).min(LINUX_RTO_MAX_S);
+    let after = |retries: u32| {
+        let at = linux_retries_timeout(retries);
+        if at > next_due {
+            format!(
+                "{at:.1} s after the first transmission ({} from its last retransmission)",
+                secs(at - r.gave_up_after_s)
+            )
+        } else {
+            format!(
+                "at its next retransmission timeout (the {at:.1} s from the first transmission that this allows will have passed; Linux checks only then)"
+            )
+        }
+    };
+    match r.fin_before_give_up {
+        Some(fin) => format!(
+            "Linux silently, and as it had sent its FIN (frame {}): if its application closed the socket, as an orphan after net.ipv4.tcp_orphan_retries (the default 0 means 8 retries), {}; if it only shut down writing, after tcp_retries2 (the default 15), {}; sooner with smaller values or TCP_USER_TIMEOUT",
+            fin.frame,
+            after(LINUX_ORPHAN_RETRIES_DEFAULT),
+            after(15)
+        ),
+        None => format!(
+            "Linux silently, {:.1} s after the first transmission with the default tcp_retries2=15 ({} from its last retransmission; sooner with a smaller tcp_retries2 or TCP_USER_TIMEOUT)",
+            linux_retries_timeout(15),
+            secs((linux_retries_timeout(15) - r.gave_up_after_s).max(0.0))
+        ),
     }
 }
 
@@ -1042,6 +1101,21 @@ fn in_years(t: f64) -> String {
 /// Says so when a prober's idle or interval is longer than any OS lets a
 /// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
 /// setting made it, and none is inferred from it.
+/// Why probes that a silence showed to be one-offs give no idle setting
+/// (see `verdict::one_off_probes`).
+fn one_off_words(k: &KeepaliveFinding) -> String {
+    let (Some(silence), Some(idle)) = (k.one_off, k.idle_observed.max()) else { return String::new() };
+    let (it, was) = if k.probes_sent == 1 { ("it", "a single probe") } else { ("them", "single probes") };
+    format!(
+        " But after its answer (frame {}) it sent no probe for {}, until frame {}, with its socket open: a keepalive timer re-arms after an answered probe, so one that probed after {} of idle would have probed again about {} after the answer. No keepalive setting sent {it}: {was} (an application's, or its stack's on some event), which shows no idle setting.",
+        silence.answer.frame,
+        secs(silence.secs()),
+        silence.until.frame,
+        secs(idle),
+        secs(idle),
+    )
+}
+
 fn no_setting_words(k: &KeepaliveFinding) -> String {
     let beyond = |m: &MinMax| m.max().filter(|&t| beyond_any_keepalive_setting(t));
     let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
@@ -1161,6 +1235,7 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
         }
     }
     s.push('.');
+    s.push_str(&one_off_words(k));
     s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
         s.push_str(" The peer was alive and answered.");
@@ -1415,6 +1490,95 @@ mod tests {
         assert!(text.contains("924.6 s after the first transmission"), "{text}");
         assert!(text.contains("Windows with a RST after 5 retransmissions"), "{text}");
         assert!(!text.contains("idle for") && !text.contains("NAT idle timeout"), "{text}");
+    }
+
+    #[test]
+    fn a_stalled_sender_that_sent_its_fin_is_given_the_orphan_limit_if_its_application_closed() {
+        // nDPI android.pcap 1-2: the server's data (2) and data+FIN (3),
+        // resent together with backoff until the capture lost the phone. A
+        // socket its application closed is an orphan and gives up after
+        // tcp_orphan_retries (0 means 8: 102.2 s), not tcp_retries2
+        // (tcp_write_timeout, net/ipv4/tcp_timer.c); shutdown(SHUT_WR)
+        // sends the same FIN and keeps tcp_retries2.
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.0, seg(C, ACK, 1011, 5101, 46));
+        w.send(10.001, seg(C, FIN | ACK, 1057, 5101, 31));
+        for t in [10.3, 10.9, 12.1, 14.5] {
+            w.send(t, seg(C, FIN | ACK, 1011, 5101, 77));
+        }
+        let text = diagnosis(w, 15.0);
+        assert!(text.starts_with("Stalled: 10.0.0.1:40000 (client) was still retransmitting"), "{text}");
+        assert!(
+            text.contains(
+                "as it had sent its FIN (frame 8): if its application closed the socket, as an orphan after net.ipv4.tcp_orphan_retries (the default 0 means 8 retries), 102.2 s after the first transmission (97.70 s from its last retransmission); if it only shut down writing, after tcp_retries2 (the default 15), 924.6 s after"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("with the default tcp_retries2=15"), "{text}");
+
+        // Retransmitting past the orphan's 102.2 s: it gives up at its next
+        // expiry, when Linux checks, not at a time already past.
+        let mut w = Wire::established(1000, 5000);
+        let mut t = 10.0;
+        for gap in [0.0, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2] {
+            t += gap;
+            w.send(t, seg(C, FIN | ACK, 1011, 5101, 0));
+        }
+        let text = diagnosis(w, t + 1.0);
+        assert!(
+            text.contains("tcp_orphan_retries (the default 0 means 8 retries), at its next retransmission timeout (the 102.2 s from the first transmission that this allows will have passed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_give_up_after_a_fin_is_advised_on_the_orphan_limit() {
+        // nDPI wechat.pcap 1-1259: FIN 1425 resent 7 times with doubling
+        // gaps, then silence: to ride out longer outages, the orphan limit
+        // is the knob if the application closed the socket.
+        let mut w = Wire::established(1000, 5000);
+        let mut t = 10.0;
+        for gap in [0.0, 0.6, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6] {
+            t += gap;
+            w.send(t, seg(C, FIN | ACK, 1011, 5101, 0));
+        }
+        let text = diagnosis(w, t + 300.0);
+        assert!(text.starts_with("Retransmission timeout:"), "{text}");
+        assert!(
+            text.contains("raise the limit on 10.0.0.1, net.ipv4.tcp_orphan_retries if the application closed the socket (net.ipv4.tcp_retries2 if it only shut down writing), or TCP_USER_TIMEOUT"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_probe_no_second_one_followed_is_a_one_off_with_no_idle_setting() {
+        // suricata-verify tcp-opt.pcap: probe 34 1.027 s after the server's
+        // data, answered by 35, then 30.4 s without a probe until the
+        // client's data 36: no keepalive timer (one re-arms after an answer).
+        let mut w = Wire::established(1000, 5000);
+        w.send(1.031, seg(C, ACK, 1010, 5101, 0));
+        w.send(1.228, seg(S, ACK, 5101, 1011, 0));
+        w.send(31.648, seg(C, ACK, 1011, 5101, 31));
+        w.send(31.75, seg(S, ACK, 5101, 1042, 0));
+        let text = diagnosis(w, 32.0);
+        assert!(text.contains("sent 1 keepalive probe, 1 answered; first probe after 1.027 s of idle."), "{text}");
+        assert!(
+            text.contains(
+                "after its answer (frame 8) it sent no probe for 30.42 s, until frame 9, with its socket open"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("No keepalive setting sent it: a single probe"), "{text}");
+        assert!(!text.contains("idle setting 1 s"), "{text}");
+        // Probed again after the same idle: a timer, with its setting.
+        let mut w = Wire::established(1000, 5000);
+        w.send(10.005, seg(C, ACK, 1010, 5101, 0));
+        w.send(10.006, seg(S, ACK, 5101, 1011, 0));
+        w.send(20.007, seg(C, ACK, 1010, 5101, 0));
+        w.send(20.008, seg(S, ACK, 5101, 1011, 0));
+        w.send(25.0, seg(C, ACK, 1011, 5101, 31));
+        let text = diagnosis(w, 26.0);
+        assert!(text.contains("(idle setting 10 s") && !text.contains("single probe"), "{text}");
     }
 
     #[test]

@@ -225,7 +225,10 @@ pub struct RetransmissionFacts {
     pub capture_blind_from_frame: Option<u64>,
     pub reset_by_sender: bool,
     /// The Linux tcp_retries2 value whose give-up time fits (null if none does:
-    /// TCP_USER_TIMEOUT, or not Linux).
+    /// TCP_USER_TIMEOUT, or not Linux). For a sender that had sent its FIN
+    /// it is net.ipv4.tcp_orphan_retries if its application closed the
+    /// socket (8 for that setting's default 0), tcp_retries2 only if it
+    /// shut down writing.
     pub tcp_retries2: Option<u32>,
 }
 

@@ -9,6 +9,7 @@
 //! ([`Next::Link`]). A BPF filter is compiled per link type and applied
 //! packet by packet ([`filter`](crate::source::filter)).
 
+use crate::decode;
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
 use crate::source::reader::{CaptureReader, Drops, ReadError, Record, at_byte};
@@ -48,11 +49,6 @@ pub enum CaptureError {
 const BATCH_PACKETS: usize = 4096;
 /// Batches in flight: the reader runs at most this far ahead.
 const BATCHES_IN_FLIGHT: usize = 4;
-/// Only the headers are analysed, so only the first bytes of each packet
-/// cross threads: enough for link, VLAN, PPPoE, IP (with options or
-/// extension headers) and TCP headers. Like a snapshot length, a cut payload
-/// does not matter: lengths come from the IP header.
-const KEPT_BYTES: usize = 512;
 
 /// A run of packets read ahead. Batches go back to the reader to be
 /// refilled, so reading allocates nothing per packet.
@@ -241,7 +237,9 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                             if rejected {
                                 Entry { ts: p.ts, start: 0, len: 0, link, skipped: true }
                             } else {
-                                let kept = &p.data[..p.data.len().min(KEPT_BYTES)];
+                                // Only the headers are analysed, so only the
+                                // first bytes of each packet cross threads.
+                                let kept = &p.data[..decode::headers_len(reading.links[link as usize].kind, p.data)];
                                 let start = batch.bytes.len() as u32;
                                 batch.bytes.extend_from_slice(kept);
                                 Entry { ts: p.ts, start, len: kept.len() as u32, link, skipped: false }

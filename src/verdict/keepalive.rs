@@ -1,7 +1,7 @@
 //! The keepalive rule: what one side's probes show, and whether it gave up.
 
 use super::{Bound, CaptureBlind};
-use crate::flow::{KeepaliveLog, Marks, PacketRef, Side};
+use crate::flow::{KeepaliveLog, Marks, PacketRef, Side, UnprobedSilence};
 use crate::infer::{TimerModel, TimerSetting, infer_keepalive_setting};
 use crate::neighbours::Unresolved;
 use crate::time::{MinMax, Timestamp};
@@ -50,6 +50,10 @@ pub struct KeepaliveFinding {
     pub last_train_count: u32,
     pub first_probe: Option<PacketRef>,
     pub last_answer: Option<PacketRef>,
+    /// An answered probe followed by a silence of many times its idle in
+    /// which the prober, its socket open, sent no probe (see
+    /// [`one_off_probes`]): its probes were one-offs, and `idle` is None.
+    pub one_off: Option<UnprobedSilence>,
 }
 
 impl KeepaliveFinding {
@@ -124,6 +128,29 @@ pub fn stopped_prober(
         last_packet,
         silent_for_s,
     })
+}
+
+/// An unprobed silence after an answer this many times the prober's longest
+/// observed idle (and at least [`ONE_OFF_MIN_SILENCE_S`]) shows no
+/// keepalive timer: one fires the idle after the answer, give or take its
+/// lateness (Linux's timer wheel: up to 1/8 late; BSD's slow tick: 500 ms).
+const ONE_OFF_SILENCE_IDLES: f64 = 3.0;
+const ONE_OFF_MIN_SILENCE_S: f64 = 10.0;
+
+/// The silence that shows `log`'s probes were one-offs, if one does: after
+/// an answered probe, while its socket stayed open (it sent more later),
+/// the prober sent no probe for [`ONE_OFF_SILENCE_IDLES`] of its longest
+/// observed idle. A keepalive timer re-arms after every answered probe and
+/// fires the idle after the last packet received (Linux
+/// `tcp_keepalive_timer`, net/ipv4/tcp_timer.c; BSD `tcp_timer_keep`;
+/// RFC 1122 §4.2.3.6), so its idle cannot be what the probes showed: they
+/// were single probes (an application's, or its stack's on some event —
+/// suricata-verify tcp-opt.pcap, a TCP options test: probe 34 1.027 s
+/// after the last data, answered by 35, then 30.4 s with no probe until
+/// the client's data 36). They are still probes; they show no setting.
+pub fn one_off_probes(log: &KeepaliveLog) -> Option<UnprobedSilence> {
+    let idle = log.idle_observed.max()?;
+    log.unprobed_after_answer.filter(|s| s.secs() >= (ONE_OFF_SILENCE_IDLES * idle).max(ONE_OFF_MIN_SILENCE_S))
 }
 
 /// Judges `prober`'s keepalive probes from its log and its marks (its RST,
@@ -205,14 +232,16 @@ pub fn keepalive_finding(
     let ttl = me.first_ttl();
     let timer = timer_model(probe_bytes, ttl);
     let reset_by_peer = train.probes.last().and_then(|p| p.reset_by().get());
+    let one_off = one_off_probes(log);
     KeepaliveFinding {
         prober,
         probes_sent: log.probes_sent,
         probes_answered: log.probes_answered,
         unanswered_at_end,
         idle_observed: log.idle_observed,
-        // No setting explains timings longer than any OS allows (see infer).
-        idle: infer_keepalive_setting(&log.idle_observed, timer),
+        // No setting explains timings longer than any OS allows (see
+        // infer), nor probes no timer sent.
+        idle: infer_keepalive_setting(&log.idle_observed, timer).filter(|_| one_off.is_none()),
         interval: infer_keepalive_setting(&interval_observed, timer),
         timer,
         interval_observed,
@@ -230,6 +259,7 @@ pub fn keepalive_finding(
         last_train_count: train.count,
         first_probe: log.first_probe.get(),
         last_answer,
+        one_off,
     }
 }
 

@@ -416,6 +416,33 @@ fn silent_sender_after_backoff_is_a_retransmission_timeout() {
     assert!((v.idle.died_after_s.unwrap() - 9.995).abs() < 1e-6);
 }
 
+#[test]
+fn a_receivers_rst_before_the_next_retransmission_ends_it_not_a_give_up() {
+    // nDPI googledns_android10.pcap s0: the server's FIN resent with a
+    // growing backoff, then the phone's bare RST (no ACK, seq = the FIN's
+    // ack) 1.1 ms after the last copy, and the capture goes on: the RST
+    // ended the connection; the server's silence after it proves nothing.
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 10.22, 10.67, 11.56, 13.36] {
+        w.send(t, seg(S, FIN | ACK, 5101, 1011, 0));
+    }
+    w.send(13.3611, seg(C, RST, 1011, 0, 0));
+    let v = verdict_at_end(w, 25.0);
+    assert_eq!(v.reason(), EndReason::Reset);
+    assert_eq!(v.ended_by(), Some(Side::Client));
+    let r = v.retransmission().expect("the unanswered FIN is still told");
+    assert!(!r.gave_up && r.retries2.is_none(), "{r:?}");
+    // A give-up that came first stands: silent for longer than the next
+    // retransmission would have taken, then the receiver's RST much later.
+    let mut w = Wire::established(1000, 5000);
+    for t in [10.0, 10.2, 10.6, 11.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50));
+    }
+    w.send(30.0, seg(S, RST, 5101, 0, 0));
+    let v = verdict_at_end(w, 40.0);
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+}
+
 /// The link in front of the server 10.0.0.2 asking for it, unanswered, at these times.
 fn server_unresolved_at(times: &[f64]) -> NeighbourLog {
     let mut log = NeighbourLog::default();
@@ -553,16 +580,14 @@ fn packet(frame: u64, t: f64) -> PacketRef {
 #[test]
 fn keepalive_rule_reads_only_the_probers_log_and_marks() {
     let probe = |frame, t| Probe::new(packet(frame, t), SeqNumber(5100), 0);
-    let mut log = KeepaliveLog {
-        probes_sent: 3,
-        longest_train: 3,
-        first_probe: Some(packet(7, 60.0)).into(),
-        train: Train {
-            idle_from: Some(packet(6, 0.0)).into(),
-            probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
-            count: 3,
-        },
-        ..Default::default()
+    let mut log = KeepaliveLog::default();
+    log.probes_sent = 3;
+    log.longest_train = 3;
+    log.first_probe = Some(packet(7, 60.0)).into();
+    log.train = Train {
+        idle_from: Some(packet(6, 0.0)).into(),
+        probes: vec![probe(7, 60.0), probe(8, 70.0), probe(9, 80.0)],
+        count: 3,
     };
     log.idle_observed.add(60.0);
     log.interval_observed.add(10.0);
