@@ -23,6 +23,16 @@
 //! gets [`TimerModel::SlowTickOrLate`], and its settings are those either
 //! way of keeping time explains (nDPI h323.pcap: probes 14.96–14.99 s
 //! after the last packet fit 14 s fired late or 15 s fired early).
+//!
+//! Windows keeps its TCP timers in ticks too: the host stack's timer
+//! granularity is 10, 100 or 1000 ticks per second (the `TicksPerSecond` it
+//! hands a TCP chimney offload target, NDIS_TASK_TCP_CONNECTION_OFFLOAD), so
+//! a keepalive fires within one tick, at most [`WINDOWS_TICK_S`], of its
+//! setting, either way. zeek smb_v2_only_non_zero_reserved1.pcap: a Windows
+//! client (initial TTL 128, 1-byte probes) probes 29.982 s after the last
+//! packet on one connection and 30.003–30.014 s on three others, its
+//! KeepAliveTime 30 s; the late-only model would make it 29 s. A 1-byte
+//! prober with initial TTL 128 gets [`TimerModel::WindowsTickOrLate`].
 
 use crate::time::MinMax;
 use serde::Serialize;
@@ -38,6 +48,8 @@ const MEASUREMENT_SLACK_S: f64 = 0.015;
 
 /// One tick of 4.4BSD's slow timer (`PR_SLOWHZ` = 2 per second).
 pub const SLOW_TICK_S: f64 = 0.5;
+/// The coarsest tick of Windows' TCP timers (10 ticks per second).
+pub const WINDOWS_TICK_S: f64 = 0.1;
 
 /// How a prober's timer fires against its setting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +61,10 @@ pub enum TimerModel {
     /// Either that, or up to one slow-timer tick ([`SLOW_TICK_S`]) early,
     /// as 4.4BSD-derived stacks count it: the stack is not known well enough to tell.
     SlowTickOrLate,
+    /// Either the late model, or within one [`WINDOWS_TICK_S`] tick of the
+    /// setting either way, as Windows' tick-driven timers fire: a prober
+    /// that looks like Windows is not known to be Windows.
+    WindowsTickOrLate,
 }
 
 /// Settings people actually choose; when several whole seconds fit an
@@ -107,7 +123,8 @@ pub fn infer_timer_setting(observed: &MinMax, model: TimerModel) -> Option<Timer
     let late = infer_late_timer_setting(observed);
     let early = match model {
         TimerModel::Late => None,
-        TimerModel::SlowTickOrLate => infer_slow_tick_setting(observed),
+        TimerModel::SlowTickOrLate => infer_tick_setting(observed, SLOW_TICK_S, 0.0),
+        TimerModel::WindowsTickOrLate => infer_tick_setting(observed, WINDOWS_TICK_S, WINDOWS_TICK_S),
     };
     let (low, high) = match (late, early) {
         (Some(l), Some(e)) => (l.low.min(e.low), l.high.max(e.high)),
@@ -118,13 +135,15 @@ pub fn infer_timer_setting(observed: &MinMax, model: TimerModel) -> Option<Timer
     Some(TimerSetting { value, low, high })
 }
 
-/// A 4.4BSD slow-timer count of `s` seconds fires between `s` −
-/// [`SLOW_TICK_S`] and `s` after the packet that set it: `s` is at least the
-/// latest observation and at most a tick past the earliest.
-fn infer_slow_tick_setting(observed: &MinMax) -> Option<TimerSetting> {
+/// A tick-driven timer set to `s` seconds fires between `s − early_s` and
+/// `s + late_s` after the packet that set it: `s` is at least the latest
+/// observation less `late_s` and at most the earliest plus `early_s`. A
+/// 4.4BSD slow-timer count fires up to a tick ([`SLOW_TICK_S`]) early and
+/// never late; Windows within a tick ([`WINDOWS_TICK_S`]) either way.
+fn infer_tick_setting(observed: &MinMax, early_s: f64, late_s: f64) -> Option<TimerSetting> {
     let (min, max) = (observed.min()?, observed.max()?);
-    let low = (max - MEASUREMENT_SLACK_S).ceil().max(1.0);
-    let high = (min + SLOW_TICK_S + MEASUREMENT_SLACK_S).floor();
+    let low = (max - late_s - MEASUREMENT_SLACK_S).ceil().max(1.0);
+    let high = (min + early_s + MEASUREMENT_SLACK_S).floor();
     let (low, high) = (low as u32, high as u32);
     (low <= high && high < u32::MAX).then_some(TimerSetting { value: low, low, high })
 }
@@ -339,6 +358,22 @@ mod tests {
         let s = infer_timer_setting(&observed(&[4.29505e9]), TimerModel::Late).unwrap();
         assert_eq!(s.high, u32::MAX);
         assert!(s.low < s.high && (s.low..=s.high).contains(&s.value));
+    }
+
+    #[test]
+    fn a_windows_prober_may_fire_a_tick_either_side_of_its_setting() {
+        // zeek smb_v2_only_non_zero_reserved1.pcap, 172.31.112.17: probes
+        // 29.982 s and 30.003-30.014 s after the last packets received.
+        let smb = observed(&[30.014275, 29.982057, 30.00279, 30.002835]);
+        let late = infer_timer_setting(&smb, TimerModel::Late).unwrap();
+        assert_eq!((late.value, late.high), (29, 29), "never early: not 30 s");
+        let either = infer_timer_setting(&smb, TimerModel::WindowsTickOrLate).unwrap();
+        assert_eq!((either.value, either.low, either.high), (30, late.low, 30));
+        // A tick, not more: 29.85 s is no 30 s setting on Windows either.
+        assert_eq!(infer_timer_setting(&observed(&[29.85]), TimerModel::WindowsTickOrLate).unwrap().high, 29);
+        // The 4.4BSD slow tick fires early only, by up to half a second.
+        assert_eq!(infer_tick_setting(&observed(&[29.6]), SLOW_TICK_S, 0.0).map(|s| (s.low, s.high)), Some((30, 30)));
+        assert_eq!(infer_tick_setting(&observed(&[30.05]), SLOW_TICK_S, 0.0), None);
     }
 
     #[test]

@@ -266,11 +266,13 @@ pub fn keepalive_finding(
 /// How a prober's keepalive timer keeps time, from its probes' shape: a
 /// 1-byte prober that is not Windows (initial TTL 128) is a 4.4BSD-derived
 /// stack built with `TCP_COMPAT_42` (tcp_timers resends the byte before
-/// SND.UNA), whose slow timer may fire up to a tick early (see
-/// [`crate::infer`]); every other is taken to fire late, never early.
+/// SND.UNA), whose slow timer may fire up to a tick early; a 1-byte prober
+/// with initial TTL 128 looks like Windows, whose timers fire within a tick
+/// either way (see [`crate::infer`]); every other is taken to fire late,
+/// never early.
 pub fn timer_model(probe_bytes: u8, ttl: Option<u8>) -> TimerModel {
     match (probe_bytes, ttl.map(super::initial_ttl)) {
-        (1, Some(128)) => TimerModel::Late,
+        (1, Some(128)) => TimerModel::WindowsTickOrLate,
         (1, _) => TimerModel::SlowTickOrLate,
         _ => TimerModel::Late,
     }
