@@ -129,7 +129,8 @@ pub struct PathAggregator {
     /// By capture (its index in the run) and server; only servers with an
     /// idle period worth reporting.
     paths: FxHashMap<(usize, SocketAddr), PathAggregate>,
-    /// When each host was last heard from, by capture.
+    /// When each host was last heard from, by capture: the hosts that may
+    /// still matter to a death (see [`PathAggregator::forget_done_services`]).
     last_heard: FxHashMap<(usize, IpAddr), Timestamp>,
     /// By capture, client address and server: established connections' newest start, and the abandoned ones.
     services: FxHashMap<ServiceKey, ServiceAggregate>,
@@ -206,30 +207,56 @@ impl PathAggregator {
             return;
         }
         let hasher = *self.services.hasher();
+        let whole_part = part;
         let part = part as u32;
         // Hashes, not keys: 8 bytes a connection while the sweep runs, and
         // a collision only keeps an entry that could have gone.
-        let mut held: Vec<u64> = held
+        let (mut services, mut hosts): (Vec<u64>, Vec<u64>) = held
             .flat_map(|conn| {
                 let [a, b] = [conn.sides[0].addr(), conn.sides[1].addr()];
-                [(part, a.ip(), b.ip(), b.port()), (part, b.ip(), a.ip(), a.port())]
+                [(a, b), (b, a)]
             })
-            .map(|key| hasher.hash_one(key))
-            .collect();
-        held.sort_unstable();
+            .map(|(client, server)| {
+                let service = hasher.hash_one((part, client.ip(), server.ip(), server.port()));
+                (service, hasher.hash_one((whole_part, server.ip())))
+            })
+            .unzip();
+        services.sort_unstable();
+        hosts.sort_unstable();
         self.services.retain(|key, service| {
             service.abandoned.is_some()
                 || (key.0 == part
                     && (service.newest.get().is_none_or(|n| n.ts >= latest)
-                        || held.binary_search(&hasher.hash_one(key)).is_ok()))
+                        || services.binary_search(&hasher.hash_one(key)).is_ok()))
         });
         self.services_kept = self.services.len();
+        // When a host was last heard from matters only to a death that
+        // needs it heard from after the death's time. Those already counted
+        // keep their server's entry. One judged later is held now (its
+        // server, either way round, keeps its entry) or starts at `latest`
+        // or after: no host was heard from after that yet, and what is
+        // heard from now on is recorded anew.
+        let dying: Vec<(usize, IpAddr)> = self
+            .paths
+            .iter()
+            .filter(|(_, p)| p.deaths.iter().any(|d| d.needs_host_alive_after.is_some()))
+            .map(|(&(capture, server), _)| (capture, server.ip()))
+            .collect();
+        self.last_heard.retain(|key, _| {
+            dying.contains(key) || (key.0 == whole_part && hosts.binary_search(&hasher.hash_one(key)).is_ok())
+        });
     }
 
     /// Services held (tests of the sweep).
     #[cfg(test)]
     pub(crate) fn services_held(&self) -> usize {
         self.services.len()
+    }
+
+    /// Hosts whose last packet is held (tests of the sweep).
+    #[cfg(test)]
+    pub(crate) fn hosts_held(&self) -> usize {
+        self.last_heard.len()
     }
 
     /// Paths where at least one connection died in a way the path explains, in order of capture and server.
