@@ -474,7 +474,11 @@ impl<'j, 's> Pipeline<'j, 's> {
         let mut judge = judging(self.judge, &mut self.stats, &self.files, &self.neighbours, now, now, &mut judged);
         self.table.expire(now, &mut judge);
         drop(judge);
-        judged
+        judged?;
+        if let Some(latest) = self.clock.latest() {
+            self.judge.paths.forget_done_services(self.judge.part, latest, self.table.connections());
+        }
+        Ok(())
     }
 
     /// The clock jumped: the part of the capture before ended at `end`. Every

@@ -5,7 +5,8 @@
 #![allow(clippy::disallowed_macros)]
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::capture_100k;
+use std::path::Path;
 use std::process::Command;
 
 /// The lines before the first story (`[1] …`).
@@ -25,37 +26,6 @@ fn assert_fits(text: &str) {
     for line in text.lines() {
         assert!(line.chars().count() <= 80, "over 80 columns:\n{line}");
     }
-}
-
-/// tools/gencap's 100,000-connection capture (the benchmark's), made once
-/// under target/ and reused.
-fn capture_100k() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/summary");
-    let path = dir.join("100k.pcap");
-    if path.exists() && path.with_extension("pcap.truth.json").exists() {
-        return path;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = root.join("tools/gencap/Cargo.toml");
-    let built = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .status()
-        .expect("run cargo");
-    assert!(built.success(), "tools/gencap does not build");
-    // Written under another name, then renamed: a run stopped halfway leaves no capture to reuse.
-    let partial = dir.join("100k.partial.pcap");
-    let made = Command::new(root.join("tools/gencap/target/release/gencap"))
-        .args(["--connections", "100000", "--concurrent", "2000", "--seed", "1", "--out"])
-        .arg(&partial)
-        .status()
-        .expect("run gencap");
-    assert!(made.success(), "gencap failed");
-    std::fs::rename(partial.with_extension("pcap.truth.json"), path.with_extension("pcap.truth.json")).unwrap();
-    std::fs::rename(&partial, &path).unwrap();
-    path
 }
 
 #[test]

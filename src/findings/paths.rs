@@ -18,6 +18,7 @@ use crate::flow::{Connection, MaybePacket, PacketRef, Side};
 use crate::time::{Timestamp, round6};
 use crate::verdict::{Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
 use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 
 /// At least this many abandoned older connections, each with a newer one
@@ -96,10 +97,16 @@ enum Abandoned {
     LongIdle,
 }
 
-/// One service of one client: an entry of every (client address, server)
-/// pair the run saw, so 64 bytes with its key (a `usize`, an `IpAddr` and a
-/// `SocketAddr` as key, an `Option<PacketRef>` and a `Vec` as value took 112:
-/// 100,000 clients took 15 MB).
+/// Services are not swept before this many are held (a sweep looks at
+/// every held connection): 4,096 entries take about half a MiB.
+const SWEEP_MIN_SERVICES: usize = 4096;
+
+/// One service of one client: 64 bytes with its key (a `usize`, an `IpAddr`
+/// and a `SocketAddr` as key, an `Option<PacketRef>` and a `Vec` as value
+/// took 112: 100,000 clients took 15 MB). Held only while it may still tell
+/// a storm (see [`PathAggregator::forget_done_services`]): the run's every
+/// (client address, server) pair took 12.8 MiB of the 26.6 MiB at 2,000
+/// connections open on the benchmark's capture (issue 14).
 #[derive(Default)]
 struct ServiceAggregate {
     /// The newest established connection's first packet.
@@ -122,10 +129,14 @@ pub struct PathAggregator {
     /// By capture (its index in the run) and server; only servers with an
     /// idle period worth reporting.
     paths: FxHashMap<(usize, SocketAddr), PathAggregate>,
-    /// When each host was last heard from, by capture.
+    /// When each host was last heard from, by capture: the hosts that may
+    /// still matter to a death (see [`PathAggregator::forget_done_services`]).
     last_heard: FxHashMap<(usize, IpAddr), Timestamp>,
     /// By capture, client address and server: established connections' newest start, and the abandoned ones.
     services: FxHashMap<ServiceKey, ServiceAggregate>,
+    /// Services left by the last sweep: the next is due at twice as many,
+    /// so sweeping costs a constant per connection.
+    services_kept: usize,
 }
 
 impl PathAggregator {
@@ -171,6 +182,81 @@ impl PathAggregator {
         {
             service.abandoned.get_or_insert_default().push((conn.first, since, why));
         }
+    }
+
+    /// Forgets the services that can no longer tell a storm, once enough
+    /// have gathered: memory follows the connections open at once, not the
+    /// file (issue 14). `part` is the part of the run being read, `latest`
+    /// its latest time (a packet read from now on is at that time or
+    /// after: see `Clock`), `held` its connections not judged yet.
+    ///
+    /// A service with no abandoned connection matters only by its newest
+    /// start, which an abandoned connection judged later may have been
+    /// left behind for. That connection is either held now (its service,
+    /// taken either way round as its roles may yet change, is kept) or
+    /// starts at `latest` or after: a newer start than any before
+    /// `latest`, so the entry it makes anew holds what the forgotten one
+    /// would have. A part of the run that has ended is judged whole.
+    pub fn forget_done_services<'c>(
+        &mut self,
+        part: usize,
+        latest: Timestamp,
+        held: impl Iterator<Item = &'c Connection>,
+    ) {
+        if self.services.len() < (2 * self.services_kept).max(SWEEP_MIN_SERVICES) {
+            return;
+        }
+        let hasher = *self.services.hasher();
+        let whole_part = part;
+        let part = part as u32;
+        // Hashes, not keys: 8 bytes a connection while the sweep runs, and
+        // a collision only keeps an entry that could have gone.
+        let (mut services, mut hosts): (Vec<u64>, Vec<u64>) = held
+            .flat_map(|conn| {
+                let [a, b] = [conn.sides[0].addr(), conn.sides[1].addr()];
+                [(a, b), (b, a)]
+            })
+            .map(|(client, server)| {
+                let service = hasher.hash_one((part, client.ip(), server.ip(), server.port()));
+                (service, hasher.hash_one((whole_part, server.ip())))
+            })
+            .unzip();
+        services.sort_unstable();
+        hosts.sort_unstable();
+        self.services.retain(|key, service| {
+            service.abandoned.is_some()
+                || (key.0 == part
+                    && (service.newest.get().is_none_or(|n| n.ts >= latest)
+                        || services.binary_search(&hasher.hash_one(key)).is_ok()))
+        });
+        self.services_kept = self.services.len();
+        // When a host was last heard from matters only to a death that
+        // needs it heard from after the death's time. Those already counted
+        // keep their server's entry. One judged later is held now (its
+        // server, either way round, keeps its entry) or starts at `latest`
+        // or after: no host was heard from after that yet, and what is
+        // heard from now on is recorded anew.
+        let dying: Vec<(usize, IpAddr)> = self
+            .paths
+            .iter()
+            .filter(|(_, p)| p.deaths.iter().any(|d| d.needs_host_alive_after.is_some()))
+            .map(|(&(capture, server), _)| (capture, server.ip()))
+            .collect();
+        self.last_heard.retain(|key, _| {
+            dying.contains(key) || (key.0 == whole_part && hosts.binary_search(&hasher.hash_one(key)).is_ok())
+        });
+    }
+
+    /// Services held (tests of the sweep).
+    #[cfg(test)]
+    pub(crate) fn services_held(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Hosts whose last packet is held (tests of the sweep).
+    #[cfg(test)]
+    pub(crate) fn hosts_held(&self) -> usize {
+        self.last_heard.len()
     }
 
     /// Paths where at least one connection died in a way the path explains, in order of capture and server.

@@ -178,6 +178,98 @@ fn abandoned_connections_with_newer_ones_after_them_are_a_reconnect_storm() {
 }
 
 #[test]
+fn services_that_can_tell_no_storm_are_forgotten_but_not_those_of_held_connections() {
+    // Issue 14: memory follows the connections open at once. 4,096 clients
+    // each closed one connection before 300 s: forgotten at 300 s. One
+    // client left two connections in CLOSE_WAIT (still held at 300 s, so
+    // not judged yet) and closed a newer one at 200 s: that newest start is
+    // what the two were left behind for, so its service stays.
+    let close_wait = |t0: f64, port: u16| {
+        let mut w = Wire::new();
+        w.send(t0, seg(C, SYN, 1000, 0, 0));
+        w.send(t0 + 0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(t0 + 0.002, seg(C, ACK, 1001, 5001, 10));
+        w.send(t0 + 1.0, seg(S, FIN | ACK, 5001, 1011, 0));
+        w.send(t0 + 1.001, seg(C, ACK, 1011, 5002, 0));
+        from_port(w.finish().remove(0), port)
+    };
+    let closed = |t0: f64, port: u16| {
+        let mut w = Wire::new();
+        w.send(t0, seg(C, SYN, 1000, 0, 0));
+        w.send(t0 + 0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(t0 + 0.002, seg(C, FIN | ACK, 1001, 5001, 0));
+        w.send(t0 + 0.003, seg(S, FIN | ACK, 5001, 1002, 0));
+        w.send(t0 + 0.004, seg(C, ACK, 1002, 5002, 0));
+        from_port(w.finish().remove(0), port)
+    };
+    let end = Timestamp::from_secs_f64(400.0);
+    let mut paths = PathAggregator::default();
+    let held = [close_wait(0.0, 41000), close_wait(100.0, 41001)];
+    let newest = closed(200.0, 41002);
+    let v = judge(&newest, end, &NeighbourLog::default());
+    assert_eq!(v.reason(), EndReason::Closed);
+    paths.add(&newest, &v, 1);
+    let other = closed(150.0, 42000);
+    let v = judge(&other, end, &NeighbourLog::default());
+    for i in 0..4096u32 {
+        let mut conn = other.clone();
+        conn.sides[0].set_ip(std::net::Ipv4Addr::from(0x0a10_0000 + i).into());
+        paths.add(&conn, &v, 1);
+    }
+    assert_eq!(paths.services_held(), 4097);
+    paths.forget_done_services(1, Timestamp::from_secs_f64(300.0), held.iter());
+    assert_eq!(paths.services_held(), 1);
+    for conn in &held {
+        let v = judge(conn, end, &NeighbourLog::default());
+        assert_eq!(v.reason(), EndReason::HalfClosed);
+        paths.add(conn, &v, 1);
+    }
+    let storms = paths.storms();
+    assert_eq!(storms.len(), 1, "the storm was forgotten with its newest start");
+    assert_eq!((storms[0].abandoned, storms[0].half_closed_by_server), (2, 2));
+    assert_eq!(storms[0].newest_frame, newest.first.frame);
+}
+
+#[test]
+fn hosts_heard_from_are_forgotten_unless_a_death_may_need_them() {
+    // Data into a silence from 100 s, the connection held (not judged
+    // yet) when the sweep runs at 115 s; its server was heard from at
+    // 110 s on another connection, judged before: that is what blames
+    // the path, so the server's entry outlives the sweep, while 4,096
+    // clients heard from on closed connections are forgotten.
+    let mut w = Wire::established(1000, 5000);
+    for t in [100.0, 100.2, 100.6, 101.4] {
+        w.send(t, seg(C, ACK, 1011, 5101, 50));
+    }
+    let silent = w.finish().remove(0);
+    let mut w = Wire::new();
+    w.send(110.0, seg(C, SYN, 7000, 0, 0));
+    w.send(110.001, seg(S, SYN | ACK, 9000, 7001, 0));
+    w.send(110.002, seg(C, FIN | ACK, 7001, 9001, 0));
+    w.send(110.003, seg(S, FIN | ACK, 9001, 7002, 0));
+    w.send(110.004, seg(C, ACK, 7002, 9002, 0));
+    let other = from_port(w.finish().remove(0), 41000);
+    let end = Timestamp::from_secs_f64(120.0);
+    let mut paths = PathAggregator::default();
+    let v = judge(&other, end, &NeighbourLog::default());
+    paths.add(&other, &v, 0);
+    for i in 0..4096u32 {
+        let mut conn = from_port(other.clone(), 42000);
+        conn.sides[0].set_ip(std::net::Ipv4Addr::from(0x0a10_0000 + i).into());
+        paths.add(&conn, &v, 0);
+    }
+    assert_eq!(paths.hosts_held(), 4098);
+    paths.forget_done_services(0, Timestamp::from_secs_f64(115.0), [&silent].into_iter());
+    assert_eq!(paths.hosts_held(), 2, "the held connection's two hosts");
+    let v = judge(&silent, end, &NeighbourLog::default());
+    assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
+    paths.add(&silent, &v, 0);
+    let report = paths.paths();
+    assert_eq!(report.len(), 1, "the server heard from after the death was forgotten");
+    assert!((report[0].died_after_idle_min_s - 99.995).abs() < 1e-6);
+}
+
+#[test]
 fn a_pool_of_parallel_connections_is_no_reconnect_storm() {
     // PcapPlusPlus example2.pcap: a browser opens several connections to
     // one server together and uses them until the end; none was left

@@ -6,6 +6,7 @@ mod testkit;
 #[allow(unused_imports)] // not every test binary uses every helper
 pub use testkit::*;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the tcpka binary.
@@ -64,4 +65,35 @@ pub fn fixture_captures() -> Vec<std::path::PathBuf> {
     out.sort();
     assert!(out.len() >= 13, "fixtures missing in {}", dir.display());
     out
+}
+
+/// tools/gencap's 100,000-connection capture (the benchmark's), made once
+/// under target/ and reused (tests/summary.rs, tests/memory.rs).
+pub fn capture_100k() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/summary");
+    let path = dir.join("100k.pcap");
+    if path.exists() && path.with_extension("pcap.truth.json").exists() {
+        return path;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = root.join("tools/gencap/Cargo.toml");
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .expect("run cargo");
+    assert!(built.success(), "tools/gencap does not build");
+    // Written under another name, then renamed: a run stopped halfway leaves no capture to reuse.
+    let partial = dir.join("100k.partial.pcap");
+    let made = Command::new(root.join("tools/gencap/target/release/gencap"))
+        .args(["--connections", "100000", "--concurrent", "2000", "--seed", "1", "--out"])
+        .arg(&partial)
+        .status()
+        .expect("run gencap");
+    assert!(made.success(), "gencap failed");
+    std::fs::rename(partial.with_extension("pcap.truth.json"), path.with_extension("pcap.truth.json")).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
+    path
 }
