@@ -629,24 +629,6 @@ mod tests {
         assert_eq!(tcp(decode(LinkKind::Nflog, &nflog)).seq, SeqNumber(9));
     }
 
-    /// An NFLOG frame as the kernel's `__build_packet_message` lays it out:
-    /// the 4-byte header, `before` (TLVs other than the payload, each
-    /// given as its type and value), then NFULA_PAYLOAD holding `ip`.
-    fn nflog_frame(before: &[(u16, Vec<u8>)], ip: &[u8]) -> Vec<u8> {
-        let mut out = vec![2, 0, 0, 42];
-        let mut tlv = |kind: u16, value: &[u8]| {
-            out.extend_from_slice(&((value.len() + 4) as u16).to_le_bytes());
-            out.extend_from_slice(&kind.to_le_bytes());
-            out.extend_from_slice(value);
-            out.resize(out.len().next_multiple_of(4), 0);
-        };
-        for (kind, value) in before {
-            tlv(*kind, value);
-        }
-        tlv(NFULA_PAYLOAD, ip);
-        out
-    }
-
     #[test]
     fn an_nflog_payload_cut_by_the_snapshot_length_is_still_its_packet() {
         // As zeek's nflog-http.pcap, frame 8: a 1603-byte HTTP response
@@ -656,7 +638,7 @@ mod tests {
         let ip = &frame[14..];
         let prefix = (10u16, b"\0".to_vec());
         let hwheader = (16u16, vec![0x52; 14]);
-        let whole = nflog_frame(&[prefix, hwheader], ip);
+        let whole = crate::testkit::nflog_record(&[prefix, hwheader], ip);
         let cut = &whole[..headers_len(LinkKind::Nflog, &whole)];
         assert_eq!(cut.len(), 36 + HEADER_BYTES, "the packet starts at 36, its TLV's length says 1647");
         for bytes in [&whole[..], cut] {
@@ -675,7 +657,7 @@ mod tests {
         // kept bytes count from where the packet starts, not the frame.
         let frame = tcp_frame(true, TcpFlags::ACK, 7, 8, 1400);
         let ip = &frame[14..];
-        let whole = nflog_frame(&[(18, vec![0; 600])], ip);
+        let whole = crate::testkit::nflog_record(&[(18, vec![0; 600])], ip);
         let kept = headers_len(LinkKind::Nflog, &whole);
         assert_eq!(kept, 4 + 604 + 4 + HEADER_BYTES);
         assert_eq!(tcp(decode(LinkKind::Nflog, &whole[..kept])).payload_len, 1400);

@@ -129,3 +129,23 @@ pub fn write_pcap(path: &Path, linktype: i32, frames: &[(f64, Vec<u8>)]) {
     }
     save.flush().expect("the pcap file is written");
 }
+
+/// An NFLOG record (DLT 239) as the kernel's `__build_packet_message` lays
+/// it out: the 4-byte header, `before` (TLVs other than the payload, each
+/// given as its type and value), then NFULA_PAYLOAD (type 9) holding `ip`,
+/// each TLV padded to 4 bytes.
+pub fn nflog_record(before: &[(u16, Vec<u8>)], ip: &[u8]) -> Vec<u8> {
+    const NFULA_PAYLOAD: u16 = 9;
+    let mut out = vec![2, 0, 0, 42];
+    let mut tlv = |kind: u16, value: &[u8]| {
+        out.extend_from_slice(&((value.len() + 4) as u16).to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(value);
+        out.resize(out.len().next_multiple_of(4), 0);
+    };
+    for (kind, value) in before {
+        tlv(*kind, value);
+    }
+    tlv(NFULA_PAYLOAD, ip);
+    out
+}

@@ -92,23 +92,11 @@ fn a_filter_is_compiled_for_each_interface_link_type() {
     assert!(bad.stdout.is_empty(), "nothing was read: no report");
 }
 
-/// `eth` (an Ethernet frame) as an NFLOG record (DLT 239), as the kernel's
-/// `__build_packet_message` lays it out: header, packet header, a prefix,
-/// a conntrack-sized attribute of `attribute` bytes, then the IP packet in
-/// NFULA_PAYLOAD (type 9), each TLV padded to 4 bytes.
+/// `eth` (an Ethernet frame) as an NFLOG record (DLT 239): a packet header,
+/// a prefix and a conntrack-sized attribute of `attribute` bytes before the
+/// IP packet.
 fn nflog(eth: &[u8], attribute: usize) -> Vec<u8> {
-    let mut out = vec![2, 0, 0, 42];
-    let mut tlv = |kind: u16, value: &[u8]| {
-        out.extend_from_slice(&((value.len() + 4) as u16).to_le_bytes());
-        out.extend_from_slice(&kind.to_le_bytes());
-        out.extend_from_slice(value);
-        out.resize(out.len().next_multiple_of(4), 0);
-    };
-    tlv(1, &[0x08, 0x00, 1, 0]);
-    tlv(10, b"ka\0");
-    tlv(18, &vec![0; attribute]);
-    tlv(9, &eth[14..]);
-    out
+    common::nflog_record(&[(1, vec![0x08, 0x00, 1, 0]), (10, b"ka\0".to_vec()), (18, vec![0; attribute])], &eth[14..])
 }
 
 #[test]
