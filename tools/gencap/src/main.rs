@@ -802,6 +802,16 @@ fn build_frame(c: &mut Conn, p: &Pkt, payload: &[u8], out: &mut Vec<u8>) {
 /// `--syn-scan N`: N SYNs from 10.9.9.9 to 10.2.x.y, none answered; SYN i
 /// at i × 100 µs from source port 40000 + i mod 20000 to port 1 + i / 65536,
 /// seq = source port × 256 (tcpka's `testkit::scan_syn`).
+/// Writes `truth` beside the capture `out`, as `OUT.truth.json`; exits on failure.
+fn write_truth(out: &std::path::Path, truth: &serde_json::Value) {
+    let mut truth_path = out.to_path_buf().into_os_string();
+    truth_path.push(".truth.json");
+    std::fs::write(&truth_path, serde_json::to_string_pretty(truth).unwrap() + "\n").unwrap_or_else(|e| {
+        eprintln!("gencap: cannot write truth file: {e}");
+        std::process::exit(1);
+    });
+}
+
 fn write_syn_scan(args: &Args, syns: u32) {
     let started = Instant::now();
     let cap = Capture::dead(Linktype::ETHERNET).unwrap_or_else(|e| {
@@ -854,12 +864,7 @@ fn write_syn_scan(args: &Args, syns: u32) {
         "span_seconds": span,
         "connections": syns,
     });
-    let mut truth_path = args.out.clone().into_os_string();
-    truth_path.push(".truth.json");
-    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth_json).unwrap() + "\n").unwrap_or_else(|e| {
-        eprintln!("gencap: cannot write truth file: {e}");
-        std::process::exit(1);
-    });
+    write_truth(&args.out, &truth_json);
     eprintln!(
         "gencap: a scan of {syns} unanswered SYNs, {:.1} MB, {span:.0} s of traffic -> {} in {:.1} s",
         file_size as f64 / 1e6,
@@ -1033,12 +1038,7 @@ fn main() {
         "probe_seq_0xffffffff_connections": truth.probe_seq_wraps,
         "max_concurrent": truth.max_concurrent,
     });
-    let mut truth_path = args.out.clone().into_os_string();
-    truth_path.push(".truth.json");
-    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth_json).unwrap() + "\n").unwrap_or_else(|e| {
-        eprintln!("gencap: cannot write truth file: {e}");
-        std::process::exit(1);
-    });
+    write_truth(&args.out, &truth_json);
     eprintln!(
         "gencap: {} connections, {} packets, {:.1} MB, {:.0} s of traffic, max {} open, {} probes ({} answered) -> {} in {:.1} s",
         truth.connections,
