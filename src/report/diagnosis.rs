@@ -642,7 +642,7 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
             let peer = conn.side(r.sender.peer());
             let mut s = match r.capture_blind {
                 None => format!(
-                    "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}.",
+                    "Stalled: {} ({}) was still retransmitting when the capture ended. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last (frame {}) {}. Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
                     endpoint(sender.addr()),
                     r.sender.name(),
                     r.first_unacked.frame,
@@ -653,10 +653,11 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
                         "being the capture's last packet".to_string()
                     } else {
                         format!("{} before the capture ended", secs(r.silent_for_s))
-                    }
+                    },
+                    endpoint(peer.addr())
                 ),
                 Some(blind) => format!(
-                    "Stalled: {} ({}) was still retransmitting when the capture lost sight of it. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last the capture saw at frame {}, {} after the first transmission. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it could not deliver to it and dropped what came for it, so the next retransmissions could not reach the capture point. Whether and when the sender gave up cannot be seen.",
+                    "Stalled: {} ({}) was still retransmitting when the capture lost sight of it. It first sent the data at frame {}; {} never acknowledged it, and it retransmitted it {}, the last the capture saw at frame {}, {} after the first transmission. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it could not deliver to it and dropped what came for it, so the next retransmissions could not reach the capture point. Whether and when the sender gave up cannot be seen. {} has left its link (powered off, out of radio range, or moved to another network); the sender is not to blame.",
                     endpoint(sender.addr()),
                     r.sender.name(),
                     r.first_unacked.frame,
@@ -667,19 +668,10 @@ fn stalled(conn: &Connection, stall: &Stall) -> String {
                     blind.first_request.frame,
                     blind.last_request.frame,
                     blind.requests,
+                    peer.addr().ip(),
                     peer.addr().ip()
                 ),
             };
-            s.push_str(&match r.capture_blind {
-                None => format!(
-                    " Nothing came back from {} since: the peer or the path to it is gone (powered off, crashed, cable or network cut, or a firewall dropping the flow).",
-                    endpoint(peer.addr())
-                ),
-                Some(_) => format!(
-                    " {} has left its link (powered off, out of radio range, or moved to another network); the sender is not to blame.",
-                    peer.addr().ip()
-                ),
-            });
             if r.steady_gaps {
                 // No OS's retransmission timer resends at steady gaps, so
                 // none of their give-up schedules says when this one stops.
