@@ -195,25 +195,32 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
                 reported = source.bytes_done();
                 (self.progress)(&name, reported, size);
             }
-            match source.next_packet() {
-                Next::Packet(p) => {
-                    if let Some((seg, class)) = pipeline.packet(p.ts, p.data)? {
-                        let at = PacketRef { frame: pipeline.frames(), ts: p.ts };
-                        if let Some(t) = self.trace.as_mut() {
-                            t(at, &seg, class)?;
-                        }
-                        if let Some(point) = point.as_mut() {
-                            point.record(at, &seg, class);
-                        }
-                    }
+            let (ts, observed) = match source.next_packet() {
+                // The file source decodes on its reader's thread.
+                Next::Frame(f) => (f.ts, pipeline.frame(f)?),
+                Next::Packet(p) => (p.ts, pipeline.packet(p.ts, p.data)?),
+                Next::Link(link) => {
+                    pipeline.set_link(link);
+                    continue;
                 }
-                Next::Link(link) => pipeline.set_link(link),
-                Next::Filtered => pipeline.skip(),
+                Next::Filtered => {
+                    pipeline.skip();
+                    continue;
+                }
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
                     // Numbered in this file, for Wireshark.
                     broken = Some((pipeline.frames() - frames_before, reason));
                     break;
+                }
+            };
+            if let Some((seg, class)) = observed {
+                let at = PacketRef { frame: pipeline.frames(), ts };
+                if let Some(t) = self.trace.as_mut() {
+                    t(at, &seg, class)?;
+                }
+                if let Some(point) = point.as_mut() {
+                    point.record(at, &seg, class);
                 }
             }
         }

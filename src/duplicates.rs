@@ -117,10 +117,37 @@ impl Key {
             ip_id: seg.ip_id,
         }
     }
+}
 
-    /// Whether the IP identification numbers the packet.
-    fn numbered(&self) -> bool {
-        self.ip_id.is_some_and(|id| id != 0)
+/// Whether the segment's IP identification numbers its packet.
+fn numbered(seg: &Segment) -> bool {
+    seg.ip_id.is_some_and(|id| id != 0)
+}
+
+/// What the check compares of one TCP frame besides its segment's TTL and
+/// flags: computed from the frame alone, where it is read (the file
+/// source's reader thread makes it with the segment), so that the analysis
+/// only looks it up and records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Print {
+    /// [`Key::fingerprint`] of the segment.
+    fingerprint: u64,
+    /// A hash of the frame's TCP bytes ([`tcp_bytes`]: header, options and
+    /// captured payload), for a frame that is not a RST and whose IP
+    /// identification does not number it: the only frames it is compared for.
+    bytes: Option<u64>,
+}
+
+impl Print {
+    /// The print of `seg`, decoded from `data` on `link`.
+    pub fn of(seg: &Segment, link: LinkKind, data: &[u8]) -> Print {
+        let unnumbered = !numbered(seg) && !seg.flags.rst();
+        let bytes = unnumbered.then(|| tcp_bytes(link, data)).flatten().map(|b| {
+            let mut h = FxHasher::default();
+            h.write(b);
+            h.finish()
+        });
+        Print { fingerprint: Key::of(seg).fingerprint(), bytes }
     }
 }
 
@@ -198,24 +225,16 @@ pub struct DuplicateFilter {
 }
 
 impl DuplicateFilter {
-    /// The frame `frame` holding `seg` (decoded from `data` on `link`): the
+    /// The frame `frame` holding `seg`, whose [`Print`] is `print`: the
     /// frame it is a copy of, if it is one.
-    pub fn check(&mut self, frame: u64, ts: Timestamp, seg: &Segment, link: LinkKind, data: &[u8]) -> Option<u64> {
+    pub fn check(&mut self, frame: u64, ts: Timestamp, seg: &Segment, print: &Print) -> Option<u64> {
         if self.slots.is_empty() {
             self.slots = vec![Seen::default(); SLOTS];
             self.tags = vec![0; SLOTS];
         }
-        let key = Key::of(seg);
-        let fingerprint = key.fingerprint();
+        let fingerprint = print.fingerprint;
         // FxHash mixes into the high bits.
         let slot = (fingerprint >> (64 - SLOTS.trailing_zeros())) as usize;
-        let bytes = || {
-            tcp_bytes(link, data).map(|b| {
-                let mut h = FxHasher::default();
-                h.write(b);
-                h.finish()
-            })
-        };
         let tag = fingerprint as u16;
         if self.tags[slot] == tag
             && let first = self.slots[slot]
@@ -225,13 +244,13 @@ impl DuplicateFilter {
             let apart = ts.secs_since(first.ts).abs();
             let hops = first.ttl().abs_diff(seg.ttl);
             let copy = hops <= MAX_HOPS_BETWEEN_COPIES
-                && if key.numbered() {
+                && if numbered(seg) {
                     apart <= WITH_IP_ID_WINDOW_S
                 } else {
                     !seg.flags.rst()
                         && apart <= WITHOUT_IP_ID_WINDOW_S
                         && first.bytes().is_some()
-                        && first.bytes() == bytes()
+                        && first.bytes() == print.bytes
                 };
             if copy {
                 self.dropped += 1;
@@ -242,9 +261,7 @@ impl DuplicateFilter {
                 return Some(first.frame());
             }
         }
-        let unnumbered = !key.numbered() && !seg.flags.rst();
-        let bytes = if unnumbered { bytes() } else { None };
-        self.slots[slot] = Seen::new(fingerprint, bytes, frame, ts, seg.ttl).unwrap_or_default();
+        self.slots[slot] = Seen::new(fingerprint, print.bytes, frame, ts, seg.ttl).unwrap_or_default();
         self.tags[slot] = tag;
         None
     }

@@ -7,7 +7,7 @@
 //! makes verdicts, turns both into events for an [`EventSink`].
 
 use crate::clock::{Clock, Tick};
-use crate::decode::{Decoded, LinkKind, Segment, decode};
+use crate::decode::{Decoded, LinkKind, Segment};
 use crate::duplicates::DuplicateFilter;
 use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
@@ -20,7 +20,7 @@ use crate::report::{
     CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
     round6,
 };
-use crate::source::{Counters, Link};
+use crate::source::{Counters, Frame, Link};
 use crate::time::Timestamp;
 use crate::vantage::Comparison;
 use crate::verdict::{EndReason, Judgement, Selector, any_matches, judge};
@@ -375,8 +375,16 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.stats.packets += 1;
     }
 
-    /// Feeds one captured frame. Returns the segment and its class when it was TCP.
+    /// Feeds one captured frame, decoding it. Returns the segment and its
+    /// class when it was TCP.
     pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<(Segment, PacketClass)>> {
+        self.frame(&Frame::decode(self.link, ts, data))
+    }
+
+    /// Feeds one frame, decoded by its source. Returns the segment and its
+    /// class when it was TCP.
+    pub fn frame(&mut self, decoded: &Frame) -> io::Result<Option<(Segment, PacketClass)>> {
+        let ts = decoded.ts;
         self.stats.packets += 1;
         let frame = self.stats.packets;
         self.first_ts.get_or_insert(ts);
@@ -390,12 +398,12 @@ impl<'j, 's> Pipeline<'j, 's> {
                 ts
             }
         };
-        let observed = match decode(self.link, data) {
+        let observed = match decoded.decoded {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
                 // A copy of a packet captured just before is analysed once,
                 // as the frame it copies.
-                if self.duplicates.check(frame, ts, &seg, self.link, data).is_some() {
+                if self.duplicates.check(frame, ts, &seg, &decoded.print).is_some() {
                     if ts >= self.next_expiry {
                         self.expire(ts)?;
                     }

@@ -1,6 +1,6 @@
 //! The capture reader and the decoder: any bytes, as a capture file (pcap
-//! or pcapng, read by libpcap through tcpka's file source) whose every
-//! packet is decoded, and as one frame of every link type tcpka decodes.
+//! or pcapng, read through tcpka's file source, which decodes every
+//! packet), and as one frame of every link type tcpka decodes.
 //! Neither may panic, hang or run away with memory.
 #![no_main]
 
@@ -32,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
             Next::Packet(p) => {
                 let _ = decode(link, p.data);
             }
+            // Decoded by the source, on its reader's thread.
+            Next::Frame(_) => {}
             // The packets after it come from an interface of another link type.
             Next::Link(l) => link = l.kind,
             Next::Filtered => {}

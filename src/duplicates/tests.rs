@@ -27,7 +27,8 @@ impl Run {
     fn feed(&mut self, t: f64, data: &[u8]) -> Option<u64> {
         self.frame += 1;
         let Decoded::Tcp(seg) = decode(LinkKind::Ethernet, data) else { panic!("not TCP") };
-        self.filter.check(self.frame, Timestamp::from_secs_f64(t), &seg, LinkKind::Ethernet, data)
+        let print = Print::of(&seg, LinkKind::Ethernet, data);
+        self.filter.check(self.frame, Timestamp::from_secs_f64(t), &seg, &print)
     }
 }
 

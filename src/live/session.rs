@@ -89,6 +89,10 @@ impl<'j, 's, S: PacketSource> LiveSession<'j, 's, S> {
                     read += 1;
                     self.pipeline.packet(p.ts, p.data)?;
                 }
+                Next::Frame(f) => {
+                    read += 1;
+                    self.pipeline.frame(f)?;
+                }
                 Next::Link(link) => self.pipeline.set_link(link),
                 Next::Filtered => {
                     read += 1;

@@ -15,7 +15,8 @@ pub mod savefile;
 pub mod scripted;
 pub mod series;
 
-use crate::decode::LinkKind;
+use crate::decode::{Decoded, LinkKind, decode};
+use crate::duplicates::Print;
 use crate::time::Timestamp;
 use std::io;
 use std::time::Duration;
@@ -88,9 +89,36 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
 }
 
+/// One frame as the analysis takes it: decoded, and for a TCP segment what
+/// the duplicate check compares. Both come from the frame alone, so a
+/// source may make them on the thread that reads (the file source does:
+/// the analysing thread then has only the flow table and what follows it).
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    pub ts: Timestamp,
+    pub decoded: Decoded,
+    /// Of a TCP segment; the default for any other frame.
+    pub print: Print,
+}
+
+impl Frame {
+    /// Decodes the frame `data`, on `link`, captured at `ts`.
+    pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> Frame {
+        let decoded = decode(link, data);
+        let print = match &decoded {
+            Decoded::Tcp(seg) => Print::of(seg, link, data),
+            _ => Print::default(),
+        };
+        Frame { ts, decoded, print }
+    }
+}
+
 /// The result of asking a source for its next packet.
 pub enum Next<'a> {
+    /// A packet's bytes, to be decoded (live sources).
     Packet(Packet<'a>),
+    /// A packet decoded by the source (the file source, on its reader's thread).
+    Frame(&'a Frame),
     /// The packets from here on are on this link (a pcapng whose
     /// interfaces have different link types); sources with one link never say it.
     Link(&'a Link),
