@@ -1,6 +1,6 @@
 //! `tcpka analyze`: capture files through the pipeline.
 
-use crate::decode::Segment;
+use crate::decode::{Decoded, Segment};
 use crate::flow::{PacketClass, PacketRef};
 use crate::pipeline::{Judge, Pipeline};
 use crate::source::file::{FileSource, Skipped};
@@ -195,32 +195,25 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
                 reported = source.bytes_done();
                 (self.progress)(&name, reported, size);
             }
-            let (ts, observed) = match source.next_packet() {
+            match source.next_packet() {
                 // The file source decodes on its reader's thread.
-                Next::Frame(f) => (f.ts, pipeline.frame(f)?),
-                Next::Packet(p) => (p.ts, pipeline.packet(p.ts, p.data)?),
-                Next::Link(link) => {
-                    pipeline.set_link(link);
-                    continue;
+                Next::Frame(f) => {
+                    if let (Some(class), Decoded::Tcp(seg)) = (pipeline.frame(f)?, &f.decoded) {
+                        self.follow(PacketRef { frame: pipeline.frames(), ts: f.ts }, seg, class, &mut point)?;
+                    }
                 }
-                Next::Filtered => {
-                    pipeline.skip();
-                    continue;
+                Next::Packet(p) => {
+                    if let Some((seg, class)) = pipeline.packet(p.ts, p.data)? {
+                        self.follow(PacketRef { frame: pipeline.frames(), ts: p.ts }, &seg, class, &mut point)?;
+                    }
                 }
+                Next::Link(link) => pipeline.set_link(link),
+                Next::Filtered => pipeline.skip(),
                 Next::End | Next::Idle => break,
                 Next::Broken(reason) => {
                     // Numbered in this file, for Wireshark.
                     broken = Some((pipeline.frames() - frames_before, reason));
                     break;
-                }
-            };
-            if let Some((seg, class)) = observed {
-                let at = PacketRef { frame: pipeline.frames(), ts };
-                if let Some(t) = self.trace.as_mut() {
-                    t(at, &seg, class)?;
-                }
-                if let Some(point) = point.as_mut() {
-                    point.record(at, &seg, class);
                 }
             }
         }
@@ -236,6 +229,23 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             pipeline.ran_until(end);
         }
         (self.progress)(&name, size.unwrap_or(0), size);
+        Ok(())
+    }
+
+    /// A TCP segment `at` and its class, to the trace and to `point`, when asked for.
+    fn follow(
+        &mut self,
+        at: PacketRef,
+        seg: &Segment,
+        class: PacketClass,
+        point: &mut Option<&mut Point>,
+    ) -> Result<(), AnalyzeError> {
+        if let Some(t) = self.trace.as_mut() {
+            t(at, seg, class)?;
+        }
+        if let Some(point) = point.as_mut() {
+            point.record(at, seg, class);
+        }
         Ok(())
     }
 }

@@ -78,7 +78,23 @@ pub struct Clock {
 
 impl Clock {
     /// Frame `frame`, stamped `ts`: at what time to analyse it.
+    #[inline]
     pub fn tick(&mut self, frame: u64, ts: Timestamp) -> Tick {
+        // Almost every frame: the clock went on by less than a leap. Told
+        // in integers (the seconds between two frames take a division).
+        if let Some(latest) = self.latest
+            && latest <= ts
+            && ts <= latest.after_secs(LEAP_FORWARD_S)
+        {
+            self.latest = Some(ts);
+            return Tick::On(ts);
+        }
+        self.tick_otherwise(frame, ts)
+    }
+
+    /// [`Clock::tick`] for the first frame, a step back or a jump.
+    #[cold]
+    fn tick_otherwise(&mut self, frame: u64, ts: Timestamp) -> Tick {
         let Some(latest) = self.latest else {
             self.latest = Some(ts);
             return Tick::On(ts);
@@ -240,6 +256,22 @@ mod tests {
         assert!(w[0].contains("forward by 53.9 years at frame 3 (1970-01-01T00:00:31.000000Z"), "{w:?}");
         assert!(w[0].contains("back by 2.0 h at frame 5"), "{w:?}");
         assert!(!w[0].contains("more)") && w[0].contains("at frame 7"), "{w:?}");
+    }
+
+    #[test]
+    fn a_silence_of_exactly_a_leap_is_still_a_silence_and_a_nanosecond_more_is_a_jump() {
+        let mut c = Clock::default();
+        let start = Timestamp(1_700_000_000_000_000_000);
+        c.tick(1, start);
+        let leap = start.after_secs(LEAP_FORWARD_S);
+        assert_eq!(leap.secs_since(start), LEAP_FORWARD_S);
+        assert_eq!(c.tick(2, leap), Tick::On(leap));
+        // A leap after the frame before, and a nanosecond more.
+        let beyond = Timestamp(leap.after_secs(LEAP_FORWARD_S).0 + 1);
+        assert_eq!(c.tick(3, beyond), Tick::Jumped { previous_end: leap });
+        // Standing still is going on.
+        assert_eq!(c.tick(4, beyond), Tick::On(beyond));
+        assert_eq!(c.jump_count, 1);
     }
 
     #[test]

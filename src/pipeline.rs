@@ -378,12 +378,18 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// Feeds one captured frame, decoding it. Returns the segment and its
     /// class when it was TCP.
     pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<(Segment, PacketClass)>> {
-        self.frame(&Frame::decode(self.link, ts, data))
+        let frame = Frame::decode(self.link, ts, data);
+        let class = self.frame(&frame)?;
+        Ok(match (frame.decoded, class) {
+            (Decoded::Tcp(seg), Some(class)) => Some((seg, class)),
+            _ => None,
+        })
     }
 
-    /// Feeds one frame, decoded by its source. Returns the segment and its
-    /// class when it was TCP.
-    pub fn frame(&mut self, decoded: &Frame) -> io::Result<Option<(Segment, PacketClass)>> {
+    /// Feeds one frame, decoded by its source. Returns the segment's class
+    /// when it was TCP (the segment is the frame's: returning a copy of it
+    /// cost more than the rest of the handing over).
+    pub fn frame(&mut self, decoded: &Frame) -> io::Result<Option<PacketClass>> {
         let ts = decoded.ts;
         self.stats.packets += 1;
         let frame = self.stats.packets;
@@ -398,22 +404,22 @@ impl<'j, 's> Pipeline<'j, 's> {
                 ts
             }
         };
-        let observed = match decoded.decoded {
+        let observed = match &decoded.decoded {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
                 // A copy of a packet captured just before is analysed once,
                 // as the frame it copies.
-                if self.duplicates.check(frame, ts, &seg, &decoded.print).is_some() {
+                if self.duplicates.check(frame, ts, seg, &decoded.print).is_some() {
                     if ts >= self.next_expiry {
                         self.expire(ts)?;
                     }
-                    return Ok(Some((seg, PacketClass::Duplicate)));
+                    return Ok(Some(PacketClass::Duplicate));
                 }
                 let mut judged = Ok(());
                 let at = PacketRef { frame, ts };
                 let observed = self.table.observe(
                     at,
-                    &seg,
+                    seg,
                     &mut judging(self.judge, &mut self.stats, &self.files, &self.neighbours, ts, ts, &mut judged),
                 );
                 judged?;
@@ -421,7 +427,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             }
             Decoded::Neighbour(msg) => {
                 self.stats.other_packets += 1;
-                self.neighbours.observe(frame, ts, &msg);
+                self.neighbours.observe(frame, ts, msg);
                 None
             }
             Decoded::NotTcp => {
@@ -438,7 +444,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
         let Some((seg, observed)) = observed else { return Ok(None) };
         if self.judge.stream.is_some()
-            && let Some(conn) = self.table.connection_of(&seg)
+            && let Some(conn) = self.table.connection_of(seg)
         {
             let mut changes = observed.changes;
             timeouts(conn, ts, &mut changes);
@@ -446,7 +452,7 @@ impl<'j, 's> Pipeline<'j, 's> {
                 self.judge.stream_changes(conn, &changes, ts, &self.stats.path, &self.neighbours)?;
             }
         }
-        Ok(Some((seg, observed.class)))
+        Ok(Some(observed.class))
     }
 
     /// The clock moved on to `now`: hands out connections that have
