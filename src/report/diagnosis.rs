@@ -51,6 +51,17 @@ fn after_words(dt: f64) -> String {
 
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
+    let mut out = String::new();
+    describe_into(&mut out, conn, verdict);
+    out
+}
+
+/// Appends [`describe`] to `out` (a buffer reused from connection to connection).
+pub fn describe_into(out: &mut String, conn: &Connection, verdict: &Judgement) {
+    out.push_str(&paragraph(conn, verdict));
+}
+
+fn paragraph(conn: &Connection, verdict: &Judgement) -> String {
     let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
     let mut parts: Vec<String> = Vec::new();
     let keepalive = verdict.keepalive();
