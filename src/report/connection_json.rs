@@ -15,9 +15,12 @@ use super::{
     EndpointText, EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_ip,
     push_wireshark_filter, round6,
 };
+use crate::community::{TCP, push_community_id};
 use crate::flow::Side;
+use crate::time::Rfc3339Writer;
 use serde::Serialize;
-use std::io::{self, Write};
+use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 
 /// Whose names the object uses.
@@ -39,6 +42,9 @@ pub struct ConnectionWriter {
     diagnosis: String,
     evidence: EvidenceList,
     text: String,
+    times: Rfc3339Writer,
+    /// The connection's client and server as JSON strings, worded once.
+    names: [String; 2],
     capture: String,
     capture_json: Vec<u8>,
 }
@@ -52,16 +58,31 @@ impl ConnectionWriter {
             self.capture_json.clear();
             string(&mut self.capture_json, capture)?;
         }
+        for (name, side) in self.names.iter_mut().zip([Side::Client, Side::Server]) {
+            name.clear();
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(name, format_args!("\"{}\"", EndpointText(conn.side(side).addr())));
+        }
+        let names = &self.names;
         let name = |out: &mut Vec<u8>, side: Side| -> io::Result<()> {
-            write!(out, "\"{}\"", EndpointText(conn.side(side).addr()))
+            out.extend_from_slice(names[side as usize].as_bytes());
+            Ok(())
         };
         let mut o = Members::open(out);
         if naming == Naming::Ndjson {
             o.value("type", "connection")?;
             o.value("schema_version", &SCHEMA_VERSION)?;
         }
-        write!(o.key("id"), "\"{}-{}\"", itoa::Buffer::new().format(capture_number), conn.first.frame)?;
-        o.str("community_id", &crate::community::community_id(conn.client(), conn.server(), crate::community::TCP))?;
+        let mut digits = itoa::Buffer::new();
+        let id = o.key("id");
+        id.push(b'"');
+        id.extend_from_slice(digits.format(capture_number).as_bytes());
+        id.push(b'-');
+        id.extend_from_slice(digits.format(conn.first.frame).as_bytes());
+        id.push(b'"');
+        self.text.clear();
+        push_community_id(&mut self.text, conn.client(), conn.server(), TCP, 0);
+        o.str("community_id", &self.text)?;
         o.key("capture").extend_from_slice(&self.capture_json);
         for (key, side) in [("client", Side::Client), ("server", Side::Server)] {
             match naming {
@@ -73,8 +94,8 @@ impl ConnectionWriter {
         o.value("vlan", &conn.vlan.ids())?;
         o.value("first_frame", &conn.first.frame)?;
         o.value("last_frame", &conn.last.frame)?;
-        o.str("start", &conn.first.ts.to_rfc3339())?;
-        o.str("end", &conn.last.ts.to_rfc3339())?;
+        o.str("start", self.times.format(conn.first.ts))?;
+        o.str("end", self.times.format(conn.last.ts))?;
         o.value("duration_s", &round6(conn.last.ts.secs_since(conn.first.ts)))?;
         o.value("packets", &conn.packets())?;
         let reset_cause = verdict.reset().map(|r| r.cause);
@@ -117,7 +138,7 @@ impl ConnectionWriter {
             } else {
                 ka.value("by", &k.prober)?;
             }
-            ka.flattened(&KeepaliveFacts::from(k))?;
+            keepalive_facts(&mut ka, &KeepaliveFacts::from(k))?;
             ka.close();
         }
         list.push(b']');
@@ -168,7 +189,7 @@ impl ConnectionWriter {
             }
             let mut e = Members::open(list);
             e.value("frame", &p.frame)?;
-            e.str("time", &p.ts.to_rfc3339())?;
+            e.str("time", self.times.format(p.ts))?;
             e.str("what", what)?;
             if let Some((file, frame)) = files.locate(p.frame) {
                 e.str("file", file)?;
@@ -183,6 +204,31 @@ impl ConnectionWriter {
         o.close();
         Ok(())
     }
+}
+
+/// A keepalive report's facts after who probed, as `#[serde(flatten)]`
+/// writes them: in a JSON run most connections have one, so their keys are
+/// written as they are, not escaped through serde_json (the test of every
+/// fixture's connections keeps this list in step with the struct's).
+fn keepalive_facts(o: &mut Members<'_>, f: &KeepaliveFacts) -> io::Result<()> {
+    o.value("probes_sent", &f.probes_sent)?;
+    o.value("probes_answered", &f.probes_answered)?;
+    o.value("unanswered_at_end", &f.unanswered_at_end)?;
+    o.value("idle_observed_s", &f.idle_observed_s)?;
+    o.value("last_train_idle_s", &f.last_train_idle_s)?;
+    o.value("idle_s", &f.idle_s)?;
+    o.value("idle_range_s", &f.idle_range_s)?;
+    o.value("interval_observed_s", &f.interval_observed_s)?;
+    o.value("interval_s", &f.interval_s)?;
+    o.value("interval_range_s", &f.interval_range_s)?;
+    o.value("probes", &f.probes)?;
+    o.value("probes_bound", &f.probes_bound)?;
+    o.value("user_timeout_between_s", &f.user_timeout_between_s)?;
+    o.value("gave_up", &f.gave_up)?;
+    o.value("probe_payload_bytes", &f.probe_payload_bytes)?;
+    o.value("os_family", &f.os_family)?;
+    o.value("settings_origin", &f.settings_origin)?;
+    o.value("first_probe_frame", &f.first_probe_frame)
 }
 
 /// `{"ip":"…","port":…}`, as serde_json writes NDJSON's
@@ -436,6 +482,59 @@ mod tests {
         }
         assert_eq!(sink.compared, paths.len());
         assert!(sink.differences.is_empty(), "{}", sink.differences.join("\n"));
+    }
+
+    #[test]
+    fn keepalive_facts_are_written_as_serde_json_writes_them() {
+        use crate::findings::{OsFamily, SettingsOrigin};
+        use crate::verdict::Bound;
+        let none = KeepaliveFacts {
+            probes_sent: 0,
+            probes_answered: 0,
+            unanswered_at_end: 0,
+            idle_observed_s: None,
+            last_train_idle_s: None,
+            idle_s: None,
+            idle_range_s: None,
+            interval_observed_s: None,
+            interval_s: None,
+            interval_range_s: None,
+            probes: None,
+            probes_bound: None,
+            user_timeout_between_s: None,
+            gave_up: false,
+            probe_payload_bytes: 0,
+            os_family: OsFamily::Unknown,
+            settings_origin: SettingsOrigin::Unknown,
+            first_probe_frame: None,
+        };
+        let all = KeepaliveFacts {
+            probes_sent: 12,
+            probes_answered: 3,
+            unanswered_at_end: 9,
+            idle_observed_s: Some(7200.25),
+            last_train_idle_s: Some(7201.000001),
+            idle_s: Some(7200),
+            idle_range_s: Some([7199, 7200]),
+            interval_observed_s: Some(75.5),
+            interval_s: Some(75),
+            interval_range_s: Some([75, 76]),
+            probes: Some(9),
+            probes_bound: Some(Bound::AtLeast),
+            user_timeout_between_s: Some([0.0, 1e-7]),
+            gave_up: true,
+            probe_payload_bytes: 1,
+            os_family: OsFamily::Windows,
+            settings_origin: SettingsOrigin::Tuned,
+            first_probe_frame: Some(u64::MAX),
+        };
+        for facts in [none, all] {
+            let mut out = Vec::new();
+            let mut o = Members::open(&mut out);
+            keepalive_facts(&mut o, &facts).unwrap();
+            o.close();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&facts).unwrap());
+        }
     }
 
     #[test]

@@ -629,17 +629,25 @@ pub struct EndpointText(pub SocketAddr);
 impl fmt::Display for EndpointText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            // IPv4 without the formatting machinery: see `push_ip`.
+            // IPv4 without the formatting machinery (see `push_ip`), put
+            // together on the stack and handed over in one piece.
             SocketAddr::V4(v4) => {
+                let mut text = [0u8; "255.255.255.255:65535".len()];
+                let mut len = 0;
+                let mut put = |bytes: &[u8]| {
+                    text[len..len + bytes.len()].copy_from_slice(bytes);
+                    len += bytes.len();
+                };
                 let mut digits = itoa::Buffer::new();
                 for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                     if i > 0 {
-                        f.write_char('.')?;
+                        put(b".");
                     }
-                    f.write_str(digits.format(octet))?;
+                    put(digits.format(octet).as_bytes());
                 }
-                f.write_char(':')?;
-                f.write_str(digits.format(v4.port()))
+                put(b":");
+                put(digits.format(v4.port()).as_bytes());
+                f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
             }
             SocketAddr::V6(_) => fmt::Display::fmt(&self.0, f),
         }
@@ -658,7 +666,10 @@ impl SideText {
 
 impl fmt::Display for SideText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", EndpointText(self.0), self.1.name())
+        fmt::Display::fmt(&EndpointText(self.0), f)?;
+        f.write_str(" (")?;
+        f.write_str(self.1.name())?;
+        f.write_char(')')
     }
 }
 
@@ -1139,6 +1150,7 @@ mod tests {
         fn endpoints_read_as_socket_addresses_display_them(v4 in any::<u32>(), v6 in any::<u128>(), port in any::<u16>()) {
             for addr in [SocketAddr::from((Ipv4Addr::from(v4), port)), SocketAddr::from((Ipv6Addr::from(v6), port))] {
                 prop_assert_eq!(endpoint(addr), addr.to_string());
+                prop_assert_eq!(SideText(addr, Side::Server).to_string(), format!("{addr} (server)"));
                 let mut ip = String::new();
                 push_ip(&mut ip, addr.ip());
                 prop_assert_eq!(ip, addr.ip().to_string());
