@@ -26,26 +26,52 @@ pub fn community_id(a: SocketAddr, b: SocketAddr, proto: u8) -> String {
 /// The Community ID v1 with a seed ("domains" of Community ID use: two
 /// sites with different seeds get different IDs for the same flow).
 pub fn community_id_seeded(a: SocketAddr, b: SocketAddr, proto: u8, seed: u16) -> String {
+    let mut id = String::with_capacity(30);
+    push_community_id(&mut id, a, b, proto, seed);
+    id
+}
+
+/// Appends [`community_id_seeded`] to `out`: a JSON writer names every
+/// connection's, and builds no string for it.
+pub fn push_community_id(out: &mut String, a: SocketAddr, b: SocketAddr, proto: u8, seed: u16) {
     // The spec orders by address, then by port when the addresses are equal;
     // addresses compare as their network-byte-order bytes.
-    let key = |s: SocketAddr| (address_bytes(s.ip()), s.port());
-    let (first, second) = if key(b) < key(a) { (b, a) } else { (a, b) };
+    let (ka, kb) = (AddressBytes::of(a.ip()), AddressBytes::of(b.ip()));
+    let (first, second) =
+        if (kb.bytes(), b.port()) < (ka.bytes(), a.port()) { ((kb, b), (ka, a)) } else { ((ka, a), (kb, b)) };
     let mut hash = Sha1::new();
     hash.update(seed.to_be_bytes());
-    hash.update(address_bytes(first.ip()));
-    hash.update(address_bytes(second.ip()));
+    hash.update(first.0.bytes());
+    hash.update(second.0.bytes());
     hash.update([proto, 0]);
-    hash.update(first.port().to_be_bytes());
-    hash.update(second.port().to_be_bytes());
-    format!("1:{}", STANDARD.encode(hash.finalize()))
+    hash.update(first.1.port().to_be_bytes());
+    hash.update(second.1.port().to_be_bytes());
+    out.push_str("1:");
+    STANDARD.encode_string(hash.finalize(), out);
 }
 
 /// 4 bytes for IPv4, 16 for IPv6. An IPv4-mapped IPv6 address stays 16
 /// bytes: the spec hashes the addresses as the packets carry them.
-fn address_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+#[derive(Clone, Copy)]
+struct AddressBytes {
+    octets: [u8; 16],
+    len: usize,
+}
+
+impl AddressBytes {
+    fn of(ip: IpAddr) -> AddressBytes {
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut octets = [0; 16];
+                octets[..4].copy_from_slice(&v4.octets());
+                AddressBytes { octets, len: 4 }
+            }
+            IpAddr::V6(v6) => AddressBytes { octets: v6.octets(), len: 16 },
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.octets[..self.len]
     }
 }
 

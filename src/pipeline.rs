@@ -17,8 +17,8 @@ use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, Pac
 use crate::neighbours::NeighbourLog;
 use crate::report::vantage::VantageReport;
 use crate::report::{
-    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, ReportSink, RunReport, Summary,
-    round6,
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, Judged, ReportSink, RunReport,
+    Summary, round6,
 };
 use crate::source::{Counters, Frame, Link};
 use crate::time::Timestamp;
@@ -147,13 +147,17 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let mut report = ConnectionReport::brief(conn, &verdict, capture.path, self.captures.len() + 1);
+        let judged = Judged {
+            conn,
+            verdict: &verdict,
+            capture: capture.path,
+            capture_number: self.captures.len() + 1,
+            files: capture.files,
+        };
+        let Some((time, revised)) = streamed_end else { return self.sink.judged(&judged) };
         // The live event stream carries the whole report.
-        if streamed_end.is_some() || self.sink.tells(&report) {
-            report.tell(conn, &verdict);
-            report.locate(capture.files);
-        }
-        if let (Some(stream), Some((time, revised))) = (self.stream.as_mut(), streamed_end) {
+        let report = judged.report();
+        if let Some(stream) = self.stream.as_mut() {
             let ended = ConnectionEnded {
                 end_reason: reason,
                 detected_by: Detection::Judged,

@@ -80,6 +80,63 @@ impl Timestamp {
     }
 }
 
+/// Writes times as [`Timestamp::to_rfc3339`] does, the date and time of
+/// day worded once per second: a JSON report names a dozen times for each
+/// connection, most of them in seconds named shortly before, and chrono
+/// built a string for each.
+pub struct Rfc3339Writer {
+    /// The seconds worded last, each in the slot of its remainder by
+    /// [`SECONDS_KEPT`], with its words up to the fraction (`…:SS.`).
+    seconds: [Option<i64>; SECONDS_KEPT],
+    words: Vec<String>,
+    text: String,
+}
+
+/// Seconds whose words are kept: the connections judged together span a
+/// few minutes at most (their starts, ends and evidence).
+const SECONDS_KEPT: usize = 64;
+
+impl Default for Rfc3339Writer {
+    fn default() -> Rfc3339Writer {
+        Rfc3339Writer { seconds: [None; SECONDS_KEPT], words: vec![String::new(); SECONDS_KEPT], text: String::new() }
+    }
+}
+
+impl Rfc3339Writer {
+    /// `t` in RFC 3339, as `to_rfc3339` words it.
+    pub fn format(&mut self, t: Timestamp) -> &str {
+        let second = t.0.div_euclid(NANOS_PER_SEC);
+        let slot = second.rem_euclid(SECONDS_KEPT as i64) as usize;
+        if self.seconds[slot] != Some(second) {
+            self.text = t.to_rfc3339();
+            // Only chrono's wording ends in the fraction, `.ffffffZ`: a
+            // time it cannot represent is worded in seconds, and not kept.
+            if t.to_utc().is_some() {
+                let words = &mut self.words[slot];
+                words.clear();
+                words.push_str(&self.text[..self.text.len() - "ffffffZ".len()]);
+                self.seconds[slot] = Some(second);
+            }
+            return &self.text;
+        }
+        // The microseconds, truncated as chrono's SecondsFormat::Micros
+        // truncates them: six digits, then "Z".
+        let mut micros = t.0.rem_euclid(NANOS_PER_SEC) / 1_000;
+        let mut digits = [b'0'; 6];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        self.text.clear();
+        self.text.push_str(&self.words[slot]);
+        self.text.extend(digits.iter().map(|&d| char::from(d)));
+        self.text.push('Z');
+        &self.text
+    }
+}
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
 /// `t + d`, saturating at the end of time.
 impl Add<Duration> for Timestamp {
     type Output = Timestamp;
@@ -149,6 +206,40 @@ mod tests {
         assert_eq!(Timestamp(i64::MAX - 5).after_secs(1.0), Timestamp(i64::MAX));
         assert_eq!(Timestamp(i64::MIN + 5).after_secs(-1.0), Timestamp(i64::MIN));
         assert_eq!(t.after_secs(f64::INFINITY), Timestamp(i64::MAX));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_rfc3339_writer_words_times_as_to_rfc3339(
+            start in proptest::prelude::any::<i64>(),
+            steps in proptest::collection::vec(-70_000_000_000i64..70_000_000_000, 1..40),
+        ) {
+            // Times in the same second, the ones before and after it, and
+            // seconds that share a slot, anywhere in the range.
+            let mut writer = Rfc3339Writer::default();
+            let mut t = start;
+            for step in steps {
+                let ts = Timestamp(t);
+                proptest::prop_assert_eq!(writer.format(ts), ts.to_rfc3339());
+                t = t.saturating_add(step);
+            }
+        }
+    }
+
+    #[test]
+    fn the_rfc3339_writer_words_a_capture_s_times_as_to_rfc3339() {
+        let mut writer = Rfc3339Writer::default();
+        for ns in [
+            1_700_000_000_123_456_789,
+            1_700_000_000_999_999_999,
+            1_700_000_001_000_000_000,
+            1_700_000_001_000_000_999,
+            -1,
+            0,
+            -1_000_000_001,
+        ] {
+            assert_eq!(writer.format(Timestamp(ns)), Timestamp(ns).to_rfc3339(), "{ns}");
+        }
     }
 
     #[test]

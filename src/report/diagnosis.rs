@@ -6,13 +6,14 @@ use crate::findings::os::{
 };
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, PacketRef, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
-use crate::report::endpoint;
+use crate::report::{EndpointText, SideText, endpoint};
 use crate::time::MinMax;
 use crate::verdict::{
     Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
     MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, StoppedProber, SynSchedule,
     Verdict, ZeroWindowFinding, linux_retries_timeout,
 };
+use std::fmt::{self, Write};
 
 /// What a prober's probe shape and TTL say about its OS, and how sure that is.
 fn os_words(probe_bytes: u8, ttl: Option<u8>) -> &'static str {
@@ -33,13 +34,25 @@ fn os_words(probe_bytes: u8, ttl: Option<u8>) -> &'static str {
     }
 }
 
-fn secs(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0} s")
-    } else if v >= 10.0 {
-        format!("{v:.2} s")
-    } else {
-        format!("{v:.3} s")
+/// Seconds in words, written where they are needed.
+fn secs(v: f64) -> Secs {
+    Secs(v)
+}
+
+/// "345 s", "20.32 s", "2.091 s": fewer decimals for longer times.
+#[derive(Clone, Copy)]
+struct Secs(f64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v >= 100.0 {
+            write!(f, "{v:.0} s")
+        } else if v >= 10.0 {
+            write!(f, "{v:.2} s")
+        } else {
+            write!(f, "{v:.3} s")
+        }
     }
 }
 
@@ -51,14 +64,56 @@ fn after_words(dt: f64) -> String {
 
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
-    let name = |s: Side| format!("{} ({})", endpoint(conn.side(s).addr()), s.name());
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = String::new();
+    describe_into(&mut out, conn, verdict);
+    out
+}
+
+/// Appends [`describe`] to `out` (a buffer reused from connection to
+/// connection): the parts most connections have are written into it as
+/// they are worded, not built as strings first.
+pub fn describe_into(out: &mut String, conn: &Connection, verdict: &Judgement) {
+    // Writing into a String cannot fail.
+    let _ = paragraph(&mut Parts { out, started: false }, conn, verdict);
+}
+
+/// A paragraph's parts, each after a space from the one before.
+struct Parts<'a> {
+    out: &'a mut String,
+    started: bool,
+}
+
+impl Parts<'_> {
+    /// Where the next part is to be written.
+    fn next(&mut self) -> &mut String {
+        if self.started {
+            self.out.push(' ');
+        }
+        self.started = true;
+        self.out
+    }
+
+    fn push(&mut self, part: String) {
+        self.next().push_str(&part);
+    }
+}
+
+impl Extend<String> for Parts<'_> {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, parts: I) {
+        for part in parts {
+            self.push(part);
+        }
+    }
+}
+
+fn paragraph(parts: &mut Parts<'_>, conn: &Connection, verdict: &Judgement) -> fmt::Result {
+    let name = |s: Side| SideText::of(conn, s);
     let keepalive = verdict.keepalive();
     // Data the peer never acknowledged, whose sender neither gave up nor was
     // still retransmitting at the end: the capture cannot tell which.
     let unanswered = verdict.retransmission().filter(|r| !r.gave_up && !r.still_retransmitting);
     match &verdict.verdict {
-        Verdict::KeepaliveTimeout(k) => parts.push(keepalive_kill(conn, k, &keepalive)),
+        Verdict::KeepaliveTimeout(k) => keepalive_kill(parts.next(), conn, k, &keepalive)?,
         Verdict::RetransmissionTimeout(r) => {
             parts.push(retransmission_timeout(conn, r));
             parts.push(retransmission_advice(conn, r));
@@ -68,7 +123,7 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
             parts.extend(reset_advice(conn, verdict, r));
         }
         Verdict::Closed { first_fin_by, .. } => {
-            parts.push(format!("Closed normally: {} sent the first FIN.", name(*first_fin_by)))
+            write!(parts.next(), "Closed normally: {} sent the first FIN.", name(*first_fin_by))?
         }
         &Verdict::HalfClosed { fin_by: side, fin, .. }
             if unanswered.is_some_and(|r| r.sender == side && fin.frame >= r.first_unacked.frame) =>
@@ -198,9 +253,9 @@ pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
         {
             continue;
         }
-        parts.push(keepalive_seen(conn, k, forged_rst));
+        keepalive_seen(parts.next(), conn, k, forged_rst)?;
     }
-    parts.join(" ")
+    Ok(())
 }
 
 /// How to list the connections in CLOSE_WAIT on a host, by what its
@@ -368,7 +423,7 @@ fn went_silent(conn: &Connection, s: &StoppedProber) -> String {
 /// "45.00 s", or "45.00 s to 180 s" when the capture missed probes.
 fn idle_words(s: &StoppedProber) -> String {
     if s.longest_idle_s < s.every_s * 1.1 {
-        secs(s.every_s)
+        secs(s.every_s).to_string()
     } else {
         format!("{} to {}", secs(s.every_s), secs(s.longest_idle_s))
     }
@@ -925,26 +980,30 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
 }
 
 /// "Which setting did it" and what to do, for a prober that gave up.
-fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&KeepaliveFinding]) -> String {
-    let prober = conn.side(k.prober);
+fn keepalive_kill(
+    s: &mut String,
+    conn: &Connection,
+    k: &KeepaliveFinding,
+    probers: &[&KeepaliveFinding],
+) -> fmt::Result {
     let peer = conn.side(k.prober.peer());
-    let mut s = format!(
-        "Keepalive timeout: {} ({}) stopped hearing from {}",
-        endpoint(prober.addr()),
-        k.prober.name(),
-        endpoint(peer.addr())
-    );
+    write!(
+        s,
+        "Keepalive timeout: {} stopped hearing from {}",
+        SideText::of(conn, k.prober),
+        EndpointText(peer.addr())
+    )?;
     // The idle of the train that gave up; the settings below come from every train.
     match k.train_idle_s {
-        Some(idle) => s.push_str(&format!(", sent its first probe after {} of idle", secs(idle))),
+        Some(idle) => write!(s, ", sent its first probe after {} of idle", secs(idle))?,
         None => s.push_str(" (the capture starts inside the idle period)"),
     }
-    s.push_str(&format!(", sent {} probe{}", k.last_train_count, plural(k.last_train_count)));
+    write!(s, ", sent {} probe{}", k.last_train_count, plural(k.last_train_count))?;
     // The gaps as observed: one figure only when they agree (timers fire
     // late by varying amounts: 3.200 and 3.072 s are not "3.072 s apart").
     match (k.interval_observed.min(), k.interval_observed.max()) {
-        (Some(lo), Some(hi)) if hi - lo >= 0.05 => s.push_str(&format!(" {} to {} apart", secs(lo), secs(hi))),
-        (Some(lo), _) => s.push_str(&format!(" {} apart", secs(lo))),
+        (Some(lo), Some(hi)) if hi - lo >= 0.05 => write!(s, " {} to {} apart", secs(lo), secs(hi))?,
+        (Some(lo), _) => write!(s, " {} apart", secs(lo))?,
         _ => {}
     }
     s.push_str(" that went unanswered, and ");
@@ -955,23 +1014,23 @@ fn keepalive_kill(conn: &Connection, k: &KeepaliveFinding, probers: &[&Keepalive
         }
     }
     s.push(' ');
-    s.push_str(&settings_sentence(k));
+    settings_sentence(s, k)?;
     let peer_probing = probing_into_the_same_silence(k, probers);
     match peer_probing {
         // Both ends probed and neither heard the other: both were alive,
         // so what failed is the path between them (ka-both-cut: a router
         // dropping the flow both ways). Each side judges its own train
         // (Linux drops an out-of-window probe without answering it).
-        Some(other) => s.push_str(&format!(
+        Some(other) => write!(
+            s,
             " {} was alive: it was probing too (from frame {}), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host.",
-            endpoint(peer.addr()),
+            EndpointText(peer.addr()),
             other.last_train.first().map_or(0, |p| p.frame)
-        )),
+        )?,
         None => s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."),
     }
     s.push(' ');
-    s.push_str(&keepalive_advice(conn, k, peer_probing.is_some()));
-    s
+    keepalive_advice(s, conn, k, peer_probing.is_some())
 }
 
 /// The peer's own keepalive finding, when it too was probing unanswered
@@ -991,36 +1050,38 @@ fn probing_into_the_same_silence<'a>(
 
 /// What to do after a keepalive timeout: the peer is the problem, not the
 /// keepalive; to ride out short outages, more probes or a longer interval.
-fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> String {
+fn keepalive_advice(s: &mut String, conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> fmt::Result {
     let prober_ip = conn.side(k.prober).addr().ip();
     let peer_ip = conn.side(k.prober.peer()).addr().ip();
-    let mut s = if path_cut {
-        format!(
+    if path_cut {
+        write!(
+            s,
             "What to do: look at the network between {prober_ip} and {peer_ip} (links, routes, firewalls and NAT on the path); both hosts were up. The keepalive did its job by detecting the loss, nothing needs tuning for that."
-        )
+        )?;
     } else {
-        format!(
+        write!(
+            s,
             "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
-        )
-    };
+        )?;
+    }
     // Riding out an outage takes probes × interval, not the idle: the idle
     // only says when probing starts (tcp_keepalive_timer counts probes
     // every interval once the idle has passed).
-    let window = match (k.interval, k.probes) {
-        (Some(i), Some((n, Bound::Exact))) => format!(" (now about {n} × {} s = {} s)", i.value, n * i.value),
-        _ => String::new(),
-    };
-    s.push_str(&format!(
-        " To ride out short outages instead, raise the interval × probe count{window}, not the idle time: "
-    ));
-    s.push_str(&match os_family(k.probe_bytes, k.ttl) {
-        OsFamily::Windows => format!(
+    s.push_str(" To ride out short outages instead, raise the interval × probe count");
+    if let (Some(i), Some((n, Bound::Exact))) = (k.interval, k.probes) {
+        write!(s, " (now about {n} × {} s = {} s)", i.value, n * i.value)?;
+    }
+    s.push_str(", not the idle time: ");
+    match os_family(k.probe_bytes, k.ttl) {
+        OsFamily::Windows => write!(
+            s,
             "on Windows, the interval per socket with SIO_KEEPALIVE_VALS or for {prober_ip} with the KeepAliveInterval registry value (Tcpip\\Parameters); the count is fixed at 10 unless the application sets TCP_KEEPCNT (Windows 10 1703 and later)."
-        ),
-        _ => format!(
+        )?,
+        _ => write!(
+            s,
             "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of {prober_ip} with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
-        ),
-    });
+        )?,
+    }
     // A TCP_USER_TIMEOUT that fits the give-up overrides TCP_KEEPCNT
     // (tcp_keepalive_timer; tcp(7)): a larger count alone would change nothing.
     if k.user_timeout_between_s.is_some() && os_family(k.probe_bytes, k.ttl) != OsFamily::Windows {
@@ -1028,55 +1089,73 @@ fn keepalive_advice(conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> 
             " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count.",
         );
     }
-    s
+    Ok(())
 }
 
 /// The inferred settings, with names, defaults and OS family.
-fn settings_sentence(k: &KeepaliveFinding) -> String {
+fn settings_sentence(s: &mut String, k: &KeepaliveFinding) -> fmt::Result {
     let idle = k.idle.map(|i| i.value);
     let interval = k.interval.map(|i| i.value);
     let probes = k.probes;
-    let fmt_val = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
-    let probes_text = match probes {
-        Some((n, Bound::Exact)) => n.to_string(),
-        Some((n, Bound::AtLeast)) => format!("at least {n}"),
-        None => "?".to_string(),
-    };
+    let (idle_text, interval_text) = (Setting(idle), Setting(interval));
+    let probes_text = ProbeCount(probes);
     let family = os_family(k.probe_bytes, k.ttl);
-    let mut s = match family {
-        OsFamily::Windows => format!(
-            "This matches keepalive time {} s, interval {} s, {} probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT).",
-            fmt_val(idle),
-            fmt_val(interval),
-            probes_text
-        ),
-        _ => format!(
-            "This matches tcp_keepalive_time={}, tcp_keepalive_intvl={}, tcp_keepalive_probes={} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={} / TCP_KEEPINTVL={} / TCP_KEEPCNT={}; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt).",
-            fmt_val(idle),
-            fmt_val(interval),
-            probes_text,
-            fmt_val(idle),
-            fmt_val(interval),
-            probes_text
-        ),
-    };
+    match family {
+        OsFamily::Windows => write!(
+            s,
+            "This matches keepalive time {idle_text} s, interval {interval_text} s, {probes_text} probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT)."
+        )?,
+        _ => write!(
+            s,
+            "This matches tcp_keepalive_time={idle_text}, tcp_keepalive_intvl={interval_text}, tcp_keepalive_probes={probes_text} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={idle_text} / TCP_KEEPINTVL={interval_text} / TCP_KEEPCNT={probes_text}; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt)."
+        )?,
+    }
     if let Some(i) = k.idle.filter(|i| !i.is_exact()) {
-        s.push_str(&format!(
+        write!(
+            s,
             " Timers fire late, so any idle setting from {} to {} s fits; {} is the likeliest.",
             i.low, i.high, i.value
-        ));
+        )?;
     }
     if let (Some([low, high]), Some((n, Bound::Exact))) = (k.user_timeout_between_s, probes) {
-        let over = if low > 0.0 { format!("more than {low:.1} s and ") } else { String::new() };
-        s.push_str(&format!(
-            " Linux resets after {n} probe{} the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of {over}at most {high:.1} s since the last packet received fits too.",
+        write!(
+            s,
+            " Linux resets after {n} probe{} the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of ",
             plural(n)
-        ));
+        )?;
+        if low > 0.0 {
+            write!(s, "more than {low:.1} s and ")?;
+        }
+        write!(s, "at most {high:.1} s since the last packet received fits too.")?;
     }
     s.push_str(&no_setting_words(k));
-    s.push_str(&origin_words(family, idle, interval, probes, k.user_timeout_between_s.is_some()));
-    s.push_str(&format!(" Probe format: {}.", os_words(k.probe_bytes, k.ttl)));
-    s
+    origin_words(s, family, idle, interval, probes, k.user_timeout_between_s.is_some())?;
+    write!(s, " Probe format: {}.", os_words(k.probe_bytes, k.ttl))
+}
+
+/// A setting in numbers, "?" when the capture does not show it.
+struct Setting(Option<u32>);
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => f.write_str(itoa::Buffer::new().format(v)),
+            None => f.write_str("?"),
+        }
+    }
+}
+
+/// The probe count: "9", "at least 3", or "?".
+struct ProbeCount(Option<(u32, Bound)>);
+
+impl fmt::Display for ProbeCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((n, Bound::Exact)) => fmt::Display::fmt(&Setting(Some(n)), f),
+            Some((n, Bound::AtLeast)) => write!(f, "at least {n}"),
+            None => f.write_str("?"),
+        }
+    }
 }
 
 /// A long time in seconds and, past a day, in days or years too.
@@ -1086,7 +1165,7 @@ fn in_years(t: f64) -> String {
     match t {
         t if t >= YEAR => format!("{} (about {:.1} years)", secs(t), t / YEAR),
         t if t >= DAY => format!("{} (about {:.0} days)", secs(t), t / DAY),
-        t => secs(t),
+        t => secs(t).to_string(),
     }
 }
 
@@ -1124,104 +1203,172 @@ fn no_setting_words(k: &KeepaliveFinding) -> String {
 /// `user_timeout_fits`: a TCP_USER_TIMEOUT explains the give-up as well as
 /// the probe count does, so the count is not proven set.
 fn origin_words(
+    s: &mut String,
     family: OsFamily,
     idle: Option<u32>,
     interval: Option<u32>,
     probes: Option<(u32, Bound)>,
     user_timeout_fits: bool,
-) -> String {
+) -> fmt::Result {
+    const NOT_A_DEFAULT: &str =
+        " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.";
     match settings_origin(idle, interval, probes) {
-        SettingsOrigin::LinuxDefault => " These are the Linux defaults (7200/75/9).".to_string(),
-        SettingsOrigin::MacosDefault => " These are the macOS defaults (7200/75/8).".to_string(),
-        SettingsOrigin::WindowsDefault => " These are the Windows defaults (7200 s, 1 s, 10 probes).".to_string(),
-        SettingsOrigin::Unknown => String::new(),
+        SettingsOrigin::LinuxDefault => s.push_str(" These are the Linux defaults (7200/75/9)."),
+        SettingsOrigin::MacosDefault => s.push_str(" These are the macOS defaults (7200/75/8)."),
+        SettingsOrigin::WindowsDefault => s.push_str(" These are the Windows defaults (7200 s, 1 s, 10 probes)."),
+        SettingsOrigin::Unknown => {}
         SettingsOrigin::Tuned => {
             let (defaults, os) = match family {
                 OsFamily::Windows => (WINDOWS_DEFAULTS, "Windows"),
                 OsFamily::LinuxOrBsd if probes == Some((MACOS_DEFAULTS.2, Bound::Exact)) => (MACOS_DEFAULTS, "macOS"),
                 OsFamily::LinuxOrBsd => (LINUX_DEFAULTS, "Linux"),
                 _ => {
-                    return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+                    s.push_str(NOT_A_DEFAULT);
+                    return Ok(());
                 }
             };
-            let mut set = Vec::new();
-            let mut kept = Vec::new();
+            let mut set = Few::default();
+            let mut kept = Few::default();
             for (what, value, default) in [("idle", idle, defaults.0), ("interval", interval, defaults.1)] {
                 match value {
-                    Some(v) if v != default => set.push(format!("the {what} ({v} s; default {default} s)")),
-                    Some(_) => kept.push(format!("the {what}")),
+                    Some(v) if v != default => set.push(SettingWords::Timer { what, value: v, default }),
+                    Some(_) => kept.push(SettingWords::Kept(what)),
                     None => {}
                 }
             }
+            let default = defaults.2;
             match probes {
                 // Windows Vista and later send 10 probes, a count no registry
                 // value changes (SIO_KEEPALIVE_VALS documentation).
-                Some((10, Bound::Exact)) if family == OsFamily::Windows => kept.push(
-                    "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)"
-                        .to_string(),
-                ),
+                Some((10, Bound::Exact)) if family == OsFamily::Windows => kept.push(SettingWords::WindowsCount),
                 // tcp_keepalive_timer: with TCP_USER_TIMEOUT set, the
                 // count is not consulted, so the probes seen may be the
                 // timeout's doing with the count left at its default.
-                Some((n, Bound::Exact)) if n != defaults.2 && user_timeout_fits => {
-                    set.push(format!("the probe count ({n}; default {}) or a TCP_USER_TIMEOUT", defaults.2))
+                Some((n, Bound::Exact)) if n != default && user_timeout_fits => {
+                    set.push(SettingWords::Count { n, default, at_least: false, or_user_timeout: true })
                 }
-                Some((n, Bound::Exact)) if n != defaults.2 => {
-                    set.push(format!("the probe count ({n}; default {})", defaults.2))
+                Some((n, Bound::Exact)) if n != default => {
+                    set.push(SettingWords::Count { n, default, at_least: false, or_user_timeout: false })
                 }
-                Some((n, Bound::AtLeast)) if n > defaults.2 => {
-                    set.push(format!("the probe count (at least {n}; default {})", defaults.2))
+                Some((n, Bound::AtLeast)) if n > default => {
+                    set.push(SettingWords::Count { n, default, at_least: true, or_user_timeout: false })
                 }
-                Some((_, Bound::Exact)) => kept.push("the probe count".to_string()),
+                Some((_, Bound::Exact)) => kept.push(SettingWords::Kept("probe count")),
                 _ => {}
             }
-            if set.is_empty() {
-                return " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.".to_string();
+            if set.len == 0 {
+                s.push_str(NOT_A_DEFAULT);
+                return Ok(());
             }
-            let mut s = format!(" Not all {os} defaults: someone set {}.", join_and(&set));
-            if !kept.is_empty() {
-                s.push_str(&format!(
-                    " {} {} {os}'s default.",
-                    capitalise(&join_and(&kept)),
-                    if kept.len() == 1 { "is" } else { "are" }
-                ));
+            write!(s, " Not all {os} defaults: someone set {}.", JoinedWithAnd(set.items()))?;
+            if kept.len > 0 {
+                s.push(' ');
+                let start = s.len();
+                write!(s, "{}", JoinedWithAnd(kept.items()))?;
+                capitalise_at(s, start);
+                write!(s, " {} {os}'s default.", if kept.len == 1 { "is" } else { "are" })?;
             }
-            s
+        }
+    }
+    Ok(())
+}
+
+/// What someone set, or left at its default, of a prober's keepalive settings.
+#[derive(Clone, Copy)]
+enum SettingWords {
+    /// "the idle (20 s; default 7200 s)"
+    Timer { what: &'static str, value: u32, default: u32 },
+    /// "the probe count (2; default 9)", "(at least 12; …)", "… or a TCP_USER_TIMEOUT"
+    Count { n: u32, default: u32, at_least: bool, or_user_timeout: bool },
+    /// "the interval", left at its default.
+    Kept(&'static str),
+    /// Windows' 10 probes.
+    WindowsCount,
+}
+
+impl fmt::Display for SettingWords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SettingWords::Timer { what, value, default } => write!(f, "the {what} ({value} s; default {default} s)"),
+            SettingWords::Count { n, default, at_least, or_user_timeout } => write!(
+                f,
+                "the probe count ({}{n}; default {default}){}",
+                if at_least { "at least " } else { "" },
+                if or_user_timeout { " or a TCP_USER_TIMEOUT" } else { "" }
+            ),
+            SettingWords::Kept(what) => write!(f, "the {what}"),
+            SettingWords::WindowsCount => {
+                f.write_str("the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)")
+            }
         }
     }
 }
 
-/// "a", "a and b", "a, b and c".
-fn join_and(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+/// Up to three of a prober's settings (idle, interval, count), without a Vec.
+#[derive(Default)]
+struct Few {
+    items: [Option<SettingWords>; 3],
+    len: usize,
+}
+
+impl Few {
+    fn push(&mut self, item: SettingWords) {
+        self.items[self.len] = Some(item);
+        self.len += 1;
+    }
+
+    fn items(&self) -> &[Option<SettingWords>] {
+        &self.items[..self.len]
     }
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+/// "a", "a and b", "a, b and c".
+struct JoinedWithAnd<'a>(&'a [Option<SettingWords>]);
+
+impl fmt::Display for JoinedWithAnd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        for (i, item) in self.0.iter().flatten().enumerate() {
+            match i {
+                0 => {}
+                i if i + 1 == n => f.write_str(" and ")?,
+                _ => f.write_str(", ")?,
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Upper-cases the first letter of what was written from `start` on.
+fn capitalise_at(s: &mut String, start: usize) {
+    if let Some(first) = s[start..].chars().next() {
+        let upper: String = first.to_uppercase().collect();
+        s.replace_range(start..start + first.len_utf8(), &upper);
+    }
 }
 
 /// A side that probed but did not end the connection.
-fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<PacketRef>) -> String {
-    let prober = endpoint(conn.side(k.prober).addr());
-    let mut s = format!(
-        "{} ({}) sent {} keepalive probe{}, {} answered",
-        prober,
-        k.prober.name(),
+fn keepalive_seen(
+    s: &mut String,
+    conn: &Connection,
+    k: &KeepaliveFinding,
+    forged_rst: Option<PacketRef>,
+) -> fmt::Result {
+    write!(
+        s,
+        "{} sent {} keepalive probe{}, {} answered",
+        SideText::of(conn, k.prober),
         k.probes_sent,
         plural(k.probes_sent),
         k.probes_answered
-    );
+    )?;
     if let Some(idle) = k.idle_observed.min() {
-        s.push_str(&format!("; first probe after {} of idle", secs(idle)));
+        write!(s, "; first probe after {} of idle", secs(idle))?;
         if let Some(i) = k.idle {
-            s.push_str(&format!(" (idle setting {} s", i.value));
+            write!(s, " (idle setting {} s", i.value)?;
             if !i.is_exact() {
-                s.push_str(&format!(", {}–{} s fit", i.low, i.high));
+                write!(s, ", {}–{} s fit", i.low, i.high)?;
             }
             s.push(')');
         }
@@ -1234,15 +1381,12 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
     }
     if k.gave_up {
         // Both ends probed into a path that had gone: each gave up on its own.
-        let how = match k.gave_up_with {
-            Some(rst) => format!("reset the connection (frame {})", rst.frame),
-            None => "fell silent".to_string(),
-        };
-        s.push_str(&format!(
-            " It gave up too: it {how} after {} unanswered probe{}.",
-            k.last_train_count,
-            plural(k.last_train_count)
-        ));
+        s.push_str(" It gave up too: it ");
+        match k.gave_up_with {
+            Some(rst) => write!(s, "reset the connection (frame {})", rst.frame)?,
+            None => s.push_str("fell silent"),
+        }
+        write!(s, " after {} unanswered probe{}.", k.last_train_count, plural(k.last_train_count))?;
     } else if k.unanswered_at_end > 0
         && let Some(after) = conn
             .side(k.prober)
@@ -1253,15 +1397,22 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
     {
         // It went on after its probes (a FIN, data): it had not given up on them.
         let n = k.unanswered_at_end;
-        s.push_str(&format!(
-            " Its last {} went unanswered, and it sent more after {} (frame {}): it had not given up (its probe count is at least {n}).",
-            if n == 1 { "probe".to_string() } else { format!("{n} probes") },
+        s.push_str(" Its last ");
+        if n == 1 {
+            s.push_str("probe");
+        } else {
+            write!(s, "{n} probes")?;
+        }
+        write!(
+            s,
+            " went unanswered, and it sent more after {} (frame {}): it had not given up (its probe count is at least {n}).",
             if n == 1 { "it" } else { "them" },
             after.frame
-        ));
+        )?;
     } else if let (n @ 1.., Some(blind)) = (k.unanswered_at_end, k.capture_blind) {
         // Its silence was one the capture could not see through.
-        s.push_str(&format!(
+        write!(
+            s,
             " Still probing as far as the capture can see: {n} probe{} without an answer, the last at frame {}. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it dropped what came for it, so its next probes could not reach the capture point, and whether it gave up cannot be seen (its probe count is at least {n}).",
             plural(n),
             k.last_train.last().map_or(0, |p| p.frame),
@@ -1269,10 +1420,11 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
             blind.last_request.frame,
             blind.requests,
             conn.side(k.prober.peer()).addr().ip()
-        ));
+        )?;
     } else if k.unanswered_at_end > 0 {
         let n = k.unanswered_at_end;
-        s.push_str(&format!(
+        write!(
+            s,
             " Still probing, unanswered at the end of the capture: {n} probe{} without an answer, and no sign that it gave up (its probe count is at least {n}){}.",
             plural(n),
             if k.interval.is_none() {
@@ -1280,19 +1432,20 @@ fn keepalive_seen(conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<Pa
             } else {
                 ""
             }
-        ));
+        )?;
     }
     match k.reset_by_peer {
-        Some(rst) if Some(rst) == forged_rst => s.push_str(&format!(
+        Some(rst) if Some(rst) == forged_rst => write!(
+            s,
             " The RST that answered a probe (frame {}) carried the peer's name but was forged by a box on the path (above): it says nothing of the peer's own state.",
             rst.frame
-        )),
+        )?,
         Some(_) => s.push_str(
             " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).",
         ),
         None => {}
     }
-    s
+    Ok(())
 }
 
 fn plural(n: u32) -> &'static str {

@@ -4,22 +4,48 @@
 //! ran out, the rest at the end of each capture in order of first packet);
 //! then `captures`, `hosts` and `summary`. The shape is documented in the README.
 
-use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::report::connection_json::{ConnectionWriter, Naming};
+use crate::report::{ConnectionReport, Judged, ReportSink, RunReport};
 use std::io::{self, Write};
+
+/// The connections are written into a buffer of this size, then to the
+/// output in one piece.
+const BUFFER: usize = 64 * 1024;
 
 pub struct JsonSink<W: Write> {
     out: W,
+    /// What is written and not yet handed to `out`.
+    buf: Vec<u8>,
+    writer: ConnectionWriter,
     connections: u64,
 }
 
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W) -> JsonSink<W> {
-        JsonSink { out, connections: 0 }
+        JsonSink { out, buf: Vec::with_capacity(BUFFER), writer: ConnectionWriter::default(), connections: 0 }
     }
 
-    fn start_if_needed(&mut self) -> io::Result<()> {
+    /// The document's start before the first connection, the separator before the others.
+    fn before_connection(&mut self) {
         if self.connections == 0 {
-            write!(self.out, "{{\"tool\":\"tcpka\",\"version\":\"{}\",\"connections\":[", env!("CARGO_PKG_VERSION"))?;
+            self.start();
+        } else {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'\n');
+        self.connections += 1;
+    }
+
+    fn start(&mut self) {
+        self.buf.extend_from_slice(b"{\"tool\":\"tcpka\",\"version\":\"");
+        self.buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+        self.buf.extend_from_slice(b"\",\"connections\":[");
+    }
+
+    fn hand_out_if_full(&mut self) -> io::Result<()> {
+        if self.buf.len() >= BUFFER {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
         }
         Ok(())
     }
@@ -30,19 +56,24 @@ impl<W: Write> ReportSink for JsonSink<W> {
         true
     }
 
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        self.before_connection();
+        self.writer.write(&mut self.buf, Naming::Json, judged)?;
+        self.hand_out_if_full()
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        self.start_if_needed()?;
-        if self.connections > 0 {
-            self.out.write_all(b",")?;
-        }
-        self.out.write_all(b"\n")?;
-        serde_json::to_writer(&mut self.out, report)?;
-        self.connections += 1;
-        Ok(())
+        self.before_connection();
+        serde_json::to_writer(&mut self.buf, report)?;
+        self.hand_out_if_full()
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        self.start_if_needed()?;
+        if self.connections == 0 {
+            self.start();
+        }
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         self.out.write_all(b"\n],\n\"captures\":")?;
         serde_json::to_writer(&mut self.out, run.captures)?;
         self.out.write_all(b",\n\"hosts\":")?;

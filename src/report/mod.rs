@@ -2,6 +2,7 @@
 //! its writers. A connection's report is built once, when the connection is
 //! judged, and handed to a [`ReportSink`]; the flow table then drops it.
 
+mod connection_json;
 pub mod diagnosis;
 pub mod html;
 pub mod json;
@@ -19,13 +20,15 @@ use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
 pub use crate::time::round6;
 use crate::verdict::{
-    Bound, Confidence, EndReason, Ending, ForgerySign, Judgement, KeepaliveFinding, ResetCause, Verdict,
+    Bound, Confidence, EndReason, Ending, ForgerySign, HandshakeFinding, Heartbeat, InjectedReset, Judgement,
+    KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, ZeroWindowFinding,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
 
 /// One input file, as read.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -564,24 +567,110 @@ pub trait ReportSink {
     fn tells(&mut self, _brief: &ConnectionReport) -> bool {
         true
     }
+    /// A judged connection the sink [`wants`](ReportSink::wants). By
+    /// default its report is built (told only when the sink
+    /// [`tells`](ReportSink::tells) it) and handed to
+    /// [`connection`](ReportSink::connection); JSON and NDJSON write theirs
+    /// straight from the connection and its verdict instead.
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        let mut report = judged.brief();
+        if self.tells(&report) {
+            report.tell(judged.conn, judged.verdict);
+            report.locate(judged.files);
+        }
+        self.connection(&report)
+    }
+    /// A connection's report, built: the table and HTML get theirs here,
+    /// and every sink gets the whole report of a connection whose end the
+    /// live event stream carried (it was built for the event).
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()>;
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()>;
+}
+
+/// A connection as the Judge hands it to a sink: what its report is made of.
+pub struct Judged<'a> {
+    pub conn: &'a Connection,
+    pub verdict: &'a Judgement,
+    /// The path of the capture it came from, as its report names it.
+    pub capture: &'a str,
+    /// That capture's place on the command line, from 1 (live capture is 1).
+    pub capture_number: usize,
+    /// The capture's files, to locate each piece of evidence in them.
+    pub files: &'a FileFrames,
+}
+
+impl Judged<'_> {
+    /// The report without the telling ([`ConnectionReport::brief`]).
+    pub fn brief(&self) -> ConnectionReport {
+        ConnectionReport::brief(self.conn, self.verdict, self.capture, self.capture_number)
+    }
+
+    /// The whole report, its evidence located in the capture's files.
+    pub fn report(&self) -> ConnectionReport {
+        let mut report = self.brief();
+        report.tell(self.conn, self.verdict);
+        report.locate(self.files);
+        report
+    }
 }
 
 /// "ip:port", IPv6 as "\[addr\]:port": as `SocketAddr` displays it.
 pub fn endpoint(addr: SocketAddr) -> String {
     let mut s = String::with_capacity(21);
-    match addr {
-        SocketAddr::V4(v4) => {
-            push_ipv4(&mut s, *v4.ip());
-            s.push(':');
-            s.push_str(itoa::Buffer::new().format(v4.port()));
-        }
-        SocketAddr::V6(_) => {
-            let _ = write!(s, "{addr}");
+    let _ = write!(s, "{}", EndpointText(addr));
+    s
+}
+
+/// An endpoint in words, as [`endpoint`] names it, written where it is
+/// needed (a diagnosis, an evidence line, the JSON) instead of built first.
+#[derive(Clone, Copy)]
+pub struct EndpointText(pub SocketAddr);
+
+impl fmt::Display for EndpointText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            // IPv4 without the formatting machinery (see `push_ip`), put
+            // together on the stack and handed over in one piece.
+            SocketAddr::V4(v4) => {
+                let mut text = [0u8; "255.255.255.255:65535".len()];
+                let mut len = 0;
+                let mut put = |bytes: &[u8]| {
+                    text[len..len + bytes.len()].copy_from_slice(bytes);
+                    len += bytes.len();
+                };
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        put(b".");
+                    }
+                    put(digits.format(octet).as_bytes());
+                }
+                put(b":");
+                put(digits.format(v4.port()).as_bytes());
+                f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
+            }
+            SocketAddr::V6(_) => fmt::Display::fmt(&self.0, f),
         }
     }
-    s
+}
+
+/// A side of a connection as the prose and the evidence name it: "ip:port (client)".
+#[derive(Clone, Copy)]
+pub struct SideText(pub SocketAddr, pub Side);
+
+impl SideText {
+    pub fn of(conn: &Connection, side: Side) -> SideText {
+        SideText(conn.side(side).addr(), side)
+    }
+}
+
+impl fmt::Display for SideText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&EndpointText(self.0), f)?;
+        f.write_str(" (")?;
+        f.write_str(self.1.name())?;
+        f.write_char(')')
+    }
 }
 
 /// Appends the address as `IpAddr` displays it. IPv4 without the
@@ -662,89 +751,32 @@ impl ConnectionReport {
             reset_cause: verdict.reset().map(|r| r.cause),
             diagnosis: String::new(),
             keepalive,
-            reset: verdict.reset().map(|r| ResetReport {
-                sender: named(r.sender),
-                by: r.sender,
-                facts: ResetFacts {
-                    cause: r.cause,
-                    frame: r.rst.frame,
-                    idle_before_s: round6(r.idle_before_s),
-                    injector_hops: r.injector_hops,
-                    host_hops: r.host_hops,
-                    confidence: r.confidence,
-                    signs: r.signs.clone(),
-                },
-            }),
+            reset: verdict.reset().map(|r| ResetReport { sender: named(r.sender), by: r.sender, facts: r.into() }),
             injected_resets: verdict
                 .injected
                 .iter()
-                .map(|i| InjectedResetReport {
-                    sender: named(i.sender),
-                    by: i.sender,
-                    facts: InjectedResetFacts {
-                        frame: i.rst.frame,
-                        continued_by_frame: i.continued_by.frame,
-                        injector_hops: i.injector_hops,
-                        host_hops: i.host_hops,
-                        signs: i.signs.clone(),
-                    },
-                })
+                .map(|i| InjectedResetReport { sender: named(i.sender), by: i.sender, facts: i.into() })
                 .collect(),
             retransmission: verdict.retransmission().map(|r| RetransmissionReport {
                 sender: named(r.sender),
                 by: r.sender,
-                facts: RetransmissionFacts {
-                    first_unacked_frame: r.first_unacked.frame,
-                    retransmissions: r.retransmissions,
-                    backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
-                    gave_up_after_s: round6(r.gave_up_after_s),
-                    gave_up: r.gave_up,
-                    still_retransmitting: r.still_retransmitting,
-                    capture_blind_from_frame: r.capture_blind.map(|b| b.first_request.frame),
-                    reset_by_sender: r.reset_by_sender.is_some(),
-                    tcp_retries2: r.retries2,
-                },
+                facts: r.into(),
             }),
             zero_window: verdict.zero_window().map(|z| ZeroWindowReport {
                 receiver: named(z.receiver),
                 by: z.receiver,
-                facts: ZeroWindowFacts {
-                    since_frame: z.since.frame,
-                    closed_for_s: round6(z.closed_for_s),
-                    probes: z.probes,
-                    probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
-                },
+                facts: z.into(),
             }),
-            half_closed: match verdict.verdict {
-                Verdict::HalfClosed { fin_by, open_for_s, .. } => Some(HalfClosedReport {
-                    fin_by: named(fin_by),
-                    by: fin_by,
-                    facts: HalfClosedFacts { open_for_s: round6(open_for_s) },
-                }),
-                _ => None,
-            },
-            handshake: verdict.handshake().map(|h| HandshakeReport {
-                syns: h.syn_count,
-                syn_gaps_s: h.syn_gaps_s.iter().copied().map(round6).collect(),
-                syn_acks: h.syn_ack_count,
-                syn_ack_gaps_s: h.syn_ack_gaps_s.iter().copied().map(round6).collect(),
-                syn_backoff: h.schedule.map(|s| SynBackoffReport {
-                    initial_s: s.initial_s,
-                    flat_gaps: s.flat_gaps,
-                    doubled: s.doubled,
-                }),
-                client_stopped: h.client_stopped,
-                tcp_syn_retries: h.syn_retries,
-                tcp_syn_linear_timeouts: h.schedule.and_then(|s| s.linear_timeouts()),
+            half_closed: half_closed(verdict).map(|(fin_by, facts)| HalfClosedReport {
+                fin_by: named(fin_by),
+                by: fin_by,
+                facts,
             }),
+            handshake: verdict.handshake().map(HandshakeReport::from),
             heartbeat: verdict.heartbeat.as_ref().map(|h| HeartbeatReport {
                 from: named(h.from),
                 by: h.from,
-                facts: HeartbeatFacts {
-                    period_s: (h.period_s * 10.0).round() / 10.0,
-                    period_observed_s: round6(h.period_s),
-                    messages: h.messages,
-                },
+                facts: h.into(),
             }),
             idle_at_end_s: verdict.idle_at_end_s().map(round6),
             longest_idle_s: conn.longest_gap().map(|(g, _)| round6(g)),
@@ -770,27 +802,128 @@ impl ConnectionReport {
 }
 
 fn keepalive_report(conn: &Connection, k: &KeepaliveFinding) -> KeepaliveReport {
-    let facts = KeepaliveFacts {
-        probes_sent: k.probes_sent,
-        probes_answered: k.probes_answered,
-        unanswered_at_end: k.unanswered_at_end,
-        idle_observed_s: k.idle_observed.min().map(round6),
-        last_train_idle_s: k.train_idle_s.map(round6),
-        idle_s: k.idle.map(|s| s.value),
-        idle_range_s: k.idle.map(range),
-        interval_observed_s: k.interval_observed.min().map(round6),
-        interval_s: k.interval.map(|s| s.value),
-        interval_range_s: k.interval.map(range),
-        probes: k.probes.map(|p| p.0),
-        probes_bound: k.probes.map(|p| p.1),
-        user_timeout_between_s: k.user_timeout_between_s.map(|[lo, hi]| [round6(lo), round6(hi)]),
-        gave_up: k.gave_up,
-        probe_payload_bytes: k.probe_bytes,
-        os_family: os_family(k.probe_bytes, k.ttl),
-        settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
-        first_probe_frame: k.first_probe.map(|p| p.frame),
-    };
-    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr()), prober_role: k.prober, facts }
+    KeepaliveReport { prober: endpoint(conn.side(k.prober).addr()), prober_role: k.prober, facts: k.into() }
+}
+
+// What each finding shows, in the report's units (seconds to the
+// microsecond), whoever it is about: shared by the report model and the
+// JSON written straight from the verdict (`connection_json`).
+
+impl From<&KeepaliveFinding> for KeepaliveFacts {
+    fn from(k: &KeepaliveFinding) -> KeepaliveFacts {
+        KeepaliveFacts {
+            probes_sent: k.probes_sent,
+            probes_answered: k.probes_answered,
+            unanswered_at_end: k.unanswered_at_end,
+            idle_observed_s: k.idle_observed.min().map(round6),
+            last_train_idle_s: k.train_idle_s.map(round6),
+            idle_s: k.idle.map(|s| s.value),
+            idle_range_s: k.idle.map(range),
+            interval_observed_s: k.interval_observed.min().map(round6),
+            interval_s: k.interval.map(|s| s.value),
+            interval_range_s: k.interval.map(range),
+            probes: k.probes.map(|p| p.0),
+            probes_bound: k.probes.map(|p| p.1),
+            user_timeout_between_s: k.user_timeout_between_s.map(|[lo, hi]| [round6(lo), round6(hi)]),
+            gave_up: k.gave_up,
+            probe_payload_bytes: k.probe_bytes,
+            os_family: os_family(k.probe_bytes, k.ttl),
+            settings_origin: settings_origin(k.idle.map(|s| s.value), k.interval.map(|s| s.value), k.probes),
+            first_probe_frame: k.first_probe.map(|p| p.frame),
+        }
+    }
+}
+
+impl From<&ResetFinding> for ResetFacts {
+    fn from(r: &ResetFinding) -> ResetFacts {
+        ResetFacts {
+            cause: r.cause,
+            frame: r.rst.frame,
+            idle_before_s: round6(r.idle_before_s),
+            injector_hops: r.injector_hops,
+            host_hops: r.host_hops,
+            confidence: r.confidence,
+            signs: r.signs.clone(),
+        }
+    }
+}
+
+impl From<&InjectedReset> for InjectedResetFacts {
+    fn from(i: &InjectedReset) -> InjectedResetFacts {
+        InjectedResetFacts {
+            frame: i.rst.frame,
+            continued_by_frame: i.continued_by.frame,
+            injector_hops: i.injector_hops,
+            host_hops: i.host_hops,
+            signs: i.signs.clone(),
+        }
+    }
+}
+
+impl From<&RetransmissionFinding> for RetransmissionFacts {
+    fn from(r: &RetransmissionFinding) -> RetransmissionFacts {
+        RetransmissionFacts {
+            first_unacked_frame: r.first_unacked.frame,
+            retransmissions: r.retransmissions,
+            backoff_s: r.backoff_s.iter().copied().map(round6).collect(),
+            gave_up_after_s: round6(r.gave_up_after_s),
+            gave_up: r.gave_up,
+            still_retransmitting: r.still_retransmitting,
+            capture_blind_from_frame: r.capture_blind.map(|b| b.first_request.frame),
+            reset_by_sender: r.reset_by_sender.is_some(),
+            tcp_retries2: r.retries2,
+        }
+    }
+}
+
+impl From<&ZeroWindowFinding> for ZeroWindowFacts {
+    fn from(z: &ZeroWindowFinding) -> ZeroWindowFacts {
+        ZeroWindowFacts {
+            since_frame: z.since.frame,
+            closed_for_s: round6(z.closed_for_s),
+            probes: z.probes,
+            probe_gaps_s: z.probe_gaps_s.iter().copied().map(round6).collect(),
+        }
+    }
+}
+
+impl From<&HandshakeFinding> for HandshakeReport {
+    fn from(h: &HandshakeFinding) -> HandshakeReport {
+        HandshakeReport {
+            syns: h.syn_count,
+            syn_gaps_s: h.syn_gaps_s.iter().copied().map(round6).collect(),
+            syn_acks: h.syn_ack_count,
+            syn_ack_gaps_s: h.syn_ack_gaps_s.iter().copied().map(round6).collect(),
+            syn_backoff: h.schedule.map(|s| SynBackoffReport {
+                initial_s: s.initial_s,
+                flat_gaps: s.flat_gaps,
+                doubled: s.doubled,
+            }),
+            client_stopped: h.client_stopped,
+            tcp_syn_retries: h.syn_retries,
+            tcp_syn_linear_timeouts: h.schedule.and_then(|s| s.linear_timeouts()),
+        }
+    }
+}
+
+impl From<&Heartbeat> for HeartbeatFacts {
+    fn from(h: &Heartbeat) -> HeartbeatFacts {
+        HeartbeatFacts {
+            period_s: (h.period_s * 10.0).round() / 10.0,
+            period_observed_s: round6(h.period_s),
+            messages: h.messages,
+        }
+    }
+}
+
+/// Who half-closed, and for how long, when that is the verdict.
+fn half_closed(verdict: &Judgement) -> Option<(Side, HalfClosedFacts)> {
+    match verdict.verdict {
+        Verdict::HalfClosed { fin_by, open_for_s, .. } => {
+            Some((fin_by, HalfClosedFacts { open_for_s: round6(open_for_s) }))
+        }
+        _ => None,
+    }
 }
 
 fn range(s: TimerSetting) -> [u32; 2] {
@@ -798,125 +931,197 @@ fn range(s: TimerSetting) -> [u32; 2] {
 }
 
 fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
-    let mut out = Vec::new();
-    let push = |out: &mut Vec<Evidence>, p: PacketRef, what: String| {
-        out.push(Evidence { frame: p.frame, time: p.ts.to_rfc3339(), what, file: None, file_frame: None });
-    };
-    let names = [Side::Client, Side::Server].map(|s| format!("{} ({})", endpoint(conn.side(s).addr()), s.name()));
-    let name = |s: Side| &names[s as usize];
-    if let Some(syn) = conn.side(Side::Client).marks.syn.get() {
-        push(&mut out, syn, format!("SYN from {}", name(Side::Client)));
+    let mut list = EvidenceList::default();
+    list.build(conn, verdict);
+    list.iter()
+        .map(|(p, what)| Evidence {
+            frame: p.frame,
+            time: p.ts.to_rfc3339(),
+            what: what.to_string(),
+            file: None,
+            file_frame: None,
+        })
+        .collect()
+}
+
+/// The packets that back a connection's findings, in frame order, and what
+/// each shows. The words of all of them are written into one buffer, and
+/// the list is reused from connection to connection: a report's evidence
+/// was a dozen small strings.
+#[derive(Default)]
+pub struct EvidenceList {
+    /// Each packet and where its words are in `text`.
+    items: Vec<(PacketRef, Range<usize>)>,
+    text: String,
+}
+
+impl EvidenceList {
+    /// The packets in frame order, and what each shows.
+    pub fn iter(&self) -> impl Iterator<Item = (PacketRef, &str)> {
+        self.items.iter().map(|(p, what)| (*p, &self.text[what.clone()]))
     }
-    for k in verdict.keepalive() {
-        let peer = k.prober.peer();
-        if let Some(from) = k.idle_from {
-            push(
-                &mut out,
-                from,
-                format!(
-                    "last packet {} received from {} before the idle period",
-                    name(k.prober),
-                    endpoint(conn.side(peer).addr())
-                ),
+
+    fn push(&mut self, p: PacketRef, what: fmt::Arguments<'_>) {
+        let start = self.text.len();
+        let _ = self.text.write_fmt(what);
+        self.items.push((p, start..self.text.len()));
+    }
+
+    fn has(&self, frame: u64) -> bool {
+        self.items.iter().any(|(p, _)| p.frame == frame)
+    }
+
+    /// The evidence of `conn`, judged `verdict`, in place of what was there.
+    pub fn build(&mut self, conn: &Connection, verdict: &Judgement) {
+        self.items.clear();
+        self.text.clear();
+        let name = |s: Side| SideText::of(conn, s);
+        if let Some(syn) = conn.side(Side::Client).marks.syn.get() {
+            self.push(syn, format_args!("SYN from {}", name(Side::Client)));
+        }
+        for k in verdict.keepalive() {
+            let peer = k.prober.peer();
+            if let Some(from) = k.idle_from {
+                self.push(
+                    from,
+                    format_args!(
+                        "last packet {} received from {} before the idle period",
+                        name(k.prober),
+                        EndpointText(conn.side(peer).addr())
+                    ),
+                );
+            }
+            let shown = k.last_train.len();
+            for (i, p) in k.last_train.iter().enumerate() {
+                let number = if i + 1 == shown { k.last_train_count as usize } else { i + 1 };
+                self.push(*p, format_args!("keepalive probe {number} of the last train, from {}", name(k.prober)));
+            }
+            if let Some(a) = k.last_answer {
+                self.push(a, format_args!("{} answered the probe", name(peer)));
+            }
+            if let Some(r) = k.reset_by_peer {
+                // A RST a box forged in the peer's name is not the peer's answer.
+                if verdict.reset().is_some_and(|f| f.rst == r && f.cause == ResetCause::Middlebox) {
+                    self.push(
+                        r,
+                        format_args!("RST in the name of {} answered the probe: forged by a middlebox", name(peer)),
+                    );
+                } else {
+                    self.push(r, format_args!("{} answered the probe with RST", name(peer)));
+                }
+            }
+        }
+        if let Some(h) = verdict.handshake() {
+            for (i, p) in h.syns.iter().enumerate().skip(1) {
+                self.push(*p, format_args!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
+            }
+            for (i, p) in h.syn_acks.iter().enumerate() {
+                self.push(*p, format_args!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
+            }
+            if let Some(r) = h.client_reset {
+                self.push(r, format_args!("RST from {}: no socket for the SYN-ACK", name(Side::Client)));
+            }
+        }
+        for i in &verdict.injected {
+            self.push(i.rst, format_args!("RST in the name of {}: injected, ignored", name(i.sender)));
+            self.push(i.continued_by, format_args!("{} went on after the RST", name(i.sender)));
+        }
+        if let Some(r) = verdict.retransmission() {
+            self.push(
+                r.first_unacked,
+                format_args!("first transmission of data {} never got acknowledged", name(r.sender)),
             );
+            if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
+                match r.capture_blind {
+                    None => self.push(
+                        r.last,
+                        format_args!("last retransmission from {}; the capture ended before the next", name(r.sender)),
+                    ),
+                    Some(_) => self.push(
+                        r.last,
+                        format_args!(
+                            "last retransmission from {} seen; the next could not reach the capture point",
+                            name(r.sender)
+                        ),
+                    ),
+                }
+            }
+            if let Some(blind) = r.capture_blind {
+                let peer = name(r.sender.peer());
+                self.push(blind.first_request, format_args!("first unanswered request for the address of {peer}"));
+                self.push(
+                    blind.last_request,
+                    format_args!("last unanswered request for it ({} in all)", blind.requests),
+                );
+            }
         }
-        let shown = k.last_train.len();
-        for (i, p) in k.last_train.iter().enumerate() {
-            let number = if i + 1 == shown { k.last_train_count as usize } else { i + 1 };
-            push(&mut out, *p, format!("keepalive probe {number} of the last train, from {}", name(k.prober)));
+        if let Some(z) = verdict.zero_window() {
+            self.push(z.since, format_args!("zero window advertised by {}", name(z.receiver)));
+            self.push(z.first_probe, format_args!("first zero-window probe from {}", name(z.receiver.peer())));
+            if z.last_probe != z.first_probe {
+                self.push(z.last_probe, format_args!("last zero-window probe from {}", name(z.receiver.peer())));
+            }
         }
-        if let Some(a) = k.last_answer {
-            push(&mut out, a, format!("{} answered the probe", name(peer)));
+        if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet())
+            && !self.has(p.frame)
+        {
+            let rst = conn.side(side).rst() == Some(p);
+            match verdict.reason() {
+                EndReason::KeepaliveTimeout if rst => {
+                    self.push(p, format_args!("RST from {} after its unanswered probes", name(side)))
+                }
+                EndReason::KeepaliveTimeout => {
+                    self.push(p, format_args!("last probe from {}; nothing after it", name(side)))
+                }
+                EndReason::Reset => self.push(p, format_args!("RST from {}", name(side))),
+                EndReason::Closed => self.push(p, format_args!("last FIN")),
+                EndReason::RetransmissionTimeout if rst => {
+                    self.push(p, format_args!("RST from {} after its retransmissions", name(side)))
+                }
+                EndReason::RetransmissionTimeout => {
+                    self.push(p, format_args!("last retransmission from {}; nothing after it", name(side)))
+                }
+                EndReason::HalfClosed => {
+                    self.push(p, format_args!("FIN from {}; the other side never closed", name(side)))
+                }
+                EndReason::NeverEstablished | EndReason::Stalled | EndReason::WentSilent | EndReason::Open => {
+                    self.push(p, format_args!(""))
+                }
+            }
         }
-        if let Some(r) = k.reset_by_peer {
-            // A RST a box forged in the peer's name is not the peer's answer.
-            let what = if verdict.reset().is_some_and(|f| f.rst == r && f.cause == ResetCause::Middlebox) {
-                format!("RST in the name of {} answered the probe: forged by a middlebox", name(peer))
-            } else {
-                format!("{} answered the probe with RST", name(peer))
-            };
-            push(&mut out, r, what);
-        }
-    }
-    if let Some(h) = verdict.handshake() {
-        for (i, p) in h.syns.iter().enumerate().skip(1) {
-            push(&mut out, *p, format!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
-        }
-        for (i, p) in h.syn_acks.iter().enumerate() {
-            push(&mut out, *p, format!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
-        }
-        if let Some(r) = h.client_reset {
-            push(&mut out, r, format!("RST from {}: no socket for the SYN-ACK", name(Side::Client)));
-        }
-    }
-    for i in &verdict.injected {
-        push(&mut out, i.rst, format!("RST in the name of {}: injected, ignored", name(i.sender)));
-        push(&mut out, i.continued_by, format!("{} went on after the RST", name(i.sender)));
-    }
-    if let Some(r) = verdict.retransmission() {
-        push(
-            &mut out,
-            r.first_unacked,
-            format!("first transmission of data {} never got acknowledged", name(r.sender)),
-        );
-        if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
-            let last = match r.capture_blind {
-                None => format!("last retransmission from {}; the capture ended before the next", name(r.sender)),
-                Some(_) => format!(
-                    "last retransmission from {} seen; the next could not reach the capture point",
-                    name(r.sender)
+        if let Verdict::WentSilent(s) = &verdict.verdict {
+            let silent = s.silent_for_s;
+            match self.items.iter().position(|(p, _)| p.frame == s.last_packet.frame) {
+                // Its words, then the silence's: written anew at the end of the text.
+                Some(i) => {
+                    let before = self.items[i].1.clone();
+                    let start = self.text.len();
+                    self.text.extend_from_within(before);
+                    let _ = write!(self.text, "; nothing more from either side for the last {silent:.0} s");
+                    self.items[i].1 = start..self.text.len();
+                }
+                None => self.push(
+                    s.last_packet,
+                    format_args!("last packet; nothing more from either side for the last {silent:.0} s"),
                 ),
-            };
-            push(&mut out, r.last, last);
-        }
-        if let Some(blind) = r.capture_blind {
-            let peer = name(r.sender.peer());
-            push(&mut out, blind.first_request, format!("first unanswered request for the address of {peer}"));
-            push(&mut out, blind.last_request, format!("last unanswered request for it ({} in all)", blind.requests));
-        }
-    }
-    if let Some(z) = verdict.zero_window() {
-        push(&mut out, z.since, format!("zero window advertised by {}", name(z.receiver)));
-        push(&mut out, z.first_probe, format!("first zero-window probe from {}", name(z.receiver.peer())));
-        if z.last_probe != z.first_probe {
-            push(&mut out, z.last_probe, format!("last zero-window probe from {}", name(z.receiver.peer())));
-        }
-    }
-    if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet()) {
-        let what = match verdict.reason() {
-            EndReason::KeepaliveTimeout if conn.side(side).rst() == Some(p) => {
-                format!("RST from {} after its unanswered probes", name(side))
             }
-            EndReason::KeepaliveTimeout => format!("last probe from {}; nothing after it", name(side)),
-            EndReason::Reset => format!("RST from {}", name(side)),
-            EndReason::Closed => "last FIN".to_string(),
-            EndReason::RetransmissionTimeout if conn.side(side).rst() == Some(p) => {
-                format!("RST from {} after its retransmissions", name(side))
-            }
-            EndReason::RetransmissionTimeout => format!("last retransmission from {}; nothing after it", name(side)),
-            EndReason::HalfClosed => format!("FIN from {}; the other side never closed", name(side)),
-            EndReason::NeverEstablished | EndReason::Stalled | EndReason::WentSilent | EndReason::Open => String::new(),
-        };
-        if !out.iter().any(|e| e.frame == p.frame) {
-            push(&mut out, p, what);
         }
+        // Stable: packets of one frame keep the order they were found in.
+        self.items.sort_by_key(|(p, _)| p.frame);
     }
-    if let Verdict::WentSilent(s) = &verdict.verdict {
-        let nothing = format!("nothing more from either side for the last {:.0} s", s.silent_for_s);
-        match out.iter_mut().find(|e| e.frame == s.last_packet.frame) {
-            Some(e) => e.what = format!("{}; {nothing}", e.what),
-            None => push(&mut out, s.last_packet, format!("last packet; {nothing}")),
-        }
-    }
-    out.sort_by_key(|e| e.frame);
-    out
 }
 
 /// A Wireshark display filter that shows just this connection.
 pub fn wireshark_filter(conn: &Connection) -> String {
+    let mut f = String::with_capacity(96);
+    push_wireshark_filter(&mut f, conn);
+    f
+}
+
+/// Appends [`wireshark_filter`].
+pub fn push_wireshark_filter(f: &mut String, conn: &Connection) {
     let (c, s) = (conn.client(), conn.server());
     let field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
-    let mut f = String::with_capacity(96);
     let mut digits = itoa::Buffer::new();
     for (i, end) in [c, s].into_iter().enumerate() {
         if i > 0 {
@@ -924,7 +1129,7 @@ pub fn wireshark_filter(conn: &Connection) -> String {
         }
         f.push_str(field);
         f.push_str("==");
-        push_ip(&mut f, end.ip());
+        push_ip(f, end.ip());
         f.push_str(" && tcp.port==");
         f.push_str(digits.format(end.port()));
     }
@@ -932,7 +1137,6 @@ pub fn wireshark_filter(conn: &Connection) -> String {
         f.push_str(" && vlan.id==");
         f.push_str(digits.format(id));
     }
-    f
 }
 
 #[cfg(test)]
@@ -946,6 +1150,7 @@ mod tests {
         fn endpoints_read_as_socket_addresses_display_them(v4 in any::<u32>(), v6 in any::<u128>(), port in any::<u16>()) {
             for addr in [SocketAddr::from((Ipv4Addr::from(v4), port)), SocketAddr::from((Ipv6Addr::from(v6), port))] {
                 prop_assert_eq!(endpoint(addr), addr.to_string());
+                prop_assert_eq!(SideText(addr, Side::Server).to_string(), format!("{addr} (server)"));
                 let mut ip = String::new();
                 push_ip(&mut ip, addr.ip());
                 prop_assert_eq!(ip, addr.ip().to_string());

@@ -13,8 +13,10 @@
 //! `from`, `prober`, addresses as strings) for the scripts that read it.
 
 use crate::flow::{RoleSource, Side};
+use crate::report::connection_json::{ConnectionWriter, Naming};
 use crate::report::{
-    CaptureSummary, ConnectionReport, Evidence, HostFacts, PathFacts, ReportSink, RunReport, StormFacts, Summary,
+    CaptureSummary, ConnectionReport, Evidence, HostFacts, Judged, PathFacts, ReportSink, RunReport, StormFacts,
+    Summary,
 };
 use crate::verdict::{EndReason, ResetCause};
 use serde::Serialize;
@@ -200,12 +202,24 @@ pub struct SummaryRecord<'a> {
 /// Writes the lines.
 pub struct NdjsonSink<W: Write> {
     out: W,
+    /// The line being written.
+    line: Vec<u8>,
+    writer: ConnectionWriter,
     written: u64,
 }
 
 impl<W: Write> NdjsonSink<W> {
     pub fn new(out: W) -> NdjsonSink<W> {
-        NdjsonSink { out, written: 0 }
+        NdjsonSink { out, line: Vec::new(), writer: ConnectionWriter::default(), written: 0 }
+    }
+
+    fn hand_out_line(&mut self) -> io::Result<()> {
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.line.clear();
+        self.written += 1;
+        // A line is of use the moment it is complete (a pipe into jq, a log shipper).
+        self.out.flush()
     }
 }
 
@@ -214,12 +228,14 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
         true
     }
 
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        self.writer.write(&mut self.line, Naming::Ndjson, judged)?;
+        self.hand_out_line()
+    }
+
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &ConnectionRecord::new(report))?;
-        self.out.write_all(b"\n")?;
-        self.written += 1;
-        // A line is of use the moment it is complete (a pipe into jq, a log shipper).
-        self.out.flush()
+        serde_json::to_writer(&mut self.line, &ConnectionRecord::new(report))?;
+        self.hand_out_line()
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {

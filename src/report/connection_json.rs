@@ -1,0 +1,549 @@
+//! One connection's JSON object, written straight into the output buffer
+//! from the connection and its verdict, in `--format json`'s naming or in
+//! NDJSON's (docs/schema.md): byte for byte what serde_json writes of the
+//! report model ([`ConnectionReport`](super::ConnectionReport), and its
+//! NDJSON view [`ConnectionRecord`](super::ndjson::ConnectionRecord)),
+//! which the tests below check, without building the report first. Its
+//! strings (addresses, times, the Wireshark filter, the evidence, the
+//! diagnosis), built, copied and then escaped, were most of the cost of a
+//! JSON run. Values (numbers, enums, the findings' facts) still go through
+//! serde_json, one at a time, so they are written as it writes them.
+
+use super::diagnosis::describe_into;
+use super::ndjson::SCHEMA_VERSION;
+use super::{
+    EndpointText, EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_ip,
+    push_wireshark_filter, round6,
+};
+use crate::community::{TCP, push_community_id};
+use crate::flow::Side;
+use crate::time::Rfc3339Writer;
+use serde::Serialize;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// Whose names the object uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// `--format json`: endpoints as "ip:port" strings, who did something
+    /// named by address under a key of its own (`sender`, `fin_by`, ...).
+    Json,
+    /// NDJSON's `connection` line: `type` and `schema_version` first,
+    /// endpoints as `{"ip", "port"}`, who did something as its role under `by`.
+    Ndjson,
+}
+
+/// What the writer keeps from connection to connection: its buffers, and
+/// the capture's path as a JSON string (escaped once per capture, not once
+/// per connection).
+#[derive(Default)]
+pub struct ConnectionWriter {
+    diagnosis: String,
+    evidence: EvidenceList,
+    text: String,
+    times: Rfc3339Writer,
+    /// The connection's client and server as JSON strings, worded once.
+    names: [String; 2],
+    capture: String,
+    capture_json: Vec<u8>,
+}
+
+impl ConnectionWriter {
+    /// Appends the connection's object to `out` (no separator, no newline).
+    pub fn write(&mut self, out: &mut Vec<u8>, naming: Naming, judged: &Judged<'_>) -> io::Result<()> {
+        let Judged { conn, verdict, capture, capture_number, files } = *judged;
+        if self.capture_json.is_empty() || self.capture != capture {
+            capture.clone_into(&mut self.capture);
+            self.capture_json.clear();
+            string(&mut self.capture_json, capture)?;
+        }
+        for (name, side) in self.names.iter_mut().zip([Side::Client, Side::Server]) {
+            name.clear();
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(name, format_args!("\"{}\"", EndpointText(conn.side(side).addr())));
+        }
+        let names = &self.names;
+        let name = |out: &mut Vec<u8>, side: Side| -> io::Result<()> {
+            out.extend_from_slice(names[side as usize].as_bytes());
+            Ok(())
+        };
+        let mut o = Members::open(out);
+        if naming == Naming::Ndjson {
+            o.value("type", "connection")?;
+            o.value("schema_version", &SCHEMA_VERSION)?;
+        }
+        let mut digits = itoa::Buffer::new();
+        let id = o.key("id");
+        id.push(b'"');
+        id.extend_from_slice(digits.format(capture_number).as_bytes());
+        id.push(b'-');
+        id.extend_from_slice(digits.format(conn.first.frame).as_bytes());
+        id.push(b'"');
+        self.text.clear();
+        push_community_id(&mut self.text, conn.client(), conn.server(), TCP, 0);
+        o.str("community_id", &self.text)?;
+        o.key("capture").extend_from_slice(&self.capture_json);
+        for (key, side) in [("client", Side::Client), ("server", Side::Server)] {
+            match naming {
+                Naming::Json => name(o.key(key), side)?,
+                Naming::Ndjson => endpoint_object(o.key(key), conn.side(side).addr())?,
+            }
+        }
+        o.value("roles_from", &conn.roles)?;
+        o.value("vlan", &conn.vlan.ids())?;
+        o.value("first_frame", &conn.first.frame)?;
+        o.value("last_frame", &conn.last.frame)?;
+        o.str("start", self.times.format(conn.first.ts))?;
+        o.str("end", self.times.format(conn.last.ts))?;
+        o.value("duration_s", &round6(conn.last.ts.secs_since(conn.first.ts)))?;
+        o.value("packets", &conn.packets())?;
+        let reset_cause = verdict.reset().map(|r| r.cause);
+        match naming {
+            Naming::Json => {
+                o.value("end_reason", &verdict.reason())?;
+                match verdict.ended_by() {
+                    Some(side) => name(o.key("ended_by"), side)?,
+                    None => o.value("ended_by", &())?,
+                }
+                o.value("reset_cause", &reset_cause)?;
+            }
+            Naming::Ndjson => {
+                o.value("verdict", &verdict.reason())?;
+                o.value("reset_cause", &reset_cause)?;
+                o.value("ended_by", &verdict.ended_by())?;
+            }
+        }
+        self.diagnosis.clear();
+        describe_into(&mut self.diagnosis, conn, verdict);
+        o.str("diagnosis", &self.diagnosis)?;
+
+        // The findings: each one's facts after who it is about.
+        let who = |o: &mut Members<'_>, json_key: &'static str, side: Side| -> io::Result<()> {
+            match naming {
+                Naming::Json => name(o.key(json_key), side),
+                Naming::Ndjson => o.value("by", &side),
+            }
+        };
+        let list = o.key("keepalive");
+        list.push(b'[');
+        for (i, k) in verdict.keepalive().into_iter().enumerate() {
+            if i > 0 {
+                list.push(b',');
+            }
+            let mut ka = Members::open(list);
+            if naming == Naming::Json {
+                name(ka.key("prober"), k.prober)?;
+                ka.value("prober_role", &k.prober)?;
+            } else {
+                ka.value("by", &k.prober)?;
+            }
+            keepalive_facts(&mut ka, &KeepaliveFacts::from(k))?;
+            ka.close();
+        }
+        list.push(b']');
+        o.optional("reset", verdict.reset(), |f, r| {
+            who(f, "sender", r.sender)?;
+            f.flattened(&super::ResetFacts::from(r))
+        })?;
+        let list = o.key("injected_resets");
+        list.push(b'[');
+        for (n, i) in verdict.injected.iter().enumerate() {
+            if n > 0 {
+                list.push(b',');
+            }
+            let mut f = Members::open(list);
+            who(&mut f, "sender", i.sender)?;
+            f.flattened(&super::InjectedResetFacts::from(i))?;
+            f.close();
+        }
+        list.push(b']');
+        o.optional("retransmission", verdict.retransmission(), |f, r| {
+            who(f, "sender", r.sender)?;
+            f.flattened(&super::RetransmissionFacts::from(r))
+        })?;
+        o.optional("zero_window", verdict.zero_window(), |f, z| {
+            who(f, "receiver", z.receiver)?;
+            f.flattened(&super::ZeroWindowFacts::from(z))
+        })?;
+        o.optional("half_closed", super::half_closed(verdict), |f, (fin_by, facts): (Side, HalfClosedFacts)| {
+            who(f, "fin_by", fin_by)?;
+            f.flattened(&facts)
+        })?;
+        o.value("handshake", &verdict.handshake().map(HandshakeReport::from))?;
+        o.optional("heartbeat", verdict.heartbeat.as_ref(), |f, h| {
+            who(f, "from", h.from)?;
+            f.flattened(&super::HeartbeatFacts::from(h))
+        })?;
+
+        o.value("idle_at_end_s", &verdict.idle_at_end_s().map(round6))?;
+        o.value("longest_idle_s", &conn.longest_gap().map(|(g, _)| round6(g)))?;
+        o.value("retransmissions", &conn.sides.iter().map(|h| h.counts.retransmissions).sum::<u32>())?;
+        o.value("zero_window_probes", &conn.sides.iter().map(|h| h.counts.zero_window_probes).sum::<u32>())?;
+        self.evidence.build(conn, verdict);
+        let list = o.key("evidence");
+        list.push(b'[');
+        for (i, (p, what)) in self.evidence.iter().enumerate() {
+            if i > 0 {
+                list.push(b',');
+            }
+            let mut e = Members::open(list);
+            e.value("frame", &p.frame)?;
+            e.str("time", self.times.format(p.ts))?;
+            e.str("what", what)?;
+            if let Some((file, frame)) = files.locate(p.frame) {
+                e.str("file", file)?;
+                e.value("file_frame", &frame)?;
+            }
+            e.close();
+        }
+        list.push(b']');
+        self.text.clear();
+        push_wireshark_filter(&mut self.text, conn);
+        o.str("wireshark_filter", &self.text)?;
+        o.close();
+        Ok(())
+    }
+}
+
+/// A keepalive report's facts after who probed, as `#[serde(flatten)]`
+/// writes them: in a JSON run most connections have one, so their keys are
+/// written as they are, not escaped through serde_json (the test of every
+/// fixture's connections keeps this list in step with the struct's).
+fn keepalive_facts(o: &mut Members<'_>, f: &KeepaliveFacts) -> io::Result<()> {
+    o.value("probes_sent", &f.probes_sent)?;
+    o.value("probes_answered", &f.probes_answered)?;
+    o.value("unanswered_at_end", &f.unanswered_at_end)?;
+    o.value("idle_observed_s", &f.idle_observed_s)?;
+    o.value("last_train_idle_s", &f.last_train_idle_s)?;
+    o.value("idle_s", &f.idle_s)?;
+    o.value("idle_range_s", &f.idle_range_s)?;
+    o.value("interval_observed_s", &f.interval_observed_s)?;
+    o.value("interval_s", &f.interval_s)?;
+    o.value("interval_range_s", &f.interval_range_s)?;
+    o.value("probes", &f.probes)?;
+    o.value("probes_bound", &f.probes_bound)?;
+    o.value("user_timeout_between_s", &f.user_timeout_between_s)?;
+    o.value("gave_up", &f.gave_up)?;
+    o.value("probe_payload_bytes", &f.probe_payload_bytes)?;
+    o.value("os_family", &f.os_family)?;
+    o.value("settings_origin", &f.settings_origin)?;
+    o.value("first_probe_frame", &f.first_probe_frame)
+}
+
+/// `{"ip":"…","port":…}`, as serde_json writes NDJSON's
+/// [`Endpoint`](super::ndjson::Endpoint) of a connection's end.
+fn endpoint_object(out: &mut Vec<u8>, addr: SocketAddr) -> io::Result<()> {
+    let mut ip = String::with_capacity(15);
+    push_ip(&mut ip, addr.ip());
+    out.extend_from_slice(b"{\"ip\":\"");
+    out.extend_from_slice(ip.as_bytes());
+    out.extend_from_slice(b"\",\"port\":");
+    out.extend_from_slice(itoa::Buffer::new().format(addr.port()).as_bytes());
+    out.push(b'}');
+    Ok(())
+}
+
+/// Whether serde_json would escape any of these bytes: a control
+/// character, a quote or a backslash (its `ESCAPE` table). Written as a
+/// fold over every byte, without an early exit, so it compiles to a
+/// vector loop: it looks at each byte of every diagnosis.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'))
+}
+
+/// A JSON string, as serde_json writes it: text that needs no escaping
+/// (all of tcpka's own words, addresses and times) copied as it is, the
+/// rest (a capture's path can hold anything) through serde_json.
+fn string(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    if needs_escaping(s.as_bytes()) {
+        serde_json::to_writer(out, s)?;
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+    Ok(())
+}
+
+/// One JSON object being written, its members in order, as serde_json's
+/// compact formatter writes a struct.
+struct Members<'o> {
+    out: &'o mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'o> Members<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Members<'o> {
+        out.push(b'{');
+        Members { out, empty: true }
+    }
+
+    /// Writes the member's key (tcpka's own: nothing in it to escape) and
+    /// returns the buffer, for its value.
+    fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        debug_assert!(!needs_escaping(key.as_bytes()));
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> io::Result<()> {
+        serde_json::to_writer(self.key(key), value)?;
+        Ok(())
+    }
+
+    fn str(&mut self, key: &'static str, value: &str) -> io::Result<()> {
+        string(self.key(key), value)
+    }
+
+    /// An object, or null: `members` writes what is in it.
+    fn optional<T>(
+        &mut self,
+        key: &'static str,
+        value: Option<T>,
+        members: impl FnOnce(&mut Members<'_>, T) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let out = self.key(key);
+        match value {
+            None => out.extend_from_slice(b"null"),
+            Some(v) => {
+                let mut object = Members::open(out);
+                members(&mut object, v)?;
+                object.close();
+            }
+        }
+        Ok(())
+    }
+
+    /// The members of `facts` after those written so far, as
+    /// `#[serde(flatten)]` writes them. serde_json writes a struct as `{`,
+    /// its members, `}`: its `{` becomes the comma after the members before
+    /// it, and its `}` is taken off for [`close`](Members::close) to put back.
+    fn flattened<T: Serialize>(&mut self, facts: &T) -> io::Result<()> {
+        let at = self.out.len();
+        serde_json::to_writer(&mut *self.out, facts)?;
+        debug_assert!(!self.empty && self.out[at] == b'{' && self.out.len() > at + 2, "flattened after a member");
+        self.out[at] = b',';
+        self.out.pop();
+        Ok(())
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// The connection's report in `naming`, as the report model writes it
+/// through serde_json: what [`ConnectionWriter::write`] must match.
+#[cfg(test)]
+pub fn through_the_model(judged: &Judged<'_>, naming: Naming) -> String {
+    let report = judged.report();
+    match naming {
+        Naming::Json => serde_json::to_string(&report).unwrap(),
+        Naming::Ndjson => serde_json::to_string(&super::ndjson::ConnectionRecord::new(&report)).unwrap(),
+    }
+}
+
+#[cfg(test)]
+fn written(writer: &mut ConnectionWriter, judged: &Judged<'_>, naming: Naming) -> String {
+    let mut out = Vec::new();
+    writer.write(&mut out, naming, judged).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::wire::*;
+    use crate::neighbours::NeighbourLog;
+    use crate::pipeline::Judge;
+    use crate::report::{ConnectionReport, FileFrames, ReportSink, RunReport};
+    use crate::source::series::Joining;
+    use crate::time::Timestamp;
+    use crate::verdict::{EndReason, judge};
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    /// Writes every connection it is handed both ways, in both namings, and
+    /// says where they differ.
+    #[derive(Default)]
+    struct BothWays {
+        writer: ConnectionWriter,
+        compared: usize,
+        differences: Vec<String>,
+    }
+
+    impl BothWays {
+        fn compare(&mut self, judged: &Judged<'_>) {
+            for naming in [Naming::Json, Naming::Ndjson] {
+                let (direct, model) = (written(&mut self.writer, judged, naming), through_the_model(judged, naming));
+                if direct != model {
+                    self.differences.push(format!("{}\n  written: {direct}\n  model:   {model}", judged.capture));
+                }
+            }
+            self.compared += 1;
+        }
+    }
+
+    impl ReportSink for BothWays {
+        fn wants(&mut self, _: EndReason) -> bool {
+            true
+        }
+        fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+            self.compare(judged);
+            Ok(())
+        }
+        fn connection(&mut self, _: &ConnectionReport) -> io::Result<()> {
+            panic!("no live event stream here: every connection comes through `judged`")
+        }
+        fn finish(&mut self, _: &RunReport<'_>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pcaps_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pcaps_under(&path, out);
+            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_fixture_and_public_capture_is_written_as_the_model_writes_it() {
+        // Every verdict, reset cause and finding the fixtures hold (IPv6,
+        // VLAN tags, a ring buffer's evidence located in its files), in
+        // both namings.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files = Vec::new();
+        pcaps_under(&root, &mut files);
+        files.sort();
+        let ring: Vec<PathBuf> =
+            files.iter().filter(|f| f.to_string_lossy().contains("inputs/ring-buffer/")).cloned().collect();
+        assert!(files.len() >= 60 && ring.len() == 3, "{files:?}");
+        let mut sink = BothWays::default();
+        let mut judge = Judge::new(&mut sink, Default::default());
+        let mut groups: Vec<Vec<PathBuf>> =
+            files.iter().filter(|f| !ring.contains(f)).map(|f| vec![f.clone()]).collect();
+        groups.push(ring);
+        for group in groups {
+            let group: Vec<OsString> = group.into_iter().map(PathBuf::into_os_string).collect();
+            crate::analyze::analyze_files(&mut judge, &group, None, Joining::Auto, |_, _, _| {}, None).unwrap();
+        }
+        judge.finish().unwrap();
+        assert!(sink.compared > 1000, "{} connections", sink.compared);
+        assert!(
+            sink.differences.is_empty(),
+            "{} differ:\n{}",
+            sink.differences.len(),
+            sink.differences[..3.min(sink.differences.len())].join("\n")
+        );
+    }
+
+    #[test]
+    fn capture_paths_are_escaped_as_serde_json_escapes_them() {
+        // Quotes, backslashes, control characters, and what a path that is
+        // not UTF-8 becomes (its bytes lossily decoded, as the capture's
+        // name is made): each written as serde_json writes it, also when
+        // the path changes from one connection to the next.
+        let not_utf8 = String::from_utf8_lossy(b"/tmp/caf\xe9 \xff.pcap").into_owned();
+        let paths = [
+            "plain.pcap",
+            "a \"quoted\" path",
+            "C:\\captures\\x.pcap",
+            "tab\tnew\nline\r\u{1}\u{1f}\u{7f}",
+            &not_utf8,
+            "plain.pcap",
+        ];
+        let mut w = Wire::established(1000, 5000);
+        w.send(21.405, seg(S, ACK, 5100, 1011, 0));
+        w.send(23.421, seg(S, ACK, 5100, 1011, 0));
+        w.send(25.437, seg(S, RST | ACK, 5101, 1011, 0));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(25.437), &NeighbourLog::default());
+        let mut sink = BothWays::default();
+        for path in paths {
+            // A ring buffer's files are named in the evidence, escaped the same way.
+            let mut files = FileFrames::default();
+            files.add(0, path);
+            files.add(8, &format!("{path}.1"));
+            let judged = Judged { conn: &conns[0], verdict: &verdict, capture: path, capture_number: 3, files: &files };
+            sink.compare(&judged);
+        }
+        assert_eq!(sink.compared, paths.len());
+        assert!(sink.differences.is_empty(), "{}", sink.differences.join("\n"));
+    }
+
+    #[test]
+    fn keepalive_facts_are_written_as_serde_json_writes_them() {
+        use crate::findings::{OsFamily, SettingsOrigin};
+        use crate::verdict::Bound;
+        let none = KeepaliveFacts {
+            probes_sent: 0,
+            probes_answered: 0,
+            unanswered_at_end: 0,
+            idle_observed_s: None,
+            last_train_idle_s: None,
+            idle_s: None,
+            idle_range_s: None,
+            interval_observed_s: None,
+            interval_s: None,
+            interval_range_s: None,
+            probes: None,
+            probes_bound: None,
+            user_timeout_between_s: None,
+            gave_up: false,
+            probe_payload_bytes: 0,
+            os_family: OsFamily::Unknown,
+            settings_origin: SettingsOrigin::Unknown,
+            first_probe_frame: None,
+        };
+        let all = KeepaliveFacts {
+            probes_sent: 12,
+            probes_answered: 3,
+            unanswered_at_end: 9,
+            idle_observed_s: Some(7200.25),
+            last_train_idle_s: Some(7201.000001),
+            idle_s: Some(7200),
+            idle_range_s: Some([7199, 7200]),
+            interval_observed_s: Some(75.5),
+            interval_s: Some(75),
+            interval_range_s: Some([75, 76]),
+            probes: Some(9),
+            probes_bound: Some(Bound::AtLeast),
+            user_timeout_between_s: Some([0.0, 1e-7]),
+            gave_up: true,
+            probe_payload_bytes: 1,
+            os_family: OsFamily::Windows,
+            settings_origin: SettingsOrigin::Tuned,
+            first_probe_frame: Some(u64::MAX),
+        };
+        for facts in [none, all] {
+            let mut out = Vec::new();
+            let mut o = Members::open(&mut out);
+            keepalive_facts(&mut o, &facts).unwrap();
+            o.close();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&facts).unwrap());
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in ["", "plain words", "a \"quoted\" path", "back\\slash", "tab\tnew\nline\r\u{1}\u{1f}\u{7f}", "é→×"]
+        {
+            let mut out = Vec::new();
+            string(&mut out, s).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+}
