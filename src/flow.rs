@@ -79,9 +79,10 @@ pub struct PacketRef {
 }
 
 /// A packet, or none: an `Option<PacketRef>` in 16 bytes instead of 24.
-/// Frame numbers start at 1 (Wireshark's), so frame 0 stands for none. A
-/// connection keeps a dozen of these, and memory grows with the
-/// connections open at once.
+/// Frame numbers start at 1 (Wireshark's), so frame 0 stands for none. The
+/// evidence a connection keeps (probes, answers, RSTs) holds many of these,
+/// and memory grows with the connections open at once (the table's own
+/// record keeps its packets in 8 bytes each: `record::CompactRef`).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct MaybePacket {
     frame: u64,
@@ -378,15 +379,10 @@ pub struct ZeroWindowSpell {
 /// At most this many zero-window probes are kept per spell; the count stays exact.
 const MAX_ZERO_WINDOW_PROBES_KEPT: usize = 32;
 
-/// One direction of a connection, named by its sender.
-///
-/// Grouped by how often the parts are touched. Hot, read or written for
-/// nearly every segment this side sends or receives: [`SequenceState`],
-/// [`Counters`], `marks.last_sent`, the probe state's tag (every packet
-/// from the peer asks "is a probe outstanding?") and whether `unacked` is
-/// set (every ACK from the peer asks). The rest are written once or rarely
-/// (the SYN, FIN and RST marks) and the rarely used logs are boxed, so the
-/// per-packet state of a connection stays within a few cache lines.
+/// One direction of a connection, named by its sender, as the flow table
+/// hands it out. The table keeps it compact while the connection is held
+/// (`record::FlowSide`: the packets as offsets, the rare counters boxed);
+/// the rarely used logs are boxed in both.
 #[derive(Clone, Debug)]
 pub struct HalfConnection {
     addr: Endpoint,
@@ -418,10 +414,6 @@ impl Endpoint {
     }
     fn get(self) -> SocketAddr {
         SocketAddr::new(self.ip, self.port)
-    }
-    /// The same address and port.
-    fn is(self, a: SocketAddr) -> bool {
-        self.port == a.port() && self.ip == a.ip()
     }
 }
 
@@ -557,22 +549,6 @@ impl Marks {
         self.rare.as_deref()
     }
 
-    fn rare_mut(&mut self) -> &mut RareMarks {
-        self.rare.get_or_insert_with(Default::default)
-    }
-
-    /// This side's RST did not end the connection after all (a refusal
-    /// whose SYN was retried): forgotten, and the rare marks with it when
-    /// nothing else is left in them.
-    fn forget_reset(&mut self) {
-        if let Some(rare) = self.rare.as_deref_mut() {
-            rare.rst = None;
-            if rare.is_empty() {
-                self.rare = None;
-            }
-        }
-    }
-
     /// This side's first RST and what it showed, if it sent one.
     pub fn reset(&self) -> Option<&ResetMark> {
         self.rare()?.rst.as_deref()
@@ -591,7 +567,7 @@ impl Marks {
     /// These marks with this RST as the side's first (tests of the verdict rules).
     #[cfg(test)]
     pub(crate) fn with_reset(mut self, rst: ResetMark) -> Marks {
-        self.rare_mut().rst = Some(Box::new(rst));
+        self.rare.get_or_insert_with(Default::default).rst = Some(Box::new(rst));
         self
     }
 
@@ -710,9 +686,9 @@ pub struct ResetMark {
 /// to a port that answers RST resends the SYN after 0.5 s, twice, before it
 /// fails (nDPI rtsp.pcap: SYN 289 refused by 293, SYN 297 with the same
 /// ISN 0.5 s later, accepted by SYN-ACK 301).
-fn retries_a_refused_syn(conn: &Connection, seg: &Segment) -> bool {
+fn retries_a_refused_syn(conn: &Flow, from: Side, seg: &Segment) -> bool {
     let [client, server] = &conn.sides;
-    client.addr.is(seg.src) && client.seq.isn() == Some(seg.seq) && server.refused_only()
+    from == Side::Client && client.seq.isn() == Some(seg.seq) && server.refused_only()
 }
 
 /// The shape of a RST, read against the peer's packet just before it.
@@ -873,41 +849,10 @@ impl HalfConnection {
     pub fn zero_window(&self) -> Option<&ZeroWindowSpell> {
         self.marks.rare()?.zero_window.as_deref()
     }
-
-    fn zero_window_mut(&mut self) -> Option<&mut ZeroWindowSpell> {
-        self.marks.rare.as_deref_mut()?.zero_window.as_deref_mut()
-    }
-
-    /// The zero window this side advertised is open again.
-    fn window_opened(&mut self) {
-        if let Some(rare) = self.marks.rare.as_deref_mut()
-            && rare.zero_window.take().is_some()
-            && rare.is_empty()
-        {
-            self.marks.rare = None;
-        }
-    }
-
-    /// This side refused the connection: it sent a RST and nothing else
-    /// (a RST leaves no TTL mark).
-    fn refused_only(&self) -> bool {
-        self.marks.reset().is_some() && self.marks.ttl.is_none()
-    }
-
-    fn new(addr: SocketAddr) -> HalfConnection {
-        HalfConnection {
-            addr: Endpoint::of(addr),
-            seq: SequenceState::default(),
-            counts: Counters::default(),
-            marks: Marks::default(),
-            probe: ProbeState::default(),
-            unacked: None,
-            small_messages: None,
-        }
-    }
 }
 
-/// One TCP connection, both directions.
+/// One TCP connection, both directions, as the flow table hands it out
+/// (it keeps a compact record while the connection is held: `record::Flow`).
 #[derive(Clone, Debug)]
 pub struct Connection {
     /// Sequential id within the analysis, in order of first packet.
@@ -924,10 +869,6 @@ pub struct Connection {
     longest_gap: Gap,
     /// The second longest: see [`Connection::second_longest_gap`].
     second_longest_gap: Gap,
-    /// When the packet before the latest was captured (the first packet's
-    /// time until there is a second): the silence before the latest packet
-    /// is measured from it, that before the one before from `last`.
-    before_last: Timestamp,
     /// Every segment seen carried SYN: the handshake never completed (as far
     /// as the capture shows).
     pub handshake_only: bool,
@@ -944,7 +885,7 @@ struct Gap {
 }
 
 impl Gap {
-    fn get(self) -> Option<(f64, PacketRef)> {
+    pub(super) fn get(self) -> Option<(f64, PacketRef)> {
         self.ended_by.get().map(|p| (self.secs, p))
     }
 }
@@ -962,19 +903,6 @@ pub enum Unreplied {
 
 impl Unreplied {
     const ALL: [Unreplied; 2] = [Unreplied::Handshake, Unreplied::OneWay];
-
-    /// What a connection is, as of its latest packet (None: both sides spoke
-    /// after the handshake). A connection only ever moves down: handshake,
-    /// one-way, both ways.
-    pub fn of(conn: &Connection) -> Option<Unreplied> {
-        if conn.handshake_only {
-            Some(Unreplied::Handshake)
-        } else if conn.sides.iter().any(|h| h.counts.packets == 0) {
-            Some(Unreplied::OneWay)
-        } else {
-            None
-        }
-    }
 
     /// How long such a connection may stay quiet before it is handed out.
     pub fn idle_limit_secs(self) -> f64 {
@@ -1036,25 +964,17 @@ impl Connection {
         self.sides[1].addr()
     }
     /// Both sides sent FIN, or one sent RST.
+    #[cfg(test)]
     pub fn is_finished(&self) -> bool {
         self.sides.iter().any(|h| h.marks.reset().is_some()) || self.sides.iter().all(|h| h.marks.fin.is_some())
-    }
-
-    /// How long the connection stays in the table after its last packet once finished.
-    fn linger_secs(&self) -> f64 {
-        let reset = self.sides.iter().any(|h| h.marks.reset().is_some());
-        if !reset && self.sides.iter().any(|h| h.unacked.is_some()) { LINGER_UNACKED_SECS } else { LINGER_SECS }
-    }
-    fn side_of(&self, addr: SocketAddr) -> Side {
-        if self.sides[0].addr.is(addr) { Side::Client } else { Side::Server }
     }
 }
 
 /// All open connections of one capture.
 ///
-/// They are kept in a [`Store`](store::Store): a slab of connections and an
-/// index by 4-tuple. The queues name a connection by its slot and its id
-/// (a slot is reused once its connection has left).
+/// They are kept in a [`Store`](store::Store): a slab of compact records
+/// ([`Flow`]) and an index by 4-tuple. The queues name a connection by its
+/// slot and its id (a slot is reused once its connection has left).
 #[derive(Default)]
 pub struct FlowTable {
     flows: store::Store,
@@ -1111,39 +1031,41 @@ impl FlowTable {
         let mut found = self.flows.find(seg);
         // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
-        if let Some(slot) = found.filter(|_| is_new_syn)
+        if let Some((slot, from)) = found.filter(|_| is_new_syn)
             && let Some(existing) = self.flows.get(slot)
         {
-            let reused = (existing.is_finished() && !retries_a_refused_syn(existing, seg))
-                || !existing.sides[0].addr.is(seg.src)
+            let reused = (existing.is_finished() && !retries_a_refused_syn(existing, from, seg))
+                || from != Side::Client
                 || existing.sides[0].seq.isn().is_some_and(|isn| isn != seg.seq);
             if reused {
-                done(self.remove(slot));
+                done(self.remove(slot, None));
                 found = None;
             }
         }
-        let (slot, created) = match found {
-            Some(slot) => (slot, false),
+        let (slot, from, created) = match found {
+            Some((slot, from)) => (slot, from, false),
             None => {
                 self.next_id += 1;
-                (self.flows.insert(new_connection(self.next_id, at, seg)), true)
+                let (flow, [client, server]) = new_connection(self.next_id, at, seg);
+                let from = if seg.src == client { Side::Client } else { Side::Server };
+                (self.flows.insert(flow, [client, server]), from, true)
             }
         };
         let conn = self.flows.get_mut(slot);
-        // Its directions may come with other VLAN tags (see `store::carries`):
+        // Its directions may come with other VLAN tags (see `store::Ends::sender`):
         // it keeps those all its packets share.
         conn.vlan = conn.vlan.shared_with(seg.vlan);
         let was_finished = conn.is_finished();
-        let was = if created { None } else { Unreplied::of(conn) };
+        let was = if created { None } else { conn.unreplied() };
         let before = TrainMark::of(conn);
-        let class = update(conn, at, seg);
+        let class = update(conn, from, at, seg);
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((slot, conn.id));
         }
-        let observed = Observed { class, changes: changes(before, was_finished, conn, seg) };
-        let is = Unreplied::of(conn);
+        let observed = Observed { class, changes: changes(before, was_finished, conn, from, seg) };
+        let is = conn.unreplied();
         if is != was {
-            let entry = IdleEntry { last: conn.last.ts, slot, id: conn.id };
+            let entry = IdleEntry { last: at.ts, slot, id: conn.id };
             if let Some(was) = was {
                 self.left(was);
             }
@@ -1159,13 +1081,13 @@ impl FlowTable {
         observed
     }
 
-    /// Takes a connection out of the table.
-    fn remove(&mut self, slot: Slot) -> Connection {
-        let conn = self.flows.remove(slot);
-        if let Some(was) = Unreplied::of(&conn) {
+    /// Takes a connection out of the table; `dropped`: why, if it had not finished.
+    fn remove(&mut self, slot: Slot, dropped: Option<Dropped>) -> Connection {
+        let (flow, endpoints) = self.flows.remove(slot);
+        if let Some(was) = flow.unreplied() {
             self.left(was);
         }
-        conn
+        flow.into_connection(endpoints, dropped)
     }
 
     /// A connection of this kind changed kind, or left the table.
@@ -1177,7 +1099,7 @@ impl FlowTable {
         // connections it stands for.
         if q.queue.len() > 2 * q.held + 1024 {
             let flows = &self.flows;
-            q.queue.retain(|e| flows.get(e.slot).is_some_and(|c| c.id == e.id && Unreplied::of(c) == Some(was)));
+            q.queue.retain(|e| flows.get(e.slot).is_some_and(|c| c.id == e.id && c.unreplied() == Some(was)));
         }
     }
 
@@ -1187,7 +1109,7 @@ impl FlowTable {
         let q = &mut self.unreplied[kind as usize];
         while let Some(&e) = q.queue.front() {
             match self.flows.get(e.slot) {
-                Some(conn) if conn.id == e.id && Unreplied::of(conn) == Some(kind) => return Some((e, conn.last.ts)),
+                Some(conn) if conn.id == e.id && conn.unreplied() == Some(kind) => return Some((e, conn.last().ts)),
                 _ => q.queue.pop_front(),
             };
         }
@@ -1214,9 +1136,7 @@ impl FlowTable {
     }
 
     fn hand_out(&mut self, slot: Slot, why: Dropped, done: &mut dyn FnMut(Connection)) {
-        let mut conn = self.remove(slot);
-        conn.dropped = Some(why);
-        done(conn);
+        done(self.remove(slot, Some(why)));
     }
 
     /// Hands out finished connections that have been quiet for [`LINGER_SECS`]
@@ -1236,10 +1156,10 @@ impl FlowTable {
                 self.finished_queue.pop_front();
                 continue;
             };
-            let quiet_for = now.secs_since(conn.last.ts);
+            let quiet_for = now.secs_since(conn.last().ts);
             if quiet_for >= conn.linger_secs() {
                 self.finished_queue.pop_front();
-                done(self.remove(slot));
+                done(self.remove(slot, None));
             } else if quiet_for >= LINGER_SECS {
                 self.finished_queue.rotate_left(1);
             } else {
@@ -1271,18 +1191,36 @@ impl FlowTable {
         self.finished_queue.clear();
         self.unreplied = Default::default();
         for slot in self.flows.slots_by_id() {
-            done(self.flows.remove(slot));
+            let (flow, endpoints) = self.flows.remove(slot);
+            done(flow.into_connection(endpoints, None));
         }
     }
 
-    /// Connections still held: the pipeline's clock rules look at the quiet ones.
-    pub(crate) fn connections(&self) -> impl Iterator<Item = &Connection> {
-        self.flows.iter()
+    /// The held connections on which a keepalive probe is still
+    /// unanswered, as they stand: the pipeline's clock rules look at them.
+    pub(crate) fn unanswered(&self) -> impl Iterator<Item = Connection> {
+        self.flows
+            .iter()
+            .filter(|(_, c)| c.sides.iter().any(|s| s.keepalive().train.unanswered()))
+            .map(|(endpoints, c)| c.to_connection(endpoints))
     }
 
-    /// The connection a segment belongs to, if it is held.
-    pub(crate) fn connection_of(&self, seg: &Segment) -> Option<&Connection> {
-        self.flows.find(seg).and_then(|slot| self.flows.get(slot))
+    /// The endpoints (client, server) of every connection held.
+    pub(crate) fn endpoints(&self) -> impl Iterator<Item = [SocketAddr; 2]> {
+        self.flows.iter().map(|(endpoints, _)| endpoints)
+    }
+
+    /// The keepalive trains (client's, server's) of the connection a
+    /// segment belongs to, if it is held.
+    pub(crate) fn trains_of(&self, seg: &Segment) -> Option<[&Train; 2]> {
+        let conn = self.flows.get(self.flows.find(seg)?.0)?;
+        Some(conn.sides.each_ref().map(|s| &s.keepalive().train))
+    }
+
+    /// The connection a segment belongs to, as it stands, if it is held.
+    pub(crate) fn connection_of(&self, seg: &Segment) -> Option<Connection> {
+        let (slot, _) = self.flows.find(seg)?;
+        Some(self.flows.get(slot)?.to_connection(self.flows.endpoints(slot)))
     }
 }
 
@@ -1366,9 +1304,9 @@ struct TrainMark {
 }
 
 impl TrainMark {
-    fn of(conn: &Connection) -> [TrainMark; 2] {
+    fn of(conn: &Flow) -> [TrainMark; 2] {
         [Side::Client, Side::Server].map(|side| {
-            let train = &conn.side(side).keepalive().train;
+            let train = &conn.sides[side as usize].keepalive().train;
             TrainMark {
                 first: train.probes.first().map(|p| p.at.frame),
                 count: train.count,
@@ -1378,7 +1316,7 @@ impl TrainMark {
     }
 }
 
-fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &Segment) -> Changes {
+fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Flow, from: Side, seg: &Segment) -> Changes {
     let after = TrainMark::of(conn);
     let mut changes = Changes { finished: !was_finished && conn.is_finished(), ..Changes::default() };
     for side in [Side::Client, Side::Server] {
@@ -1391,7 +1329,7 @@ fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &
         // `record_probe` starts a new train after an answer.
         let known_before = if same_train { b.count.saturating_sub(1) } else { 0 };
         let by_next_probe = a.count.saturating_sub(1);
-        let prober_reset = a.unanswered && seg.flags.rst() && conn.side(side).addr.is(seg.src);
+        let prober_reset = a.unanswered && seg.flags.rst() && side == from;
         changes.trains[side as usize] = TrainChange {
             started: a.first.is_some() && !same_train,
             unanswered: if prober_reset {
@@ -1406,7 +1344,8 @@ fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Connection, seg: &
     changes
 }
 
-fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
+/// A connection's record and its endpoints (client, server), from its first segment.
+fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> (Flow, [SocketAddr; 2]) {
     let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
         (seg.src, seg.dst, RoleSource::Handshake)
     } else if seg.flags.syn() {
@@ -1416,19 +1355,7 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> Connection {
     } else {
         (seg.dst, seg.src, RoleSource::PortHeuristic)
     };
-    Connection {
-        id,
-        vlan: seg.vlan,
-        roles,
-        sides: [HalfConnection::new(client), HalfConnection::new(server)],
-        first: at,
-        last: at,
-        longest_gap: Gap::default(),
-        second_longest_gap: Gap::default(),
-        before_last: at.ts,
-        handshake_only: seg.flags.syn(),
-        dropped: None,
-    }
+    (Flow::new(id, at, seg.vlan, roles, seg.flags.syn()), [client, server])
 }
 
 /// Mid-stream role guess: true when `a` looks more like the server's port than `b`.
@@ -1448,38 +1375,24 @@ fn server_port_first(a: u16, b: u16) -> bool {
     (rank(a), a) <= (rank(b), b)
 }
 
-/// Updates the connection with one segment and classifies it.
-fn update(conn: &mut Connection, at: PacketRef, seg: &Segment) -> PacketClass {
-    let side = conn.side_of(seg.src);
-    let seen = conn.packets() > 0;
-    let gap = if seen { at.ts.secs_since(conn.last.ts).max(0.0) } else { 0.0 };
-    if seen {
-        let this = Gap { secs: gap, ended_by: Some(at).into() };
-        if conn.longest_gap().is_none_or(|(g, _)| gap > g) {
-            conn.second_longest_gap = conn.longest_gap;
-            conn.longest_gap = this;
-        } else if conn.second_longest_gap().is_none_or(|(g, _)| gap > g) {
-            conn.second_longest_gap = this;
-        }
-    }
-    // The silence before the packet before this one (0 before the second packet).
-    let gap_before_previous = conn.last.ts.secs_since(conn.before_last).max(0.0);
+/// Updates the connection with one segment from `side` and classifies it.
+fn update(conn: &mut Flow, side: Side, at: PacketRef, seg: &Segment) -> PacketClass {
+    let now = conn.origin.stamp(at);
+    let (gap, gap_before_previous, previous) = conn.arrived(now);
     conn.handshake_only &= seg.flags.syn();
-    let previous = conn.last;
-    conn.before_last = previous.ts;
-    conn.last = at;
     let silence = Silence { before_last: gap, before_previous: gap_before_previous, previous };
 
-    let (me, peer) = split(&mut conn.sides, side);
+    let Flow { sides, origin, .. } = conn;
+    let (me, peer) = split(sides, side);
     // Any packet from us settles what our held-back segment was (a copy of
     // it, or our next segment just above it, shows it was a probe).
     let own_held = me.probe.take_held();
-    let analysis = classify(me, peer, own_held, at, seg);
-    apply(me, peer, at, seg, &analysis, silence);
+    let analysis = classify(me, peer, origin, own_held, at, seg);
+    apply(me, peer, origin, now, seg, &analysis, silence);
     analysis.class
 }
 
-fn split(sides: &mut [HalfConnection; 2], side: Side) -> (&mut HalfConnection, &mut HalfConnection) {
+fn split(sides: &mut [FlowSide; 2], side: Side) -> (&mut FlowSide, &mut FlowSide) {
     let [client, server] = sides;
     match side {
         Side::Client => (client, server),
@@ -1516,8 +1429,9 @@ struct Analysis {
 /// `tcp_analyze_sequence_number()` (packet-tcp.c) or the Linux sender does,
 /// with the differences noted. [`apply`] then counts and records.
 fn classify(
-    me: &HalfConnection,
-    peer: &HalfConnection,
+    me: &FlowSide,
+    peer: &FlowSide,
+    o: &Origin,
     own_held: Option<HeldSegment>,
     at: PacketRef,
     seg: &Segment,
@@ -1533,10 +1447,10 @@ fn classify(
         let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
-    let quiet_s = keepalive_quiet_s(peer, at, seg.payload_len);
-    let (class, confirms_own_held) = segment_class(me, peer, own_held, peer_probe_outstanding, quiet_s, seg);
+    let quiet_s = keepalive_quiet_s(peer, o, at, seg.payload_len);
+    let (class, confirms_own_held) = segment_class(me, peer, o, own_held, peer_probe_outstanding, quiet_s, seg);
     let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
-    let goes_on_after_own_rst = me.marks.reset().is_some() && goes_on_after_reset(me, peer, seg);
+    let goes_on_after_own_rst = me.reset().is_some() && goes_on_after_reset(me, peer, seg);
     Analysis { class, answers_peer_probe, confirms_peer_held, confirms_own_held, goes_on_after_own_rst }
 }
 
@@ -1556,11 +1470,11 @@ const IN_SEQUENCE_SPACE: u32 = 1 << 24;
 /// space. Packets from somewhere else do not count: a TTL more than one hop
 /// from the host's own packets before the RST (a route may change by one),
 /// or a sequence number out of its space.
-fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment) -> bool {
+fn goes_on_after_reset(me: &FlowSide, peer: &FlowSide, seg: &Segment) -> bool {
     if seg.flags.rst() {
         return false;
     }
-    if me.marks.last_ttl().is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
+    if me.last_ttl().is_some_and(|t| t.abs_diff(seg.ttl) > 1) {
         return false;
     }
     if seg.flags.syn() {
@@ -1587,7 +1501,7 @@ fn goes_on_after_reset(me: &HalfConnection, peer: &HalfConnection, seg: &Segment
 /// - our RST after our own unanswered probes: that is our keepalive giving
 ///   up (tcp_keepalive_timer → tcp_send_active_reset), not a reply to the
 ///   peer's probe, which a cut path may never have delivered.
-fn answers_a_probe(me: &HalfConnection, peer: &HalfConnection, class: PacketClass, seg: &Segment) -> bool {
+fn answers_a_probe(me: &FlowSide, peer: &FlowSide, class: PacketClass, seg: &Segment) -> bool {
     match class {
         PacketClass::KeepaliveProbe => {
             seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
@@ -1619,28 +1533,30 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 ///   apart, each 30 s / 120 s after the other's last real packet.
 ///
 /// So when both ends probe at once, each side's idle runs on.
-fn idle_start(peer: &HalfConnection, probe_len: u32) -> Option<PacketRef> {
-    let last = peer.marks.last_sent.get()?;
+fn idle_start(peer: &FlowSide, o: &Origin, probe_len: u32) -> Option<PacketRef> {
+    let last = o.get(&peer.last_sent)?;
+    let last_traffic = o.get(&peer.last_traffic);
     let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
     match last_probe {
         Some(p) if p.len == 1 && probe_len == 0 => Some(last),
-        Some(_) => peer.marks.last_traffic.get(),
-        None if peer.marks.last_traffic.get() == Some(last) => Some(last),
+        Some(_) => last_traffic,
+        None if last_traffic == Some(last) => Some(last),
         // The peer's last packet was a zero-window probe or a held segment.
-        None => peer.marks.last_traffic.get(),
+        None => last_traffic,
     }
 }
 
 /// How long we had heard nothing that restarts our keepalive timer when we
 /// send a probe-shaped segment at `at` (see [`idle_start`]).
-fn keepalive_quiet_s(peer: &HalfConnection, at: PacketRef, probe_len: u32) -> f64 {
-    idle_start(peer, probe_len).map_or(f64::INFINITY, |p| at.ts.secs_since(p.ts))
+fn keepalive_quiet_s(peer: &FlowSide, o: &Origin, at: PacketRef, probe_len: u32) -> f64 {
+    idle_start(peer, o, probe_len).map_or(f64::INFINITY, |p| at.ts.secs_since(p.ts))
 }
 
 /// The class of a segment, and our held segment when the segment shows it was a probe.
 fn segment_class(
-    me: &HalfConnection,
-    peer: &HalfConnection,
+    me: &FlowSide,
+    peer: &FlowSide,
+    o: &Origin,
     own_held: Option<HeldSegment>,
     peer_probe_outstanding: bool,
     quiet_s: f64,
@@ -1713,7 +1629,7 @@ fn segment_class(
             // ACKs for new data (a one-way capture) advance the
             // acknowledgment number. The held one was a probe too.
             return (PacketClass::KeepaliveProbe, Some(p));
-        } else if own_held.is_none() && me.seq.next_seq().is_none() && peer.marks.last_sent.is_none() {
+        } else if own_held.is_none() && me.seq.next_seq().is_none() && !o.is_some(&peer.last_sent) {
             // UNDECIDED. Nothing seen of this connection before: hold the
             // segment until the peer's answer tells whether it was a probe.
             return (PacketClass::Undecided, confirmed);
@@ -1742,17 +1658,18 @@ fn segment_class(
 /// Applies a classified segment: the keepalive evidence (probes recorded,
 /// answered, held), the counters, the sequence state and the marks.
 fn apply(
-    me: &mut HalfConnection,
-    peer: &mut HalfConnection,
-    at: PacketRef,
+    me: &mut FlowSide,
+    peer: &mut FlowSide,
+    o: &mut Origin,
+    now: Stamp,
     seg: &Segment,
     a: &Analysis,
     silence: Silence,
 ) {
-    let class = a.class;
-    me.counts.packets += 1;
+    let (at, class) = (now.at, a.class);
+    me.packets += 1;
     if a.goes_on_after_own_rst {
-        let rare = me.marks.rare_mut();
+        let rare = me.rare_mut();
         if let Some(rst) = rare.rst.take() {
             // Not our RST (see `goes_on_after_reset`): the connection goes on.
             rare.ignored_rst.get_or_insert(Box::new(IgnoredReset { rst: *rst, continued_by: at, host_ttl: seg.ttl }));
@@ -1764,25 +1681,25 @@ fn apply(
     // segment confirmed, then this segment itself.
     watch_unprobed_silence(me, peer, at, class, seg.flags.rst());
     if a.answers_peer_probe {
-        answer_probes(peer, at, class == PacketClass::Rst);
+        answer_probes(peer, o, at, class == PacketClass::Rst);
     }
     if class != PacketClass::Rst {
         peer.probe.take_held();
     }
     if let Some(p) = a.confirms_peer_held {
-        record_probe(peer, me, p.at, p.seq, p.len);
-        answer_probes(peer, at, false);
+        record_probe(peer, me, o, p.at, p.seq, p.len);
+        answer_probes(peer, o, at, false);
     }
     if let Some(p) = a.confirms_own_held {
-        record_probe(me, peer, p.at, p.seq, p.len);
+        record_probe(me, peer, o, p.at, p.seq, p.len);
     }
     match class {
-        PacketClass::KeepaliveProbe => record_probe(me, peer, at, seg.seq, seg.payload_len as u8),
+        PacketClass::KeepaliveProbe => record_probe(me, peer, o, at, seg.seq, seg.payload_len as u8),
         PacketClass::Undecided => {
             me.probe.hold(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
         PacketClass::ZeroWindowProbe => {
-            me.counts.zero_window_probes += 1;
+            me.count_zero_window_probe();
             if let Some(spell) = peer.zero_window_mut() {
                 spell.probe_count += 1;
                 if spell.probes.len() < MAX_ZERO_WINDOW_PROBES_KEPT {
@@ -1790,7 +1707,7 @@ fn apply(
                 }
             }
         }
-        PacketClass::Retransmission => me.counts.retransmissions += 1,
+        PacketClass::Retransmission => me.count_retransmission(),
         _ => {}
     }
 
@@ -1799,28 +1716,28 @@ fn apply(
     if seg.flags.syn() && !seg.flags.ack() && me.seq.isn() == Some(seg.seq) && peer.refused_only() {
         // Our SYN again after the peer's refusal: the same attempt retried
         // (see `retries_a_refused_syn`), so the refusal did not end it.
-        peer.marks.forget_reset();
+        peer.forget_reset();
     }
     if seg.flags.syn() {
         // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
         // a host cannot close what it has not opened (crafted, as in
         // suricata-verify's with_evasion_windows.pcap, frame 3, seq 0).
-        if me.marks.syn.is_none() && me.marks.fin.is_some() {
-            me.marks.fin = MaybePacket::NONE;
+        if !o.is_some(&me.syn) && o.is_some(&me.fin) {
+            o.clear(&mut me.fin);
             me.seq.forget_next_seq();
         }
         // A SYN after the first is the handshake retransmitted (a new
         // connection on the same 4-tuple was split off in `observe`).
-        if me.marks.syn.is_some() {
-            let r = me.marks.rare_mut().syn_repeats.get_or_insert_with(Default::default);
+        if o.is_some(&me.syn) {
+            let r = me.rare_mut().syn_repeats.get_or_insert_with(Default::default);
             r.count += 1;
             if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
                 r.kept.push(at);
             }
         }
         me.seq.set_isn_once(seg.seq);
-        me.marks.syn.set_first(at);
-        me.marks.syn_timestamps |= seg.has_timestamp;
+        o.put_first(&mut me.syn, now);
+        me.syn_timestamps |= seg.has_timestamp;
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
         let end = seg.seq + seg.seq_len();
@@ -1838,7 +1755,7 @@ fn apply(
         // A SYN's window is never scaled and never zero in practice.
         match (seg.window, me.zero_window().is_some()) {
             (0, false) if !seg.flags.syn() => {
-                me.marks.rare_mut().zero_window =
+                me.rare_mut().zero_window =
                     Some(Box::new(ZeroWindowSpell { since: at, probes: Vec::new(), probe_count: 0 }))
             }
             (0, true) => {}
@@ -1846,37 +1763,34 @@ fn apply(
         }
     }
     if seg.flags.fin() {
-        me.marks.fin.set_first(at);
+        o.put_first(&mut me.fin, now);
     }
-    if seg.flags.rst() && me.marks.reset().is_none() {
+    if seg.flags.rst() && me.reset().is_none() {
         let reset = Box::new(ResetMark {
             at,
             ttl: seg.ttl,
             ip_id: seg.ip_id,
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
-            sender_ttl_before: me.marks.last_ttl(),
-            sender_ip_id_before: me.marks.last_ip_id,
-            peer_ip_id_before: peer.marks.last_ip_id,
-            peer_syn_seq: peer.seq.isn().filter(|_| peer.marks.syn.is_some()),
-            peer_payload_before: peer.marks.last_payload.get(),
-            sender_payload_before: me.marks.last_payload.get(),
+            sender_ttl_before: me.last_ttl(),
+            sender_ip_id_before: me.last_ip_id,
+            peer_ip_id_before: peer.last_ip_id,
+            peer_syn_seq: peer.seq.isn().filter(|_| o.is_some(&peer.syn)),
+            peer_payload_before: o.get(&peer.last_payload),
+            sender_payload_before: o.get(&me.last_payload),
             has_timestamp: seg.has_timestamp,
             idle_before_s: silence.before_last.max(silence.before_previous),
             follows: silence.previous,
-            reply: rst_reply(peer, at, seg, silence.previous),
+            reply: rst_reply(peer, o, at, seg, silence.previous),
             receiver_went_on: MaybePacket::NONE,
             peer_data_in_flight: seg.flags.ack() && peer.seq.next_seq().is_some_and(|next| seg.ack < next),
         });
-        me.marks.rare_mut().rst = Some(reset);
+        me.rare_mut().rst = Some(reset);
     }
     // The receiver of the peer's RST carries on: whether that RST was forged
     // or the peer's own, it did not end the connection here.
-    if !seg.flags.rst()
-        && let Some(rare) = peer.marks.rare.as_deref_mut()
-    {
-        let peer_rsts = [rare.rst.as_deref_mut(), rare.ignored_rst.as_deref_mut().map(|i| &mut i.rst)];
-        for rst in peer_rsts.into_iter().flatten() {
+    if !seg.flags.rst() {
+        for rst in peer.resets_mut() {
             rst.receiver_went_on.set_first(at);
         }
     }
@@ -1884,20 +1798,20 @@ fn apply(
         track_unacked(me, at, seg, class == PacketClass::Retransmission, silence.before_last);
     }
     if class == PacketClass::Data {
-        me.marks.last_payload.set(at);
+        o.put(&mut me.last_payload, now);
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
             note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
         }
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
-        me.marks.last_traffic.set(at);
+        o.put(&mut me.last_traffic, now);
     }
     if !seg.flags.rst() {
-        let ttl = me.marks.ttl.get_or_insert(Ttls::of(seg.ttl));
+        let ttl = me.ttl.get_or_insert(Ttls::of(seg.ttl));
         ttl.last = seg.ttl;
-        me.marks.last_ip_id = seg.ip_id;
+        me.last_ip_id = seg.ip_id;
     }
-    me.marks.last_sent.set(at);
+    o.put(&mut me.last_sent, now);
 }
 
 /// An answer goes out as the segment arrives, so it passes the capture
@@ -1914,8 +1828,8 @@ const NO_SOCKET_REPLY_WITHIN_S: f64 = 0.5;
 /// `previous` (the connection's packet before it), see [`RstReply`]. The peer's highest
 /// acknowledgment and sequence numbers stand for that packet's: they are
 /// its own unless it was reordered.
-fn rst_reply(peer: &HalfConnection, at: PacketRef, seg: &Segment, previous: PacketRef) -> RstReply {
-    if peer.marks.last_sent.get() != Some(previous) {
+fn rst_reply(peer: &FlowSide, o: &Origin, at: PacketRef, seg: &Segment, previous: PacketRef) -> RstReply {
+    if o.get(&peer.last_sent) != Some(previous) {
         return RstReply::Unprompted;
     }
     if seg.window != 0 || at.ts.secs_since(previous.ts) > NO_SOCKET_REPLY_WITHIN_S {
@@ -1928,7 +1842,7 @@ fn rst_reply(peer: &HalfConnection, at: PacketRef, seg: &Segment, previous: Pack
     }
 }
 
-fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, seq: SeqNumber, len: u8) {
+fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, seq: SeqNumber, len: u8) {
     let log = me.probe.start_probing();
     log.probes_sent += 1;
     if len == 1 {
@@ -1942,7 +1856,7 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
         let last = log.train.last().expect("non-empty train");
         log.interval_observed.add(at.ts.secs_since(last.at.ts));
     } else {
-        let idle_from = idle_start(peer, u32::from(len)).filter(|p| p.ts <= at.ts);
+        let idle_from = idle_start(peer, o, u32::from(len)).filter(|p| p.ts <= at.ts);
         if let Some(from) = idle_from {
             log.idle_observed.add(at.ts.secs_since(from.ts));
         }
@@ -1962,11 +1876,11 @@ fn record_probe(me: &mut HalfConnection, peer: &HalfConnection, at: PacketRef, s
 
 /// A packet from the peer of `prober` arrived: it answers the prober's
 /// outstanding probe, if there is one.
-fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
+fn answer_probes(prober: &mut FlowSide, o: &Origin, at: PacketRef, is_rst: bool) {
     // The keepalive timer runs only while nothing is in flight and the
     // socket has not closed (tcp_keepalive_timer re-arms without probing
     // while packets are out; after a FIN it is the FIN-WAIT-2 timer).
-    let timer_runs = prober.unacked.is_none() && prober.marks.fin.is_none();
+    let timer_runs = prober.unacked.is_none() && !o.is_some(&prober.fin);
     let Some(log) = prober.probe.log_mut() else { return };
     if !log.train.unanswered() {
         return;
@@ -1990,13 +1904,7 @@ fn answer_probes(prober: &mut HalfConnection, at: PacketRef, is_rst: bool) {
 /// a RST (which a host also sends for a socket it no longer has). A probe
 /// of its own that ends the silence is its timer firing: an idle, which
 /// `record_probe` observes.
-fn watch_unprobed_silence(
-    me: &mut HalfConnection,
-    peer: &mut HalfConnection,
-    at: PacketRef,
-    class: PacketClass,
-    rst: bool,
-) {
+fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef, class: PacketClass, rst: bool) {
     if let Some(log) = me.probe.log_mut() {
         let ended = match log.watch {
             SilenceWatch::Off => None,
@@ -2025,7 +1933,7 @@ fn watch_unprobed_silence(
 /// (retransmits_timed_out counts from the head's tx time, retrans_stamp),
 /// and its retransmissions start at the new SND.UNA (tcp_retransmit_skb
 /// trims what was acknowledged).
-fn acknowledge(sender: &mut HalfConnection, ack: SeqNumber, at: PacketRef) {
+fn acknowledge(sender: &mut FlowSide, ack: SeqNumber, at: PacketRef) {
     let Some(run) = &mut sender.unacked else { return };
     if ack <= run.seq {
         return;
@@ -2077,7 +1985,7 @@ fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
     m.count += 1;
 }
 
-fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransmission: bool, idle_before_s: f64) {
+fn track_unacked(me: &mut FlowSide, at: PacketRef, seg: &Segment, retransmission: bool, idle_before_s: f64) {
     match &mut me.unacked {
         Some(run) if retransmission && seg.seq == run.seq => {
             run.count += 1;
@@ -2110,7 +2018,9 @@ fn track_unacked(me: &mut HalfConnection, at: PacketRef, seg: &Segment, retransm
     }
 }
 
+mod record;
 mod store;
+use record::{Flow, FlowSide, Origin, Stamp};
 use store::Slot;
 
 #[cfg(test)]

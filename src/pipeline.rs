@@ -13,7 +13,7 @@ use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
 use crate::findings::{HostAggregator, PathAggregator};
-use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Unanswered};
+use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, PacketRef, Side, Train, Unanswered};
 use crate::neighbours::NeighbourLog;
 use crate::report::vantage::VantageReport;
 use crate::report::{
@@ -448,12 +448,14 @@ impl<'j, 's> Pipeline<'j, 's> {
         }
         let Some((seg, observed)) = observed else { return Ok(None) };
         if self.judge.stream.is_some()
-            && let Some(conn) = self.table.connection_of(seg)
+            && let Some(trains) = self.table.trains_of(seg)
         {
             let mut changes = observed.changes;
-            timeouts(conn, ts, &mut changes);
-            if !changes.is_empty() {
-                self.judge.stream_changes(conn, &changes, ts, &self.stats.path, &self.neighbours)?;
+            timeouts(trains, ts, &mut changes);
+            if !changes.is_empty()
+                && let Some(conn) = self.table.connection_of(seg)
+            {
+                self.judge.stream_changes(&conn, &changes, ts, &self.stats.path, &self.neighbours)?;
             }
         }
         Ok(Some(observed.class))
@@ -469,17 +471,14 @@ impl<'j, 's> Pipeline<'j, 's> {
         if self.judge.stream.is_none() {
             return Ok(());
         }
-        for conn in self.table.connections() {
-            if ![Side::Client, Side::Server].iter().any(|&s| conn.side(s).keepalive().train.unanswered()) {
-                continue;
-            }
+        for conn in self.table.unanswered() {
             let mut changes = Changes::default();
-            timeouts(conn, now, &mut changes);
-            self.judge.stream_changes(conn, &changes, now, &self.stats.path, &self.neighbours)?;
+            timeouts([Side::Client, Side::Server].map(|s| &conn.side(s).keepalive().train), now, &mut changes);
+            self.judge.stream_changes(&conn, &changes, now, &self.stats.path, &self.neighbours)?;
             // A prober has given up by silence only after several probe
             // intervals (of at least 1 s) without a packet: judge no sooner.
             if now.secs_since(conn.last.ts) >= SILENT_JUDGE_AFTER_SECS {
-                self.judge.stream_end(conn, now, Detection::Clock, &self.stats.path, &self.neighbours)?;
+                self.judge.stream_end(&conn, now, Detection::Clock, &self.stats.path, &self.neighbours)?;
             }
         }
         Ok(())
@@ -494,7 +493,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         drop(judge);
         judged?;
         if let Some(latest) = self.clock.latest() {
-            self.judge.paths.forget_done_services(self.judge.part, latest, self.table.connections());
+            self.judge.paths.forget_done_services(self.judge.part, latest, self.table.endpoints());
         }
         Ok(())
     }
@@ -659,9 +658,9 @@ fn endpoints(conn: &Connection) -> Endpoints {
 /// The clock rule for probes: a side's last probe with no answer for
 /// [`UNANSWERED_AFTER_SECS`] by `now` is unanswered (unless the prober's
 /// reset already said so).
-fn timeouts(conn: &Connection, now: Timestamp, changes: &mut Changes) {
+fn timeouts(trains: [&Train; 2], now: Timestamp, changes: &mut Changes) {
     for side in [Side::Client, Side::Server] {
-        let train = &conn.side(side).keepalive().train;
+        let train = trains[side as usize];
         let timed_out = train.unanswered()
             && train.probes.last().is_some_and(|last| now.secs_since(last.at.ts) >= UNANSWERED_AFTER_SECS);
         let change = &mut changes.trains[side as usize];

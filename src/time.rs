@@ -42,6 +42,27 @@ impl Timestamp {
         Timestamp(self.0.saturating_add((secs * 1e9) as i64))
     }
 
+    /// Whole microseconds from `base` to this time, when that is exactly
+    /// what separates them and fits in 32 bits (71.6 minutes): how a
+    /// connection keeps the times of its packets, 4 bytes each instead of
+    /// 8 (`flow::CompactRef`). None for a time before `base`, too far after
+    /// it, or not a whole number of microseconds after it (a nanosecond
+    /// capture): the time is then kept whole.
+    #[inline]
+    pub fn micros_since(self, base: Timestamp) -> Option<u32> {
+        let ns = self.0.checked_sub(base.0)?;
+        if ns < 0 || ns % 1000 != 0 {
+            return None;
+        }
+        u32::try_from(ns / 1000).ok()
+    }
+
+    /// `micros` microseconds later: the inverse of [`Timestamp::micros_since`].
+    #[inline]
+    pub fn after_micros(self, micros: u32) -> Timestamp {
+        Timestamp(self.0.saturating_add(i64::from(micros) * 1000))
+    }
+
     /// The time now, by the system's wall clock (the clock libpcap stamps
     /// live packets with).
     pub fn now() -> Timestamp {
@@ -240,6 +261,20 @@ mod tests {
         ] {
             assert_eq!(writer.format(Timestamp(ns)), Timestamp(ns).to_rfc3339(), "{ns}");
         }
+    }
+
+    #[test]
+    fn whole_microseconds_after_a_time_and_back() {
+        let base = Timestamp::from_timeval(1_700_000_000, 123_456_789);
+        let later = Timestamp(base.0 + 4_294_967_295_000);
+        assert_eq!(later.micros_since(base), Some(u32::MAX));
+        assert_eq!(base.after_micros(u32::MAX), later);
+        assert_eq!(base.micros_since(base), Some(0));
+        // Not whole microseconds, too far, or before: none.
+        assert_eq!(Timestamp(base.0 + 1_500).micros_since(base), None);
+        assert_eq!(Timestamp(later.0 + 1_000).micros_since(base), None);
+        assert_eq!(Timestamp(base.0 - 1_000).micros_since(base), None);
+        assert_eq!(Timestamp(i64::MAX).micros_since(Timestamp(i64::MIN)), None);
     }
 
     #[test]

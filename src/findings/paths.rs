@@ -188,7 +188,8 @@ impl PathAggregator {
     /// have gathered: memory follows the connections open at once, not the
     /// file (issue 14). `part` is the part of the run being read, `latest`
     /// its latest time (a packet read from now on is at that time or
-    /// after: see `Clock`), `held` its connections not judged yet.
+    /// after: see `Clock`), `held` the endpoints (client, server) of its
+    /// connections not judged yet.
     ///
     /// A service with no abandoned connection matters only by its newest
     /// start, which an abandoned connection judged later may have been
@@ -197,11 +198,11 @@ impl PathAggregator {
     /// starts at `latest` or after: a newer start than any before
     /// `latest`, so the entry it makes anew holds what the forgotten one
     /// would have. A part of the run that has ended is judged whole.
-    pub fn forget_done_services<'c>(
+    pub fn forget_done_services(
         &mut self,
         part: usize,
         latest: Timestamp,
-        held: impl Iterator<Item = &'c Connection>,
+        held: impl Iterator<Item = [SocketAddr; 2]>,
     ) {
         if self.services.len() < (2 * self.services_kept).max(SWEEP_MIN_SERVICES) {
             return;
@@ -212,10 +213,7 @@ impl PathAggregator {
         // Hashes, not keys: 8 bytes a connection while the sweep runs, and
         // a collision only keeps an entry that could have gone.
         let (mut services, mut hosts): (Vec<u64>, Vec<u64>) = held
-            .flat_map(|conn| {
-                let [a, b] = [conn.sides[0].addr(), conn.sides[1].addr()];
-                [(a, b), (b, a)]
-            })
+            .flat_map(|[a, b]| [(a, b), (b, a)])
             .map(|(client, server)| {
                 let service = hasher.hash_one((part, client.ip(), server.ip(), server.port()));
                 (service, hasher.hash_one((whole_part, server.ip())))

@@ -1,31 +1,47 @@
-//! Where the flow table keeps its connections: a slab of connections, stored
-//! inline, and an index from a segment's 4-tuple to a slot of the slab.
+//! Where the flow table keeps its connections: a slab of compact records
+//! ([`Flow`]), stored inline, and an index from a segment's 4-tuple to a
+//! slot of the slab.
 //!
 //! A lookup costs a probe of the index (4 bytes a connection, so even
-//! 200,000 open connections take 1–2 MB of it) and the connection itself,
-//! which holds the key: the index keeps no copy of the two socket addresses
-//! (the key the table used to hold was 72 bytes, the boxed connection behind
-//! it a second cache miss). The segment's addresses are compared with the
-//! connection's, in both directions.
+//! 200,000 open connections take 1–2 MB of it) and the record itself,
+//! which starts with the key: the index keeps no copy of it. An IPv4
+//! connection's key is its two addresses and ports, 12 bytes; the
+//! addresses of any other (IPv6) are kept in a side table the key names,
+//! so that every record stays as small as an IPv4 one.
 
-use super::Connection;
+use super::Side;
+use super::record::Flow;
 use crate::decode::Segment;
 use hashbrown::HashTable;
 use std::hash::Hasher;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// A connection's place in the [`Store`]; reused once the connection has left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Slot(u32);
+
+/// A connection's endpoints, the client's first: both IPv4 addresses
+/// and the ports in 12 bytes, or (`wide`) the ports and the index of the
+/// addresses in the store's side table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Key {
+    ips: [u32; 2],
+    ports: [u16; 2],
+    wide: bool,
+}
 
 /// The connections held, by 4-tuple and VLAN path.
 #[derive(Default)]
 pub(super) struct Store {
     /// Slots of the slab, hashed by [`key_hash`].
     index: HashTable<Slot>,
-    slab: Vec<Option<Connection>>,
+    slab: Vec<Option<Flow>>,
     /// Vacant slots, reused before the slab grows.
     free: Vec<Slot>,
+    /// The addresses (client, server) of the connections that are not
+    /// IPv4, by the index their key holds; vacant ones are reused.
+    wide: Vec<[IpAddr; 2]>,
+    wide_free: Vec<u32>,
 }
 
 /// The hash of a connection's key, the same in both directions: the two
@@ -53,23 +69,63 @@ fn key_hash(a: SocketAddr, b: SocketAddr) -> u64 {
     h.finish()
 }
 
-fn hash_of(conn: &Connection) -> u64 {
-    key_hash(conn.client(), conn.server())
+/// A segment's endpoints as a [`Key`] holds them, to be compared with
+/// the keys of the connections held.
+enum Ends {
+    /// Sender first: addresses and ports.
+    V4 { ips: [u32; 2], ports: [u16; 2] },
+    /// Any other: compared through the side table.
+    Wide { ips: [IpAddr; 2], ports: [u16; 2] },
 }
 
-/// The segment belongs to the connection: the same two endpoints, whatever
-/// VLAN tags it came with. One direction of a connection is often seen
-/// tagged and the other not, or with other tags (a trunk on one side of the
-/// capture point and an access port on the other, a SPAN session, `-i any`
-/// on a router with VLAN subinterfaces): suricata-verify bug-4376 has every
-/// client packet on VLAN 3136 and every server packet untagged. Wireshark's
-/// `tcp.stream` and Zeek's connection key (its default five-tuple; VLANs
-/// only with the opt-in `vlan_fivetuple` key since 8.0) ignore VLANs for the
-/// same reason. The price: the same 4-tuple in use at once on two VLANs with
-/// overlapping address plans is taken for one connection.
-fn carries(conn: &Connection, seg: &Segment) -> bool {
-    let [c, s] = [conn.sides[0].addr, conn.sides[1].addr];
-    (c.is(seg.src) && s.is(seg.dst)) || (s.is(seg.src) && c.is(seg.dst))
+impl Ends {
+    fn of(seg: &Segment) -> Ends {
+        let ports = [seg.src.port(), seg.dst.port()];
+        match (seg.src, seg.dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => Ends::V4 { ips: [s.ip().to_bits(), d.ip().to_bits()], ports },
+            (s, d) => Ends::Wide { ips: [s.ip(), d.ip()], ports },
+        }
+    }
+
+    /// Which side of the connection keyed `key` (its addresses in `wide`
+    /// when it is wide) sent the segment, if it belongs to it: the same
+    /// two endpoints, whatever VLAN tags it came with. One direction of a
+    /// connection is often seen tagged and the other not, or with other
+    /// tags (a trunk on one side of the capture point and an access port on
+    /// the other, a SPAN session, `-i any` on a router with VLAN
+    /// subinterfaces): suricata-verify bug-4376 has every client packet on
+    /// VLAN 3136 and every server packet untagged. Wireshark's `tcp.stream`
+    /// and Zeek's connection key (its default five-tuple; VLANs only with
+    /// the opt-in `vlan_fivetuple` key since 8.0) ignore VLANs for the same
+    /// reason. The price: the same 4-tuple in use at once on two VLANs with
+    /// overlapping address plans is taken for one connection. A segment
+    /// from an endpoint to itself is the client's.
+    #[inline]
+    fn sender(&self, key: &Key, wide: &[[IpAddr; 2]]) -> Option<Side> {
+        let reversed = |[a, b]: [u16; 2]| [b, a];
+        match self {
+            Ends::V4 { ips, ports } if !key.wide => {
+                if key.ips == *ips && key.ports == *ports {
+                    Some(Side::Client)
+                } else if key.ips == [ips[1], ips[0]] && key.ports == reversed(*ports) {
+                    Some(Side::Server)
+                } else {
+                    None
+                }
+            }
+            Ends::Wide { ips, ports } if key.wide => {
+                let held = &wide[key.ips[0] as usize];
+                if held == ips && key.ports == *ports {
+                    Some(Side::Client)
+                } else if *held == [ips[1], ips[0]] && key.ports == reversed(*ports) {
+                    Some(Side::Server)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Store {
@@ -78,55 +134,103 @@ impl Store {
         self.index.len()
     }
 
-    /// The slot of the connection the segment belongs to, if one is held.
-    pub(super) fn find(&self, seg: &Segment) -> Option<Slot> {
-        let slab = &self.slab;
+    /// The slot of the connection the segment belongs to, if one is held,
+    /// and which side of it sent the segment.
+    pub(super) fn find(&self, seg: &Segment) -> Option<(Slot, Side)> {
+        let (slab, wide) = (&self.slab, &self.wide);
         let hash = key_hash(seg.src, seg.dst);
-        self.index.find(hash, |&Slot(i)| slab[i as usize].as_ref().is_some_and(|c| carries(c, seg))).copied()
+        let ends = Ends::of(seg);
+        let mut from = None;
+        let slot = self.index.find(hash, |&Slot(i)| {
+            from = slab[i as usize].as_ref().and_then(|c| ends.sender(&c.key, wide));
+            from.is_some()
+        })?;
+        Some((*slot, from?))
     }
 
     /// The connection in this slot, if the slot is taken.
-    pub(super) fn get(&self, slot: Slot) -> Option<&Connection> {
+    pub(super) fn get(&self, slot: Slot) -> Option<&Flow> {
         self.slab.get(slot.0 as usize).and_then(Option::as_ref)
     }
 
     /// The connection in a slot that is taken.
-    pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Connection {
+    pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Flow {
         self.slab[slot.0 as usize].as_mut().expect("a slot handed out by find or insert")
     }
 
-    /// Holds a connection no other held connection has the key of.
-    pub(super) fn insert(&mut self, conn: Connection) -> Slot {
-        let hash = hash_of(&conn);
+    /// The endpoints (client, server) a key stands for.
+    fn ends(&self, key: &Key) -> [SocketAddr; 2] {
+        ends(&self.wide, key)
+    }
+
+    /// The endpoints (client, server) of the connection in a slot that is taken.
+    pub(super) fn endpoints(&self, slot: Slot) -> [SocketAddr; 2] {
+        let flow = self.slab[slot.0 as usize].as_ref().expect("a slot handed out by find or insert");
+        self.ends(&flow.key)
+    }
+
+    /// Holds a connection between `client` and `server` no other held
+    /// connection has the endpoints of.
+    pub(super) fn insert(&mut self, mut flow: Flow, [client, server]: [SocketAddr; 2]) -> Slot {
+        let hash = key_hash(client, server);
+        let ports = [client.port(), server.port()];
+        flow.key = match (client.ip(), server.ip()) {
+            (IpAddr::V4(c), IpAddr::V4(s)) => Key { ips: [c.to_bits(), s.to_bits()], ports, wide: false },
+            ips => {
+                let ips = [ips.0, ips.1];
+                let i = match self.wide_free.pop() {
+                    Some(i) => {
+                        self.wide[i as usize] = ips;
+                        i
+                    }
+                    None => {
+                        self.wide.push(ips);
+                        u32::try_from(self.wide.len() - 1).expect("fewer than 2^32 connections held at once")
+                    }
+                };
+                Key { ips: [i, 0], ports, wide: true }
+            }
+        };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot.0 as usize] = Some(conn);
+                self.slab[slot.0 as usize] = Some(flow);
                 slot
             }
             None => {
                 let slot = Slot(u32::try_from(self.slab.len()).expect("fewer than 2^32 connections held at once"));
-                self.slab.push(Some(conn));
+                self.slab.push(Some(flow));
                 slot
             }
         };
-        let slab = &self.slab;
-        self.index.insert_unique(hash, slot, |&Slot(i)| slab[i as usize].as_ref().map_or(0, hash_of));
+        let Store { index, slab, wide, .. } = self;
+        index.insert_unique(hash, slot, |&Slot(i)| {
+            slab[i as usize].as_ref().map_or(0, |c| {
+                let [a, b] = ends(wide, &c.key);
+                key_hash(a, b)
+            })
+        });
         slot
     }
 
-    /// Takes the connection out of a slot that is taken.
-    pub(super) fn remove(&mut self, slot: Slot) -> Connection {
-        let conn = self.slab[slot.0 as usize].take().expect("a slot handed out by find or insert");
-        if let Ok(entry) = self.index.find_entry(hash_of(&conn), |&s| s == slot) {
+    /// Takes the connection out of a slot that is taken, with its
+    /// endpoints (client, server).
+    pub(super) fn remove(&mut self, slot: Slot) -> (Flow, [SocketAddr; 2]) {
+        let flow = self.slab[slot.0 as usize].take().expect("a slot handed out by find or insert");
+        let endpoints = self.ends(&flow.key);
+        if let Ok(entry) = self.index.find_entry(key_hash(endpoints[0], endpoints[1]), |&s| s == slot) {
             entry.remove();
         }
+        if flow.key.wide {
+            self.wide_free.push(flow.key.ips[0]);
+        }
         self.free.push(slot);
-        conn
+        (flow, endpoints)
     }
 
-    /// Every connection held, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Connection> {
-        self.slab.iter().filter_map(Option::as_ref)
+    /// Every connection held, with its endpoints (client, server), in no
+    /// particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = ([SocketAddr; 2], &Flow)> {
+        self.slab.iter().filter_map(Option::as_ref).map(|c| (self.ends(&c.key), c))
     }
 
     /// The slots taken, in order of their connections' ids (sorting the
@@ -137,4 +241,14 @@ impl Store {
         taken.sort_unstable_by_key(|&(id, _)| id);
         taken.into_iter().map(|(_, slot)| slot).collect()
     }
+}
+
+/// The endpoints (client, server) a key stands for, its addresses in
+/// `wide` when it is wide.
+fn ends(wide: &[[IpAddr; 2]], key: &Key) -> [SocketAddr; 2] {
+    let ips = match key.wide {
+        false => key.ips.map(|ip| IpAddr::V4(Ipv4Addr::from_bits(ip))),
+        true => wide[key.ips[0] as usize],
+    };
+    [SocketAddr::new(ips[0], key.ports[0]), SocketAddr::new(ips[1], key.ports[1])]
 }

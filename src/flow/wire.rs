@@ -61,7 +61,14 @@ impl Wire {
     }
 
     pub fn send(&mut self, t: f64, s: Seg) -> PacketClass {
-        self.frame += 1;
+        let at = PacketRef { frame: self.frame + 1, ts: Timestamp::from_secs_f64(t) };
+        self.send_at(at, s)
+    }
+
+    /// Sends a segment as this frame, at this time (frames from here on
+    /// are numbered after it).
+    pub fn send_at(&mut self, at: PacketRef, s: Seg) -> PacketClass {
+        self.frame = at.frame;
         let to = if s.from == C { S } else { C };
         let segment = Segment {
             vlan: Default::default(),
@@ -77,7 +84,6 @@ impl Wire {
             has_timestamp: s.timestamps,
             first_sack: s.sack.map(|(l, r)| (SeqNumber(l), SeqNumber(r))),
         };
-        let at = PacketRef { frame: self.frame, ts: Timestamp::from_secs_f64(t) };
         let done = &mut self.done;
         self.table.observe(at, &segment, &mut |c| done.push(c)).class
     }

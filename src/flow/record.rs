@@ -1,0 +1,570 @@
+//! How the flow table keeps a connection: a compact record in the store's
+//! slab ([`Flow`]), from which the [`Connection`] it hands out is made.
+//!
+//! Memory grows with the connections open at once (issue 14: at most 400
+//! bytes each), and every packet reads and writes its connection's record,
+//! so the record is small and what every packet touches comes first:
+//!
+//! - a packet is referred to in 8 bytes ([`CompactRef`]: its frame and
+//!   time counted from the connection's first packet), where a
+//!   [`PacketRef`] takes 16;
+//! - the evidence few connections need (probe logs, retransmission runs,
+//!   small-message logs, the rare marks and counters) is boxed and made
+//!   when first needed;
+//! - the addresses are the store's key (`store::Key`), not the record's.
+//!
+//! The record is turned into a [`Connection`] when it leaves the table (its
+//! boxes move over) or when the pipeline looks at a held one (they are
+//! copied): the verdict rules and the reports read that, with every packet
+//! reference whole.
+
+use super::store::Key;
+use super::{
+    Connection, Counters, Dropped, Gap, HalfConnection, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS, Marks,
+    MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun, RoleSource, SequenceState,
+    SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
+};
+use crate::decode::VlanPath;
+use std::net::SocketAddr;
+
+/// A packet of a connection in 8 bytes: its frame and its time counted
+/// from the connection's first packet ([`Origin`]), the time in whole
+/// microseconds (what a microsecond capture stamps; 71.6 minutes at most).
+/// A packet that does not fit (a nanosecond time, a connection older than
+/// that, four billion frames later) is kept whole in a slot of the
+/// connection's `Origin`, and the reference names the slot.
+///
+/// Not `Clone`: a reference that names a slot, copied to another field,
+/// would change with that field's later writes. Copies go through
+/// [`Origin::get`] and [`Origin::set`].
+pub(super) struct CompactRef {
+    /// Frames after the first packet; [`FAR`]: none, or kept in a slot.
+    frame: u32,
+    /// Microseconds after the first packet; with `frame` [`FAR`], the slot
+    /// (or [`FAR`]: no packet).
+    micros: u32,
+}
+
+/// See [`CompactRef`].
+const FAR: u32 = u32::MAX;
+
+impl CompactRef {
+    pub(super) const NONE: CompactRef = CompactRef { frame: FAR, micros: FAR };
+
+    /// The slot of the origin this reference is kept in, if it is.
+    fn slot(&self) -> Option<usize> {
+        (self.frame == FAR && self.micros != FAR).then_some(self.micros as usize)
+    }
+
+    /// The same reference, for a copy of the whole record: valid only
+    /// against a copy of the same origin, slots and all.
+    fn duplicate(&self) -> CompactRef {
+        CompactRef { frame: self.frame, micros: self.micros }
+    }
+}
+
+impl std::fmt::Debug for CompactRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.frame, self.slot()) {
+            (FAR, Some(slot)) => write!(f, "slot {slot}"),
+            (FAR, None) => f.write_str("none"),
+            (frame, _) => write!(f, "+{frame} +{}us", self.micros),
+        }
+    }
+}
+
+/// Where a connection's [`CompactRef`]s count from: its first packet; and
+/// the packets too far from it, whole.
+#[derive(Debug)]
+pub(super) struct Origin {
+    first: PacketRef,
+    /// One slot per reference that ever needed one: a reference keeps its
+    /// slot, so there are at most as many as a record has references.
+    #[expect(clippy::box_collection, reason = "8 bytes in every record; the vector is rarely made")]
+    far: Option<Box<Vec<MaybePacket>>>,
+}
+
+impl Origin {
+    fn new(first: PacketRef) -> Origin {
+        Origin { first, far: None }
+    }
+
+    /// The connection's first packet.
+    pub(super) fn first(&self) -> PacketRef {
+        self.first
+    }
+
+    #[inline]
+    pub(super) fn get(&self, r: &CompactRef) -> Option<PacketRef> {
+        if r.frame != FAR {
+            let frame = self.first.frame + u64::from(r.frame);
+            return Some(PacketRef { frame, ts: self.first.ts.after_micros(r.micros) });
+        }
+        self.far.as_ref().zip(r.slot()).and_then(|(far, slot)| far[slot].get())
+    }
+
+    /// The compact reference to `p`, if it fits one.
+    #[inline]
+    fn near(&self, p: PacketRef) -> Option<CompactRef> {
+        let frame = p.frame.wrapping_sub(self.first.frame);
+        let micros = p.ts.micros_since(self.first.ts)?;
+        (frame < u64::from(FAR)).then_some(CompactRef { frame: frame as u32, micros })
+    }
+
+    pub(super) fn maybe(&self, r: &CompactRef) -> MaybePacket {
+        self.get(r).into()
+    }
+
+    #[inline]
+    pub(super) fn is_some(&self, r: &CompactRef) -> bool {
+        r.frame != FAR || self.get(r).is_some()
+    }
+
+    #[inline]
+    pub(super) fn set(&mut self, r: &mut CompactRef, p: PacketRef) {
+        match self.near(p) {
+            Some(near) if r.slot().is_none() => *r = near,
+            _ => self.set_far(r, p),
+        }
+    }
+
+    /// [`Origin::set`] for a reference kept in a slot, or to be.
+    #[cold]
+    #[inline(never)]
+    fn set_far(&mut self, r: &mut CompactRef, p: PacketRef) {
+        let far = self.far.get_or_insert_with(Default::default);
+        match r.slot() {
+            Some(slot) => far[slot] = Some(p).into(),
+            None => {
+                push_exact(far, Some(p).into());
+                *r = CompactRef { frame: FAR, micros: (far.len() - 1) as u32 };
+            }
+        }
+    }
+
+    /// The packet being applied, its compact form worked out once for the
+    /// several references a packet sets.
+    #[inline]
+    pub(super) fn stamp(&self, at: PacketRef) -> Stamp {
+        Stamp { at, near: self.near(at).map(|r| (r.frame, r.micros)) }
+    }
+
+    /// Sets a reference to the packet being applied.
+    #[inline]
+    pub(super) fn put(&mut self, r: &mut CompactRef, now: Stamp) {
+        match now.near {
+            Some((frame, micros)) if r.slot().is_none() => *r = CompactRef { frame, micros },
+            _ => self.set_far(r, now.at),
+        }
+    }
+
+    /// Sets a reference to the packet being applied, unless it is set already.
+    #[inline]
+    pub(super) fn put_first(&mut self, r: &mut CompactRef, now: Stamp) {
+        if !self.is_some(r) {
+            self.put(r, now);
+        }
+    }
+
+    /// Sets `dst` to the packet `src` refers to.
+    #[inline]
+    fn copy(&mut self, dst: &mut CompactRef, src: &CompactRef) {
+        if src.frame != FAR && dst.slot().is_none() {
+            // A near reference holds its packet whole: the copy is independent.
+            *dst = src.duplicate();
+        } else {
+            let p = self.maybe(src);
+            self.set_maybe(dst, p);
+        }
+    }
+
+    pub(super) fn set_maybe(&mut self, r: &mut CompactRef, p: MaybePacket) {
+        match p.get() {
+            Some(p) => self.set(r, p),
+            None => self.clear(r),
+        }
+    }
+
+    pub(super) fn clear(&mut self, r: &mut CompactRef) {
+        match (r.slot(), self.far.as_mut()) {
+            (Some(slot), Some(far)) => far[slot] = MaybePacket::NONE,
+            _ => *r = CompactRef::NONE,
+        }
+    }
+}
+
+/// A packet being applied, and its [`CompactRef`] in its connection if it
+/// has one ([`Origin::stamp`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stamp {
+    pub(super) at: PacketRef,
+    near: Option<(u32, u32)>,
+}
+
+/// A silence between two packets of a connection: from the packet before
+/// to the one that ended it (none before the second packet).
+#[derive(Debug)]
+pub(super) struct CompactGap {
+    from: CompactRef,
+    to: CompactRef,
+}
+
+impl CompactGap {
+    const NONE: CompactGap = CompactGap { from: CompactRef::NONE, to: CompactRef::NONE };
+
+    fn get(&self, o: &Origin) -> Option<(f64, PacketRef)> {
+        let (from, to) = (o.get(&self.from)?, o.get(&self.to)?);
+        Some((to.ts.secs_since(from.ts).max(0.0), to))
+    }
+
+    /// How long the silence was (s), if there was one: what
+    /// [`CompactGap::get`] says, read from the offsets when both are near.
+    #[inline]
+    fn secs(&self, o: &Origin) -> Option<f64> {
+        if self.from.frame != FAR && self.to.frame != FAR {
+            let first = o.first.ts;
+            return Some(first.after_micros(self.to.micros).secs_since(first.after_micros(self.from.micros)).max(0.0));
+        }
+        self.get(o).map(|(secs, _)| secs)
+    }
+
+    fn set(&mut self, o: &mut Origin, from: &CompactRef, to: Stamp) {
+        o.copy(&mut self.from, from);
+        o.put(&mut self.to, to);
+    }
+
+    fn copy_from(&mut self, o: &mut Origin, other: &CompactGap) {
+        o.copy(&mut self.from, &other.from);
+        o.copy(&mut self.to, &other.to);
+    }
+}
+
+/// One connection as the table keeps it. `repr(C)`: the fields every
+/// packet reads come first, in the record's first cache lines.
+#[repr(C)]
+#[derive(Debug)]
+pub(super) struct Flow {
+    /// The endpoints, as the store keys the connection.
+    pub(super) key: Key,
+    /// The latest packet, and the one before it (the first packet's time
+    /// until there is a second): the silence before the latest packet is
+    /// measured from it, that before the one before from `last`.
+    pub(super) last: CompactRef,
+    before_last: CompactRef,
+    pub(super) origin: Origin,
+    pub(super) sides: [FlowSide; 2],
+    /// The longest silence between two packets, and the second longest.
+    gaps: [CompactGap; 2],
+    /// Sequential id within the analysis, in order of first packet.
+    pub(super) id: u64,
+    /// The VLAN tags every packet of it came with (not part of its key).
+    pub(super) vlan: VlanPath,
+    pub(super) roles: RoleSource,
+    /// Every segment seen carried SYN.
+    pub(super) handshake_only: bool,
+}
+
+/// One direction of a connection as the table keeps it, named by its
+/// sender: what [`HalfConnection`] holds, the packets compact, the counters
+/// that few sides need with the rare marks. The fields most packets read
+/// come first.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(super) struct FlowSide {
+    pub(super) seq: SequenceState,
+    pub(super) packets: u64,
+    /// The latest packet (the "last heard from" of keepalive idle times).
+    pub(super) last_sent: CompactRef,
+    /// The latest packet that was not a keepalive or zero-window probe.
+    pub(super) last_traffic: CompactRef,
+    /// Whether this side probes, or holds back a segment that may be a probe.
+    pub(super) probe: ProbeState,
+    /// Unacknowledged data and its retransmissions, while there is some.
+    pub(super) unacked: Option<Box<RetransmissionRun>>,
+    /// The last segment with payload this side sent.
+    pub(super) last_payload: CompactRef,
+    pub(super) syn: CompactRef,
+    pub(super) fin: CompactRef,
+    pub(super) small_messages: Option<Box<SmallMessages>>,
+    /// What few sides ever have, made when first needed.
+    rare: Option<Box<RareSide>>,
+    pub(super) ttl: Option<Ttls>,
+    pub(super) syn_timestamps: bool,
+    pub(super) last_ip_id: Option<u16>,
+}
+
+impl Default for CompactRef {
+    fn default() -> CompactRef {
+        CompactRef::NONE
+    }
+}
+
+/// The parts of a side few sides ever have: the rare marks, and the
+/// counters of retransmissions and zero-window probes (most connections
+/// send neither).
+#[derive(Clone, Debug, Default)]
+struct RareSide {
+    marks: RareMarks,
+    retransmissions: u32,
+    zero_window_probes: u32,
+}
+
+impl RareSide {
+    fn is_empty(&self) -> bool {
+        self.marks.is_empty() && self.retransmissions == 0 && self.zero_window_probes == 0
+    }
+}
+
+impl FlowSide {
+    /// What this side's keepalive probes showed (empty when it sent none).
+    pub(super) fn keepalive(&self) -> &KeepaliveLog {
+        self.probe.log().unwrap_or(&NO_PROBES)
+    }
+
+    fn rare_marks(&self) -> Option<&RareMarks> {
+        self.rare.as_deref().map(|r| &r.marks)
+    }
+
+    fn rare_side(&mut self) -> &mut RareSide {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    pub(super) fn rare_mut(&mut self) -> &mut RareMarks {
+        &mut self.rare_side().marks
+    }
+
+    /// Drops the rare parts once nothing is left in them.
+    fn tidy_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(RareSide::is_empty) {
+            self.rare = None;
+        }
+    }
+
+    /// This side's first RST and what it showed, if it sent one.
+    pub(super) fn reset(&self) -> Option<&ResetMark> {
+        self.rare_marks()?.rst.as_deref()
+    }
+
+    /// The RSTs in this side's name a receiver may have gone on after: the
+    /// first, and one already found not to be this side's.
+    pub(super) fn resets_mut(&mut self) -> impl Iterator<Item = &mut ResetMark> {
+        let rare = self.rare.as_deref_mut().map(|r| &mut r.marks);
+        let (rst, ignored) = match rare {
+            Some(m) => (m.rst.as_deref_mut(), m.ignored_rst.as_deref_mut().map(|i| &mut i.rst)),
+            None => (None, None),
+        };
+        rst.into_iter().chain(ignored)
+    }
+
+    /// This side's RST did not end the connection after all (a refusal
+    /// whose SYN was retried): forgotten, and the rare parts with it when
+    /// nothing else is left in them.
+    pub(super) fn forget_reset(&mut self) {
+        if let Some(rare) = self.rare.as_deref_mut() {
+            rare.marks.rst = None;
+        }
+        self.tidy_rare();
+    }
+
+    /// The zero window this side advertises, while it does.
+    pub(super) fn zero_window(&self) -> Option<&ZeroWindowSpell> {
+        self.rare_marks()?.zero_window.as_deref()
+    }
+
+    pub(super) fn zero_window_mut(&mut self) -> Option<&mut ZeroWindowSpell> {
+        self.rare.as_deref_mut()?.marks.zero_window.as_deref_mut()
+    }
+
+    /// The zero window this side advertised is open again.
+    pub(super) fn window_opened(&mut self) {
+        if let Some(rare) = self.rare.as_deref_mut()
+            && rare.marks.zero_window.take().is_some()
+        {
+            self.tidy_rare();
+        }
+    }
+
+    pub(super) fn count_retransmission(&mut self) {
+        self.rare_side().retransmissions += 1;
+    }
+
+    pub(super) fn count_zero_window_probe(&mut self) {
+        self.rare_side().zero_window_probes += 1;
+    }
+
+    /// TTL / hop limit of this side's latest segment that was not a RST.
+    pub(super) fn last_ttl(&self) -> Option<u8> {
+        self.ttl.map(|t| t.last)
+    }
+
+    /// This side refused the connection: it sent a RST and nothing else
+    /// (a RST leaves no TTL mark).
+    pub(super) fn refused_only(&self) -> bool {
+        self.reset().is_some() && self.ttl.is_none()
+    }
+
+    /// The side as a [`HalfConnection`]; its boxes move over.
+    fn into_half(self, o: &Origin, addr: SocketAddr) -> HalfConnection {
+        let (retransmissions, zero_window_probes) =
+            self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
+        let rare = self.rare.map(|r| r.marks).filter(|m| !m.is_empty()).map(Box::new);
+        HalfConnection {
+            addr: super::Endpoint::of(addr),
+            seq: self.seq,
+            counts: Counters { packets: self.packets, retransmissions, zero_window_probes },
+            marks: Marks {
+                last_sent: o.maybe(&self.last_sent),
+                last_traffic: o.maybe(&self.last_traffic),
+                last_payload: o.maybe(&self.last_payload),
+                syn: o.maybe(&self.syn),
+                fin: o.maybe(&self.fin),
+                rare,
+                ttl: self.ttl,
+                last_ip_id: self.last_ip_id,
+                syn_timestamps: self.syn_timestamps,
+            },
+            probe: self.probe,
+            unacked: self.unacked,
+            small_messages: self.small_messages,
+        }
+    }
+
+    /// A copy, its references valid against a copy of the same origin.
+    fn duplicate(&self) -> FlowSide {
+        FlowSide {
+            seq: self.seq,
+            packets: self.packets,
+            last_sent: self.last_sent.duplicate(),
+            last_traffic: self.last_traffic.duplicate(),
+            probe: self.probe.clone(),
+            unacked: self.unacked.clone(),
+            last_payload: self.last_payload.duplicate(),
+            syn: self.syn.duplicate(),
+            fin: self.fin.duplicate(),
+            small_messages: self.small_messages.clone(),
+            rare: self.rare.clone(),
+            ttl: self.ttl,
+            last_ip_id: self.last_ip_id,
+            syn_timestamps: self.syn_timestamps,
+        }
+    }
+}
+
+impl Flow {
+    pub(super) fn new(id: u64, at: PacketRef, vlan: VlanPath, roles: RoleSource, handshake_only: bool) -> Flow {
+        let mut origin = Origin::new(at);
+        let (mut last, mut before_last) = (CompactRef::NONE, CompactRef::NONE);
+        origin.set(&mut last, at);
+        origin.set(&mut before_last, at);
+        Flow {
+            key: Key::default(),
+            last,
+            before_last,
+            origin,
+            sides: Default::default(),
+            gaps: [CompactGap::NONE, CompactGap::NONE],
+            id,
+            vlan,
+            roles,
+            handshake_only,
+        }
+    }
+
+    pub(super) fn last(&self) -> PacketRef {
+        self.origin.get(&self.last).expect("a connection has a latest packet")
+    }
+
+    /// Packets of the connection, both ways.
+    pub(super) fn packets(&self) -> u64 {
+        self.sides[0].packets + self.sides[1].packets
+    }
+
+    /// Both sides sent FIN, or one sent RST.
+    pub(super) fn is_finished(&self) -> bool {
+        self.sides.iter().any(|h| h.reset().is_some()) || self.sides.iter().all(|h| self.origin.is_some(&h.fin))
+    }
+
+    /// How long the connection stays in the table after its last packet once finished.
+    pub(super) fn linger_secs(&self) -> f64 {
+        let reset = self.sides.iter().any(|h| h.reset().is_some());
+        if !reset && self.sides.iter().any(|h| h.unacked.is_some()) { LINGER_UNACKED_SECS } else { LINGER_SECS }
+    }
+
+    /// What the connection is, as of its latest packet (None: both sides
+    /// spoke after the handshake). A connection only ever moves down:
+    /// handshake, one-way, both ways.
+    pub(super) fn unreplied(&self) -> Option<Unreplied> {
+        if self.handshake_only {
+            Some(Unreplied::Handshake)
+        } else if self.sides.iter().any(|h| h.packets == 0) {
+            Some(Unreplied::OneWay)
+        } else {
+            None
+        }
+    }
+
+    /// A packet `at` arrived: it is the latest, and the silence before it
+    /// may be one of the two longest. Returns the silences before it and
+    /// before the packet before it (s), and that packet.
+    pub(super) fn arrived(&mut self, now: Stamp) -> (f64, f64, PacketRef) {
+        let seen = self.packets() > 0;
+        let Flow { origin: o, last, before_last, gaps, .. } = self;
+        let previous = o.get(last).expect("a connection has a latest packet");
+        let before = o.get(before_last).expect("set with the first packet").ts;
+        let gap = if seen { now.at.ts.secs_since(previous.ts).max(0.0) } else { 0.0 };
+        if seen {
+            let [longest, second] = gaps;
+            if longest.secs(o).is_none_or(|g| gap > g) {
+                second.copy_from(o, longest);
+                longest.set(o, last, now);
+            } else if second.secs(o).is_none_or(|g| gap > g) {
+                second.set(o, last, now);
+            }
+        }
+        // The silence before the packet before this one (0 before the second packet).
+        let gap_before_previous = previous.ts.secs_since(before).max(0.0);
+        o.copy(before_last, last);
+        o.put(last, now);
+        (gap, gap_before_previous, previous)
+    }
+
+    /// The connection handed out: its boxes move to the [`Connection`].
+    pub(super) fn into_connection(self, [client, server]: [SocketAddr; 2], dropped: Option<Dropped>) -> Connection {
+        let o = &self.origin;
+        let gap =
+            |g: &CompactGap| g.get(o).map_or_else(Gap::default, |(secs, p)| Gap { secs, ended_by: Some(p).into() });
+        let [c, s] = self.sides;
+        Connection {
+            id: self.id,
+            vlan: self.vlan,
+            roles: self.roles,
+            first: o.first(),
+            last: o.get(&self.last).expect("a connection has a latest packet"),
+            longest_gap: gap(&self.gaps[0]),
+            second_longest_gap: gap(&self.gaps[1]),
+            sides: [c.into_half(o, client), s.into_half(o, server)],
+            handshake_only: self.handshake_only,
+            dropped,
+        }
+    }
+
+    /// The connection as it stands, for a look at one still held: its
+    /// boxes are copied.
+    pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2]) -> Connection {
+        let [c, s] = &self.sides;
+        let gap = |g: &CompactGap| CompactGap { from: g.from.duplicate(), to: g.to.duplicate() };
+        let copy = Flow {
+            key: self.key,
+            last: self.last.duplicate(),
+            before_last: self.before_last.duplicate(),
+            origin: Origin { first: self.origin.first, far: self.origin.far.clone() },
+            sides: [c.duplicate(), s.duplicate()],
+            gaps: [gap(&self.gaps[0]), gap(&self.gaps[1])],
+            id: self.id,
+            vlan: self.vlan,
+            roles: self.roles,
+            handshake_only: self.handshake_only,
+        };
+        copy.into_connection(endpoints, None)
+    }
+}
