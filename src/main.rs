@@ -345,19 +345,16 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         // anstream's rule: a terminal, and neither NO_COLOR nor TERM=dumb.
         ColorChoice::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
     };
-    let out = || io::BufWriter::new(io::stdout().lock());
+    let stdout = io::stdout().lock();
+    let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
         // With --only, the table lists what was asked for, abnormal or not.
         Format::Table => {
-            Box::new(TableSink::new(out(), args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
+            Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
         }
-        // JSON's connections are written on a thread of their own, which
-        // takes standard output unlocked (a lock stays with its thread).
-        // NDJSON's lines are written as each connection is judged, each at
-        // once (a batch handed to a thread would wait for the next ones).
-        Format::Json => Box::new(JsonSink::on_thread(io::BufWriter::new(io::stdout()))?),
-        Format::Ndjson => Box::new(NdjsonSink::new(out())),
-        Format::Html => Box::new(HtmlSink::new(out(), args.all || !args.only.is_empty())),
+        Format::Json => Box::new(JsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
     };
     let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
     let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());

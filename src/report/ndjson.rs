@@ -13,11 +13,10 @@
 //! `from`, `prober`, addresses as strings) for the scripts that read it.
 
 use crate::flow::{RoleSource, Side};
-use crate::report::connection_json::Naming;
-use crate::report::connection_stream::{ConnectionStream, Framing, Written};
+use crate::report::connection_json::{ConnectionWriter, Naming};
 use crate::report::{
-    CaptureSummary, ConnectionReport, Evidence, HostFacts, JudgedConnection, PathFacts, ReportSink, RunReport,
-    StormFacts, Summary,
+    CaptureSummary, ConnectionReport, Evidence, HostFacts, Judged, PathFacts, ReportSink, RunReport, StormFacts,
+    Summary,
 };
 use crate::verdict::{EndReason, ResetCause};
 use serde::Serialize;
@@ -202,18 +201,25 @@ pub struct SummaryRecord<'a> {
 
 /// Writes the lines.
 pub struct NdjsonSink<W: Write> {
-    /// The connection lines, until the summary line is written.
-    connections: Option<ConnectionStream<W>>,
+    out: W,
+    /// The line being written.
+    line: Vec<u8>,
+    writer: ConnectionWriter,
+    written: u64,
 }
 
 impl<W: Write> NdjsonSink<W> {
-    /// Writes each line in the thread that judged its connection.
     pub fn new(out: W) -> NdjsonSink<W> {
-        NdjsonSink { connections: Some(ConnectionStream::here(out, Naming::Ndjson, Framing::Lines)) }
+        NdjsonSink { out, line: Vec::new(), writer: ConnectionWriter::default(), written: 0 }
     }
 
-    fn connections(&mut self) -> &mut ConnectionStream<W> {
-        self.connections.as_mut().expect("no connection line after the summary")
+    fn hand_out_line(&mut self) -> io::Result<()> {
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.line.clear();
+        self.written += 1;
+        // A line is of use the moment it is complete (a pipe into jq, a log shipper).
+        self.out.flush()
     }
 }
 
@@ -222,16 +228,17 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
         true
     }
 
-    fn hand_over(&mut self, judged: JudgedConnection) -> io::Result<()> {
-        self.connections().judged(judged)
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        self.writer.write(&mut self.line, Naming::Ndjson, judged)?;
+        self.hand_out_line()
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        self.connections().report(report)
+        serde_json::to_writer(&mut self.line, &ConnectionRecord::new(report))?;
+        self.hand_out_line()
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        let Written { mut out, connections } = self.connections.take().expect("one summary line").finish()?;
         let hosts = run.host_reports();
         let paths = run.path_reports();
         let storms = run.storm_reports();
@@ -240,7 +247,7 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
             schema_version: SCHEMA_VERSION,
             tool: "tcpka",
             version: env!("CARGO_PKG_VERSION"),
-            connections_written: connections,
+            connections_written: self.written,
             captures: run.captures,
             probers: hosts
                 .iter()
@@ -260,8 +267,8 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
                 .collect(),
             totals: run.summary.into(),
         };
-        serde_json::to_writer(&mut out, &record)?;
-        out.write_all(b"\n")?;
-        out.flush()
+        serde_json::to_writer(&mut self.out, &record)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
     }
 }
