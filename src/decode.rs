@@ -183,25 +183,25 @@ const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 const NFULA_PAYLOAD: u16 = 9;
 
-/// Decodes one captured frame of the given framing.
+/// Decodes one captured frame of the given framing (the analysis takes
+/// [`decode_with_tcp_bytes`]; the tests and the fuzz targets this).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn decode(link: LinkKind, frame: &[u8]) -> Decoded {
-    match locate(link, frame) {
-        Located::Ip(vlan, ip, wire_len) => decode_ip(vlan, ip, wire_len),
-        Located::Arp(arp) => decode_arp(arp),
-        Located::NotIp => Decoded::NotTcp,
-        Located::Malformed => Decoded::Malformed,
-    }
+    decode_with_tcp_bytes(link, frame).0
 }
 
-/// The TCP header and the captured payload of a frame that [`decode`]s to a
-/// TCP segment (the IP packet's length, not the frame's: no link padding),
-/// for comparing two frames byte for byte. Only asked of the few frames the
-/// duplicate check cannot tell by their IP identification.
-pub fn tcp_bytes(link: LinkKind, frame: &[u8]) -> Option<&[u8]> {
-    let Located::Ip(_, ip, _) = locate(link, frame) else { return None };
-    let (ip, _) = LaxIpSlice::from_slice(ip).ok()?;
-    let payload = ip.payload();
-    (payload.ip_number == IpNumber::TCP && !payload.fragmented).then_some(payload.payload)
+/// Decodes one captured frame of the given framing; with a TCP segment,
+/// also returns its TCP header and captured payload
+/// (the IP packet's length, not the frame's: no link padding; empty for
+/// any other frame), for comparing two frames byte for byte (the duplicate
+/// check's print): found while decoding, not by parsing the frame again.
+pub fn decode_with_tcp_bytes(link: LinkKind, frame: &[u8]) -> (Decoded, &[u8]) {
+    match locate(link, frame) {
+        Located::Ip(vlan, ip, wire_len) => decode_ip(vlan, ip, wire_len),
+        Located::Arp(arp) => (decode_arp(arp), &[]),
+        Located::NotIp => (Decoded::NotTcp, &[]),
+        Located::Malformed => (Decoded::Malformed, &[]),
+    }
 }
 
 /// Where a frame's IP packet is.
@@ -339,11 +339,11 @@ fn nflog_payload_at(frame: &[u8]) -> Option<usize> {
     None
 }
 
-/// How many of a frame's first bytes [`decode`] reads at most: its link
-/// header, then enough of the packet for the IP (with options or extension
-/// headers) and TCP headers. Lengths come from the IP header, so, like a
-/// snapshot length, cutting the rest loses nothing (the file reader hands
-/// only these bytes from its thread to the analysis).
+/// How many of a frame's first bytes [`decode_with_tcp_bytes`] reads at
+/// most: its link header, then enough of the packet for the IP (with
+/// options or extension headers) and TCP headers. Lengths come from the IP
+/// header, so, like a snapshot length, cutting the rest loses nothing (the
+/// file reader decodes only these bytes).
 pub fn headers_len(link: LinkKind, frame: &[u8]) -> usize {
     // Ethernet with VLAN tags and PPPoE, cooked and loopback headers are a
     // few tens of bytes, within the margin; NFLOG's TLVs before the packet
@@ -409,9 +409,10 @@ fn decode_neighbour_discovery(src: Ipv6Addr, icmp: &[u8]) -> Decoded {
 
 /// `wire_len`: the IP packet's length on the wire, when the link layer
 /// states it (see [`pppoe`]); the IP header's length counts only within it.
-fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
+/// With a TCP segment, its TCP bytes (see [`decode_with_tcp_bytes`]).
+fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> (Decoded, &[u8]) {
     let Ok((ip, _)) = LaxIpSlice::from_slice(ip) else {
-        return Decoded::Malformed;
+        return (Decoded::Malformed, &[]);
     };
     let (src_ip, dst_ip, ttl, ip_id, declared_ip_payload, ip_header_len, payload) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
@@ -440,13 +441,13 @@ fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
         && !payload.fragmented
         && let IpAddr::V6(src) = src_ip
     {
-        return decode_neighbour_discovery(src, payload.payload);
+        return (decode_neighbour_discovery(src, payload.payload), &[]);
     }
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
-        return Decoded::NotTcp;
+        return (Decoded::NotTcp, &[]);
     }
     let Ok(tcp) = TcpSlice::from_slice(payload.payload) else {
-        return Decoded::Malformed;
+        return (Decoded::Malformed, &[]);
     };
     let header_len = usize::from(tcp.data_offset()) * 4;
     // A zero IP length means the NIC segments later (TSO): fall back to what was captured.
@@ -488,7 +489,7 @@ fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
             flags |= bit;
         }
     }
-    Decoded::Tcp(Segment {
+    let segment = Decoded::Tcp(Segment {
         vlan,
         src: SocketAddr::new(src_ip, tcp.source_port()),
         dst: SocketAddr::new(dst_ip, tcp.destination_port()),
@@ -501,7 +502,8 @@ fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> Decoded {
         ip_id,
         has_timestamp,
         first_sack,
-    })
+    });
+    (segment, payload.payload)
 }
 
 #[cfg(test)]

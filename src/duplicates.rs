@@ -41,8 +41,7 @@
 //!   it no longer has with the same stateless RST (RFC 9293 §3.10.7.1),
 //!   microseconds apart (nDPI signal.pcap, frames 82 and 83, 10 µs).
 
-use crate::decode::{LinkKind, Segment, tcp_bytes};
-use crate::seq::SeqNumber;
+use crate::decode::Segment;
 use crate::time::Timestamp;
 use rustc_hash::FxHasher;
 use serde::Serialize;
@@ -69,54 +68,28 @@ const SLOTS: usize = 1 << 14;
 /// The first duplicates are named in the capture summary.
 pub const EXAMPLES_KEPT: usize = 5;
 
-/// What identifies a packet, in fields that a router does not change.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    src: SocketAddr,
-    dst: SocketAddr,
-    seq: SeqNumber,
-    ack: SeqNumber,
-    flags: u8,
-    payload_len: u32,
-    window: u16,
-    ip_id: Option<u16>,
-}
-
-impl Key {
-    /// A hash of the key, as a few machine words (the derived hash fed the
-    /// addresses byte by byte); the key itself is compared on a match.
-    fn fingerprint(&self) -> u64 {
-        fn ip_bits(a: &SocketAddr) -> u128 {
-            match a {
-                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
-                SocketAddr::V6(v6) => v6.ip().to_bits(),
-            }
-        }
-        let mut h = FxHasher::default();
-        h.write_u64((u64::from(self.seq.0) << 32) | u64::from(self.ack.0));
-        h.write_u64(
-            (u64::from(self.src.port()) << 48)
-                | (u64::from(self.dst.port()) << 32)
-                | (u64::from(self.ip_id.unwrap_or(0)) << 16)
-                | u64::from(self.window),
-        );
-        h.write_u64((u64::from(self.payload_len) << 8) | u64::from(self.flags));
-        h.write_u128(ip_bits(&self.src) ^ ip_bits(&self.dst).rotate_left(64));
-        h.finish()
-    }
-
-    fn of(seg: &Segment) -> Key {
-        Key {
-            src: seg.src,
-            dst: seg.dst,
-            seq: seg.seq,
-            ack: seg.ack,
-            flags: seg.flags.0,
-            payload_len: seg.payload_len,
-            window: seg.window,
-            ip_id: seg.ip_id,
+/// A hash of what identifies a packet, in fields that a router does not
+/// change: addresses and ports, sequence and acknowledgment numbers, flags,
+/// payload length, window and IP identification. Fed to the hasher as a
+/// few machine words (a derived hash fed the addresses byte by byte).
+fn fingerprint(seg: &Segment) -> u64 {
+    fn ip_bits(a: &SocketAddr) -> u128 {
+        match a {
+            SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+            SocketAddr::V6(v6) => v6.ip().to_bits(),
         }
     }
+    let mut h = FxHasher::default();
+    h.write_u64((u64::from(seg.seq.0) << 32) | u64::from(seg.ack.0));
+    h.write_u64(
+        (u64::from(seg.src.port()) << 48)
+            | (u64::from(seg.dst.port()) << 32)
+            | (u64::from(seg.ip_id.unwrap_or(0)) << 16)
+            | u64::from(seg.window),
+    );
+    h.write_u64((u64::from(seg.payload_len) << 8) | u64::from(seg.flags.0));
+    h.write_u128(ip_bits(&seg.src) ^ ip_bits(&seg.dst).rotate_left(64));
+    h.finish()
 }
 
 /// Whether the segment's IP identification numbers its packet.
@@ -130,24 +103,25 @@ fn numbered(seg: &Segment) -> bool {
 /// only looks it up and records it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Print {
-    /// [`Key::fingerprint`] of the segment.
+    /// [`fingerprint`] of the segment.
     fingerprint: u64,
-    /// A hash of the frame's TCP bytes ([`tcp_bytes`]: header, options and
-    /// captured payload), for a frame that is not a RST and whose IP
-    /// identification does not number it: the only frames it is compared for.
+    /// A hash of the frame's TCP bytes (header, options and captured
+    /// payload), for a frame that is not a RST and whose IP identification
+    /// does not number it: the only frames it is compared for.
     bytes: Option<u64>,
 }
 
 impl Print {
-    /// The print of `seg`, decoded from `data` on `link`.
-    pub fn of(seg: &Segment, link: LinkKind, data: &[u8]) -> Print {
+    /// The print of `seg`, whose TCP header and captured payload are
+    /// `tcp_bytes` ([`decode_with_tcp_bytes`](crate::decode::decode_with_tcp_bytes)).
+    pub fn of(seg: &Segment, tcp_bytes: &[u8]) -> Print {
         let unnumbered = !numbered(seg) && !seg.flags.rst();
-        let bytes = unnumbered.then(|| tcp_bytes(link, data)).flatten().map(|b| {
+        let bytes = unnumbered.then(|| {
             let mut h = FxHasher::default();
-            h.write(b);
+            h.write(tcp_bytes);
             h.finish()
         });
-        Print { fingerprint: Key::of(seg).fingerprint(), bytes }
+        Print { fingerprint: fingerprint(seg), bytes }
     }
 }
 
@@ -159,7 +133,7 @@ impl Print {
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Seen {
-    /// [`Key::fingerprint`]: 64 bits, so two packets within the window that
+    /// [`fingerprint`]: 64 bits, so two packets within the window that
     /// share it are the same packet.
     fingerprint: u64,
     /// A hash of the TCP bytes, for packets the IP ID does not number (when [`HAS_BYTES`] is set).

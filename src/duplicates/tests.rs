@@ -1,6 +1,6 @@
 // Unit tests for duplicate frames, with hand-built packets.
 use super::*;
-use crate::decode::{Decoded, decode};
+use crate::decode::{Decoded, LinkKind, decode_with_tcp_bytes};
 use crate::testkit::{ACK, FIN, RST, frame};
 use etherparse::PacketBuilder;
 
@@ -26,8 +26,8 @@ impl Run {
     /// The next frame, at `t` seconds: the frame it copies, if any.
     fn feed(&mut self, t: f64, data: &[u8]) -> Option<u64> {
         self.frame += 1;
-        let Decoded::Tcp(seg) = decode(LinkKind::Ethernet, data) else { panic!("not TCP") };
-        let print = Print::of(&seg, LinkKind::Ethernet, data);
+        let (Decoded::Tcp(seg), tcp_bytes) = decode_with_tcp_bytes(LinkKind::Ethernet, data) else { panic!("not TCP") };
+        let print = Print::of(&seg, tcp_bytes);
         self.filter.check(self.frame, Timestamp::from_secs_f64(t), &seg, &print)
     }
 }

@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(first.ts.secs_since(Timestamp::default()), crate::testkit::EPOCH_S as f64 + 1.0);
         assert_eq!(first.decoded, decode(LinkKind::Ethernet, &frames[0].1));
         let Decoded::Tcp(seg) = first.decoded else { panic!("TCP") };
-        assert_eq!(first.print, Print::of(&seg, LinkKind::Ethernet, &frames[0].1));
+        assert_eq!(first.print, Print::of(&seg, &frames[0].1[14 + 20..]));
         // The filter's rejection keeps its place (and frame number).
         assert!(matches!(source.next_packet(), Next::Filtered));
         // Decoded from its first bytes, as a snapshot length would cut it:
@@ -567,8 +567,8 @@ mod tests {
         assert_eq!(seg.payload_len, 2000);
         let kept = &frames[2].1[..decode::headers_len(LinkKind::Ethernet, &frames[2].1)];
         assert!(kept.len() < frames[2].1.len());
-        assert_eq!(third.print, Print::of(&seg, LinkKind::Ethernet, kept));
-        assert_ne!(third.print, Print::of(&seg, LinkKind::Ethernet, &frames[2].1));
+        assert_eq!(third.print, Print::of(&seg, &kept[14 + 20..]));
+        assert_ne!(third.print, Print::of(&seg, &frames[2].1[14 + 20..]));
         assert!(matches!(source.next_packet(), Next::End));
     }
 }

@@ -15,7 +15,7 @@ pub mod savefile;
 pub mod scripted;
 pub mod series;
 
-use crate::decode::{Decoded, LinkKind, decode};
+use crate::decode::{Decoded, LinkKind, decode_with_tcp_bytes};
 use crate::duplicates::Print;
 use crate::time::Timestamp;
 use std::io;
@@ -104,9 +104,9 @@ pub struct Frame {
 impl Frame {
     /// Decodes the frame `data`, on `link`, captured at `ts`.
     pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> Frame {
-        let decoded = decode(link, data);
+        let (decoded, tcp_bytes) = decode_with_tcp_bytes(link, data);
         let print = match &decoded {
-            Decoded::Tcp(seg) => Print::of(seg, link, data),
+            Decoded::Tcp(seg) => Print::of(seg, tcp_bytes),
             _ => Print::default(),
         };
         Frame { ts, decoded, print }

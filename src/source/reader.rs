@@ -277,7 +277,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// Makes at least `need` bytes available from `start` unless the
     /// stream ends first; returns how many are.
+    #[inline]
     fn fill(&mut self, need: usize) -> Result<usize, ReadError> {
+        // Almost always: a record already buffered (reads are of 64 KiB at least).
+        let buffered = self.end - self.start;
+        if buffered >= need {
+            return Ok(buffered);
+        }
+        self.read_more(need)
+    }
+
+    /// [`CaptureReader::fill`] when reading is needed.
+    fn read_more(&mut self, need: usize) -> Result<usize, ReadError> {
         while self.end - self.start < need && !self.eof {
             if self.buf.len() - self.start < need || self.buf.len() - self.end < CHUNK / 4 {
                 self.buf.copy_within(self.start..self.end, 0);
