@@ -325,6 +325,12 @@ fn live_explains_a_keepalive_kill_and_a_close_as_they_happen() {
         l.contains("\"connection-ended\"") && l.contains(":7001\"")
     });
 
+    // The second capture reads the same packets in a process of its own: on a
+    // loaded machine it may be a moment behind. Ctrl-C stops a capture where it
+    // is (as tcpdump's does), so wait until it has seen the kill too.
+    wait_line(&default_events, &mut default_seen, Duration::from_secs(5), "default connection-ended 7001", |l| {
+        l.contains("\"connection-ended\"") && l.contains(":7001\"")
+    });
     // Stop tcpka as Ctrl-C would.
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
     assert_eq!(unsafe { libc::kill(lab.pid(default_live) as i32, libc::SIGINT) }, 0);
