@@ -1825,7 +1825,7 @@ fn apply(
     if class == PacketClass::Data {
         o.put(&mut me.last_payload, now);
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
-            note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
+            me.note_small_message(o, now);
         }
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
@@ -2006,15 +2006,6 @@ fn push_exact<T>(v: &mut Vec<T>, item: T) {
         v.reserve_exact(1);
     }
     v.push(item);
-}
-
-fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
-    if m.count > 0 && m.gaps.len() < MAX_HEARTBEAT_GAPS {
-        m.gaps.push(at.ts.secs_since(m.last) as f32);
-    }
-    m.first.set_first(at);
-    m.last = at.ts;
-    m.count += 1;
 }
 
 fn track_unacked(me: &mut FlowSide, at: PacketRef, seg: &Segment, retransmission: bool, idle_before_s: f64) {

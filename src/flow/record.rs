@@ -21,11 +21,12 @@
 use super::store::Key;
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
-    Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun, RoleSource,
-    SequenceState, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
+    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
+    RoleSource, SequenceState, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
 };
 use crate::decode::VlanPath;
 use std::net::SocketAddr;
+use thin_vec::ThinVec;
 
 /// A packet of a connection in 8 bytes: its frame and its time counted
 /// from the connection's first packet ([`Origin`]), the time in whole
@@ -287,9 +288,16 @@ pub(super) struct FlowSide {
     pub(super) last_payload: CompactRef,
     pub(super) syn: CompactRef,
     pub(super) fin: CompactRef,
-    pub(super) small_messages: Option<Box<SmallMessages>>,
     /// What few sides ever have, made when first needed.
     rare: Option<Box<RareSide>>,
+    /// The small messages this side sent (candidate heartbeats, see
+    /// [`SmallMessages`]): the gaps between them (made with the second),
+    /// the first and the latest, and how many. In the record, not boxed:
+    /// most sides that send data send some, and each one read the box.
+    small_gaps: ThinVec<f32>,
+    small_first: CompactRef,
+    small_last: CompactRef,
+    small_count: u32,
     pub(super) ttl: Option<Ttls>,
     /// The `SIDE_*` bits.
     flags: u8,
@@ -364,6 +372,20 @@ impl FlowSide {
     /// A probe was recorded (`true`), or the latest one answered.
     pub(super) fn set_probe_outstanding(&mut self, outstanding: bool) {
         self.set_flag(SIDE_PROBE_OUTSTANDING, outstanding);
+    }
+
+    /// A small message (a candidate heartbeat) sent `now`: the gap since
+    /// the one before is kept (the first [`MAX_HEARTBEAT_GAPS`]).
+    pub(super) fn note_small_message(&mut self, o: &mut Origin, now: Stamp) {
+        if self.small_count > 0
+            && self.small_gaps.len() < MAX_HEARTBEAT_GAPS
+            && let Some(last) = o.get(&self.small_last)
+        {
+            self.small_gaps.push(now.at.ts.secs_since(last.ts) as f32);
+        }
+        o.put_first(&mut self.small_first, now);
+        o.put(&mut self.small_last, now);
+        self.small_count += 1;
     }
 
     /// The segment this side holds back, if any.
@@ -499,7 +521,14 @@ impl FlowSide {
             },
             probe: self.probe,
             unacked: self.unacked,
-            small_messages: self.small_messages,
+            small_messages: (self.small_count > 0).then(|| {
+                Box::new(SmallMessages {
+                    count: self.small_count,
+                    first: o.maybe(&self.small_first),
+                    last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
+                    gaps: self.small_gaps.into_iter().collect(),
+                })
+            }),
         }
     }
 
@@ -515,8 +544,11 @@ impl FlowSide {
             last_payload: self.last_payload.duplicate(),
             syn: self.syn.duplicate(),
             fin: self.fin.duplicate(),
-            small_messages: self.small_messages.clone(),
             rare: self.rare.clone(),
+            small_gaps: self.small_gaps.clone(),
+            small_first: self.small_first.duplicate(),
+            small_last: self.small_last.duplicate(),
+            small_count: self.small_count,
             ttl: self.ttl,
             flags: self.flags,
             last_ip_id: self.last_ip_id,
