@@ -1057,8 +1057,16 @@ impl FlowTable {
         conn.vlan = conn.vlan.shared_with(seg.vlan);
         let was_finished = conn.is_finished();
         let was = if created { None } else { conn.unreplied() };
-        let before = TrainMark::of(conn);
-        let class = update(conn, from, at, seg);
+        #[cfg(debug_assertions)]
+        let all_before = conn.sides.each_ref().map(TrainMark::of);
+        let (class, before) = update(conn, from, at, seg);
+        #[cfg(debug_assertions)]
+        for (side, b) in before.iter().enumerate() {
+            debug_assert!(
+                b.is_some() || TrainMark::of(&conn.sides[side]) == all_before[side],
+                "a train changed unread"
+            );
+        }
         if !was_finished && conn.is_finished() {
             self.finished_queue.push_back((slot, conn.id));
         }
@@ -1201,7 +1209,7 @@ impl FlowTable {
     pub(crate) fn unanswered(&self) -> impl Iterator<Item = Connection> {
         self.flows
             .iter()
-            .filter(|(_, c)| c.sides.iter().any(|s| s.keepalive().train.unanswered()))
+            .filter(|(_, c)| c.sides.iter().any(FlowSide::probe_outstanding))
             .map(|(endpoints, c)| c.to_connection(endpoints))
     }
 
@@ -1228,8 +1236,10 @@ impl FlowTable {
 //
 // What a segment changed for its connection, as values, for those who
 // stream events as they happen (live mode). They are read from a small
-// snapshot of each side's keepalive train taken before and after `update`,
-// so the classification rules above know nothing of them.
+// snapshot of each side's keepalive train taken before and after `apply`,
+// so the classification rules above know nothing of them. Only the trains
+// the segment may change are read (a train is in a boxed log: reading it
+// for every packet was a cache miss).
 
 /// What [`FlowTable::observe`] made of one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1296,7 +1306,7 @@ impl Confirmation {
 
 /// Per side: the first probe's frame, the probe count, and whether the last
 /// probe is still unanswered.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct TrainMark {
     first: Option<u64>,
     count: u32,
@@ -1304,23 +1314,24 @@ struct TrainMark {
 }
 
 impl TrainMark {
-    fn of(conn: &Flow) -> [TrainMark; 2] {
-        [Side::Client, Side::Server].map(|side| {
-            let train = &conn.sides[side as usize].keepalive().train;
-            TrainMark {
-                first: train.probes.first().map(|p| p.at.frame),
-                count: train.count,
-                unanswered: train.unanswered(),
-            }
-        })
+    fn of(side: &FlowSide) -> TrainMark {
+        let train = &side.keepalive().train;
+        TrainMark {
+            first: train.probes.first().map(|p| p.at.frame),
+            count: train.count,
+            unanswered: train.unanswered(),
+        }
     }
 }
 
-fn changes(before: [TrainMark; 2], was_finished: bool, conn: &Flow, from: Side, seg: &Segment) -> Changes {
-    let after = TrainMark::of(conn);
+/// What a segment changed, from the marks of the trains it may have
+/// changed, taken before it was applied (None: that side's train stays as
+/// it was).
+fn changes(before: [Option<TrainMark>; 2], was_finished: bool, conn: &Flow, from: Side, seg: &Segment) -> Changes {
     let mut changes = Changes { finished: !was_finished && conn.is_finished(), ..Changes::default() };
     for side in [Side::Client, Side::Server] {
-        let (b, a) = (before[side as usize], after[side as usize]);
+        let Some(b) = before[side as usize] else { continue };
+        let a = TrainMark::of(&conn.sides[side as usize]);
         let same_train = a.first.is_some() && a.first == b.first;
         // Probes 1..count-1 are unanswered: the next probe confirmed each.
         // A train only goes on after an unanswered probe (Linux
@@ -1376,7 +1387,9 @@ fn server_port_first(a: u16, b: u16) -> bool {
 }
 
 /// Updates the connection with one segment from `side` and classifies it.
-fn update(conn: &mut Flow, side: Side, at: PacketRef, seg: &Segment) -> PacketClass {
+/// Also returns the marks, before it was applied, of the keepalive trains
+/// (by side) it may have changed: see [`changes`].
+fn update(conn: &mut Flow, side: Side, at: PacketRef, seg: &Segment) -> (PacketClass, [Option<TrainMark>; 2]) {
     let now = conn.origin.stamp(at);
     let (gap, gap_before_previous, previous) = conn.arrived(now);
     conn.handshake_only &= seg.flags.syn();
@@ -1386,10 +1399,21 @@ fn update(conn: &mut Flow, side: Side, at: PacketRef, seg: &Segment) -> PacketCl
     let (me, peer) = split(sides, side);
     // Any packet from us settles what our held-back segment was (a copy of
     // it, or our next segment just above it, shows it was a probe).
-    let own_held = me.probe.take_held();
+    let own_held = me.take_held();
     let analysis = classify(me, peer, origin, own_held, at, seg);
+    // Only these change a train: our probe (or our held segment shown to
+    // be one), our RST (the prober giving up), and our answer to the peer's
+    // probe (or to its held segment). See `apply`.
+    let a = &analysis;
+    let ours = a.class == PacketClass::KeepaliveProbe || a.confirms_own_held.is_some() || seg.flags.rst();
+    let peers = a.answers_peer_probe || a.confirms_peer_held.is_some();
+    let (my_mark, peer_mark) = (ours.then(|| TrainMark::of(me)), peers.then(|| TrainMark::of(peer)));
     apply(me, peer, origin, now, seg, &analysis, silence);
-    analysis.class
+    let mut before = [my_mark, peer_mark];
+    if side == Side::Server {
+        before.reverse();
+    }
+    (analysis.class, before)
 }
 
 fn split(sides: &mut [FlowSide; 2], side: Side) -> (&mut FlowSide, &mut FlowSide) {
@@ -1436,18 +1460,19 @@ fn classify(
     at: PacketRef,
     seg: &Segment,
 ) -> Analysis {
-    let peer_probe_outstanding = peer.keepalive().train.unanswered();
+    let peer_probe_outstanding = peer.probe_outstanding();
     // HELD PROBE CONFIRMED BY ITS ANSWER. The peer of a held-back segment
     // answered: a pure ACK for exactly one past it means the segment sat
     // below what the peer already had, i.e. a keepalive probe. For a 1-byte
     // segment new data would get the same ACK, so we also need the D-SACK
     // block (RFC 2883) that says the byte was a duplicate.
-    let confirms_peer_held = peer.probe.held().copied().filter(|p| {
+    let confirms_peer_held = peer.held().copied().filter(|p| {
         let pure_ack = seg.flags.ack() && seg.payload_len == 0 && !seg.flags.has_control();
         let dsack = seg.first_sack == Some((p.seq, p.seq + 1));
         pure_ack && seg.ack == p.seq + 1 && (p.len == 0 || dsack)
     });
-    let quiet_s = keepalive_quiet_s(peer, o, at, seg.payload_len);
+    // Read only for a probe-shaped segment: it reads the peer's probe log.
+    let quiet_s = || keepalive_quiet_s(peer, o, at, seg.payload_len);
     let (class, confirms_own_held) = segment_class(me, peer, o, own_held, peer_probe_outstanding, quiet_s, seg);
     let answers_peer_probe = peer_probe_outstanding && answers_a_probe(me, peer, class, seg);
     let goes_on_after_own_rst = me.reset().is_some() && goes_on_after_reset(me, peer, seg);
@@ -1506,7 +1531,7 @@ fn answers_a_probe(me: &FlowSide, peer: &FlowSide, class: PacketClass, seg: &Seg
         PacketClass::KeepaliveProbe => {
             seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
         }
-        PacketClass::Rst => !me.keepalive().train.unanswered(),
+        PacketClass::Rst => !me.probe_outstanding(),
         _ => true,
     }
 }
@@ -1559,7 +1584,7 @@ fn segment_class(
     o: &Origin,
     own_held: Option<HeldSegment>,
     peer_probe_outstanding: bool,
-    quiet_s: f64,
+    quiet_s: impl Fn() -> f64,
     seg: &Segment,
 ) -> (PacketClass, Option<HeldSegment>) {
     let flags = seg.flags;
@@ -1618,7 +1643,7 @@ fn segment_class(
         // no stack probes before ~1 s of quiet. tshark flags such segments
         // (e.g. 0.016 s after data in zeek/smb_v2_only_non_zero_reserved1).
         if let Some(una) = snd_una {
-            if seg.seq == una - 1 && quiet_s >= KEEPALIVE_MIN_QUIET_S {
+            if seg.seq == una - 1 && quiet_s() >= KEEPALIVE_MIN_QUIET_S {
                 return (PacketClass::KeepaliveProbe, confirmed);
             }
         } else if let Some(p) = own_held.filter(|p| len == 0 && p.len == 0 && seg.seq == p.seq && seg.ack == p.ack) {
@@ -1684,7 +1709,7 @@ fn apply(
         answer_probes(peer, o, at, class == PacketClass::Rst);
     }
     if class != PacketClass::Rst {
-        peer.probe.take_held();
+        peer.take_held();
     }
     if let Some(p) = a.confirms_peer_held {
         record_probe(peer, me, o, p.at, p.seq, p.len);
@@ -1696,7 +1721,7 @@ fn apply(
     match class {
         PacketClass::KeepaliveProbe => record_probe(me, peer, o, at, seg.seq, seg.payload_len as u8),
         PacketClass::Undecided => {
-            me.probe.hold(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
+            me.hold(HeldSegment { at, seq: seg.seq, ack: seg.ack, len: seg.payload_len as u8 });
         }
         PacketClass::ZeroWindowProbe => {
             me.count_zero_window_probe();
@@ -1737,7 +1762,7 @@ fn apply(
         }
         me.seq.set_isn_once(seg.seq);
         o.put_first(&mut me.syn, now);
-        me.syn_timestamps |= seg.has_timestamp;
+        me.note_syn_timestamps(seg.has_timestamp);
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
         let end = seg.seq + seg.seq_len();
@@ -1800,7 +1825,7 @@ fn apply(
     if class == PacketClass::Data {
         o.put(&mut me.last_payload, now);
         if seg.payload_len <= HEARTBEAT_MAX_BYTES {
-            note_small_message(me.small_messages.get_or_insert_with(Default::default), at);
+            me.note_small_message(o, now);
         }
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
@@ -1872,6 +1897,7 @@ fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, s
         *last = probe;
     }
     log.longest_train = log.longest_train.max(log.train.count);
+    me.set_probe_outstanding(true);
 }
 
 /// A packet from the peer of `prober` arrived: it answers the prober's
@@ -1881,21 +1907,22 @@ fn answer_probes(prober: &mut FlowSide, o: &Origin, at: PacketRef, is_rst: bool)
     // socket has not closed (tcp_keepalive_timer re-arms without probing
     // while packets are out; after a FIN it is the FIN-WAIT-2 timer).
     let timer_runs = prober.unacked.is_none() && !o.is_some(&prober.fin);
-    let Some(log) = prober.probe.log_mut() else { return };
-    if !log.train.unanswered() {
+    if !prober.probe_outstanding() {
         return;
     }
+    let Some(log) = prober.probe.log_mut() else { return };
     let Some(last) = log.train.probes.last_mut() else { return };
+    last.answer.set(at);
     if is_rst {
-        last.answer.set(at);
         last.answer_is_rst = true;
     } else {
-        last.answer.set(at);
         log.probes_answered += 1;
         if timer_runs {
             log.watch = SilenceWatch::Since(at);
+            prober.set_watching(true);
         }
     }
+    prober.set_probe_outstanding(false);
 }
 
 /// UNPROBED SILENCE: the silence after a side's answered probe, measured
@@ -1905,7 +1932,10 @@ fn answer_probes(prober: &mut FlowSide, o: &Origin, at: PacketRef, is_rst: bool)
 /// of its own that ends the silence is its timer firing: an idle, which
 /// `record_probe` observes.
 fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef, class: PacketClass, rst: bool) {
-    if let Some(log) = me.probe.log_mut() {
+    // Only a side whose watch is on has anything to measure (its log is not read otherwise).
+    if me.watching()
+        && let Some(log) = me.probe.log_mut()
+    {
         let ended = match log.watch {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
@@ -1918,8 +1948,10 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
             log.unprobed_after_answer = Some(silence);
         }
         log.watch = SilenceWatch::Off;
+        me.set_watching(false);
     }
-    if let Some(log) = peer.probe.log_mut()
+    if peer.watching()
+        && let Some(log) = peer.probe.log_mut()
         && let SilenceWatch::Since(answer) = log.watch
     {
         log.watch = SilenceWatch::Ended(UnprobedSilence { answer, until: at });
@@ -1974,15 +2006,6 @@ fn push_exact<T>(v: &mut Vec<T>, item: T) {
         v.reserve_exact(1);
     }
     v.push(item);
-}
-
-fn note_small_message(m: &mut SmallMessages, at: PacketRef) {
-    if m.count > 0 && m.gaps.len() < MAX_HEARTBEAT_GAPS {
-        m.gaps.push(at.ts.secs_since(m.last) as f32);
-    }
-    m.first.set_first(at);
-    m.last = at.ts;
-    m.count += 1;
 }
 
 fn track_unacked(me: &mut FlowSide, at: PacketRef, seg: &Segment, retransmission: bool, idle_before_s: f64) {

@@ -20,12 +20,13 @@
 
 use super::store::Key;
 use super::{
-    Connection, Counters, Dropped, Gap, HalfConnection, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS, Marks,
-    MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun, RoleSource, SequenceState,
-    SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
+    Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
+    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
+    RoleSource, SequenceState, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
 };
 use crate::decode::VlanPath;
 use std::net::SocketAddr;
+use thin_vec::ThinVec;
 
 /// A packet of a connection in 8 bytes: its frame and its time counted
 /// from the connection's first packet ([`Origin`]), the time in whole
@@ -239,29 +240,31 @@ impl CompactGap {
     }
 }
 
-/// One connection as the table keeps it. `repr(C)`: the fields every
-/// packet reads come first, in the record's first cache lines.
+/// One connection as the table keeps it. `repr(C)`: the key and the fields
+/// every packet reads come first. (Aligned to a cache line, a record would
+/// span one line fewer now and then, but the slab could no longer grow in
+/// place: the allocator copies an over-aligned block to grow it.)
 #[repr(C)]
 #[derive(Debug)]
 pub(super) struct Flow {
     /// The endpoints, as the store keys the connection.
     pub(super) key: Key,
+    /// The VLAN tags every packet of it came with (not part of its key).
+    pub(super) vlan: VlanPath,
+    pub(super) roles: RoleSource,
+    /// Every segment seen carried SYN.
+    pub(super) handshake_only: bool,
     /// The latest packet, and the one before it (the first packet's time
     /// until there is a second): the silence before the latest packet is
     /// measured from it, that before the one before from `last`.
     pub(super) last: CompactRef,
     before_last: CompactRef,
     pub(super) origin: Origin,
-    pub(super) sides: [FlowSide; 2],
     /// The longest silence between two packets, and the second longest.
     gaps: [CompactGap; 2],
+    pub(super) sides: [FlowSide; 2],
     /// Sequential id within the analysis, in order of first packet.
     pub(super) id: u64,
-    /// The VLAN tags every packet of it came with (not part of its key).
-    pub(super) vlan: VlanPath,
-    pub(super) roles: RoleSource,
-    /// Every segment seen carried SYN.
-    pub(super) handshake_only: bool,
 }
 
 /// One direction of a connection as the table keeps it, named by its
@@ -285,13 +288,34 @@ pub(super) struct FlowSide {
     pub(super) last_payload: CompactRef,
     pub(super) syn: CompactRef,
     pub(super) fin: CompactRef,
-    pub(super) small_messages: Option<Box<SmallMessages>>,
     /// What few sides ever have, made when first needed.
     rare: Option<Box<RareSide>>,
+    /// The small messages this side sent (candidate heartbeats, see
+    /// [`SmallMessages`]): the gaps between them (made with the second),
+    /// the first and the latest, and how many. In the record, not boxed:
+    /// most sides that send data send some, and each one read the box.
+    small_gaps: ThinVec<f32>,
+    small_first: CompactRef,
+    small_last: CompactRef,
+    small_count: u32,
     pub(super) ttl: Option<Ttls>,
-    pub(super) syn_timestamps: bool,
+    /// The `SIDE_*` bits.
+    flags: u8,
     pub(super) last_ip_id: Option<u16>,
 }
+
+/// This side's SYN carried the timestamp option (RFC 7323).
+const SIDE_SYN_TIMESTAMPS: u8 = 1;
+/// The latest probe of this side's keepalive train is unanswered so far:
+/// what `keepalive().train.unanswered()` says, kept here so that a packet
+/// need not read the probe log to ask (every packet from the peer does).
+const SIDE_PROBE_OUTSTANDING: u8 = 2;
+/// The silence after this side's answered probe is being measured (the
+/// log's watch is on): only then does a packet need to read the log.
+const SIDE_WATCHING: u8 = 4;
+/// This side holds back a segment that may be a probe (its probe state is
+/// `Probing::Held`): every packet asks, and only then is the box read.
+const SIDE_HOLDING: u8 = 8;
 
 impl Default for CompactRef {
     fn default() -> CompactRef {
@@ -319,6 +343,78 @@ impl FlowSide {
     /// What this side's keepalive probes showed (empty when it sent none).
     pub(super) fn keepalive(&self) -> &KeepaliveLog {
         self.probe.log().unwrap_or(&NO_PROBES)
+    }
+
+    fn flag(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    fn set_flag(&mut self, bit: u8, on: bool) {
+        if on {
+            self.flags |= bit;
+        } else {
+            self.flags &= !bit;
+        }
+    }
+
+    pub(super) fn note_syn_timestamps(&mut self, present: bool) {
+        if present {
+            self.flags |= SIDE_SYN_TIMESTAMPS;
+        }
+    }
+
+    /// The latest keepalive probe of this side is unanswered so far.
+    pub(super) fn probe_outstanding(&self) -> bool {
+        debug_assert_eq!(self.flag(SIDE_PROBE_OUTSTANDING), self.keepalive().train.unanswered());
+        self.flag(SIDE_PROBE_OUTSTANDING)
+    }
+
+    /// A probe was recorded (`true`), or the latest one answered.
+    pub(super) fn set_probe_outstanding(&mut self, outstanding: bool) {
+        self.set_flag(SIDE_PROBE_OUTSTANDING, outstanding);
+    }
+
+    /// A small message (a candidate heartbeat) sent `now`: the gap since
+    /// the one before is kept (the first [`MAX_HEARTBEAT_GAPS`]).
+    pub(super) fn note_small_message(&mut self, o: &mut Origin, now: Stamp) {
+        if self.small_count > 0
+            && self.small_gaps.len() < MAX_HEARTBEAT_GAPS
+            && let Some(last) = o.get(&self.small_last)
+        {
+            self.small_gaps.push(now.at.ts.secs_since(last.ts) as f32);
+        }
+        o.put_first(&mut self.small_first, now);
+        o.put(&mut self.small_last, now);
+        self.small_count += 1;
+    }
+
+    /// The segment this side holds back, if any.
+    pub(super) fn held(&self) -> Option<&HeldSegment> {
+        debug_assert_eq!(self.flag(SIDE_HOLDING), self.probe.held().is_some());
+        if self.flag(SIDE_HOLDING) { self.probe.held() } else { None }
+    }
+
+    pub(super) fn hold(&mut self, segment: HeldSegment) {
+        self.probe.hold(segment);
+        self.flags |= SIDE_HOLDING;
+    }
+
+    /// Settles a held segment: nothing is then held.
+    pub(super) fn take_held(&mut self) -> Option<HeldSegment> {
+        if !self.flag(SIDE_HOLDING) {
+            return None;
+        }
+        self.flags &= !SIDE_HOLDING;
+        self.probe.take_held()
+    }
+
+    /// The silence after this side's answered probe is being measured.
+    pub(super) fn watching(&self) -> bool {
+        self.flag(SIDE_WATCHING)
+    }
+
+    pub(super) fn set_watching(&mut self, watching: bool) {
+        self.set_flag(SIDE_WATCHING, watching);
     }
 
     fn rare_marks(&self) -> Option<&RareMarks> {
@@ -421,11 +517,18 @@ impl FlowSide {
                 rare,
                 ttl: self.ttl,
                 last_ip_id: self.last_ip_id,
-                syn_timestamps: self.syn_timestamps,
+                syn_timestamps: self.flags & SIDE_SYN_TIMESTAMPS != 0,
             },
             probe: self.probe,
             unacked: self.unacked,
-            small_messages: self.small_messages,
+            small_messages: (self.small_count > 0).then(|| {
+                Box::new(SmallMessages {
+                    count: self.small_count,
+                    first: o.maybe(&self.small_first),
+                    last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
+                    gaps: self.small_gaps.into_iter().collect(),
+                })
+            }),
         }
     }
 
@@ -441,16 +544,35 @@ impl FlowSide {
             last_payload: self.last_payload.duplicate(),
             syn: self.syn.duplicate(),
             fin: self.fin.duplicate(),
-            small_messages: self.small_messages.clone(),
             rare: self.rare.clone(),
+            small_gaps: self.small_gaps.clone(),
+            small_first: self.small_first.duplicate(),
+            small_last: self.small_last.duplicate(),
+            small_count: self.small_count,
             ttl: self.ttl,
+            flags: self.flags,
             last_ip_id: self.last_ip_id,
-            syn_timestamps: self.syn_timestamps,
         }
     }
 }
 
 impl Flow {
+    /// What a vacant slot of the store's slab holds: no connection.
+    pub(super) fn vacant() -> Flow {
+        Flow {
+            key: Key::default(),
+            last: CompactRef::NONE,
+            before_last: CompactRef::NONE,
+            origin: Origin::new(PacketRef { frame: 0, ts: Default::default() }),
+            sides: Default::default(),
+            gaps: [CompactGap::NONE, CompactGap::NONE],
+            id: 0,
+            vlan: VlanPath::default(),
+            roles: RoleSource::Handshake,
+            handshake_only: false,
+        }
+    }
+
     pub(super) fn new(id: u64, at: PacketRef, vlan: VlanPath, roles: RoleSource, handshake_only: bool) -> Flow {
         let mut origin = Origin::new(at);
         let (mut last, mut before_last) = (CompactRef::NONE, CompactRef::NONE);

@@ -21,13 +21,31 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 pub(super) struct Slot(u32);
 
 /// A connection's endpoints, the client's first: both IPv4 addresses
-/// and the ports in 12 bytes, or (`wide`) the ports and the index of the
+/// and the ports in 12 bytes, or (`Wide`) the ports and the index of the
 /// addresses in the store's side table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Key {
     ips: [u32; 2],
     ports: [u16; 2],
-    wide: bool,
+    kind: KeyKind,
+}
+
+/// What a [`Key`] holds. A vacant slot of the slab says so in its key, the
+/// first bytes of the record that a lookup reads anyway (an `Option`'s
+/// tag landed in the middle of the record, a cache line more a lookup).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum KeyKind {
+    /// No connection: a vacant slot.
+    #[default]
+    Vacant,
+    V4,
+    Wide,
+}
+
+impl Key {
+    fn is_held(&self) -> bool {
+        self.kind != KeyKind::Vacant
+    }
 }
 
 /// The connections held, by 4-tuple and VLAN path.
@@ -35,7 +53,8 @@ pub(super) struct Key {
 pub(super) struct Store {
     /// Slots of the slab, hashed by [`key_hash`].
     index: HashTable<Slot>,
-    slab: Vec<Option<Flow>>,
+    /// Records; a vacant one's key says so.
+    slab: Vec<Flow>,
     /// Vacant slots, reused before the slab grows.
     free: Vec<Slot>,
     /// The addresses (client, server) of the connections that are not
@@ -104,7 +123,7 @@ impl Ends {
     fn sender(&self, key: &Key, wide: &[[IpAddr; 2]]) -> Option<Side> {
         let reversed = |[a, b]: [u16; 2]| [b, a];
         match self {
-            Ends::V4 { ips, ports } if !key.wide => {
+            Ends::V4 { ips, ports } if key.kind == KeyKind::V4 => {
                 if key.ips == *ips && key.ports == *ports {
                     Some(Side::Client)
                 } else if key.ips == [ips[1], ips[0]] && key.ports == reversed(*ports) {
@@ -113,7 +132,7 @@ impl Ends {
                     None
                 }
             }
-            Ends::Wide { ips, ports } if key.wide => {
+            Ends::Wide { ips, ports } if key.kind == KeyKind::Wide => {
                 let held = &wide[key.ips[0] as usize];
                 if held == ips && key.ports == *ports {
                     Some(Side::Client)
@@ -142,7 +161,7 @@ impl Store {
         let ends = Ends::of(seg);
         let mut from = None;
         let slot = self.index.find(hash, |&Slot(i)| {
-            from = slab[i as usize].as_ref().and_then(|c| ends.sender(&c.key, wide));
+            from = ends.sender(&slab[i as usize].key, wide);
             from.is_some()
         })?;
         Some((*slot, from?))
@@ -150,12 +169,14 @@ impl Store {
 
     /// The connection in this slot, if the slot is taken.
     pub(super) fn get(&self, slot: Slot) -> Option<&Flow> {
-        self.slab.get(slot.0 as usize).and_then(Option::as_ref)
+        self.slab.get(slot.0 as usize).filter(|c| c.key.is_held())
     }
 
     /// The connection in a slot that is taken.
     pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Flow {
-        self.slab[slot.0 as usize].as_mut().expect("a slot handed out by find or insert")
+        let flow = &mut self.slab[slot.0 as usize];
+        assert!(flow.key.is_held(), "a slot handed out by find or insert");
+        flow
     }
 
     /// The endpoints (client, server) a key stands for.
@@ -165,8 +186,7 @@ impl Store {
 
     /// The endpoints (client, server) of the connection in a slot that is taken.
     pub(super) fn endpoints(&self, slot: Slot) -> [SocketAddr; 2] {
-        let flow = self.slab[slot.0 as usize].as_ref().expect("a slot handed out by find or insert");
-        self.ends(&flow.key)
+        self.ends(&self.slab[slot.0 as usize].key)
     }
 
     /// Holds a connection between `client` and `server` no other held
@@ -175,7 +195,7 @@ impl Store {
         let hash = key_hash(client, server);
         let ports = [client.port(), server.port()];
         flow.key = match (client.ip(), server.ip()) {
-            (IpAddr::V4(c), IpAddr::V4(s)) => Key { ips: [c.to_bits(), s.to_bits()], ports, wide: false },
+            (IpAddr::V4(c), IpAddr::V4(s)) => Key { ips: [c.to_bits(), s.to_bits()], ports, kind: KeyKind::V4 },
             ips => {
                 let ips = [ips.0, ips.1];
                 let i = match self.wide_free.pop() {
@@ -188,26 +208,24 @@ impl Store {
                         u32::try_from(self.wide.len() - 1).expect("fewer than 2^32 connections held at once")
                     }
                 };
-                Key { ips: [i, 0], ports, wide: true }
+                Key { ips: [i, 0], ports, kind: KeyKind::Wide }
             }
         };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot.0 as usize] = Some(flow);
+                self.slab[slot.0 as usize] = flow;
                 slot
             }
             None => {
                 let slot = Slot(u32::try_from(self.slab.len()).expect("fewer than 2^32 connections held at once"));
-                self.slab.push(Some(flow));
+                self.slab.push(flow);
                 slot
             }
         };
         let Store { index, slab, wide, .. } = self;
         index.insert_unique(hash, slot, |&Slot(i)| {
-            slab[i as usize].as_ref().map_or(0, |c| {
-                let [a, b] = ends(wide, &c.key);
-                key_hash(a, b)
-            })
+            let [a, b] = ends(wide, &slab[i as usize].key);
+            key_hash(a, b)
         });
         slot
     }
@@ -215,12 +233,13 @@ impl Store {
     /// Takes the connection out of a slot that is taken, with its
     /// endpoints (client, server).
     pub(super) fn remove(&mut self, slot: Slot) -> (Flow, [SocketAddr; 2]) {
-        let flow = self.slab[slot.0 as usize].take().expect("a slot handed out by find or insert");
+        let flow = std::mem::replace(&mut self.slab[slot.0 as usize], Flow::vacant());
+        assert!(flow.key.is_held(), "a slot handed out by find or insert");
         let endpoints = self.ends(&flow.key);
         if let Ok(entry) = self.index.find_entry(key_hash(endpoints[0], endpoints[1]), |&s| s == slot) {
             entry.remove();
         }
-        if flow.key.wide {
+        if flow.key.kind == KeyKind::Wide {
             self.wide_free.push(flow.key.ips[0]);
         }
         self.free.push(slot);
@@ -230,14 +249,19 @@ impl Store {
     /// Every connection held, with its endpoints (client, server), in no
     /// particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = ([SocketAddr; 2], &Flow)> {
-        self.slab.iter().filter_map(Option::as_ref).map(|c| (self.ends(&c.key), c))
+        self.slab.iter().filter(|c| c.key.is_held()).map(|c| (self.ends(&c.key), c))
     }
 
     /// The slots taken, in order of their connections' ids (sorting the
     /// slots moves 8 bytes each, sorting the connections hundreds).
     pub(super) fn slots_by_id(&self) -> Vec<Slot> {
-        let mut taken: Vec<(u64, Slot)> =
-            self.slab.iter().enumerate().filter_map(|(i, c)| Some((c.as_ref()?.id, Slot(i as u32)))).collect();
+        let mut taken: Vec<(u64, Slot)> = self
+            .slab
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.key.is_held())
+            .map(|(i, c)| (c.id, Slot(i as u32)))
+            .collect();
         taken.sort_unstable_by_key(|&(id, _)| id);
         taken.into_iter().map(|(_, slot)| slot).collect()
     }
@@ -246,9 +270,9 @@ impl Store {
 /// The endpoints (client, server) a key stands for, its addresses in
 /// `wide` when it is wide.
 fn ends(wide: &[[IpAddr; 2]], key: &Key) -> [SocketAddr; 2] {
-    let ips = match key.wide {
-        false => key.ips.map(|ip| IpAddr::V4(Ipv4Addr::from_bits(ip))),
-        true => wide[key.ips[0] as usize],
+    let ips = match key.kind {
+        KeyKind::Wide => wide[key.ips[0] as usize],
+        KeyKind::V4 | KeyKind::Vacant => key.ips.map(|ip| IpAddr::V4(Ipv4Addr::from_bits(ip))),
     };
     [SocketAddr::new(ips[0], key.ports[0]), SocketAddr::new(ips[1], key.ports[1])]
 }

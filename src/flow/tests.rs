@@ -188,10 +188,12 @@ fn connection_state_stays_small() {
     // (issue 14: at most 400 bytes per open connection, with the table and
     // the evidence kept outside the connection; bench/run.sh measures it).
     // What the store's slab holds for each: a record (the `Connection` it
-    // hands out took 472 bytes when the slab held those).
-    let size = std::mem::size_of::<Option<Flow>>();
+    // hands out took 472 bytes when the slab held those). 48 of its bytes
+    // are each side's small-message log, which most sides that send data
+    // need (boxed, it took a 64-byte block each).
+    let size = std::mem::size_of::<Flow>();
     eprintln!("a slot of the slab is {size} bytes");
-    assert!(size <= 312, "a slot of the slab is {size} bytes");
+    assert!(size <= 360, "a slot of the slab is {size} bytes");
 }
 
 #[test]
