@@ -11,17 +11,13 @@
 
 use super::diagnosis::describe_into;
 use super::ndjson::SCHEMA_VERSION;
-use super::{
-    EndpointText, EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_ip,
-    push_wireshark_filter, round6,
-};
+use super::prose::Prose;
+use super::{EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_wireshark_filter, round6};
 use crate::community::{TCP, push_community_id};
 use crate::flow::Side;
 use crate::time::Rfc3339Writer;
 use serde::Serialize;
-use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 
 /// Whose names the object uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,7 +35,9 @@ pub enum Naming {
 /// per connection).
 #[derive(Default)]
 pub struct ConnectionWriter {
-    diagnosis: String,
+    /// The connection's words: the diagnosis, then the evidence, then the
+    /// Wireshark filter (its endpoints worded once for all of them).
+    words: Prose,
     evidence: EvidenceList,
     text: String,
     times: Rfc3339Writer,
@@ -58,10 +56,12 @@ impl ConnectionWriter {
             self.capture_json.clear();
             string(&mut self.capture_json, capture)?;
         }
+        self.words.clear();
         for (name, side) in self.names.iter_mut().zip([Side::Client, Side::Server]) {
             name.clear();
-            // Writing into a String cannot fail.
-            let _ = fmt::Write::write_fmt(name, format_args!("\"{}\"", EndpointText(conn.side(side).addr())));
+            name.push('"');
+            name.push_str(self.words.endpoint(conn.side(side).addr()));
+            name.push('"');
         }
         let names = &self.names;
         let name = |out: &mut Vec<u8>, side: Side| -> io::Result<()> {
@@ -87,7 +87,9 @@ impl ConnectionWriter {
         for (key, side) in [("client", Side::Client), ("server", Side::Server)] {
             match naming {
                 Naming::Json => name(o.key(key), side)?,
-                Naming::Ndjson => endpoint_object(o.key(key), conn.side(side).addr())?,
+                Naming::Ndjson => {
+                    endpoint_object(o.key(key), self.words.ip(conn.side(side).addr()), conn.side(side).addr().port())
+                }
             }
         }
         o.value("roles_from", &conn.roles)?;
@@ -114,9 +116,8 @@ impl ConnectionWriter {
                 o.value("ended_by", &verdict.ended_by())?;
             }
         }
-        self.diagnosis.clear();
-        describe_into(&mut self.diagnosis, conn, verdict);
-        o.str("diagnosis", &self.diagnosis)?;
+        describe_into(&mut self.words, conn, verdict);
+        o.str("diagnosis", self.words.as_str())?;
 
         // The findings: each one's facts after who it is about.
         let who = |o: &mut Members<'_>, json_key: &'static str, side: Side| -> io::Result<()> {
@@ -180,10 +181,10 @@ impl ConnectionWriter {
         o.value("longest_idle_s", &conn.longest_gap().map(|(g, _)| round6(g)))?;
         o.value("retransmissions", &conn.sides.iter().map(|h| h.counts.retransmissions).sum::<u32>())?;
         o.value("zero_window_probes", &conn.sides.iter().map(|h| h.counts.zero_window_probes).sum::<u32>())?;
-        self.evidence.build(conn, verdict);
+        self.evidence.build(&mut self.words, conn, verdict);
         let list = o.key("evidence");
         list.push(b'[');
-        for (i, (p, what)) in self.evidence.iter().enumerate() {
+        for (i, (p, what)) in self.evidence.iter(&self.words).enumerate() {
             if i > 0 {
                 list.push(b',');
             }
@@ -198,9 +199,9 @@ impl ConnectionWriter {
             e.close();
         }
         list.push(b']');
-        self.text.clear();
-        push_wireshark_filter(&mut self.text, conn);
-        o.str("wireshark_filter", &self.text)?;
+        let filter = self.words.len();
+        push_wireshark_filter(&mut self.words, conn);
+        o.str("wireshark_filter", &self.words.as_str()[filter..])?;
         o.close();
         Ok(())
     }
@@ -233,15 +234,12 @@ fn keepalive_facts(o: &mut Members<'_>, f: &KeepaliveFacts) -> io::Result<()> {
 
 /// `{"ip":"…","port":…}`, as serde_json writes NDJSON's
 /// [`Endpoint`](super::ndjson::Endpoint) of a connection's end.
-fn endpoint_object(out: &mut Vec<u8>, addr: SocketAddr) -> io::Result<()> {
-    let mut ip = String::with_capacity(15);
-    push_ip(&mut ip, addr.ip());
+fn endpoint_object(out: &mut Vec<u8>, ip: &str, port: u16) {
     out.extend_from_slice(b"{\"ip\":\"");
     out.extend_from_slice(ip.as_bytes());
     out.extend_from_slice(b"\",\"port\":");
-    out.extend_from_slice(itoa::Buffer::new().format(addr.port()).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
     out.push(b'}');
-    Ok(())
 }
 
 /// Whether serde_json would escape any of these bytes: a control
