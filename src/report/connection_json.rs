@@ -11,7 +11,7 @@
 
 use super::diagnosis::describe_into;
 use super::ndjson::SCHEMA_VERSION;
-use super::prose::Prose;
+use super::prose::{Prose, needs_escaping};
 use super::{EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_wireshark_filter, round6};
 use crate::community::{TCP, push_community_id};
 use crate::flow::Side;
@@ -82,7 +82,7 @@ impl ConnectionWriter {
         id.push(b'"');
         self.text.clear();
         push_community_id(&mut self.text, conn.client(), conn.server(), TCP, 0);
-        o.str("community_id", &self.text)?;
+        o.plain("community_id", &self.text);
         o.key("capture").extend_from_slice(&self.capture_json);
         for (key, side) in [("client", Side::Client), ("server", Side::Server)] {
             match naming {
@@ -96,8 +96,8 @@ impl ConnectionWriter {
         o.value("vlan", &conn.vlan.ids())?;
         o.value("first_frame", &conn.first.frame)?;
         o.value("last_frame", &conn.last.frame)?;
-        o.str("start", self.times.format(conn.first.ts))?;
-        o.str("end", self.times.format(conn.last.ts))?;
+        o.plain("start", self.times.format(conn.first.ts));
+        o.plain("end", self.times.format(conn.last.ts));
         o.value("duration_s", &round6(conn.last.ts.secs_since(conn.first.ts)))?;
         o.value("packets", &conn.packets())?;
         let reset_cause = verdict.reset().map(|r| r.cause);
@@ -117,7 +117,7 @@ impl ConnectionWriter {
             }
         }
         describe_into(&mut self.words, conn, verdict);
-        o.str("diagnosis", self.words.as_str())?;
+        o.words("diagnosis", &self.words, 0)?;
 
         // The findings: each one's facts after who it is about.
         let who = |o: &mut Members<'_>, json_key: &'static str, side: Side| -> io::Result<()> {
@@ -181,7 +181,9 @@ impl ConnectionWriter {
         o.value("longest_idle_s", &conn.longest_gap().map(|(g, _)| round6(g)))?;
         o.value("retransmissions", &conn.sides.iter().map(|h| h.counts.retransmissions).sum::<u32>())?;
         o.value("zero_window_probes", &conn.sides.iter().map(|h| h.counts.zero_window_probes).sum::<u32>())?;
+        let evidence = self.words.len();
         self.evidence.build(&mut self.words, conn, verdict);
+        let evidence_plain = self.words.is_plain_from(evidence);
         let list = o.key("evidence");
         list.push(b'[');
         for (i, (p, what)) in self.evidence.iter(&self.words).enumerate() {
@@ -190,8 +192,12 @@ impl ConnectionWriter {
             }
             let mut e = Members::open(list);
             e.value("frame", &p.frame)?;
-            e.str("time", self.times.format(p.ts))?;
-            e.str("what", what)?;
+            e.plain("time", self.times.format(p.ts));
+            if evidence_plain {
+                e.plain("what", what);
+            } else {
+                e.str("what", what)?;
+            }
             if let Some((file, frame)) = files.locate(p.frame) {
                 e.str("file", file)?;
                 e.value("file_frame", &frame)?;
@@ -201,7 +207,7 @@ impl ConnectionWriter {
         list.push(b']');
         let filter = self.words.len();
         push_wireshark_filter(&mut self.words, conn);
-        o.str("wireshark_filter", &self.words.as_str()[filter..])?;
+        o.words("wireshark_filter", &self.words, filter)?;
         o.close();
         Ok(())
     }
@@ -242,27 +248,25 @@ fn endpoint_object(out: &mut Vec<u8>, ip: &str, port: u16) {
     out.push(b'}');
 }
 
-/// Whether serde_json would escape any of these bytes: a control
-/// character, a quote or a backslash (its `ESCAPE` table). Written as a
-/// fold over every byte, without an early exit, so it compiles to a
-/// vector loop: it looks at each byte of every diagnosis.
-fn needs_escaping(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'))
-}
-
 /// A JSON string, as serde_json writes it: text that needs no escaping
-/// (all of tcpka's own words, addresses and times) copied as it is, the
-/// rest (a capture's path can hold anything) through serde_json.
+/// copied as it is, the rest (a capture's path can hold anything) through
+/// serde_json.
 fn string(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
     if needs_escaping(s.as_bytes()) {
         serde_json::to_writer(out, s)?;
     } else {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        plain_string(out, s);
     }
     Ok(())
+}
+
+/// A JSON string of text known to need no escaping.
+fn plain_string(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!needs_escaping(s.as_bytes()), "{s:?} needs escaping");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 /// One JSON object being written, its members in order, as serde_json's
@@ -299,6 +303,24 @@ impl<'o> Members<'o> {
 
     fn str(&mut self, key: &'static str, value: &str) -> io::Result<()> {
         string(self.key(key), value)
+    }
+
+    /// A string that never holds a character JSON escapes (times, the
+    /// Community ID: the tests below say so), not looked at again.
+    fn plain(&mut self, key: &'static str, value: &str) {
+        plain_string(self.key(key), value);
+    }
+
+    /// What `words` holds from `start` on: looked at only if something
+    /// put in it since might need escaping.
+    fn words(&mut self, key: &'static str, words: &Prose, start: usize) -> io::Result<()> {
+        let text = &words.as_str()[start..];
+        if words.is_plain_from(start) {
+            self.plain(key, text);
+            Ok(())
+        } else {
+            self.str(key, text)
+        }
     }
 
     /// An object, or null: `members` writes what is in it.
@@ -533,6 +555,61 @@ mod tests {
             o.close();
             assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&facts).unwrap());
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn times_never_need_escaping(start in proptest::prelude::any::<i64>(), step in proptest::prelude::any::<i64>()) {
+            // Any time, also those chrono cannot word (seconds instead),
+            // and one worded from a second kept before.
+            let mut times = Rfc3339Writer::default();
+            for t in [start, start.wrapping_add(step % 1_000_000_000)] {
+                let text = times.format(Timestamp(t));
+                proptest::prop_assert!(!needs_escaping(text.as_bytes()), "{}", text);
+            }
+        }
+
+        #[test]
+        fn community_ids_never_need_escaping(
+            a in proptest::prelude::any::<u128>(), b in proptest::prelude::any::<u128>(),
+            ports in proptest::prelude::any::<(u16, u16)>(), seed in proptest::prelude::any::<u16>(),
+        ) {
+            // "1:" and base64: letters, digits, '+', '/', '='.
+            use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+            let v4 = |x: u128| SocketAddr::from((Ipv4Addr::from(x as u32), ports.0));
+            let v6 = |x: u128| SocketAddr::from((Ipv6Addr::from(x), ports.1));
+            for (x, y) in [(v4(a), v4(b)), (v6(a), v6(b))] {
+                let mut id = String::new();
+                push_community_id(&mut id, x, y, TCP, seed);
+                proptest::prop_assert!(!needs_escaping(id.as_bytes()), "{}", id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_with_a_backslash_is_escaped() {
+        // A Windows prober's advice names a registry key, Tcpip\Parameters:
+        // the diagnosis is looked at, and its backslash escaped.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(128));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(128));
+        w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+        w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(128));
+        for i in 0..10 {
+            w.send(30.005 + f64::from(i), seg(C, ACK, 1010, 5101, 1).ttl(128));
+        }
+        w.send(40.005, seg(C, RST | ACK, 1011, 5101, 0).ttl(128));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(40.005), &NeighbourLog::default());
+        let files = FileFrames::default();
+        let judged = Judged { conn: &conns[0], verdict: &verdict, capture: "w.pcap", capture_number: 1, files: &files };
+        let mut sink = BothWays::default();
+        sink.compare(&judged);
+        assert!(sink.differences.is_empty(), "{}", sink.differences.join("\n"));
+        let json = written(&mut sink.writer, &judged, Naming::Json);
+        assert!(json.contains("(Tcpip\\\\Parameters)"), "{json}");
+        assert!(!sink.writer.words.is_plain_from(0));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::findings::os::{
 };
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, PacketRef, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
-use crate::report::prose::{Piece, Prose, put};
+use crate::report::prose::{Literal, Piece, Prose, put};
 use crate::report::{EndpointText, SideText, endpoint};
 use crate::time::{Fixed, MinMax};
 use crate::verdict::{
@@ -998,7 +998,7 @@ fn keepalive_kill(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, prober
     // The idle of the train that gave up; the settings below come from every train.
     match k.train_idle_s {
         Some(idle) => put!(s, ", sent its first probe after ", secs(idle), " of idle"),
-        None => s.push_str(" (the capture starts inside the idle period)"),
+        None => put!(s, " (the capture starts inside the idle period)"),
     }
     put!(s, ", sent ", k.last_train_count, " probe", plural(k.last_train_count));
     // The gaps as observed: one figure only when they agree (timers fire
@@ -1008,11 +1008,11 @@ fn keepalive_kill(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, prober
         (Some(lo), _) => put!(s, " ", secs(lo), " apart"),
         _ => {}
     }
-    s.push_str(" that went unanswered, and ");
+    put!(s, " that went unanswered, and ");
     match k.gave_up_with {
-        Some(_) => s.push_str("then reset the connection."),
+        Some(_) => put!(s, "then reset the connection."),
         None => {
-            s.push_str("then fell silent (no RST in the capture: it may have been dropped before the capture point).")
+            put!(s, "then fell silent (no RST in the capture: it may have been dropped before the capture point).")
         }
     }
     s.push(' ');
@@ -1031,7 +1031,10 @@ fn keepalive_kill(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, prober
             other.last_train.first().map_or(0, |p| p.frame),
             "), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host."
         ),
-        None => s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."),
+        None => put!(
+            s,
+            " The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."
+        ),
     }
     s.push(' ');
     keepalive_advice(s, conn, k, peer_probing.is_some())
@@ -1077,11 +1080,11 @@ fn keepalive_advice(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, path
     // Riding out an outage takes probes × interval, not the idle: the idle
     // only says when probing starts (tcp_keepalive_timer counts probes
     // every interval once the idle has passed).
-    s.push_str(" To ride out short outages instead, raise the interval × probe count");
+    put!(s, " To ride out short outages instead, raise the interval × probe count");
     if let (Some(i), Some((n, Bound::Exact))) = (k.interval, k.probes) {
         put!(s, " (now about ", n, " × ", i.value, " s = ", n * i.value, " s)");
     }
-    s.push_str(", not the idle time: ");
+    put!(s, ", not the idle time: ");
     match os_family(k.probe_bytes, k.ttl) {
         OsFamily::Windows => put!(
             s,
@@ -1099,8 +1102,9 @@ fn keepalive_advice(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, path
     // A TCP_USER_TIMEOUT that fits the give-up overrides TCP_KEEPCNT
     // (tcp_keepalive_timer; tcp(7)): a larger count alone would change nothing.
     if k.user_timeout_between_s.is_some() && os_family(k.probe_bytes, k.ttl) != OsFamily::Windows {
-        s.push_str(
-            " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count.",
+        put!(
+            s,
+            " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count."
         );
     }
 }
@@ -1251,12 +1255,13 @@ fn origin_words(
     probes: Option<(u32, Bound)>,
     user_timeout_fits: bool,
 ) {
-    const NOT_A_DEFAULT: &str =
-        " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.";
+    const NOT_A_DEFAULT: Literal = Literal::new(
+        " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.",
+    );
     match settings_origin(idle, interval, probes) {
-        SettingsOrigin::LinuxDefault => s.push_str(" These are the Linux defaults (7200/75/9)."),
-        SettingsOrigin::MacosDefault => s.push_str(" These are the macOS defaults (7200/75/8)."),
-        SettingsOrigin::WindowsDefault => s.push_str(" These are the Windows defaults (7200 s, 1 s, 10 probes)."),
+        SettingsOrigin::LinuxDefault => put!(s, " These are the Linux defaults (7200/75/9)."),
+        SettingsOrigin::MacosDefault => put!(s, " These are the macOS defaults (7200/75/8)."),
+        SettingsOrigin::WindowsDefault => put!(s, " These are the Windows defaults (7200 s, 1 s, 10 probes)."),
         SettingsOrigin::Unknown => {}
         SettingsOrigin::Tuned => {
             let (defaults, os) = match family {
@@ -1264,7 +1269,7 @@ fn origin_words(
                 OsFamily::LinuxOrBsd if probes == Some((MACOS_DEFAULTS.2, Bound::Exact)) => (MACOS_DEFAULTS, "macOS"),
                 OsFamily::LinuxOrBsd => (LINUX_DEFAULTS, "Linux"),
                 _ => {
-                    s.push_str(NOT_A_DEFAULT);
+                    s.push_literal(NOT_A_DEFAULT);
                     return;
                 }
             };
@@ -1298,7 +1303,7 @@ fn origin_words(
                 _ => {}
             }
             if set.len == 0 {
-                s.push_str(NOT_A_DEFAULT);
+                s.push_literal(NOT_A_DEFAULT);
                 return;
             }
             put!(s, " Not all ", os, " defaults: someone set ", JoinedWithAnd(set.items()), ".");
@@ -1344,7 +1349,7 @@ impl Piece for SettingWords {
             ),
             SettingWords::Kept(what) => put!(out, "the ", what),
             SettingWords::WindowsCount => {
-                out.push_str("the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)")
+                put!(out, "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)")
             }
         }
     }
@@ -1377,8 +1382,8 @@ impl Piece for JoinedWithAnd<'_> {
         for (i, item) in self.0.iter().flatten().enumerate() {
             match i {
                 0 => {}
-                i if i + 1 == n => out.push_str(" and "),
-                _ => out.push_str(", "),
+                i if i + 1 == n => put!(out, " and "),
+                _ => put!(out, ", "),
             }
             item.put(out);
         }
@@ -1412,14 +1417,14 @@ fn keepalive_seen(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, forged
     s.push_str(&one_off_words(k));
     s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
-        s.push_str(" The peer was alive and answered.");
+        put!(s, " The peer was alive and answered.");
     }
     if k.gave_up {
         // Both ends probed into a path that had gone: each gave up on its own.
-        s.push_str(" It gave up too: it ");
+        put!(s, " It gave up too: it ");
         match k.gave_up_with {
             Some(rst) => put!(s, "reset the connection (frame ", rst.frame, ")"),
-            None => s.push_str("fell silent"),
+            None => put!(s, "fell silent"),
         }
         put!(s, " after ", k.last_train_count, " unanswered probe", plural(k.last_train_count), ".");
     } else if k.unanswered_at_end > 0
@@ -1432,9 +1437,9 @@ fn keepalive_seen(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, forged
     {
         // It went on after its probes (a FIN, data): it had not given up on them.
         let n = k.unanswered_at_end;
-        s.push_str(" Its last ");
+        put!(s, " Its last ");
         if n == 1 {
-            s.push_str("probe");
+            put!(s, "probe");
         } else {
             put!(s, n, " probes");
         }
@@ -1496,8 +1501,9 @@ fn keepalive_seen(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, forged
             rst.frame,
             ") carried the peer's name but was forged by a box on the path (above): it says nothing of the peer's own state."
         ),
-        Some(_) => s.push_str(
-            " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).",
+        Some(_) => put!(
+            s,
+            " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state)."
         ),
         None => {}
     }

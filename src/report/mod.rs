@@ -1081,7 +1081,7 @@ impl EvidenceList {
                     self.push(text, p, |t| put!(t, "last probe from ", name(side), "; nothing after it"))
                 }
                 EndReason::Reset => self.push(text, p, |t| put!(t, "RST from ", name(side))),
-                EndReason::Closed => self.push(text, p, |t| t.push_str("last FIN")),
+                EndReason::Closed => self.push(text, p, |t| put!(t, "last FIN")),
                 EndReason::RetransmissionTimeout if rst => {
                     self.push(text, p, |t| put!(t, "RST from ", name(side), " after its retransmissions"))
                 }
