@@ -211,6 +211,107 @@ impl MinMax {
     }
 }
 
+/// `value` with `decimals` digits after the point, as
+/// `format!("{value:.decimals$}")` writes it: the exact binary value
+/// rounded half to even (core's `float_to_decimal_common_exact`), a `-`
+/// before any negative value, -0.0 too. The diagnosis words a connection's
+/// seconds a dozen times, and core's exact formatting, through the
+/// formatting machinery, was most of its cost; this works it out in
+/// integers instead (an `f64` is `m · 2^e` exactly, `m` < 2^53), for
+/// values below 2^63 and up to 9 decimals, and leaves the rest (NaN, the
+/// infinities, larger values or more decimals) to core.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed {
+    pub value: f64,
+    pub decimals: usize,
+}
+
+/// The longest text [`Fixed`] works out itself: a sign, 19 digits before
+/// the point (below 2^63), the point and 9 digits after it.
+const FIXED_TEXT_MAX: usize = 1 + 19 + 1 + 9;
+
+/// Decimals [`Fixed`] works out itself: `m · 10^9` stays below 2^83, and
+/// the rounded result, below 2^63 · 10^9, below 2^93.
+const FIXED_DECIMALS_MAX: usize = 9;
+
+impl Fixed {
+    /// Appends the text to `out`.
+    pub fn push_to(self, out: &mut String) {
+        let mut buf = [0u8; FIXED_TEXT_MAX];
+        match self.worded(&mut buf) {
+            Some(text) => out.push_str(text),
+            None => {
+                // Writing into a String cannot fail.
+                let _ = fmt::Write::write_fmt(out, format_args!("{:.*}", self.decimals, self.value));
+            }
+        }
+    }
+
+    /// The text in `buf`, or None when core must word it.
+    fn worded(self, buf: &mut [u8; FIXED_TEXT_MAX]) -> Option<&str> {
+        let bits = self.value.to_bits();
+        let negative = bits >> 63 == 1;
+        let biased_exponent = ((bits >> 52) & 0x7ff) as i32;
+        let fraction = bits & ((1 << 52) - 1);
+        if biased_exponent == 0x7ff || self.decimals > FIXED_DECIMALS_MAX {
+            return None;
+        }
+        // value = m · 2^e (IEEE 754 binary64; subnormals without the implicit bit).
+        let (m, e) =
+            if biased_exponent == 0 { (fraction, -1074) } else { (fraction | 1 << 52, biased_exponent - 1075) };
+        if e > 10 {
+            return None; // 2^63 or more
+        }
+        let pow10 = 10u128.pow(self.decimals as u32);
+        let scaled = u128::from(m) * pow10;
+        // value · 10^decimals, rounded half to even.
+        let rounded = if e >= 0 {
+            scaled << e
+        } else {
+            let shift = e.unsigned_abs();
+            if shift >= 128 {
+                0 // below 2^83 ÷ 2^128: under half of the last digit
+            } else {
+                let quotient = scaled >> shift;
+                let remainder = scaled - (quotient << shift);
+                let half = 1u128 << (shift - 1);
+                if remainder > half || (remainder == half && quotient & 1 == 1) { quotient + 1 } else { quotient }
+            }
+        };
+        let (whole, mut part) = ((rounded / pow10) as u64, rounded % pow10);
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        if negative {
+            put(b"-");
+        }
+        put(itoa::Buffer::new().format(whole).as_bytes());
+        if self.decimals > 0 {
+            let mut digits = [b'0'; FIXED_DECIMALS_MAX];
+            let digits = &mut digits[..self.decimals];
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (part % 10) as u8;
+                part /= 10;
+            }
+            put(b".");
+            put(digits);
+        }
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+}
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; FIXED_TEXT_MAX];
+        match self.worded(&mut buf) {
+            Some(text) => f.write_str(text),
+            None => write!(f, "{:.*}", self.decimals, self.value),
+        }
+    }
+}
+
 /// Rounds seconds to microseconds, the precision of most captures.
 pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
@@ -260,6 +361,56 @@ mod tests {
             -1_000_000_001,
         ] {
             assert_eq!(writer.format(Timestamp(ns)), Timestamp(ns).to_rfc3339(), "{ns}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_words_any_value_as_core_does(bits in proptest::prelude::any::<u64>(), decimals in 0usize..12) {
+            // Any bit pattern: subnormals, NaNs, infinities, -0.0, values
+            // past 2^63, and more decimals than it works out itself.
+            let value = f64::from_bits(bits);
+            let fixed = Fixed { value, decimals };
+            let mut pushed = String::new();
+            fixed.push_to(&mut pushed);
+            let core = format!("{value:.decimals$}");
+            proptest::prop_assert_eq!(&pushed, &core);
+            proptest::prop_assert_eq!(fixed.to_string(), core);
+        }
+
+        #[test]
+        fn fixed_words_seconds_as_core_does(micros in 0i64..100_000_000_000, scale in 0u32..4, decimals in 0usize..4) {
+            // Seconds as a capture's differences make them: whole
+            // microseconds (or coarser) divided into seconds, and the
+            // ties that rounding half to even decides.
+            let value = micros as f64 / 10f64.powi(scale as i32 + 3);
+            for v in [value, -value, value + 0.5, (micros % 1000) as f64 / 8.0] {
+                let mut pushed = String::new();
+                Fixed { value: v, decimals }.push_to(&mut pushed);
+                proptest::prop_assert_eq!(pushed, format!("{v:.decimals$}"));
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_rounds_ties_to_even_and_keeps_the_sign() {
+        let cases = [
+            (0.5, 0, "0"),
+            (1.5, 0, "2"),
+            (2.5, 0, "2"),
+            (0.125, 2, "0.12"),
+            (0.375, 2, "0.38"),
+            (-0.0, 2, "-0.00"),
+            (-0.001, 1, "-0.0"),
+            (5e-324, 3, "0.000"),
+            (20.320819, 2, "20.32"),
+            (2.091375, 3, "2.091"),
+            (9_223_372_036_854_774_784.0, 1, "9223372036854774784.0"),
+        ];
+        for (value, decimals, text) in cases {
+            let mut pushed = String::new();
+            Fixed { value, decimals }.push_to(&mut pushed);
+            assert_eq!((pushed.as_str(), format!("{value:.decimals$}").as_str()), (text, text), "{value:?}");
         }
     }
 

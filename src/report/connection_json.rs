@@ -11,17 +11,13 @@
 
 use super::diagnosis::describe_into;
 use super::ndjson::SCHEMA_VERSION;
-use super::{
-    EndpointText, EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_ip,
-    push_wireshark_filter, round6,
-};
+use super::prose::{Prose, needs_escaping};
+use super::{EvidenceList, HalfClosedFacts, HandshakeReport, Judged, KeepaliveFacts, push_wireshark_filter, round6};
 use crate::community::{TCP, push_community_id};
 use crate::flow::Side;
 use crate::time::Rfc3339Writer;
 use serde::Serialize;
-use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 
 /// Whose names the object uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,7 +35,9 @@ pub enum Naming {
 /// per connection).
 #[derive(Default)]
 pub struct ConnectionWriter {
-    diagnosis: String,
+    /// The connection's words: the diagnosis, then the evidence, then the
+    /// Wireshark filter (its endpoints worded once for all of them).
+    words: Prose,
     evidence: EvidenceList,
     text: String,
     times: Rfc3339Writer,
@@ -58,10 +56,12 @@ impl ConnectionWriter {
             self.capture_json.clear();
             string(&mut self.capture_json, capture)?;
         }
+        self.words.clear();
         for (name, side) in self.names.iter_mut().zip([Side::Client, Side::Server]) {
             name.clear();
-            // Writing into a String cannot fail.
-            let _ = fmt::Write::write_fmt(name, format_args!("\"{}\"", EndpointText(conn.side(side).addr())));
+            name.push('"');
+            name.push_str(self.words.endpoint(conn.side(side).addr()));
+            name.push('"');
         }
         let names = &self.names;
         let name = |out: &mut Vec<u8>, side: Side| -> io::Result<()> {
@@ -82,20 +82,22 @@ impl ConnectionWriter {
         id.push(b'"');
         self.text.clear();
         push_community_id(&mut self.text, conn.client(), conn.server(), TCP, 0);
-        o.str("community_id", &self.text)?;
+        o.plain("community_id", &self.text);
         o.key("capture").extend_from_slice(&self.capture_json);
         for (key, side) in [("client", Side::Client), ("server", Side::Server)] {
             match naming {
                 Naming::Json => name(o.key(key), side)?,
-                Naming::Ndjson => endpoint_object(o.key(key), conn.side(side).addr())?,
+                Naming::Ndjson => {
+                    endpoint_object(o.key(key), self.words.ip(conn.side(side).addr()), conn.side(side).addr().port())
+                }
             }
         }
         o.value("roles_from", &conn.roles)?;
         o.value("vlan", &conn.vlan.ids())?;
         o.value("first_frame", &conn.first.frame)?;
         o.value("last_frame", &conn.last.frame)?;
-        o.str("start", self.times.format(conn.first.ts))?;
-        o.str("end", self.times.format(conn.last.ts))?;
+        o.plain("start", self.times.format(conn.first.ts));
+        o.plain("end", self.times.format(conn.last.ts));
         o.value("duration_s", &round6(conn.last.ts.secs_since(conn.first.ts)))?;
         o.value("packets", &conn.packets())?;
         let reset_cause = verdict.reset().map(|r| r.cause);
@@ -114,9 +116,8 @@ impl ConnectionWriter {
                 o.value("ended_by", &verdict.ended_by())?;
             }
         }
-        self.diagnosis.clear();
-        describe_into(&mut self.diagnosis, conn, verdict);
-        o.str("diagnosis", &self.diagnosis)?;
+        describe_into(&mut self.words, conn, verdict);
+        o.words("diagnosis", &self.words, 0)?;
 
         // The findings: each one's facts after who it is about.
         let who = |o: &mut Members<'_>, json_key: &'static str, side: Side| -> io::Result<()> {
@@ -180,17 +181,23 @@ impl ConnectionWriter {
         o.value("longest_idle_s", &conn.longest_gap().map(|(g, _)| round6(g)))?;
         o.value("retransmissions", &conn.sides.iter().map(|h| h.counts.retransmissions).sum::<u32>())?;
         o.value("zero_window_probes", &conn.sides.iter().map(|h| h.counts.zero_window_probes).sum::<u32>())?;
-        self.evidence.build(conn, verdict);
+        let evidence = self.words.len();
+        self.evidence.build(&mut self.words, conn, verdict);
+        let evidence_plain = self.words.is_plain_from(evidence);
         let list = o.key("evidence");
         list.push(b'[');
-        for (i, (p, what)) in self.evidence.iter().enumerate() {
+        for (i, (p, what)) in self.evidence.iter(&self.words).enumerate() {
             if i > 0 {
                 list.push(b',');
             }
             let mut e = Members::open(list);
             e.value("frame", &p.frame)?;
-            e.str("time", self.times.format(p.ts))?;
-            e.str("what", what)?;
+            e.plain("time", self.times.format(p.ts));
+            if evidence_plain {
+                e.plain("what", what);
+            } else {
+                e.str("what", what)?;
+            }
             if let Some((file, frame)) = files.locate(p.frame) {
                 e.str("file", file)?;
                 e.value("file_frame", &frame)?;
@@ -198,9 +205,9 @@ impl ConnectionWriter {
             e.close();
         }
         list.push(b']');
-        self.text.clear();
-        push_wireshark_filter(&mut self.text, conn);
-        o.str("wireshark_filter", &self.text)?;
+        let filter = self.words.len();
+        push_wireshark_filter(&mut self.words, conn);
+        o.words("wireshark_filter", &self.words, filter)?;
         o.close();
         Ok(())
     }
@@ -233,38 +240,33 @@ fn keepalive_facts(o: &mut Members<'_>, f: &KeepaliveFacts) -> io::Result<()> {
 
 /// `{"ip":"…","port":…}`, as serde_json writes NDJSON's
 /// [`Endpoint`](super::ndjson::Endpoint) of a connection's end.
-fn endpoint_object(out: &mut Vec<u8>, addr: SocketAddr) -> io::Result<()> {
-    let mut ip = String::with_capacity(15);
-    push_ip(&mut ip, addr.ip());
+fn endpoint_object(out: &mut Vec<u8>, ip: &str, port: u16) {
     out.extend_from_slice(b"{\"ip\":\"");
     out.extend_from_slice(ip.as_bytes());
     out.extend_from_slice(b"\",\"port\":");
-    out.extend_from_slice(itoa::Buffer::new().format(addr.port()).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
     out.push(b'}');
-    Ok(())
-}
-
-/// Whether serde_json would escape any of these bytes: a control
-/// character, a quote or a backslash (its `ESCAPE` table). Written as a
-/// fold over every byte, without an early exit, so it compiles to a
-/// vector loop: it looks at each byte of every diagnosis.
-fn needs_escaping(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'))
 }
 
 /// A JSON string, as serde_json writes it: text that needs no escaping
-/// (all of tcpka's own words, addresses and times) copied as it is, the
-/// rest (a capture's path can hold anything) through serde_json.
+/// copied as it is, the rest (a capture's path can hold anything) through
+/// serde_json.
 fn string(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
     if needs_escaping(s.as_bytes()) {
         serde_json::to_writer(out, s)?;
     } else {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        plain_string(out, s);
     }
     Ok(())
+}
+
+/// A JSON string of text known to need no escaping.
+fn plain_string(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!needs_escaping(s.as_bytes()), "{s:?} needs escaping");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 /// One JSON object being written, its members in order, as serde_json's
@@ -301,6 +303,24 @@ impl<'o> Members<'o> {
 
     fn str(&mut self, key: &'static str, value: &str) -> io::Result<()> {
         string(self.key(key), value)
+    }
+
+    /// A string that never holds a character JSON escapes (times, the
+    /// Community ID: the tests below say so), not looked at again.
+    fn plain(&mut self, key: &'static str, value: &str) {
+        plain_string(self.key(key), value);
+    }
+
+    /// What `words` holds from `start` on: looked at only if something
+    /// put in it since might need escaping.
+    fn words(&mut self, key: &'static str, words: &Prose, start: usize) -> io::Result<()> {
+        let text = &words.as_str()[start..];
+        if words.is_plain_from(start) {
+            self.plain(key, text);
+            Ok(())
+        } else {
+            self.str(key, text)
+        }
     }
 
     /// An object, or null: `members` writes what is in it.
@@ -535,6 +555,61 @@ mod tests {
             o.close();
             assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&facts).unwrap());
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn times_never_need_escaping(start in proptest::prelude::any::<i64>(), step in proptest::prelude::any::<i64>()) {
+            // Any time, also those chrono cannot word (seconds instead),
+            // and one worded from a second kept before.
+            let mut times = Rfc3339Writer::default();
+            for t in [start, start.wrapping_add(step % 1_000_000_000)] {
+                let text = times.format(Timestamp(t));
+                proptest::prop_assert!(!needs_escaping(text.as_bytes()), "{}", text);
+            }
+        }
+
+        #[test]
+        fn community_ids_never_need_escaping(
+            a in proptest::prelude::any::<u128>(), b in proptest::prelude::any::<u128>(),
+            ports in proptest::prelude::any::<(u16, u16)>(), seed in proptest::prelude::any::<u16>(),
+        ) {
+            // "1:" and base64: letters, digits, '+', '/', '='.
+            use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+            let v4 = |x: u128| SocketAddr::from((Ipv4Addr::from(x as u32), ports.0));
+            let v6 = |x: u128| SocketAddr::from((Ipv6Addr::from(x), ports.1));
+            for (x, y) in [(v4(a), v4(b)), (v6(a), v6(b))] {
+                let mut id = String::new();
+                push_community_id(&mut id, x, y, TCP, seed);
+                proptest::prop_assert!(!needs_escaping(id.as_bytes()), "{}", id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_with_a_backslash_is_escaped() {
+        // A Windows prober's advice names a registry key, Tcpip\Parameters:
+        // the diagnosis is looked at, and its backslash escaped.
+        let mut w = Wire::new();
+        w.send(0.0, seg(C, SYN, 1000, 0, 0).ttl(128));
+        w.send(0.001, seg(S, SYN | ACK, 5000, 1001, 0));
+        w.send(0.002, seg(C, ACK, 1001, 5001, 10).ttl(128));
+        w.send(0.004, seg(S, ACK, 5001, 1011, 100));
+        w.send(0.005, seg(C, ACK, 1011, 5101, 0).ttl(128));
+        for i in 0..10 {
+            w.send(30.005 + f64::from(i), seg(C, ACK, 1010, 5101, 1).ttl(128));
+        }
+        w.send(40.005, seg(C, RST | ACK, 1011, 5101, 0).ttl(128));
+        let conns = w.finish();
+        let verdict = judge(&conns[0], Timestamp::from_secs_f64(40.005), &NeighbourLog::default());
+        let files = FileFrames::default();
+        let judged = Judged { conn: &conns[0], verdict: &verdict, capture: "w.pcap", capture_number: 1, files: &files };
+        let mut sink = BothWays::default();
+        sink.compare(&judged);
+        assert!(sink.differences.is_empty(), "{}", sink.differences.join("\n"));
+        let json = written(&mut sink.writer, &judged, Naming::Json);
+        assert!(json.contains("(Tcpip\\\\Parameters)"), "{json}");
+        assert!(!sink.writer.words.is_plain_from(0));
     }
 
     #[test]

@@ -6,14 +6,15 @@ use crate::findings::os::{
 };
 use crate::flow::{Connection, Dropped, HANDSHAKE_IDLE_SECS, MAX_UNREPLIED, PacketRef, Side, Unreplied};
 use crate::infer::{LINUX_KEEPALIVE_MAX_S, beyond_any_keepalive_setting};
+use crate::report::prose::{Literal, Piece, Prose, put};
 use crate::report::{EndpointText, SideText, endpoint};
-use crate::time::MinMax;
+use crate::time::{Fixed, MinMax};
 use crate::verdict::{
     Bound, Confidence, EndReason, ForgerySign, HandshakeFinding, InjectedReset, Judgement, KeepaliveFinding,
     MIN_IDLE_OF_INTEREST_S, ResetCause, ResetFinding, RetransmissionFinding, Stall, StoppedProber, SynSchedule,
     Verdict, ZeroWindowFinding, linux_retries_timeout,
 };
-use std::fmt::{self, Write};
+use std::fmt;
 
 /// What a prober's probe shape and TTL say about its OS, and how sure that is.
 fn os_words(probe_bytes: u8, ttl: Option<u8>) -> &'static str {
@@ -43,16 +44,29 @@ fn secs(v: f64) -> Secs {
 #[derive(Clone, Copy)]
 struct Secs(f64);
 
+impl Secs {
+    fn figure(self) -> Fixed {
+        let v = self.0;
+        let decimals = if v >= 100.0 {
+            0
+        } else if v >= 10.0 {
+            2
+        } else {
+            3
+        };
+        Fixed { value: v, decimals }
+    }
+}
+
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        if v >= 100.0 {
-            write!(f, "{v:.0} s")
-        } else if v >= 10.0 {
-            write!(f, "{v:.2} s")
-        } else {
-            write!(f, "{v:.3} s")
-        }
+        write!(f, "{} s", self.figure())
+    }
+}
+
+impl Piece for Secs {
+    fn put(self, out: &mut Prose) {
+        put!(out, self.figure(), " s");
     }
 }
 
@@ -64,28 +78,27 @@ fn after_words(dt: f64) -> String {
 
 /// The whole diagnosis of one connection, a paragraph.
 pub fn describe(conn: &Connection, verdict: &Judgement) -> String {
-    let mut out = String::new();
+    let mut out = Prose::default();
     describe_into(&mut out, conn, verdict);
-    out
+    out.into_string()
 }
 
 /// Appends [`describe`] to `out` (a buffer reused from connection to
 /// connection): the parts most connections have are written into it as
 /// they are worded, not built as strings first.
-pub fn describe_into(out: &mut String, conn: &Connection, verdict: &Judgement) {
-    // Writing into a String cannot fail.
-    let _ = paragraph(&mut Parts { out, started: false }, conn, verdict);
+pub fn describe_into(out: &mut Prose, conn: &Connection, verdict: &Judgement) {
+    paragraph(&mut Parts { out, started: false }, conn, verdict);
 }
 
 /// A paragraph's parts, each after a space from the one before.
 struct Parts<'a> {
-    out: &'a mut String,
+    out: &'a mut Prose,
     started: bool,
 }
 
 impl Parts<'_> {
     /// Where the next part is to be written.
-    fn next(&mut self) -> &mut String {
+    fn next(&mut self) -> &mut Prose {
         if self.started {
             self.out.push(' ');
         }
@@ -106,14 +119,14 @@ impl Extend<String> for Parts<'_> {
     }
 }
 
-fn paragraph(parts: &mut Parts<'_>, conn: &Connection, verdict: &Judgement) -> fmt::Result {
+fn paragraph(parts: &mut Parts<'_>, conn: &Connection, verdict: &Judgement) {
     let name = |s: Side| SideText::of(conn, s);
     let keepalive = verdict.keepalive();
     // Data the peer never acknowledged, whose sender neither gave up nor was
     // still retransmitting at the end: the capture cannot tell which.
     let unanswered = verdict.retransmission().filter(|r| !r.gave_up && !r.still_retransmitting);
     match &verdict.verdict {
-        Verdict::KeepaliveTimeout(k) => keepalive_kill(parts.next(), conn, k, &keepalive)?,
+        Verdict::KeepaliveTimeout(k) => keepalive_kill(parts.next(), conn, k, &keepalive),
         Verdict::RetransmissionTimeout(r) => {
             parts.push(retransmission_timeout(conn, r));
             parts.push(retransmission_advice(conn, r));
@@ -123,7 +136,7 @@ fn paragraph(parts: &mut Parts<'_>, conn: &Connection, verdict: &Judgement) -> f
             parts.extend(reset_advice(conn, verdict, r));
         }
         Verdict::Closed { first_fin_by, .. } => {
-            write!(parts.next(), "Closed normally: {} sent the first FIN.", name(*first_fin_by))?
+            put!(parts.next(), "Closed normally: ", name(*first_fin_by), " sent the first FIN.")
         }
         &Verdict::HalfClosed { fin_by: side, fin, .. }
             if unanswered.is_some_and(|r| r.sender == side && fin.frame >= r.first_unacked.frame) =>
@@ -253,9 +266,8 @@ fn paragraph(parts: &mut Parts<'_>, conn: &Connection, verdict: &Judgement) -> f
         {
             continue;
         }
-        keepalive_seen(parts.next(), conn, k, forged_rst)?;
+        keepalive_seen(parts.next(), conn, k, forged_rst);
     }
-    Ok(())
 }
 
 /// How to list the connections in CLOSE_WAIT on a host, by what its
@@ -980,54 +992,49 @@ fn abort_context(conn: &Connection, r: &ResetFinding) -> String {
 }
 
 /// "Which setting did it" and what to do, for a prober that gave up.
-fn keepalive_kill(
-    s: &mut String,
-    conn: &Connection,
-    k: &KeepaliveFinding,
-    probers: &[&KeepaliveFinding],
-) -> fmt::Result {
+fn keepalive_kill(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, probers: &[&KeepaliveFinding]) {
     let peer = conn.side(k.prober.peer());
-    write!(
-        s,
-        "Keepalive timeout: {} stopped hearing from {}",
-        SideText::of(conn, k.prober),
-        EndpointText(peer.addr())
-    )?;
+    put!(s, "Keepalive timeout: ", SideText::of(conn, k.prober), " stopped hearing from ", EndpointText(peer.addr()));
     // The idle of the train that gave up; the settings below come from every train.
     match k.train_idle_s {
-        Some(idle) => write!(s, ", sent its first probe after {} of idle", secs(idle))?,
-        None => s.push_str(" (the capture starts inside the idle period)"),
+        Some(idle) => put!(s, ", sent its first probe after ", secs(idle), " of idle"),
+        None => put!(s, " (the capture starts inside the idle period)"),
     }
-    write!(s, ", sent {} probe{}", k.last_train_count, plural(k.last_train_count))?;
+    put!(s, ", sent ", k.last_train_count, " probe", plural(k.last_train_count));
     // The gaps as observed: one figure only when they agree (timers fire
     // late by varying amounts: 3.200 and 3.072 s are not "3.072 s apart").
     match (k.interval_observed.min(), k.interval_observed.max()) {
-        (Some(lo), Some(hi)) if hi - lo >= 0.05 => write!(s, " {} to {} apart", secs(lo), secs(hi))?,
-        (Some(lo), _) => write!(s, " {} apart", secs(lo))?,
+        (Some(lo), Some(hi)) if hi - lo >= 0.05 => put!(s, " ", secs(lo), " to ", secs(hi), " apart"),
+        (Some(lo), _) => put!(s, " ", secs(lo), " apart"),
         _ => {}
     }
-    s.push_str(" that went unanswered, and ");
+    put!(s, " that went unanswered, and ");
     match k.gave_up_with {
-        Some(_) => s.push_str("then reset the connection."),
+        Some(_) => put!(s, "then reset the connection."),
         None => {
-            s.push_str("then fell silent (no RST in the capture: it may have been dropped before the capture point).")
+            put!(s, "then fell silent (no RST in the capture: it may have been dropped before the capture point).")
         }
     }
     s.push(' ');
-    settings_sentence(s, k)?;
+    settings_sentence(s, k);
     let peer_probing = probing_into_the_same_silence(k, probers);
     match peer_probing {
         // Both ends probed and neither heard the other: both were alive,
         // so what failed is the path between them (ka-both-cut: a router
         // dropping the flow both ways). Each side judges its own train
         // (Linux drops an out-of-window probe without answering it).
-        Some(other) => write!(
+        Some(other) => put!(
             s,
-            " {} was alive: it was probing too (from frame {}), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host.",
+            " ",
             EndpointText(peer.addr()),
-            other.last_train.first().map_or(0, |p| p.frame)
-        )?,
-        None => s.push_str(" The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."),
+            " was alive: it was probing too (from frame ",
+            other.last_train.first().map_or(0, |p| p.frame),
+            "), and neither end heard the other: the path between them was cut (a link, or a firewall or NAT dropping the flow both ways), not a host."
+        ),
+        None => put!(
+            s,
+            " The peer stopped answering: it vanished (power loss, crash, network cut, or a firewall or NAT dropping the flow) without a FIN or RST."
+        ),
     }
     s.push(' ');
     keepalive_advice(s, conn, k, peer_probing.is_some())
@@ -1050,50 +1057,60 @@ fn probing_into_the_same_silence<'a>(
 
 /// What to do after a keepalive timeout: the peer is the problem, not the
 /// keepalive; to ride out short outages, more probes or a longer interval.
-fn keepalive_advice(s: &mut String, conn: &Connection, k: &KeepaliveFinding, path_cut: bool) -> fmt::Result {
+fn keepalive_advice(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, path_cut: bool) {
     let prober_ip = conn.side(k.prober).addr().ip();
     let peer_ip = conn.side(k.prober.peer()).addr().ip();
     if path_cut {
-        write!(
+        put!(
             s,
-            "What to do: look at the network between {prober_ip} and {peer_ip} (links, routes, firewalls and NAT on the path); both hosts were up. The keepalive did its job by detecting the loss, nothing needs tuning for that."
-        )?;
+            "What to do: look at the network between ",
+            prober_ip,
+            " and ",
+            peer_ip,
+            " (links, routes, firewalls and NAT on the path); both hosts were up. The keepalive did its job by detecting the loss, nothing needs tuning for that."
+        );
     } else {
-        write!(
+        put!(
             s,
-            "What to do: look at {peer_ip} and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
-        )?;
+            "What to do: look at ",
+            peer_ip,
+            " and the network to it; the keepalive did its job by detecting the loss, nothing needs tuning for that."
+        );
     }
     // Riding out an outage takes probes × interval, not the idle: the idle
     // only says when probing starts (tcp_keepalive_timer counts probes
     // every interval once the idle has passed).
-    s.push_str(" To ride out short outages instead, raise the interval × probe count");
+    put!(s, " To ride out short outages instead, raise the interval × probe count");
     if let (Some(i), Some((n, Bound::Exact))) = (k.interval, k.probes) {
-        write!(s, " (now about {n} × {} s = {} s)", i.value, n * i.value)?;
+        put!(s, " (now about ", n, " × ", i.value, " s = ", n * i.value, " s)");
     }
-    s.push_str(", not the idle time: ");
+    put!(s, ", not the idle time: ");
     match os_family(k.probe_bytes, k.ttl) {
-        OsFamily::Windows => write!(
+        OsFamily::Windows => put!(
             s,
-            "on Windows, the interval per socket with SIO_KEEPALIVE_VALS or for {prober_ip} with the KeepAliveInterval registry value (Tcpip\\Parameters); the count is fixed at 10 unless the application sets TCP_KEEPCNT (Windows 10 1703 and later)."
-        )?,
-        _ => write!(
+            "on Windows, the interval per socket with SIO_KEEPALIVE_VALS or for ",
+            prober_ip,
+            " with the KeepAliveInterval registry value (Tcpip\\Parameters); the count is fixed at 10 unless the application sets TCP_KEEPCNT (Windows 10 1703 and later)."
+        ),
+        _ => put!(
             s,
-            "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of {prober_ip} with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
-        )?,
+            "per socket with setsockopt TCP_KEEPINTVL / TCP_KEEPCNT, or for all of ",
+            prober_ip,
+            " with sysctl -w net.ipv4.tcp_keepalive_intvl=… net.ipv4.tcp_keepalive_probes=… on Linux (net.inet.tcp.keepintvl, in ms, and net.inet.tcp.keepcnt on macOS and BSD)."
+        ),
     }
     // A TCP_USER_TIMEOUT that fits the give-up overrides TCP_KEEPCNT
     // (tcp_keepalive_timer; tcp(7)): a larger count alone would change nothing.
     if k.user_timeout_between_s.is_some() && os_family(k.probe_bytes, k.ttl) != OsFamily::Windows {
-        s.push_str(
-            " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count.",
+        put!(
+            s,
+            " If the application set TCP_USER_TIMEOUT (it fits too, above), raise it as well: it overrides the count."
         );
     }
-    Ok(())
 }
 
 /// The inferred settings, with names, defaults and OS family.
-fn settings_sentence(s: &mut String, k: &KeepaliveFinding) -> fmt::Result {
+fn settings_sentence(s: &mut Prose, k: &KeepaliveFinding) {
     let idle = k.idle.map(|i| i.value);
     let interval = k.interval.map(|i| i.value);
     let probes = k.probes;
@@ -1101,59 +1118,87 @@ fn settings_sentence(s: &mut String, k: &KeepaliveFinding) -> fmt::Result {
     let probes_text = ProbeCount(probes);
     let family = os_family(k.probe_bytes, k.ttl);
     match family {
-        OsFamily::Windows => write!(
+        OsFamily::Windows => put!(
             s,
-            "This matches keepalive time {idle_text} s, interval {interval_text} s, {probes_text} probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT)."
-        )?,
-        _ => write!(
+            "This matches keepalive time ",
+            idle_text,
+            " s, interval ",
+            interval_text,
+            " s, ",
+            probes_text,
+            " probes (Windows: SIO_KEEPALIVE_VALS or the KeepAliveTime/KeepAliveInterval registry values, TCP_KEEPCNT)."
+        ),
+        _ => put!(
             s,
-            "This matches tcp_keepalive_time={idle_text}, tcp_keepalive_intvl={interval_text}, tcp_keepalive_probes={probes_text} (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE={idle_text} / TCP_KEEPINTVL={interval_text} / TCP_KEEPCNT={probes_text}; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt)."
-        )?,
+            "This matches tcp_keepalive_time=",
+            idle_text,
+            ", tcp_keepalive_intvl=",
+            interval_text,
+            ", tcp_keepalive_probes=",
+            probes_text,
+            " (Linux sysctls net.ipv4.tcp_keepalive_*, or per socket setsockopt TCP_KEEPIDLE=",
+            idle_text,
+            " / TCP_KEEPINTVL=",
+            interval_text,
+            " / TCP_KEEPCNT=",
+            probes_text,
+            "; macOS and BSD: net.inet.tcp.keepidle / keepintvl / keepcnt)."
+        ),
     }
     if let Some(i) = k.idle.filter(|i| !i.is_exact()) {
-        write!(
+        put!(
             s,
-            " Timers fire late, so any idle setting from {} to {} s fits; {} is the likeliest.",
-            i.low, i.high, i.value
-        )?;
+            " Timers fire late, so any idle setting from ",
+            i.low,
+            " to ",
+            i.high,
+            " s fits; ",
+            i.value,
+            " is the likeliest."
+        );
     }
     if let (Some([low, high]), Some((n, Bound::Exact))) = (k.user_timeout_between_s, probes) {
-        write!(
+        put!(
             s,
-            " Linux resets after {n} probe{} the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of ",
-            plural(n)
-        )?;
+            " Linux resets after ",
+            n,
+            " probe",
+            plural(n),
+            " the same way when the application set TCP_USER_TIMEOUT, which overrides TCP_KEEPCNT (tcp_keepalive_timer): a user timeout of "
+        );
         if low > 0.0 {
-            write!(s, "more than {low:.1} s and ")?;
+            put!(s, "more than ", Fixed { value: low, decimals: 1 }, " s and ");
         }
-        write!(s, "at most {high:.1} s since the last packet received fits too.")?;
+        put!(s, "at most ", Fixed { value: high, decimals: 1 }, " s since the last packet received fits too.");
     }
     s.push_str(&no_setting_words(k));
-    origin_words(s, family, idle, interval, probes, k.user_timeout_between_s.is_some())?;
-    write!(s, " Probe format: {}.", os_words(k.probe_bytes, k.ttl))
+    origin_words(s, family, idle, interval, probes, k.user_timeout_between_s.is_some());
+    put!(s, " Probe format: ", os_words(k.probe_bytes, k.ttl), ".");
 }
 
 /// A setting in numbers, "?" when the capture does not show it.
+#[derive(Clone, Copy)]
 struct Setting(Option<u32>);
 
-impl fmt::Display for Setting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Piece for Setting {
+    fn put(self, out: &mut Prose) {
         match self.0 {
-            Some(v) => f.write_str(itoa::Buffer::new().format(v)),
-            None => f.write_str("?"),
+            Some(v) => v.put(out),
+            None => out.push('?'),
         }
     }
 }
 
 /// The probe count: "9", "at least 3", or "?".
+#[derive(Clone, Copy)]
 struct ProbeCount(Option<(u32, Bound)>);
 
-impl fmt::Display for ProbeCount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Piece for ProbeCount {
+    fn put(self, out: &mut Prose) {
         match self.0 {
-            Some((n, Bound::Exact)) => fmt::Display::fmt(&Setting(Some(n)), f),
-            Some((n, Bound::AtLeast)) => write!(f, "at least {n}"),
-            None => f.write_str("?"),
+            Some((n, Bound::Exact)) => n.put(out),
+            Some((n, Bound::AtLeast)) => put!(out, "at least ", n),
+            None => out.push('?'),
         }
     }
 }
@@ -1169,9 +1214,6 @@ fn in_years(t: f64) -> String {
     }
 }
 
-/// Says so when a prober's idle or interval is longer than any OS lets a
-/// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
-/// setting made it, and none is inferred from it.
 /// Why probes that a silence showed to be one-offs give no idle setting
 /// (see `verdict::one_off_probes`).
 fn one_off_words(k: &KeepaliveFinding) -> String {
@@ -1187,6 +1229,9 @@ fn one_off_words(k: &KeepaliveFinding) -> String {
     )
 }
 
+/// Says so when a prober's idle or interval is longer than any OS lets a
+/// keepalive timer be (see [`crate::infer::KEEPALIVE_SETTING_MAX_S`]): no
+/// setting made it, and none is inferred from it.
 fn no_setting_words(k: &KeepaliveFinding) -> String {
     let beyond = |m: &MinMax| m.max().filter(|&t| beyond_any_keepalive_setting(t));
     let what = match (beyond(&k.idle_observed), beyond(&k.interval_observed)) {
@@ -1203,19 +1248,20 @@ fn no_setting_words(k: &KeepaliveFinding) -> String {
 /// `user_timeout_fits`: a TCP_USER_TIMEOUT explains the give-up as well as
 /// the probe count does, so the count is not proven set.
 fn origin_words(
-    s: &mut String,
+    s: &mut Prose,
     family: OsFamily,
     idle: Option<u32>,
     interval: Option<u32>,
     probes: Option<(u32, Bound)>,
     user_timeout_fits: bool,
-) -> fmt::Result {
-    const NOT_A_DEFAULT: &str =
-        " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.";
+) {
+    const NOT_A_DEFAULT: Literal = Literal::new(
+        " These are not an OS default (Linux 7200/75/9, Windows 7200/1/10, macOS 7200/75/8): someone tuned them.",
+    );
     match settings_origin(idle, interval, probes) {
-        SettingsOrigin::LinuxDefault => s.push_str(" These are the Linux defaults (7200/75/9)."),
-        SettingsOrigin::MacosDefault => s.push_str(" These are the macOS defaults (7200/75/8)."),
-        SettingsOrigin::WindowsDefault => s.push_str(" These are the Windows defaults (7200 s, 1 s, 10 probes)."),
+        SettingsOrigin::LinuxDefault => put!(s, " These are the Linux defaults (7200/75/9)."),
+        SettingsOrigin::MacosDefault => put!(s, " These are the macOS defaults (7200/75/8)."),
+        SettingsOrigin::WindowsDefault => put!(s, " These are the Windows defaults (7200 s, 1 s, 10 probes)."),
         SettingsOrigin::Unknown => {}
         SettingsOrigin::Tuned => {
             let (defaults, os) = match family {
@@ -1223,8 +1269,8 @@ fn origin_words(
                 OsFamily::LinuxOrBsd if probes == Some((MACOS_DEFAULTS.2, Bound::Exact)) => (MACOS_DEFAULTS, "macOS"),
                 OsFamily::LinuxOrBsd => (LINUX_DEFAULTS, "Linux"),
                 _ => {
-                    s.push_str(NOT_A_DEFAULT);
-                    return Ok(());
+                    s.push_literal(NOT_A_DEFAULT);
+                    return;
                 }
             };
             let mut set = Few::default();
@@ -1257,20 +1303,19 @@ fn origin_words(
                 _ => {}
             }
             if set.len == 0 {
-                s.push_str(NOT_A_DEFAULT);
-                return Ok(());
+                s.push_literal(NOT_A_DEFAULT);
+                return;
             }
-            write!(s, " Not all {os} defaults: someone set {}.", JoinedWithAnd(set.items()))?;
+            put!(s, " Not all ", os, " defaults: someone set ", JoinedWithAnd(set.items()), ".");
             if kept.len > 0 {
                 s.push(' ');
                 let start = s.len();
-                write!(s, "{}", JoinedWithAnd(kept.items()))?;
-                capitalise_at(s, start);
-                write!(s, " {} {os}'s default.", if kept.len == 1 { "is" } else { "are" })?;
+                JoinedWithAnd(kept.items()).put(s);
+                s.capitalise_from(start);
+                put!(s, " ", if kept.len == 1 { "is" } else { "are" }, " ", os, "'s default.");
             }
         }
     }
-    Ok(())
 }
 
 /// What someone set, or left at its default, of a prober's keepalive settings.
@@ -1286,19 +1331,25 @@ enum SettingWords {
     WindowsCount,
 }
 
-impl fmt::Display for SettingWords {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            SettingWords::Timer { what, value, default } => write!(f, "the {what} ({value} s; default {default} s)"),
-            SettingWords::Count { n, default, at_least, or_user_timeout } => write!(
-                f,
-                "the probe count ({}{n}; default {default}){}",
+impl Piece for SettingWords {
+    fn put(self, out: &mut Prose) {
+        match self {
+            SettingWords::Timer { what, value, default } => {
+                put!(out, "the ", what, " (", value, " s; default ", default, " s)")
+            }
+            SettingWords::Count { n, default, at_least, or_user_timeout } => put!(
+                out,
+                "the probe count (",
                 if at_least { "at least " } else { "" },
+                n,
+                "; default ",
+                default,
+                ")",
                 if or_user_timeout { " or a TCP_USER_TIMEOUT" } else { "" }
             ),
-            SettingWords::Kept(what) => write!(f, "the {what}"),
+            SettingWords::Kept(what) => put!(out, "the ", what),
             SettingWords::WindowsCount => {
-                f.write_str("the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)")
+                put!(out, "the 10 probes (Windows' fixed count; only TCP_KEEPCNT, from Windows 10 1703, changes it)")
             }
         }
     }
@@ -1325,50 +1376,39 @@ impl Few {
 /// "a", "a and b", "a, b and c".
 struct JoinedWithAnd<'a>(&'a [Option<SettingWords>]);
 
-impl fmt::Display for JoinedWithAnd<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Piece for JoinedWithAnd<'_> {
+    fn put(self, out: &mut Prose) {
         let n = self.0.len();
         for (i, item) in self.0.iter().flatten().enumerate() {
             match i {
                 0 => {}
-                i if i + 1 == n => f.write_str(" and ")?,
-                _ => f.write_str(", ")?,
+                i if i + 1 == n => put!(out, " and "),
+                _ => put!(out, ", "),
             }
-            write!(f, "{item}")?;
+            item.put(out);
         }
-        Ok(())
-    }
-}
-
-/// Upper-cases the first letter of what was written from `start` on.
-fn capitalise_at(s: &mut String, start: usize) {
-    if let Some(first) = s[start..].chars().next() {
-        let upper: String = first.to_uppercase().collect();
-        s.replace_range(start..start + first.len_utf8(), &upper);
     }
 }
 
 /// A side that probed but did not end the connection.
-fn keepalive_seen(
-    s: &mut String,
-    conn: &Connection,
-    k: &KeepaliveFinding,
-    forged_rst: Option<PacketRef>,
-) -> fmt::Result {
-    write!(
+fn keepalive_seen(s: &mut Prose, conn: &Connection, k: &KeepaliveFinding, forged_rst: Option<PacketRef>) {
+    put!(
         s,
-        "{} sent {} keepalive probe{}, {} answered",
         SideText::of(conn, k.prober),
+        " sent ",
         k.probes_sent,
+        " keepalive probe",
         plural(k.probes_sent),
-        k.probes_answered
-    )?;
+        ", ",
+        k.probes_answered,
+        " answered"
+    );
     if let Some(idle) = k.idle_observed.min() {
-        write!(s, "; first probe after {} of idle", secs(idle))?;
+        put!(s, "; first probe after ", secs(idle), " of idle");
         if let Some(i) = k.idle {
-            write!(s, " (idle setting {} s", i.value)?;
+            put!(s, " (idle setting ", i.value, " s");
             if !i.is_exact() {
-                write!(s, ", {}–{} s fit", i.low, i.high)?;
+                put!(s, ", ", i.low, "–", i.high, " s fit");
             }
             s.push(')');
         }
@@ -1377,16 +1417,16 @@ fn keepalive_seen(
     s.push_str(&one_off_words(k));
     s.push_str(&no_setting_words(k));
     if k.probes_answered > 0 {
-        s.push_str(" The peer was alive and answered.");
+        put!(s, " The peer was alive and answered.");
     }
     if k.gave_up {
         // Both ends probed into a path that had gone: each gave up on its own.
-        s.push_str(" It gave up too: it ");
+        put!(s, " It gave up too: it ");
         match k.gave_up_with {
-            Some(rst) => write!(s, "reset the connection (frame {})", rst.frame)?,
-            None => s.push_str("fell silent"),
+            Some(rst) => put!(s, "reset the connection (frame ", rst.frame, ")"),
+            None => put!(s, "fell silent"),
         }
-        write!(s, " after {} unanswered probe{}.", k.last_train_count, plural(k.last_train_count))?;
+        put!(s, " after ", k.last_train_count, " unanswered probe", plural(k.last_train_count), ".");
     } else if k.unanswered_at_end > 0
         && let Some(after) = conn
             .side(k.prober)
@@ -1397,55 +1437,76 @@ fn keepalive_seen(
     {
         // It went on after its probes (a FIN, data): it had not given up on them.
         let n = k.unanswered_at_end;
-        s.push_str(" Its last ");
+        put!(s, " Its last ");
         if n == 1 {
-            s.push_str("probe");
+            put!(s, "probe");
         } else {
-            write!(s, "{n} probes")?;
+            put!(s, n, " probes");
         }
-        write!(
+        put!(
             s,
-            " went unanswered, and it sent more after {} (frame {}): it had not given up (its probe count is at least {n}).",
+            " went unanswered, and it sent more after ",
             if n == 1 { "it" } else { "them" },
-            after.frame
-        )?;
+            " (frame ",
+            after.frame,
+            "): it had not given up (its probe count is at least ",
+            n,
+            ")."
+        );
     } else if let (n @ 1.., Some(blind)) = (k.unanswered_at_end, k.capture_blind) {
         // Its silence was one the capture could not see through.
-        write!(
+        put!(
             s,
-            " Still probing as far as the capture can see: {n} probe{} without an answer, the last at frame {}. From frame {} to frame {} the link asked {} times who has {} (ARP or neighbour discovery), and nothing answered: the router in front of it dropped what came for it, so its next probes could not reach the capture point, and whether it gave up cannot be seen (its probe count is at least {n}).",
+            " Still probing as far as the capture can see: ",
+            n,
+            " probe",
             plural(n),
+            " without an answer, the last at frame ",
             k.last_train.last().map_or(0, |p| p.frame),
+            ". From frame ",
             blind.first_request.frame,
+            " to frame ",
             blind.last_request.frame,
+            " the link asked ",
             blind.requests,
-            conn.side(k.prober.peer()).addr().ip()
-        )?;
+            " times who has ",
+            conn.side(k.prober.peer()).addr().ip(),
+            " (ARP or neighbour discovery), and nothing answered: the router in front of it dropped what came for it, so its next probes could not reach the capture point, and whether it gave up cannot be seen (its probe count is at least ",
+            n,
+            ")."
+        );
     } else if k.unanswered_at_end > 0 {
         let n = k.unanswered_at_end;
-        write!(
+        put!(
             s,
-            " Still probing, unanswered at the end of the capture: {n} probe{} without an answer, and no sign that it gave up (its probe count is at least {n}){}.",
+            " Still probing, unanswered at the end of the capture: ",
+            n,
+            " probe",
             plural(n),
+            " without an answer, and no sign that it gave up (its probe count is at least ",
+            n,
+            ")",
             if k.interval.is_none() {
                 "; its interval cannot be seen, so when it would have given up cannot be told"
             } else {
                 ""
-            }
-        )?;
+            },
+            "."
+        );
     }
     match k.reset_by_peer {
-        Some(rst) if Some(rst) == forged_rst => write!(
+        Some(rst) if Some(rst) == forged_rst => put!(
             s,
-            " The RST that answered a probe (frame {}) carried the peer's name but was forged by a box on the path (above): it says nothing of the peer's own state.",
-            rst.frame
-        )?,
-        Some(_) => s.push_str(
-            " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state).",
+            " The RST that answered a probe (frame ",
+            rst.frame,
+            ") carried the peer's name but was forged by a box on the path (above): it says nothing of the peer's own state."
+        ),
+        Some(_) => put!(
+            s,
+            " The peer answered a probe with RST: it no longer knew the connection (rebooted or lost its state)."
         ),
         None => {}
     }
-    Ok(())
 }
 
 fn plural(n: u32) -> &'static str {

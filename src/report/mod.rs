@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod ladder;
 pub mod ndjson;
+pub mod prose;
 mod runwide;
 pub mod stories;
 pub mod table;
@@ -18,11 +19,13 @@ use crate::duplicates::Duplicate;
 use crate::findings::{HostFinding, OsFamily, PathFinding, SettingsOrigin, StormFinding, os_family, settings_origin};
 use crate::flow::{Connection, PacketRef, RoleSource, Side};
 use crate::infer::TimerSetting;
+use crate::time::Fixed;
 pub use crate::time::round6;
 use crate::verdict::{
     Bound, Confidence, EndReason, Ending, ForgerySign, HandshakeFinding, Heartbeat, InjectedReset, Judgement,
     KeepaliveFinding, ResetCause, ResetFinding, RetransmissionFinding, Verdict, ZeroWindowFinding,
 };
+use prose::{Prose, put};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
@@ -932,8 +935,9 @@ fn range(s: TimerSetting) -> [u32; 2] {
 
 fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
     let mut list = EvidenceList::default();
-    list.build(conn, verdict);
-    list.iter()
+    let mut text = Prose::default();
+    list.build(&mut text, conn, verdict);
+    list.iter(&text)
         .map(|(p, what)| Evidence {
             frame: p.frame,
             time: p.ts.to_rfc3339(),
@@ -945,121 +949,124 @@ fn evidence(conn: &Connection, verdict: &Judgement) -> Vec<Evidence> {
 }
 
 /// The packets that back a connection's findings, in frame order, and what
-/// each shows. The words of all of them are written into one buffer, and
+/// each shows. The words of all of them are written into one text (the
+/// JSON writer's, after the diagnosis: the endpoints are worded once), and
 /// the list is reused from connection to connection: a report's evidence
 /// was a dozen small strings.
 #[derive(Default)]
 pub struct EvidenceList {
-    /// Each packet and where its words are in `text`.
+    /// Each packet and where its words are in the text.
     items: Vec<(PacketRef, Range<usize>)>,
-    text: String,
 }
 
 impl EvidenceList {
-    /// The packets in frame order, and what each shows.
-    pub fn iter(&self) -> impl Iterator<Item = (PacketRef, &str)> {
-        self.items.iter().map(|(p, what)| (*p, &self.text[what.clone()]))
+    /// The packets in frame order, and what each shows: `text` is the one
+    /// [`build`](EvidenceList::build) wrote into.
+    pub fn iter<'a>(&'a self, text: &'a Prose) -> impl Iterator<Item = (PacketRef, &'a str)> {
+        self.items.iter().map(|(p, what)| (*p, &text.as_str()[what.clone()]))
     }
 
-    fn push(&mut self, p: PacketRef, what: fmt::Arguments<'_>) {
-        let start = self.text.len();
-        let _ = self.text.write_fmt(what);
-        self.items.push((p, start..self.text.len()));
+    /// Adds `p`, and what `words` write of it into `text`.
+    fn push(&mut self, text: &mut Prose, p: PacketRef, words: impl FnOnce(&mut Prose)) {
+        let start = text.len();
+        words(text);
+        self.items.push((p, start..text.len()));
     }
 
     fn has(&self, frame: u64) -> bool {
         self.items.iter().any(|(p, _)| p.frame == frame)
     }
 
-    /// The evidence of `conn`, judged `verdict`, in place of what was there.
-    pub fn build(&mut self, conn: &Connection, verdict: &Judgement) {
+    /// The evidence of `conn`, judged `verdict`, in place of what was
+    /// there, its words appended to `text`.
+    pub fn build(&mut self, text: &mut Prose, conn: &Connection, verdict: &Judgement) {
         self.items.clear();
-        self.text.clear();
         let name = |s: Side| SideText::of(conn, s);
         if let Some(syn) = conn.side(Side::Client).marks.syn.get() {
-            self.push(syn, format_args!("SYN from {}", name(Side::Client)));
+            self.push(text, syn, |t| put!(t, "SYN from ", name(Side::Client)));
         }
         for k in verdict.keepalive() {
             let peer = k.prober.peer();
             if let Some(from) = k.idle_from {
-                self.push(
-                    from,
-                    format_args!(
-                        "last packet {} received from {} before the idle period",
+                self.push(text, from, |t| {
+                    put!(
+                        t,
+                        "last packet ",
                         name(k.prober),
-                        EndpointText(conn.side(peer).addr())
-                    ),
-                );
+                        " received from ",
+                        EndpointText(conn.side(peer).addr()),
+                        " before the idle period"
+                    )
+                });
             }
             let shown = k.last_train.len();
             for (i, p) in k.last_train.iter().enumerate() {
                 let number = if i + 1 == shown { k.last_train_count as usize } else { i + 1 };
-                self.push(*p, format_args!("keepalive probe {number} of the last train, from {}", name(k.prober)));
+                self.push(text, *p, |t| {
+                    put!(t, "keepalive probe ", number, " of the last train, from ", name(k.prober))
+                });
             }
             if let Some(a) = k.last_answer {
-                self.push(a, format_args!("{} answered the probe", name(peer)));
+                self.push(text, a, |t| put!(t, name(peer), " answered the probe"));
             }
             if let Some(r) = k.reset_by_peer {
                 // A RST a box forged in the peer's name is not the peer's answer.
                 if verdict.reset().is_some_and(|f| f.rst == r && f.cause == ResetCause::Middlebox) {
-                    self.push(
-                        r,
-                        format_args!("RST in the name of {} answered the probe: forged by a middlebox", name(peer)),
-                    );
+                    self.push(text, r, |t| {
+                        put!(t, "RST in the name of ", name(peer), " answered the probe: forged by a middlebox")
+                    });
                 } else {
-                    self.push(r, format_args!("{} answered the probe with RST", name(peer)));
+                    self.push(text, r, |t| put!(t, name(peer), " answered the probe with RST"));
                 }
             }
         }
         if let Some(h) = verdict.handshake() {
             for (i, p) in h.syns.iter().enumerate().skip(1) {
-                self.push(*p, format_args!("SYN {} (retransmitted) from {}", i + 1, name(Side::Client)));
+                self.push(text, *p, |t| put!(t, "SYN ", i + 1, " (retransmitted) from ", name(Side::Client)));
             }
             for (i, p) in h.syn_acks.iter().enumerate() {
-                self.push(*p, format_args!("SYN-ACK {} from {}", i + 1, name(Side::Server)));
+                self.push(text, *p, |t| put!(t, "SYN-ACK ", i + 1, " from ", name(Side::Server)));
             }
             if let Some(r) = h.client_reset {
-                self.push(r, format_args!("RST from {}: no socket for the SYN-ACK", name(Side::Client)));
+                self.push(text, r, |t| put!(t, "RST from ", name(Side::Client), ": no socket for the SYN-ACK"));
             }
         }
         for i in &verdict.injected {
-            self.push(i.rst, format_args!("RST in the name of {}: injected, ignored", name(i.sender)));
-            self.push(i.continued_by, format_args!("{} went on after the RST", name(i.sender)));
+            self.push(text, i.rst, |t| put!(t, "RST in the name of ", name(i.sender), ": injected, ignored"));
+            self.push(text, i.continued_by, |t| put!(t, name(i.sender), " went on after the RST"));
         }
         if let Some(r) = verdict.retransmission() {
-            self.push(
-                r.first_unacked,
-                format_args!("first transmission of data {} never got acknowledged", name(r.sender)),
-            );
+            self.push(text, r.first_unacked, |t| {
+                put!(t, "first transmission of data ", name(r.sender), " never got acknowledged")
+            });
             if verdict.reason() == EndReason::Stalled && r.still_retransmitting && r.last != r.first_unacked {
                 match r.capture_blind {
-                    None => self.push(
-                        r.last,
-                        format_args!("last retransmission from {}; the capture ended before the next", name(r.sender)),
-                    ),
-                    Some(_) => self.push(
-                        r.last,
-                        format_args!(
-                            "last retransmission from {} seen; the next could not reach the capture point",
-                            name(r.sender)
-                        ),
-                    ),
+                    None => self.push(text, r.last, |t| {
+                        put!(t, "last retransmission from ", name(r.sender), "; the capture ended before the next")
+                    }),
+                    Some(_) => self.push(text, r.last, |t| {
+                        put!(
+                            t,
+                            "last retransmission from ",
+                            name(r.sender),
+                            " seen; the next could not reach the capture point"
+                        )
+                    }),
                 }
             }
             if let Some(blind) = r.capture_blind {
                 let peer = name(r.sender.peer());
-                self.push(blind.first_request, format_args!("first unanswered request for the address of {peer}"));
-                self.push(
-                    blind.last_request,
-                    format_args!("last unanswered request for it ({} in all)", blind.requests),
-                );
+                self.push(text, blind.first_request, |t| put!(t, "first unanswered request for the address of ", peer));
+                self.push(text, blind.last_request, |t| {
+                    put!(t, "last unanswered request for it (", blind.requests, " in all)")
+                });
             }
         }
         if let Some(z) = verdict.zero_window() {
-            self.push(z.since, format_args!("zero window advertised by {}", name(z.receiver)));
-            self.push(z.first_probe, format_args!("first zero-window probe from {}", name(z.receiver.peer())));
+            self.push(text, z.since, |t| put!(t, "zero window advertised by ", name(z.receiver)));
+            self.push(text, z.first_probe, |t| put!(t, "first zero-window probe from ", name(z.receiver.peer())));
             if z.last_probe != z.first_probe {
-                self.push(z.last_probe, format_args!("last zero-window probe from {}", name(z.receiver.peer())));
+                self.push(text, z.last_probe, |t| put!(t, "last zero-window probe from ", name(z.receiver.peer())));
             }
         }
         if let (Some(side), Some(p)) = (verdict.ended_by(), verdict.end_packet())
@@ -1068,42 +1075,41 @@ impl EvidenceList {
             let rst = conn.side(side).rst() == Some(p);
             match verdict.reason() {
                 EndReason::KeepaliveTimeout if rst => {
-                    self.push(p, format_args!("RST from {} after its unanswered probes", name(side)))
+                    self.push(text, p, |t| put!(t, "RST from ", name(side), " after its unanswered probes"))
                 }
                 EndReason::KeepaliveTimeout => {
-                    self.push(p, format_args!("last probe from {}; nothing after it", name(side)))
+                    self.push(text, p, |t| put!(t, "last probe from ", name(side), "; nothing after it"))
                 }
-                EndReason::Reset => self.push(p, format_args!("RST from {}", name(side))),
-                EndReason::Closed => self.push(p, format_args!("last FIN")),
+                EndReason::Reset => self.push(text, p, |t| put!(t, "RST from ", name(side))),
+                EndReason::Closed => self.push(text, p, |t| put!(t, "last FIN")),
                 EndReason::RetransmissionTimeout if rst => {
-                    self.push(p, format_args!("RST from {} after its retransmissions", name(side)))
+                    self.push(text, p, |t| put!(t, "RST from ", name(side), " after its retransmissions"))
                 }
                 EndReason::RetransmissionTimeout => {
-                    self.push(p, format_args!("last retransmission from {}; nothing after it", name(side)))
+                    self.push(text, p, |t| put!(t, "last retransmission from ", name(side), "; nothing after it"))
                 }
                 EndReason::HalfClosed => {
-                    self.push(p, format_args!("FIN from {}; the other side never closed", name(side)))
+                    self.push(text, p, |t| put!(t, "FIN from ", name(side), "; the other side never closed"))
                 }
                 EndReason::NeverEstablished | EndReason::Stalled | EndReason::WentSilent | EndReason::Open => {
-                    self.push(p, format_args!(""))
+                    self.push(text, p, |_| {})
                 }
             }
         }
         if let Verdict::WentSilent(s) = &verdict.verdict {
-            let silent = s.silent_for_s;
+            let silent = Fixed { value: s.silent_for_s, decimals: 0 };
             match self.items.iter().position(|(p, _)| p.frame == s.last_packet.frame) {
                 // Its words, then the silence's: written anew at the end of the text.
                 Some(i) => {
                     let before = self.items[i].1.clone();
-                    let start = self.text.len();
-                    self.text.extend_from_within(before);
-                    let _ = write!(self.text, "; nothing more from either side for the last {silent:.0} s");
-                    self.items[i].1 = start..self.text.len();
+                    let start = text.len();
+                    text.repeat(before);
+                    put!(text, "; nothing more from either side for the last ", silent, " s");
+                    self.items[i].1 = start..text.len();
                 }
-                None => self.push(
-                    s.last_packet,
-                    format_args!("last packet; nothing more from either side for the last {silent:.0} s"),
-                ),
+                None => self.push(text, s.last_packet, |t| {
+                    put!(t, "last packet; nothing more from either side for the last ", silent, " s")
+                }),
             }
         }
         // Stable: packets of one frame keep the order they were found in.
@@ -1113,29 +1119,23 @@ impl EvidenceList {
 
 /// A Wireshark display filter that shows just this connection.
 pub fn wireshark_filter(conn: &Connection) -> String {
-    let mut f = String::with_capacity(96);
+    let mut f = Prose::default();
     push_wireshark_filter(&mut f, conn);
-    f
+    f.into_string()
 }
 
 /// Appends [`wireshark_filter`].
-pub fn push_wireshark_filter(f: &mut String, conn: &Connection) {
+pub fn push_wireshark_filter(f: &mut Prose, conn: &Connection) {
     let (c, s) = (conn.client(), conn.server());
     let field = if c.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
-    let mut digits = itoa::Buffer::new();
     for (i, end) in [c, s].into_iter().enumerate() {
         if i > 0 {
             f.push_str(" && ");
         }
-        f.push_str(field);
-        f.push_str("==");
-        push_ip(f, end.ip());
-        f.push_str(" && tcp.port==");
-        f.push_str(digits.format(end.port()));
+        put!(f, field, "==", end.ip(), " && tcp.port==", end.port());
     }
     for id in conn.vlan.ids() {
-        f.push_str(" && vlan.id==");
-        f.push_str(digits.format(id));
+        put!(f, " && vlan.id==", id);
     }
 }
 
