@@ -467,14 +467,18 @@ fn decode_ip(vlan: VlanPath, ip: &[u8], wire_len: Option<usize>) -> (Decoded, &[
     // Linux's usual options on an ACK: NOP, NOP, timestamps; nothing else to find.
     let just_timestamps = matches!(tcp.options(), [1, 1, 8, 10, ..] if tcp.options().len() == 12);
     has_timestamp |= just_timestamps;
-    for option in tcp.options_iterator().take_while(|_| wants_options && !just_timestamps) {
-        match option {
-            Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,
-            Ok(TcpOptionElement::SelectiveAcknowledgement((l, r), _)) => {
-                first_sack = Some((SeqNumber(l), SeqNumber(r)))
+    // Not `take_while` on the iterator: it parses an option before asking
+    // whether to go on, so every data segment had its first option read.
+    if wants_options && !just_timestamps && !tcp.options().is_empty() {
+        for option in tcp.options_iterator() {
+            match option {
+                Ok(TcpOptionElement::Timestamp(_, _)) => has_timestamp = true,
+                Ok(TcpOptionElement::SelectiveAcknowledgement((l, r), _)) => {
+                    first_sack = Some((SeqNumber(l), SeqNumber(r)))
+                }
+                Ok(_) => {}
+                Err(_) => break,
             }
-            Ok(_) => {}
-            Err(_) => break,
         }
     }
     let mut flags = 0u8;

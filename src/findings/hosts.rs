@@ -84,8 +84,16 @@ impl Aggregate {
         }
         merged.interval.merge(&k.interval_observed);
         let timer = *merged.timer.get_or_insert(k.timer);
-        let fits = |m: &MinMax| m.count == 0 || infer_timer_setting(m, timer).is_some();
-        if !fits(&merged.idle) || !fits(&merged.interval) {
+        // A group's timings fit its timer (it was kept only if they did),
+        // and the settings that fit depend on the earliest and latest
+        // timing only: timings within the group's range need no new
+        // inference (most connections of a prober).
+        let fits = |m: &MinMax, before: &MinMax| {
+            m.count == 0
+                || (before.count > 0 && m.min() == before.min() && m.max() == before.max())
+                || infer_timer_setting(m, timer).is_some()
+        };
+        if !fits(&merged.idle, &self.idle) || !fits(&merged.interval, &self.interval) {
             return None;
         }
         match k.probes {

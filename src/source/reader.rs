@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{
     BOM_MAGIC, CB_MAGIC, DCB_MAGIC, DSB_MAGIC, EPB_MAGIC, IDB_MAGIC, ISB_MAGIC, NRB_MAGIC, OptionCode, PcapError,
-    PcapNGOption, SHB_MAGIC, SJE_MAGIC, SPB_MAGIC, nom, parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header,
+    PcapNGOption, SHB_MAGIC, SJE_MAGIC, SPB_MAGIC, nom, parse_pcap_header,
 };
 use std::fmt;
 use std::io::{self, Read};
@@ -325,7 +325,8 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn u32_at(&self, at: usize, big_endian: bool) -> u32 {
-        let bytes = [self.buf[at], self.buf[at + 1], self.buf[at + 2], self.buf[at + 3]];
+        // One bounds check and one load (indexing byte by byte checked each).
+        let bytes: [u8; 4] = self.buf[at..at + 4].try_into().expect("a 4-byte slice");
         if big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) }
     }
 
@@ -411,14 +412,13 @@ impl<R: Read> CaptureReader<R> {
         if got < len {
             return Err(ReadError::cut_off(self.offset, WHAT, got, len));
         }
-        let offset = self.offset;
         let at = self.take(len);
-        let parse = if self.big_endian { parse_pcap_frame_be } else { parse_pcap_frame };
-        let record = match parse(&self.buf[at..at + len]) {
-            Ok((_, record)) => record,
-            Err(e) => return Err(ReadError::damaged(offset, WHAT, refused(e))),
-        };
-        let ts = self.pcap_time(record.ts_sec, record.ts_usec);
+        // The record's time, read in place as its length was (and as
+        // `pcap_header_at` reads both): with the record whole in the
+        // buffer, pcap-parser's `parse_pcap_frame` had nothing left to
+        // refuse, and its call was a quarter of the reading per packet.
+        let (ts_sec, ts_sub) = (self.u32_at(at, self.big_endian), self.u32_at(at + 4, self.big_endian));
+        let ts = self.pcap_time(ts_sec, ts_sub);
         Ok(Some(self.packet(0, ts, at + 16, caplen as usize)))
     }
 
@@ -440,6 +440,7 @@ impl<R: Read> CaptureReader<R> {
     /// The packet whose `caplen` bytes are buffered at `at`, cut to the
     /// interface's snapshot length, with its pseudo-header in this host's
     /// byte order, as libpcap hands packets out.
+    #[inline]
     fn packet(&mut self, interface: usize, ts: Timestamp, at: usize, caplen: usize) -> Record<'_> {
         let iface = &self.interfaces[interface];
         let len = caplen.min(iface.snaplen as usize);

@@ -1,6 +1,7 @@
 //! The heartbeat rule: small messages at a regular period in one direction.
 
 use crate::flow::{Side, SmallMessages};
+use smallvec::SmallVec;
 
 /// An application heartbeat: small messages at a regular period in one direction.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,9 +23,14 @@ pub fn heartbeat_of(side: Side, m: &SmallMessages) -> Option<Heartbeat> {
     if m.count < HEARTBEAT_MIN_MESSAGES || m.gaps.len() + 1 < HEARTBEAT_MIN_MESSAGES as usize {
         return None;
     }
-    let mut gaps: Vec<f64> = m.gaps.iter().map(|&g| f64::from(g)).collect();
-    gaps.sort_by(f64::total_cmp);
-    let median = gaps[gaps.len() / 2];
+    // On the stack: the flow table keeps at most 64 gaps a side
+    // (`flow::MAX_HEARTBEAT_GAPS`); a `Vec` was an allocation per judged
+    // side with four small messages (more would spill to the heap).
+    let mut gaps: SmallVec<[f64; 64]> = m.gaps.iter().map(|&g| f64::from(g)).collect();
+    // The middle gap in order (the upper one of an even count), found
+    // without sorting them all: the count below does not need them in order.
+    let middle = gaps.len() / 2;
+    let median = *gaps.select_nth_unstable_by(middle, f64::total_cmp).1;
     if median < HEARTBEAT_MIN_PERIOD_S {
         return None;
     }

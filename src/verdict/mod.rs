@@ -25,6 +25,7 @@ pub use stall::{Stall, ZeroWindowFinding, zero_window_finding};
 use crate::flow::{Connection, PacketRef, ResetMark, RstReply, Side};
 use crate::neighbours::NeighbourLog;
 use crate::time::Timestamp;
+use arrayvec::ArrayVec;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -251,8 +252,10 @@ pub struct Judgement {
     /// How it ended, with the evidence of that ending.
     pub verdict: Verdict,
     /// Keepalive findings of the sides whose probes did not end the
-    /// connection; [`Judgement::keepalive`] gives all of them.
-    pub other_keepalive: Vec<KeepaliveFinding>,
+    /// connection (one a side at most, held inline: a `Vec` of them was an
+    /// allocation per probed connection, and of over a KiB, past the
+    /// allocator's per-thread cache); [`Judgement::keepalive`] gives all of them.
+    pub other_keepalive: ArrayVec<KeepaliveFinding, 2>,
     /// Unacknowledged data that did not end the connection (its sender had
     /// not given up); [`Judgement::retransmission`] gives it either way.
     pub other_retransmission: Option<RetransmissionFinding>,
@@ -297,13 +300,18 @@ impl Judgement {
         self.verdict.idle_at_end_s()
     }
 
-    /// The keepalive findings of every probing side, client first.
-    pub fn keepalive(&self) -> Vec<&KeepaliveFinding> {
-        let mut all: Vec<&KeepaliveFinding> = self.other_keepalive.iter().collect();
+    /// The keepalive findings of every probing side, client first (at most
+    /// one a side: no allocation, asked several times per connection).
+    pub fn keepalive(&self) -> ArrayVec<&KeepaliveFinding, 2> {
+        let mut all: ArrayVec<&KeepaliveFinding, 2> = self.other_keepalive.iter().collect();
         if let Verdict::KeepaliveTimeout(k) = &self.verdict {
             all.push(k);
         }
-        all.sort_by_key(|k| k.prober as u8);
+        if let [first, second] = &mut all[..]
+            && first.prober as u8 > second.prober as u8
+        {
+            std::mem::swap(first, second);
+        }
         all
     }
 
@@ -361,7 +369,7 @@ pub const MIN_IDLE_OF_INTEREST_S: f64 = 1.0;
 /// towards one of them is no give-up).
 pub fn judge(conn: &Connection, capture_end: Timestamp, link: &NeighbourLog) -> Judgement {
     const SIDES: [Side; 2] = [Side::Client, Side::Server];
-    let mut keepalive: Vec<KeepaliveFinding> = SIDES
+    let mut keepalive: ArrayVec<KeepaliveFinding, 2> = SIDES
         .into_iter()
         .filter(|&s| conn.side(s).keepalive().probes_sent > 0)
         .map(|s| {
