@@ -5,6 +5,7 @@
 # outputs byte for byte.
 #
 #   scripts/same-output.sh [BASE_REV]      (default: HEAD)
+#   scripts/same-output.sh PATH/TO/tcpka    (a base binary built before)
 #
 # Exit 0 when every output is identical; 1 with the list of differences
 # (and a diff of the first few) otherwise. Dev-only: CI runs the tests.
@@ -14,12 +15,16 @@ base=${1:-HEAD}
 work=$(mktemp -d /tmp/tcpka-same-output.XXXXXX)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-git worktree add --detach -q "$work/base" "$base"
-echo "building $base ..." >&2
-(cd "$work/base" && cargo build --release -q --bin tcpka)
+if [ -f "$base" ] && [ -x "$base" ]; then
+    old=$(realpath "$base")
+else
+    git worktree add --detach -q "$work/base" "$base"
+    echo "building $base ..." >&2
+    (cd "$work/base" && cargo build --release -q --bin tcpka)
+    old="$work/base/target/release/tcpka"
+fi
 echo "building the working tree ..." >&2
 cargo build --release -q --bin tcpka
-old="$work/base/target/release/tcpka"
 new="target/release/tcpka"
 
 captures=(fixtures/*.pcap fixtures/public/*/*.pcap*)
@@ -57,7 +62,9 @@ for f in "${captures[@]}"; do
     compare "table $f" analyze "$f"
     compare "table --all $f" analyze --all "$f"
     compare "json $f" analyze --format json "$f"
-    n=$((n + 3))
+    compare "ndjson $f" analyze --format ndjson "$f"
+    compare "html $f" analyze --format html "$f"
+    n=$((n + 5))
 done
 # Several captures in one run: the cross-connection findings span them.
 compare "json all fixtures" analyze --format json fixtures/*.pcap
