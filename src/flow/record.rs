@@ -289,7 +289,7 @@ pub(super) struct FlowSide {
     pub(super) syn: CompactRef,
     pub(super) fin: CompactRef,
     /// What few sides ever have, made when first needed.
-    rare: Option<Box<RareSide>>,
+    rare: Option<Box<RareMarks>>,
     /// The small messages this side sent (candidate heartbeats, see
     /// [`SmallMessages`]): the gaps between them (made with the second),
     /// the first and the latest, and how many. In the record, not boxed:
@@ -320,22 +320,6 @@ const SIDE_HOLDING: u8 = 8;
 impl Default for CompactRef {
     fn default() -> CompactRef {
         CompactRef::NONE
-    }
-}
-
-/// The parts of a side few sides ever have: the rare marks, and the
-/// counters of retransmissions and zero-window probes (most connections
-/// send neither).
-#[derive(Clone, Debug, Default)]
-struct RareSide {
-    marks: RareMarks,
-    retransmissions: u32,
-    zero_window_probes: u32,
-}
-
-impl RareSide {
-    fn is_empty(&self) -> bool {
-        self.marks.is_empty() && self.retransmissions == 0 && self.zero_window_probes == 0
     }
 }
 
@@ -418,20 +402,16 @@ impl FlowSide {
     }
 
     fn rare_marks(&self) -> Option<&RareMarks> {
-        self.rare.as_deref().map(|r| &r.marks)
-    }
-
-    fn rare_side(&mut self) -> &mut RareSide {
-        self.rare.get_or_insert_with(Default::default)
+        self.rare.as_deref()
     }
 
     pub(super) fn rare_mut(&mut self) -> &mut RareMarks {
-        &mut self.rare_side().marks
+        self.rare.get_or_insert_with(Default::default)
     }
 
     /// Drops the rare parts once nothing is left in them.
     fn tidy_rare(&mut self) {
-        if self.rare.as_deref().is_some_and(RareSide::is_empty) {
+        if self.rare.as_deref().is_some_and(RareMarks::is_empty) {
             self.rare = None;
         }
     }
@@ -444,8 +424,7 @@ impl FlowSide {
     /// The RSTs in this side's name a receiver may have gone on after: the
     /// first, and one already found not to be this side's.
     pub(super) fn resets_mut(&mut self) -> impl Iterator<Item = &mut ResetMark> {
-        let rare = self.rare.as_deref_mut().map(|r| &mut r.marks);
-        let (rst, ignored) = match rare {
+        let (rst, ignored) = match self.rare.as_deref_mut() {
             Some(m) => (m.rst.as_deref_mut(), m.ignored_rst.as_deref_mut().map(|i| &mut i.rst)),
             None => (None, None),
         };
@@ -457,7 +436,7 @@ impl FlowSide {
     /// nothing else is left in them.
     pub(super) fn forget_reset(&mut self) {
         if let Some(rare) = self.rare.as_deref_mut() {
-            rare.marks.rst = None;
+            rare.rst = None;
         }
         self.tidy_rare();
     }
@@ -468,24 +447,24 @@ impl FlowSide {
     }
 
     pub(super) fn zero_window_mut(&mut self) -> Option<&mut ZeroWindowSpell> {
-        self.rare.as_deref_mut()?.marks.zero_window.as_deref_mut()
+        self.rare.as_deref_mut()?.zero_window.as_deref_mut()
     }
 
     /// The zero window this side advertised is open again.
     pub(super) fn window_opened(&mut self) {
         if let Some(rare) = self.rare.as_deref_mut()
-            && rare.marks.zero_window.take().is_some()
+            && rare.zero_window.take().is_some()
         {
             self.tidy_rare();
         }
     }
 
     pub(super) fn count_retransmission(&mut self) {
-        self.rare_side().retransmissions += 1;
+        self.rare_mut().retransmissions += 1;
     }
 
     pub(super) fn count_zero_window_probe(&mut self) {
-        self.rare_side().zero_window_probes += 1;
+        self.rare_mut().zero_window_probes += 1;
     }
 
     /// TTL / hop limit of this side's latest segment that was not a RST.
@@ -501,9 +480,11 @@ impl FlowSide {
 
     /// The side as a [`HalfConnection`]; its boxes move over.
     fn into_half(self, o: &Origin, addr: SocketAddr) -> HalfConnection {
+        // The rare marks move over as they are, counters and all (read from
+        // the `Counters` from now on).
         let (retransmissions, zero_window_probes) =
             self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
-        let rare = self.rare.map(|r| r.marks).filter(|m| !m.is_empty()).map(Box::new);
+        let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
             seq: self.seq,
@@ -521,14 +502,12 @@ impl FlowSide {
             },
             probe: self.probe,
             unacked: self.unacked,
-            small_messages: (self.small_count > 0).then(|| {
-                Box::new(SmallMessages {
-                    count: self.small_count,
-                    first: o.maybe(&self.small_first),
-                    last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
-                    gaps: self.small_gaps.into_iter().collect(),
-                })
-            }),
+            small_messages: SmallMessages {
+                count: self.small_count,
+                first: o.maybe(&self.small_first),
+                last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
+                gaps: self.small_gaps,
+            },
         }
     }
 
