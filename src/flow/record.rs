@@ -202,41 +202,37 @@ pub(super) struct Stamp {
     near: Option<(u32, u32)>,
 }
 
-/// A silence between two packets of a connection: from the packet before
-/// to the one that ended it (none before the second packet).
+/// A silence between two packets of a connection: how long (s), and the
+/// packet that ended it (none before the second packet). Its length is
+/// kept, not worked out again from the packet before: every packet
+/// compares its own silence with the two longest.
 #[derive(Debug)]
 pub(super) struct CompactGap {
-    from: CompactRef,
-    to: CompactRef,
+    secs: f64,
+    ended_by: CompactRef,
 }
 
 impl CompactGap {
-    const NONE: CompactGap = CompactGap { from: CompactRef::NONE, to: CompactRef::NONE };
+    const NONE: CompactGap = CompactGap { secs: 0.0, ended_by: CompactRef::NONE };
 
     fn get(&self, o: &Origin) -> Option<(f64, PacketRef)> {
-        let (from, to) = (o.get(&self.from)?, o.get(&self.to)?);
-        Some((to.ts.secs_since(from.ts).max(0.0), to))
+        o.get(&self.ended_by).map(|p| (self.secs, p))
     }
 
-    /// How long the silence was (s), if there was one: what
-    /// [`CompactGap::get`] says, read from the offsets when both are near.
+    /// How long the silence was (s), if there was one.
     #[inline]
     fn secs(&self, o: &Origin) -> Option<f64> {
-        if self.from.frame != FAR && self.to.frame != FAR {
-            let first = o.first.ts;
-            return Some(first.after_micros(self.to.micros).secs_since(first.after_micros(self.from.micros)).max(0.0));
-        }
-        self.get(o).map(|(secs, _)| secs)
+        o.is_some(&self.ended_by).then_some(self.secs)
     }
 
-    fn set(&mut self, o: &mut Origin, from: &CompactRef, to: Stamp) {
-        o.copy(&mut self.from, from);
-        o.put(&mut self.to, to);
+    fn set(&mut self, o: &mut Origin, secs: f64, ended_by: Stamp) {
+        self.secs = secs;
+        o.put(&mut self.ended_by, ended_by);
     }
 
     fn copy_from(&mut self, o: &mut Origin, other: &CompactGap) {
-        o.copy(&mut self.from, &other.from);
-        o.copy(&mut self.to, &other.to);
+        self.secs = other.secs;
+        o.copy(&mut self.ended_by, &other.ended_by);
     }
 }
 
@@ -617,9 +613,9 @@ impl Flow {
             let [longest, second] = gaps;
             if longest.secs(o).is_none_or(|g| gap > g) {
                 second.copy_from(o, longest);
-                longest.set(o, last, now);
+                longest.set(o, gap, now);
             } else if second.secs(o).is_none_or(|g| gap > g) {
-                second.set(o, last, now);
+                second.set(o, gap, now);
             }
         }
         // The silence before the packet before this one (0 before the second packet).
@@ -653,7 +649,7 @@ impl Flow {
     /// boxes are copied.
     pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2]) -> Connection {
         let [c, s] = &self.sides;
-        let gap = |g: &CompactGap| CompactGap { from: g.from.duplicate(), to: g.to.duplicate() };
+        let gap = |g: &CompactGap| CompactGap { secs: g.secs, ended_by: g.ended_by.duplicate() };
         let copy = Flow {
             key: self.key,
             last: self.last.duplicate(),
