@@ -23,6 +23,7 @@ use crate::time::{MinMax, Timestamp};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use thin_vec::ThinVec;
 
 /// How long a closed or reset connection stays in the table, in capture
 /// time, so that stray packets after the close (a second RST, a retransmitted
@@ -325,7 +326,7 @@ pub struct SmallMessages {
     /// When the latest was sent (meaningless while `count` is 0).
     last: Timestamp,
     /// Gaps between consecutive small messages (the first ones kept), seconds.
-    pub gaps: Vec<f32>,
+    pub gaps: ThinVec<f32>,
 }
 
 /// Data sent and not acknowledged, and its retransmissions.
@@ -393,10 +394,9 @@ pub struct HalfConnection {
     probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
-    /// Boxed, like the other rarely used parts: most connections never send
-    /// small messages worth tracking, and memory grows with the connections
-    /// open at once.
-    small_messages: Option<Box<SmallMessages>>,
+    /// The small messages this side sent (none: a count of 0). Not boxed:
+    /// a handed-out connection lives only while it is judged.
+    small_messages: SmallMessages,
 }
 
 /// A side's address and port in 20 bytes, where a `SocketAddr` takes 32:
@@ -536,11 +536,21 @@ pub(crate) struct RareMarks {
     ignored_rst: Option<Box<IgnoredReset>>,
     /// The zero window this side advertises, while it does.
     zero_window: Option<Box<ZeroWindowSpell>>,
+    /// This side's retransmissions and zero-window probes, counted here
+    /// while the flow table holds the connection (most send neither);
+    /// [`Counters`] has them once it is handed out.
+    retransmissions: u32,
+    zero_window_probes: u32,
 }
 
 impl RareMarks {
     fn is_empty(&self) -> bool {
-        self.syn_repeats.is_none() && self.rst.is_none() && self.ignored_rst.is_none() && self.zero_window.is_none()
+        self.syn_repeats.is_none()
+            && self.rst.is_none()
+            && self.ignored_rst.is_none()
+            && self.zero_window.is_none()
+            && self.retransmissions == 0
+            && self.zero_window_probes == 0
     }
 }
 
@@ -809,9 +819,6 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     watch: SilenceWatch::Off,
 };
 
-static NO_SMALL_MESSAGES: SmallMessages =
-    SmallMessages { count: 0, first: MaybePacket::NONE, last: Timestamp(0), gaps: Vec::new() };
-
 impl HalfConnection {
     /// This side's address and port.
     pub fn addr(&self) -> SocketAddr {
@@ -837,7 +844,7 @@ impl HalfConnection {
 
     /// The small messages this side sent (candidate heartbeats).
     pub fn small_messages(&self) -> &SmallMessages {
-        self.small_messages.as_deref().unwrap_or(&NO_SMALL_MESSAGES)
+        &self.small_messages
     }
 
     /// This side's first RST, if it sent one.

@@ -202,41 +202,37 @@ pub(super) struct Stamp {
     near: Option<(u32, u32)>,
 }
 
-/// A silence between two packets of a connection: from the packet before
-/// to the one that ended it (none before the second packet).
+/// A silence between two packets of a connection: how long (s), and the
+/// packet that ended it (none before the second packet). Its length is
+/// kept, not worked out again from the packet before: every packet
+/// compares its own silence with the two longest.
 #[derive(Debug)]
 pub(super) struct CompactGap {
-    from: CompactRef,
-    to: CompactRef,
+    secs: f64,
+    ended_by: CompactRef,
 }
 
 impl CompactGap {
-    const NONE: CompactGap = CompactGap { from: CompactRef::NONE, to: CompactRef::NONE };
+    const NONE: CompactGap = CompactGap { secs: 0.0, ended_by: CompactRef::NONE };
 
     fn get(&self, o: &Origin) -> Option<(f64, PacketRef)> {
-        let (from, to) = (o.get(&self.from)?, o.get(&self.to)?);
-        Some((to.ts.secs_since(from.ts).max(0.0), to))
+        o.get(&self.ended_by).map(|p| (self.secs, p))
     }
 
-    /// How long the silence was (s), if there was one: what
-    /// [`CompactGap::get`] says, read from the offsets when both are near.
+    /// How long the silence was (s), if there was one.
     #[inline]
     fn secs(&self, o: &Origin) -> Option<f64> {
-        if self.from.frame != FAR && self.to.frame != FAR {
-            let first = o.first.ts;
-            return Some(first.after_micros(self.to.micros).secs_since(first.after_micros(self.from.micros)).max(0.0));
-        }
-        self.get(o).map(|(secs, _)| secs)
+        o.is_some(&self.ended_by).then_some(self.secs)
     }
 
-    fn set(&mut self, o: &mut Origin, from: &CompactRef, to: Stamp) {
-        o.copy(&mut self.from, from);
-        o.put(&mut self.to, to);
+    fn set(&mut self, o: &mut Origin, secs: f64, ended_by: Stamp) {
+        self.secs = secs;
+        o.put(&mut self.ended_by, ended_by);
     }
 
     fn copy_from(&mut self, o: &mut Origin, other: &CompactGap) {
-        o.copy(&mut self.from, &other.from);
-        o.copy(&mut self.to, &other.to);
+        self.secs = other.secs;
+        o.copy(&mut self.ended_by, &other.ended_by);
     }
 }
 
@@ -289,7 +285,7 @@ pub(super) struct FlowSide {
     pub(super) syn: CompactRef,
     pub(super) fin: CompactRef,
     /// What few sides ever have, made when first needed.
-    rare: Option<Box<RareSide>>,
+    rare: Option<Box<RareMarks>>,
     /// The small messages this side sent (candidate heartbeats, see
     /// [`SmallMessages`]): the gaps between them (made with the second),
     /// the first and the latest, and how many. In the record, not boxed:
@@ -320,22 +316,6 @@ const SIDE_HOLDING: u8 = 8;
 impl Default for CompactRef {
     fn default() -> CompactRef {
         CompactRef::NONE
-    }
-}
-
-/// The parts of a side few sides ever have: the rare marks, and the
-/// counters of retransmissions and zero-window probes (most connections
-/// send neither).
-#[derive(Clone, Debug, Default)]
-struct RareSide {
-    marks: RareMarks,
-    retransmissions: u32,
-    zero_window_probes: u32,
-}
-
-impl RareSide {
-    fn is_empty(&self) -> bool {
-        self.marks.is_empty() && self.retransmissions == 0 && self.zero_window_probes == 0
     }
 }
 
@@ -418,20 +398,16 @@ impl FlowSide {
     }
 
     fn rare_marks(&self) -> Option<&RareMarks> {
-        self.rare.as_deref().map(|r| &r.marks)
-    }
-
-    fn rare_side(&mut self) -> &mut RareSide {
-        self.rare.get_or_insert_with(Default::default)
+        self.rare.as_deref()
     }
 
     pub(super) fn rare_mut(&mut self) -> &mut RareMarks {
-        &mut self.rare_side().marks
+        self.rare.get_or_insert_with(Default::default)
     }
 
     /// Drops the rare parts once nothing is left in them.
     fn tidy_rare(&mut self) {
-        if self.rare.as_deref().is_some_and(RareSide::is_empty) {
+        if self.rare.as_deref().is_some_and(RareMarks::is_empty) {
             self.rare = None;
         }
     }
@@ -444,8 +420,7 @@ impl FlowSide {
     /// The RSTs in this side's name a receiver may have gone on after: the
     /// first, and one already found not to be this side's.
     pub(super) fn resets_mut(&mut self) -> impl Iterator<Item = &mut ResetMark> {
-        let rare = self.rare.as_deref_mut().map(|r| &mut r.marks);
-        let (rst, ignored) = match rare {
+        let (rst, ignored) = match self.rare.as_deref_mut() {
             Some(m) => (m.rst.as_deref_mut(), m.ignored_rst.as_deref_mut().map(|i| &mut i.rst)),
             None => (None, None),
         };
@@ -457,7 +432,7 @@ impl FlowSide {
     /// nothing else is left in them.
     pub(super) fn forget_reset(&mut self) {
         if let Some(rare) = self.rare.as_deref_mut() {
-            rare.marks.rst = None;
+            rare.rst = None;
         }
         self.tidy_rare();
     }
@@ -468,24 +443,24 @@ impl FlowSide {
     }
 
     pub(super) fn zero_window_mut(&mut self) -> Option<&mut ZeroWindowSpell> {
-        self.rare.as_deref_mut()?.marks.zero_window.as_deref_mut()
+        self.rare.as_deref_mut()?.zero_window.as_deref_mut()
     }
 
     /// The zero window this side advertised is open again.
     pub(super) fn window_opened(&mut self) {
         if let Some(rare) = self.rare.as_deref_mut()
-            && rare.marks.zero_window.take().is_some()
+            && rare.zero_window.take().is_some()
         {
             self.tidy_rare();
         }
     }
 
     pub(super) fn count_retransmission(&mut self) {
-        self.rare_side().retransmissions += 1;
+        self.rare_mut().retransmissions += 1;
     }
 
     pub(super) fn count_zero_window_probe(&mut self) {
-        self.rare_side().zero_window_probes += 1;
+        self.rare_mut().zero_window_probes += 1;
     }
 
     /// TTL / hop limit of this side's latest segment that was not a RST.
@@ -501,9 +476,11 @@ impl FlowSide {
 
     /// The side as a [`HalfConnection`]; its boxes move over.
     fn into_half(self, o: &Origin, addr: SocketAddr) -> HalfConnection {
+        // The rare marks move over as they are, counters and all (read from
+        // the `Counters` from now on).
         let (retransmissions, zero_window_probes) =
             self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
-        let rare = self.rare.map(|r| r.marks).filter(|m| !m.is_empty()).map(Box::new);
+        let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
             seq: self.seq,
@@ -521,14 +498,12 @@ impl FlowSide {
             },
             probe: self.probe,
             unacked: self.unacked,
-            small_messages: (self.small_count > 0).then(|| {
-                Box::new(SmallMessages {
-                    count: self.small_count,
-                    first: o.maybe(&self.small_first),
-                    last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
-                    gaps: self.small_gaps.into_iter().collect(),
-                })
-            }),
+            small_messages: SmallMessages {
+                count: self.small_count,
+                first: o.maybe(&self.small_first),
+                last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
+                gaps: self.small_gaps,
+            },
         }
     }
 
@@ -638,9 +613,9 @@ impl Flow {
             let [longest, second] = gaps;
             if longest.secs(o).is_none_or(|g| gap > g) {
                 second.copy_from(o, longest);
-                longest.set(o, last, now);
+                longest.set(o, gap, now);
             } else if second.secs(o).is_none_or(|g| gap > g) {
-                second.set(o, last, now);
+                second.set(o, gap, now);
             }
         }
         // The silence before the packet before this one (0 before the second packet).
@@ -674,7 +649,7 @@ impl Flow {
     /// boxes are copied.
     pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2]) -> Connection {
         let [c, s] = &self.sides;
-        let gap = |g: &CompactGap| CompactGap { from: g.from.duplicate(), to: g.to.duplicate() };
+        let gap = |g: &CompactGap| CompactGap { secs: g.secs, ended_by: g.ended_by.duplicate() };
         let copy = Flow {
             key: self.key,
             last: self.last.duplicate(),
