@@ -113,7 +113,7 @@ pub struct Print {
 
 impl Print {
     /// The print of `seg`, whose TCP header and captured payload are
-    /// `tcp_bytes` ([`decode_with_tcp_bytes`](crate::decode::decode_with_tcp_bytes)).
+    /// `tcp_bytes` ([`decode_into`](crate::decode::decode_into)).
     pub fn of(seg: &Segment, tcp_bytes: &[u8]) -> Print {
         let unnumbered = !numbered(seg) && !seg.flags.rst();
         let bytes = unnumbered.then(|| {

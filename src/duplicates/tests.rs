@@ -1,6 +1,6 @@
 // Unit tests for duplicate frames, with hand-built packets.
 use super::*;
-use crate::decode::{Decoded, LinkKind, decode_with_tcp_bytes};
+use crate::decode::{Decoded, LinkKind, decode_into};
 use crate::testkit::{ACK, FIN, RST, frame};
 use etherparse::PacketBuilder;
 
@@ -26,7 +26,9 @@ impl Run {
     /// The next frame, at `t` seconds: the frame it copies, if any.
     fn feed(&mut self, t: f64, data: &[u8]) -> Option<u64> {
         self.frame += 1;
-        let (Decoded::Tcp(seg), tcp_bytes) = decode_with_tcp_bytes(LinkKind::Ethernet, data) else { panic!("not TCP") };
+        let mut decoded = Decoded::Malformed;
+        let tcp_bytes = decode_into(LinkKind::Ethernet, data, &mut decoded);
+        let Decoded::Tcp(seg) = decoded else { panic!("not TCP") };
         let print = Print::of(&seg, tcp_bytes);
         self.filter.check(self.frame, Timestamp::from_secs_f64(t), &seg, &print)
     }

@@ -238,14 +238,14 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
         while batch.packets.len() < BATCH_PACKETS && broken.is_none() && batch.end.is_none() {
             let changed = match reading.reader.next_record() {
                 Ok(Some(Record::Packet(p))) => {
-                    let entry = match reading.routes.get(p.interface) {
+                    match reading.routes.get(p.interface) {
                         Some(&Route::Read { link, filter }) => {
                             let rejected = match (filter, &reading.filter) {
                                 (Some(program), Some(f)) => !f.matches(program, p.data),
                                 _ => false,
                             };
                             if rejected {
-                                Entry::skipped(p.ts, link)
+                                batch.packets.push(Entry::skipped(p.ts, link));
                             } else {
                                 // Only the headers are decoded, as a snapshot
                                 // length would cut the packet (`headers_len`):
@@ -254,17 +254,19 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                                 // the analysing thread.
                                 let kind = reading.links[link as usize].kind;
                                 let kept = &p.data[..decode::headers_len(kind, p.data)];
-                                Entry { frame: Frame::decode(kind, p.ts, kept), link, skipped: false }
+                                // Decoded where the batch keeps it (see `decode_into`).
+                                batch.packets.push(Entry { skipped: false, ..Entry::skipped(p.ts, link) });
+                                let entry = batch.packets.last_mut().expect("the entry just pushed");
+                                entry.frame.decode_into(kind, kept);
                             }
                         }
                         Some(&Route::Skip(i)) => {
                             reading.skipped[i].2 += 1;
-                            Entry::skipped(p.ts, 0)
+                            batch.packets.push(Entry::skipped(p.ts, 0));
                         }
                         // The reader only hands out packets of described interfaces.
                         None => unreachable!("a packet on an interface not routed"),
-                    };
-                    batch.packets.push(entry);
+                    }
                     reading.packets += 1;
                     None
                 }

@@ -440,7 +440,7 @@ impl<R: Read> CaptureReader<R> {
     /// The packet whose `caplen` bytes are buffered at `at`, cut to the
     /// interface's snapshot length, with its pseudo-header in this host's
     /// byte order, as libpcap hands packets out.
-    #[inline]
+    #[inline(always)]
     fn packet(&mut self, interface: usize, ts: Timestamp, at: usize, caplen: usize) -> Record<'_> {
         let iface = &self.interfaces[interface];
         let len = caplen.min(iface.snaplen as usize);
