@@ -126,39 +126,23 @@ impl ConnectionWriter {
                 Naming::Ndjson => o.value("by", &side),
             }
         };
-        let list = o.key("keepalive");
-        list.push(b'[');
-        for (i, k) in verdict.keepalive().into_iter().enumerate() {
-            if i > 0 {
-                list.push(b',');
-            }
-            let mut ka = Members::open(list);
+        o.objects("keepalive", verdict.keepalive(), |ka, k| {
             if naming == Naming::Json {
                 name(ka.key("prober"), k.prober)?;
                 ka.value("prober_role", &k.prober)?;
             } else {
                 ka.value("by", &k.prober)?;
             }
-            keepalive_facts(&mut ka, &KeepaliveFacts::from(k))?;
-            ka.close();
-        }
-        list.push(b']');
+            keepalive_facts(ka, &KeepaliveFacts::from(k))
+        })?;
         o.optional("reset", verdict.reset(), |f, r| {
             who(f, "sender", r.sender)?;
             f.flattened(&super::ResetFacts::from(r))
         })?;
-        let list = o.key("injected_resets");
-        list.push(b'[');
-        for (n, i) in verdict.injected.iter().enumerate() {
-            if n > 0 {
-                list.push(b',');
-            }
-            let mut f = Members::open(list);
-            who(&mut f, "sender", i.sender)?;
-            f.flattened(&super::InjectedResetFacts::from(i))?;
-            f.close();
-        }
-        list.push(b']');
+        o.objects("injected_resets", &verdict.injected, |f, i| {
+            who(f, "sender", i.sender)?;
+            f.flattened(&super::InjectedResetFacts::from(i))
+        })?;
         o.optional("retransmission", verdict.retransmission(), |f, r| {
             who(f, "sender", r.sender)?;
             f.flattened(&super::RetransmissionFacts::from(r))
@@ -184,13 +168,7 @@ impl ConnectionWriter {
         let evidence = self.words.len();
         self.evidence.build(&mut self.words, conn, verdict);
         let evidence_plain = self.words.is_plain_from(evidence);
-        let list = o.key("evidence");
-        list.push(b'[');
-        for (i, (p, what)) in self.evidence.iter(&self.words).enumerate() {
-            if i > 0 {
-                list.push(b',');
-            }
-            let mut e = Members::open(list);
+        o.objects("evidence", self.evidence.iter(&self.words), |e, (p, what)| {
             e.value("frame", &p.frame)?;
             e.plain("time", self.times.format(p.ts));
             if evidence_plain {
@@ -202,9 +180,8 @@ impl ConnectionWriter {
                 e.str("file", file)?;
                 e.value("file_frame", &frame)?;
             }
-            e.close();
-        }
-        list.push(b']');
+            Ok(())
+        })?;
         let filter = self.words.len();
         push_wireshark_filter(&mut self.words, conn);
         o.words("wireshark_filter", &self.words, filter)?;
@@ -339,6 +316,28 @@ impl<'o> Members<'o> {
                 object.close();
             }
         }
+        Ok(())
+    }
+
+    /// An array of objects, one for each of `items`: `members` writes what
+    /// is in each.
+    fn objects<T>(
+        &mut self,
+        key: &'static str,
+        items: impl IntoIterator<Item = T>,
+        mut members: impl FnMut(&mut Members<'_>, T) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let out = self.key(key);
+        out.push(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut object = Members::open(out);
+            members(&mut object, item)?;
+            object.close();
+        }
+        out.push(b']');
         Ok(())
     }
 
