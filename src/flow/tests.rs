@@ -94,6 +94,24 @@ fn unacknowledged_one_byte_retransmission_is_not_a_probe() {
 }
 
 #[test]
+fn a_retransmission_run_starts_afresh_in_the_box_an_ended_one_left() {
+    // The table keeps the boxes of runs that ended for the next ones.
+    let mut w = Wire::established(1000, 5000);
+    // Data sent three times, then acknowledged: the run ends.
+    w.send(1.0, seg(S, ACK, 5101, 1011, 10));
+    assert_eq!(w.send(1.2, seg(S, ACK, 5101, 1011, 10)), PacketClass::Retransmission);
+    assert_eq!(w.send(1.6, seg(S, ACK, 5101, 1011, 10)), PacketClass::Retransmission);
+    w.send(1.7, seg(C, ACK, 1011, 5111, 0));
+    // New data, never acknowledged: a run of its own, with no retransmission.
+    w.send(2.0, seg(S, ACK, 5111, 1011, 10));
+    let conns = w.finish();
+    let server = conns[0].side(Side::Server);
+    let run = server.unacked.as_ref().unwrap();
+    assert_eq!((run.first_sent.frame, run.seq, run.count, run.retransmissions.len()), (11, SeqNumber(5111), 0, 0));
+    assert_eq!(server.counts.retransmissions, 2);
+}
+
+#[test]
 fn windows_one_byte_probe() {
     let mut w = Wire::established(1000, 5000);
     // The byte before SND.UNA, sent again; the receiver ACKs with a D-SACK.
