@@ -114,10 +114,10 @@ impl Frame {
     #[inline]
     pub fn decode_into(&mut self, link: LinkKind, data: &[u8]) {
         let tcp_bytes = decode_into(link, data, &mut self.decoded);
-        self.print = match &self.decoded {
-            Decoded::Tcp(seg) => Print::of(seg, tcp_bytes),
-            _ => Print::default(),
-        };
+        match &self.decoded {
+            Decoded::Tcp(seg) => self.print.set(seg, tcp_bytes),
+            _ => self.print = Print::default(),
+        }
     }
 }
 
