@@ -17,7 +17,7 @@ use crate::report::stories::{
     verdict_counts,
 };
 use crate::report::vantage::VantageReport;
-use crate::report::{ConnectionReport, ReportSink, RunReport};
+use crate::report::{ConnectionReport, Judged, ReportSink, RunReport};
 use crate::verdict::{Bound, EndReason};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::io::{self, Write};
@@ -71,8 +71,10 @@ impl<W: Write> ReportSink for HtmlSink<W> {
         self.all || end_reason.is_abnormal()
     }
 
-    fn tells(&mut self, brief: &ConnectionReport) -> bool {
-        self.book.begins_a_story(brief)
+    // As the table: the book builds the report of a story's first connection only.
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        self.book.judged(judged, self.all);
+        Ok(())
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {

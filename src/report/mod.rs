@@ -562,26 +562,14 @@ pub trait ReportSink {
     /// judging the connection, so it is only built when wanted. A sink that
     /// says no can still count the connection.
     fn wants(&mut self, end_reason: EndReason) -> bool;
-    /// Whether the sink will show this connection's story (its diagnosis,
-    /// evidence, Wireshark filter and ladder: see [`ConnectionReport::tell`]);
-    /// asked with the [`brief`](ConnectionReport::brief) report of a
-    /// connection it wants. The table and HTML show one connection of each
-    /// story in full and list the others.
-    fn tells(&mut self, _brief: &ConnectionReport) -> bool {
-        true
-    }
     /// A judged connection the sink [`wants`](ReportSink::wants). By
-    /// default its report is built (told only when the sink
-    /// [`tells`](ReportSink::tells) it) and handed to
+    /// default its whole report is built and handed to
     /// [`connection`](ReportSink::connection); JSON and NDJSON write theirs
-    /// straight from the connection and its verdict instead.
+    /// straight from the connection and its verdict instead, and the table
+    /// and HTML (which tell one connection of each story in full and list
+    /// the others) build the report of a story's first connection only.
     fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
-        let mut report = judged.brief();
-        if self.tells(&report) {
-            report.tell(judged.conn, judged.verdict);
-            report.locate(judged.files);
-        }
-        self.connection(&report)
+        self.connection(&judged.report())
     }
     /// A connection's report, built: the table and HTML get theirs here,
     /// and every sink gets the whole report of a connection whose end the
@@ -603,14 +591,9 @@ pub struct Judged<'a> {
 }
 
 impl Judged<'_> {
-    /// The report without the telling ([`ConnectionReport::brief`]).
-    pub fn brief(&self) -> ConnectionReport {
-        ConnectionReport::brief(self.conn, self.verdict, self.capture, self.capture_number)
-    }
-
     /// The whole report, its evidence located in the capture's files.
     pub fn report(&self) -> ConnectionReport {
-        let mut report = self.brief();
+        let mut report = ConnectionReport::brief(self.conn, self.verdict, self.capture, self.capture_number);
         report.tell(self.conn, self.verdict);
         report.locate(self.files);
         report
@@ -724,10 +707,8 @@ impl ConnectionReport {
     }
 
     /// The report without the telling: no diagnosis, evidence, Wireshark
-    /// filter or ladder (see [`ConnectionReport::tell`]). Those cost most of a
-    /// report, and a table tells one connection of each story: the others
-    /// need only what groups them and their line in the story's list.
-    pub fn brief(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
+    /// filter or ladder (see [`ConnectionReport::tell`]).
+    fn brief(conn: &Connection, verdict: &Judgement, capture: &str, capture_number: usize) -> ConnectionReport {
         let keepalive: Vec<KeepaliveReport> =
             verdict.keepalive().into_iter().map(|k| keepalive_report(conn, k)).collect();
         let (client, server) = (endpoint(conn.client()), endpoint(conn.server()));

@@ -3,11 +3,15 @@
 //! once), the servers with the most abnormal endings, the probers merged
 //! across their settings groups, the counts by verdict and cause.
 
+use crate::flow::Side;
 use crate::report::{
-    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, Evidence, HostReport, Summary, endpoint,
+    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, EndpointText, Evidence, HostReport, Judged,
+    Summary, endpoint,
 };
-use crate::verdict::{EndReason, Ending};
-use std::collections::{HashMap, HashSet};
+use crate::verdict::{EndReason, Ending, Judgement};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 /// Distinct stories and servers kept: a scan of a million hosts must not
@@ -28,59 +32,122 @@ pub const MEMBERS_LISTED: usize = 10;
 /// story), and the story is how it failed (answered or not, the client
 /// giving up, its SYN retries). A stall is told by its kind: data
 /// retransmitted into a silence, or a zero window kept closed (by which side).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Made of values, not words: a story's key was five strings (the capture's
+/// path, the server in words, the setting through `Debug`) hashed with
+/// SipHash, for every connection the table groups (issue 14). Two keys are
+/// equal exactly when those strings were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct StoryKey {
     ending: Ending,
-    capture: String,
-    vlan: Vec<u16>,
-    server: String,
-    ended_by: Option<crate::flow::Side>,
-    settings: String,
+    /// The capture: its place in the book's captures, one per path.
+    capture: u32,
+    /// The VLAN ids, as `VlanPath::ids` lists them (no zeros), padded with zeros.
+    vlan: [u16; 2],
+    server: ServerKey,
+    ended_by: Option<Side>,
+    setting: Setting,
 }
 
-impl StoryKey {
-    fn of(c: &ConnectionReport) -> StoryKey {
-        let settings = match c.end_reason {
+/// The setting that ended a connection, as far as it makes a story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Setting {
+    /// None told (the other endings, or a finding missing).
+    Untold,
+    /// A keepalive timeout: the prober's probe count, when known.
+    KeepaliveProbes(Option<u32>),
+    /// A retransmission timeout: the tcp_retries2 that fits, and whether the sender reset.
+    Retries { retries2: Option<u32>, reset_by_sender: bool },
+    /// A handshake that never completed: answered or not, the client
+    /// giving up, the SYN retries that fit.
+    Handshake { answered: bool, client_stopped: bool, syn_retries: Option<u32> },
+    /// A stall: a zero window kept closed by this side.
+    ZeroWindow(Side),
+    /// A stall: data retransmitted into a silence.
+    Retransmitting,
+}
+
+impl Setting {
+    /// The setting of a connection judged `verdict`.
+    fn of_verdict(verdict: &Judgement) -> Setting {
+        match verdict.reason() {
+            EndReason::KeepaliveTimeout => verdict
+                .keepalive()
+                .into_iter()
+                .find(|k| Some(k.prober) == verdict.ended_by())
+                .map_or(Setting::Untold, |k| Setting::KeepaliveProbes(k.probes.map(|p| p.0))),
+            EndReason::RetransmissionTimeout => verdict.retransmission().map_or(Setting::Untold, |r| {
+                Setting::Retries { retries2: r.retries2, reset_by_sender: r.reset_by_sender.is_some() }
+            }),
+            EndReason::NeverEstablished => verdict.handshake().map_or(Setting::Untold, |h| Setting::Handshake {
+                answered: h.syn_ack_count > 0,
+                client_stopped: h.client_stopped,
+                syn_retries: h.syn_retries,
+            }),
+            EndReason::Stalled => {
+                verdict.zero_window().map_or(Setting::Retransmitting, |z| Setting::ZeroWindow(z.receiver))
+            }
+            _ => Setting::Untold,
+        }
+    }
+
+    /// The same, read from a connection's report.
+    fn of_report(c: &ConnectionReport) -> Setting {
+        match c.end_reason {
             EndReason::KeepaliveTimeout => c
                 .keepalive
                 .iter()
                 .find(|k| Some(k.prober_role) == c.ended_by_side)
-                .map(|k| format!("{:?}", k.facts.probes))
-                .unwrap_or_default(),
-            EndReason::RetransmissionTimeout => c
-                .retransmission
-                .as_ref()
-                .map(|r| format!("{:?}/{}", r.facts.tcp_retries2, r.facts.reset_by_sender))
-                .unwrap_or_default(),
-            EndReason::NeverEstablished => c
-                .handshake
-                .as_ref()
-                .map(|h| format!("{}/{}/{:?}", h.syn_acks > 0, h.client_stopped, h.tcp_syn_retries))
-                .unwrap_or_default(),
-            EndReason::Stalled => match &c.zero_window {
-                Some(z) => format!("zero-window/{:?}", z.by),
-                None => "retransmitting".to_string(),
-            },
-            _ => String::new(),
-        };
-        StoryKey {
-            ending: c.ending(),
-            capture: c.capture.clone(),
-            vlan: c.vlan.clone(),
-            server: server_of(c),
-            ended_by: c.ended_by_side,
-            settings,
+                .map_or(Setting::Untold, |k| Setting::KeepaliveProbes(k.facts.probes)),
+            EndReason::RetransmissionTimeout => c.retransmission.as_ref().map_or(Setting::Untold, |r| {
+                Setting::Retries { retries2: r.facts.tcp_retries2, reset_by_sender: r.facts.reset_by_sender }
+            }),
+            EndReason::NeverEstablished => c.handshake.as_ref().map_or(Setting::Untold, |h| Setting::Handshake {
+                answered: h.syn_acks > 0,
+                client_stopped: h.client_stopped,
+                syn_retries: h.tcp_syn_retries,
+            }),
+            EndReason::Stalled => c.zero_window.as_ref().map_or(Setting::Retransmitting, |z| Setting::ZeroWindow(z.by)),
+            _ => Setting::Untold,
         }
     }
 }
 
 /// Whom a connection's abnormal ending counts against: its server (address
 /// and port), or for a handshake that never completed, the server's host.
-fn server_of(c: &ConnectionReport) -> String {
-    match c.end_reason {
-        EndReason::NeverEstablished => c.addrs[1].ip().to_string(),
-        _ => c.server.clone(),
+/// In words, no two are the same (an address has no port; an IPv6 one as a
+/// host has no brackets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ServerKey {
+    Host(IpAddr),
+    Service(SocketAddr),
+}
+
+impl ServerKey {
+    fn of(end_reason: EndReason, server: SocketAddr) -> ServerKey {
+        match end_reason {
+            EndReason::NeverEstablished => ServerKey::Host(server.ip()),
+            _ => ServerKey::Service(server),
+        }
     }
+}
+
+impl fmt::Display for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerKey::Host(ip) => fmt::Display::fmt(ip, f),
+            ServerKey::Service(addr) => fmt::Display::fmt(&EndpointText(*addr), f),
+        }
+    }
+}
+
+/// VLAN ids as `VlanPath::ids` lists them (the non-zero ones, in order), padded with zeros.
+fn vlan_ids(ids: impl IntoIterator<Item = u16>) -> [u16; 2] {
+    let mut out = [0; 2];
+    for (slot, id) in out.iter_mut().zip(ids.into_iter().filter(|&id| id != 0)) {
+        *slot = id;
+    }
+    out
 }
 
 /// Distinct servers a story counts (a scan's ports): beyond, not counted.
@@ -127,7 +194,7 @@ pub struct Story {
     pub widths: MemberWidths,
     /// The server addresses and ports its connections went to: one, except
     /// for handshakes to a host's several ports.
-    pub servers: HashSet<SocketAddr>,
+    pub servers: FxHashSet<SocketAddr>,
     /// The host its handshakes went to, for a story of never-established connections.
     pub host: Option<String>,
 }
@@ -237,63 +304,144 @@ fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// A server, its abnormal endings, and them by ending (most first).
-pub type ServerEndings<'a> = (&'a str, u64, Vec<(Ending, u64)>);
+/// A server in words, its abnormal endings, and them by ending (most first).
+pub type ServerEndings = (String, u64, Vec<(Ending, u64)>);
 
 /// The connections a human report tells, grouped into stories, and the
 /// abnormal endings per server.
 #[derive(Default)]
 pub struct StoryBook {
     stories: Vec<Story>,
-    story_of: HashMap<StoryKey, usize>,
+    /// FxHash, not SipHash: the keys are the program's own values, looked
+    /// up once per connection the report groups.
+    story_of: FxHashMap<StoryKey, usize>,
     /// Connections beyond [`MAX_STORIES`] distinct stories: counted only.
     pub ungrouped: u64,
-    /// Abnormal endings per server: counts by ending.
-    servers: HashMap<String, HashMap<Ending, u64>>,
+    /// Abnormal endings per server: counts by ending (a server has few).
+    servers: FxHashMap<ServerKey, Vec<(Ending, u64)>>,
     captures: Vec<String>,
 }
 
+/// A connection's line in its story's list, made only when it is listed.
+struct Listed {
+    id: Box<str>,
+    /// The lengths of its id, client and server in words.
+    widths: MemberWidths,
+}
+
 impl StoryBook {
-    /// Whether a connection would begin a story: its report is then the one
-    /// the story tells in full (the others are listed).
-    pub fn begins_a_story(&self, report: &ConnectionReport) -> bool {
-        self.stories.len() < MAX_STORIES && !self.story_of.contains_key(&StoryKey::of(report))
+    /// Adds a judged connection, as [`add`](Self::add) adds its report,
+    /// without building the report unless the connection begins a story
+    /// (the one told in full): a story's other connections need only what
+    /// groups them and their line in its list.
+    pub fn judged(&mut self, judged: &Judged<'_>, list_all: bool) {
+        let (conn, verdict) = (judged.conn, judged.verdict);
+        let ending = verdict.ending();
+        let addrs = [conn.client(), conn.server()];
+        let key = StoryKey {
+            ending,
+            capture: self.capture_index(judged.capture),
+            vlan: vlan_ids(conn.vlan.0),
+            server: ServerKey::of(ending.verdict, addrs[1]),
+            ended_by: verdict.ended_by(),
+            setting: Setting::of_verdict(verdict),
+        };
+        let listed = || {
+            let id: Box<str> = format!("{}-{}", judged.capture_number, conn.first.frame).into();
+            let widths = MemberWidths {
+                id: id.len(),
+                client: text_len(EndpointText(addrs[0])),
+                server: text_len(EndpointText(addrs[1])),
+            };
+            Listed { id, widths }
+        };
+        self.file(key, addrs, [conn.first.frame, conn.last.frame], list_all, || judged.report(), listed);
     }
 
     /// Adds a connection: to its story, and to its server's count when abnormal.
     /// `list_all`: every connection of a story is listed, not the first [`MEMBERS_LISTED`].
     pub fn add(&mut self, report: &ConnectionReport, list_all: bool) {
-        if report.end_reason.is_abnormal() {
-            let servers = self.servers.len();
-            let server = server_of(report);
-            let by = match self.servers.get_mut(&server) {
-                Some(by) => Some(by),
-                None if servers < MAX_SERVERS => Some(self.servers.entry(server).or_default()),
-                None => None,
-            };
-            if let Some(by) = by {
-                *by.entry(report.ending()).or_default() += 1;
-            }
+        let key = self.key_of(report);
+        // `client` and `server` are these addresses, as `endpoint` writes them.
+        let listed = || Listed {
+            id: report.id.as_str().into(),
+            widths: MemberWidths { id: report.id.len(), client: report.client.len(), server: report.server.len() },
+        };
+        let frames = [report.first_frame, report.last_frame];
+        self.file(key, report.addrs, frames, list_all, || report.clone(), listed);
+    }
+
+    /// Whether a connection would begin a story (its report told in full).
+    #[cfg(test)]
+    fn begins_a_story(&mut self, report: &ConnectionReport) -> bool {
+        let key = self.key_of(report);
+        self.stories.len() < MAX_STORIES && !self.story_of.contains_key(&key)
+    }
+
+    /// What groups a connection, read from its report.
+    fn key_of(&mut self, report: &ConnectionReport) -> StoryKey {
+        StoryKey {
+            ending: report.ending(),
+            capture: self.capture_index(&report.capture),
+            vlan: vlan_ids(report.vlan.iter().copied()),
+            server: ServerKey::of(report.end_reason, report.addrs[1]),
+            ended_by: report.ended_by_side,
+            setting: Setting::of_report(report),
         }
-        let capture = match self.captures.iter().position(|c| *c == report.capture) {
+    }
+
+    /// The place of the capture at `path` among the book's captures (added when new).
+    fn capture_index(&mut self, path: &str) -> u32 {
+        let i = match self.captures.iter().position(|c| c == path) {
             Some(i) => i,
             None => {
-                self.captures.push(report.capture.clone());
+                self.captures.push(path.to_string());
                 self.captures.len() - 1
             }
         };
-        let key = StoryKey::of(report);
+        // Captures are the files of the command line: far fewer than 2^32.
+        i as u32
+    }
+
+    /// Files a connection under `key`: `first` makes its report when it
+    /// begins a story, `listed` its line when the story lists it.
+    fn file(
+        &mut self,
+        key: StoryKey,
+        addrs: [SocketAddr; 2],
+        [first_frame, last_frame]: [u64; 2],
+        list_all: bool,
+        first: impl FnOnce() -> ConnectionReport,
+        listed: impl FnOnce() -> Listed,
+    ) {
+        if key.ending.verdict.is_abnormal() {
+            let servers = self.servers.len();
+            let by = match self.servers.get_mut(&key.server) {
+                Some(by) => Some(by),
+                None if servers < MAX_SERVERS => Some(self.servers.entry(key.server).or_default()),
+                None => None,
+            };
+            if let Some(by) = by {
+                match by.iter_mut().find(|(e, _)| *e == key.ending) {
+                    Some((_, n)) => *n += 1,
+                    None => by.push((key.ending, 1)),
+                }
+            }
+        }
         let stories = self.stories.len();
         let i = match self.story_of.get(&key) {
             Some(&i) => i,
             None if stories < MAX_STORIES => {
-                let host = (report.end_reason == EndReason::NeverEstablished).then(|| server_of(report));
+                let host = match key.server {
+                    ServerKey::Host(_) => Some(key.server.to_string()),
+                    ServerKey::Service(_) => None,
+                };
                 self.stories.push(Story {
-                    first: report.clone(),
+                    first: first(),
                     count: 0,
                     members: Vec::new(),
                     widths: MemberWidths::default(),
-                    servers: HashSet::new(),
+                    servers: FxHashSet::default(),
                     host,
                 });
                 self.story_of.insert(key, stories);
@@ -307,19 +455,19 @@ impl StoryBook {
         let story = &mut self.stories[i];
         story.count += 1;
         if story.servers.len() < MAX_STORY_SERVERS {
-            story.servers.insert(report.addrs[1]);
+            story.servers.insert(addrs[1]);
         }
         if list_all || story.members.len() < MEMBERS_LISTED {
-            // `client` and `server` are these addresses, as `endpoint` writes them.
+            let Listed { id, widths } = listed();
             let w = &mut story.widths;
             (w.id, w.client, w.server) =
-                (w.id.max(report.id.len()), w.client.max(report.client.len()), w.server.max(report.server.len()));
+                (w.id.max(widths.id), w.client.max(widths.client), w.server.max(widths.server));
             story.members.push(Member {
-                id: report.id.as_str().into(),
-                ends: report.addrs.map(|a| (a.ip(), a.port())),
-                capture: capture as u32,
-                first_frame: report.first_frame,
-                last_frame: report.last_frame,
+                id,
+                ends: addrs.map(|a| (a.ip(), a.port())),
+                capture: key.capture,
+                first_frame,
+                last_frame,
             });
         }
     }
@@ -348,19 +496,33 @@ impl StoryBook {
 
     /// The servers by abnormal endings, most first: each with its total and
     /// its endings, most first.
-    pub fn servers(&self) -> Vec<ServerEndings<'_>> {
-        let mut out: Vec<ServerEndings<'_>> = self
+    pub fn servers(&self) -> Vec<ServerEndings> {
+        let mut out: Vec<ServerEndings> = self
             .servers
             .iter()
             .map(|(server, by)| {
-                let mut endings: Vec<(Ending, u64)> = by.iter().map(|(e, n)| (*e, *n)).collect();
+                let mut endings = by.clone();
                 endings.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                (server.as_str(), endings.iter().map(|e| e.1).sum(), endings)
+                (server.to_string(), endings.iter().map(|e| e.1).sum(), endings)
             })
             .collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out
     }
+}
+
+/// The length of `value` in words, counted as it is written (nothing kept).
+fn text_len(value: impl fmt::Display) -> usize {
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = fmt::write(&mut count, format_args!("{value}"));
+    count.0
 }
 
 #[cfg(test)]
@@ -430,7 +592,120 @@ mod tests {
         // The host is counted once, with every abnormal ending of its ports.
         let servers = book.servers();
         assert_eq!(servers.len(), 1);
-        assert_eq!((servers[0].0, servers[0].1), (host.as_str(), 4));
+        assert_eq!((servers[0].0.as_str(), servers[0].1), (host.as_str(), 4));
+    }
+
+    /// Files every connection it is handed both ways: from its verdict
+    /// (what the table and HTML do) and from its whole report (what the
+    /// live event stream hands them), and says where the two differ.
+    #[derive(Default)]
+    struct BothWays {
+        compared: usize,
+        differences: Vec<String>,
+    }
+
+    impl crate::report::ReportSink for BothWays {
+        fn wants(&mut self, _: EndReason) -> bool {
+            true
+        }
+        fn judged(&mut self, judged: &Judged<'_>) -> std::io::Result<()> {
+            let report = judged.report();
+            for list_all in [false, true] {
+                let (mut by_verdict, mut by_report) = (StoryBook::default(), StoryBook::default());
+                by_verdict.judged(judged, list_all);
+                by_report.add(&report, list_all);
+                let key_by_verdict = by_verdict.story_of.keys().next().copied();
+                let key_by_report = by_report.story_of.keys().next().copied();
+                let shown = |b: &StoryBook| {
+                    let s = &b.stories[0];
+                    let m = &s.members[0];
+                    let line = (&*m.id, m.client(), m.server(), m.first_frame, m.last_frame, b.capture_of(m));
+                    let w = s.widths;
+                    let first = serde_json::to_string(&s.first).unwrap();
+                    format!("{line:?} {:?} {:?} {:?} {first}", (w.id, w.client, w.server), s.host, b.servers())
+                };
+                if key_by_verdict != key_by_report || shown(&by_verdict) != shown(&by_report) {
+                    self.differences.push(format!(
+                        "{} {}: {key_by_verdict:?} / {key_by_report:?}\n  {}\n  {}",
+                        judged.capture,
+                        report.id,
+                        shown(&by_verdict),
+                        shown(&by_report)
+                    ));
+                }
+            }
+            self.compared += 1;
+            Ok(())
+        }
+        fn connection(&mut self, _: &ConnectionReport) -> std::io::Result<()> {
+            panic!("no live event stream here: every connection comes through `judged`")
+        }
+        fn finish(&mut self, _: &crate::report::RunReport<'_>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pcaps_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pcaps_under(&path, out);
+            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn a_connection_is_filed_from_its_verdict_as_from_its_report() {
+        // Every verdict, reset cause, setting and VLAN the fixtures hold.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files = Vec::new();
+        pcaps_under(&root, &mut files);
+        files.sort();
+        assert!(files.len() >= 60, "{files:?}");
+        let mut sink = BothWays::default();
+        let mut judge = crate::pipeline::Judge::new(&mut sink, Default::default());
+        for file in files {
+            let group = [file.into_os_string()];
+            crate::analyze::analyze_files(
+                &mut judge,
+                &group,
+                None,
+                crate::source::series::Joining::Auto,
+                |_, _, _| {},
+                None,
+            )
+            .unwrap();
+        }
+        judge.finish().unwrap();
+        assert!(sink.compared > 1000, "{} connections", sink.compared);
+        assert!(
+            sink.differences.is_empty(),
+            "{} differ:\n{}",
+            sink.differences.len(),
+            sink.differences[..3.min(sink.differences.len())].join("\n")
+        );
+    }
+
+    #[test]
+    fn keys_of_values_group_as_the_words_did() {
+        // Keepalive timeouts: a probe count unknown is not "no setting".
+        let untold = Setting::Untold;
+        assert_ne!(untold, Setting::KeepaliveProbes(None));
+        assert_ne!(Setting::KeepaliveProbes(None), Setting::KeepaliveProbes(Some(9)));
+        // VLAN ids as `VlanPath::ids` lists them: a zero is no tag, wherever it is.
+        assert_eq!(vlan_ids([0, 100]), vlan_ids([100, 0]));
+        assert_eq!(vlan_ids([0, 100]), [100, 0]);
+        assert_ne!(vlan_ids([100, 42]), vlan_ids([42, 100]));
+        // A host and a service in words, as the reports named them.
+        let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        assert_eq!(ServerKey::Host(v6.ip()).to_string(), "2001:db8::1");
+        assert_eq!(ServerKey::Service(v6).to_string(), endpoint(v6));
+        let v4: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        assert_eq!(ServerKey::Host(v4.ip()).to_string(), "10.0.0.1");
+        assert_eq!(ServerKey::Service(v4).to_string(), "10.0.0.1:80");
+        assert_eq!(text_len(EndpointText(v6)), endpoint(v6).len());
     }
 
     #[test]

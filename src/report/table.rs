@@ -15,7 +15,7 @@ use crate::report::stories::{
     evidence_file_frame, merge_probers, verdict_counts,
 };
 use crate::report::vantage::VantageReport;
-use crate::report::{ConnectionReport, ReportSink, RunReport, ladder};
+use crate::report::{ConnectionReport, Judged, ReportSink, RunReport, ladder};
 use crate::verdict::{Bound, EndReason};
 use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
 use comfy_table::{ColumnConstraint, Table};
@@ -467,8 +467,11 @@ impl<W: Write> ReportSink for TableSink<W> {
         self.all || end_reason.is_abnormal()
     }
 
-    fn tells(&mut self, brief: &ConnectionReport) -> bool {
-        self.book.begins_a_story(brief)
+    // Only the first connection of each story is told: the book builds its
+    // report, and files the others from their verdicts.
+    fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
+        self.book.judged(judged, self.all);
+        Ok(())
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
