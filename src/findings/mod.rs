@@ -4,6 +4,7 @@
 //! ([`middlebox`]), OS family and whether settings are an OS default ([`os`]). They return typed values; [`crate::report`] turns
 //! them into words and documents.
 
+mod by_address;
 pub mod hosts;
 pub mod middlebox;
 pub mod os;

@@ -13,12 +13,12 @@
 //! or a side that had closed with FIN before is not the path. Connections
 //! are compared within one capture (one vantage point and time).
 
+use super::by_address::{ByAddress, hash_of};
 use super::middlebox::{KnownTimeout, fitting};
 use crate::flow::{Connection, MaybePacket, PacketRef, Side};
 use crate::time::{Timestamp, round6};
 use crate::verdict::{Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
-use rustc_hash::FxHashMap;
-use std::hash::BuildHasher;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::{IpAddr, SocketAddr};
 
 /// At least this many abandoned older connections, each with a newer one
@@ -101,7 +101,8 @@ enum Abandoned {
 /// every held connection): 4,096 entries take about half a MiB.
 const SWEEP_MIN_SERVICES: usize = 4096;
 
-/// One service of one client: 64 bytes with its key (a `usize`, an `IpAddr`
+/// One service of one client: 40 bytes with an IPv4 key held as integers
+/// (64 with its key as addresses: see [`ByAddress`]; a `usize`, an `IpAddr`
 /// and a `SocketAddr` as key, an `Option<PacketRef>` and a `Vec` as value
 /// took 112: 100,000 clients took 15 MB). Held only while it may still tell
 /// a storm (see [`PathAggregator::forget_done_services`]): the run's every
@@ -131,9 +132,9 @@ pub struct PathAggregator {
     paths: FxHashMap<(usize, SocketAddr), PathAggregate>,
     /// When each host was last heard from, by capture: the hosts that may
     /// still matter to a death (see [`PathAggregator::forget_done_services`]).
-    last_heard: FxHashMap<(usize, IpAddr), Timestamp>,
+    last_heard: ByAddress<(usize, IpAddr), Timestamp>,
     /// By capture, client address and server: established connections' newest start, and the abandoned ones.
-    services: FxHashMap<ServiceKey, ServiceAggregate>,
+    services: ByAddress<ServiceKey, ServiceAggregate>,
     /// Services left by the last sweep: the next is due at twice as many,
     /// so sweeping costs a constant per connection.
     services_kept: usize,
@@ -150,7 +151,7 @@ impl PathAggregator {
         let server = conn.server();
         for side in &conn.sides {
             if let Some(last) = side.marks.last_sent.get() {
-                let heard = self.last_heard.entry((capture, side.addr().ip())).or_insert(last.ts);
+                let heard = self.last_heard.get_or_insert_with((capture, side.addr().ip()), || last.ts);
                 *heard = (*heard).max(last.ts);
             }
         }
@@ -171,7 +172,7 @@ impl PathAggregator {
         let server = conn.server();
         // Captures are numbered by the files of the command line: far fewer than 2^32.
         let key = (capture as u32, conn.side(Side::Client).addr().ip(), server.ip(), server.port());
-        let service = self.services.entry(key).or_default();
+        let service = self.services.get_or_insert_with(key, ServiceAggregate::default);
         if service.newest.get().is_none_or(|n| conn.first.ts > n.ts) {
             service.newest = Some(conn.first).into();
         }
@@ -207,42 +208,56 @@ impl PathAggregator {
         if self.services.len() < (2 * self.services_kept).max(SWEEP_MIN_SERVICES) {
             return;
         }
-        let hasher = *self.services.hasher();
         let whole_part = part;
         let part = part as u32;
-        // Hashes, not keys: 8 bytes a connection while the sweep runs, and
-        // a collision only keeps an entry that could have gone.
-        let (mut services, mut hosts): (Vec<u64>, Vec<u64>) = held
-            .flat_map(|[a, b]| [(a, b), (b, a)])
-            .map(|(client, server)| {
-                let service = hasher.hash_one((part, client.ip(), server.ip(), server.port()));
-                (service, hasher.hash_one((whole_part, server.ip())))
-            })
-            .unzip();
-        services.sort_unstable();
-        hosts.sort_unstable();
-        self.services.retain(|key, service| {
-            service.abandoned.is_some()
-                || (key.0 == part
-                    && (service.newest.get().is_none_or(|n| n.ts >= latest)
-                        || services.binary_search(&hasher.hash_one(key)).is_ok()))
-        });
-        self.services_kept = self.services.len();
+        // The services a sweep forgets unless a held connection has them,
+        // and the hosts likewise, by hash: a collision only keeps an entry
+        // that could have gone. Each held connection then crosses off what
+        // it has, and what is left is forgotten. The held connections were
+        // hashed into two vectors and sorted instead: 32 bytes an open
+        // connection while the sweep ran, and at 200,000 open the sort was
+        // 6% of the run (issue 14); these sets follow the findings' own
+        // entries instead.
+        let unheld = |key: ServiceKey, service: &ServiceAggregate| {
+            service.abandoned.is_none() && key.0 == part && service.newest.get().is_some_and(|n| n.ts < latest)
+        };
+        let mut unheld_services: FxHashSet<u64> =
+            self.services.iter().filter(|&(key, s)| unheld(key, s)).map(|(key, _)| hash_of(key)).collect();
         // When a host was last heard from matters only to a death that
         // needs it heard from after the death's time. Those already counted
         // keep their server's entry. One judged later is held now (its
         // server, either way round, keeps its entry) or starts at `latest`
         // or after: no host was heard from after that yet, and what is
         // heard from now on is recorded anew.
-        let dying: Vec<(usize, IpAddr)> = self
+        let dying: FxHashSet<(usize, IpAddr)> = self
             .paths
             .iter()
             .filter(|(_, p)| p.deaths.iter().any(|d| d.needs_host_alive_after.is_some()))
             .map(|(&(capture, server), _)| (capture, server.ip()))
             .collect();
-        self.last_heard.retain(|key, _| {
-            dying.contains(key) || (key.0 == whole_part && hosts.binary_search(&hasher.hash_one(key)).is_ok())
+        let mut unheld_hosts: FxHashSet<u64> = self
+            .last_heard
+            .iter()
+            .filter(|(key, _)| key.0 == whole_part && !dying.contains(key))
+            .map(|(key, _)| hash_of(key))
+            .collect();
+        for [a, b] in held {
+            if unheld_services.is_empty() && unheld_hosts.is_empty() {
+                break;
+            }
+            // Either way round: its roles may yet change.
+            for (client, server) in [(a, b), (b, a)] {
+                unheld_services.remove(&hash_of((part, client.ip(), server.ip(), server.port())));
+                unheld_hosts.remove(&hash_of((whole_part, server.ip())));
+            }
+        }
+        self.services.retain(|key, service| {
+            service.abandoned.is_some()
+                || (key.0 == part && (!unheld(key, service) || !unheld_services.contains(&hash_of(key))))
         });
+        self.services_kept = self.services.len();
+        self.last_heard
+            .retain(|key, _| dying.contains(&key) || (key.0 == whole_part && !unheld_hosts.contains(&hash_of(key))));
     }
 
     /// Services held (tests of the sweep).
@@ -265,7 +280,7 @@ impl PathAggregator {
             .into_iter()
             .filter_map(|(&(capture, server), p)| {
                 let host_alive_after =
-                    |t: Timestamp| self.last_heard.get(&(capture, server.ip())).is_some_and(|&h| h > t);
+                    |t: Timestamp| self.last_heard.get((capture, server.ip())).is_some_and(|&h| h > t);
                 let deaths: Vec<f64> = p
                     .deaths
                     .iter()
@@ -301,10 +316,10 @@ impl PathAggregator {
     /// Clients that abandoned connections to one service while opening newer ones, in order of capture, client and server.
     pub fn storms(&self) -> Vec<StormFinding> {
         let mut services: Vec<_> = self.services.iter().collect();
-        services.sort_by_key(|(key, _)| **key);
+        services.sort_by_key(|&(key, _)| key);
         services
             .into_iter()
-            .filter_map(|(&(_, client, server_ip, port), s)| {
+            .filter_map(|((_, client, server_ip, port), s)| {
                 let server = SocketAddr::new(server_ip, port);
                 let newest = s.newest.get()?;
                 let abandoned = s.abandoned.as_deref().map_or(&[][..], Vec::as_slice);
