@@ -497,7 +497,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         drop(judge);
         judged?;
         if let Some(latest) = self.clock.latest() {
-            self.judge.paths.forget_done_services(self.judge.part, latest, self.table.endpoints());
+            self.judge.paths.forget_done_services(self.judge.part, latest, self.table.len(), self.table.endpoints());
         }
         Ok(())
     }

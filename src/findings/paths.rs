@@ -100,6 +100,15 @@ enum Abandoned {
 /// Services are not swept before this many are held (a sweep looks at
 /// every held connection): 4,096 entries take about half a MiB.
 const SWEEP_MIN_SERVICES: usize = 4096;
+/// Nor before one for every this many connections held: a sweep looks at
+/// each of them (a walk of the flow table's slab; at 200,000 open on the
+/// benchmark's capture, its ten sweeps were 2–4% of the run, issue 14), and
+/// where few services outlive a sweep (a client per connection), one every
+/// 4,096 services judged would walk the slab for every 4,096 connections
+/// judged. So a judged connection pays for at most this many held
+/// connections looked at, and the services between sweeps take about 40
+/// bytes ÷ this per open connection.
+const SWEEP_HELD_PER_SERVICE: usize = 8;
 
 /// One service of one client: 40 bytes with an IPv4 key held as integers
 /// (64 with its key as addresses: see [`ByAddress`]; a `usize`, an `IpAddr`
@@ -190,7 +199,7 @@ impl PathAggregator {
     /// file (issue 14). `part` is the part of the run being read, `latest`
     /// its latest time (a packet read from now on is at that time or
     /// after: see `Clock`), `held` the endpoints (client, server) of its
-    /// connections not judged yet.
+    /// connections not judged yet, `open` how many they are.
     ///
     /// A service with no abandoned connection matters only by its newest
     /// start, which an abandoned connection judged later may have been
@@ -203,9 +212,11 @@ impl PathAggregator {
         &mut self,
         part: usize,
         latest: Timestamp,
+        open: usize,
         held: impl Iterator<Item = [SocketAddr; 2]>,
     ) {
-        if self.services.len() < (2 * self.services_kept).max(SWEEP_MIN_SERVICES) {
+        let due = (2 * self.services_kept).max(SWEEP_MIN_SERVICES).max(open / SWEEP_HELD_PER_SERVICE);
+        if self.services.len() < due {
             return;
         }
         let whole_part = part;

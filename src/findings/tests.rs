@@ -217,7 +217,12 @@ fn services_that_can_tell_no_storm_are_forgotten_but_not_those_of_held_connectio
         paths.add(&conn, &v, 1);
     }
     assert_eq!(paths.services_held(), 4097);
-    paths.forget_done_services(1, Timestamp::from_secs_f64(300.0), held.iter().map(|c| [c.client(), c.server()]));
+    // With eight times as many connections open as services held, a sweep
+    // (which looks at each of them) waits for more services.
+    let sweep_at = Timestamp::from_secs_f64(300.0);
+    paths.forget_done_services(1, sweep_at, 8 * 4098, held.iter().map(|c| [c.client(), c.server()]));
+    assert_eq!(paths.services_held(), 4097);
+    paths.forget_done_services(1, sweep_at, 8 * 4097, held.iter().map(|c| [c.client(), c.server()]));
     assert_eq!(paths.services_held(), 1);
     for conn in &held {
         let v = judge(conn, end, &NeighbourLog::default());
@@ -259,7 +264,7 @@ fn hosts_heard_from_are_forgotten_unless_a_death_may_need_them() {
         paths.add(&conn, &v, 0);
     }
     assert_eq!(paths.hosts_held(), 4098);
-    paths.forget_done_services(0, Timestamp::from_secs_f64(115.0), [[silent.client(), silent.server()]].into_iter());
+    paths.forget_done_services(0, Timestamp::from_secs_f64(115.0), 1, [[silent.client(), silent.server()]].into_iter());
     assert_eq!(paths.hosts_held(), 2, "the held connection's two hosts");
     let v = judge(&silent, end, &NeighbourLog::default());
     assert_eq!(v.reason(), EndReason::RetransmissionTimeout);
