@@ -541,6 +541,9 @@ pub(crate) struct RareMarks {
     /// [`Counters`] has them once it is handed out.
     retransmissions: u32,
     zero_window_probes: u32,
+    /// How many times this side's packet count wrapped past 2^32 while the
+    /// flow table held the connection (its record counts in 32 bits).
+    packets_wrapped: u32,
 }
 
 impl RareMarks {
@@ -551,6 +554,7 @@ impl RareMarks {
             && self.zero_window.is_none()
             && self.retransmissions == 0
             && self.zero_window_probes == 0
+            && self.packets_wrapped == 0
     }
 }
 
@@ -1436,7 +1440,7 @@ fn update(
     runs: &mut SpareRuns,
 ) -> (PacketClass, [Option<TrainMark>; 2]) {
     let now = conn.origin.stamp(at);
-    let (gap, gap_before_previous, previous) = conn.arrived(now);
+    let (gap, gap_before_previous, previous) = conn.arrived(now, side);
     conn.handshake_only &= seg.flags.syn();
     let arrival = Arrival { now, before_last: gap, before_previous: gap_before_previous, previous };
 
@@ -1741,7 +1745,7 @@ fn apply(
 ) {
     let now = arrival.now;
     let (at, class) = (now.at, a.class);
-    me.packets += 1;
+    me.count_packet();
     if a.goes_on_after_own_rst {
         let rare = me.rare_mut();
         if let Some(rst) = rare.rst.take() {
@@ -1847,8 +1851,8 @@ fn apply(
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
             sender_ttl_before: me.last_ttl(),
-            sender_ip_id_before: me.last_ip_id,
-            peer_ip_id_before: peer.last_ip_id,
+            sender_ip_id_before: me.last_ip_id(),
+            peer_ip_id_before: peer.last_ip_id(),
             peer_syn_seq: peer.seq.isn().filter(|_| o.is_some(&peer.syn)),
             peer_payload_before: o.get(&peer.last_payload),
             sender_payload_before: o.get(&me.last_payload),
@@ -1881,9 +1885,7 @@ fn apply(
         o.put(&mut me.last_traffic, now);
     }
     if !seg.flags.rst() {
-        let ttl = me.ttl.get_or_insert(Ttls::of(seg.ttl));
-        ttl.last = seg.ttl;
-        me.last_ip_id = seg.ip_id;
+        me.note_ttl_and_ip_id(seg.ttl, seg.ip_id);
     }
     o.put(&mut me.last_sent, now);
 }
