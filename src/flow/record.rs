@@ -18,7 +18,7 @@
 //! copied): the verdict rules and the reports read that, with every packet
 //! reference whole.
 
-use super::store::Key;
+use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
     MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
@@ -243,10 +243,11 @@ impl CompactGap {
 #[repr(C)]
 #[derive(Debug)]
 pub(super) struct Flow {
-    /// The endpoints, as the store keys the connection.
+    /// The endpoints, as the store keys the connection (its VLAN tags,
+    /// which are not part of its key, are kept by the store too).
     pub(super) key: Key,
-    /// The VLAN tags every packet of it came with (not part of its key).
-    pub(super) vlan: VlanPath,
+    /// What the key holds.
+    pub(super) kind: KeyKind,
     pub(super) roles: RoleSource,
     /// Every segment seen carried SYN.
     pub(super) handshake_only: bool,
@@ -601,31 +602,31 @@ impl Flow {
     pub(super) fn vacant() -> Flow {
         Flow {
             key: Key::default(),
+            kind: KeyKind::Vacant,
             last_from: Side::Client,
             before_last: CompactRef::NONE,
             origin: Origin::new(PacketRef { frame: 0, ts: Default::default() }),
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
             id: 0,
-            vlan: VlanPath::default(),
             roles: RoleSource::Handshake,
             handshake_only: false,
         }
     }
 
-    pub(super) fn new(id: u64, at: PacketRef, vlan: VlanPath, roles: RoleSource, handshake_only: bool) -> Flow {
+    pub(super) fn new(id: u64, at: PacketRef, roles: RoleSource, handshake_only: bool) -> Flow {
         let mut origin = Origin::new(at);
         let mut before_last = CompactRef::NONE;
         origin.set(&mut before_last, at);
         Flow {
             key: Key::default(),
+            kind: KeyKind::Vacant,
             last_from: Side::Client,
             before_last,
             origin,
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
             id,
-            vlan,
             roles,
             handshake_only,
         }
@@ -698,7 +699,12 @@ impl Flow {
     }
 
     /// The connection handed out: its boxes move to the [`Connection`].
-    pub(super) fn into_connection(self, [client, server]: [SocketAddr; 2], dropped: Option<Dropped>) -> Connection {
+    pub(super) fn into_connection(
+        self,
+        [client, server]: [SocketAddr; 2],
+        vlan: VlanPath,
+        dropped: Option<Dropped>,
+    ) -> Connection {
         let last = self.last();
         let o = &self.origin;
         let gap =
@@ -706,7 +712,7 @@ impl Flow {
         let [c, s] = self.sides;
         Connection {
             id: self.id,
-            vlan: self.vlan,
+            vlan,
             roles: self.roles,
             first: o.first(),
             last,
@@ -720,22 +726,22 @@ impl Flow {
 
     /// The connection as it stands, for a look at one still held: its
     /// boxes are copied.
-    pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2]) -> Connection {
+    pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2], vlan: VlanPath) -> Connection {
         let [c, s] = &self.sides;
         let gap = |g: &CompactGap| CompactGap { secs: g.secs, ended_by: g.ended_by.duplicate() };
         let copy = Flow {
             key: self.key,
+            kind: self.kind,
             last_from: self.last_from,
             before_last: self.before_last.duplicate(),
             origin: Origin { first: self.origin.first, far: self.origin.far.clone() },
             sides: [c.duplicate(), s.duplicate()],
             gaps: [gap(&self.gaps[0]), gap(&self.gaps[1])],
             id: self.id,
-            vlan: self.vlan,
             roles: self.roles,
             handshake_only: self.handshake_only,
         };
-        copy.into_connection(endpoints, None)
+        copy.into_connection(endpoints, vlan, None)
     }
 }
 
