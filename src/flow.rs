@@ -541,6 +541,9 @@ pub(crate) struct RareMarks {
     /// [`Counters`] has them once it is handed out.
     retransmissions: u32,
     zero_window_probes: u32,
+    /// How many times this side's packet count wrapped past 2^32 while the
+    /// flow table held the connection (its record counts in 32 bits).
+    packets_wrapped: u32,
 }
 
 impl RareMarks {
@@ -551,6 +554,7 @@ impl RareMarks {
             && self.zero_window.is_none()
             && self.retransmissions == 0
             && self.zero_window_probes == 0
+            && self.packets_wrapped == 0
     }
 }
 
@@ -1087,13 +1091,13 @@ impl FlowTable {
                 self.next_id += 1;
                 let (flow, [client, server]) = new_connection(self.next_id, at, seg);
                 let from = if seg.src == client { Side::Client } else { Side::Server };
-                (self.flows.insert(flow, [client, server]), from, true)
+                (self.flows.insert(flow, [client, server], seg.vlan), from, true)
             }
         };
-        let conn = self.flows.get_mut(slot);
         // Its directions may come with other VLAN tags (see `store::Ends::sender`):
         // it keeps those all its packets share.
-        conn.vlan = conn.vlan.shared_with(seg.vlan);
+        self.flows.note_vlan(slot, seg.vlan);
+        let conn = self.flows.get_mut(slot);
         let was_finished = conn.is_finished();
         let was = if created { None } else { conn.unreplied() };
         #[cfg(debug_assertions)]
@@ -1130,11 +1134,11 @@ impl FlowTable {
 
     /// Takes a connection out of the table; `dropped`: why, if it had not finished.
     fn remove(&mut self, slot: Slot, dropped: Option<Dropped>) -> Connection {
-        let (flow, endpoints) = self.flows.remove(slot);
+        let (flow, endpoints, vlan) = self.flows.remove(slot);
         if let Some(was) = flow.unreplied() {
             self.left(was);
         }
-        flow.into_connection(endpoints, dropped)
+        flow.into_connection(endpoints, vlan, dropped)
     }
 
     /// A connection of this kind changed kind, or left the table.
@@ -1238,8 +1242,8 @@ impl FlowTable {
         self.finished_queue.clear();
         self.unreplied = Default::default();
         for slot in self.flows.slots_by_id() {
-            let (flow, endpoints) = self.flows.remove(slot);
-            done(flow.into_connection(endpoints, None));
+            let (flow, endpoints, vlan) = self.flows.remove(slot);
+            done(flow.into_connection(endpoints, vlan, None));
         }
     }
 
@@ -1248,13 +1252,13 @@ impl FlowTable {
     pub(crate) fn unanswered(&self) -> impl Iterator<Item = Connection> {
         self.flows
             .iter()
-            .filter(|(_, c)| c.sides.iter().any(FlowSide::probe_outstanding))
-            .map(|(endpoints, c)| c.to_connection(endpoints))
+            .filter(|(_, _, c)| c.sides.iter().any(FlowSide::probe_outstanding))
+            .map(|(endpoints, vlan, c)| c.to_connection(endpoints, vlan))
     }
 
     /// The endpoints (client, server) of every connection held.
     pub(crate) fn endpoints(&self) -> impl Iterator<Item = [SocketAddr; 2]> {
-        self.flows.iter().map(|(endpoints, _)| endpoints)
+        self.flows.iter().map(|(endpoints, _, _)| endpoints)
     }
 
     /// The keepalive trains (client's, server's) of the connection a
@@ -1267,7 +1271,7 @@ impl FlowTable {
     /// The connection a segment belongs to, as it stands, if it is held.
     pub(crate) fn connection_of(&self, seg: &Segment) -> Option<Connection> {
         let (slot, _) = self.flows.find(seg)?;
-        Some(self.flows.get(slot)?.to_connection(self.flows.endpoints(slot)))
+        Some(self.flows.get(slot)?.to_connection(self.flows.endpoints(slot), self.flows.vlan(slot)))
     }
 }
 
@@ -1405,7 +1409,7 @@ fn new_connection(id: u64, at: PacketRef, seg: &Segment) -> (Flow, [SocketAddr; 
     } else {
         (seg.dst, seg.src, RoleSource::PortHeuristic)
     };
-    (Flow::new(id, at, seg.vlan, roles, seg.flags.syn()), [client, server])
+    (Flow::new(id, at, roles, seg.flags.syn()), [client, server])
 }
 
 /// Mid-stream role guess: true when `a` looks more like the server's port than `b`.
@@ -1436,7 +1440,7 @@ fn update(
     runs: &mut SpareRuns,
 ) -> (PacketClass, [Option<TrainMark>; 2]) {
     let now = conn.origin.stamp(at);
-    let (gap, gap_before_previous, previous) = conn.arrived(now);
+    let (gap, gap_before_previous, previous) = conn.arrived(now, side);
     conn.handshake_only &= seg.flags.syn();
     let arrival = Arrival { now, before_last: gap, before_previous: gap_before_previous, previous };
 
@@ -1741,7 +1745,7 @@ fn apply(
 ) {
     let now = arrival.now;
     let (at, class) = (now.at, a.class);
-    me.packets += 1;
+    me.count_packet();
     if a.goes_on_after_own_rst {
         let rare = me.rare_mut();
         if let Some(rst) = rare.rst.take() {
@@ -1847,8 +1851,8 @@ fn apply(
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
             sender_ttl_before: me.last_ttl(),
-            sender_ip_id_before: me.last_ip_id,
-            peer_ip_id_before: peer.last_ip_id,
+            sender_ip_id_before: me.last_ip_id(),
+            peer_ip_id_before: peer.last_ip_id(),
             peer_syn_seq: peer.seq.isn().filter(|_| o.is_some(&peer.syn)),
             peer_payload_before: o.get(&peer.last_payload),
             sender_payload_before: o.get(&me.last_payload),
@@ -1881,9 +1885,7 @@ fn apply(
         o.put(&mut me.last_traffic, now);
     }
     if !seg.flags.rst() {
-        let ttl = me.ttl.get_or_insert(Ttls::of(seg.ttl));
-        ttl.last = seg.ttl;
-        me.last_ip_id = seg.ip_id;
+        me.note_ttl_and_ip_id(seg.ttl, seg.ip_id);
     }
     o.put(&mut me.last_sent, now);
 }

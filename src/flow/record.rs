@@ -18,11 +18,11 @@
 //! copied): the verdict rules and the reports read that, with every packet
 //! reference whole.
 
-use super::store::Key;
+use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
     MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
-    RoleSource, SequenceState, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
+    RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
 };
 use crate::decode::VlanPath;
 use std::net::SocketAddr;
@@ -243,17 +243,21 @@ impl CompactGap {
 #[repr(C)]
 #[derive(Debug)]
 pub(super) struct Flow {
-    /// The endpoints, as the store keys the connection.
+    /// The endpoints, as the store keys the connection (its VLAN tags,
+    /// which are not part of its key, are kept by the store too).
     pub(super) key: Key,
-    /// The VLAN tags every packet of it came with (not part of its key).
-    pub(super) vlan: VlanPath,
+    /// What the key holds.
+    pub(super) kind: KeyKind,
     pub(super) roles: RoleSource,
     /// Every segment seen carried SYN.
     pub(super) handshake_only: bool,
-    /// The latest packet, and the one before it (the first packet's time
-    /// until there is a second): the silence before the latest packet is
-    /// measured from it, that before the one before from `last`.
-    pub(super) last: CompactRef,
+    /// The side that sent the latest packet: the latest packet is that
+    /// side's `last_sent` (kept once, not twice: memory grows with the
+    /// connections open at once).
+    last_from: Side,
+    /// The packet before the latest one (the first packet's time until
+    /// there is a second): the silence before the latest packet is
+    /// measured from it.
     before_last: CompactRef,
     pub(super) origin: Origin,
     /// The longest silence between two packets, and the second longest.
@@ -271,7 +275,11 @@ pub(super) struct Flow {
 #[derive(Debug, Default)]
 pub(super) struct FlowSide {
     pub(super) seq: SequenceState,
-    pub(super) packets: u64,
+    /// Packets this side sent, modulo 2^32: the wraps are counted with the
+    /// rare marks (a live run may see 4 billion packets of one side; a
+    /// record with a `u64` here took 8 bytes more per side, with padding).
+    packets: u32,
+    small_count: u32,
     /// The latest packet (the "last heard from" of keepalive idle times).
     pub(super) last_sent: CompactRef,
     /// The latest packet that was not a keepalive or zero-window probe.
@@ -293,11 +301,15 @@ pub(super) struct FlowSide {
     small_gaps: ThinVec<f32>,
     small_first: CompactRef,
     small_last: CompactRef,
-    small_count: u32,
-    pub(super) ttl: Option<Ttls>,
+    /// TTL / hop limit of this side's first and latest segments that were
+    /// not RSTs, when `SIDE_TTL` says there was one.
+    ttl: Ttls,
+    /// IPv4 identification of this side's latest segment that was not a
+    /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
+    /// where these take 4 and two bits.)
+    ip_id: u16,
     /// The `SIDE_*` bits.
     flags: u8,
-    pub(super) last_ip_id: Option<u16>,
 }
 
 /// This side's SYN carried the timestamp option (RFC 7323).
@@ -312,6 +324,17 @@ const SIDE_WATCHING: u8 = 4;
 /// This side holds back a segment that may be a probe (its probe state is
 /// `Probing::Held`): every packet asks, and only then is the box read.
 const SIDE_HOLDING: u8 = 8;
+/// This side sent a segment that was not a RST: `ttl` holds its TTLs.
+const SIDE_TTL: u8 = 16;
+/// This side's latest segment that was not a RST had an IPv4
+/// identification: `ip_id` holds it.
+const SIDE_IP_ID: u8 = 32;
+
+impl Default for Ttls {
+    fn default() -> Ttls {
+        Ttls::of(0)
+    }
+}
 
 impl Default for CompactRef {
     fn default() -> CompactRef {
@@ -320,6 +343,48 @@ impl Default for CompactRef {
 }
 
 impl FlowSide {
+    /// Packets this side sent.
+    pub(super) fn packets(&self) -> u64 {
+        let wraps = self.rare_marks().map_or(0, |r| r.packets_wrapped);
+        (u64::from(wraps) << 32) | u64::from(self.packets)
+    }
+
+    /// Whether this side sent anything (read for every packet: the rare
+    /// marks only when the count is a multiple of 2^32).
+    pub(super) fn heard_from(&self) -> bool {
+        self.packets != 0 || self.rare_marks().is_some_and(|r| r.packets_wrapped > 0)
+    }
+
+    /// One more packet from this side.
+    pub(super) fn count_packet(&mut self) {
+        self.packets = self.packets.wrapping_add(1);
+        if self.packets == 0 {
+            self.rare_mut().packets_wrapped += 1;
+        }
+    }
+
+    /// A segment that was not a RST: its TTL and IPv4 identification (None: IPv6).
+    pub(super) fn note_ttl_and_ip_id(&mut self, ttl: u8, ip_id: Option<u16>) {
+        if self.flag(SIDE_TTL) {
+            self.ttl.last = ttl;
+        } else {
+            self.ttl = Ttls::of(ttl);
+            self.flags |= SIDE_TTL;
+        }
+        self.ip_id = ip_id.unwrap_or(0);
+        self.set_flag(SIDE_IP_ID, ip_id.is_some());
+    }
+
+    /// TTL / hop limit of this side's first and latest segments that were not RSTs.
+    pub(super) fn ttls(&self) -> Option<Ttls> {
+        self.flag(SIDE_TTL).then_some(self.ttl)
+    }
+
+    /// IPv4 identification of this side's latest segment that was not a RST.
+    pub(super) fn last_ip_id(&self) -> Option<u16> {
+        self.flag(SIDE_IP_ID).then_some(self.ip_id)
+    }
+
     /// What this side's keepalive probes showed (empty when it sent none).
     pub(super) fn keepalive(&self) -> &KeepaliveLog {
         self.probe.log().unwrap_or(&NO_PROBES)
@@ -465,13 +530,13 @@ impl FlowSide {
 
     /// TTL / hop limit of this side's latest segment that was not a RST.
     pub(super) fn last_ttl(&self) -> Option<u8> {
-        self.ttl.map(|t| t.last)
+        self.ttls().map(|t| t.last)
     }
 
     /// This side refused the connection: it sent a RST and nothing else
     /// (a RST leaves no TTL mark).
     pub(super) fn refused_only(&self) -> bool {
-        self.reset().is_some() && self.ttl.is_none()
+        self.reset().is_some() && !self.flag(SIDE_TTL)
     }
 
     /// The side as a [`HalfConnection`]; its boxes move over.
@@ -480,11 +545,12 @@ impl FlowSide {
         // the `Counters` from now on).
         let (retransmissions, zero_window_probes) =
             self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
+        let (packets, ttl, last_ip_id) = (self.packets(), self.ttls(), self.last_ip_id());
         let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
             seq: self.seq,
-            counts: Counters { packets: self.packets, retransmissions, zero_window_probes },
+            counts: Counters { packets, retransmissions, zero_window_probes },
             marks: Marks {
                 last_sent: o.maybe(&self.last_sent),
                 last_traffic: o.maybe(&self.last_traffic),
@@ -492,8 +558,8 @@ impl FlowSide {
                 syn: o.maybe(&self.syn),
                 fin: o.maybe(&self.fin),
                 rare,
-                ttl: self.ttl,
-                last_ip_id: self.last_ip_id,
+                ttl,
+                last_ip_id,
                 syn_timestamps: self.flags & SIDE_SYN_TIMESTAMPS != 0,
             },
             probe: self.probe,
@@ -525,8 +591,8 @@ impl FlowSide {
             small_last: self.small_last.duplicate(),
             small_count: self.small_count,
             ttl: self.ttl,
+            ip_id: self.ip_id,
             flags: self.flags,
-            last_ip_id: self.last_ip_id,
         }
     }
 }
@@ -536,44 +602,48 @@ impl Flow {
     pub(super) fn vacant() -> Flow {
         Flow {
             key: Key::default(),
-            last: CompactRef::NONE,
+            kind: KeyKind::Vacant,
+            last_from: Side::Client,
             before_last: CompactRef::NONE,
             origin: Origin::new(PacketRef { frame: 0, ts: Default::default() }),
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
             id: 0,
-            vlan: VlanPath::default(),
             roles: RoleSource::Handshake,
             handshake_only: false,
         }
     }
 
-    pub(super) fn new(id: u64, at: PacketRef, vlan: VlanPath, roles: RoleSource, handshake_only: bool) -> Flow {
+    pub(super) fn new(id: u64, at: PacketRef, roles: RoleSource, handshake_only: bool) -> Flow {
         let mut origin = Origin::new(at);
-        let (mut last, mut before_last) = (CompactRef::NONE, CompactRef::NONE);
-        origin.set(&mut last, at);
+        let mut before_last = CompactRef::NONE;
         origin.set(&mut before_last, at);
         Flow {
             key: Key::default(),
-            last,
+            kind: KeyKind::Vacant,
+            last_from: Side::Client,
             before_last,
             origin,
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
             id,
-            vlan,
             roles,
             handshake_only,
         }
     }
 
+    /// The connection's latest packet (its first until one is applied).
     pub(super) fn last(&self) -> PacketRef {
-        self.origin.get(&self.last).expect("a connection has a latest packet")
+        if !self.heard_from() {
+            return self.origin.first();
+        }
+        let side = &self.sides[self.last_from as usize];
+        self.origin.get(&side.last_sent).expect("the side that sent the latest packet has a latest packet")
     }
 
-    /// Packets of the connection, both ways.
-    pub(super) fn packets(&self) -> u64 {
-        self.sides[0].packets + self.sides[1].packets
+    /// Whether a packet of the connection has been applied.
+    fn heard_from(&self) -> bool {
+        self.sides.iter().any(FlowSide::heard_from)
     }
 
     /// Both sides sent FIN, or one sent RST.
@@ -593,20 +663,21 @@ impl Flow {
     pub(super) fn unreplied(&self) -> Option<Unreplied> {
         if self.handshake_only {
             Some(Unreplied::Handshake)
-        } else if self.sides.iter().any(|h| h.packets == 0) {
+        } else if !self.sides.iter().all(FlowSide::heard_from) {
             Some(Unreplied::OneWay)
         } else {
             None
         }
     }
 
-    /// A packet `at` arrived: it is the latest, and the silence before it
-    /// may be one of the two longest. Returns the silences before it and
-    /// before the packet before it (s), and that packet.
-    pub(super) fn arrived(&mut self, now: Stamp) -> (f64, f64, PacketRef) {
-        let seen = self.packets() > 0;
-        let Flow { origin: o, last, before_last, gaps, .. } = self;
-        let previous = o.get(last).expect("a connection has a latest packet");
+    /// A packet `at` from `from` arrived: it is the latest (once applied:
+    /// it is `from`'s `last_sent`), and the silence before it may be one of
+    /// the two longest. Returns the silences before it and before the
+    /// packet before it (s), and that packet.
+    pub(super) fn arrived(&mut self, now: Stamp, from: Side) -> (f64, f64, PacketRef) {
+        let seen = self.heard_from();
+        let previous = self.last();
+        let Flow { origin: o, last_from, before_last, gaps, sides, .. } = self;
         let before = o.get(before_last).expect("set with the first packet").ts;
         let gap = if seen { now.at.ts.secs_since(previous.ts).max(0.0) } else { 0.0 };
         if seen {
@@ -620,23 +691,31 @@ impl Flow {
         }
         // The silence before the packet before this one (0 before the second packet).
         let gap_before_previous = previous.ts.secs_since(before).max(0.0);
-        o.copy(before_last, last);
-        o.put(last, now);
+        if seen {
+            o.copy(before_last, &sides[*last_from as usize].last_sent);
+        }
+        *last_from = from;
         (gap, gap_before_previous, previous)
     }
 
     /// The connection handed out: its boxes move to the [`Connection`].
-    pub(super) fn into_connection(self, [client, server]: [SocketAddr; 2], dropped: Option<Dropped>) -> Connection {
+    pub(super) fn into_connection(
+        self,
+        [client, server]: [SocketAddr; 2],
+        vlan: VlanPath,
+        dropped: Option<Dropped>,
+    ) -> Connection {
+        let last = self.last();
         let o = &self.origin;
         let gap =
             |g: &CompactGap| g.get(o).map_or_else(Gap::default, |(secs, p)| Gap { secs, ended_by: Some(p).into() });
         let [c, s] = self.sides;
         Connection {
             id: self.id,
-            vlan: self.vlan,
+            vlan,
             roles: self.roles,
             first: o.first(),
-            last: o.get(&self.last).expect("a connection has a latest packet"),
+            last,
             longest_gap: gap(&self.gaps[0]),
             second_longest_gap: gap(&self.gaps[1]),
             sides: [c.into_half(o, client), s.into_half(o, server)],
@@ -647,21 +726,58 @@ impl Flow {
 
     /// The connection as it stands, for a look at one still held: its
     /// boxes are copied.
-    pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2]) -> Connection {
+    pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2], vlan: VlanPath) -> Connection {
         let [c, s] = &self.sides;
         let gap = |g: &CompactGap| CompactGap { secs: g.secs, ended_by: g.ended_by.duplicate() };
         let copy = Flow {
             key: self.key,
-            last: self.last.duplicate(),
+            kind: self.kind,
+            last_from: self.last_from,
             before_last: self.before_last.duplicate(),
             origin: Origin { first: self.origin.first, far: self.origin.far.clone() },
             sides: [c.duplicate(), s.duplicate()],
             gaps: [gap(&self.gaps[0]), gap(&self.gaps[1])],
             id: self.id,
-            vlan: self.vlan,
             roles: self.roles,
             handshake_only: self.handshake_only,
         };
-        copy.into_connection(endpoints, None)
+        copy.into_connection(endpoints, vlan, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sides_packet_count_goes_on_past_2_to_the_32() {
+        // The record counts a side's packets in 32 bits, and its wraps
+        // with the rare marks: the count handed out is exact.
+        let mut side = FlowSide { packets: u32::MAX - 1, ..FlowSide::default() };
+        assert!(side.heard_from());
+        side.count_packet();
+        assert_eq!(side.packets(), u64::from(u32::MAX));
+        side.count_packet();
+        assert_eq!(side.packets, 0);
+        assert!(side.heard_from(), "a count that wrapped is not zero");
+        side.count_packet();
+        assert_eq!(side.packets(), (1 << 32) + 1);
+        let origin = Origin::new(PacketRef { frame: 1, ts: Default::default() });
+        let half = side.into_half(&origin, "10.0.0.1:1".parse().unwrap());
+        assert_eq!(half.counts.packets, (1 << 32) + 1);
+        assert!(!FlowSide::default().heard_from());
+    }
+
+    #[test]
+    fn ttls_and_ip_ids_are_kept_as_the_segments_had_them() {
+        let mut side = FlowSide::default();
+        assert_eq!((side.ttls(), side.last_ip_id()), (None, None));
+        side.note_ttl_and_ip_id(64, Some(7));
+        side.note_ttl_and_ip_id(63, Some(8));
+        assert_eq!(side.ttls(), Some(Ttls { first: 64, last: 63 }));
+        assert_eq!(side.last_ip_id(), Some(8));
+        // An IPv6 segment has no identification.
+        side.note_ttl_and_ip_id(62, None);
+        assert_eq!((side.ttls(), side.last_ip_id()), (Some(Ttls { first: 64, last: 62 }), None));
     }
 }

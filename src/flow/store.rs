@@ -7,11 +7,12 @@
 //! which starts with the key: the index keeps no copy of it. An IPv4
 //! connection's key is its two addresses and ports, 12 bytes; the
 //! addresses of any other (IPv6) are kept in a side table the key names,
-//! so that every record stays as small as an IPv4 one.
+//! so that every record stays as small as an IPv4 one. So are the VLAN
+//! tags, once a connection came with some (most captures have none).
 
 use super::Side;
 use super::record::Flow;
-use crate::decode::Segment;
+use crate::decode::{Segment, VlanPath};
 use hashbrown::HashTable;
 use std::hash::Hasher;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -22,19 +23,20 @@ pub(super) struct Slot(u32);
 
 /// A connection's endpoints, the client's first: both IPv4 addresses
 /// and the ports in 12 bytes, or (`Wide`) the ports and the index of the
-/// addresses in the store's side table.
+/// addresses in the store's side table. What it holds is the record's
+/// [`KeyKind`], the byte after it (in the key, it took 4 with padding).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Key {
     ips: [u32; 2],
     ports: [u16; 2],
-    kind: KeyKind,
 }
 
-/// What a [`Key`] holds. A vacant slot of the slab says so in its key, the
-/// first bytes of the record that a lookup reads anyway (an `Option`'s
-/// tag landed in the middle of the record, a cache line more a lookup).
+/// What a [`Key`] holds. A vacant slot of the slab says so next to its
+/// key, in the first bytes of the record that a lookup reads anyway (an
+/// `Option`'s tag landed in the middle of the record, a cache line more a
+/// lookup).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum KeyKind {
+pub(super) enum KeyKind {
     /// No connection: a vacant slot.
     #[default]
     Vacant,
@@ -42,7 +44,7 @@ enum KeyKind {
     Wide,
 }
 
-impl Key {
+impl Flow {
     fn is_held(&self) -> bool {
         self.kind != KeyKind::Vacant
     }
@@ -61,6 +63,11 @@ pub(super) struct Store {
     /// IPv4, by the index their key holds; vacant ones are reused.
     wide: Vec<[IpAddr; 2]>,
     wide_free: Vec<u32>,
+    /// The VLAN path of each slot's connection (see [`Store::note_vlan`]),
+    /// once a connection came with tags: empty until then, all untagged.
+    /// Most captures have no tags, and the path took 4 bytes of every
+    /// record.
+    vlans: Vec<VlanPath>,
 }
 
 /// The hash of a connection's key, the same in both directions: the two
@@ -120,10 +127,10 @@ impl Ends {
     /// overlapping address plans is taken for one connection. A segment
     /// from an endpoint to itself is the client's.
     #[inline]
-    fn sender(&self, key: &Key, wide: &[[IpAddr; 2]]) -> Option<Side> {
+    fn sender(&self, key: &Key, kind: KeyKind, wide: &[[IpAddr; 2]]) -> Option<Side> {
         let reversed = |[a, b]: [u16; 2]| [b, a];
         match self {
-            Ends::V4 { ips, ports } if key.kind == KeyKind::V4 => {
+            Ends::V4 { ips, ports } if kind == KeyKind::V4 => {
                 if key.ips == *ips && key.ports == *ports {
                     Some(Side::Client)
                 } else if key.ips == [ips[1], ips[0]] && key.ports == reversed(*ports) {
@@ -132,7 +139,7 @@ impl Ends {
                     None
                 }
             }
-            Ends::Wide { ips, ports } if key.kind == KeyKind::Wide => {
+            Ends::Wide { ips, ports } if kind == KeyKind::Wide => {
                 let held = &wide[key.ips[0] as usize];
                 if held == ips && key.ports == *ports {
                     Some(Side::Client)
@@ -161,7 +168,8 @@ impl Store {
         let ends = Ends::of(seg);
         let mut from = None;
         let slot = self.index.find(hash, |&Slot(i)| {
-            from = ends.sender(&slab[i as usize].key, wide);
+            let flow = &slab[i as usize];
+            from = ends.sender(&flow.key, flow.kind, wide);
             from.is_some()
         })?;
         Some((*slot, from?))
@@ -169,33 +177,49 @@ impl Store {
 
     /// The connection in this slot, if the slot is taken.
     pub(super) fn get(&self, slot: Slot) -> Option<&Flow> {
-        self.slab.get(slot.0 as usize).filter(|c| c.key.is_held())
+        self.slab.get(slot.0 as usize).filter(|c| c.is_held())
     }
 
     /// The connection in a slot that is taken.
     pub(super) fn get_mut(&mut self, slot: Slot) -> &mut Flow {
         let flow = &mut self.slab[slot.0 as usize];
-        assert!(flow.key.is_held(), "a slot handed out by find or insert");
+        assert!(flow.is_held(), "a slot handed out by find or insert");
         flow
     }
 
-    /// The endpoints (client, server) a key stands for.
-    fn ends(&self, key: &Key) -> [SocketAddr; 2] {
-        ends(&self.wide, key)
+    /// The endpoints (client, server) of a record's key.
+    fn ends(&self, flow: &Flow) -> [SocketAddr; 2] {
+        ends(&self.wide, flow)
     }
 
     /// The endpoints (client, server) of the connection in a slot that is taken.
     pub(super) fn endpoints(&self, slot: Slot) -> [SocketAddr; 2] {
-        self.ends(&self.slab[slot.0 as usize].key)
+        self.ends(&self.slab[slot.0 as usize])
     }
 
-    /// Holds a connection between `client` and `server` no other held
-    /// connection has the endpoints of.
-    pub(super) fn insert(&mut self, mut flow: Flow, [client, server]: [SocketAddr; 2]) -> Slot {
+    /// The VLAN tags every packet of the connection in a slot that is
+    /// taken came with.
+    pub(super) fn vlan(&self, slot: Slot) -> VlanPath {
+        self.vlans.get(slot.0 as usize).copied().unwrap_or_default()
+    }
+
+    /// A packet of the connection in a slot that is taken came with these
+    /// tags: it keeps those all its packets share. (A connection that came
+    /// without tags keeps none, so nothing is kept until one comes with them.)
+    #[inline]
+    pub(super) fn note_vlan(&mut self, slot: Slot, seen: VlanPath) {
+        if let Some(path) = self.vlans.get_mut(slot.0 as usize) {
+            *path = path.shared_with(seen);
+        }
+    }
+
+    /// Holds a connection between `client` and `server`, its first packet
+    /// tagged `vlan`, no other held connection has the endpoints of.
+    pub(super) fn insert(&mut self, mut flow: Flow, [client, server]: [SocketAddr; 2], vlan: VlanPath) -> Slot {
         let hash = key_hash(client, server);
         let ports = [client.port(), server.port()];
-        flow.key = match (client.ip(), server.ip()) {
-            (IpAddr::V4(c), IpAddr::V4(s)) => Key { ips: [c.to_bits(), s.to_bits()], ports, kind: KeyKind::V4 },
+        (flow.key, flow.kind) = match (client.ip(), server.ip()) {
+            (IpAddr::V4(c), IpAddr::V4(s)) => (Key { ips: [c.to_bits(), s.to_bits()], ports }, KeyKind::V4),
             ips => {
                 let ips = [ips.0, ips.1];
                 let i = match self.wide_free.pop() {
@@ -208,7 +232,7 @@ impl Store {
                         u32::try_from(self.wide.len() - 1).expect("fewer than 2^32 connections held at once")
                     }
                 };
-                Key { ips: [i, 0], ports, kind: KeyKind::Wide }
+                (Key { ips: [i, 0], ports }, KeyKind::Wide)
             }
         };
         let slot = match self.free.pop() {
@@ -222,55 +246,60 @@ impl Store {
                 slot
             }
         };
+        if vlan != VlanPath::default() || !self.vlans.is_empty() {
+            self.vlans.resize(self.slab.len(), VlanPath::default());
+            self.vlans[slot.0 as usize] = vlan;
+        }
         let Store { index, slab, wide, .. } = self;
         index.insert_unique(hash, slot, |&Slot(i)| {
-            let [a, b] = ends(wide, &slab[i as usize].key);
+            let [a, b] = ends(wide, &slab[i as usize]);
             key_hash(a, b)
         });
         slot
     }
 
     /// Takes the connection out of a slot that is taken, with its
-    /// endpoints (client, server).
-    pub(super) fn remove(&mut self, slot: Slot) -> (Flow, [SocketAddr; 2]) {
+    /// endpoints (client, server) and its VLAN path.
+    pub(super) fn remove(&mut self, slot: Slot) -> (Flow, [SocketAddr; 2], VlanPath) {
         let flow = std::mem::replace(&mut self.slab[slot.0 as usize], Flow::vacant());
-        assert!(flow.key.is_held(), "a slot handed out by find or insert");
-        let endpoints = self.ends(&flow.key);
+        assert!(flow.is_held(), "a slot handed out by find or insert");
+        let endpoints = self.ends(&flow);
         if let Ok(entry) = self.index.find_entry(key_hash(endpoints[0], endpoints[1]), |&s| s == slot) {
             entry.remove();
         }
-        if flow.key.kind == KeyKind::Wide {
+        if flow.kind == KeyKind::Wide {
             self.wide_free.push(flow.key.ips[0]);
         }
+        let vlan = self.vlan(slot);
         self.free.push(slot);
-        (flow, endpoints)
+        (flow, endpoints, vlan)
     }
 
-    /// Every connection held, with its endpoints (client, server), in no
-    /// particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = ([SocketAddr; 2], &Flow)> {
-        self.slab.iter().filter(|c| c.key.is_held()).map(|c| (self.ends(&c.key), c))
+    /// Every connection held, with its endpoints (client, server) and its
+    /// VLAN path, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = ([SocketAddr; 2], VlanPath, &Flow)> {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_held())
+            .map(|(i, c)| (self.ends(c), self.vlan(Slot(i as u32)), c))
     }
 
     /// The slots taken, in order of their connections' ids (sorting the
     /// slots moves 8 bytes each, sorting the connections hundreds).
     pub(super) fn slots_by_id(&self) -> Vec<Slot> {
-        let mut taken: Vec<(u64, Slot)> = self
-            .slab
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.key.is_held())
-            .map(|(i, c)| (c.id, Slot(i as u32)))
-            .collect();
+        let mut taken: Vec<(u64, Slot)> =
+            self.slab.iter().enumerate().filter(|(_, c)| c.is_held()).map(|(i, c)| (c.id, Slot(i as u32))).collect();
         taken.sort_unstable_by_key(|&(id, _)| id);
         taken.into_iter().map(|(_, slot)| slot).collect()
     }
 }
 
-/// The endpoints (client, server) a key stands for, its addresses in
-/// `wide` when it is wide.
-fn ends(wide: &[[IpAddr; 2]], key: &Key) -> [SocketAddr; 2] {
-    let ips = match key.kind {
+/// The endpoints (client, server) a record's key stands for, its
+/// addresses in `wide` when it is wide.
+fn ends(wide: &[[IpAddr; 2]], flow: &Flow) -> [SocketAddr; 2] {
+    let key = &flow.key;
+    let ips = match flow.kind {
         KeyKind::Wide => wide[key.ips[0] as usize],
         KeyKind::V4 | KeyKind::Vacant => key.ips.map(|ip| IpAddr::V4(Ipv4Addr::from_bits(ip))),
     };
