@@ -2,10 +2,12 @@
 //! standard input, read by [`reader`](crate::source::reader) on a thread of
 //! its own, which reads ahead in batches while the caller's thread tracks
 //! and judges (the machine this runs on most often, a laptop, has at least
-//! two cores). What needs only the frame itself is done on the reader's
-//! thread too: the filter, decoding, and the duplicate check's print
-//! ([`Frame`]); the analysing thread, which has the flow table, verdicts and
-//! reports to do besides, was the one that took longer.
+//! two cores). What needs only the frames in file order is done on the
+//! reader's thread too: the filter, decoding, the duplicate check's print,
+//! and the capture's [`FrameOrder`] (frame numbers, the clock, the duplicate
+//! check itself), lent by the pipeline for the file's length and handed back
+//! with its end; the analysing thread, which has the flow table, verdicts
+//! and reports to do besides, was the one that took longer.
 //!
 //! A pcapng's interfaces may each have their own link type: packets carry
 //! the index of their link, and the source says when it changes
@@ -15,6 +17,7 @@
 use crate::decode;
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
+use crate::source::order::{FrameOrder, Ordered};
 use crate::source::reader::{CaptureReader, Drops, ReadError, Record, at_byte};
 use crate::source::{Frame, Link, Next, PacketSource};
 use crate::time::Timestamp;
@@ -82,7 +85,7 @@ struct Entry {
 impl Entry {
     /// A packet not to be analysed, at `ts`.
     fn skipped(ts: Timestamp, link: u16) -> Entry {
-        let frame = Frame { ts, decoded: decode::Decoded::NotTcp, print: Default::default() };
+        let frame = Frame { ts, decoded: decode::Decoded::NotTcp, print: Default::default(), order: Ordered::new(ts) };
         Entry { frame, link, skipped: true }
     }
 }
@@ -95,6 +98,8 @@ struct End {
     warnings: Vec<String>,
     /// When the capture ended, by its pcapng statistics.
     capture_end: Option<Timestamp>,
+    /// The capture's order, handed back.
+    order: Option<FrameOrder>,
 }
 
 /// What becomes of the packets of one interface.
@@ -215,6 +220,7 @@ impl Reading {
             skipped: std::mem::take(&mut self.damaged),
             warnings: self.warnings(),
             capture_end: self.capture_end,
+            order: None,
         }
     }
 
@@ -228,8 +234,19 @@ impl Reading {
     }
 }
 
-/// The reader thread: fills batches from the file until it ends.
-fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Batch>) {
+/// The reader thread: fills batches from the file until it ends. The
+/// first batch is decoded before the capture's order comes (the time of its
+/// first packet, sent on `first`, tells whether the file goes on with the
+/// capture before it: `series::continues`); each batch is stepped through
+/// the order before it is handed over, and the last one hands it back.
+fn read_ahead(
+    mut reading: Reading,
+    full: SyncSender<Batch>,
+    empty: Receiver<Batch>,
+    first: SyncSender<Option<Timestamp>>,
+    orders: Receiver<FrameOrder>,
+) {
+    let mut order = None;
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
         batch.packets.clear();
@@ -313,7 +330,29 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
         }
         batch.links.append(&mut reading.new_links);
         batch.file_bytes = reading.read.load(Ordering::Relaxed);
+        let order = match &mut order {
+            Some(order) => order,
+            None => {
+                let _ = first.send(batch.packets.first().map(|e| e.frame.ts));
+                // No order: the source was dropped before the file was read.
+                let Ok(lent) = orders.recv() else { return };
+                order.insert(lent)
+            }
+        };
+        // A pass of its own over the batch, after decoding it: the first
+        // batch waits for the order, and the duplicate check's writes to
+        // its table do not come between the file's bytes and the decoding.
+        for entry in &mut batch.packets {
+            if entry.skipped {
+                order.skip();
+            } else {
+                order.step(&mut entry.frame);
+            }
+        }
         let last = batch.end.is_some();
+        if let Some(end) = &mut batch.end {
+            end.order = Some(std::mem::take(order));
+        }
         if full.send(batch).is_err() || last {
             return;
         }
@@ -345,6 +384,14 @@ pub struct FileSource {
     capture_end: Option<Timestamp>,
     /// Damaged places skipped, once the file has ended.
     skipped: Vec<Skipped>,
+    /// The time of the file's first packet (None: it has none), once the reader said it.
+    first: Option<Option<Timestamp>>,
+    first_rx: Receiver<Option<Timestamp>>,
+    /// Where the capture's order goes to the reader; None once it went,
+    /// or the source is dropped (the reader then stops).
+    orders: Option<Sender<FrameOrder>>,
+    /// The capture's order, handed back with the file's end.
+    order_back: Option<FrameOrder>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -401,7 +448,9 @@ impl FileSource {
         let links = std::mem::take(&mut reading.new_links);
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Batch>();
-        let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx));
+        let (first_tx, first_rx) = sync_channel(1);
+        let (orders_tx, orders_rx) = channel();
+        let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx, first_tx, orders_rx));
         Ok(FileSource {
             path: path.into(),
             format: description,
@@ -416,6 +465,10 @@ impl FileSource {
             warnings: Vec::new(),
             capture_end: None,
             skipped: Vec::new(),
+            first: None,
+            first_rx,
+            orders: Some(orders_tx),
+            order_back: None,
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -435,17 +488,23 @@ impl FileSource {
     /// The time of the file's first packet (analysed or not), None when it
     /// has none; waits for the reader's first batch.
     pub fn first_time(&mut self) -> Option<Timestamp> {
-        if self.batch.packets.is_empty()
-            && self.batch.end.is_none()
-            && !self.ended
-            && let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok())
-        {
-            self.links.append(&mut batch.links);
-            let done = std::mem::replace(&mut self.batch, batch);
-            let _ = self.empty.send(done);
-            self.next = 0;
+        *self.first.get_or_insert_with(|| self.first_rx.recv().ok().flatten())
+    }
+
+    /// Lends the reader the capture's `order` (the pipeline's): it steps
+    /// every frame of the file through it, and hands it back with the
+    /// file's end ([`FileSource::take_order`]). No frame is handed out before.
+    pub fn start(&mut self, order: FrameOrder) {
+        if let Some(orders) = self.orders.take() {
+            // A reader that has stopped has nothing left to step.
+            let _ = orders.send(order);
         }
-        self.batch.packets.get(self.next).map(|e| e.frame.ts)
+    }
+
+    /// The capture's order, once the file has ended ([`Next::End`] or
+    /// [`Next::Broken`]): every frame handed out was stepped through it.
+    pub fn take_order(&mut self) -> Option<FrameOrder> {
+        self.order_back.take()
     }
 
     /// The damaged places reading went on after, once the file has ended.
@@ -493,6 +552,7 @@ impl PacketSource for FileSource {
                 self.warnings = end.warnings;
                 self.capture_end = end.capture_end;
                 self.skipped = end.skipped;
+                self.order_back = end.order;
                 if let Some(reason) = end.broken {
                     return Next::Broken(reason);
                 }
@@ -522,8 +582,10 @@ impl PacketSource for FileSource {
 
 impl Drop for FileSource {
     fn drop(&mut self) {
-        // Without a receiver the reader stops at its next send.
+        // Without a receiver the reader stops at its next send; without
+        // a sender, while it waits for the order.
         drop(self.full.take());
+        drop(self.orders.take());
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -554,6 +616,8 @@ mod tests {
         let frames = [(1.0, frame(true, ACK, 1, 1, 10)), (2.0, arp(false, [10, 0, 0, 1], [10, 0, 0, 2])), (3.0, big)];
         write_pcap(&path, 1, &frames);
         let mut source = FileSource::open(path.as_os_str(), Some("tcp")).unwrap();
+        assert_eq!(source.first_time(), Some(Timestamp::from_secs_f64(crate::testkit::EPOCH_S as f64 + 1.0)));
+        source.start(FrameOrder::default());
 
         let first = next_frame(&mut source).expect("the first frame, decoded");
         assert_eq!(first.ts.secs_since(Timestamp::default()), crate::testkit::EPOCH_S as f64 + 1.0);
@@ -571,6 +635,12 @@ mod tests {
         assert!(kept.len() < frames[2].1.len());
         assert_eq!(third.print, Print::of(&seg, &kept[14 + 20..]));
         assert_ne!(third.print, Print::of(&seg, &frames[2].1[14 + 20..]));
+        assert!(source.take_order().is_none(), "the order comes back with the file's end");
         assert!(matches!(source.next_packet(), Next::End));
+        // Stepped through the capture's order on the reader's thread: the
+        // filtered frame took its number.
+        let order = source.take_order().expect("handed back with the end");
+        assert_eq!(order.frames(), 3);
+        assert_eq!(third.order.tick, crate::clock::Tick::On(third.ts));
     }
 }

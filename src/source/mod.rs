@@ -8,6 +8,7 @@ pub mod file;
 pub mod filter;
 pub mod input;
 pub mod interface;
+pub mod order;
 pub mod reader;
 pub mod relay;
 pub mod savefile;
@@ -17,6 +18,7 @@ pub mod series;
 
 use crate::decode::{Decoded, LinkKind, decode_into};
 use crate::duplicates::Print;
+use crate::source::order::Ordered;
 use crate::time::Timestamp;
 use std::io;
 use std::time::Duration;
@@ -89,22 +91,28 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
 }
 
-/// One frame as the analysis takes it: decoded, and for a TCP segment what
-/// the duplicate check compares. Both come from the frame alone, so a
-/// source may make them on the thread that reads (the file source does:
-/// the analysing thread then has only the flow table and what follows it).
+/// One frame as the analysis takes it: decoded, for a TCP segment what the
+/// duplicate check compares, and what the capture's [`FrameOrder`](order::FrameOrder)
+/// made of it (its time by the capture's clock, whether it is a copy). None
+/// of it needs the flow table, so a source may make it on the thread that
+/// reads (the file source does: the analysing thread then has only the flow
+/// table and what follows it).
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
+    /// As stamped.
     pub ts: Timestamp,
     pub decoded: Decoded,
     /// Of a TCP segment; the default for any other frame.
     pub print: Print,
+    /// Set by [`FrameOrder::step`](order::FrameOrder::step).
+    pub order: Ordered,
 }
 
 impl Frame {
-    /// Decodes the frame `data`, on `link`, captured at `ts`.
+    /// Decodes the frame `data`, on `link`, captured at `ts` (not stepped
+    /// through the capture's order yet).
     pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> Frame {
-        let mut frame = Frame { ts, decoded: Decoded::Malformed, print: Print::default() };
+        let mut frame = Frame { ts, decoded: Decoded::Malformed, print: Print::default(), order: Ordered::new(ts) };
         frame.decode_into(link, data);
         frame
     }
