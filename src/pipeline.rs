@@ -6,7 +6,6 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
-use crate::clock::Tick;
 use crate::decode::{Decoded, LinkKind, Segment};
 use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
@@ -19,7 +18,7 @@ use crate::report::{
     CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, Judged, ReportSink, RunReport,
     Summary, round6,
 };
-use crate::source::order::FrameOrder;
+use crate::source::order::{Clocked, FrameOrder};
 use crate::source::{Counters, Frame, Link};
 use crate::time::Timestamp;
 use crate::vantage::Comparison;
@@ -410,8 +409,8 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// capture's order here (live mode: one thread does it all). Returns
     /// the segment and its class when it was TCP.
     pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<(Segment, PacketClass)>> {
-        let mut frame = Frame::decode(self.link, ts, data);
-        self.order().step(&mut frame);
+        let (mut frame, print) = Frame::decode(self.link, ts, data);
+        self.order().step(&mut frame, &print);
         let class = self.frame(&frame)?;
         Ok(match (frame.decoded, class) {
             (Decoded::Tcp(seg), Some(class)) => Some((seg, class)),
@@ -430,11 +429,14 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
         // From here on, `ts` is the analysis time: it never goes back within
-        // a part of the capture (see `clock`).
-        let ts = match decoded.order.tick {
-            Tick::On(t) | Tick::SteppedBack(t) => t,
-            Tick::Jumped { previous_end } => {
-                self.split(previous_end)?;
+        // a part of the capture (see `clock`). The clock's latest time is
+        // that of the frame before (`Clocked`): a frame stepped back or
+        // jumped is never the first.
+        let ts = match decoded.order.clock {
+            Clocked::On => ts,
+            Clocked::SteppedBack => self.latest.unwrap_or(ts),
+            Clocked::Jumped => {
+                self.split(self.latest.unwrap_or(ts))?;
                 ts
             }
         };
