@@ -190,6 +190,8 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
         let frames_before = pipeline.frames();
         let mut reported = 0;
         let mut broken = None;
+        // The reader's thread numbers, clocks and checks the frames for copies.
+        source.start(pipeline.lend_order());
         loop {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
@@ -217,6 +219,8 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
                 }
             }
         }
+        let order = source.take_order().expect("the reader hands the capture's order back with the file's end");
+        pipeline.return_order(order);
         // The capture's error: what was read around it is in the report.
         if let Some(msg) = damage_report(&name, &source.take_skipped(), broken) {
             pipeline.set_error(msg.clone());

@@ -121,7 +121,9 @@ impl Clock {
         Tick::SteppedBack(latest)
     }
 
-    /// The latest analysis time: the end of the current part of the capture.
+    /// The latest analysis time: the end of the current part of the
+    /// capture (the pipeline keeps it from the frames' ticks).
+    #[cfg(test)]
     pub fn latest(&self) -> Option<Timestamp> {
         self.latest
     }

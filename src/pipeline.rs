@@ -6,9 +6,7 @@
 //! clock rules to quiet connections, and the [`Judge`], the only place that
 //! makes verdicts, turns both into events for an [`EventSink`].
 
-use crate::clock::{Clock, Tick};
 use crate::decode::{Decoded, LinkKind, Segment};
-use crate::duplicates::DuplicateFilter;
 use crate::event::{
     CaptureStats, ConnectionEnded, ConnectionEvent, Detection, Endpoints, EventSink, ProbeUnanswered, TrainStarted,
 };
@@ -20,6 +18,7 @@ use crate::report::{
     CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, Judged, ReportSink, RunReport,
     Summary, round6,
 };
+use crate::source::order::{Clocked, FrameOrder};
 use crate::source::{Counters, Frame, Link};
 use crate::time::Timestamp;
 use crate::vantage::Comparison;
@@ -305,8 +304,12 @@ impl<'s> Judge<'s> {
 pub struct Pipeline<'j, 's> {
     judge: &'j mut Judge<'s>,
     link: LinkKind,
-    clock: Clock,
-    duplicates: DuplicateFilter,
+    /// The frame numbers, clock and recent packets (`source::order`); lent
+    /// to a file source's reader thread while it reads a file (None then).
+    order: Option<FrameOrder>,
+    /// The latest analysis time: the end of the current part of the capture
+    /// (the clock's latest time, as the frames handed over say it).
+    latest: Option<Timestamp>,
     /// The addresses the capture's link could not resolve (this part of the capture).
     neighbours: NeighbourLog,
     table: FlowTable,
@@ -335,8 +338,8 @@ impl<'j, 's> Pipeline<'j, 's> {
         Pipeline {
             judge,
             link: link.kind,
-            clock: Clock::default(),
-            duplicates: DuplicateFilter::default(),
+            order: Some(FrameOrder::default()),
+            latest: None,
             neighbours: NeighbourLog::default(),
             table: FlowTable::new(),
             stats,
@@ -374,15 +377,40 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.first_ts.map(|_| self.last_ts)
     }
 
-    /// Counts a packet that the filter rejected (it keeps its frame number).
-    pub fn skip(&mut self) {
-        self.stats.packets += 1;
+    /// Lends the capture's [`FrameOrder`] to a source that steps its
+    /// frames through it on a thread of its own (the file source), until
+    /// [`Pipeline::return_order`]: the frames it hands over meanwhile come stepped.
+    pub fn lend_order(&mut self) -> FrameOrder {
+        self.order.take().expect("the capture's order is lent to one source at a time")
     }
 
-    /// Feeds one captured frame, decoding it. Returns the segment and its
-    /// class when it was TCP.
+    /// The capture's [`FrameOrder`] comes back from the source it was lent to.
+    pub fn return_order(&mut self, order: FrameOrder) {
+        // Both count every frame: the source's frame numbers are the report's.
+        debug_assert_eq!(order.frames(), self.stats.packets, "the frames numbered and the frames handed over");
+        self.order = Some(order);
+    }
+
+    /// The order, when it is here (not lent out).
+    fn order(&mut self) -> &mut FrameOrder {
+        self.order.as_mut().expect("the capture's order is back from the source it was lent to")
+    }
+
+    /// Counts a packet that the filter rejected (it keeps its frame number:
+    /// in the order too, unless a source that has it lent numbered it).
+    pub fn skip(&mut self) {
+        self.stats.packets += 1;
+        if let Some(order) = &mut self.order {
+            order.skip();
+        }
+    }
+
+    /// Feeds one captured frame, decoding it and stepping it through the
+    /// capture's order here (live mode: one thread does it all). Returns
+    /// the segment and its class when it was TCP.
     pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<Option<(Segment, PacketClass)>> {
-        let frame = Frame::decode(self.link, ts, data);
+        let (mut frame, print) = Frame::decode(self.link, ts, data);
+        self.order().step(&mut frame, &print);
         let class = self.frame(&frame)?;
         Ok(match (frame.decoded, class) {
             (Decoded::Tcp(seg), Some(class)) => Some((seg, class)),
@@ -390,7 +418,8 @@ impl<'j, 's> Pipeline<'j, 's> {
         })
     }
 
-    /// Feeds one frame, decoded by its source. Returns the segment's class
+    /// Feeds one frame, decoded by its source and stepped through the
+    /// capture's order ([`FrameOrder::step`]). Returns the segment's class
     /// when it was TCP (the segment is the frame's: returning a copy of it
     /// cost more than the rest of the handing over).
     pub fn frame(&mut self, decoded: &Frame) -> io::Result<Option<PacketClass>> {
@@ -400,20 +429,24 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.first_ts.get_or_insert(ts);
         self.last_ts = self.last_ts.max(ts);
         // From here on, `ts` is the analysis time: it never goes back within
-        // a part of the capture (see `clock`).
-        let ts = match self.clock.tick(frame, ts) {
-            Tick::On(t) | Tick::SteppedBack(t) => t,
-            Tick::Jumped { previous_end } => {
-                self.split(previous_end)?;
+        // a part of the capture (see `clock`). The clock's latest time is
+        // that of the frame before (`Clocked`): a frame stepped back or
+        // jumped is never the first.
+        let ts = match decoded.order.clock {
+            Clocked::On => ts,
+            Clocked::SteppedBack => self.latest.unwrap_or(ts),
+            Clocked::Jumped => {
+                self.split(self.latest.unwrap_or(ts))?;
                 ts
             }
         };
+        self.latest = Some(ts);
         match &decoded.decoded {
             Decoded::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
                 // A copy of a packet captured just before is analysed once,
                 // as the frame it copies.
-                if self.duplicates.check(frame, ts, seg, &decoded.print).is_some() {
+                if decoded.order.copy {
                     if ts >= self.next_expiry {
                         self.expire(ts)?;
                     }
@@ -496,7 +529,7 @@ impl<'j, 's> Pipeline<'j, 's> {
         self.table.expire(now, &mut judge);
         drop(judge);
         judged?;
-        if let Some(latest) = self.clock.latest() {
+        if let Some(latest) = self.latest {
             self.judge.paths.forget_done_services(self.judge.part, latest, self.table.len(), self.table.endpoints());
         }
         Ok(())
@@ -565,8 +598,8 @@ impl<'j, 's> Pipeline<'j, 's> {
         // The end of the last part of the capture (its latest time), or
         // later when the file says the capture ran on (unless that end is
         // a clock jump away: see `Clock::ran_until`).
-        let latest = self.clock.latest().unwrap_or_default();
-        let ran_on = self.ran_until.and_then(|t| self.clock.ran_until(t));
+        let latest = self.latest.unwrap_or_default();
+        let ran_on = self.ran_until.and_then(|t| self.order().clock().ran_until(t));
         let end = match ran_on {
             Some(t) => {
                 // The clock runs on to the end: what it would have handed
@@ -584,7 +617,7 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// the events of connections judged then).
     pub fn end_at(self, now: Timestamp) -> io::Result<()> {
         // The end of the last part of the capture (its latest time).
-        let end = self.clock.latest().unwrap_or_default();
+        let end = self.latest.unwrap_or_default();
         self.finish(end, now)
     }
 
@@ -599,13 +632,13 @@ impl<'j, 's> Pipeline<'j, 's> {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
-        if self.duplicates.dropped() > 0 {
-            self.stats.duplicates = Some(DuplicateFrames {
-                dropped: self.duplicates.dropped(),
-                first: self.duplicates.examples().to_vec(),
-            });
-        }
-        self.stats.warnings.extend(self.clock.warnings());
+        let order = self.order();
+        let duplicates = order.duplicates();
+        let counted = (duplicates.dropped() > 0)
+            .then(|| DuplicateFrames { dropped: duplicates.dropped(), first: duplicates.examples().to_vec() });
+        let warnings = order.clock().warnings();
+        self.stats.duplicates = counted;
+        self.stats.warnings.extend(warnings);
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.stats.files = self.files.paths();

@@ -801,3 +801,28 @@ fn captures_whose_times_overlap_are_not_joined_unless_forced() {
     assert_eq!(doc["connections"][0]["end_reason"], "keepalive-timeout");
     assert_eq!(doc["connections"][0]["evidence"][2]["file"], d.to_str().unwrap());
 }
+
+#[test]
+fn a_copy_across_a_ring_buffers_files_is_one_packet_numbered_across_them() {
+    // `tcpdump -i any -W` on a router, rotated between a packet's arrival
+    // and its forwarding: the next file starts with the copy. The capture's
+    // frame numbers, clock and recent packets go on from one file to the
+    // next (the reader thread of each file steps its frames through them).
+    let dir = tempfile::tempdir().unwrap();
+    let frames = keepalive_kill_frames();
+    let mut second = vec![(frames[5].0 + 0.0002, frames[5].1.clone())];
+    second.extend_from_slice(&frames[6..]);
+    let (a, b) = (dir.path().join("cap1.pcap"), dir.path().join("cap2.pcap"));
+    write_pcap(&a, 1, &frames[..6]);
+    write_pcap(&b, 1, &second);
+    let (doc, out) = analyze_json(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 1, "one capture");
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], frames.len() + 1);
+    assert_eq!(capture["duplicates"]["dropped"], 1);
+    assert_eq!(capture["duplicates"]["first"][0]["frame"], 7);
+    assert_eq!(capture["duplicates"]["first"][0]["copy_of"], 6);
+    assert_eq!(doc["summary"]["by_end_reason"]["keepalive-timeout"], 1);
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 1);
+}

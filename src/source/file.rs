@@ -2,19 +2,23 @@
 //! standard input, read by [`reader`](crate::source::reader) on a thread of
 //! its own, which reads ahead in batches while the caller's thread tracks
 //! and judges (the machine this runs on most often, a laptop, has at least
-//! two cores). What needs only the frame itself is done on the reader's
-//! thread too: the filter, decoding, and the duplicate check's print
-//! ([`Frame`]); the analysing thread, which has the flow table, verdicts and
-//! reports to do besides, was the one that took longer.
+//! two cores). What needs only the frames in file order is done on the
+//! reader's thread too: the filter, decoding, the duplicate check's print,
+//! and the capture's [`FrameOrder`] (frame numbers, the clock, the duplicate
+//! check itself), lent by the pipeline for the file's length and handed back
+//! with its end; the analysing thread, which has the flow table, verdicts
+//! and reports to do besides, was the one that took longer.
 //!
 //! A pcapng's interfaces may each have their own link type: packets carry
 //! the index of their link, and the source says when it changes
 //! ([`Next::Link`]). A BPF filter is compiled per link type and applied
 //! packet by packet ([`filter`](crate::source::filter)).
 
-use crate::decode;
+use crate::decode::{self, LinkKind};
+use crate::duplicates::Print;
 use crate::source::filter::Filter;
 use crate::source::input::{self, Input};
+use crate::source::order::{FrameOrder, Ordered};
 use crate::source::reader::{CaptureReader, Drops, ReadError, Record, at_byte};
 use crate::source::{Frame, Link, Next, PacketSource};
 use crate::time::Timestamp;
@@ -49,8 +53,8 @@ pub enum CaptureError {
 }
 
 /// Packets per batch handed from the reader thread to the analysing one.
-/// A decoded packet takes 144 bytes (its headers took about 90): 1,024 of
-/// them keep the batches in flight within about 1.5 MiB (the peak memory at
+/// A decoded packet takes 128 bytes (its headers took about 90): 1,024 of
+/// them keep the batches in flight within about 1.1 MiB (the peak memory at
 /// 2,000 open connections is meant to stay under 16 MiB).
 const BATCH_PACKETS: usize = 1024;
 /// Batches in flight: the reader runs at most this far ahead.
@@ -82,7 +86,7 @@ struct Entry {
 impl Entry {
     /// A packet not to be analysed, at `ts`.
     fn skipped(ts: Timestamp, link: u16) -> Entry {
-        let frame = Frame { ts, decoded: decode::Decoded::NotTcp, print: Default::default() };
+        let frame = Frame { ts, decoded: decode::Decoded::NotTcp, order: Ordered::default() };
         Entry { frame, link, skipped: true }
     }
 }
@@ -95,6 +99,8 @@ struct End {
     warnings: Vec<String>,
     /// When the capture ended, by its pcapng statistics.
     capture_end: Option<Timestamp>,
+    /// The capture's order, handed back.
+    order: Option<FrameOrder>,
 }
 
 /// What becomes of the packets of one interface.
@@ -215,6 +221,7 @@ impl Reading {
             skipped: std::mem::take(&mut self.damaged),
             warnings: self.warnings(),
             capture_end: self.capture_end,
+            order: None,
         }
     }
 
@@ -228,11 +235,36 @@ impl Reading {
     }
 }
 
-/// The reader thread: fills batches from the file until it ends.
-fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Batch>) {
+/// Decodes the frame `data`, on `kind`, into `frame` and its duplicate
+/// check's `print`. Only the headers are decoded, as a snapshot length
+/// would cut the packet (`headers_len`): the duplicate check hashes at most
+/// these bytes, as it did when only they crossed to the analysing thread.
+#[inline(always)]
+fn decode_headers(frame: &mut Frame, kind: LinkKind, data: &[u8], print: &mut Print) {
+    let kept = &data[..decode::headers_len(kind, data)];
+    frame.decode_into(kind, kept, print);
+}
+
+/// The reader thread: fills batches from the file until it ends. The
+/// first batch is decoded before the capture's order comes (the time of its
+/// first packet, sent on `first`, tells whether the file goes on with the
+/// capture before it: `series::continues`); each batch is stepped through
+/// the order before it is handed over, and the last one hands it back.
+fn read_ahead(
+    mut reading: Reading,
+    full: SyncSender<Batch>,
+    empty: Receiver<Batch>,
+    first: SyncSender<Option<Timestamp>>,
+    orders: Receiver<FrameOrder>,
+) {
+    let mut order = None;
+    // The duplicate check's print of each entry, until the batch is
+    // stepped through the order: it does not cross to the analysing thread.
+    let mut prints: Vec<Print> = Vec::with_capacity(BATCH_PACKETS);
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
         batch.packets.clear();
+        prints.clear();
         batch.links.clear();
         let mut broken = None;
         while batch.packets.len() < BATCH_PACKETS && broken.is_none() && batch.end.is_none() {
@@ -246,23 +278,21 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
                             };
                             if rejected {
                                 batch.packets.push(Entry::skipped(p.ts, link));
+                                prints.push(Print::default());
                             } else {
-                                // Only the headers are decoded, as a snapshot
-                                // length would cut the packet (`headers_len`):
-                                // the duplicate check hashes at most these
-                                // bytes, as it did when only they crossed to
-                                // the analysing thread.
                                 let kind = reading.links[link as usize].kind;
-                                let kept = &p.data[..decode::headers_len(kind, p.data)];
                                 // Decoded where the batch keeps it (see `decode_into`).
                                 batch.packets.push(Entry { skipped: false, ..Entry::skipped(p.ts, link) });
+                                prints.push(Print::default());
                                 let entry = batch.packets.last_mut().expect("the entry just pushed");
-                                entry.frame.decode_into(kind, kept);
+                                let print = prints.last_mut().expect("the print just pushed");
+                                decode_headers(&mut entry.frame, kind, p.data, print);
                             }
                         }
                         Some(&Route::Skip(i)) => {
                             reading.skipped[i].2 += 1;
                             batch.packets.push(Entry::skipped(p.ts, 0));
+                            prints.push(Print::default());
                         }
                         // The reader only hands out packets of described interfaces.
                         None => unreachable!("a packet on an interface not routed"),
@@ -313,7 +343,29 @@ fn read_ahead(mut reading: Reading, full: SyncSender<Batch>, empty: Receiver<Bat
         }
         batch.links.append(&mut reading.new_links);
         batch.file_bytes = reading.read.load(Ordering::Relaxed);
+        let order = match &mut order {
+            Some(order) => order,
+            None => {
+                let _ = first.send(batch.packets.first().map(|e| e.frame.ts));
+                // No order: the source was dropped before the file was read.
+                let Ok(lent) = orders.recv() else { return };
+                order.insert(lent)
+            }
+        };
+        // A pass of its own over the batch, after decoding it: the first
+        // batch waits for the order, and the duplicate check's writes to
+        // its table do not come between the file's bytes and the decoding.
+        for (entry, print) in batch.packets.iter_mut().zip(&prints) {
+            if entry.skipped {
+                order.skip();
+            } else {
+                order.step(&mut entry.frame, print);
+            }
+        }
         let last = batch.end.is_some();
+        if let Some(end) = &mut batch.end {
+            end.order = Some(std::mem::take(order));
+        }
         if full.send(batch).is_err() || last {
             return;
         }
@@ -345,6 +397,14 @@ pub struct FileSource {
     capture_end: Option<Timestamp>,
     /// Damaged places skipped, once the file has ended.
     skipped: Vec<Skipped>,
+    /// The time of the file's first packet (None: it has none), once the reader said it.
+    first: Option<Option<Timestamp>>,
+    first_rx: Receiver<Option<Timestamp>>,
+    /// Where the capture's order goes to the reader; None once it went,
+    /// or the source is dropped (the reader then stops).
+    orders: Option<Sender<FrameOrder>>,
+    /// The capture's order, handed back with the file's end.
+    order_back: Option<FrameOrder>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -401,7 +461,9 @@ impl FileSource {
         let links = std::mem::take(&mut reading.new_links);
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Batch>();
-        let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx));
+        let (first_tx, first_rx) = sync_channel(1);
+        let (orders_tx, orders_rx) = channel();
+        let reader = std::thread::spawn(move || read_ahead(reading, full_tx, empty_rx, first_tx, orders_rx));
         Ok(FileSource {
             path: path.into(),
             format: description,
@@ -416,6 +478,10 @@ impl FileSource {
             warnings: Vec::new(),
             capture_end: None,
             skipped: Vec::new(),
+            first: None,
+            first_rx,
+            orders: Some(orders_tx),
+            order_back: None,
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -435,17 +501,23 @@ impl FileSource {
     /// The time of the file's first packet (analysed or not), None when it
     /// has none; waits for the reader's first batch.
     pub fn first_time(&mut self) -> Option<Timestamp> {
-        if self.batch.packets.is_empty()
-            && self.batch.end.is_none()
-            && !self.ended
-            && let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok())
-        {
-            self.links.append(&mut batch.links);
-            let done = std::mem::replace(&mut self.batch, batch);
-            let _ = self.empty.send(done);
-            self.next = 0;
+        *self.first.get_or_insert_with(|| self.first_rx.recv().ok().flatten())
+    }
+
+    /// Lends the reader the capture's `order` (the pipeline's): it steps
+    /// every frame of the file through it, and hands it back with the
+    /// file's end ([`FileSource::take_order`]). No frame is handed out before.
+    pub fn start(&mut self, order: FrameOrder) {
+        if let Some(orders) = self.orders.take() {
+            // A reader that has stopped has nothing left to step.
+            let _ = orders.send(order);
         }
-        self.batch.packets.get(self.next).map(|e| e.frame.ts)
+    }
+
+    /// The capture's order, once the file has ended ([`Next::End`] or
+    /// [`Next::Broken`]): every frame handed out was stepped through it.
+    pub fn take_order(&mut self) -> Option<FrameOrder> {
+        self.order_back.take()
     }
 
     /// The damaged places reading went on after, once the file has ended.
@@ -468,7 +540,38 @@ impl PacketSource for FileSource {
         &self.links[0]
     }
 
+    /// The next frame of the batch in hand, inline; the rest (a filtered
+    /// frame, a new link, the next batch, the end) in [`FileSource::next_otherwise`].
+    /// `perf` put a third of this function's samples on saving and restoring
+    /// the registers and 1 KiB of stack that the rest needs.
+    #[inline]
     fn next_packet(&mut self) -> Next<'_> {
+        let ready = self.batch.packets.get(self.next).is_some_and(|e| !e.skipped && e.link == self.current);
+        if ready {
+            let entry = &self.batch.packets[self.next];
+            self.next += 1;
+            self.latest = entry.frame.ts;
+            return Next::Frame(&entry.frame);
+        }
+        self.next_otherwise()
+    }
+
+    /// Packets are read ahead: nothing to wait for.
+    fn wait(&mut self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A file has no clock of its own: its time is that of its latest packet.
+    fn now(&self) -> Timestamp {
+        self.latest
+    }
+}
+
+impl FileSource {
+    /// [`PacketSource::next_packet`] for all but a frame of the batch in hand.
+    #[cold]
+    #[inline(never)]
+    fn next_otherwise(&mut self) -> Next<'_> {
         loop {
             if self.next < self.batch.packets.len() {
                 let entry = &self.batch.packets[self.next];
@@ -493,6 +596,7 @@ impl PacketSource for FileSource {
                 self.warnings = end.warnings;
                 self.capture_end = end.capture_end;
                 self.skipped = end.skipped;
+                self.order_back = end.order;
                 if let Some(reason) = end.broken {
                     return Next::Broken(reason);
                 }
@@ -508,22 +612,14 @@ impl PacketSource for FileSource {
             self.next = 0;
         }
     }
-
-    /// Packets are read ahead: nothing to wait for.
-    fn wait(&mut self, _: Duration) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// A file has no clock of its own: its time is that of its latest packet.
-    fn now(&self) -> Timestamp {
-        self.latest
-    }
 }
 
 impl Drop for FileSource {
     fn drop(&mut self) {
-        // Without a receiver the reader stops at its next send.
+        // Without a receiver the reader stops at its next send; without
+        // a sender, while it waits for the order.
         drop(self.full.take());
+        drop(self.orders.take());
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -551,26 +647,74 @@ mod tests {
         let path = dir.path().join("c.pcap");
         // IP ID 0 (the testkit's frames): the duplicate check hashes the TCP bytes.
         let big = frame(false, ACK, 1, 11, 2000);
-        let frames = [(1.0, frame(true, ACK, 1, 1, 10)), (2.0, arp(false, [10, 0, 0, 1], [10, 0, 0, 2])), (3.0, big)];
+        // Copies of it but for a payload byte: past the headers the reader
+        // decodes (not hashed, so a copy), and within them (not a copy).
+        let (mut past, mut within) = (big.clone(), big.clone());
+        *past.last_mut().unwrap() ^= 1;
+        within[14 + 20 + 20 + 10] ^= 1;
+        let frames = [
+            (1.0, frame(true, ACK, 1, 1, 10)),
+            (2.0, arp(false, [10, 0, 0, 1], [10, 0, 0, 2])),
+            (3.0, big),
+            (3.0002, past),
+            (3.0004, within),
+        ];
         write_pcap(&path, 1, &frames);
         let mut source = FileSource::open(path.as_os_str(), Some("tcp")).unwrap();
+        assert_eq!(source.first_time(), Some(Timestamp::from_secs_f64(crate::testkit::EPOCH_S as f64 + 1.0)));
+        source.start(FrameOrder::default());
 
         let first = next_frame(&mut source).expect("the first frame, decoded");
         assert_eq!(first.ts.secs_since(Timestamp::default()), crate::testkit::EPOCH_S as f64 + 1.0);
         assert_eq!(first.decoded, decode(LinkKind::Ethernet, &frames[0].1));
-        let Decoded::Tcp(seg) = first.decoded else { panic!("TCP") };
-        assert_eq!(first.print, Print::of(&seg, &frames[0].1[14 + 20..]));
         // The filter's rejection keeps its place (and frame number).
         assert!(matches!(source.next_packet(), Next::Filtered));
         // Decoded from its first bytes, as a snapshot length would cut it:
-        // its length still from the IP header, its print from those bytes.
+        // its length still from the IP header.
         let third = next_frame(&mut source).expect("the third frame, decoded");
         let Decoded::Tcp(seg) = third.decoded else { panic!("TCP") };
         assert_eq!(seg.payload_len, 2000);
-        let kept = &frames[2].1[..decode::headers_len(LinkKind::Ethernet, &frames[2].1)];
-        assert!(kept.len() < frames[2].1.len());
-        assert_eq!(third.print, Print::of(&seg, &kept[14 + 20..]));
-        assert_ne!(third.print, Print::of(&seg, &frames[2].1[14 + 20..]));
+        assert_eq!(third.order, Ordered::default());
+        // Stepped through the capture's order on the reader's thread, with
+        // the prints of the bytes it decoded.
+        assert!(next_frame(&mut source).expect("the fourth frame").order.copy);
+        assert!(!next_frame(&mut source).expect("the fifth frame").order.copy);
+        assert!(source.take_order().is_none(), "the order comes back with the file's end");
         assert!(matches!(source.next_packet(), Next::End));
+        // The filtered frame took its number.
+        let order = source.take_order().expect("handed back with the end");
+        assert_eq!(order.frames(), 5);
+        assert_eq!(order.duplicates().examples().len(), 1);
+        assert_eq!((order.duplicates().examples()[0].frame, order.duplicates().examples()[0].copy_of), (4, 3));
+    }
+
+    #[test]
+    fn a_batch_entry_is_two_cache_lines() {
+        // Each entry crosses from the reader's core to the analysing one:
+        // the print stays with the reader, the clock's times with whoever
+        // takes the frames in order (`order::Clocked`).
+        assert!(size_of::<Entry>() <= 128, "{} bytes", size_of::<Entry>());
+    }
+
+    #[test]
+    fn the_reader_decodes_and_prints_the_headers_alone() {
+        let frames = [frame(true, ACK, 1, 1, 10), frame(false, ACK, 1, 11, 2000)];
+        let decoded = |data: &[u8]| {
+            let mut f = Frame { ts: Timestamp::default(), decoded: Decoded::Malformed, order: Ordered::default() };
+            let mut print = Print::default();
+            decode_headers(&mut f, LinkKind::Ethernet, data, &mut print);
+            (f, print)
+        };
+        let (first, print) = decoded(&frames[0]);
+        let Decoded::Tcp(seg) = first.decoded else { panic!("TCP") };
+        assert_eq!(print, Print::of(&seg, &frames[0][14 + 20..]));
+        // Its print from the bytes a snapshot length would keep.
+        let (second, print) = decoded(&frames[1]);
+        let Decoded::Tcp(seg) = second.decoded else { panic!("TCP") };
+        assert_eq!(seg.payload_len, 2000);
+        let kept = &frames[1][..decode::headers_len(LinkKind::Ethernet, &frames[1])];
+        assert!(kept.len() < frames[1].len());
+        assert_eq!(print, Print::of(&seg, &kept[14 + 20..]));
+        assert_ne!(print, Print::of(&seg, &frames[1][14 + 20..]));
     }
 }

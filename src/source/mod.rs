@@ -8,6 +8,7 @@ pub mod file;
 pub mod filter;
 pub mod input;
 pub mod interface;
+pub mod order;
 pub mod reader;
 pub mod relay;
 pub mod savefile;
@@ -17,6 +18,7 @@ pub mod series;
 
 use crate::decode::{Decoded, LinkKind, decode_into};
 use crate::duplicates::Print;
+use crate::source::order::Ordered;
 use crate::time::Timestamp;
 use std::io;
 use std::time::Duration;
@@ -89,34 +91,42 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
 }
 
-/// One frame as the analysis takes it: decoded, and for a TCP segment what
-/// the duplicate check compares. Both come from the frame alone, so a
-/// source may make them on the thread that reads (the file source does:
+/// One frame as the analysis takes it: decoded, and what the capture's
+/// [`FrameOrder`](order::FrameOrder) made of it (how its time moved the
+/// capture's clock, whether it is a copy). None of it needs the flow table,
+/// so a source may make it on the thread that reads (the file source does:
 /// the analysing thread then has only the flow table and what follows it).
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
+    /// As stamped.
     pub ts: Timestamp,
     pub decoded: Decoded,
-    /// Of a TCP segment; the default for any other frame.
-    pub print: Print,
+    /// Set by [`FrameOrder::step`](order::FrameOrder::step).
+    pub order: Ordered,
 }
 
 impl Frame {
-    /// Decodes the frame `data`, on `link`, captured at `ts`.
-    pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> Frame {
-        let mut frame = Frame { ts, decoded: Decoded::Malformed, print: Print::default() };
-        frame.decode_into(link, data);
-        frame
+    /// Decodes the frame `data`, on `link`, captured at `ts` (not stepped
+    /// through the capture's order yet), with its duplicate check's print.
+    pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> (Frame, Print) {
+        let mut frame = Frame { ts, decoded: Decoded::Malformed, order: Ordered::default() };
+        let mut print = Print::default();
+        frame.decode_into(link, data, &mut print);
+        (frame, print)
     }
 
     /// Decodes the frame `data`, on `link`, into this frame (its time
-    /// stays), where it is kept: the file source decodes into its batch.
+    /// stays), where it is kept (the file source decodes into its batch),
+    /// and makes the duplicate check's `print` of a TCP segment (the
+    /// default for any other frame). The print is needed only until the
+    /// frame is stepped through the capture's order: it stays with the
+    /// reader, out of the batch that crosses to the analysing thread.
     #[inline]
-    pub fn decode_into(&mut self, link: LinkKind, data: &[u8]) {
+    pub fn decode_into(&mut self, link: LinkKind, data: &[u8], print: &mut Print) {
         let tcp_bytes = decode_into(link, data, &mut self.decoded);
         match &self.decoded {
-            Decoded::Tcp(seg) => self.print.set(seg, tcp_bytes),
-            _ => self.print = Print::default(),
+            Decoded::Tcp(seg) => print.set(seg, tcp_bytes),
+            _ => *print = Print::default(),
         }
     }
 }
