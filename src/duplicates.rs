@@ -104,9 +104,9 @@ fn numbered(seg: &Segment) -> bool {
 }
 
 /// What the check compares of one TCP frame besides its segment's TTL and
-/// flags: computed from the frame alone, where it is read (the file
-/// source's reader thread makes it with the segment), so that the analysis
-/// only looks it up and records it.
+/// flags: computed from the frame alone, while its bytes are at hand (the
+/// file source's reader thread makes it with the segment, and checks it
+/// there too: `source::order`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Print {
     /// [`fingerprint`] of the segment.
