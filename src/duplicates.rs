@@ -92,15 +92,21 @@ fn fingerprint(seg: &Segment) -> u64 {
     h.finish()
 }
 
+/// The slot of a packet whose fingerprint is `fingerprint` (FxHash mixes
+/// into the high bits).
+fn slot_of(fingerprint: u64) -> usize {
+    (fingerprint >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
 /// Whether the segment's IP identification numbers its packet.
 fn numbered(seg: &Segment) -> bool {
     seg.ip_id.is_some_and(|id| id != 0)
 }
 
 /// What the check compares of one TCP frame besides its segment's TTL and
-/// flags: computed from the frame alone, where it is read (the file
-/// source's reader thread makes it with the segment), so that the analysis
-/// only looks it up and records it.
+/// flags: computed from the frame alone, while its bytes are at hand (the
+/// file source's reader thread makes it with the segment, and checks it
+/// there too: `source::order`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Print {
     /// [`fingerprint`] of the segment.
@@ -220,8 +226,7 @@ impl DuplicateFilter {
             self.tags = vec![0; SLOTS];
         }
         let fingerprint = print.fingerprint;
-        // FxHash mixes into the high bits.
-        let slot = (fingerprint >> (64 - SLOTS.trailing_zeros())) as usize;
+        let slot = slot_of(fingerprint);
         let tag = fingerprint as u16;
         if self.tags[slot] == tag
             && let first = self.slots[slot]
@@ -251,6 +256,18 @@ impl DuplicateFilter {
         self.slots[slot] = Seen::new(fingerprint, print.bytes, frame, ts, seg.ttl).unwrap_or_default();
         self.tags[slot] = tag;
         None
+    }
+
+    /// Asks the cache for the slot that the frame whose print is `print`
+    /// will be checked against and written to, a few frames before it is.
+    #[inline]
+    pub fn prefetch(&self, print: &Print) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(seen) = self.slots.get(slot_of(print.fingerprint)) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // A prefetch reads nothing the program sees, and may name any address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(seen).cast()) };
+        }
     }
 
     /// How many frames were dropped as copies.

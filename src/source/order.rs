@@ -87,6 +87,12 @@ impl FrameOrder {
         frame.order = Ordered { clock: tick.into(), copy };
     }
 
+    /// The frame whose print is `print` comes soon: see [`DuplicateFilter::prefetch`].
+    #[inline]
+    pub fn prefetch(&self, print: &Print) {
+        self.duplicates.prefetch(print);
+    }
+
     /// A frame not analysed (rejected by the filter, on a link type tcpka
     /// does not read): it takes a number, and leaves the clock alone.
     #[inline]
