@@ -14,6 +14,11 @@ use thiserror::Error;
 /// Called for every TCP segment with its classification (`--trace`).
 pub type Tracer<'a> = dyn FnMut(PacketRef, &Segment, PacketClass) -> io::Result<()> + 'a;
 
+/// How many frames ahead of the one analysed the flow table's record of a
+/// frame's connection is asked for: enough for the record to arrive from
+/// memory meanwhile.
+const PREFETCH_AHEAD: usize = 8;
+
 /// One `--trace` line in Wireshark's words: the frame, its time, the
 /// endpoints, what Wireshark's TCP analysis would call the segment as tcpka
 /// classified it ("[TCP Keep-Alive]"), its flags as the Info column shows
@@ -196,6 +201,9 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
                 (self.progress)(&name, reported, size);
+            }
+            if let Some(ahead) = source.ahead(PREFETCH_AHEAD) {
+                pipeline.prefetch(ahead);
             }
             match source.next_packet() {
                 // The file source decodes on its reader's thread.

@@ -418,6 +418,15 @@ impl<'j, 's> Pipeline<'j, 's> {
         })
     }
 
+    /// A frame a few frames ahead of the next one fed: what analysing it
+    /// will read is asked for now (the flow table's record of its connection).
+    #[inline]
+    pub fn prefetch(&self, ahead: &Frame) {
+        if let Decoded::Tcp(seg) = &ahead.decoded {
+            self.table.prefetch(seg);
+        }
+    }
+
     /// Feeds one frame, decoded by its source and stepped through the
     /// capture's order ([`FrameOrder::step`]). Returns the segment's class
     /// when it was TCP (the segment is the frame's: returning a copy of it

@@ -592,6 +592,49 @@ fn each_connection_keeps_its_own_vlan_tags_untagged_ones_among_them() {
 }
 
 #[test]
+fn every_packet_finds_its_own_connection_among_thousands_with_slots_reused() {
+    // The store answers most lookups from a direct-mapped hint of each
+    // connection's slot (colliding hints are overwritten, stale ones name
+    // a slot that left or was reused) and asks its index otherwise: every
+    // packet must still reach its own connection, both ways.
+    let mut table = FlowTable::new();
+    let mut out: Vec<Connection> = Vec::new();
+    let reply_to = |syn: &Segment| {
+        let mut s = *syn;
+        (s.src, s.dst) = (syn.dst, syn.src);
+        s.flags = crate::decode::TcpFlags(SYN | ACK);
+        (s.seq, s.ack) = (SeqNumber(5000), syn.seq + 1);
+        s
+    };
+    let mut frame = 0;
+    let mut next = |t: f64| {
+        frame += 1;
+        at(frame, t)
+    };
+    for round in 0..2u16 {
+        let t0 = f64::from(round) * 1000.0;
+        let ports: Vec<u16> = (0..3000).map(|i| 20_000 + round * 3000 + i).collect();
+        for &p in &ports {
+            table.observe(next(t0), &syn_from(p), &mut |c| out.push(c));
+        }
+        // Answered in another order than they were opened.
+        for &p in ports.iter().rev().step_by(2).chain(ports.iter().step_by(2)) {
+            let class = table.observe(next(t0 + 1.0), &reply_to(&syn_from(p)), &mut |c| out.push(c)).class;
+            assert_eq!(class, PacketClass::SynAck, "port {p}");
+        }
+        // The first round's connections leave (unreplied handshakes past
+        // their idle limit): the second round reuses their slots.
+        table.expire(Timestamp::from_secs_f64(t0 + 500.0), &mut |c| out.push(c));
+    }
+    table.drain(&mut |c| out.push(c));
+    assert_eq!(out.len(), 6000);
+    for c in &out {
+        assert_eq!((c.side(Side::Client).counts.packets, c.side(Side::Server).counts.packets), (1, 1), "{c:?}");
+        assert_eq!(c.side(Side::Server).seq.isn(), Some(SeqNumber(5000)));
+    }
+}
+
+#[test]
 fn too_many_unreplied_connections_evict_the_least_recently_active_and_count_it() {
     let mut table = FlowTable::new();
     let mut out: Vec<Connection> = Vec::new();

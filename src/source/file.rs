@@ -499,6 +499,14 @@ impl FileSource {
         })
     }
 
+    /// The frame `n` frames after the next one to be handed out, if the
+    /// reader's batch in hand has it and it was not filtered out (to ask
+    /// for what it will need ahead of time: `Pipeline::prefetch`).
+    #[inline]
+    pub fn ahead(&self, n: usize) -> Option<&Frame> {
+        self.batch.packets.get(self.next + n).filter(|e| !e.skipped).map(|e| &e.frame)
+    }
+
     /// File bytes read up to the packets handed out so far (for a progress bar).
     pub fn bytes_done(&self) -> u64 {
         self.bytes_done
