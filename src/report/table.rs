@@ -15,7 +15,7 @@ use crate::report::stories::{
     evidence_file_frame, merge_probers, verdict_counts,
 };
 use crate::report::vantage::VantageReport;
-use crate::report::{ConnectionReport, Judged, ReportSink, RunReport, ladder};
+use crate::report::{ConnectionReport, EndpointText, Judged, ReportSink, RunReport, ladder};
 use crate::verdict::{Bound, EndReason};
 use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
 use comfy_table::{ColumnConstraint, Table};
@@ -444,15 +444,35 @@ const MEMBER_INDENT: &str = "      ";
 /// A member's line in its story's list, into `line`: its id, client (and
 /// server, when the story's connections went to several) lined up to the
 /// story's widest, its frames, and its capture when the run has several.
+/// Each piece is written in place, padded as `{:<width$}` pads (to a count of
+/// characters), not formatted into a string of its own first: with `--all`
+/// there is a line for each connection of the run.
 fn member_line(line: &mut String, m: &Member, widths: MemberWidths, servers: bool, capture: Option<&str>) {
     use std::fmt::Write as _;
     let MemberWidths { id: id_width, client: client_width, server: server_width } = widths;
+    let padded = |line: &mut String, start: usize, width: usize| {
+        let written = line[start..].chars().count();
+        line.extend(std::iter::repeat_n(' ', width.saturating_sub(written)));
+    };
+    let start = line.len();
+    line.push_str(&m.id);
+    padded(line, start, id_width);
+    line.push_str("  ");
+    let start = line.len();
     // Writing to a `String` cannot fail.
-    let _ = write!(line, "{:<id_width$}  {:<client_width$}", m.id, m.client());
+    let _ = write!(line, "{}", EndpointText(m.client_addr()));
+    padded(line, start, client_width);
     if servers {
-        let _ = write!(line, " → {:<server_width$}", m.server());
+        line.push_str(" → ");
+        let start = line.len();
+        let _ = write!(line, "{}", EndpointText(m.server_addr()));
+        padded(line, start, server_width);
     }
-    let _ = write!(line, "  {}–{}", m.first_frame, m.last_frame);
+    let mut digits = itoa::Buffer::new();
+    line.push_str("  ");
+    line.push_str(digits.format(m.first_frame));
+    line.push('–');
+    line.push_str(digits.format(m.last_frame));
     if let Some(capture) = capture {
         line.push_str("  ");
         line.push_str(capture);
