@@ -429,13 +429,29 @@ fn optimal_fit(first: &str, rest: &str, text: &str, width: usize) -> String {
 /// whose width textwrap counts over the whole sequence, spaces included,
 /// so that the words' widths need not add up to the text's.
 fn one_line<'t>(first: &str, text: &'t str, width: usize) -> Option<&'t str> {
-    if text.is_empty() || text.contains(['\n', '\x1b']) {
+    // Bytes, not `char`s: a pattern of two characters is matched a decoded
+    // character at a time; both are ASCII, never part of another character.
+    if text.is_empty() || text.bytes().any(|b| b == b'\n' || b == b'\x1b') {
         return None;
     }
     let line = text.trim_end_matches(' ');
     // textwrap's first line: the width less the indent's, at least 1.
     let room = width.saturating_sub(textwrap::core::display_width(first)).max(1);
-    (textwrap::core::display_width(line) <= room).then_some(line)
+    (columns(line) <= room).then_some(line)
+}
+
+/// The columns `text` takes as textwrap counts them
+/// (`textwrap::core::display_width`), for a text without escape sequences,
+/// where the characters' widths add up: a printable ASCII character takes
+/// one (`unicode-width`'s table, which `display_width` reads; textwrap's
+/// own `fill` takes a byte for at most a column too), any other what
+/// `display_width` gives it. With `--all` every connection's line is
+/// measured, and nearly all of it is ASCII.
+fn columns(text: &str) -> usize {
+    let mut utf8 = [0; 4];
+    text.chars()
+        .map(|c| if matches!(c, ' '..='~') { 1 } else { textwrap::core::display_width(c.encode_utf8(&mut utf8)) })
+        .sum()
 }
 
 /// A story's list's indent.
@@ -705,6 +721,9 @@ mod tests {
             "a \x1b[ b c".to_string(),
             "\x1b[1mbold\x1b[0m text".to_string(),
             "→ – … ≥".to_string(),
+            format!("a\tb\r c\u{7f} {}", "d".repeat(47)),
+            format!("a\tb\r c\u{7f} {}", "d".repeat(48)),
+            format!("a\u{200b}b {}", "d".repeat(51)),
         ];
         let indents = ["", "      ", &" ".repeat(60), &" ".repeat(70)];
         let mut fitted = 0;
@@ -724,5 +743,12 @@ mod tests {
         assert!(fitted > 20 && fitted < texts.len() * indents.len() * 2, "{fitted}");
         assert_eq!(one_line("      ", &format!("{} {}", "a".repeat(40), "b".repeat(13)), 60).map(str::len), Some(54));
         assert_eq!(one_line("      ", &format!("{} {}", "a".repeat(40), "b".repeat(14)), 60), None);
+        // Counted as textwrap counts: control characters, zero-width and
+        // double-width ones, dashes and arrows, ASCII.
+        for text in &texts {
+            if !text.contains('\x1b') {
+                assert_eq!(columns(text), textwrap::core::display_width(text), "{text:?}");
+            }
+        }
     }
 }
