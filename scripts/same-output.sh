@@ -32,16 +32,21 @@ if [ -d ../shared/corpus ]; then
     while IFS= read -r f; do captures+=("$f"); done < <(find ../shared/corpus -name '*.pcap*' | sort)
 fi
 
-run() { # binary, output file, args...
+run() { # binary, output file, args... ($columns, when set, is the width the table wraps at)
     local bin=$1 out=$2
     shift 2
     set +e
-    "$bin" "$@" >"$out" 2>"$out.err"
+    if [ -n "$columns" ]; then
+        COLUMNS=$columns "$bin" "$@" >"$out" 2>"$out.err"
+    else
+        "$bin" "$@" >"$out" 2>"$out.err"
+    fi
     echo "exit $?" >>"$out.err"
     set -e
 }
 
 differ=()
+columns=
 compare() { # label, args...
     local label=$1
     shift
@@ -64,7 +69,11 @@ for f in "${captures[@]}"; do
     compare "json $f" analyze --format json "$f"
     compare "ndjson $f" analyze --format ndjson "$f"
     compare "html $f" analyze --format html "$f"
-    n=$((n + 5))
+    # The table wraps at the terminal's width: the narrowest it allows (60,
+    # below the 80 of a pipe) and a wide one, drawn in ASCII and coloured.
+    columns=60 compare "table --all COLUMNS=60 $f" analyze --all "$f"
+    columns=132 compare "table --all --ascii --color COLUMNS=132 $f" analyze --all --ascii --color always "$f"
+    n=$((n + 7))
 done
 # Several captures in one run: the cross-connection findings span them.
 compare "json all fixtures" analyze --format json fixtures/*.pcap

@@ -168,12 +168,21 @@ pub struct Member {
 
 impl Member {
     pub fn client(&self) -> String {
-        let (ip, port) = self.ends[0];
-        endpoint(SocketAddr::new(ip, port))
+        endpoint(self.client_addr())
     }
     pub fn server(&self) -> String {
+        endpoint(self.server_addr())
+    }
+    /// The client's address and port, to be written where it is needed
+    /// (with [`EndpointText`]) instead of made into a string first.
+    pub fn client_addr(&self) -> SocketAddr {
+        let (ip, port) = self.ends[0];
+        SocketAddr::new(ip, port)
+    }
+    /// The server's address and port, as [`Self::client_addr`].
+    pub fn server_addr(&self) -> SocketAddr {
         let (ip, port) = self.ends[1];
-        endpoint(SocketAddr::new(ip, port))
+        SocketAddr::new(ip, port)
     }
 }
 

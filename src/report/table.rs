@@ -11,14 +11,15 @@
 //! lines; paragraphs and evidence wrap between words.
 
 use crate::report::stories::{
-    MemberWidths, MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words,
+    Member, MemberWidths, MergedProber, Story, StoryBook, capture_counts_words, capture_name, duplicates_words,
     evidence_file_frame, merge_probers, verdict_counts,
 };
 use crate::report::vantage::VantageReport;
-use crate::report::{ConnectionReport, Judged, ReportSink, RunReport, ladder};
+use crate::report::{ConnectionReport, EndpointText, Judged, ReportSink, RunReport, ladder};
 use crate::verdict::{Bound, EndReason};
 use comfy_table::presets::{ASCII_BORDERS_ONLY_CONDENSED, UTF8_BORDERS_ONLY};
 use comfy_table::{ColumnConstraint, Table};
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 /// Without --all, at most this many stories are told in detail.
@@ -295,30 +296,31 @@ impl<W: Write> TableSink<W> {
 
     /// The list of a story's connections (after [`Self::story_lines`]),
     /// written a chunk of lines at a time: with `--all` a story may list
-    /// every connection of the run.
+    /// every connection of the run. Each line is written into one text for
+    /// its chunk, not made as a string of its own: with `--all` there is a
+    /// line for every connection of the run, and nearly all fit the width.
     fn write_members(&mut self, book: &StoryBook, story: &Story, several_captures: bool) -> io::Result<()> {
         if story.count <= 1 {
             return Ok(());
         }
         let servers = story.several_servers();
-        let MemberWidths { id: id_width, client: client_width, server: server_width } = story.widths;
+        let widths = story.widths;
+        let (mut line, mut text) = (String::new(), String::new());
         for chunk in story.members.chunks(LINES_PER_WRITE) {
-            let lines: Vec<String> = chunk
-                .iter()
-                .map(|m| {
-                    let server = if servers { format!(" → {:<server_width$}", m.server()) } else { String::new() };
-                    let capture = if several_captures { format!("  {}", book.capture_of(m)) } else { String::new() };
-                    let line = format!(
-                        "{:<id_width$}  {:<client_width$}{server}  {}–{}{capture}",
-                        m.id,
-                        m.client(),
-                        m.first_frame,
-                        m.last_frame
-                    );
-                    wrap_hanging("      ", "        ", &line, self.width)
-                })
-                .collect();
-            self.write_lines(&lines)?;
+            text.clear();
+            for m in chunk {
+                line.clear();
+                member_line(&mut line, m, widths, servers, several_captures.then(|| book.capture_of(m)));
+                match one_line(MEMBER_INDENT, &line, self.width) {
+                    Some(fitted) => {
+                        text.push_str(MEMBER_INDENT);
+                        text.push_str(fitted);
+                    }
+                    None => text.push_str(&wrap_hanging(MEMBER_INDENT, "        ", &line, self.width)),
+                }
+                text.push('\n');
+            }
+            self.write_text(text.as_str().into())?;
         }
         let unlisted = story.count - story.members.len() as u64;
         if unlisted > 0 {
@@ -334,12 +336,17 @@ impl<W: Write> TableSink<W> {
         }
         let mut text = lines.join("\n");
         text.push('\n');
+        self.write_text(text.into())
+    }
+
+    /// Writes `text`, lines each ended by a newline, in ASCII or colour if asked.
+    fn write_text(&mut self, mut text: Cow<'_, str>) -> io::Result<()> {
         if self.ascii {
             // The prose has arrows, dashes and ellipses too; line ends stay.
-            text = to_ascii(&text);
+            text = to_ascii(&text).into();
         }
         if self.color {
-            text = text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n";
+            text = (text.lines().map(paint).collect::<Vec<_>>().join("\n") + "\n").into();
         }
         self.out.write_all(text.as_bytes())
     }
@@ -386,6 +393,14 @@ fn default_width() -> usize {
 /// `text` wrapped to `width` between words, the first line after `first`,
 /// the others after `rest`.
 fn wrap_hanging(first: &str, rest: &str, text: &str, width: usize) -> String {
+    match one_line(first, text, width) {
+        Some(line) => [first, line].concat(),
+        None => optimal_fit(first, rest, text, width),
+    }
+}
+
+/// [`wrap_hanging`] by textwrap's optimal fit.
+fn optimal_fit(first: &str, rest: &str, text: &str, width: usize) -> String {
     // textwrap's optimal fit lets a line overflow the width when that costs
     // less than a short line (its default overflow penalty is 50² per
     // column: an 81-column story header before a long capture path). Output
@@ -401,6 +416,83 @@ fn wrap_hanging(first: &str, rest: &str, text: &str, width: usize) -> String {
         .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .break_words(false);
     textwrap::fill(text, opts)
+}
+
+/// `text` as [`wrap_hanging`] lays it out when it fits on its first line
+/// (after `first`): without its trailing spaces, as textwrap drops them.
+/// Most lines fit (a story's list, evidence, the summary), and for those
+/// the optimal fit only finds that one line costs least: every further line
+/// costs its `nline_penalty`, more than the last line's penalty for being
+/// short (`textwrap::wrap_algorithms::optimal_fit`). `None` for a text
+/// textwrap would not lay out as it is on one line: too wide, several
+/// lines, empty (it writes no indent then), or with an escape sequence,
+/// whose width textwrap counts over the whole sequence, spaces included,
+/// so that the words' widths need not add up to the text's.
+fn one_line<'t>(first: &str, text: &'t str, width: usize) -> Option<&'t str> {
+    // Bytes, not `char`s: a pattern of two characters is matched a decoded
+    // character at a time; both are ASCII, never part of another character.
+    if text.is_empty() || text.bytes().any(|b| b == b'\n' || b == b'\x1b') {
+        return None;
+    }
+    let line = text.trim_end_matches(' ');
+    // textwrap's first line: the width less the indent's, at least 1.
+    let room = width.saturating_sub(textwrap::core::display_width(first)).max(1);
+    (columns(line) <= room).then_some(line)
+}
+
+/// The columns `text` takes as textwrap counts them
+/// (`textwrap::core::display_width`), for a text without escape sequences,
+/// where the characters' widths add up: a printable ASCII character takes
+/// one (`unicode-width`'s table, which `display_width` reads; textwrap's
+/// own `fill` takes a byte for at most a column too), any other what
+/// `display_width` gives it. With `--all` every connection's line is
+/// measured, and nearly all of it is ASCII.
+fn columns(text: &str) -> usize {
+    let mut utf8 = [0; 4];
+    text.chars()
+        .map(|c| if matches!(c, ' '..='~') { 1 } else { textwrap::core::display_width(c.encode_utf8(&mut utf8)) })
+        .sum()
+}
+
+/// A story's list's indent.
+const MEMBER_INDENT: &str = "      ";
+
+/// A member's line in its story's list, into `line`: its id, client (and
+/// server, when the story's connections went to several) lined up to the
+/// story's widest, its frames, and its capture when the run has several.
+/// Each piece is written in place, padded as `{:<width$}` pads (to a count of
+/// characters), not formatted into a string of its own first: with `--all`
+/// there is a line for each connection of the run.
+fn member_line(line: &mut String, m: &Member, widths: MemberWidths, servers: bool, capture: Option<&str>) {
+    use std::fmt::Write as _;
+    let MemberWidths { id: id_width, client: client_width, server: server_width } = widths;
+    let padded = |line: &mut String, start: usize, width: usize| {
+        let written = line[start..].chars().count();
+        line.extend(std::iter::repeat_n(' ', width.saturating_sub(written)));
+    };
+    let start = line.len();
+    line.push_str(&m.id);
+    padded(line, start, id_width);
+    line.push_str("  ");
+    let start = line.len();
+    // Writing to a `String` cannot fail.
+    let _ = write!(line, "{}", EndpointText(m.client_addr()));
+    padded(line, start, client_width);
+    if servers {
+        line.push_str(" → ");
+        let start = line.len();
+        let _ = write!(line, "{}", EndpointText(m.server_addr()));
+        padded(line, start, server_width);
+    }
+    let mut digits = itoa::Buffer::new();
+    line.push_str("  ");
+    line.push_str(digits.format(m.first_frame));
+    line.push('–');
+    line.push_str(digits.format(m.last_frame));
+    if let Some(capture) = capture {
+        line.push_str("  ");
+        line.push_str(capture);
+    }
 }
 
 /// "14:05:03.123456Z" from an RFC 3339 time (the date is in the JSON).
@@ -604,5 +696,59 @@ mod tests {
         let long = format!("as told ({}):", "d/".repeat(45));
         let text = wrap_hanging("", "    ", &long, 80);
         assert_eq!(text.lines().nth(1).map(str::trim), Some(format!("({}):", "d/".repeat(45)).as_str()), "{text}");
+    }
+
+    #[test]
+    fn a_text_that_fits_is_laid_out_as_the_optimal_fit_lays_it_out() {
+        // Around the edge of the width (60 columns less a 6-column indent),
+        // with spaces where textwrap keeps or drops them, characters two
+        // columns wide, an indent as wide as the width, escape sequences.
+        let texts = [
+            "1-109  10.103.35.103:47797  109–10948".to_string(),
+            format!("{} {}", "a".repeat(40), "b".repeat(13)),
+            format!("{} {}", "a".repeat(40), "b".repeat(14)),
+            format!("{} {}", "a".repeat(40), "b".repeat(15)),
+            format!("{}   ", "a".repeat(54)),
+            format!("  {}", "a".repeat(52)),
+            format!("  {}", "a".repeat(53)),
+            "a  b   c".to_string(),
+            "   ".to_string(),
+            " ".to_string(),
+            String::new(),
+            "two\nlines".to_string(),
+            "连接 ".repeat(10),
+            "连接 ".repeat(11),
+            "a \x1b[ b c".to_string(),
+            "\x1b[1mbold\x1b[0m text".to_string(),
+            "→ – … ≥".to_string(),
+            format!("a\tb\r c\u{7f} {}", "d".repeat(47)),
+            format!("a\tb\r c\u{7f} {}", "d".repeat(48)),
+            format!("a\u{200b}b {}", "d".repeat(51)),
+        ];
+        let indents = ["", "      ", &" ".repeat(60), &" ".repeat(70)];
+        let mut fitted = 0;
+        for text in &texts {
+            for first in indents {
+                for width in [60, 80] {
+                    let wrapped = optimal_fit(first, "        ", text, width);
+                    assert_eq!(wrap_hanging(first, "        ", text, width), wrapped, "{first:?} {text:?} {width}");
+                    if let Some(line) = one_line(first, text, width) {
+                        assert_eq!([first, line].concat(), wrapped, "{first:?} {text:?} {width}");
+                        fitted += 1;
+                    }
+                }
+            }
+        }
+        // The fast path is taken: on both sides of the width.
+        assert!(fitted > 20 && fitted < texts.len() * indents.len() * 2, "{fitted}");
+        assert_eq!(one_line("      ", &format!("{} {}", "a".repeat(40), "b".repeat(13)), 60).map(str::len), Some(54));
+        assert_eq!(one_line("      ", &format!("{} {}", "a".repeat(40), "b".repeat(14)), 60), None);
+        // Counted as textwrap counts: control characters, zero-width and
+        // double-width ones, dashes and arrows, ASCII.
+        for text in &texts {
+            if !text.contains('\x1b') {
+                assert_eq!(columns(text), textwrap::core::display_width(text), "{text:?}");
+            }
+        }
     }
 }
