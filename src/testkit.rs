@@ -119,9 +119,18 @@ pub const EPOCH_S: i64 = 1_700_000_000;
 /// Writes frames with their times (seconds after [`EPOCH_S`]) as a pcap file
 /// of the given link type (1: Ethernet).
 pub fn write_pcap(path: &Path, linktype: i32, frames: &[(f64, Vec<u8>)]) {
+    write_pcap_from(path, linktype, frames.iter().map(|(t, data)| (*t, data)));
+}
+
+/// [`write_pcap`] of frames made as they are written: a capture of
+/// hundreds of thousands of frames, never all held (tests/memory.rs: the
+/// test process's own peak memory counts in the peak of each child it
+/// starts, which shares its memory until `exec`).
+pub fn write_pcap_from<D: AsRef<[u8]>>(path: &Path, linktype: i32, frames: impl IntoIterator<Item = (f64, D)>) {
     let cap = pcap::Capture::dead(pcap::Linktype(linktype)).expect("a dead capture");
     let mut save = cap.savefile(path).expect("a writable path");
     for (t, data) in frames {
+        let data = data.as_ref();
         let secs = t.floor();
         let ts = libc::timeval { tv_sec: EPOCH_S + secs as i64, tv_usec: ((t - secs) * 1e6).round() as _ };
         let header = pcap::PacketHeader { ts, caplen: data.len() as u32, len: data.len() as u32 };

@@ -7,7 +7,7 @@ mod testkit;
 pub use testkit::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// Runs the tcpka binary.
 pub fn tcpka(args: &[&str]) -> Output {
@@ -77,6 +77,19 @@ pub fn capture_100k() -> PathBuf {
         return path;
     }
     std::fs::create_dir_all(&dir).unwrap();
+    // Written under another name, then renamed: a run stopped halfway leaves no capture to reuse.
+    let partial = dir.join("100k.partial.pcap");
+    gencap(&partial, 100_000, 2_000);
+    std::fs::rename(partial.with_extension("pcap.truth.json"), path.with_extension("pcap.truth.json")).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
+    path
+}
+
+/// Writes tools/gencap's capture of `connections`, at most `concurrent`
+/// open at once (seed 1), to `path`, and its truth beside it
+/// (`PATH.truth.json`).
+pub fn gencap(path: &Path, connections: u32, concurrent: u32) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = root.join("tools/gencap/Cargo.toml");
     let built = Command::new(cargo)
@@ -85,15 +98,29 @@ pub fn capture_100k() -> PathBuf {
         .status()
         .expect("run cargo");
     assert!(built.success(), "tools/gencap does not build");
-    // Written under another name, then renamed: a run stopped halfway leaves no capture to reuse.
-    let partial = dir.join("100k.partial.pcap");
     let made = Command::new(root.join("tools/gencap/target/release/gencap"))
-        .args(["--connections", "100000", "--concurrent", "2000", "--seed", "1", "--out"])
-        .arg(&partial)
+        .args(["--connections", &connections.to_string(), "--concurrent", &concurrent.to_string()])
+        .args(["--seed", "1", "--out"])
+        .arg(path)
         .status()
         .expect("run gencap");
     assert!(made.success(), "gencap failed");
-    std::fs::rename(partial.with_extension("pcap.truth.json"), path.with_extension("pcap.truth.json")).unwrap();
-    std::fs::rename(&partial, &path).unwrap();
-    path
+}
+
+/// The peak resident set of `tcpka ARGS` alone, in bytes (its own
+/// `rusage`, from `wait4`: the tests of this binary run in parallel, and
+/// `RUSAGE_CHILDREN` is the largest of all their children).
+// Waited for by `wait4`, which clippy does not know of.
+#[allow(clippy::zombie_processes)]
+pub fn peak_rss_of(args: &[&str]) -> u64 {
+    let child = Command::new(env!("CARGO_BIN_EXE_tcpka")).args(args).stdout(Stdio::null()).spawn().unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 only writes the status and the struct it is given; the
+    // child is ours and waited for once.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "tcpka {args:?}: status {status}");
+    // ru_maxrss is in KiB on Linux.
+    usage.ru_maxrss as u64 * 1024
 }
