@@ -38,7 +38,7 @@ use crate::time::MinMax;
 use serde::Serialize;
 
 /// Kernels are built with one of these HZ values.
-const KERNEL_HZ: [f64; 4] = [100.0, 250.0, 300.0, 1000.0];
+const KERNEL_HZ: [u32; 4] = [100, 250, 300, 1000];
 /// LVL_CLK_SHIFT and LVL_BITS of the timer wheel.
 const LVL_CLK_SHIFT: u32 = 3;
 const LVL_SIZE: u64 = 64;
@@ -74,26 +74,30 @@ const COMMON_SETTINGS: [u32; 22] =
 
 /// The most a Linux timer armed `secs` ahead can fire late, over the usual HZ values.
 pub fn max_timer_lateness(secs: f64) -> f64 {
-    KERNEL_HZ
-        .iter()
-        .map(|&hz| {
-            let delta = (secs * hz).ceil().max(0.0) as u64;
-            let mut granularity = 1u64;
-            // The wheel's last level is LVL_DEPTH - 1: calc_wheel_index()
-            // files every longer timer there (clamped to WHEEL_TIMEOUT_MAX),
-            // so no granularity is coarser than that level's.
-            for level in 0..LVL_DEPTH - 1 {
-                // LVL_START(level + 1): timers at least this far ahead go one level up.
-                let next_start = (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT);
-                if delta < next_start {
-                    break;
-                }
-                granularity = 1 << ((level + 1) * LVL_CLK_SHIFT);
-            }
-            // One granularity of rounding up, plus the jiffy the timer is armed in.
-            (granularity + 1) as f64 / hz
-        })
-        .fold(0.0, f64::max)
+    KERNEL_HZ.iter().map(|&hz| lateness(hz, (secs * f64::from(hz)).ceil().max(0.0) as u64)).fold(0.0, f64::max)
+}
+
+/// [`max_timer_lateness`] of a whole number of seconds, the same value
+/// without a float rounded per HZ: `secs × HZ` jiffies exactly. The
+/// setting inference asks it about a dozen times a keepalive timing (it
+/// was most of `verdict::judge`'s keepalive findings).
+fn max_whole_second_lateness(secs: u32) -> f64 {
+    KERNEL_HZ.iter().map(|&hz| lateness(hz, u64::from(secs) * u64::from(hz))).fold(0.0, f64::max)
+}
+
+/// The most a timer armed `delta` jiffies ahead fires late at `hz`.
+fn lateness(hz: u32, delta: u64) -> f64 {
+    // calc_wheel_index() files the timer in the first level whose range
+    // holds it: level L holds delta < LVL_START(L + 1) = (LVL_SIZE - 1) <<
+    // (L × LVL_CLK_SHIFT), i.e. delta / (LVL_SIZE - 1) < 2^(L × 3), the
+    // quotient's bits fit in L × 3. The wheel's last level is LVL_DEPTH - 1:
+    // every longer timer is filed there (clamped to WHEEL_TIMEOUT_MAX), so
+    // no granularity is coarser than that level's.
+    let bits = u64::BITS - (delta / (LVL_SIZE - 1)).leading_zeros();
+    let level = bits.div_ceil(LVL_CLK_SHIFT).min(LVL_DEPTH - 1);
+    let granularity = 1u64 << (level * LVL_CLK_SHIFT);
+    // One granularity of rounding up, plus the jiffy the timer is armed in.
+    (granularity + 1) as f64 / f64::from(hz)
 }
 
 /// A timer setting inferred from observations.
@@ -161,7 +165,7 @@ fn infer_late_timer_setting(observed: &MinMax) -> Option<TimerSetting> {
     // No timer is more than 1/8 late (plus a jiffy at HZ=100), so the search
     // can start just below max / 1.125.
     let start = ((max - MEASUREMENT_SLACK_S - 0.02) / 1.125).floor().max(1.0) as u32;
-    let fits_latest = |s: u32| max <= s as f64 + max_timer_lateness(s as f64) + MEASUREMENT_SLACK_S;
+    let fits_latest = |s: u32| max <= f64::from(s) + max_whole_second_lateness(s) + MEASUREMENT_SLACK_S;
     let low = lowest_fitting(start.min(high), high, fits_latest)?;
     let value = COMMON_SETTINGS.iter().rev().copied().find(|s| (low..=high).contains(s)).unwrap_or(high);
     Some(TimerSetting { value, low, high })
@@ -387,6 +391,38 @@ mod tests {
     }
 
     #[test]
+    fn the_wheels_levels_start_where_the_kernel_starts_them() {
+        // The level loop calc_wheel_index() amounts to, against the
+        // quotient's bits, on each side of every level's start (and at
+        // the ends: 0, and past the last level's start).
+        let by_loop = |delta: u64| {
+            let mut granularity = 1u64;
+            for level in 0..LVL_DEPTH - 1 {
+                if delta < (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT) {
+                    break;
+                }
+                granularity = 1 << ((level + 1) * LVL_CLK_SHIFT);
+            }
+            (granularity + 1) as f64 / 250.0
+        };
+        let mut deltas = vec![0, 1, u64::from(u32::MAX) * 1000];
+        for level in 0..LVL_DEPTH + 1 {
+            let start = (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT);
+            deltas.extend([start - 1, start, start + 1]);
+        }
+        for delta in deltas {
+            assert_eq!(lateness(250, delta), by_loop(delta), "{delta} jiffies");
+        }
+        // HZ=250: 2 s is 500 jiffies, in level 1 (granularity 8 jiffies);
+        // HZ=300: 600 jiffies, in level 2 (64 jiffies), the latest of all.
+        assert_eq!(lateness(250, 500), 9.0 / 250.0);
+        assert_eq!(max_whole_second_lateness(2), 65.0 / 300.0);
+        for secs in [0, 1, 2, 20, 75, 7200, LINUX_KEEPALIVE_MAX_S, u32::MAX] {
+            assert_eq!(max_whole_second_lateness(secs), max_timer_lateness(f64::from(secs)), "{secs} s");
+        }
+    }
+
+    #[test]
     fn early_by_a_few_milliseconds_is_measurement_noise() {
         assert_eq!(infer_timer_setting(&observed(&[1.995]), TimerModel::Late).unwrap().value, 2);
     }
@@ -444,6 +480,11 @@ mod tests {
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
                 prop_assert!(max_timer_lateness(lo) <= max_timer_lateness(hi));
                 prop_assert!(max_timer_lateness(hi) <= hi / 8.0 + 0.011);
+            }
+
+            #[test]
+            fn whole_seconds_are_as_late_in_integers(secs: u32) {
+                prop_assert_eq!(max_whole_second_lateness(secs), max_timer_lateness(f64::from(secs)));
             }
 
             #[test]
