@@ -279,10 +279,24 @@ pub struct KeepaliveLog {
     pub train: Train,
     /// The longest silence after one of these probes was answered in which
     /// this side sent no probe while its socket stayed open (see
-    /// [`UnprobedSilence`]).
-    pub unprobed_after_answer: Option<UnprobedSilence>,
+    /// [`UnprobedSilence`]): none until both packets are set. Two packets
+    /// that may be none take 32 bytes where an `Option<UnprobedSilence>`
+    /// took 40 (every prober open at once keeps a log, issue 14).
+    unprobed: Watch,
     /// The silence after the latest answer, while it is being measured.
     watch: Watch,
+}
+
+impl KeepaliveLog {
+    /// The longest silence after one of these probes was answered in which
+    /// this side sent no probe while its socket stayed open (see
+    /// [`UnprobedSilence`]).
+    pub fn unprobed_after_answer(&self) -> Option<UnprobedSilence> {
+        match self.unprobed.get() {
+            SilenceWatch::Ended(silence) => Some(silence),
+            SilenceWatch::Off | SilenceWatch::Since(_) => None,
+        }
+    }
 }
 
 /// A silence that followed an answered keepalive probe, with no probe from
@@ -849,7 +863,7 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     longest_train: 0,
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
-    unprobed_after_answer: None,
+    unprobed: Watch::OFF,
     watch: Watch::OFF,
 };
 
@@ -2032,9 +2046,9 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
             SilenceWatch::Ended(silence) => Some(silence),
         };
         if let Some(silence) = ended.filter(|_| !rst)
-            && log.unprobed_after_answer.is_none_or(|longest| silence.secs() > longest.secs())
+            && log.unprobed_after_answer().is_none_or(|longest| silence.secs() > longest.secs())
         {
-            log.unprobed_after_answer = Some(silence);
+            log.unprobed = Watch::ended(silence);
         }
         log.watch = Watch::OFF;
         me.set_watching(false);

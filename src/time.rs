@@ -174,9 +174,12 @@ impl fmt::Display for Timestamp {
 
 /// The smallest and largest of a series of observations.
 ///
-/// 24 bytes: the smallest and largest are known once `count` is not 0
-/// (two `Option<f64>` took 16 bytes more, in every prober's log).
+/// 20 bytes: the smallest and largest are known once `count` is not 0
+/// (two `Option<f64>` took 16 bytes more, in every prober's log), and
+/// packed to 4-byte alignment, which `count`'s padding took to 24 (two in
+/// every prober's log, issue 14; the fields are only ever copied out).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, packed(4))]
 pub struct MinMax {
     min: f64,
     max: f64,

@@ -150,7 +150,7 @@ const ONE_OFF_MIN_SILENCE_S: f64 = 10.0;
 /// the client's data 36). They are still probes; they show no setting.
 pub fn one_off_probes(log: &KeepaliveLog) -> Option<UnprobedSilence> {
     let idle = log.idle_observed.max()?;
-    log.unprobed_after_answer.filter(|s| s.secs() >= (ONE_OFF_SILENCE_IDLES * idle).max(ONE_OFF_MIN_SILENCE_S))
+    log.unprobed_after_answer().filter(|s| s.secs() >= (ONE_OFF_SILENCE_IDLES * idle).max(ONE_OFF_MIN_SILENCE_S))
 }
 
 /// Judges `prober`'s keepalive probes from its log and its marks (its RST,
