@@ -588,6 +588,9 @@ pub(crate) struct RareMarks {
     /// How many times this side's packet count wrapped past 2^32 while the
     /// flow table held the connection (its record counts in 32 bits).
     packets_wrapped: u32,
+    /// The high 32 bits of the connection's id, on its client side, when
+    /// they are not 0 (the record keeps the low 32: `record::Flow::id`).
+    id_high: u32,
 }
 
 impl RareMarks {
@@ -599,6 +602,7 @@ impl RareMarks {
             && self.retransmissions == 0
             && self.zero_window_probes == 0
             && self.packets_wrapped == 0
+            && self.id_high == 0
     }
 }
 
@@ -1163,12 +1167,12 @@ impl FlowTable {
             );
         }
         if !was_finished && conn.is_finished() {
-            self.finished_queue.push_back((slot, conn.id));
+            self.finished_queue.push_back((slot, conn.id()));
         }
         let observed = Observed { class, changes: changes(before, was_finished, conn, from, seg) };
         let is = conn.unreplied();
         if is != was {
-            let entry = IdleEntry { last: at.ts, slot, id: conn.id };
+            let entry = IdleEntry { last: at.ts, slot, id: conn.id() };
             if let Some(was) = was {
                 self.left(was);
             }
@@ -1202,7 +1206,7 @@ impl FlowTable {
         // connections it stands for.
         if q.queue.len() > 2 * q.held + 1024 {
             let flows = &self.flows;
-            q.queue.retain(|e| flows.get(e.slot).is_some_and(|c| c.id == e.id && c.unreplied() == Some(was)));
+            q.queue.retain(|e| flows.get(e.slot).is_some_and(|c| c.id() == e.id && c.unreplied() == Some(was)));
         }
     }
 
@@ -1212,7 +1216,7 @@ impl FlowTable {
         let q = &mut self.unreplied[kind as usize];
         while let Some(&e) = q.queue.front() {
             match self.flows.get(e.slot) {
-                Some(conn) if conn.id == e.id && conn.unreplied() == Some(kind) => return Some((e, conn.last().ts)),
+                Some(conn) if conn.id() == e.id && conn.unreplied() == Some(kind) => return Some((e, conn.last().ts)),
                 _ => q.queue.pop_front(),
             };
         }
@@ -1251,7 +1255,7 @@ impl FlowTable {
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
             let Some(&(slot, id)) = self.finished_queue.front() else { break };
-            let Some(conn) = self.flows.get(slot).filter(|c| c.id == id && c.is_finished()) else {
+            let Some(conn) = self.flows.get(slot).filter(|c| c.id() == id && c.is_finished()) else {
                 // Replaced by a new connection on the same 4-tuple, which
                 // handed the old one out already; or no longer finished (its
                 // RST was not its sender's, `IgnoredReset`): it is queued

@@ -7,7 +7,9 @@
 //!
 //! - a packet is referred to in 8 bytes ([`CompactRef`]: its frame and
 //!   time counted from the connection's first packet), where a
-//!   [`PacketRef`] takes 16;
+//!   [`PacketRef`] takes 16; a time whose packet's frame is never read
+//!   (where a silence began) in 4 ([`CompactTime`]); the connection's id
+//!   in 32 bits, the rare wider one's high bits with the rare marks;
 //! - the evidence few connections need (probe logs, retransmission runs,
 //!   small-message logs, the rare marks and counters) is boxed and made
 //!   when first needed;
@@ -25,6 +27,7 @@ use super::{
     RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
 };
 use crate::decode::VlanPath;
+use crate::time::Timestamp;
 use std::net::SocketAddr;
 use thin_vec::ThinVec;
 
@@ -202,37 +205,144 @@ pub(super) struct Stamp {
     near: Option<(u32, u32)>,
 }
 
-/// A silence between two packets of a connection: how long (s), and the
-/// packet that ended it (none before the second packet). Its length is
-/// kept, not worked out again from the packet before: every packet
-/// compares its own silence with the two longest.
+/// A time of a connection in 4 bytes, where only the time of a packet is
+/// needed (not its frame): microseconds after the connection's first
+/// packet below [`TIME_SLOT`]; at or above it, the slot of the
+/// connection's [`Origin`] that keeps the time whole (a nanosecond time,
+/// or one too far from the first packet). As with a [`CompactRef`], once
+/// kept in a slot it stays there; and it is not `Clone` for the same
+/// reason (copies go through [`Origin::copy_time`]).
+#[derive(Debug)]
+pub(super) struct CompactTime(u32);
+
+/// See [`CompactTime`]: 35.8 minutes of microseconds fit below it.
+const TIME_SLOT: u32 = 1 << 31;
+
+/// The frame of the packet a slot keeps for a [`CompactTime`]: not kept
+/// (any number but 0, which would say the slot holds nothing).
+const TIME_ONLY: u64 = u64::MAX;
+
+impl CompactTime {
+    /// The connection's first packet's time.
+    const FIRST: CompactTime = CompactTime(0);
+
+    fn slot(&self) -> Option<usize> {
+        self.0.checked_sub(TIME_SLOT).map(|slot| slot as usize)
+    }
+
+    /// The same time, for a copy of the whole record (see [`CompactRef::duplicate`]).
+    fn duplicate(&self) -> CompactTime {
+        CompactTime(self.0)
+    }
+}
+
+impl Origin {
+    #[inline]
+    fn time(&self, t: &CompactTime) -> Timestamp {
+        match t.slot() {
+            None => self.first.ts.after_micros(t.0),
+            Some(slot) => {
+                let far = self.far.as_ref().expect("a time kept in a slot has its origin's slots");
+                far[slot].get().expect("a time's slot keeps it").ts
+            }
+        }
+    }
+
+    #[inline]
+    fn set_time(&mut self, t: &mut CompactTime, at: Timestamp) {
+        match at.micros_since(self.first.ts).filter(|&m| m < TIME_SLOT) {
+            Some(micros) if t.slot().is_none() => t.0 = micros,
+            _ => self.set_time_far(t, at),
+        }
+    }
+
+    /// [`Origin::set_time`] for a time kept in a slot, or to be.
+    #[cold]
+    #[inline(never)]
+    fn set_time_far(&mut self, t: &mut CompactTime, at: Timestamp) {
+        // Only the time is kept: nothing else is read.
+        let at = Some(PacketRef { frame: TIME_ONLY, ts: at }).into();
+        let far = self.far.get_or_insert_with(Default::default);
+        match t.slot() {
+            Some(slot) => far[slot] = at,
+            None => {
+                push_exact(far, at);
+                *t = CompactTime(TIME_SLOT + (far.len() - 1) as u32);
+            }
+        }
+    }
+
+    /// Sets `dst` to the time `src` holds.
+    #[inline]
+    fn copy_time(&mut self, dst: &mut CompactTime, src: &CompactTime) {
+        if src.slot().is_none() && dst.slot().is_none() {
+            dst.0 = src.0;
+        } else {
+            let at = self.time(src);
+            self.set_time(dst, at);
+        }
+    }
+
+    /// Sets `dst` to the time of the packet `src` refers to (a packet
+    /// every reference of a heard-from side has).
+    #[inline]
+    fn copy_time_of(&mut self, dst: &mut CompactTime, src: &CompactRef) {
+        // A near reference's microseconds are the time's, when they fit.
+        if src.frame != FAR && src.micros < TIME_SLOT && dst.slot().is_none() {
+            dst.0 = src.micros;
+        } else if let Some(p) = self.get(src) {
+            self.set_time(dst, p.ts);
+        }
+    }
+}
+
+/// A silence between two packets of a connection: the packet that ended
+/// it (none before the second packet) and when it began (the time of the
+/// packet before that one), in 12 bytes. Its length is worked out from the
+/// two times as the packet that ended it worked it out (`Flow::arrived`),
+/// so it is the same `f64` to the last bit; keeping it took 16 bytes a
+/// silence, and a record keeps two (issue 14: memory grows with the
+/// connections open at once).
 #[derive(Debug)]
 pub(super) struct CompactGap {
-    secs: f64,
     ended_by: CompactRef,
+    began: CompactTime,
 }
 
 impl CompactGap {
-    const NONE: CompactGap = CompactGap { secs: 0.0, ended_by: CompactRef::NONE };
+    const NONE: CompactGap = CompactGap { ended_by: CompactRef::NONE, began: CompactTime::FIRST };
 
     fn get(&self, o: &Origin) -> Option<(f64, PacketRef)> {
-        o.get(&self.ended_by).map(|p| (self.secs, p))
+        o.get(&self.ended_by).map(|p| (Self::length(p, o.time(&self.began)), p))
+    }
+
+    /// The silence from `began` to `ended_by`, as `Flow::arrived` measures
+    /// it (a capture's times may go backwards: no silence then).
+    #[inline]
+    fn length(ended_by: PacketRef, began: Timestamp) -> f64 {
+        ended_by.ts.secs_since(began).max(0.0)
     }
 
     /// How long the silence was (s), if there was one.
     #[inline]
     fn secs(&self, o: &Origin) -> Option<f64> {
-        o.is_some(&self.ended_by).then_some(self.secs)
+        self.get(o).map(|(secs, _)| secs)
     }
 
-    fn set(&mut self, o: &mut Origin, secs: f64, ended_by: Stamp) {
-        self.secs = secs;
+    /// The silence from `began` to the packet being applied.
+    fn set(&mut self, o: &mut Origin, began: Timestamp, ended_by: Stamp) {
+        o.set_time(&mut self.began, began);
         o.put(&mut self.ended_by, ended_by);
     }
 
     fn copy_from(&mut self, o: &mut Origin, other: &CompactGap) {
-        self.secs = other.secs;
+        o.copy_time(&mut self.began, &other.began);
         o.copy(&mut self.ended_by, &other.ended_by);
+    }
+
+    /// The same silence, for a copy of the whole record (see [`CompactRef::duplicate`]).
+    fn duplicate(&self) -> CompactGap {
+        CompactGap { ended_by: self.ended_by.duplicate(), began: self.began.duplicate() }
     }
 }
 
@@ -255,16 +365,18 @@ pub(super) struct Flow {
     /// side's `last_sent` (kept once, not twice: memory grows with the
     /// connections open at once).
     last_from: Side,
-    /// The packet before the latest one (the first packet's time until
-    /// there is a second): the silence before the latest packet is
-    /// measured from it.
-    before_last: CompactRef,
+    /// The time of the packet before the latest one (the first packet's
+    /// until there is a second): the silence before the latest packet is
+    /// measured from it (its frame is never read: 4 bytes, not 8).
+    before_last: CompactTime,
+    /// Sequential id within the analysis, in order of first packet: its
+    /// low 32 bits (`SIDE_WIDE_ID` on the client side says the rest is in
+    /// that side's rare marks: four billion connections, a live run's).
+    id_low: u32,
     pub(super) origin: Origin,
     /// The longest silence between two packets, and the second longest.
     gaps: [CompactGap; 2],
     pub(super) sides: [FlowSide; 2],
-    /// Sequential id within the analysis, in order of first packet.
-    pub(super) id: u64,
 }
 
 /// One direction of a connection as the table keeps it, named by its
@@ -324,6 +436,9 @@ const SIDE_WATCHING: u8 = 4;
 /// This side holds back a segment that may be a probe (its probe state is
 /// `Probing::Held`): every packet asks, and only then is the box read.
 const SIDE_HOLDING: u8 = 8;
+/// The connection's id does not fit in the record's 32 bits: its high
+/// bits are with this side's rare marks (only ever the client side's).
+const SIDE_WIDE_ID: u8 = 64;
 /// This side sent a segment that was not a RST: `ttl` holds its TTLs.
 const SIDE_TTL: u8 = 16;
 /// This side's latest segment that was not a RST had an IPv4
@@ -604,32 +719,44 @@ impl Flow {
             key: Key::default(),
             kind: KeyKind::Vacant,
             last_from: Side::Client,
-            before_last: CompactRef::NONE,
+            before_last: CompactTime::FIRST,
             origin: Origin::new(PacketRef { frame: 0, ts: Default::default() }),
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
-            id: 0,
+            id_low: 0,
             roles: RoleSource::Handshake,
             handshake_only: false,
         }
     }
 
     pub(super) fn new(id: u64, at: PacketRef, roles: RoleSource, handshake_only: bool) -> Flow {
-        let mut origin = Origin::new(at);
-        let mut before_last = CompactRef::NONE;
-        origin.set(&mut before_last, at);
-        Flow {
+        let mut flow = Flow {
             key: Key::default(),
             kind: KeyKind::Vacant,
             last_from: Side::Client,
-            before_last,
-            origin,
+            before_last: CompactTime::FIRST,
+            id_low: id as u32,
+            origin: Origin::new(at),
             sides: Default::default(),
             gaps: [CompactGap::NONE, CompactGap::NONE],
-            id,
             roles,
             handshake_only,
+        };
+        let high = (id >> 32) as u32;
+        if high != 0 {
+            let client = &mut flow.sides[Side::Client as usize];
+            client.rare_mut().id_high = high;
+            client.flags |= SIDE_WIDE_ID;
         }
+        flow
+    }
+
+    /// Sequential id within the analysis, in order of first packet.
+    #[inline]
+    pub(super) fn id(&self) -> u64 {
+        let client = &self.sides[Side::Client as usize];
+        let high = if client.flag(SIDE_WIDE_ID) { client.rare_marks().map_or(0, |r| r.id_high) } else { 0 };
+        (u64::from(high) << 32) | u64::from(self.id_low)
     }
 
     /// The connection's latest packet (its first until one is applied).
@@ -678,21 +805,21 @@ impl Flow {
         let seen = self.heard_from();
         let previous = self.last();
         let Flow { origin: o, last_from, before_last, gaps, sides, .. } = self;
-        let before = o.get(before_last).expect("set with the first packet").ts;
+        let before = o.time(before_last);
         let gap = if seen { now.at.ts.secs_since(previous.ts).max(0.0) } else { 0.0 };
         if seen {
             let [longest, second] = gaps;
             if longest.secs(o).is_none_or(|g| gap > g) {
                 second.copy_from(o, longest);
-                longest.set(o, gap, now);
+                longest.set(o, previous.ts, now);
             } else if second.secs(o).is_none_or(|g| gap > g) {
-                second.set(o, gap, now);
+                second.set(o, previous.ts, now);
             }
         }
         // The silence before the packet before this one (0 before the second packet).
         let gap_before_previous = previous.ts.secs_since(before).max(0.0);
         if seen {
-            o.copy(before_last, &sides[*last_from as usize].last_sent);
+            o.copy_time_of(before_last, &sides[*last_from as usize].last_sent);
         }
         *last_from = from;
         (gap, gap_before_previous, previous)
@@ -706,12 +833,13 @@ impl Flow {
         dropped: Option<Dropped>,
     ) -> Connection {
         let last = self.last();
+        let id = self.id();
         let o = &self.origin;
         let gap =
             |g: &CompactGap| g.get(o).map_or_else(Gap::default, |(secs, p)| Gap { secs, ended_by: Some(p).into() });
         let [c, s] = self.sides;
         Connection {
-            id: self.id,
+            id,
             vlan,
             roles: self.roles,
             first: o.first(),
@@ -728,16 +856,15 @@ impl Flow {
     /// boxes are copied.
     pub(super) fn to_connection(&self, endpoints: [SocketAddr; 2], vlan: VlanPath) -> Connection {
         let [c, s] = &self.sides;
-        let gap = |g: &CompactGap| CompactGap { secs: g.secs, ended_by: g.ended_by.duplicate() };
         let copy = Flow {
             key: self.key,
             kind: self.kind,
             last_from: self.last_from,
             before_last: self.before_last.duplicate(),
+            id_low: self.id_low,
             origin: Origin { first: self.origin.first, far: self.origin.far.clone() },
             sides: [c.duplicate(), s.duplicate()],
-            gaps: [gap(&self.gaps[0]), gap(&self.gaps[1])],
-            id: self.id,
+            gaps: [self.gaps[0].duplicate(), self.gaps[1].duplicate()],
             roles: self.roles,
             handshake_only: self.handshake_only,
         };
@@ -766,6 +893,48 @@ mod tests {
         let half = side.into_half(&origin, "10.0.0.1:1".parse().unwrap());
         assert_eq!(half.counts.packets, (1 << 32) + 1);
         assert!(!FlowSide::default().heard_from());
+    }
+
+    #[test]
+    fn a_connections_id_goes_on_past_2_to_the_32() {
+        // The record keeps the id's low 32 bits, and the rest with the
+        // client side's rare marks: the id handed out and compared is exact.
+        let at = PacketRef { frame: 1, ts: Default::default() };
+        let ends = ["10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap()];
+        for id in [0, 7, u64::from(u32::MAX), (1 << 32) + 5, u64::MAX] {
+            let flow = Flow::new(id, at, RoleSource::Handshake, true);
+            assert_eq!(flow.id(), id);
+            assert_eq!(flow.sides[0].rare_marks().is_some(), id > u64::from(u32::MAX), "id {id}");
+            assert_eq!(flow.to_connection(ends, VlanPath::default()).id, id);
+            assert_eq!(flow.into_connection(ends, VlanPath::default(), None).id, id);
+        }
+    }
+
+    #[test]
+    fn a_silences_beginning_is_kept_exact_however_far() {
+        // A silence keeps when it began in 4 bytes: whole microseconds up
+        // to 35.8 minutes after the first packet, else the time whole in a
+        // slot; its length is the one measured, to the last bit.
+        let t0 = Timestamp::from_timeval(1_700_000_000, 1);
+        let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+        let ends = PacketRef { frame: 9, ts: Timestamp(t0.0 + 3_000_000_000_000) };
+        for began_ns in [0, 1_000, 1_234, (1 << 31) * 1000 - 1000, (1 << 31) * 1000, 2_999_999_999_999] {
+            let began = Timestamp(t0.0 + began_ns);
+            let mut gap = CompactGap::NONE;
+            assert_eq!(gap.secs(&o), None);
+            let now = o.stamp(ends);
+            gap.set(&mut o, began, now);
+            let measured = ends.ts.secs_since(began).max(0.0);
+            assert_eq!(gap.get(&o), Some((measured, ends)), "began {began_ns} ns after the first");
+            let mut copy = CompactGap::NONE;
+            copy.copy_from(&mut o, &gap);
+            assert_eq!(copy.secs(&o), Some(measured));
+            // A beginning after the end (times going backwards): no silence.
+            let mut back = CompactGap::NONE;
+            let now = o.stamp(ends);
+            back.set(&mut o, Timestamp(ends.ts.0 + 1), now);
+            assert_eq!(back.secs(&o), Some(0.0));
+        }
     }
 
     #[test]

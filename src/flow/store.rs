@@ -384,7 +384,7 @@ impl Store {
     /// slots moves 8 bytes each, sorting the connections hundreds).
     pub(super) fn slots_by_id(&self) -> Vec<Slot> {
         let mut taken: Vec<(u64, Slot)> =
-            self.slab.iter().enumerate().filter(|(_, c)| c.is_held()).map(|(i, c)| (c.id, Slot(i as u32))).collect();
+            self.slab.iter().enumerate().filter(|(_, c)| c.is_held()).map(|(i, c)| (c.id(), Slot(i as u32))).collect();
         taken.sort_unstable_by_key(|&(id, _)| id);
         taken.into_iter().map(|(_, slot)| slot).collect()
     }
