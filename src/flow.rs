@@ -17,7 +17,7 @@
 //! ([`FlowTable::unreplied_evicted`]), as the kernel counts what its full SYN
 //! backlog drops. Either way [`Connection::dropped`] says why and when.
 
-use crate::decode::{Segment, VlanPath};
+use crate::decode::{EndsHash, Segment, VlanPath};
 use crate::seq::SeqNumber;
 use crate::time::{MinMax, Timestamp};
 use serde::Serialize;
@@ -1107,9 +1107,10 @@ impl FlowTable {
     /// A segment a few frames ahead: its connection's record is asked for
     /// now, so that it is in the cache when the segment comes (with many
     /// connections open, the first read of the record was a miss).
+    /// `ends` is the segment's [`EndsHash`], made with it.
     #[inline]
-    pub fn prefetch(&self, seg: &Segment) {
-        self.flows.prefetch(seg);
+    pub fn prefetch(&self, ends: EndsHash) {
+        self.flows.prefetch(ends);
     }
 
     /// Connections currently held.
@@ -1123,11 +1124,27 @@ impl FlowTable {
         self.evicted
     }
 
+    /// [`FlowTable::observe_hashed`], the segment's hash made here (the
+    /// tests' hand-built segments come without one).
+    #[cfg(test)]
+    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Connection)) -> Observed {
+        self.observe_hashed(at, seg, EndsHash::of_segment(seg), done)
+    }
+
     /// Adds one segment: returns its class and what it changed for its
     /// connection. Connections it ends (a reused 4-tuple, or the least
     /// recently active unreplied one when too many are held) are passed to `done`.
-    pub fn observe(&mut self, at: PacketRef, seg: &Segment, done: &mut dyn FnMut(Connection)) -> Observed {
-        let mut found = self.flows.locate(seg);
+    /// `ends` is the segment's [`EndsHash`], made with it (by the file
+    /// source, on its reader's thread: [`crate::source::Frame`]).
+    pub fn observe_hashed(
+        &mut self,
+        at: PacketRef,
+        seg: &Segment,
+        ends: EndsHash,
+        done: &mut dyn FnMut(Connection),
+    ) -> Observed {
+        debug_assert_eq!(ends, EndsHash::of_segment(seg), "the hash made with the segment is its own");
+        let mut found = self.flows.locate(seg, ends);
         // Only a SYN can start a new connection on a 4-tuple already held.
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
         if let Some((slot, from)) = found.filter(|_| is_new_syn)
@@ -1340,7 +1357,7 @@ impl FlowTable {
 // the segment may change are read (a train is in a boxed log: reading it
 // for every packet was a cache miss).
 
-/// What [`FlowTable::observe`] made of one segment.
+/// What [`FlowTable::observe_hashed`] made of one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Observed {
     pub class: PacketClass,

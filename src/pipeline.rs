@@ -422,8 +422,8 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// will read is asked for now (the flow table's record of its connection).
     #[inline]
     pub fn prefetch(&self, ahead: &Frame) {
-        if let Decoded::Tcp(seg) = &ahead.decoded {
-            self.table.prefetch(seg);
+        if let Decoded::Tcp(_) = &ahead.decoded {
+            self.table.prefetch(ahead.ends);
         }
     }
 
@@ -463,9 +463,10 @@ impl<'j, 's> Pipeline<'j, 's> {
                 }
                 let mut judged = Ok(());
                 let at = PacketRef { frame, ts };
-                let observed = self.table.observe(
+                let observed = self.table.observe_hashed(
                     at,
                     seg,
+                    decoded.ends,
                     &mut judging(self.judge, &mut self.stats, &self.files, &self.neighbours, ts, ts, &mut judged),
                 );
                 judged?;

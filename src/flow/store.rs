@@ -12,9 +12,8 @@
 
 use super::Side;
 use super::record::Flow;
-use crate::decode::{Segment, VlanPath};
+use crate::decode::{EndsHash, Segment, VlanPath};
 use hashbrown::HashTable;
-use std::hash::Hasher;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// A connection's place in the [`Store`]; reused once the connection has left.
@@ -88,29 +87,21 @@ const NO_HINT: Slot = Slot(u32::MAX);
 /// saved nothing.
 const PREFETCH_FROM_SLOTS: usize = 8192;
 
-/// The hash of a connection's key, the same in both directions: the two
-/// endpoints in a fixed order, as a few machine words
-/// (hashing every address byte by byte was a tenth of the run time). FxHash:
-/// keys come from the capture, not from an adversary who could aim at
-/// collisions, and SipHash was a tenth of the run time.
+/// The hash of a connection's key as the index and the hint table take
+/// it: the endpoints' [`EndsHash`] (made with the segment, on the file
+/// source's reader thread), its 32 bits in both halves of the word, so that
+/// the hint's low bits and the index's (hashbrown takes a bucket from the
+/// low bits and a tag from the top 7) are all well mixed.
+#[inline]
+fn spread(hash: EndsHash) -> u64 {
+    let bits = u64::from(hash.bits());
+    (bits << 32) | bits
+}
+
+/// The hash of the connection between `a` and `b`, the same in both
+/// directions (see [`spread`]).
 fn key_hash(a: SocketAddr, b: SocketAddr) -> u64 {
-    fn bits(a: &SocketAddr) -> (u128, u16) {
-        match a {
-            SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
-            SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port()),
-        }
-    }
-    let (a, b) = (bits(&a), bits(&b));
-    let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = rustc_hash::FxHasher::default();
-    h.write_u64((u64::from(lo_port) << 16) | u64::from(hi_port));
-    if lo >> 32 == 0 && hi >> 32 == 0 {
-        h.write_u64(((lo as u64) << 32) | hi as u64);
-    } else {
-        h.write_u128(lo);
-        h.write_u128(hi);
-    }
-    h.finish()
+    spread(EndsHash::of(a, b))
 }
 
 /// A segment's endpoints as a [`Key`] holds them, to be compared with
@@ -181,16 +172,17 @@ impl Store {
     /// The slot of the connection the segment belongs to, if one is held,
     /// and which side of it sent the segment.
     pub(super) fn find(&self, seg: &Segment) -> Option<(Slot, Side)> {
-        let hash = key_hash(seg.src, seg.dst);
+        let hash = spread(EndsHash::of_segment(seg));
         self.hinted(seg, hash).or_else(|| self.probe(seg, hash))
     }
 
     /// [`Store::find`]; the hint of a connection the index found is made
     /// its slot (a hint is written only then: most lookups the hint
     /// answers, and writing it again made its line dirty each time).
+    /// `ends` is the segment's [`EndsHash`], made with it.
     #[inline]
-    pub(super) fn locate(&mut self, seg: &Segment) -> Option<(Slot, Side)> {
-        let hash = key_hash(seg.src, seg.dst);
+    pub(super) fn locate(&mut self, seg: &Segment, ends: EndsHash) -> Option<(Slot, Side)> {
+        let hash = spread(ends);
         if let Some(found) = self.hinted(seg, hash) {
             return Some(found);
         }
@@ -203,16 +195,17 @@ impl Store {
         found
     }
 
-    /// Asks for the first lines of the record of the segment's connection,
-    /// by its hint: no load waits for memory (the hint table is a few
-    /// bytes a slot and stays in the core's cache; the record is where a
-    /// packet a few frames later misses).
+    /// Asks for the first lines of the record of the connection of a
+    /// segment whose endpoints hash to `ends`, by its hint: no load waits
+    /// for memory (the hint table is a few bytes a slot and stays in the
+    /// core's cache; the record is where a packet a few frames later
+    /// misses), and nothing is hashed (the hash came with the segment).
     #[inline]
-    pub(super) fn prefetch(&self, seg: &Segment) {
+    pub(super) fn prefetch(&self, ends: EndsHash) {
         if self.slab.len() < PREFETCH_FROM_SLOTS {
             return;
         }
-        let hash = key_hash(seg.src, seg.dst);
+        let hash = spread(ends);
         if let Some(&Slot(i)) = self.hint(hash)
             && let Some(flow) = self.slab.get(i as usize)
         {

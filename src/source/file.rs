@@ -94,7 +94,12 @@ struct Entry {
 impl Entry {
     /// A packet not to be analysed, at `ts`.
     fn skipped(ts: Timestamp, link: u16) -> Entry {
-        let frame = Frame { ts, decoded: decode::Decoded::NotTcp, order: Ordered::default() };
+        let frame = Frame {
+            ts,
+            decoded: decode::Decoded::NotTcp,
+            order: Ordered::default(),
+            ends: decode::EndsHash::default(),
+        };
         Entry { frame, link, skipped: true }
     }
 }
@@ -739,7 +744,12 @@ mod tests {
     fn the_reader_decodes_and_prints_the_headers_alone() {
         let frames = [frame(true, ACK, 1, 1, 10), frame(false, ACK, 1, 11, 2000)];
         let decoded = |data: &[u8]| {
-            let mut f = Frame { ts: Timestamp::default(), decoded: Decoded::Malformed, order: Ordered::default() };
+            let mut f = Frame {
+                ts: Timestamp::default(),
+                decoded: Decoded::Malformed,
+                order: Ordered::default(),
+                ends: decode::EndsHash::default(),
+            };
             let mut print = Print::default();
             decode_headers(&mut f, LinkKind::Ethernet, data, &mut print);
             (f, print)
@@ -755,5 +765,15 @@ mod tests {
         assert!(kept.len() < frames[1].len());
         assert_eq!(print, Print::of(&seg, &kept[14 + 20..]));
         assert_ne!(print, Print::of(&seg, &frames[1][14 + 20..]));
+        // The endpoints' hash, where the flow table looks, made with the
+        // segment: the same both ways (the second frame is the server's).
+        assert_ne!(first.ends, decode::EndsHash::default());
+        assert_eq!(first.ends, decode::EndsHash::of_segment(&seg));
+        assert_eq!(second.ends, first.ends);
+        // A frame that is not TCP, decoded where a segment was, has none.
+        let mut reused = second;
+        reused.decode_into(LinkKind::Ethernet, &[0; 10], &mut Print::default());
+        assert!(matches!(reused.decoded, Decoded::Malformed));
+        assert_eq!(reused.ends, decode::EndsHash::default());
     }
 }

@@ -16,7 +16,7 @@ pub mod savefile;
 pub mod scripted;
 pub mod series;
 
-use crate::decode::{Decoded, LinkKind, decode_into};
+use crate::decode::{Decoded, EndsHash, LinkKind, decode_into};
 use crate::duplicates::Print;
 use crate::source::order::Ordered;
 use crate::time::Timestamp;
@@ -103,13 +103,18 @@ pub struct Frame {
     pub decoded: Decoded,
     /// Set by [`FrameOrder::step`](order::FrameOrder::step).
     pub order: Ordered,
+    /// A TCP segment's endpoints hashed, made with it (the default for any
+    /// other frame): where the flow table looks for its connection, and
+    /// what asking for its record ahead reads. In the entry's padding:
+    /// the batch entry stays 128 bytes.
+    pub ends: EndsHash,
 }
 
 impl Frame {
     /// Decodes the frame `data`, on `link`, captured at `ts` (not stepped
     /// through the capture's order yet), with its duplicate check's print.
     pub fn decode(link: LinkKind, ts: Timestamp, data: &[u8]) -> (Frame, Print) {
-        let mut frame = Frame { ts, decoded: Decoded::Malformed, order: Ordered::default() };
+        let mut frame = Frame { ts, decoded: Decoded::Malformed, order: Ordered::default(), ends: EndsHash::default() };
         let mut print = Print::default();
         frame.decode_into(link, data, &mut print);
         (frame, print)
@@ -120,13 +125,20 @@ impl Frame {
     /// and makes the duplicate check's `print` of a TCP segment (the
     /// default for any other frame). The print is needed only until the
     /// frame is stepped through the capture's order: it stays with the
-    /// reader, out of the batch that crosses to the analysing thread.
+    /// reader, out of the batch that crosses to the analysing thread. A
+    /// segment's [`EndsHash`] is made here too, with the segment.
     #[inline]
     pub fn decode_into(&mut self, link: LinkKind, data: &[u8], print: &mut Print) {
         let tcp_bytes = decode_into(link, data, &mut self.decoded);
         match &self.decoded {
-            Decoded::Tcp(seg) => print.set(seg, tcp_bytes),
-            _ => *print = Print::default(),
+            Decoded::Tcp(seg) => {
+                print.set(seg, tcp_bytes);
+                self.ends = EndsHash::of_segment(seg);
+            }
+            _ => {
+                *print = Print::default();
+                self.ends = EndsHash::default();
+            }
         }
     }
 }
