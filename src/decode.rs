@@ -12,7 +12,7 @@ use etherparse::{
     ArpOperation, ArpPacketSlice, EtherType, Ethernet2HeaderSlice, Icmpv6Slice, IpNumber, LaxIpSlice, SingleVlanSlice,
     TcpOptionElement, TcpSlice,
 };
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 /// The link-layer framings tcpka understands, by libpcap DLT value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,8 +120,8 @@ impl VlanPath {
 /// reader's thread, which has idle time, and not the analysing thread,
 /// where the hash and the key were 2.8% of the samples (bench/results.md,
 /// `thread4`); the prefetch a few frames ahead reads it instead of hashing.
-/// 32 bits, the high half of FxHash's (its best mixed: hashbrown takes its
-/// 7-bit tags from the top), so that it fits in the batch entry's padding.
+/// 32 bits (FxHash's two halves folded) so that it fits in the batch
+/// entry's padding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EndsHash(u32);
 
@@ -134,23 +134,35 @@ impl EndsHash {
     #[inline]
     pub fn of(a: SocketAddr, b: SocketAddr) -> EndsHash {
         use std::hash::Hasher;
-        fn bits(a: &SocketAddr) -> (u128, u16) {
-            match a {
-                SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
-                SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port()),
+        let mut h = rustc_hash::FxHasher::default();
+        match (a, b) {
+            // Each endpoint in one word, ordered by `min` and `max`: no
+            // branch on which is lower (which end sent a segment is a coin
+            // toss, so such a branch is mispredicted half the time).
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
+                let word = |e: SocketAddrV4| (u64::from(e.ip().to_bits()) << 16) | u64::from(e.port());
+                let (a, b) = (word(a), word(b));
+                h.write_u64(a.min(b));
+                h.write_u64(a.max(b));
+            }
+            (a, b) => {
+                fn bits(a: &SocketAddr) -> (u128, u16) {
+                    match a {
+                        SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
+                        SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port()),
+                    }
+                }
+                let (a, b) = (bits(&a), bits(&b));
+                let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
+                h.write_u64((u64::from(lo_port) << 16) | u64::from(hi_port));
+                h.write_u128(lo);
+                h.write_u128(hi);
             }
         }
-        let (a, b) = (bits(&a), bits(&b));
-        let ((lo, lo_port), (hi, hi_port)) = if a <= b { (a, b) } else { (b, a) };
-        let mut h = rustc_hash::FxHasher::default();
-        h.write_u64((u64::from(lo_port) << 16) | u64::from(hi_port));
-        if lo >> 32 == 0 && hi >> 32 == 0 {
-            h.write_u64(((lo as u64) << 32) | hi as u64);
-        } else {
-            h.write_u128(lo);
-            h.write_u128(hi);
-        }
-        EndsHash((h.finish() >> 32) as u32)
+        // Both halves folded: FxHash's best mixed bits are the product's
+        // top ones, which its `finish` rotates into the word's low half.
+        let h = h.finish();
+        EndsHash((h ^ (h >> 32)) as u32)
     }
 
     /// The hash of a segment's endpoints.
