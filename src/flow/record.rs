@@ -324,9 +324,22 @@ impl CompactGap {
     }
 
     /// How long the silence was (s), if there was one.
-    #[inline]
+    #[cfg(test)]
     fn secs(&self, o: &Origin) -> Option<f64> {
         self.get(o).map(|(secs, _)| secs)
+    }
+
+    /// Whether a silence of `secs` (`nanos` before the seconds and the
+    /// floor at 0) is longer than this one, or this one is none: what
+    /// `self.secs(o).is_none_or(|g| secs > g)` says, without working the
+    /// seconds out unless the nanoseconds say it may be longer (every
+    /// packet asks; seconds never order two silences otherwise than their
+    /// nanoseconds do, `Timestamp::nanos_since`).
+    #[inline]
+    fn shorter_than(&self, o: &Origin, nanos: i64, secs: f64) -> bool {
+        let Some(end) = o.get(&self.ended_by) else { return true };
+        let began = o.time(&self.began);
+        nanos > end.ts.nanos_since(began) && secs > Self::length(end, began)
     }
 
     /// The silence from `began` to the packet being applied.
@@ -828,10 +841,11 @@ impl Flow {
         let gap = if seen { now.at.ts.secs_since(previous.ts).max(0.0) } else { 0.0 };
         if seen {
             let [longest, second] = gaps;
-            if longest.secs(o).is_none_or(|g| gap > g) {
+            let nanos = now.at.ts.nanos_since(previous.ts);
+            if longest.shorter_than(o, nanos, gap) {
                 second.copy_from(o, longest);
                 longest.set(o, previous.ts, now);
-            } else if second.secs(o).is_none_or(|g| gap > g) {
+            } else if second.shorter_than(o, nanos, gap) {
                 second.set(o, previous.ts, now);
             }
         }
@@ -970,6 +984,13 @@ mod tests {
             gap.set(&mut o, began, now);
             let measured = ends.ts.secs_since(began).max(0.0);
             assert_eq!(gap.get(&o), Some((measured, ends)), "began {began_ns} ns after the first");
+            // Compared as the seconds compare, whatever the nanoseconds say.
+            let length = ends.ts.nanos_since(began);
+            for nanos in [length - 1, length, length + 1, length + 1_000_000, 0, -5] {
+                let secs = (nanos as f64 / 1e9).max(0.0);
+                assert_eq!(gap.shorter_than(&o, nanos, secs), secs > measured, "{nanos} ns against {length}");
+            }
+            assert!(CompactGap::NONE.shorter_than(&o, 0, 0.0), "any silence is longer than none");
             let mut copy = CompactGap::NONE;
             copy.copy_from(&mut o, &gap);
             assert_eq!(copy.secs(&o), Some(measured));
