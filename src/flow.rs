@@ -591,6 +591,9 @@ pub(crate) struct RareMarks {
     /// The high 32 bits of the connection's id, on its client side, when
     /// they are not 0 (the record keeps the low 32: `record::Flow::id`).
     id_high: u32,
+    /// How many times this side's count of small messages wrapped past
+    /// 2^16 while the flow table held the connection (its record counts in 16 bits).
+    small_wrapped: u32,
 }
 
 impl RareMarks {
@@ -603,6 +606,7 @@ impl RareMarks {
             && self.zero_window_probes == 0
             && self.packets_wrapped == 0
             && self.id_high == 0
+            && self.small_wrapped == 0
     }
 }
 

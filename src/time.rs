@@ -33,7 +33,16 @@ impl Timestamp {
 
     /// Seconds elapsed from `earlier` to `self` (negative if `earlier` is later).
     pub fn secs_since(self, earlier: Timestamp) -> f64 {
-        (self.0.saturating_sub(earlier.0)) as f64 / 1e9
+        self.nanos_since(earlier) as f64 / 1e9
+    }
+
+    /// Nanoseconds elapsed from `earlier` to `self`, saturating: what
+    /// [`Timestamp::secs_since`] divides, and orders as it does (a longer
+    /// time is never fewer seconds), so that two times can be compared
+    /// without the division.
+    #[inline]
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
     }
 
     /// `secs` seconds later, saturating at the ends of the range (a

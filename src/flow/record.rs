@@ -324,9 +324,22 @@ impl CompactGap {
     }
 
     /// How long the silence was (s), if there was one.
-    #[inline]
+    #[cfg(test)]
     fn secs(&self, o: &Origin) -> Option<f64> {
         self.get(o).map(|(secs, _)| secs)
+    }
+
+    /// Whether a silence of `secs` (`nanos` before the seconds and the
+    /// floor at 0) is longer than this one, or this one is none: what
+    /// `self.secs(o).is_none_or(|g| secs > g)` says, without working the
+    /// seconds out unless the nanoseconds say it may be longer (every
+    /// packet asks; seconds never order two silences otherwise than their
+    /// nanoseconds do, `Timestamp::nanos_since`).
+    #[inline]
+    fn shorter_than(&self, o: &Origin, nanos: i64, secs: f64) -> bool {
+        let Some(end) = o.get(&self.ended_by) else { return true };
+        let began = o.time(&self.began);
+        nanos > end.ts.nanos_since(began) && secs > Self::length(end, began)
     }
 
     /// The silence from `began` to the packet being applied.
@@ -391,7 +404,13 @@ pub(super) struct FlowSide {
     /// rare marks (a live run may see 4 billion packets of one side; a
     /// record with a `u64` here took 8 bytes more per side, with padding).
     packets: u32,
-    small_count: u32,
+    /// Small messages this side sent, modulo 2^16: the wraps are counted
+    /// with the rare marks (with `ttl` beside it, 4 bytes where a `u32`
+    /// took 4 and `ttl` 2 more, with padding: a side of 112 bytes, not 120).
+    small_count: u16,
+    /// TTL / hop limit of this side's first and latest segments that were
+    /// not RSTs, when `SIDE_TTL` says there was one.
+    ttl: Ttls,
     /// The latest packet (the "last heard from" of keepalive idle times).
     pub(super) last_sent: CompactRef,
     /// The latest packet that was not a keepalive or zero-window probe.
@@ -412,10 +431,8 @@ pub(super) struct FlowSide {
     /// most sides that send data send some, and each one read the box.
     small_gaps: ThinVec<f32>,
     small_first: CompactRef,
-    small_last: CompactRef,
-    /// TTL / hop limit of this side's first and latest segments that were
-    /// not RSTs, when `SIDE_TTL` says there was one.
-    ttl: Ttls,
+    /// Only the latest small message's time is read (the gap to the next).
+    small_last: CompactTime,
     /// IPv4 identification of this side's latest segment that was not a
     /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
     /// where these take 4 and two bits.)
@@ -448,6 +465,12 @@ const SIDE_IP_ID: u8 = 32;
 impl Default for Ttls {
     fn default() -> Ttls {
         Ttls::of(0)
+    }
+}
+
+impl Default for CompactTime {
+    fn default() -> CompactTime {
+        CompactTime::FIRST
     }
 }
 
@@ -537,15 +560,23 @@ impl FlowSide {
     /// A small message (a candidate heartbeat) sent `now`: the gap since
     /// the one before is kept (the first [`MAX_HEARTBEAT_GAPS`]).
     pub(super) fn note_small_message(&mut self, o: &mut Origin, now: Stamp) {
-        if self.small_count > 0
-            && self.small_gaps.len() < MAX_HEARTBEAT_GAPS
-            && let Some(last) = o.get(&self.small_last)
-        {
-            self.small_gaps.push(now.at.ts.secs_since(last.ts) as f32);
+        // The first small message is the one `small_first` keeps.
+        if self.small_gaps.len() < MAX_HEARTBEAT_GAPS && o.is_some(&self.small_first) {
+            let last = o.time(&self.small_last);
+            self.small_gaps.push(now.at.ts.secs_since(last) as f32);
         }
         o.put_first(&mut self.small_first, now);
-        o.put(&mut self.small_last, now);
-        self.small_count += 1;
+        o.set_time(&mut self.small_last, now.at.ts);
+        self.small_count = self.small_count.wrapping_add(1);
+        if self.small_count == 0 {
+            self.rare_mut().small_wrapped += 1;
+        }
+    }
+
+    /// Small messages this side sent (modulo 2^32, as a `SmallMessages` counts).
+    fn small_messages(&self) -> u32 {
+        let wraps = self.rare_marks().map_or(0, |r| r.small_wrapped);
+        (wraps << 16) | u32::from(self.small_count)
     }
 
     /// The segment this side holds back, if any.
@@ -661,6 +692,7 @@ impl FlowSide {
         let (retransmissions, zero_window_probes) =
             self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
         let (packets, ttl, last_ip_id) = (self.packets(), self.ttls(), self.last_ip_id());
+        let small_count = self.small_messages();
         let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
@@ -680,9 +712,9 @@ impl FlowSide {
             probe: self.probe,
             unacked: self.unacked,
             small_messages: SmallMessages {
-                count: self.small_count,
+                count: small_count,
                 first: o.maybe(&self.small_first),
-                last: o.get(&self.small_last).map_or_else(Default::default, |p| p.ts),
+                last: if o.is_some(&self.small_first) { o.time(&self.small_last) } else { Default::default() },
                 gaps: self.small_gaps,
             },
         }
@@ -809,10 +841,11 @@ impl Flow {
         let gap = if seen { now.at.ts.secs_since(previous.ts).max(0.0) } else { 0.0 };
         if seen {
             let [longest, second] = gaps;
-            if longest.secs(o).is_none_or(|g| gap > g) {
+            let nanos = now.at.ts.nanos_since(previous.ts);
+            if longest.shorter_than(o, nanos, gap) {
                 second.copy_from(o, longest);
                 longest.set(o, previous.ts, now);
-            } else if second.secs(o).is_none_or(|g| gap > g) {
+            } else if second.shorter_than(o, nanos, gap) {
                 second.set(o, previous.ts, now);
             }
         }
@@ -896,6 +929,31 @@ mod tests {
     }
 
     #[test]
+    fn a_sides_count_of_small_messages_goes_on_past_2_to_the_16() {
+        // The record counts a side's small messages in 16 bits, and its
+        // wraps with the rare marks: the count handed out is exact, and
+        // so are the first, the latest and the gaps between them.
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let at = |frame: u64| PacketRef { frame, ts: Timestamp(t0.0 + frame as i64 * 1_000_000) };
+        let mut o = Origin::new(at(1));
+        let mut side = FlowSide::default();
+        let n = (1 << 16) + 3;
+        for frame in 1..=n {
+            let now = o.stamp(at(frame));
+            side.note_small_message(&mut o, now);
+        }
+        assert_eq!(side.small_count, 3);
+        assert_eq!(side.small_messages(), n as u32);
+        let half = side.into_half(&o, "10.0.0.1:1".parse().unwrap());
+        let small = &half.small_messages;
+        assert_eq!((small.count, small.first.get(), small.last), (n as u32, Some(at(1)), at(n).ts));
+        assert_eq!(small.gaps.len(), MAX_HEARTBEAT_GAPS);
+        assert!(small.gaps.iter().all(|&g| g == 0.001_f64 as f32), "a millisecond apart");
+        let none = FlowSide::default().into_half(&o, "10.0.0.1:1".parse().unwrap()).small_messages;
+        assert_eq!((none.count, none.first.get(), none.last), (0, None, Timestamp::default()));
+    }
+
+    #[test]
     fn a_connections_id_goes_on_past_2_to_the_32() {
         // The record keeps the id's low 32 bits, and the rest with the
         // client side's rare marks: the id handed out and compared is exact.
@@ -926,6 +984,13 @@ mod tests {
             gap.set(&mut o, began, now);
             let measured = ends.ts.secs_since(began).max(0.0);
             assert_eq!(gap.get(&o), Some((measured, ends)), "began {began_ns} ns after the first");
+            // Compared as the seconds compare, whatever the nanoseconds say.
+            let length = ends.ts.nanos_since(began);
+            for nanos in [length - 1, length, length + 1, length + 1_000_000, 0, -5] {
+                let secs = (nanos as f64 / 1e9).max(0.0);
+                assert_eq!(gap.shorter_than(&o, nanos, secs), secs > measured, "{nanos} ns against {length}");
+            }
+            assert!(CompactGap::NONE.shorter_than(&o, 0, 0.0), "any silence is longer than none");
             let mut copy = CompactGap::NONE;
             copy.copy_from(&mut o, &gap);
             assert_eq!(copy.secs(&o), Some(measured));
