@@ -8,7 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use etherparse::PacketBuilder;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// TCP flag bits, as on the wire.
 pub const FIN: u8 = 0x01;
@@ -156,5 +156,25 @@ pub fn nflog_record(before: &[(u16, Vec<u8>)], ip: &[u8]) -> Vec<u8> {
         tlv(*kind, value);
     }
     tlv(NFULA_PAYLOAD, ip);
+    out
+}
+
+/// Every capture under fixtures/, in its subdirectories too (`.pcap` and
+/// `.pcapng`), sorted: the unit tests that run the whole fixture set
+/// through a sink and compare two ways of writing or filing it.
+pub fn every_fixture_capture() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), &mut out);
+    out.sort();
     out
 }

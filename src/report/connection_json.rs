@@ -399,7 +399,7 @@ mod tests {
     use crate::time::Timestamp;
     use crate::verdict::{EndReason, judge};
     use std::ffi::OsString;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     /// Writes every connection it is handed both ways, in both namings, and
     /// says where they differ.
@@ -438,26 +438,12 @@ mod tests {
         }
     }
 
-    fn pcaps_under(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pcaps_under(&path, out);
-            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn every_fixture_and_public_capture_is_written_as_the_model_writes_it() {
         // Every verdict, reset cause and finding the fixtures hold (IPv6,
         // VLAN tags, a ring buffer's evidence located in its files), in
         // both namings.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut files = Vec::new();
-        pcaps_under(&root, &mut files);
-        files.sort();
+        let files = crate::testkit::every_fixture_capture();
         let ring: Vec<PathBuf> =
             files.iter().filter(|f| f.to_string_lossy().contains("inputs/ring-buffer/")).cloned().collect();
         assert!(files.len() >= 60 && ring.len() == 3, "{files:?}");

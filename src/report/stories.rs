@@ -654,24 +654,10 @@ mod tests {
         }
     }
 
-    fn pcaps_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pcaps_under(&path, out);
-            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn a_connection_is_filed_from_its_verdict_as_from_its_report() {
         // Every verdict, reset cause, setting and VLAN the fixtures hold.
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut files = Vec::new();
-        pcaps_under(&root, &mut files);
-        files.sort();
+        let files = crate::testkit::every_fixture_capture();
         assert!(files.len() >= 60, "{files:?}");
         let mut sink = BothWays::default();
         let mut judge = crate::pipeline::Judge::new(&mut sink, Default::default());
