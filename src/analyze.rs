@@ -9,6 +9,7 @@ use crate::source::{Next, PacketSource, filter};
 use crate::vantage::{self, Point};
 use std::ffi::OsString;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Called for every TCP segment with its classification (`--trace`).
@@ -46,11 +47,17 @@ pub struct Outcome {
     pub input_errors: Vec<String>,
     /// Files that could be opened and read (fully or up to a damage).
     pub captures_read: usize,
+    /// Where reading stopped when the stop flag was set (Ctrl-C): the
+    /// capture that was being read ended there, and no file after it was
+    /// read. Its report covers what was read; its error says so too.
+    pub interrupted: Option<String>,
 }
 
 /// What every file of a run is read with.
 struct Reading<'a, 't, P> {
     filter: Option<&'a str>,
+    /// Set (by a signal) when reading should stop: checked once a batch.
+    stop: &'a AtomicBool,
     progress: P,
     trace: Option<&'a mut Tracer<'t>>,
     outcome: Outcome,
@@ -62,7 +69,10 @@ struct Reading<'a, 't, P> {
 /// `joining` says otherwise. A file that cannot be read is reported and
 /// skipped; the others are still analysed. The filter is checked first,
 /// for Ethernet (the link type whose filters are a superset): a syntax
-/// error is said once, before any file is read.
+/// error is said once, before any file is read. When `stop` is set
+/// (Ctrl-C), reading stops within a batch of packets: the capture being
+/// read ends there, as if the file ended, and no other file is read
+/// ([`Outcome::interrupted`]).
 pub fn analyze_files(
     judge: &mut Judge<'_>,
     files: &[OsString],
@@ -70,10 +80,14 @@ pub fn analyze_files(
     joining: Joining,
     progress: impl FnMut(&str, u64, Option<u64>),
     trace: Option<&mut Tracer<'_>>,
+    stop: &AtomicBool,
 ) -> Result<Outcome, AnalyzeError> {
     check_filter(filter)?;
-    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    let mut reading = Reading { filter, stop, progress, trace, outcome: Outcome::default() };
     for group in series::group(files, joining) {
+        if reading.outcome.interrupted.is_some() {
+            break;
+        }
         reading.group(judge, &group)?;
     }
     Ok(reading.outcome)
@@ -95,18 +109,23 @@ fn check_filter(filter: Option<&str>) -> Result<(), AnalyzeError> {
 /// of its own, and compares them ([`vantage`]): which connection at one
 /// point is which at the other, and which packets one point saw and the
 /// other did not. A capture that cannot be read is reported as by
-/// [`analyze_files`]; the comparison then is not made.
+/// [`analyze_files`]; the comparison then is not made. Nor is it when
+/// `stop` cut the reading short, as for [`analyze_files`].
 pub fn analyze_vantage(
     judge: &mut Judge<'_>,
     points: &[(String, OsString)],
     filter: Option<&str>,
     progress: impl FnMut(&str, u64, Option<u64>),
     trace: Option<&mut Tracer<'_>>,
+    stop: &AtomicBool,
 ) -> Result<Outcome, AnalyzeError> {
     check_filter(filter)?;
-    let mut reading = Reading { filter, progress, trace, outcome: Outcome::default() };
+    let mut reading = Reading { filter, stop, progress, trace, outcome: Outcome::default() };
     let mut seen = Vec::new();
     for (name, file) in points {
+        if reading.outcome.interrupted.is_some() {
+            break;
+        }
         let Some(mut source) = reading.open_next(&mut std::iter::once(file), |path, e| judge.add_unreadable(path, e))
         else {
             continue;
@@ -119,7 +138,7 @@ pub fn analyze_vantage(
         pipeline.end()?;
         seen.push(point);
     }
-    if let [a, b] = seen.as_slice() {
+    if let ([a, b], None) = (seen.as_slice(), &reading.outcome.interrupted) {
         judge.add_vantage(&vantage::compare(a, b));
     }
     Ok(reading.outcome)
@@ -162,6 +181,9 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             let next = loop {
                 let link = source.link().name.clone();
                 self.file(&mut pipeline, &mut source, several, None)?;
+                if self.outcome.interrupted.is_some() {
+                    break None;
+                }
                 let Some(next) = self.open_next(&mut files, |path, e| pipeline.add_unreadable(path, e)) else {
                     break None;
                 };
@@ -201,6 +223,15 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
                 (self.progress)(&name, reported, size);
+                // Once a batch: an atomic load a packet would cost for nothing.
+                if self.stop.load(Ordering::Relaxed) {
+                    let frame = pipeline.frames() - frames_before;
+                    let why = format!("{name}: interrupted at frame {frame}: the rest of the file was not read");
+                    // The reader keeps what it read ahead; dropping the source stops it.
+                    pipeline.stopped_reading(why.clone());
+                    self.outcome.interrupted = Some(why);
+                    return Ok(());
+                }
             }
             if let Some(ahead) = source.ahead(PREFETCH_AHEAD) {
                 pipeline.prefetch(ahead);

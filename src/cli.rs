@@ -5,7 +5,7 @@ use std::error::Error;
 use std::ffi::OsString;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Parses a duration: humantime's (`250ms`, `30s`, `5m`, `1h`, `1h30m`, …),
@@ -119,14 +119,49 @@ pub fn files_and_filter(
 
 /// Sets the returned flag on SIGINT or SIGTERM; a second SIGINT/SIGTERM exits at once (status 130/143).
 pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
+    catch_stop_signals().map(|signals| signals.stop)
+}
+
+/// What the first SIGINT or SIGTERM leaves behind ([`catch_stop_signals`]).
+pub struct StopSignals {
+    /// Set by the first signal: stop, and finish what was started.
+    pub stop: Arc<AtomicBool>,
+    /// The first signal's number; 0 before it.
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopSignals {
+    /// The first signal caught, if any (SIGINT or SIGTERM).
+    pub fn caught(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            n => i32::try_from(n).ok(),
+        }
+    }
+
+    /// The exit status of a process that stopped on `signal`, as a shell
+    /// reports one killed by it: 128 + its number (130 for SIGINT, 143 for SIGTERM).
+    pub fn exit_status(signal: i32) -> u8 {
+        u8::try_from(128 + signal).unwrap_or(u8::MAX)
+    }
+}
+
+/// Catches SIGINT and SIGTERM: the first sets [`StopSignals::stop`] and
+/// records which it was; a second exits at once with its status (130/143),
+/// for when finishing takes too long.
+pub fn catch_stop_signals() -> io::Result<StopSignals> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicUsize::new(0));
     for sig in [SIGINT, SIGTERM] {
         // Registered first, so it sees the flag before this signal sets it.
         signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&stop))?;
+        // The number before the flag: whoever sees the flag finds the number.
+        let number = usize::try_from(sig).expect("signal numbers are positive");
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), number)?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    Ok(stop)
+    Ok(StopSignals { stop, signal })
 }
 
 /// Whether an error, or one it was caused by, is a broken pipe: standard

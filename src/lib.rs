@@ -43,7 +43,7 @@ mod verdict;
 // The library's API is what the binary uses, and only that: everything
 // else is crate-private, so the compiler reports code nothing calls.
 pub use analyze::{Tracer, analyze_files, analyze_vantage, trace_line};
-pub use cli::{files_and_filter, is_broken_pipe, parse_duration, stop_on_signals};
+pub use cli::{StopSignals, catch_stop_signals, files_and_filter, is_broken_pipe, parse_duration, stop_on_signals};
 pub use decode::Segment;
 #[doc(hidden)] // the cap tests/memory.rs checks the eviction count against
 pub use flow::MAX_UNREPLIED;
@@ -54,7 +54,7 @@ pub use pipeline::Judge;
 pub use report::ReportSink;
 pub use report::html::HtmlSink;
 pub use report::json::JsonSink;
-pub use report::ndjson::NdjsonSink;
+pub use report::ndjson::{Flushing, NdjsonSink};
 pub use report::table::TableSink;
 pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, libpcap_version, list_interfaces};
 pub use source::series::Joining;

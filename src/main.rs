@@ -10,7 +10,11 @@ Exit status:
   0  analysis done, no --fail-on verdict seen
   1  a connection ended with a verdict named by --fail-on
   2  usage error, or an input that could not be read (fully): the report
-     still covers everything that could be read";
+     still covers everything that could be read
+  130, 143
+     stopped by Ctrl-C (SIGINT) or SIGTERM: reading stops, what was read is
+     judged and reported as at the end of the capture, whose error says where
+     it stopped; a second Ctrl-C exits at once, leaving the output unfinished";
 
 /// The verdicts `--only` and `--fail-on` take, each with its meaning.
 fn verdicts() -> String {
@@ -212,6 +216,22 @@ struct AnalyzeArgs {
     /// cause of reset), in every format; the totals still count every connection
     #[arg(long, value_name = "VERDICT[:CAUSE],…", value_delimiter = ',', value_parser = parse_selector)]
     only: Vec<Selector>,
+
+    /// NDJSON: write each line as soon as it is complete, also when reading
+    /// capture files into a pipe or a file (where lines are otherwise
+    /// written 64 KiB at a time; on a terminal, or reading standard input
+    /// or a FIFO, each line goes out at once anyway)
+    #[arg(long)]
+    line_buffered: bool,
+}
+
+/// Whether every input is a file (or a directory of them, a ring
+/// buffer): read as fast as the disk gives it, never waiting for a writer,
+/// so NDJSON lines held back for a block are held for milliseconds.
+/// Standard input, a FIFO or process substitution may trickle: a line
+/// held back there could wait for minutes.
+fn inputs_are_files<'a>(files: impl IntoIterator<Item = &'a std::ffi::OsString>) -> bool {
+    files.into_iter().all(|f| f != "-" && std::fs::metadata(f).is_ok_and(|m| m.is_file() || m.is_dir()))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -346,6 +366,17 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         ColorChoice::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
     };
     let stdout = io::stdout().lock();
+    // NDJSON in blocks only where that delays no line anyone waits for:
+    // not to a terminal, not from a stream that may trickle, not when asked
+    // for each line (`--line-buffered`, as grep and ripgrep name it).
+    let flushing = if args.line_buffered
+        || stdout.is_terminal()
+        || !inputs_are_files(files.iter().chain(args.vantage.iter().map(|(_, f)| f)))
+    {
+        tcpka::Flushing::EveryLine
+    } else {
+        tcpka::Flushing::Blocks
+    };
     let out = io::BufWriter::new(stdout);
     let mut sink: Box<dyn ReportSink> = match args.format {
         // With --only, the table lists what was asked for, abnormal or not.
@@ -353,10 +384,13 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
         }
         Format::Json => Box::new(JsonSink::new(out)),
-        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out).flushing(flushing)),
         Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
     };
     let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
+    // Ctrl-C or SIGTERM stops the reading; what was read is judged and
+    // written as at the end of the capture (a second one exits at once).
+    let signals = tcpka::catch_stop_signals().map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
     let mut judge = Judge::new(sink.as_mut(), fail_on).only(args.only.clone());
     let show_progress = io::stderr().is_terminal() && !args.trace;
     let mut stderr = io::BufWriter::new(io::stderr());
@@ -399,11 +433,11 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             (_, true) => tcpka::Joining::Separate,
             _ => tcpka::Joining::Auto,
         };
-        tcpka::analyze_files(&mut judge, &files, filter.as_deref(), joining, progress, trace)?
+        tcpka::analyze_files(&mut judge, &files, filter.as_deref(), joining, progress, trace, &signals.stop)?
     } else if args.vantage.len() != 2 {
         return Err(format!("--vantage names two captures (one per point), not {}", args.vantage.len()).into());
     } else {
-        tcpka::analyze_vantage(&mut judge, &args.vantage, filter.as_deref(), progress, trace)?
+        tcpka::analyze_vantage(&mut judge, &args.vantage, filter.as_deref(), progress, trace, &signals.stop)?
     };
     bar.finish_and_clear();
     // The trace is buffered: its last lines failing to reach standard
@@ -414,7 +448,14 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     for e in &outcome.input_errors {
         tcpka::diag!("tcpka: {e}");
     }
-    Ok(if !outcome.input_errors.is_empty() {
+    if let Some(where_) = &outcome.interrupted {
+        tcpka::diag!("tcpka: {where_}");
+    }
+    // Stopped by a signal: the status says so, as a shell's would for a
+    // process it killed, also when the signal came after the last packet.
+    Ok(if let Some(signal) = signals.caught() {
+        ExitCode::from(tcpka::StopSignals::exit_status(signal))
+    } else if !outcome.input_errors.is_empty() {
         ExitCode::from(2)
     } else if failed {
         ExitCode::from(1)

@@ -322,6 +322,9 @@ pub struct Pipeline<'j, 's> {
     /// The files the capture is read from, and where each one's frames start.
     files: FileFrames,
     next_expiry: Timestamp,
+    /// Reading stopped in the middle of a file ([`Pipeline::stopped_reading`]):
+    /// the order stays with the reader it was lent to.
+    stopped: bool,
 }
 
 impl<'j, 's> Pipeline<'j, 's> {
@@ -343,6 +346,7 @@ impl<'j, 's> Pipeline<'j, 's> {
             neighbours: NeighbourLog::default(),
             table: FlowTable::new(),
             stats,
+            stopped: false,
             first_ts: None,
             last_ts: Timestamp::default(),
             ran_until: None,
@@ -590,6 +594,17 @@ impl<'j, 's> Pipeline<'j, 's> {
         });
     }
 
+    /// Reading stopped before the end of a file (Ctrl-C): the capture ends
+    /// with the last frame analysed, and `why` is its error, so that every
+    /// format says the report covers only what was read. The order lent to
+    /// the file's reader is not waited for (it stepped frames ahead of those
+    /// analysed, and would hand it back only at the file's end): the copies
+    /// dropped and the clock's warnings of this capture are then not known.
+    pub fn stopped_reading(&mut self, why: String) {
+        self.stopped = true;
+        self.set_error(why);
+    }
+
     /// The number the last packet got.
     pub fn frames(&self) -> u64 {
         self.stats.packets
@@ -609,7 +624,13 @@ impl<'j, 's> Pipeline<'j, 's> {
         // later when the file says the capture ran on (unless that end is
         // a clock jump away: see `Clock::ran_until`).
         let latest = self.latest.unwrap_or_default();
-        let ran_on = self.ran_until.and_then(|t| self.order().clock().ran_until(t));
+        let ran_on = match self.ran_until {
+            // A file before the one cut short said so: its end is past
+            // the frames analysed of the next, so the capture ends at them.
+            Some(_) if self.stopped => None,
+            Some(t) => self.order().clock().ran_until(t),
+            None => None,
+        };
         let end = match ran_on {
             Some(t) => {
                 // The clock runs on to the end: what it would have handed
@@ -642,13 +663,15 @@ impl<'j, 's> Pipeline<'j, 's> {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
-        let order = self.order();
-        let duplicates = order.duplicates();
-        let counted = (duplicates.dropped() > 0)
-            .then(|| DuplicateFrames { dropped: duplicates.dropped(), first: duplicates.examples().to_vec() });
-        let warnings = order.clock().warnings();
-        self.stats.duplicates = counted;
-        self.stats.warnings.extend(warnings);
+        if !self.stopped {
+            let order = self.order();
+            let duplicates = order.duplicates();
+            let counted = (duplicates.dropped() > 0)
+                .then(|| DuplicateFrames { dropped: duplicates.dropped(), first: duplicates.examples().to_vec() });
+            let warnings = order.clock().warnings();
+            self.stats.duplicates = counted;
+            self.stats.warnings.extend(warnings);
+        }
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.stats.files = self.files.paths();

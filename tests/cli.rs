@@ -492,3 +492,125 @@ fn the_trace_speaks_wiresharks_words_and_agrees_with_its_analysis() {
         assert!(trace.lines().all(|l| l.contains(" → ") && l.contains("] Len=")), "{trace}");
     }
 }
+
+/// A port scan of `pairs` SYNs, each refused at once, 1 ms apart: a
+/// capture that takes a debug build seconds, whose connections are judged
+/// (10 s of capture time after their reset) all along.
+fn refused_scan(path: &std::path::Path, pairs: u32) {
+    let frames = (0..pairs).flat_map(|i| {
+        let sport = 1024 + (i % 60_000) as u16;
+        let dst = [10, 1, (i / 60_000) as u8, 1];
+        let t = f64::from(i) * 0.001;
+        [(t, scan_syn(sport, dst, 80)), (t + 0.0005, scan_refusal(sport, dst, 80))]
+    });
+    write_pcap_from(path, 1, frames);
+}
+
+/// Starts `tcpka ARGS` with its output on pipes, waits for the first line
+/// of standard output (or, with `on_stderr`, of standard error: `--trace`)
+/// and sends it `signal`; returns its exit status, standard output and error.
+fn interrupt_after_first_line(args: &[&str], on_stderr: bool, signal: i32) -> (Option<i32>, Vec<u8>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    /// Reads a pipe to its end on a thread of its own (a full pipe would
+    /// block tcpka), saying on `first` when its first line is in.
+    fn drain(
+        pipe: impl Read + Send + 'static,
+        first: Option<std::sync::mpsc::Sender<()>>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut pipe = BufReader::new(pipe);
+            let mut all = Vec::new();
+            pipe.read_until(b'\n', &mut all).unwrap();
+            if let Some(first) = first {
+                first.send(()).unwrap();
+            }
+            pipe.read_to_end(&mut all).unwrap();
+            all
+        })
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpka"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tcpka");
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let (watch_out, watch_err) = if on_stderr { (None, Some(first_tx)) } else { (Some(first_tx), None) };
+    let out = drain(child.stdout.take().unwrap(), watch_out);
+    let err = drain(child.stderr.take().unwrap(), watch_err);
+    first_rx.recv().expect("a first line");
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child, not reaped before the wait() below.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let status = child.wait().unwrap();
+    (status.code(), out, String::from_utf8_lossy(&err).into_owned())
+}
+
+/// "interrupted at frame N" in the message on standard error, as N.
+fn interrupted_at(err: &str, capture: &str) -> u64 {
+    let prefix = format!("tcpka: {capture}: interrupted at frame ");
+    let line = err.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no interruption said:\n{err}"));
+    let rest = &line[prefix.len()..];
+    assert!(rest.ends_with(": the rest of the file was not read"), "{line}");
+    rest.split(':').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn ctrl_c_reports_what_was_read_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.pcap");
+    let pairs = 300_000;
+    refused_scan(&path, pairs);
+    let capture = path.to_str().unwrap();
+    let frames = u64::from(pairs) * 2;
+
+    // NDJSON to a pipe from a file: written in blocks, each of whole lines.
+    let (status, out, err) =
+        interrupt_after_first_line(&["analyze", "--format", "ndjson", capture], false, libc::SIGINT);
+    assert_eq!(status, Some(130), "{err}");
+    let at = interrupted_at(&err, capture);
+    assert!(at > 0 && at < frames, "stopped at frame {at} of {frames}");
+    assert!(out.ends_with(b"\n"));
+    let lines: Vec<serde_json::Value> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l))))
+        .collect();
+    let (summary, connections) = lines.split_last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert!(connections.iter().all(|c| c["type"] == "connection"));
+    assert_eq!(summary["connections_written"], connections.len());
+    let read = &summary["captures"][0];
+    assert_eq!(read["packets"], at, "the summary counts the frames read");
+    let said = format!("{capture}: interrupted at frame {at}: the rest of the file was not read");
+    assert_eq!(read["error"], said.as_str());
+    // Every connection begun was judged: the ones refused, and the
+    // handshake in flight when reading stopped, if any.
+    assert_eq!(summary["totals"]["connections"], connections.len());
+    assert_eq!(connections.len() as u64, at.div_ceil(2), "connections judged of {at} frames");
+
+    // JSON and the table write at the end: the first trace line says reading began.
+    let (status, out, err) =
+        interrupt_after_first_line(&["analyze", "--format", "json", "--trace", capture], true, libc::SIGINT);
+    assert_eq!(status, Some(130), "{}", &err[err.len().saturating_sub(2000)..]);
+    let at = interrupted_at(&err, capture);
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("one whole JSON document");
+    assert_eq!(doc["captures"][0]["packets"], at);
+    let said = format!("{capture}: interrupted at frame {at}: the rest of the file was not read");
+    assert_eq!(doc["captures"][0]["error"], said.as_str());
+    assert!(at < frames, "stopped at frame {at} of {frames}");
+
+    // SIGTERM, as a service manager stops it: 143.
+    let (status, out, err) = interrupt_after_first_line(&["analyze", "--trace", capture], true, libc::SIGTERM);
+    assert_eq!(status, Some(143), "{}", &err[err.len().saturating_sub(2000)..]);
+    let at = interrupted_at(&err, capture);
+    assert!(at < frames, "stopped at frame {at} of {frames}");
+    let table = String::from_utf8(out).unwrap();
+    // As the table wraps it: words apart by one space.
+    let words = table.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains(&format!("{at} packets ({at} TCP)")), "{table}");
+    let said = format!("error: {capture}: interrupted at frame {at}: the rest of the file was not read");
+    assert!(words.contains(&said), "{table}");
+}

@@ -454,7 +454,16 @@ mod tests {
         groups.push(ring);
         for group in groups {
             let group: Vec<OsString> = group.into_iter().map(PathBuf::into_os_string).collect();
-            crate::analyze::analyze_files(&mut judge, &group, None, Joining::Auto, |_, _, _| {}, None).unwrap();
+            crate::analyze::analyze_files(
+                &mut judge,
+                &group,
+                None,
+                Joining::Auto,
+                |_, _, _| {},
+                None,
+                &Default::default(),
+            )
+            .unwrap();
         }
         judge.finish().unwrap();
         assert!(sink.compared > 1000, "{} connections", sink.compared);

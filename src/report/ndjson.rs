@@ -1,8 +1,9 @@
 //! `--format ndjson`: one JSON object per line, in the versioned schema of
 //! `docs/schema.md` (checked by `docs/tcpka-ndjson.schema.json`). A line per
-//! connection, written and flushed as the Judge reports it (so `tail -f`,
-//! `jq` or a log shipper sees each one at once, and memory does not grow with
-//! the run), then one `summary` line.
+//! connection, written as the Judge reports it (memory does not grow with the
+//! run), then one `summary` line. Each line is flushed at once (so `tail -f`,
+//! `jq` or a log shipper sees it) unless the caller asks for
+//! [`Flushing::Blocks`].
 //!
 //! The records are views of the same report model that `--format json`
 //! writes ([`ConnectionReport`], [`RunReport`]), in one naming: an endpoint
@@ -199,27 +200,79 @@ pub struct SummaryRecord<'a> {
     pub totals: Totals<'a>,
 }
 
+/// When the lines go out to the writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flushing {
+    /// Each line flushed as soon as it is complete: a pipe into `jq`, a
+    /// log shipper or `tail -f` sees it at once (a terminal, standard
+    /// input or a FIFO that may trickle, `--line-buffered`).
+    #[default]
+    EveryLine,
+    /// Whole lines gathered and written [`BLOCK`] bytes or more at a time
+    /// (a capture file read as fast as it can be: one `write` a line was
+    /// 100,000 system calls on the bench capture). A write never ends
+    /// inside a line.
+    Blocks,
+}
+
+/// How many bytes of whole lines [`Flushing::Blocks`] gathers before it
+/// writes them: a pipe's capacity on Linux (pipe(7)), so one write fills
+/// what the reader on the other end can take at once.
+pub const BLOCK: usize = 64 * 1024;
+
 /// Writes the lines.
 pub struct NdjsonSink<W: Write> {
     out: W,
-    /// The line being written.
+    /// The line being written, after the whole lines not written yet
+    /// ([`Flushing::Blocks`]).
     line: Vec<u8>,
     writer: ConnectionWriter,
     written: u64,
+    flushing: Flushing,
+    /// [`BLOCK`], smaller in the tests.
+    block: usize,
 }
 
 impl<W: Write> NdjsonSink<W> {
     pub fn new(out: W) -> NdjsonSink<W> {
-        NdjsonSink { out, line: Vec::new(), writer: ConnectionWriter::default(), written: 0 }
+        NdjsonSink {
+            out,
+            line: Vec::new(),
+            writer: ConnectionWriter::default(),
+            written: 0,
+            flushing: Flushing::EveryLine,
+            block: BLOCK,
+        }
+    }
+
+    /// When the lines go out (default: each as soon as it is complete).
+    pub fn flushing(mut self, flushing: Flushing) -> NdjsonSink<W> {
+        self.flushing = flushing;
+        self
     }
 
     fn hand_out_line(&mut self) -> io::Result<()> {
         self.line.push(b'\n');
+        self.written += 1;
+        match self.flushing {
+            // A line is of use the moment it is complete (a pipe into jq, a log shipper).
+            Flushing::EveryLine => {
+                self.out.write_all(&self.line)?;
+                self.line.clear();
+                self.out.flush()
+            }
+            Flushing::Blocks if self.line.len() >= self.block => self.write_gathered(),
+            Flushing::Blocks => Ok(()),
+        }
+    }
+
+    /// Writes the whole lines gathered, in one piece: a writer that
+    /// buffers less passes it on as it is (`BufWriter`, and standard
+    /// output's `LineWriter` since it ends with a newline).
+    fn write_gathered(&mut self) -> io::Result<()> {
         self.out.write_all(&self.line)?;
         self.line.clear();
-        self.written += 1;
-        // A line is of use the moment it is complete (a pipe into jq, a log shipper).
-        self.out.flush()
+        Ok(())
     }
 }
 
@@ -267,8 +320,102 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
                 .collect(),
             totals: run.summary.into(),
         };
+        self.write_gathered()?;
         serde_json::to_writer(&mut self.out, &record)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Judge;
+    use crate::source::series::Joining;
+    use std::ffi::OsString;
+
+    /// Keeps every `write` and `flush` it is given, one by one.
+    #[derive(Default)]
+    struct Writes {
+        writes: Vec<Vec<u8>>,
+        flushes: usize,
+    }
+
+    impl Write for &mut Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    /// The NDJSON of every fixture capture, written with `flushing` in
+    /// blocks of `block` bytes.
+    fn every_fixture(flushing: Flushing, block: usize) -> Writes {
+        let mut out = Writes::default();
+        let mut sink = NdjsonSink::new(&mut out).flushing(flushing);
+        sink.block = block;
+        let mut judge = Judge::new(&mut sink, Default::default());
+        for file in crate::testkit::every_fixture_capture() {
+            let files = [OsString::from(file)];
+            crate::analyze::analyze_files(
+                &mut judge,
+                &files,
+                None,
+                Joining::Separate,
+                |_, _, _| {},
+                None,
+                &Default::default(),
+            )
+            .unwrap();
+        }
+        judge.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn blocks_hold_whole_lines_and_the_same_bytes_as_one_flush_a_line() {
+        let lines = every_fixture(Flushing::EveryLine, BLOCK);
+        let block = 4096;
+        let blocks = every_fixture(Flushing::Blocks, block);
+        // The same bytes, whichever way they went out.
+        assert_eq!(blocks.writes.concat(), lines.writes.concat());
+        let count = lines.writes.concat().iter().filter(|&&b| b == b'\n').count();
+        assert!(count > 1000, "{count} lines");
+        // One flush a line (and the summary's), where blocks flush once, at the end.
+        assert_eq!(lines.flushes, count);
+        assert_eq!(blocks.flushes, 1);
+        // The connection lines went out in writes that each end with a
+        // whole line, all but the last (what was left at the end) a block
+        // or more; then the summary line.
+        let bytes = blocks.writes.concat();
+        let summary_at = bytes[..bytes.len() - 1].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+        let mut written = 0;
+        let connection_writes: Vec<&Vec<u8>> = blocks
+            .writes
+            .iter()
+            .take_while(|w| {
+                let before = written;
+                written += w.len();
+                before < summary_at
+            })
+            .collect();
+        assert_eq!(
+            connection_writes.iter().map(|w| w.len()).sum::<usize>(),
+            summary_at,
+            "a write crossed into the summary"
+        );
+        assert!(connection_writes.iter().all(|w| w.ends_with(b"\n")), "a write ended inside a line");
+        let (last, full) = connection_writes.split_last().unwrap();
+        assert!(full.len() > 10, "{} writes", full.len());
+        assert!(full.iter().all(|w| w.len() >= block), "a block smaller than {block} bytes");
+        // Written as soon as the line that made a block was complete.
+        let longest = bytes.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap() + 1;
+        assert!(connection_writes.iter().all(|w| w.len() < block + longest), "a block held back");
+        // The last: what was left at the end, or a block completed by the last line.
+        assert!(!last.is_empty());
     }
 }

@@ -670,6 +670,7 @@ mod tests {
                 crate::source::series::Joining::Auto,
                 |_, _, _| {},
                 None,
+                &Default::default(),
             )
             .unwrap();
         }
