@@ -51,6 +51,8 @@ pub struct Outcome {
     /// capture that was being read ended there, and no file after it was
     /// read. Its report covers what was read; its error says so too.
     pub interrupted: Option<String>,
+    /// Files not read at all because reading was interrupted before them.
+    pub files_not_read: usize,
 }
 
 /// What every file of a run is read with.
@@ -86,7 +88,8 @@ pub fn analyze_files(
     let mut reading = Reading { filter, stop, progress, trace, outcome: Outcome::default() };
     for group in series::group(files, joining) {
         if reading.outcome.interrupted.is_some() {
-            break;
+            reading.outcome.files_not_read += group.files.len();
+            continue;
         }
         reading.group(judge, &group)?;
     }
@@ -124,7 +127,8 @@ pub fn analyze_vantage(
     let mut seen = Vec::new();
     for (name, file) in points {
         if reading.outcome.interrupted.is_some() {
-            break;
+            reading.outcome.files_not_read += 1;
+            continue;
         }
         let Some(mut source) = reading.open_next(&mut std::iter::once(file), |path, e| judge.add_unreadable(path, e))
         else {
@@ -182,6 +186,7 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
                 let link = source.link().name.clone();
                 self.file(&mut pipeline, &mut source, several, None)?;
                 if self.outcome.interrupted.is_some() {
+                    self.outcome.files_not_read += files.len();
                     break None;
                 }
                 let Some(next) = self.open_next(&mut files, |path, e| pipeline.add_unreadable(path, e)) else {

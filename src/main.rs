@@ -451,6 +451,11 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     if let Some(where_) = &outcome.interrupted {
         tcpka::diag!("tcpka: {where_}");
     }
+    match outcome.files_not_read {
+        0 => {}
+        1 => tcpka::diag!("tcpka: interrupted: 1 more file was not read"),
+        n => tcpka::diag!("tcpka: interrupted: {n} more files were not read"),
+    }
     // Stopped by a signal: the status says so, as a shell's would for a
     // process it killed, also when the signal came after the last packet.
     Ok(if let Some(signal) = signals.caught() {

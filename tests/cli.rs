@@ -591,9 +591,11 @@ fn ctrl_c_reports_what_was_read_in_every_format() {
     assert_eq!(summary["totals"]["connections"], connections.len());
     assert_eq!(connections.len() as u64, at.div_ceil(2), "connections judged of {at} frames");
 
-    // JSON and the table write at the end: the first trace line says reading began.
+    // JSON and the table write at the end: the first trace line says
+    // reading began. A file after the one interrupted is not read, and that is said.
+    let after = kill_capture(&dir);
     let (status, out, err) =
-        interrupt_after_first_line(&["analyze", "--format", "json", "--trace", capture], true, libc::SIGINT);
+        interrupt_after_first_line(&["analyze", "--format", "json", "--trace", capture, &after], true, libc::SIGINT);
     assert_eq!(status, Some(130), "{}", &err[err.len().saturating_sub(2000)..]);
     let at = interrupted_at(&err, capture);
     let doc: serde_json::Value = serde_json::from_slice(&out).expect("one whole JSON document");
@@ -601,6 +603,8 @@ fn ctrl_c_reports_what_was_read_in_every_format() {
     let said = format!("{capture}: interrupted at frame {at}: the rest of the file was not read");
     assert_eq!(doc["captures"][0]["error"], said.as_str());
     assert!(at < frames, "stopped at frame {at} of {frames}");
+    assert_eq!(doc["captures"].as_array().unwrap().len(), 1, "only the interrupted capture is reported");
+    assert!(err.contains("tcpka: interrupted: 1 more file was not read"), "{}", &err[err.len().saturating_sub(2000)..]);
 
     // SIGTERM, as a service manager stops it: 143.
     let (status, out, err) = interrupt_after_first_line(&["analyze", "--trace", capture], true, libc::SIGTERM);
