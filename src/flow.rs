@@ -1519,7 +1519,7 @@ fn update(
     let now = conn.origin.stamp(at);
     let (gap, gap_before_previous, previous) = conn.arrived(now, side);
     conn.handshake_only &= seg.flags.syn();
-    let arrival = Arrival { now, before_last: gap, before_previous: gap_before_previous, previous };
+    let arrival = Arrival { from: side, now, before_last: gap, before_previous: gap_before_previous, previous };
 
     let Flow { sides, origin, .. } = conn;
     let (me, peer) = split(sides, side);
@@ -1554,6 +1554,8 @@ fn split(sides: &mut [FlowSide; 2], side: Side) -> (&mut FlowSide, &mut FlowSide
 /// its connection.
 #[derive(Clone, Copy)]
 struct Arrival {
+    /// The side that sent the segment.
+    from: Side,
     /// The segment (and its compact reference in its connection).
     now: Stamp,
     /// Before this segment (s).
@@ -1820,7 +1822,7 @@ fn apply(
     arrival: Arrival,
     runs: &mut SpareRuns,
 ) {
-    let now = arrival.now;
+    let (now, side) = (arrival.now, arrival.from);
     let (at, class) = (now.at, a.class);
     me.count_packet();
     if a.goes_on_after_own_rst {
@@ -1836,14 +1838,14 @@ fn apply(
     // segment confirmed, then this segment itself.
     watch_unprobed_silence(me, peer, at, class, seg.flags.rst());
     if a.answers_peer_probe {
-        answer_probes(peer, o, at, class == PacketClass::Rst);
+        answer_probes(peer, side.peer(), o, at, class == PacketClass::Rst);
     }
     if class != PacketClass::Rst {
         peer.take_held();
     }
     if let Some(p) = a.confirms_peer_held {
         record_probe(peer, me, o, p.at, p.seq, p.len);
-        answer_probes(peer, o, at, false);
+        answer_probes(peer, side.peer(), o, at, false);
     }
     if let Some(p) = a.confirms_own_held {
         record_probe(me, peer, o, p.at, p.seq, p.len);
@@ -1877,13 +1879,13 @@ fn apply(
         // A FIN in our name before our first SYN (or SYN-ACK) was not ours:
         // a host cannot close what it has not opened (crafted, as in
         // suricata-verify's with_evasion_windows.pcap, frame 3, seq 0).
-        if !o.is_some(&me.syn) && o.is_some(&me.fin) {
-            o.clear(&mut me.fin);
+        if o.early(&me.syn).is_none() && o.fin(side).is_some() {
+            o.clear_fin(side);
             me.seq.forget_next_seq();
         }
         // A SYN after the first is the handshake retransmitted (a new
         // connection on the same 4-tuple was split off in `observe`).
-        if o.is_some(&me.syn) {
+        if o.early(&me.syn).is_some() {
             let r = me.rare_mut().syn_repeats.get_or_insert_with(Default::default);
             r.count += 1;
             if r.kept.len() < MAX_RETRANSMISSIONS_KEPT {
@@ -1891,7 +1893,7 @@ fn apply(
             }
         }
         me.seq.set_isn_once(seg.seq);
-        o.put_first(&mut me.syn, now);
+        o.put_early_first(&mut me.syn, now);
         me.note_syn_timestamps(seg.has_timestamp);
     }
     if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) && !seg.flags.rst() {
@@ -1918,7 +1920,7 @@ fn apply(
         }
     }
     if seg.flags.fin() {
-        o.put_first(&mut me.fin, now);
+        o.put_fin_first(side, now);
     }
     if seg.flags.rst() && me.reset().is_none() {
         let reset = Box::new(ResetMark {
@@ -1930,7 +1932,7 @@ fn apply(
             sender_ttl_before: me.last_ttl(),
             sender_ip_id_before: me.last_ip_id(),
             peer_ip_id_before: peer.last_ip_id(),
-            peer_syn_seq: peer.seq.isn().filter(|_| o.is_some(&peer.syn)),
+            peer_syn_seq: peer.seq.isn().filter(|_| o.early(&peer.syn).is_some()),
             peer_payload_before: o.get(&peer.last_payload),
             sender_payload_before: o.get(&me.last_payload),
             has_timestamp: seg.has_timestamp,
@@ -2030,11 +2032,11 @@ fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, s
 
 /// A packet from the peer of `prober` arrived: it answers the prober's
 /// outstanding probe, if there is one.
-fn answer_probes(prober: &mut FlowSide, o: &Origin, at: PacketRef, is_rst: bool) {
+fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, is_rst: bool) {
     // The keepalive timer runs only while nothing is in flight and the
     // socket has not closed (tcp_keepalive_timer re-arms without probing
     // while packets are out; after a FIN it is the FIN-WAIT-2 timer).
-    let timer_runs = prober.unacked.is_none() && !o.is_some(&prober.fin);
+    let timer_runs = prober.unacked.is_none() && o.fin(side).is_none();
     if !prober.probe_outstanding() {
         return;
     }

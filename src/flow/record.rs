@@ -8,10 +8,12 @@
 //! - a packet is referred to in 8 bytes ([`CompactRef`]: its frame and
 //!   time counted from the connection's first packet), where a
 //!   [`PacketRef`] takes 16; a time whose packet's frame is never read
-//!   (where a silence began) in 4 ([`CompactTime`]); the connection's id
-//!   in 32 bits, the rare wider one's high bits with the rare marks;
+//!   (where a silence began) in 4 ([`CompactTime`]), and a side's SYN,
+//!   which comes early, in 4 ([`EarlyRef`]); the connection's id in 32
+//!   bits, the rare wider one's high bits with the rare marks;
 //! - the evidence few connections need (probe logs, retransmission runs,
-//!   small-message logs, the rare marks and counters) is boxed and made
+//!   small-message logs, the rare marks and counters; the FINs, with the
+//!   packets kept whole, in the origin's [`Cold`] part) is boxed and made
 //!   when first needed;
 //! - the addresses are the store's key (`store::Key`), not the record's.
 //!
@@ -24,7 +26,7 @@ use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
     MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
-    RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell, push_exact,
+    RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell,
 };
 use crate::decode::VlanPath;
 use crate::time::Timestamp;
@@ -78,19 +80,79 @@ impl std::fmt::Debug for CompactRef {
 }
 
 /// Where a connection's [`CompactRef`]s count from: its first packet; and
-/// the packets too far from it, whole.
+/// what few connections need ([`Cold`]), made when first needed.
 #[derive(Debug)]
 pub(super) struct Origin {
     first: PacketRef,
+    cold: Option<Box<Cold>>,
+}
+
+/// What few connections of those held at once have: the packets too far
+/// from the first for a [`CompactRef`], whole, and each side's FIN (only
+/// a connection that is closing has one; in each side of the record it
+/// took 8 bytes of every connection, issue 14).
+#[derive(Debug, Default)]
+struct Cold {
     /// One slot per reference that ever needed one: a reference keeps its
     /// slot, so there are at most as many as a record has references.
-    #[expect(clippy::box_collection, reason = "8 bytes in every record; the vector is rarely made")]
-    far: Option<Box<Vec<MaybePacket>>>,
+    far: ThinVec<MaybePacket>,
+    /// Each side's first FIN, by [`Side`].
+    fin: [CompactRef; 2],
+}
+
+impl Cold {
+    /// A copy, its references valid against a copy of the same origin.
+    fn duplicate(&self) -> Cold {
+        Cold { far: self.far.clone(), fin: [self.fin[0].duplicate(), self.fin[1].duplicate()] }
+    }
+
+    /// Keeps `p` in a new slot, and says which.
+    fn keep_far(&mut self, p: MaybePacket) -> u32 {
+        // Grown one at a time: most connections that have slots have one.
+        if self.far.len() == self.far.capacity() {
+            self.far.reserve_exact(1);
+        }
+        self.far.push(p);
+        (self.far.len() - 1) as u32
+    }
 }
 
 impl Origin {
     fn new(first: PacketRef) -> Origin {
-        Origin { first, far: None }
+        Origin { first, cold: None }
+    }
+
+    fn far(&self) -> Option<&ThinVec<MaybePacket>> {
+        self.cold.as_deref().map(|c| &c.far)
+    }
+
+    fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Default::default)
+    }
+
+    /// This side's first FIN, if it sent one.
+    #[inline]
+    pub(super) fn fin(&self, side: Side) -> Option<PacketRef> {
+        self.cold.as_deref().and_then(|c| self.get(&c.fin[side as usize]))
+    }
+
+    /// This side sent a FIN `now`: kept if it is its first.
+    pub(super) fn put_fin_first(&mut self, side: Side, now: Stamp) {
+        if self.fin(side).is_none() {
+            // Out of the cold part while it is set: setting it may add a slot there.
+            let mut fin = std::mem::take(&mut self.cold_mut().fin[side as usize]);
+            self.put(&mut fin, now);
+            self.cold_mut().fin[side as usize] = fin;
+        }
+    }
+
+    /// This side's FIN was not its own after all (see `apply`).
+    pub(super) fn clear_fin(&mut self, side: Side) {
+        if let Some(cold) = self.cold.as_deref_mut() {
+            let mut fin = std::mem::take(&mut cold.fin[side as usize]);
+            self.clear(&mut fin);
+            self.cold_mut().fin[side as usize] = fin;
+        }
     }
 
     /// The connection's first packet.
@@ -104,7 +166,7 @@ impl Origin {
             let frame = self.first.frame + u64::from(r.frame);
             return Some(PacketRef { frame, ts: self.first.ts.after_micros(r.micros) });
         }
-        self.far.as_ref().zip(r.slot()).and_then(|(far, slot)| far[slot].get())
+        self.far().zip(r.slot()).and_then(|(far, slot)| far[slot].get())
     }
 
     /// The compact reference to `p`, if it fits one.
@@ -136,13 +198,10 @@ impl Origin {
     #[cold]
     #[inline(never)]
     fn set_far(&mut self, r: &mut CompactRef, p: PacketRef) {
-        let far = self.far.get_or_insert_with(Default::default);
+        let cold = self.cold_mut();
         match r.slot() {
-            Some(slot) => far[slot] = Some(p).into(),
-            None => {
-                push_exact(far, Some(p).into());
-                *r = CompactRef { frame: FAR, micros: (far.len() - 1) as u32 };
-            }
+            Some(slot) => cold.far[slot] = Some(p).into(),
+            None => *r = CompactRef { frame: FAR, micros: cold.keep_far(Some(p).into()) },
         }
     }
 
@@ -190,8 +249,8 @@ impl Origin {
     }
 
     pub(super) fn clear(&mut self, r: &mut CompactRef) {
-        match (r.slot(), self.far.as_mut()) {
-            (Some(slot), Some(far)) => far[slot] = MaybePacket::NONE,
+        match (r.slot(), self.cold.as_deref_mut()) {
+            (Some(slot), Some(cold)) => cold.far[slot] = MaybePacket::NONE,
             _ => *r = CompactRef::NONE,
         }
     }
@@ -242,7 +301,7 @@ impl Origin {
         match t.slot() {
             None => self.first.ts.after_micros(t.0),
             Some(slot) => {
-                let far = self.far.as_ref().expect("a time kept in a slot has its origin's slots");
+                let far = self.far().expect("a time kept in a slot has its origin's slots");
                 far[slot].get().expect("a time's slot keeps it").ts
             }
         }
@@ -262,13 +321,10 @@ impl Origin {
     fn set_time_far(&mut self, t: &mut CompactTime, at: Timestamp) {
         // Only the time is kept: nothing else is read.
         let at = Some(PacketRef { frame: TIME_ONLY, ts: at }).into();
-        let far = self.far.get_or_insert_with(Default::default);
+        let cold = self.cold_mut();
         match t.slot() {
-            Some(slot) => far[slot] = at,
-            None => {
-                push_exact(far, at);
-                *t = CompactTime(TIME_SLOT + (far.len() - 1) as u32);
-            }
+            Some(slot) => cold.far[slot] = at,
+            None => *t = CompactTime(TIME_SLOT + cold.keep_far(at)),
         }
     }
 
@@ -293,6 +349,63 @@ impl Origin {
         } else if let Some(p) = self.get(src) {
             self.set_time(dst, p.ts);
         }
+    }
+}
+
+/// A packet early in its connection, set once, in 4 bytes: below
+/// [`EARLY_SLOT`], its frames after the connection's first packet (11
+/// bits) and its microseconds after it (20 bits: 1.05 s); at or above it,
+/// the slot of the connection's [`Origin`] that keeps it whole. A side's
+/// SYN (or SYN-ACK) is one: most connections have both sides', and most
+/// SYN-ACKs follow their SYN within a second and a few hundred frames
+/// (issue 14: a [`CompactRef`] took 8 bytes a side).
+#[derive(Debug)]
+pub(super) struct EarlyRef(u32);
+
+/// See [`EarlyRef`].
+const EARLY_SLOT: u32 = 1 << 31;
+const EARLY_MICROS_BITS: u32 = 20;
+
+impl EarlyRef {
+    const NONE: EarlyRef = EarlyRef(u32::MAX);
+
+    /// The same reference, for a copy of the whole record (see [`CompactRef::duplicate`]).
+    fn duplicate(&self) -> EarlyRef {
+        EarlyRef(self.0)
+    }
+}
+
+impl Default for EarlyRef {
+    fn default() -> EarlyRef {
+        EarlyRef::NONE
+    }
+}
+
+impl Origin {
+    #[inline]
+    pub(super) fn early(&self, r: &EarlyRef) -> Option<PacketRef> {
+        match r.0 {
+            u32::MAX => None,
+            slot @ EARLY_SLOT.. => self.far().and_then(|far| far[(slot - EARLY_SLOT) as usize].get()),
+            near => {
+                let (frame, micros) = (near >> EARLY_MICROS_BITS, near & ((1 << EARLY_MICROS_BITS) - 1));
+                Some(PacketRef { frame: self.first.frame + u64::from(frame), ts: self.first.ts.after_micros(micros) })
+            }
+        }
+    }
+
+    /// Sets `r` to the packet being applied, unless it is set already (it
+    /// is never set again, so a slot, once taken, keeps its packet).
+    pub(super) fn put_early_first(&mut self, r: &mut EarlyRef, now: Stamp) {
+        if r.0 != u32::MAX {
+            return;
+        }
+        *r = match now.near {
+            Some((frame, micros)) if frame < EARLY_SLOT >> EARLY_MICROS_BITS && micros < 1 << EARLY_MICROS_BITS => {
+                EarlyRef(frame << EARLY_MICROS_BITS | micros)
+            }
+            _ => EarlyRef(EARLY_SLOT + self.cold_mut().keep_far(Some(now.at).into())),
+        };
     }
 }
 
@@ -421,8 +534,6 @@ pub(super) struct FlowSide {
     pub(super) unacked: Option<Box<RetransmissionRun>>,
     /// The last segment with payload this side sent.
     pub(super) last_payload: CompactRef,
-    pub(super) syn: CompactRef,
-    pub(super) fin: CompactRef,
     /// What few sides ever have, made when first needed.
     rare: Option<Box<RareMarks>>,
     /// The small messages this side sent (candidate heartbeats, see
@@ -433,6 +544,9 @@ pub(super) struct FlowSide {
     small_first: CompactRef,
     /// Only the latest small message's time is read (the gap to the next).
     small_last: CompactTime,
+    /// This side's first SYN (or SYN-ACK); its FIN is with the origin's
+    /// cold part (`Origin::fin`).
+    pub(super) syn: EarlyRef,
     /// IPv4 identification of this side's latest segment that was not a
     /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
     /// where these take 4 and two bits.)
@@ -686,7 +800,7 @@ impl FlowSide {
     }
 
     /// The side as a [`HalfConnection`]; its boxes move over.
-    fn into_half(self, o: &Origin, addr: SocketAddr) -> HalfConnection {
+    fn into_half(self, o: &Origin, side: Side, addr: SocketAddr) -> HalfConnection {
         // The rare marks move over as they are, counters and all (read from
         // the `Counters` from now on).
         let (retransmissions, zero_window_probes) =
@@ -702,8 +816,8 @@ impl FlowSide {
                 last_sent: o.maybe(&self.last_sent),
                 last_traffic: o.maybe(&self.last_traffic),
                 last_payload: o.maybe(&self.last_payload),
-                syn: o.maybe(&self.syn),
-                fin: o.maybe(&self.fin),
+                syn: o.early(&self.syn).into(),
+                fin: o.fin(side).into(),
                 rare,
                 ttl,
                 last_ip_id,
@@ -731,7 +845,6 @@ impl FlowSide {
             unacked: self.unacked.clone(),
             last_payload: self.last_payload.duplicate(),
             syn: self.syn.duplicate(),
-            fin: self.fin.duplicate(),
             rare: self.rare.clone(),
             small_gaps: self.small_gaps.clone(),
             small_first: self.small_first.duplicate(),
@@ -807,7 +920,8 @@ impl Flow {
 
     /// Both sides sent FIN, or one sent RST.
     pub(super) fn is_finished(&self) -> bool {
-        self.sides.iter().any(|h| h.reset().is_some()) || self.sides.iter().all(|h| self.origin.is_some(&h.fin))
+        self.sides.iter().any(|h| h.reset().is_some())
+            || [Side::Client, Side::Server].iter().all(|&s| self.origin.fin(s).is_some())
     }
 
     /// How long the connection stays in the table after its last packet once finished.
@@ -879,7 +993,7 @@ impl Flow {
             last,
             longest_gap: gap(&self.gaps[0]),
             second_longest_gap: gap(&self.gaps[1]),
-            sides: [c.into_half(o, client), s.into_half(o, server)],
+            sides: [c.into_half(o, Side::Client, client), s.into_half(o, Side::Server, server)],
             handshake_only: self.handshake_only,
             dropped,
         }
@@ -895,7 +1009,10 @@ impl Flow {
             last_from: self.last_from,
             before_last: self.before_last.duplicate(),
             id_low: self.id_low,
-            origin: Origin { first: self.origin.first, far: self.origin.far.clone() },
+            origin: Origin {
+                first: self.origin.first,
+                cold: self.origin.cold.as_deref().map(|c| Box::new(c.duplicate())),
+            },
             sides: [c.duplicate(), s.duplicate()],
             gaps: [self.gaps[0].duplicate(), self.gaps[1].duplicate()],
             roles: self.roles,
@@ -923,7 +1040,7 @@ mod tests {
         side.count_packet();
         assert_eq!(side.packets(), (1 << 32) + 1);
         let origin = Origin::new(PacketRef { frame: 1, ts: Default::default() });
-        let half = side.into_half(&origin, "10.0.0.1:1".parse().unwrap());
+        let half = side.into_half(&origin, Side::Client, "10.0.0.1:1".parse().unwrap());
         assert_eq!(half.counts.packets, (1 << 32) + 1);
         assert!(!FlowSide::default().heard_from());
     }
@@ -944,12 +1061,12 @@ mod tests {
         }
         assert_eq!(side.small_count, 3);
         assert_eq!(side.small_messages(), n as u32);
-        let half = side.into_half(&o, "10.0.0.1:1".parse().unwrap());
+        let half = side.into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap());
         let small = &half.small_messages;
         assert_eq!((small.count, small.first.get(), small.last), (n as u32, Some(at(1)), at(n).ts));
         assert_eq!(small.gaps.len(), MAX_HEARTBEAT_GAPS);
         assert!(small.gaps.iter().all(|&g| g == 0.001_f64 as f32), "a millisecond apart");
-        let none = FlowSide::default().into_half(&o, "10.0.0.1:1".parse().unwrap()).small_messages;
+        let none = FlowSide::default().into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap()).small_messages;
         assert_eq!((none.count, none.first.get(), none.last), (0, None, Timestamp::default()));
     }
 
@@ -999,6 +1116,52 @@ mod tests {
             let now = o.stamp(ends);
             back.set(&mut o, Timestamp(ends.ts.0 + 1), now);
             assert_eq!(back.secs(&o), Some(0.0));
+        }
+    }
+
+    #[test]
+    fn a_syn_is_kept_exact_however_late_and_a_fin_in_the_cold_part() {
+        // A side's SYN is kept in 4 bytes when it comes within 2,047 frames
+        // and 2^20 microseconds of the connection's first packet; later, or
+        // at a time of nanoseconds, whole in a slot. Its FIN is kept with
+        // the origin's cold part, made with the first FIN.
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let cases = [
+            (0, 0),
+            (1, 120_000),
+            (2047, (1 << 20) - 1_000),
+            (2048, 5_000),
+            (3, 1 << 20),
+            (3, (1 << 20) * 1_000),
+            (3, 7),
+            (1 << 33, 1_000),
+        ];
+        for (frames, ns) in cases {
+            let mut o = Origin::new(PacketRef { frame: 10, ts: t0 });
+            let syn_at = PacketRef { frame: 10 + frames, ts: Timestamp(t0.0 + ns) };
+            let mut syn = EarlyRef::NONE;
+            assert_eq!(o.early(&syn), None);
+            let now = o.stamp(syn_at);
+            o.put_early_first(&mut syn, now);
+            let near = frames < 2048 && ns % 1_000 == 0 && ns < (1 << 20) * 1_000;
+            assert_eq!((syn.0 < EARLY_SLOT, o.cold.is_some()), (near, !near), "{frames} frames, {ns} ns");
+            // Set once: a later SYN leaves it.
+            let later = PacketRef { frame: syn_at.frame + 1, ts: Timestamp(syn_at.ts.0 + 1_000) };
+            let now = o.stamp(later);
+            o.put_early_first(&mut syn, now);
+            assert_eq!(o.early(&syn), Some(syn_at), "{frames} frames, {ns} ns");
+
+            let fin_at = PacketRef { frame: syn_at.frame + 5, ts: Timestamp(syn_at.ts.0 + 2_000_000_000) };
+            assert_eq!((o.fin(Side::Client), o.fin(Side::Server)), (None, None));
+            let now = o.stamp(fin_at);
+            o.put_fin_first(Side::Server, now);
+            let now = o.stamp(later);
+            o.put_fin_first(Side::Server, now);
+            assert_eq!((o.fin(Side::Client), o.fin(Side::Server)), (None, Some(fin_at)));
+            let copy = Origin { first: o.first, cold: o.cold.as_deref().map(|c| Box::new(c.duplicate())) };
+            o.clear_fin(Side::Server);
+            assert_eq!((o.fin(Side::Server), o.early(&syn)), (None, Some(syn_at)));
+            assert_eq!((copy.fin(Side::Server), copy.early(&syn.duplicate())), (Some(fin_at), Some(syn_at)));
         }
     }
 

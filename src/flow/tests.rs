@@ -210,10 +210,12 @@ fn connection_state_stays_small() {
     // are each side's small-message log, which most sides that send data
     // need (boxed, it took a 64-byte block each). The times only a
     // silence's length and the latest small message need take 4 bytes,
-    // the id 32 bits, the count of small messages 16 (328 → 296).
+    // the id 32 bits, the count of small messages 16 (328 → 296). A side's
+    // SYN takes 4 bytes (it comes early), its FIN none (the few closing
+    // connections keep theirs with their origin's cold part): 296 → 280.
     let size = std::mem::size_of::<Flow>();
     eprintln!("a slot of the slab is {size} bytes");
-    assert!(size <= 296, "a slot of the slab is {size} bytes");
+    assert!(size <= 280, "a slot of the slab is {size} bytes");
 }
 
 #[test]
