@@ -367,6 +367,42 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_ends_the_capture_where_reading_stopped_and_reads_no_other_file() {
+        use crate::testkit::{scan_refusal, scan_syn, write_pcap_from};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.pcap");
+        // 20,000 frames: many batches of the reader's.
+        let frames = (0..10_000u16).flat_map(|i| {
+            let t = f64::from(i) * 0.001;
+            [(t, scan_syn(1024 + i, [10, 1, 0, 1], 80)), (t + 0.0005, scan_refusal(1024 + i, [10, 1, 0, 1], 80))]
+        });
+        write_pcap_from(&path, 1, frames);
+        let files = [path.clone().into_os_string(), path.into_os_string()];
+        let mut doc = Vec::new();
+        let mut sink = crate::report::json::JsonSink::new(&mut doc);
+        let mut judge = Judge::new(&mut sink, Default::default());
+        // Set before the first packet: reading stops after the first batch.
+        let stop = AtomicBool::new(true);
+        let outcome = analyze_files(&mut judge, &files, None, Joining::Separate, |_, _, _| {}, None, &stop).unwrap();
+        judge.finish().unwrap();
+        let said = outcome.interrupted.expect("reading was interrupted");
+        assert_eq!(outcome.files_not_read, 1, "the second file");
+        assert_eq!(outcome.captures_read, 1);
+        assert!(outcome.input_errors.is_empty(), "{:?}", outcome.input_errors);
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        let captures = doc["captures"].as_array().unwrap();
+        assert_eq!(captures.len(), 1);
+        let read = captures[0]["packets"].as_u64().unwrap();
+        assert!(read > 0 && read < 20_000, "{read} frames read");
+        let name = files[0].to_string_lossy();
+        assert_eq!(said, format!("{name}: interrupted at frame {read}: the rest of the file was not read"));
+        assert_eq!(captures[0]["error"], said.as_str());
+        // Every connection begun was judged, the last one perhaps in its handshake.
+        assert_eq!(doc["summary"]["connections"].as_u64(), Some(read.div_ceil(2)));
+        assert_eq!(doc["connections"].as_array().unwrap().len() as u64, read.div_ceil(2));
+    }
+
+    #[test]
     fn a_trace_line_says_what_wireshark_would_call_the_segment() {
         let at = PacketRef { frame: 11, ts: Timestamp::from_secs_f64(21.996) };
         let probe = trace_line(at, &segment(TcpFlags::ACK, 0), PacketClass::KeepaliveProbe);
