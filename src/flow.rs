@@ -585,15 +585,16 @@ pub(crate) struct RareMarks {
     /// [`Counters`] has them once it is handed out.
     retransmissions: u32,
     zero_window_probes: u32,
-    /// How many times this side's packet count wrapped past 2^32 while the
-    /// flow table held the connection (its record counts in 32 bits).
+    /// How many times this side's packet count wrapped past 2^24 while the
+    /// flow table held the connection (its record counts in 24 bits).
     packets_wrapped: u32,
     /// The high 32 bits of the connection's id, on its client side, when
     /// they are not 0 (the record keeps the low 32: `record::Flow::id`).
     id_high: u32,
-    /// How many times this side's count of small messages wrapped past
-    /// 2^16 while the flow table held the connection (its record counts in 16 bits).
-    small_wrapped: u32,
+    /// Small messages this side sent after those whose gaps the flow table
+    /// keeps (`MAX_HEARTBEAT_GAPS`), modulo 2^32, while it held the
+    /// connection (its record counts the others by their gaps).
+    small_beyond: u32,
 }
 
 impl RareMarks {
@@ -606,7 +607,7 @@ impl RareMarks {
             && self.zero_window_probes == 0
             && self.packets_wrapped == 0
             && self.id_high == 0
-            && self.small_wrapped == 0
+            && self.small_beyond == 0
     }
 }
 
