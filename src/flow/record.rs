@@ -552,6 +552,14 @@ pub(super) struct FlowSide {
     pub(super) syn: EarlyRef,
 }
 
+/// The capacities a side's small-message gaps grow through. A `ThinVec`
+/// of its own doubles from 4 (blocks of 48, 64, 96, 160, 288 bytes); with
+/// its 16-byte header, 16 + 4 × capacity + 8 a multiple of 16 fills a block
+/// of glibc's malloc (the size asked for plus 8, rounded up to 16): 32, 48,
+/// 64, 80, 112, 160, 224 bytes, and 288 for the 64 gaps kept. Most sides
+/// keep a few gaps (issue 14: memory grows with the connections open at once).
+const SMALL_GAP_CAPACITIES: [usize; 8] = [2, 6, 10, 14, 22, 34, 50, MAX_HEARTBEAT_GAPS];
+
 /// One packet in [`FlowSide::packets_and_flags`]: its low 8 bits are the `SIDE_*` bits.
 const ONE_PACKET: u32 = 1 << 8;
 /// The bits of a side's packet count in the record.
@@ -681,7 +689,12 @@ impl FlowSide {
         if o.is_some(&self.small_first) {
             if self.small_gaps.len() < MAX_HEARTBEAT_GAPS {
                 let last = o.time(&self.small_last);
-                self.small_gaps.push(now.at.ts.secs_since(last) as f32);
+                let gaps = &mut self.small_gaps;
+                if gaps.len() == gaps.capacity() {
+                    let grown = SMALL_GAP_CAPACITIES.iter().find(|&&c| c > gaps.len()).copied();
+                    gaps.reserve_exact(grown.unwrap_or(MAX_HEARTBEAT_GAPS) - gaps.len());
+                }
+                gaps.push(now.at.ts.secs_since(last) as f32);
             } else {
                 let rare = self.rare_mut();
                 rare.small_beyond = rare.small_beyond.wrapping_add(1);
@@ -1088,9 +1101,40 @@ mod tests {
         let small = &half.small_messages;
         assert_eq!((small.count, small.first.get(), small.last), (n as u32, Some(at(1)), at(n).ts));
         assert_eq!(small.gaps.len(), MAX_HEARTBEAT_GAPS);
+        assert_eq!(small.gaps.capacity(), MAX_HEARTBEAT_GAPS, "the gaps stop growing at those kept");
         assert!(small.gaps.iter().all(|&g| g == 0.001_f64 as f32), "a millisecond apart");
         let none = FlowSide::default().into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap()).small_messages;
         assert_eq!((none.count, none.first.get(), none.last), (0, None, Timestamp::default()));
+    }
+
+    #[test]
+    fn small_message_gaps_grow_to_fill_malloc_blocks() {
+        // Each capacity the gaps grow through but the last fills a block of
+        // glibc's malloc with a `ThinVec`'s 16-byte header; the gaps grow
+        // through each in turn, and each gap is the one measured.
+        let (last, growing) = SMALL_GAP_CAPACITIES.split_last().unwrap();
+        for cap in growing {
+            assert_eq!((16 + 4 * cap + 8) % 16, 0, "capacity {cap}");
+        }
+        assert_eq!(*last, MAX_HEARTBEAT_GAPS);
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+        let mut side = FlowSide::default();
+        let mut capacities = Vec::new();
+        for i in 0..=(MAX_HEARTBEAT_GAPS as i64 + 1) {
+            let at = PacketRef { frame: 1 + i as u64, ts: Timestamp(t0.0 + i * i * 1_000_000) };
+            let now = o.stamp(at);
+            side.note_small_message(&mut o, now);
+            let cap = side.small_gaps.capacity();
+            if cap > 0 && capacities.last() != Some(&cap) {
+                capacities.push(cap);
+            }
+        }
+        assert_eq!(capacities, SMALL_GAP_CAPACITIES);
+        let gaps = side.into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap()).small_messages.gaps;
+        let expected: Vec<f32> =
+            (1..=MAX_HEARTBEAT_GAPS as i64).map(|i| ((2 * i - 1) as f64 / 1000.0) as f32).collect();
+        assert_eq!(gaps.as_slice(), expected.as_slice());
     }
 
     #[test]
