@@ -283,8 +283,14 @@ pub struct KeepaliveLog {
     /// that may be none take 32 bytes where an `Option<UnprobedSilence>`
     /// took 40 (every prober open at once keeps a log, issue 14).
     unprobed: Watch,
-    /// The silence after the latest answer, while it is being measured.
-    watch: Watch,
+    /// The packet that ended the silence after the latest answer, while it
+    /// is being measured (the side's watch is on: `record::FlowSide::watching`);
+    /// none while it goes on. The answer it began with is the latest
+    /// probe's: a probe answered turns the watch on, and the prober's next
+    /// packet turns it off before it can record another probe. (The answer
+    /// kept here too made the log 184 bytes, a 192-byte block of glibc's
+    /// malloc where 168 take 176: one for each prober open at once, issue 14.)
+    watch_until: MaybePacket,
 }
 
 impl KeepaliveLog {
@@ -296,6 +302,13 @@ impl KeepaliveLog {
             SilenceWatch::Ended(silence) => Some(silence),
             SilenceWatch::Off | SilenceWatch::Since(_) => None,
         }
+    }
+
+    /// Where the measure of the silence after the latest answer stands;
+    /// read only while the side's watch is on (see `watch_until`).
+    fn watch(&self) -> SilenceWatch {
+        let answer = self.train.last().and_then(|p| p.answered_by().get());
+        Watch { answer: answer.into(), until: self.watch_until }.get()
     }
 }
 
@@ -344,10 +357,6 @@ struct Watch {
 
 impl Watch {
     const OFF: Watch = Watch { answer: MaybePacket::NONE, until: MaybePacket::NONE };
-
-    fn since(answer: PacketRef) -> Watch {
-        Watch { answer: Some(answer).into(), until: MaybePacket::NONE }
-    }
 
     fn ended(silence: UnprobedSilence) -> Watch {
         Watch { answer: Some(silence.answer).into(), until: Some(silence.until).into() }
@@ -873,7 +882,7 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
     unprobed: Watch::OFF,
-    watch: Watch::OFF,
+    watch_until: MaybePacket::NONE,
 };
 
 impl HalfConnection {
@@ -2049,7 +2058,8 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, i
     } else {
         log.probes_answered += 1;
         if timer_runs {
-            log.watch = Watch::since(at);
+            // The answer just set is where the silence begins (`KeepaliveLog::watch`).
+            log.watch_until = MaybePacket::NONE;
             prober.set_watching(true);
         }
     }
@@ -2067,7 +2077,7 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
     if me.watching()
         && let Some(log) = me.probe.log_mut()
     {
-        let ended = match log.watch.get() {
+        let ended = match log.watch() {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
             SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: at }),
@@ -2078,14 +2088,14 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
         {
             log.unprobed = Watch::ended(silence);
         }
-        log.watch = Watch::OFF;
+        log.watch_until = MaybePacket::NONE;
         me.set_watching(false);
     }
     if peer.watching()
         && let Some(log) = peer.probe.log_mut()
-        && let SilenceWatch::Since(answer) = log.watch.get()
+        && let SilenceWatch::Since(_) = log.watch()
     {
-        log.watch = Watch::ended(UnprobedSilence { answer, until: at });
+        log.watch_until = Some(at).into();
     }
 }
 
