@@ -283,8 +283,14 @@ pub struct KeepaliveLog {
     /// that may be none take 32 bytes where an `Option<UnprobedSilence>`
     /// took 40 (every prober open at once keeps a log, issue 14).
     unprobed: Watch,
-    /// The silence after the latest answer, while it is being measured.
-    watch: Watch,
+    /// The packet that ended the silence after the latest answer, while it
+    /// is being measured (the side's watch is on: `record::FlowSide::watching`);
+    /// none while it goes on. The answer it began with is the latest
+    /// probe's: a probe answered turns the watch on, and the prober's next
+    /// packet turns it off before it can record another probe. (The answer
+    /// kept here too made the log 184 bytes, a 192-byte block of glibc's
+    /// malloc where 168 take 176: one for each prober open at once, issue 14.)
+    watch_until: MaybePacket,
 }
 
 impl KeepaliveLog {
@@ -296,6 +302,13 @@ impl KeepaliveLog {
             SilenceWatch::Ended(silence) => Some(silence),
             SilenceWatch::Off | SilenceWatch::Since(_) => None,
         }
+    }
+
+    /// Where the measure of the silence after the latest answer stands;
+    /// read only while the side's watch is on (see `watch_until`).
+    fn watch(&self) -> SilenceWatch {
+        let answer = self.train.last().and_then(|p| p.answered_by().get());
+        Watch { answer: answer.into(), until: self.watch_until }.get()
     }
 }
 
@@ -344,10 +357,6 @@ struct Watch {
 
 impl Watch {
     const OFF: Watch = Watch { answer: MaybePacket::NONE, until: MaybePacket::NONE };
-
-    fn since(answer: PacketRef) -> Watch {
-        Watch { answer: Some(answer).into(), until: MaybePacket::NONE }
-    }
 
     fn ended(silence: UnprobedSilence) -> Watch {
         Watch { answer: Some(silence.answer).into(), until: Some(silence.until).into() }
@@ -585,15 +594,16 @@ pub(crate) struct RareMarks {
     /// [`Counters`] has them once it is handed out.
     retransmissions: u32,
     zero_window_probes: u32,
-    /// How many times this side's packet count wrapped past 2^32 while the
-    /// flow table held the connection (its record counts in 32 bits).
+    /// How many times this side's packet count wrapped past 2^24 while the
+    /// flow table held the connection (its record counts in 24 bits).
     packets_wrapped: u32,
     /// The high 32 bits of the connection's id, on its client side, when
     /// they are not 0 (the record keeps the low 32: `record::Flow::id`).
     id_high: u32,
-    /// How many times this side's count of small messages wrapped past
-    /// 2^16 while the flow table held the connection (its record counts in 16 bits).
-    small_wrapped: u32,
+    /// Small messages this side sent after those whose gaps the flow table
+    /// keeps (`MAX_HEARTBEAT_GAPS`), modulo 2^32, while it held the
+    /// connection (its record counts the others by their gaps).
+    small_beyond: u32,
 }
 
 impl RareMarks {
@@ -606,7 +616,7 @@ impl RareMarks {
             && self.zero_window_probes == 0
             && self.packets_wrapped == 0
             && self.id_high == 0
-            && self.small_wrapped == 0
+            && self.small_beyond == 0
     }
 }
 
@@ -872,7 +882,7 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
     unprobed: Watch::OFF,
-    watch: Watch::OFF,
+    watch_until: MaybePacket::NONE,
 };
 
 impl HalfConnection {
@@ -2048,7 +2058,8 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, i
     } else {
         log.probes_answered += 1;
         if timer_runs {
-            log.watch = Watch::since(at);
+            // The answer just set is where the silence begins (`KeepaliveLog::watch`).
+            log.watch_until = MaybePacket::NONE;
             prober.set_watching(true);
         }
     }
@@ -2066,7 +2077,7 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
     if me.watching()
         && let Some(log) = me.probe.log_mut()
     {
-        let ended = match log.watch.get() {
+        let ended = match log.watch() {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
             SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: at }),
@@ -2077,14 +2088,14 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
         {
             log.unprobed = Watch::ended(silence);
         }
-        log.watch = Watch::OFF;
+        log.watch_until = MaybePacket::NONE;
         me.set_watching(false);
     }
     if peer.watching()
         && let Some(log) = peer.probe.log_mut()
-        && let SilenceWatch::Since(answer) = log.watch.get()
+        && let SilenceWatch::Since(_) = log.watch()
     {
-        log.watch = Watch::ended(UnprobedSilence { answer, until: at });
+        log.watch_until = Some(at).into();
     }
 }
 

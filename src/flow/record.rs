@@ -513,17 +513,18 @@ pub(super) struct Flow {
 #[derive(Debug, Default)]
 pub(super) struct FlowSide {
     pub(super) seq: SequenceState,
-    /// Packets this side sent, modulo 2^32: the wraps are counted with the
-    /// rare marks (a live run may see 4 billion packets of one side; a
-    /// record with a `u64` here took 8 bytes more per side, with padding).
-    packets: u32,
-    /// Small messages this side sent, modulo 2^16: the wraps are counted
-    /// with the rare marks (with `ttl` beside it, 4 bytes where a `u32`
-    /// took 4 and `ttl` 2 more, with padding: a side of 112 bytes, not 120).
-    small_count: u16,
+    /// Packets this side sent, modulo 2^24, in the high 24 bits (the wraps
+    /// are counted with the rare marks: a live run may see 16 million
+    /// packets of one side), and the `SIDE_*` bits in the low 8. A byte of
+    /// its own took 8 more a side, with padding (issue 14).
+    packets_and_flags: u32,
     /// TTL / hop limit of this side's first and latest segments that were
     /// not RSTs, when `SIDE_TTL` says there was one.
     ttl: Ttls,
+    /// IPv4 identification of this side's latest segment that was not a
+    /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
+    /// where these take 2 and two bits.)
+    ip_id: u16,
     /// The latest packet (the "last heard from" of keepalive idle times).
     pub(super) last_sent: CompactRef,
     /// The latest packet that was not a keepalive or zero-window probe.
@@ -538,7 +539,9 @@ pub(super) struct FlowSide {
     rare: Option<Box<RareMarks>>,
     /// The small messages this side sent (candidate heartbeats, see
     /// [`SmallMessages`]): the gaps between them (made with the second),
-    /// the first and the latest, and how many. In the record, not boxed:
+    /// the first and the latest; how many is one more than the gaps, and
+    /// the rare marks count those after the gaps kept (a count of its own
+    /// took 8 bytes more a side, with padding). In the record, not boxed:
     /// most sides that send data send some, and each one read the box.
     small_gaps: ThinVec<f32>,
     small_first: CompactRef,
@@ -547,13 +550,20 @@ pub(super) struct FlowSide {
     /// This side's first SYN (or SYN-ACK); its FIN is with the origin's
     /// cold part (`Origin::fin`).
     pub(super) syn: EarlyRef,
-    /// IPv4 identification of this side's latest segment that was not a
-    /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
-    /// where these take 4 and two bits.)
-    ip_id: u16,
-    /// The `SIDE_*` bits.
-    flags: u8,
 }
+
+/// The capacities a side's small-message gaps grow through. A `ThinVec`
+/// of its own doubles from 4 (blocks of 48, 64, 96, 160, 288 bytes); with
+/// its 16-byte header, 16 + 4 × capacity + 8 a multiple of 16 fills a block
+/// of glibc's malloc (the size asked for plus 8, rounded up to 16): 32, 48,
+/// 64, 80, 112, 160, 224 bytes, and 288 for the 64 gaps kept. Most sides
+/// keep a few gaps (issue 14: memory grows with the connections open at once).
+const SMALL_GAP_CAPACITIES: [usize; 8] = [2, 6, 10, 14, 22, 34, 50, MAX_HEARTBEAT_GAPS];
+
+/// One packet in [`FlowSide::packets_and_flags`]: its low 8 bits are the `SIDE_*` bits.
+const ONE_PACKET: u32 = 1 << 8;
+/// The bits of a side's packet count in the record.
+const PACKET_COUNT_BITS: u32 = 24;
 
 /// This side's SYN carried the timestamp option (RFC 7323).
 const SIDE_SYN_TIMESTAMPS: u8 = 1;
@@ -598,19 +608,20 @@ impl FlowSide {
     /// Packets this side sent.
     pub(super) fn packets(&self) -> u64 {
         let wraps = self.rare_marks().map_or(0, |r| r.packets_wrapped);
-        (u64::from(wraps) << 32) | u64::from(self.packets)
+        (u64::from(wraps) << PACKET_COUNT_BITS) | u64::from(self.packets_and_flags / ONE_PACKET)
     }
 
     /// Whether this side sent anything (read for every packet: the rare
-    /// marks only when the count is a multiple of 2^32).
+    /// marks only when the count is a multiple of 2^24).
     pub(super) fn heard_from(&self) -> bool {
-        self.packets != 0 || self.rare_marks().is_some_and(|r| r.packets_wrapped > 0)
+        self.packets_and_flags >= ONE_PACKET || self.rare_marks().is_some_and(|r| r.packets_wrapped > 0)
     }
 
     /// One more packet from this side.
     pub(super) fn count_packet(&mut self) {
-        self.packets = self.packets.wrapping_add(1);
-        if self.packets == 0 {
+        // The count is the word's high bits: it wraps without touching the flags.
+        self.packets_and_flags = self.packets_and_flags.wrapping_add(ONE_PACKET);
+        if self.packets_and_flags < ONE_PACKET {
             self.rare_mut().packets_wrapped += 1;
         }
     }
@@ -621,7 +632,7 @@ impl FlowSide {
             self.ttl.last = ttl;
         } else {
             self.ttl = Ttls::of(ttl);
-            self.flags |= SIDE_TTL;
+            self.set_flag(SIDE_TTL, true);
         }
         self.ip_id = ip_id.unwrap_or(0);
         self.set_flag(SIDE_IP_ID, ip_id.is_some());
@@ -643,20 +654,20 @@ impl FlowSide {
     }
 
     fn flag(&self, bit: u8) -> bool {
-        self.flags & bit != 0
+        self.packets_and_flags & u32::from(bit) != 0
     }
 
     fn set_flag(&mut self, bit: u8, on: bool) {
         if on {
-            self.flags |= bit;
+            self.packets_and_flags |= u32::from(bit);
         } else {
-            self.flags &= !bit;
+            self.packets_and_flags &= !u32::from(bit);
         }
     }
 
     pub(super) fn note_syn_timestamps(&mut self, present: bool) {
         if present {
-            self.flags |= SIDE_SYN_TIMESTAMPS;
+            self.set_flag(SIDE_SYN_TIMESTAMPS, true);
         }
     }
 
@@ -675,22 +686,32 @@ impl FlowSide {
     /// the one before is kept (the first [`MAX_HEARTBEAT_GAPS`]).
     pub(super) fn note_small_message(&mut self, o: &mut Origin, now: Stamp) {
         // The first small message is the one `small_first` keeps.
-        if self.small_gaps.len() < MAX_HEARTBEAT_GAPS && o.is_some(&self.small_first) {
-            let last = o.time(&self.small_last);
-            self.small_gaps.push(now.at.ts.secs_since(last) as f32);
+        if o.is_some(&self.small_first) {
+            if self.small_gaps.len() < MAX_HEARTBEAT_GAPS {
+                let last = o.time(&self.small_last);
+                let gaps = &mut self.small_gaps;
+                if gaps.len() == gaps.capacity() {
+                    let grown = SMALL_GAP_CAPACITIES.iter().find(|&&c| c > gaps.len()).copied();
+                    gaps.reserve_exact(grown.unwrap_or(MAX_HEARTBEAT_GAPS) - gaps.len());
+                }
+                gaps.push(now.at.ts.secs_since(last) as f32);
+            } else {
+                let rare = self.rare_mut();
+                rare.small_beyond = rare.small_beyond.wrapping_add(1);
+            }
         }
         o.put_first(&mut self.small_first, now);
         o.set_time(&mut self.small_last, now.at.ts);
-        self.small_count = self.small_count.wrapping_add(1);
-        if self.small_count == 0 {
-            self.rare_mut().small_wrapped += 1;
-        }
     }
 
-    /// Small messages this side sent (modulo 2^32, as a `SmallMessages` counts).
-    fn small_messages(&self) -> u32 {
-        let wraps = self.rare_marks().map_or(0, |r| r.small_wrapped);
-        (wraps << 16) | u32::from(self.small_count)
+    /// Small messages this side sent (modulo 2^32, as a `SmallMessages`
+    /// counts): the first, one more a gap kept, and those after.
+    fn small_messages(&self, o: &Origin) -> u32 {
+        if !o.is_some(&self.small_first) {
+            return 0;
+        }
+        let beyond = self.rare_marks().map_or(0, |r| r.small_beyond);
+        (1 + self.small_gaps.len() as u32).wrapping_add(beyond)
     }
 
     /// The segment this side holds back, if any.
@@ -701,7 +722,7 @@ impl FlowSide {
 
     pub(super) fn hold(&mut self, segment: HeldSegment) {
         self.probe.hold(segment);
-        self.flags |= SIDE_HOLDING;
+        self.set_flag(SIDE_HOLDING, true);
     }
 
     /// Settles a held segment: nothing is then held.
@@ -709,7 +730,7 @@ impl FlowSide {
         if !self.flag(SIDE_HOLDING) {
             return None;
         }
-        self.flags &= !SIDE_HOLDING;
+        self.set_flag(SIDE_HOLDING, false);
         self.probe.take_held()
     }
 
@@ -806,7 +827,8 @@ impl FlowSide {
         let (retransmissions, zero_window_probes) =
             self.rare.as_deref().map_or((0, 0), |r| (r.retransmissions, r.zero_window_probes));
         let (packets, ttl, last_ip_id) = (self.packets(), self.ttls(), self.last_ip_id());
-        let small_count = self.small_messages();
+        let small_count = self.small_messages(o);
+        let syn_timestamps = self.flag(SIDE_SYN_TIMESTAMPS);
         let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
@@ -821,7 +843,7 @@ impl FlowSide {
                 rare,
                 ttl,
                 last_ip_id,
-                syn_timestamps: self.flags & SIDE_SYN_TIMESTAMPS != 0,
+                syn_timestamps,
             },
             probe: self.probe,
             unacked: self.unacked,
@@ -838,7 +860,7 @@ impl FlowSide {
     fn duplicate(&self) -> FlowSide {
         FlowSide {
             seq: self.seq,
-            packets: self.packets,
+            packets_and_flags: self.packets_and_flags,
             last_sent: self.last_sent.duplicate(),
             last_traffic: self.last_traffic.duplicate(),
             probe: self.probe.clone(),
@@ -849,10 +871,8 @@ impl FlowSide {
             small_gaps: self.small_gaps.clone(),
             small_first: self.small_first.duplicate(),
             small_last: self.small_last.duplicate(),
-            small_count: self.small_count,
             ttl: self.ttl,
             ip_id: self.ip_id,
-            flags: self.flags,
         }
     }
 }
@@ -891,7 +911,7 @@ impl Flow {
         if high != 0 {
             let client = &mut flow.sides[Side::Client as usize];
             client.rare_mut().id_high = high;
-            client.flags |= SIDE_WIDE_ID;
+            client.set_flag(SIDE_WIDE_ID, true);
         }
         flow
     }
@@ -1028,28 +1048,44 @@ mod tests {
 
     #[test]
     fn a_sides_packet_count_goes_on_past_2_to_the_32() {
-        // The record counts a side's packets in 32 bits, and its wraps
-        // with the rare marks: the count handed out is exact.
-        let mut side = FlowSide { packets: u32::MAX - 1, ..FlowSide::default() };
+        // The record counts a side's packets in 24 bits beside the side's
+        // flags, and its wraps with the rare marks: the count handed out is
+        // exact, past 2^24 and 2^32, and the flags stay as they were.
+        let mut side = FlowSide { packets_and_flags: u32::MAX - ONE_PACKET, ..FlowSide::default() };
+        side.rare_mut().packets_wrapped = 255;
+        let flags = u32::from(SIDE_WIDE_ID | SIDE_TTL | SIDE_SYN_TIMESTAMPS);
+        side.packets_and_flags &= !(ONE_PACKET - 1);
+        side.packets_and_flags |= flags;
         assert!(side.heard_from());
+        assert_eq!(side.packets(), u64::from(u32::MAX) - 1);
         side.count_packet();
         assert_eq!(side.packets(), u64::from(u32::MAX));
         side.count_packet();
-        assert_eq!(side.packets, 0);
+        assert_eq!(side.packets_and_flags, flags, "the count wrapped, the flags stay");
         assert!(side.heard_from(), "a count that wrapped is not zero");
         side.count_packet();
         assert_eq!(side.packets(), (1 << 32) + 1);
+        assert!(side.flag(SIDE_WIDE_ID) && side.flag(SIDE_TTL) && side.flag(SIDE_SYN_TIMESTAMPS));
+        assert!(!side.flag(SIDE_HOLDING) && !side.flag(SIDE_IP_ID));
         let origin = Origin::new(PacketRef { frame: 1, ts: Default::default() });
         let half = side.into_half(&origin, Side::Client, "10.0.0.1:1".parse().unwrap());
         assert_eq!(half.counts.packets, (1 << 32) + 1);
-        assert!(!FlowSide::default().heard_from());
+        assert!(half.marks.syn_timestamps);
+        // The first wrap, past 2^24.
+        let mut side = FlowSide::default();
+        assert!(!side.heard_from());
+        for _ in 0..(1 << 24) + 1 {
+            side.count_packet();
+        }
+        assert_eq!((side.packets(), side.rare_marks().map(|r| r.packets_wrapped)), ((1 << 24) + 1, Some(1)));
     }
 
     #[test]
     fn a_sides_count_of_small_messages_goes_on_past_2_to_the_16() {
-        // The record counts a side's small messages in 16 bits, and its
-        // wraps with the rare marks: the count handed out is exact, and
-        // so are the first, the latest and the gaps between them.
+        // The record counts a side's small messages by the gaps it keeps
+        // between them, and those after with the rare marks: the count
+        // handed out is exact, and so are the first, the latest and the
+        // gaps between them.
         let t0 = Timestamp::from_timeval(1_700_000_000, 0);
         let at = |frame: u64| PacketRef { frame, ts: Timestamp(t0.0 + frame as i64 * 1_000_000) };
         let mut o = Origin::new(at(1));
@@ -1059,15 +1095,46 @@ mod tests {
             let now = o.stamp(at(frame));
             side.note_small_message(&mut o, now);
         }
-        assert_eq!(side.small_count, 3);
-        assert_eq!(side.small_messages(), n as u32);
+        assert_eq!(side.rare_marks().map(|r| r.small_beyond), Some(n as u32 - 1 - MAX_HEARTBEAT_GAPS as u32));
+        assert_eq!(side.small_messages(&o), n as u32);
         let half = side.into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap());
         let small = &half.small_messages;
         assert_eq!((small.count, small.first.get(), small.last), (n as u32, Some(at(1)), at(n).ts));
         assert_eq!(small.gaps.len(), MAX_HEARTBEAT_GAPS);
+        assert_eq!(small.gaps.capacity(), MAX_HEARTBEAT_GAPS, "the gaps stop growing at those kept");
         assert!(small.gaps.iter().all(|&g| g == 0.001_f64 as f32), "a millisecond apart");
         let none = FlowSide::default().into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap()).small_messages;
         assert_eq!((none.count, none.first.get(), none.last), (0, None, Timestamp::default()));
+    }
+
+    #[test]
+    fn small_message_gaps_grow_to_fill_malloc_blocks() {
+        // Each capacity the gaps grow through but the last fills a block of
+        // glibc's malloc with a `ThinVec`'s 16-byte header; the gaps grow
+        // through each in turn, and each gap is the one measured.
+        let (last, growing) = SMALL_GAP_CAPACITIES.split_last().unwrap();
+        for cap in growing {
+            assert_eq!((16 + 4 * cap + 8) % 16, 0, "capacity {cap}");
+        }
+        assert_eq!(*last, MAX_HEARTBEAT_GAPS);
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+        let mut side = FlowSide::default();
+        let mut capacities = Vec::new();
+        for i in 0..=(MAX_HEARTBEAT_GAPS as i64 + 1) {
+            let at = PacketRef { frame: 1 + i as u64, ts: Timestamp(t0.0 + i * i * 1_000_000) };
+            let now = o.stamp(at);
+            side.note_small_message(&mut o, now);
+            let cap = side.small_gaps.capacity();
+            if cap > 0 && capacities.last() != Some(&cap) {
+                capacities.push(cap);
+            }
+        }
+        assert_eq!(capacities, SMALL_GAP_CAPACITIES);
+        let gaps = side.into_half(&o, Side::Client, "10.0.0.1:1".parse().unwrap()).small_messages.gaps;
+        let expected: Vec<f32> =
+            (1..=MAX_HEARTBEAT_GAPS as i64).map(|i| ((2 * i - 1) as f64 / 1000.0) as f32).collect();
+        assert_eq!(gaps.as_slice(), expected.as_slice());
     }
 
     #[test]
