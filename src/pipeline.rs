@@ -421,7 +421,7 @@ impl<'j, 's> Pipeline<'j, 's> {
     /// A frame a few frames ahead of the next one fed: what analysing it
     /// will read is asked for now (the flow table's record of its connection).
     #[inline]
-    pub fn prefetch(&self, ahead: &Frame) {
+    pub fn prefetch(&mut self, ahead: &Frame) {
         if let Decoded::Tcp(_) = &ahead.decoded {
             self.table.prefetch(ahead.ends);
         }

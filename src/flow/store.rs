@@ -76,7 +76,16 @@ pub(super) struct Store {
     /// index. As many as the slab's slots to twice as many, a power of two
     /// (4 bytes each: 6 bytes a connection with 166,000 open).
     hints: Vec<Slot>,
+    /// The segments whose hint was asked for ([`Store::prefetch`]), the
+    /// oldest at `asked_next`: the record of each is asked for
+    /// [`HINT_LEAD`] segments later, when its hint has come.
+    asked: [Option<EndsHash>; HINT_LEAD],
+    asked_next: usize,
 }
+
+/// How many segments after its hint a segment's record is asked for
+/// ([`Store::prefetch`]).
+const HINT_LEAD: usize = 4;
 
 /// A hint that names no slot.
 const NO_HINT: Slot = Slot(u32::MAX);
@@ -194,20 +203,27 @@ impl Store {
         found
     }
 
-    /// Asks for the first lines of the record of the connection of a
-    /// segment whose endpoints hash to `ends`, by its hint: no load waits
-    /// for memory (the hint table is a few bytes a slot and stays in the
-    /// core's cache; the record is where a packet a few frames later
-    /// misses), and nothing is hashed (the hash came with the segment).
+    /// Asks for what the lookup of a segment a few frames ahead, whose
+    /// endpoints hash to `ends`, will read: its hint now, and the record
+    /// its hint names [`HINT_LEAD`] segments later, when the hint has come.
+    /// Nothing is hashed (the hash came with the segment). The hint table
+    /// is 4 bytes a slot, but with 200,000 connections open it is 2 MiB,
+    /// read at random: reading the hint to ask for the record waited for
+    /// it (`perf`: nearly half of `Reading::file`'s samples on that load).
     /// Whatever the slab's size: when the hash was made here, asking cost
     /// 4% of the run with 2,000 open (a slab within the core's 2 MiB L2)
     /// and saved nothing, so it was done only from 8,192 slots on; with the
     /// hash made on the reader's thread it costs a load of the hint table
     /// and saves a little there too (bench/results.md, `thread6`).
     #[inline]
-    pub(super) fn prefetch(&self, ends: EndsHash) {
-        let hash = spread(ends);
-        if let Some(&Slot(i)) = self.hint(hash)
+    pub(super) fn prefetch(&mut self, ends: EndsHash) {
+        if let Some(hint) = self.hint(spread(ends)) {
+            prefetch_line(std::ptr::from_ref(hint).addr());
+        }
+        let older = self.asked[self.asked_next].replace(ends);
+        self.asked_next = (self.asked_next + 1) % HINT_LEAD;
+        if let Some(older) = older
+            && let Some(&Slot(i)) = self.hint(spread(older))
             && let Some(flow) = self.slab.get(i as usize)
         {
             prefetch_record(flow);
@@ -460,19 +476,25 @@ fn whole_pages(addr: usize, bytes: usize, page: usize) -> Option<(usize, usize)>
 /// Asks for every cache line of a record: a packet reads nearly all of it.
 #[inline]
 fn prefetch_record(flow: &Flow) {
+    const LINE: usize = 64;
+    let start = std::ptr::from_ref(flow).addr();
+    let end = start + std::mem::size_of::<Flow>();
+    let mut line = start & !(LINE - 1);
+    while line < end {
+        prefetch_line(line);
+        line += LINE;
+    }
+}
+
+/// Asks for the cache line at `addr`.
+#[inline]
+fn prefetch_line(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        const LINE: usize = 64;
-        let start = std::ptr::from_ref(flow).addr();
-        let end = start + std::mem::size_of::<Flow>();
-        let mut line = start & !(LINE - 1);
-        while line < end {
-            // SAFETY: a prefetch reads nothing and never faults, whatever
-            // the address; SSE, which it needs, is part of every x86_64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(line)) };
-            line += LINE;
-        }
+        // SAFETY: a prefetch reads nothing and never faults, whatever
+        // the address; SSE, which it needs, is part of every x86_64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(addr)) };
     }
 }
 
