@@ -1123,7 +1123,7 @@ impl FlowTable {
     /// connections open, the first read of the record was a miss).
     /// `ends` is the segment's [`EndsHash`], made with it.
     #[inline]
-    pub fn prefetch(&self, ends: EndsHash) {
+    pub fn prefetch(&mut self, ends: EndsHash) {
         self.flows.prefetch(ends);
     }
 

@@ -423,9 +423,10 @@ impl<'j, 's> Pipeline<'j, 's> {
     }
 
     /// A frame a few frames ahead of the next one fed: what analysing it
-    /// will read is asked for now (the flow table's record of its connection).
+    /// will read is asked for (the flow table's hint of its connection now,
+    /// and its record a few frames later: `FlowTable::prefetch`).
     #[inline]
-    pub fn prefetch(&self, ahead: &Frame) {
+    pub fn prefetch(&mut self, ahead: &Frame) {
         if let Decoded::Tcp(_) = &ahead.decoded {
             self.table.prefetch(ahead.ends);
         }

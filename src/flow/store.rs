@@ -76,7 +76,16 @@ pub(super) struct Store {
     /// index. As many as the slab's slots to twice as many, a power of two
     /// (4 bytes each: 6 bytes a connection with 166,000 open).
     hints: Vec<Slot>,
+    /// The segments whose hint was asked for ([`Store::prefetch`]), the
+    /// oldest at `asked_next`: the record of each is asked for
+    /// [`HINT_LEAD`] segments later, when its hint has come.
+    asked: [Option<EndsHash>; HINT_LEAD],
+    asked_next: usize,
 }
+
+/// How many segments after its hint a segment's record is asked for
+/// ([`Store::prefetch`]).
+const HINT_LEAD: usize = 4;
 
 /// A hint that names no slot.
 const NO_HINT: Slot = Slot(u32::MAX);
@@ -194,20 +203,27 @@ impl Store {
         found
     }
 
-    /// Asks for the first lines of the record of the connection of a
-    /// segment whose endpoints hash to `ends`, by its hint: no load waits
-    /// for memory (the hint table is a few bytes a slot and stays in the
-    /// core's cache; the record is where a packet a few frames later
-    /// misses), and nothing is hashed (the hash came with the segment).
+    /// Asks for what the lookup of a segment a few frames ahead, whose
+    /// endpoints hash to `ends`, will read: its hint now, and the record
+    /// its hint names [`HINT_LEAD`] segments later, when the hint has come.
+    /// Nothing is hashed (the hash came with the segment). The hint table
+    /// is 4 bytes a slot, but with 200,000 connections open it is 2 MiB,
+    /// read at random: reading the hint to ask for the record waited for
+    /// it (`perf`: nearly half of `Reading::file`'s samples on that load).
     /// Whatever the slab's size: when the hash was made here, asking cost
     /// 4% of the run with 2,000 open (a slab within the core's 2 MiB L2)
     /// and saved nothing, so it was done only from 8,192 slots on; with the
     /// hash made on the reader's thread it costs a load of the hint table
     /// and saves a little there too (bench/results.md, `thread6`).
     #[inline]
-    pub(super) fn prefetch(&self, ends: EndsHash) {
-        let hash = spread(ends);
-        if let Some(&Slot(i)) = self.hint(hash)
+    pub(super) fn prefetch(&mut self, ends: EndsHash) {
+        if let Some(hint) = self.hint(spread(ends)) {
+            prefetch_line(std::ptr::from_ref(hint).addr());
+        }
+        let older = self.asked[self.asked_next].replace(ends);
+        self.asked_next = (self.asked_next + 1) % HINT_LEAD;
+        if let Some(older) = older
+            && let Some(&Slot(i)) = self.hint(spread(older))
             && let Some(flow) = self.slab.get(i as usize)
         {
             prefetch_record(flow);
@@ -312,7 +328,16 @@ impl Store {
             }
             None => {
                 let slot = Slot(u32::try_from(self.slab.len()).expect("fewer than 2^32 connections held at once"));
+                if self.slab.len() == self.slab.capacity() {
+                    // Doubled, as `push` would; what it held was moved.
+                    self.slab.reserve(self.slab.capacity().max(4));
+                    huge_pages_for(&mut self.slab, 0);
+                }
                 self.slab.push(flow);
+                // The huge page this record completes, if it completes one.
+                let size = std::mem::size_of::<Flow>();
+                let from = (self.slab.len() * size).saturating_sub(HUGE_PAGE + size);
+                huge_pages_for(&mut self.slab, from);
                 slot
             }
         };
@@ -340,6 +365,7 @@ impl Store {
     fn rehint(&mut self) {
         let len = (2 * self.slab.len()).next_power_of_two().max(1024);
         self.hints = vec![NO_HINT; len];
+        huge_pages_for(&mut self.hints, 0);
         let mask = len - 1;
         for (i, flow) in self.slab.iter().enumerate().filter(|(_, f)| f.is_held()) {
             let [a, b] = ends(&self.wide, flow);
@@ -395,21 +421,98 @@ fn ends(wide: &[[IpAddr; 2]], flow: &Flow) -> [SocketAddr; 2] {
     [SocketAddr::new(ips[0], key.ports[0]), SocketAddr::new(ips[1], key.ports[1])]
 }
 
+/// A transparent huge page of x86_64 (and of most 64-bit systems).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// The smallest table worth backing with huge pages: two of them (a
+/// smaller one seldom holds a whole one, aligned as the kernel maps them),
+/// and a slab far larger than 2,000 open connections need.
+pub(super) const HUGE_PAGES_FROM: usize = 2 * HUGE_PAGE;
+
+/// Asks the kernel to map what a table of [`HUGE_PAGES_FROM`] or more
+/// holds from byte `from` on with huge pages (2 MiB), each that it fills
+/// whole (`MADV_COLLAPSE`, Linux 6.1: the 4 KiB pages written are copied
+/// into one, whatever the THP mode says). With 200,000 connections open
+/// the slab is 60 MB, 15,000 pages of 4 KiB: nearly every packet's
+/// record, looked up at random, was a TLB miss and a page walk as well as
+/// a cache miss, and the prefetch ahead waited for the walk (`perf`: a
+/// third of `Reading::file`'s samples, on the prefetch). Only what is
+/// written: `MADV_HUGEPAGE` on the room not written yet made each page
+/// fault take 2 MiB at once, up to 2 MiB more than the table held (130
+/// bytes an open connection at 16,500 open: tests/memory_open.rs). So a
+/// table asks when it grows (`realloc` moves its pages as they were) and
+/// as each huge page's worth is filled. Advice only: where the kernel
+/// cannot take it (no THP, an older kernel, another system), the memory
+/// is what it was.
+fn huge_pages_for<T>(table: &mut Vec<T>, from: usize) {
+    let size = std::mem::size_of::<T>();
+    if table.capacity() * size < HUGE_PAGES_FROM {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let base = table.as_mut_ptr();
+        let written = table.len() * size;
+        if let Some((start, len)) = whole_pages(base.addr() + from, written.saturating_sub(from), HUGE_PAGE) {
+            // SAFETY: the advice changes no byte of the memory, only how
+            // the kernel maps it; the range is whole pages within what the
+            // table has written. The result is ignored: advice that cannot
+            // be taken changes nothing.
+            unsafe { libc::madvise(base.with_addr(start).cast(), len, libc::MADV_COLLAPSE) };
+        }
+    }
+}
+
+/// The whole pages of `page` bytes within `bytes` from `addr` (a huge
+/// page partly outside the range may hold someone else's memory, or
+/// memory not written yet): their start and length, if there is one.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), expect(dead_code, reason = "asked on Linux only"))]
+fn whole_pages(addr: usize, bytes: usize, page: usize) -> Option<(usize, usize)> {
+    let start = addr.checked_next_multiple_of(page)?;
+    let end = (addr + bytes) / page * page;
+    (end > start).then(|| (start, end - start))
+}
+
 /// Asks for every cache line of a record: a packet reads nearly all of it.
 #[inline]
 fn prefetch_record(flow: &Flow) {
+    const LINE: usize = 64;
+    let start = std::ptr::from_ref(flow).addr();
+    let end = start + std::mem::size_of::<Flow>();
+    let mut line = start & !(LINE - 1);
+    while line < end {
+        prefetch_line(line);
+        line += LINE;
+    }
+}
+
+/// Asks for the cache line at `addr`.
+#[inline]
+fn prefetch_line(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        const LINE: usize = 64;
-        let start = std::ptr::from_ref(flow).addr();
-        let end = start + std::mem::size_of::<Flow>();
-        let mut line = start & !(LINE - 1);
-        while line < end {
-            // SAFETY: a prefetch reads nothing and never faults, whatever
-            // the address; SSE, which it needs, is part of every x86_64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(line)) };
-            line += LINE;
-        }
+        // SAFETY: a prefetch reads nothing and never faults, whatever
+        // the address; SSE, which it needs, is part of every x86_64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(addr)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_pages_lie_within_the_range() {
+        // Aligned at both ends: all of it.
+        assert_eq!(whole_pages(8192, 3 * 4096, 4096), Some((8192, 3 * 4096)));
+        // Neither end aligned: the pages inside only.
+        assert_eq!(whole_pages(8192 + 16, 3 * 4096, 4096), Some((3 * 4096, 2 * 4096)));
+        assert_eq!(whole_pages(4095, 4096 + 2, 4096), Some((4096, 4096)));
+        // Less than one whole page.
+        assert_eq!(whole_pages(4097, 4096, 4096), None);
+        assert_eq!(whole_pages(0, 4095, 4096), None);
+        // At the top of the address space: no page past it.
+        assert_eq!(whole_pages(usize::MAX - 10, 5, 4096), None);
     }
 }
