@@ -640,11 +640,15 @@ fn every_packet_finds_its_own_connection_among_thousands_with_slots_reused() {
     // The store answers most lookups from a direct-mapped hint of each
     // connection's slot (colliding hints are overwritten, stale ones name
     // a slot that left or was reused) and asks its index otherwise: every
-    // packet must still reach its own connection, both ways. 15,000 open
+    // packet must still reach its own connection, both ways. 20,000 open
     // at once: the slab grows past the size from which the store asks for
     // huge pages (`store::HUGE_PAGES_FROM`), and is moved, advised and
     // collapsed while its records are being looked up.
-    const OPEN: u16 = 15_000;
+    const OPEN: u16 = 20_000;
+    // Opened in two halves, each's handshakes completed before the next is
+    // opened: fewer than `MAX_UNREPLIED` wait for an answer at once (more
+    // would evict the least recently active ones).
+    const { assert!(OPEN as usize / 2 < MAX_UNREPLIED) };
     assert!(usize::from(OPEN) * std::mem::size_of::<record::Flow>() > store::HUGE_PAGES_FROM);
     let mut table = FlowTable::new();
     let mut out: Vec<Connection> = Vec::new();
@@ -655,6 +659,12 @@ fn every_packet_finds_its_own_connection_among_thousands_with_slots_reused() {
         (s.seq, s.ack) = (SeqNumber(5000), syn.seq + 1);
         s
     };
+    let from_client = |syn: &Segment, flags: u8| {
+        let mut s = *syn;
+        s.flags = crate::decode::TcpFlags(flags);
+        (s.seq, s.ack) = (syn.seq + 1, SeqNumber(5001));
+        s
+    };
     let mut frame = 0;
     let mut next = |t: f64| {
         frame += 1;
@@ -662,24 +672,36 @@ fn every_packet_finds_its_own_connection_among_thousands_with_slots_reused() {
     };
     for round in 0..2u16 {
         let t0 = f64::from(round) * 1000.0;
-        let ports: Vec<u16> = (0..OPEN).map(|i| 20_000 + round * OPEN + i).collect();
-        for &p in &ports {
-            table.observe(next(t0), &syn_from(p), &mut |c| out.push(c));
+        let ports: Vec<u16> = (0..OPEN).map(|i| 1_024 + round * OPEN + i).collect();
+        for half in ports.chunks(ports.len().div_ceil(2)) {
+            for &p in half {
+                table.observe(next(t0), &syn_from(p), &mut |c| out.push(c));
+            }
+            // Answered in another order than they were opened.
+            for &p in half.iter().rev().step_by(2).chain(half.iter().step_by(2)) {
+                let class = table.observe(next(t0 + 1.0), &reply_to(&syn_from(p)), &mut |c| out.push(c)).class;
+                assert_eq!(class, PacketClass::SynAck, "port {p}");
+            }
+            for &p in half {
+                table.observe(next(t0 + 2.0), &from_client(&syn_from(p), ACK), &mut |c| out.push(c));
+            }
         }
-        // Answered in another order than they were opened.
-        for &p in ports.iter().rev().step_by(2).chain(ports.iter().step_by(2)) {
-            let class = table.observe(next(t0 + 1.0), &reply_to(&syn_from(p)), &mut |c| out.push(c)).class;
-            assert_eq!(class, PacketClass::SynAck, "port {p}");
+        // The round's connections are reset, in yet another order, and
+        // leave once their linger is over: the next round reuses their
+        // slots.
+        for &p in ports.iter().step_by(2).chain(ports.iter().skip(1).step_by(2)) {
+            table.observe(next(t0 + 3.0), &from_client(&syn_from(p), RST | ACK), &mut |c| out.push(c));
         }
-        // The first round's connections leave (unreplied handshakes past
-        // their idle limit): the second round reuses their slots.
         table.expire(Timestamp::from_secs_f64(t0 + 500.0), &mut |c| out.push(c));
+        assert_eq!(out.len(), usize::from(round + 1) * usize::from(OPEN), "round {round}");
     }
     table.drain(&mut |c| out.push(c));
     assert_eq!(out.len(), 2 * usize::from(OPEN));
+    assert_eq!(table.unreplied_evicted(), 0);
     for c in &out {
-        assert_eq!((c.side(Side::Client).counts.packets, c.side(Side::Server).counts.packets), (1, 1), "{c:?}");
+        assert_eq!((c.side(Side::Client).counts.packets, c.side(Side::Server).counts.packets), (3, 1), "{c:?}");
         assert_eq!(c.side(Side::Server).seq.isn(), Some(SeqNumber(5000)));
+        assert!(c.side(Side::Client).marks.reset().is_some(), "{c:?}");
     }
 }
 
