@@ -152,12 +152,15 @@ impl<'s> Judge<'s> {
             return Ok(());
         }
         let capture_number = self.captures.len() + 1;
+        let judged = Judged { conn, verdict: &verdict, capture: capture.path, capture_number, files: capture.files };
         let Some((time, revised)) = streamed_end else {
+            if !self.sink.wants_owned() {
+                return self.sink.judged(&judged);
+            }
             // Handed over owned: JSON and NDJSON in blocks write it on a thread of their own.
             let capture = self.capture_name(capture);
             return self.sink.hand_over(JudgedConnection { conn: owned, verdict, capture, capture_number });
         };
-        let judged = Judged { conn, verdict: &verdict, capture: capture.path, capture_number, files: capture.files };
         // The live event stream carries the whole report.
         let report = judged.report();
         if let Some(stream) = self.stream.as_mut() {

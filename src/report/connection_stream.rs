@@ -212,6 +212,11 @@ impl<W: Write> ConnectionStream<W> {
         ConnectionStream { place: Place::Here(Box::new(writing)) }
     }
 
+    /// Whether a thread of their own writes them: it must be handed them owned.
+    pub fn on_a_thread(&self) -> bool {
+        matches!(self.place, Place::Thread(_))
+    }
+
     /// A connection handed over owned (see [`ReportSink::hand_over`](super::ReportSink::hand_over)).
     pub fn hand_over(&mut self, judged: JudgedConnection) -> io::Result<()> {
         self.send(Job::Judged(judged))

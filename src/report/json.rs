@@ -42,6 +42,10 @@ impl<W: Write> ReportSink for JsonSink<W> {
         self.connections().judged(judged)
     }
 
+    fn wants_owned(&self) -> bool {
+        self.connections.as_ref().is_some_and(ConnectionStream::on_a_thread)
+    }
+
     fn hand_over(&mut self, judged: JudgedConnection) -> io::Result<()> {
         self.connections().hand_over(judged)
     }
@@ -91,6 +95,49 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Every fixture capture analysed into `sink`.
+    fn every_fixture(sink: &mut dyn ReportSink) {
+        let mut judge = Judge::new(sink, Default::default());
+        for file in crate::testkit::every_fixture_capture() {
+            let files = [OsString::from(file)];
+            let joining = Joining::Separate;
+            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
+                .unwrap();
+        }
+        judge.finish().unwrap();
+    }
+
+    /// An output the test reads after the writing thread has given it back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writing_thread_writes_the_document_the_analysing_thread_writes() {
+        let (here, on_thread) = (Shared::default(), Shared::default());
+        let mut sink = JsonSink::new(here.clone());
+        assert!(!sink.wants_owned());
+        every_fixture(&mut sink);
+        let mut sink = JsonSink::on_thread(on_thread.clone()).unwrap();
+        // The Judge hands it each connection owned, for the writing thread.
+        assert!(sink.wants_owned());
+        every_fixture(&mut sink);
+        drop(sink);
+        let (here, on_thread) = (here.0.lock().unwrap().clone(), on_thread.0.lock().unwrap().clone());
+        let doc: serde_json::Value = serde_json::from_slice(&on_thread).unwrap();
+        assert!(doc["connections"].as_array().unwrap().len() > 1000);
+        assert!(here == on_thread, "the two documents differ");
     }
 
     #[test]
