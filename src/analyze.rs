@@ -389,6 +389,8 @@ mod tests {
         assert_eq!(outcome.files_not_read, 1, "the second file");
         assert_eq!(outcome.captures_read, 1);
         assert!(outcome.input_errors.is_empty(), "{:?}", outcome.input_errors);
+        // The sink borrows the output until it goes (it may own a writing thread).
+        drop(sink);
         let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
         let captures = doc["captures"].as_array().unwrap();
         assert_eq!(captures.len(), 1);

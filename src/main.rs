@@ -365,27 +365,31 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
         // anstream's rule: a terminal, and neither NO_COLOR nor TERM=dumb.
         ColorChoice::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
     };
-    let stdout = io::stdout().lock();
     // NDJSON in blocks only where that delays no line anyone waits for:
     // not to a terminal, not from a stream that may trickle, not when asked
     // for each line (`--line-buffered`, as grep and ripgrep name it).
     let flushing = if args.line_buffered
-        || stdout.is_terminal()
+        || io::stdout().is_terminal()
         || !inputs_are_files(files.iter().chain(args.vantage.iter().map(|(_, f)| f)))
     {
         tcpka::Flushing::EveryLine
     } else {
         tcpka::Flushing::Blocks
     };
-    let out = io::BufWriter::new(stdout);
+    let out = || io::BufWriter::new(io::stdout().lock());
+    // JSON's connections, and NDJSON's lines in blocks, are written on a
+    // thread of their own (the reader leaves most of a core idle), which
+    // takes standard output unlocked: a lock stays with its thread.
+    let unlocked = || io::BufWriter::new(io::stdout());
     let mut sink: Box<dyn ReportSink> = match args.format {
         // With --only, the table lists what was asked for, abnormal or not.
         Format::Table => {
-            Box::new(TableSink::new(out, args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
+            Box::new(TableSink::new(out(), args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
         }
-        Format::Json => Box::new(JsonSink::new(out)),
-        Format::Ndjson => Box::new(NdjsonSink::new(out).flushing(flushing)),
-        Format::Html => Box::new(HtmlSink::new(out, args.all || !args.only.is_empty())),
+        Format::Json => Box::new(JsonSink::on_thread(unlocked())?),
+        Format::Ndjson if flushing == tcpka::Flushing::Blocks => Box::new(NdjsonSink::in_blocks_on_thread(unlocked())?),
+        Format::Ndjson => Box::new(NdjsonSink::new(out())),
+        Format::Html => Box::new(HtmlSink::new(out(), args.all || !args.only.is_empty())),
     };
     let fail_on: BTreeSet<Selector> = args.fail_on.iter().copied().collect();
     // Ctrl-C or SIGTERM stops the reading; what was read is judged and

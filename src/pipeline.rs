@@ -15,8 +15,8 @@ use crate::flow::{Changes, Confirmation, Connection, FlowTable, PacketClass, Pac
 use crate::neighbours::NeighbourLog;
 use crate::report::vantage::VantageReport;
 use crate::report::{
-    CaptureCounts, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, Judged, ReportSink, RunReport,
-    Summary, round6,
+    CaptureCounts, CaptureName, CaptureSummary, ConnectionReport, DuplicateFrames, FileFrames, Judged,
+    JudgedConnection, ReportSink, RunReport, Summary, round6,
 };
 use crate::source::order::{Clocked, FrameOrder};
 use crate::source::{Counters, Frame, Link};
@@ -26,6 +26,7 @@ use crate::verdict::{EndReason, Judgement, Selector, any_matches, judge};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::io;
+use std::sync::Arc;
 
 /// A probe with no answer for this long (by the clock) is unanswered.
 pub const UNANSWERED_AFTER_SECS: f64 = 1.0;
@@ -52,6 +53,8 @@ pub struct Judge<'s> {
     failed: bool,
     /// Two vantage points compared, when asked for.
     vantage: Option<VantageReport>,
+    /// The capture the last connection came from, as reports name it.
+    capture_name: Option<Arc<CaptureName>>,
 }
 
 /// The event sink, and what has been streamed about each held connection.
@@ -84,6 +87,7 @@ impl<'s> Judge<'s> {
             only: Vec::new(),
             failed: false,
             vantage: None,
+            capture_name: None,
         }
     }
 
@@ -104,11 +108,12 @@ impl<'s> Judge<'s> {
     /// (and stream its end, unless an early event already said it).
     fn conclude(
         &mut self,
-        conn: &Connection,
+        owned: Connection,
         capture_end: Timestamp,
         capture: &CaptureView<'_>,
         now: Timestamp,
     ) -> io::Result<()> {
+        let conn = &owned;
         // One dropped before it finished is judged as of when it was dropped.
         let verdict = judge(conn, conn.dropped.map_or(capture_end, |d| d.at()), capture.link);
         self.hosts.add(conn, &verdict);
@@ -146,14 +151,16 @@ impl<'s> Judge<'s> {
         if !wanted && streamed_end.is_none() {
             return Ok(());
         }
-        let judged = Judged {
-            conn,
-            verdict: &verdict,
-            capture: capture.path,
-            capture_number: self.captures.len() + 1,
-            files: capture.files,
+        let capture_number = self.captures.len() + 1;
+        let judged = Judged { conn, verdict: &verdict, capture: capture.path, capture_number, files: capture.files };
+        let Some((time, revised)) = streamed_end else {
+            if !self.sink.wants_owned() {
+                return self.sink.judged(&judged);
+            }
+            // Handed over owned: JSON and NDJSON in blocks write it on a thread of their own.
+            let capture = self.capture_name(capture);
+            return self.sink.hand_over(JudgedConnection { conn: owned, verdict, capture, capture_number });
         };
-        let Some((time, revised)) = streamed_end else { return self.sink.judged(&judged) };
         // The live event stream carries the whole report.
         let report = judged.report();
         if let Some(stream) = self.stream.as_mut() {
@@ -167,6 +174,20 @@ impl<'s> Judge<'s> {
             stream.sink.connection_event(time, endpoints(conn), ConnectionEvent::ConnectionEnded(ended))?;
         }
         if wanted { self.sink.connection(&report) } else { Ok(()) }
+    }
+
+    /// The capture as its connections' reports name it: made once, and
+    /// again only when a file is added to it (a handed-over connection
+    /// takes its name along, and a thread of its own may write it late).
+    fn capture_name(&mut self, capture: &CaptureView<'_>) -> Arc<CaptureName> {
+        match &self.capture_name {
+            Some(name) if name.path == capture.path && name.files == *capture.files => Arc::clone(name),
+            _ => {
+                let name = Arc::new(CaptureName { path: capture.path.to_string(), files: capture.files.clone() });
+                self.capture_name = Some(Arc::clone(&name));
+                name
+            }
+        }
     }
 
     /// Streams what changed for a held connection at `now`: new trains,
@@ -699,7 +720,7 @@ fn judging<'a>(
         if result.is_ok() {
             stats.connections += 1;
             let capture = CaptureView { path: &stats.path, files, link };
-            *result = judge.conclude(&conn, capture_end, &capture, now);
+            *result = judge.conclude(conn, capture_end, &capture, now);
         }
     }
 }

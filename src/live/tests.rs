@@ -31,6 +31,8 @@ fn run_session(frames: &[(f64, Vec<u8>)], until: f64, json: bool) -> (String, Ve
         assert_eq!(stopped.broken, None);
         judge.finish().unwrap();
     }
+    // The sink borrows the document until it goes (it may own a writing thread).
+    drop(sink);
     (String::from_utf8(events.into_writer()).unwrap(), doc)
 }
 

@@ -4,56 +4,32 @@
 //! ran out, the rest at the end of each capture in order of first packet);
 //! then `captures`, `hosts` and `summary`. The shape is documented in the README.
 
-use crate::report::connection_json::{ConnectionWriter, Naming};
-use crate::report::{ConnectionReport, Judged, ReportSink, RunReport};
+use crate::report::connection_json::Naming;
+use crate::report::connection_stream::{ConnectionStream, Framing, Written};
+use crate::report::{ConnectionReport, Judged, JudgedConnection, ReportSink, RunReport};
 use std::io::{self, Write};
 
-/// The connections are written into a buffer of this size, then to the
-/// output in one piece.
-const BUFFER: usize = 64 * 1024;
-
 pub struct JsonSink<W: Write> {
-    out: W,
-    /// What is written and not yet handed to `out`.
-    buf: Vec<u8>,
-    writer: ConnectionWriter,
-    connections: u64,
+    /// The connections, until the end of the document is written.
+    connections: Option<ConnectionStream<W>>,
 }
 
 impl<W: Write> JsonSink<W> {
+    /// Writes each connection in the thread that judged it.
     pub fn new(out: W) -> JsonSink<W> {
-        JsonSink { out, buf: Vec::with_capacity(BUFFER), writer: ConnectionWriter::default(), connections: 0 }
+        JsonSink { connections: Some(ConnectionStream::here(out, Naming::Json, Framing::Document)) }
     }
 
-    /// The document's start before the first connection, the separator
-    /// before the others; then, when the buffer is full, hands it out.
-    fn before_connection(&mut self) -> io::Result<()> {
-        if self.connections == 0 {
-            self.start();
-        } else {
-            self.buf.push(b',');
-        }
-        self.buf.push(b'\n');
-        self.connections += 1;
-        self.hand_out_if_full()
+    fn connections(&mut self) -> &mut ConnectionStream<W> {
+        self.connections.as_mut().expect("no connection after the end of the document")
     }
+}
 
-    fn start(&mut self) {
-        self.buf.extend_from_slice(b"{\"tool\":\"tcpka\",\"version\":\"");
-        self.buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-        self.buf.extend_from_slice(b"\",\"connections\":[");
-    }
-
-    /// Hands the buffer out when it is full, after a newline: standard
-    /// output's `LineWriter` then passes it on in one `write`, where a
-    /// buffer ending inside a line was two (the lines, then the part of
-    /// one it had kept back, copied) — 7,195 writes on the bench capture.
-    fn hand_out_if_full(&mut self) -> io::Result<()> {
-        if self.buf.len() >= BUFFER {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
+impl<W: Write + Send + 'static> JsonSink<W> {
+    /// Writes the connections on a thread of their own
+    /// ([`ConnectionStream::on_thread`]), which owns `out` until they are written.
+    pub fn on_thread(out: W) -> io::Result<JsonSink<W>> {
+        Ok(JsonSink { connections: Some(ConnectionStream::on_thread(out, Naming::Json, Framing::Document)?) })
     }
 }
 
@@ -63,37 +39,39 @@ impl<W: Write> ReportSink for JsonSink<W> {
     }
 
     fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
-        self.before_connection()?;
-        self.writer.write(&mut self.buf, Naming::Json, judged)
+        self.connections().judged(judged)
+    }
+
+    fn wants_owned(&self) -> bool {
+        self.connections.as_ref().is_some_and(ConnectionStream::on_a_thread)
+    }
+
+    fn hand_over(&mut self, judged: JudgedConnection) -> io::Result<()> {
+        self.connections().hand_over(judged)
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        self.before_connection()?;
-        serde_json::to_writer(&mut self.buf, report).map_err(io::Error::from)
+        self.connections().report(report)
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
-        if self.connections == 0 {
-            self.start();
-        }
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        self.out.write_all(b"\n],\n\"captures\":")?;
-        serde_json::to_writer(&mut self.out, run.captures)?;
-        self.out.write_all(b",\n\"hosts\":")?;
-        serde_json::to_writer(&mut self.out, &run.host_reports())?;
-        self.out.write_all(b",\n\"paths\":")?;
-        serde_json::to_writer(&mut self.out, &run.path_reports())?;
-        self.out.write_all(b",\n\"reconnect_storms\":")?;
-        serde_json::to_writer(&mut self.out, &run.storm_reports())?;
+        let Written { mut out, .. } = self.connections.take().expect("the document ends once").finish()?;
+        out.write_all(b"\n],\n\"captures\":")?;
+        serde_json::to_writer(&mut out, run.captures)?;
+        out.write_all(b",\n\"hosts\":")?;
+        serde_json::to_writer(&mut out, &run.host_reports())?;
+        out.write_all(b",\n\"paths\":")?;
+        serde_json::to_writer(&mut out, &run.path_reports())?;
+        out.write_all(b",\n\"reconnect_storms\":")?;
+        serde_json::to_writer(&mut out, &run.storm_reports())?;
         if let Some(vantage) = run.vantage {
-            self.out.write_all(b",\n\"vantage\":")?;
-            serde_json::to_writer(&mut self.out, vantage)?;
+            out.write_all(b",\n\"vantage\":")?;
+            serde_json::to_writer(&mut out, vantage)?;
         }
-        self.out.write_all(b",\n\"summary\":")?;
-        serde_json::to_writer(&mut self.out, run.summary)?;
-        self.out.write_all(b"}\n")?;
-        self.out.flush()
+        out.write_all(b",\n\"summary\":")?;
+        serde_json::to_writer(&mut out, run.summary)?;
+        out.write_all(b"}\n")?;
+        out.flush()
     }
 }
 
@@ -101,6 +79,7 @@ impl<W: Write> ReportSink for JsonSink<W> {
 mod tests {
     use super::*;
     use crate::pipeline::Judge;
+    use crate::report::connection_stream::BUFFER;
     use crate::source::series::Joining;
     use std::ffi::OsString;
 
@@ -116,6 +95,49 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Every fixture capture analysed into `sink`.
+    fn every_fixture(sink: &mut dyn ReportSink) {
+        let mut judge = Judge::new(sink, Default::default());
+        for file in crate::testkit::every_fixture_capture() {
+            let files = [OsString::from(file)];
+            let joining = Joining::Separate;
+            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
+                .unwrap();
+        }
+        judge.finish().unwrap();
+    }
+
+    /// An output the test reads after the writing thread has given it back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writing_thread_writes_the_document_the_analysing_thread_writes() {
+        let (here, on_thread) = (Shared::default(), Shared::default());
+        let mut sink = JsonSink::new(here.clone());
+        assert!(!sink.wants_owned());
+        every_fixture(&mut sink);
+        let mut sink = JsonSink::on_thread(on_thread.clone()).unwrap();
+        // The Judge hands it each connection owned, for the writing thread.
+        assert!(sink.wants_owned());
+        every_fixture(&mut sink);
+        drop(sink);
+        let (here, on_thread) = (here.0.lock().unwrap().clone(), on_thread.0.lock().unwrap().clone());
+        let doc: serde_json::Value = serde_json::from_slice(&on_thread).unwrap();
+        assert!(doc["connections"].as_array().unwrap().len() > 1000);
+        assert!(here == on_thread, "the two documents differ");
     }
 
     #[test]
@@ -137,6 +159,8 @@ mod tests {
             .unwrap();
         }
         judge.finish().unwrap();
+        // The sink borrows the output until it goes (it may own a writing thread).
+        drop(sink);
         let bytes = out.0.concat();
         let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert!(doc["connections"].as_array().unwrap().len() > 1000);

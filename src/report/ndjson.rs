@@ -14,10 +14,11 @@
 //! `from`, `prober`, addresses as strings) for the scripts that read it.
 
 use crate::flow::{RoleSource, Side};
-use crate::report::connection_json::{ConnectionWriter, Naming};
+use crate::report::connection_json::Naming;
+use crate::report::connection_stream::{ConnectionStream, Framing, Written};
 use crate::report::{
-    CaptureSummary, ConnectionReport, Evidence, HostFacts, Judged, PathFacts, ReportSink, RunReport, StormFacts,
-    Summary,
+    CaptureSummary, ConnectionReport, Evidence, HostFacts, Judged, JudgedConnection, PathFacts, ReportSink, RunReport,
+    StormFacts, Summary,
 };
 use crate::verdict::{EndReason, ResetCause};
 use serde::Serialize;
@@ -222,57 +223,34 @@ pub const BLOCK: usize = 64 * 1024;
 
 /// Writes the lines.
 pub struct NdjsonSink<W: Write> {
-    out: W,
-    /// The line being written, after the whole lines not written yet
-    /// ([`Flushing::Blocks`]).
-    line: Vec<u8>,
-    writer: ConnectionWriter,
-    written: u64,
-    flushing: Flushing,
-    /// [`BLOCK`], smaller in the tests.
-    block: usize,
+    /// The connection lines, until the summary line is written.
+    connections: Option<ConnectionStream<W>>,
 }
 
 impl<W: Write> NdjsonSink<W> {
+    /// Writes each line in the thread that judged its connection, flushed
+    /// at once.
     pub fn new(out: W) -> NdjsonSink<W> {
-        NdjsonSink {
-            out,
-            line: Vec::new(),
-            writer: ConnectionWriter::default(),
-            written: 0,
-            flushing: Flushing::EveryLine,
-            block: BLOCK,
-        }
+        NdjsonSink::with(ConnectionStream::here(out, Naming::Ndjson, Framing::Lines(Flushing::EveryLine)))
     }
 
-    /// When the lines go out (default: each as soon as it is complete).
-    pub fn flushing(mut self, flushing: Flushing) -> NdjsonSink<W> {
-        self.flushing = flushing;
-        self
+    fn with(connections: ConnectionStream<W>) -> NdjsonSink<W> {
+        NdjsonSink { connections: Some(connections) }
     }
 
-    fn hand_out_line(&mut self) -> io::Result<()> {
-        self.line.push(b'\n');
-        self.written += 1;
-        match self.flushing {
-            // A line is of use the moment it is complete (a pipe into jq, a log shipper).
-            Flushing::EveryLine => {
-                self.out.write_all(&self.line)?;
-                self.line.clear();
-                self.out.flush()
-            }
-            Flushing::Blocks if self.line.len() >= self.block => self.write_gathered(),
-            Flushing::Blocks => Ok(()),
-        }
+    fn connections(&mut self) -> &mut ConnectionStream<W> {
+        self.connections.as_mut().expect("no connection line after the summary")
     }
+}
 
-    /// Writes the whole lines gathered, in one piece: a writer that
-    /// buffers less passes it on as it is (`BufWriter`, and standard
-    /// output's `LineWriter` since it ends with a newline).
-    fn write_gathered(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.line)?;
-        self.line.clear();
-        Ok(())
+impl<W: Write + Send + 'static> NdjsonSink<W> {
+    /// Writes the connection lines in blocks ([`Flushing::Blocks`]) on a
+    /// thread of their own ([`ConnectionStream::on_thread`]), which owns
+    /// `out` until they are written. Lines flushed each at once stay in
+    /// the analysing thread: a batch handed over would wait for the next.
+    pub fn in_blocks_on_thread(out: W) -> io::Result<NdjsonSink<W>> {
+        let framing = Framing::Lines(Flushing::Blocks);
+        Ok(NdjsonSink::with(ConnectionStream::on_thread(out, Naming::Ndjson, framing)?))
     }
 }
 
@@ -282,16 +260,23 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
     }
 
     fn judged(&mut self, judged: &Judged<'_>) -> io::Result<()> {
-        self.writer.write(&mut self.line, Naming::Ndjson, judged)?;
-        self.hand_out_line()
+        self.connections().judged(judged)
+    }
+
+    fn wants_owned(&self) -> bool {
+        self.connections.as_ref().is_some_and(ConnectionStream::on_a_thread)
+    }
+
+    fn hand_over(&mut self, judged: JudgedConnection) -> io::Result<()> {
+        self.connections().hand_over(judged)
     }
 
     fn connection(&mut self, report: &ConnectionReport) -> io::Result<()> {
-        serde_json::to_writer(&mut self.line, &ConnectionRecord::new(report))?;
-        self.hand_out_line()
+        self.connections().report(report)
     }
 
     fn finish(&mut self, run: &RunReport<'_>) -> io::Result<()> {
+        let Written { mut out, connections } = self.connections.take().expect("one summary line").finish()?;
         let hosts = run.host_reports();
         let paths = run.path_reports();
         let storms = run.storm_reports();
@@ -300,7 +285,7 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
             schema_version: SCHEMA_VERSION,
             tool: "tcpka",
             version: env!("CARGO_PKG_VERSION"),
-            connections_written: self.written,
+            connections_written: connections,
             captures: run.captures,
             probers: hosts
                 .iter()
@@ -320,10 +305,9 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
                 .collect(),
             totals: run.summary.into(),
         };
-        self.write_gathered()?;
-        serde_json::to_writer(&mut self.out, &record)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+        serde_json::to_writer(&mut out, &record)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 }
 
@@ -356,8 +340,8 @@ mod tests {
     /// blocks of `block` bytes.
     fn every_fixture(flushing: Flushing, block: usize) -> Writes {
         let mut out = Writes::default();
-        let mut sink = NdjsonSink::new(&mut out).flushing(flushing);
-        sink.block = block;
+        let framing = Framing::Lines(flushing);
+        let mut sink = NdjsonSink::with(ConnectionStream::here_in_blocks_of(&mut out, Naming::Ndjson, framing, block));
         let mut judge = Judge::new(&mut sink, Default::default());
         for file in crate::testkit::every_fixture_capture() {
             let files = [OsString::from(file)];
@@ -373,7 +357,42 @@ mod tests {
             .unwrap();
         }
         judge.finish().unwrap();
+        // The sink borrows the output until it goes (it may own a writing thread).
+        drop(sink);
         out
+    }
+
+    #[test]
+    fn blocks_on_a_writing_thread_hold_the_same_bytes_as_one_flush_a_line() {
+        let lines = every_fixture(Flushing::EveryLine, BLOCK);
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        /// An output the test reads after the writing thread has given it back.
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = NdjsonSink::in_blocks_on_thread(Shared(std::sync::Arc::clone(&out))).unwrap();
+        // The Judge hands it each connection owned, for the writing thread.
+        assert!(sink.wants_owned());
+        assert!(!NdjsonSink::new(Vec::new()).wants_owned());
+        let mut judge = Judge::new(&mut sink, Default::default());
+        for file in crate::testkit::every_fixture_capture() {
+            let files = [OsString::from(file)];
+            let joining = Joining::Separate;
+            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
+                .unwrap();
+        }
+        judge.finish().unwrap();
+        drop(sink);
+        let bytes = lines.writes.concat();
+        assert!(bytes.iter().filter(|&&b| b == b'\n').count() > 1000);
+        assert!(*out.lock().unwrap() == bytes, "the lines differ");
     }
 
     #[test]
