@@ -54,6 +54,10 @@ impl<K: AddressKey, V> ByAddress<K, V> {
         self.v4.len() + self.wide.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.wide.is_empty()
+    }
+
     /// Keeps the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(K, &V) -> bool) {
         self.v4.retain(|&k, v| keep(K::from_v4(k), v));

@@ -249,9 +249,11 @@ impl PathAggregator {
         // connection while the sweep ran, and at 200,000 open the sort was
         // 6% of the run (issue 14); these sets follow the findings' own
         // entries instead.
+        // A service with abandoned connections tells a storm at the end:
+        // never forgotten. (Asked last: most sweeps find no such service.)
         let abandoned = &self.abandoned;
-        let unheld =
-            |key: ServiceKey, newest: Newest| key.0 == part && newest.get().ts < latest && abandoned.get(key).is_none();
+        let has_abandoned = |key: ServiceKey| !abandoned.is_empty() && abandoned.get(key).is_some();
+        let unheld = |key: ServiceKey, newest: Newest| key.0 == part && newest.get().ts < latest && !has_abandoned(key);
         let mut unheld_services: FxHashSet<u64> =
             self.services.iter().filter(|&(key, &s)| unheld(key, s)).map(|(key, _)| hash_of(key)).collect();
         // When a host was last heard from matters only to a death that
@@ -282,9 +284,14 @@ impl PathAggregator {
                 unheld_hosts.remove(&hash_of((whole_part, server.ip())));
             }
         }
+        // Those of a part that has ended are forgotten but for their storms.
         self.services.retain(|key, &newest| {
-            abandoned.get(key).is_some()
-                || (key.0 == part && (!unheld(key, newest) || !unheld_services.contains(&hash_of(key))))
+            let forgotten = if key.0 == part {
+                unheld(key, newest) && unheld_services.contains(&hash_of(key))
+            } else {
+                !has_abandoned(key)
+            };
+            !forgotten
         });
         self.services_kept = self.services.len();
         self.last_heard
