@@ -15,7 +15,7 @@
 
 use super::by_address::{ByAddress, hash_of};
 use super::middlebox::{KnownTimeout, fitting};
-use crate::flow::{Connection, MaybePacket, PacketRef, Side};
+use crate::flow::{Connection, PacketRef, Side};
 use crate::time::{Timestamp, round6};
 use crate::verdict::{Judgement, MIN_IDLE_OF_INTEREST_S, ResetCause, Verdict};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -106,27 +106,45 @@ const SWEEP_MIN_SERVICES: usize = 4096;
 /// where few services outlive a sweep (a client per connection), one every
 /// 4,096 services judged would walk the slab for every 4,096 connections
 /// judged. So a judged connection pays for at most this many held
-/// connections looked at, and the services between sweeps take about 40
-/// bytes ÷ this per open connection.
+/// connections looked at, and the services between sweeps take about 28
+/// bytes (an entry, see [`Newest`]) ÷ this per open connection.
 const SWEEP_HELD_PER_SERVICE: usize = 8;
 
-/// One service of one client: 40 bytes with an IPv4 key held as integers
-/// (64 with its key as addresses: see [`ByAddress`]; a `usize`, an `IpAddr`
-/// and a `SocketAddr` as key, an `Option<PacketRef>` and a `Vec` as value
-/// took 112: 100,000 clients took 15 MB). Held only while it may still tell
-/// a storm (see [`PathAggregator::forget_done_services`]): the run's every
-/// (client address, server) pair took 12.8 MiB of the 26.6 MiB at 2,000
-/// connections open on the benchmark's capture (issue 14).
-#[derive(Default)]
-struct ServiceAggregate {
-    /// The newest established connection's first packet.
-    newest: MaybePacket,
-    /// Unfinished connections that were abandoned: their first packet,
-    /// the packet since which they were left behind, and why. Boxed: most
-    /// services have none, and a box is 8 bytes where a `Vec` is 24.
-    #[allow(clippy::box_collection)]
-    abandoned: Option<Box<Vec<(PacketRef, PacketRef, Abandoned)>>>,
+/// The newest established connection's first packet of one service of
+/// one client: all a service keeps while it may still tell a storm (see
+/// [`PathAggregator::forget_done_services`]; its abandoned connections, at
+/// the end of the capture, are kept apart: most services have none). Packed
+/// to 4-byte alignment so that with its IPv4 key as integers (12 bytes) an
+/// entry takes 28 bytes: as a `MaybePacket` (aligned to 8) with an
+/// `Option<Box<Vec>>` for the abandoned ones it took 40, and the services
+/// table was the largest part of the peak outside the flow table (30 bytes
+/// per open connection at 200,000 open on gencap's capture, issue 14; a
+/// `usize`, an `IpAddr` and a `SocketAddr` as key, an `Option<PacketRef>`
+/// and a `Vec` as value took 112: 100,000 clients took 15 MB).
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Newest {
+    frame: u64,
+    ts: Timestamp,
 }
+
+impl Newest {
+    // Fields of a packed struct are read by value only: a reference to one
+    // may be unaligned.
+    fn get(self) -> PacketRef {
+        PacketRef { frame: self.frame, ts: self.ts }
+    }
+}
+
+impl From<PacketRef> for Newest {
+    fn from(p: PacketRef) -> Newest {
+        Newest { frame: p.frame, ts: p.ts }
+    }
+}
+
+/// Unfinished connections of one service that were abandoned: their first
+/// packet, the packet since which they were left behind, and why.
+type AbandonedLog = Vec<(PacketRef, PacketRef, Abandoned)>;
 
 /// A service of a client: the capture (its index in the run), the client's
 /// address, the server's address and port. Ordered as `(capture, client,
@@ -142,8 +160,10 @@ pub struct PathAggregator {
     /// When each host was last heard from, by capture: the hosts that may
     /// still matter to a death (see [`PathAggregator::forget_done_services`]).
     last_heard: ByAddress<(usize, IpAddr), Timestamp>,
-    /// By capture, client address and server: established connections' newest start, and the abandoned ones.
-    services: ByAddress<ServiceKey, ServiceAggregate>,
+    /// By capture, client address and server: established connections' newest start.
+    services: ByAddress<ServiceKey, Newest>,
+    /// The same, for the services with abandoned connections: those.
+    abandoned: ByAddress<ServiceKey, AbandonedLog>,
     /// Services left by the last sweep: the next is due at twice as many,
     /// so sweeping costs a constant per connection.
     services_kept: usize,
@@ -181,16 +201,16 @@ impl PathAggregator {
         let server = conn.server();
         // Captures are numbered by the files of the command line: far fewer than 2^32.
         let key = (capture as u32, conn.side(Side::Client).addr().ip(), server.ip(), server.port());
-        let service = self.services.get_or_insert_with(key, ServiceAggregate::default);
-        if service.newest.get().is_none_or(|n| conn.first.ts > n.ts) {
-            service.newest = Some(conn.first).into();
+        let newest = self.services.get_or_insert_with(key, || conn.first.into());
+        if conn.first.ts > newest.get().ts {
+            *newest = conn.first.into();
         }
         // Dropped before the capture ended (never established both ways):
         // not a connection left open.
         if conn.dropped.is_none()
             && let Some((why, since)) = abandoned(conn, verdict)
         {
-            service.abandoned.get_or_insert_default().push((conn.first, since, why));
+            self.abandoned.get_or_insert_with(key, Vec::new).push((conn.first, since, why));
         }
     }
 
@@ -229,11 +249,13 @@ impl PathAggregator {
         // connection while the sweep ran, and at 200,000 open the sort was
         // 6% of the run (issue 14); these sets follow the findings' own
         // entries instead.
-        let unheld = |key: ServiceKey, service: &ServiceAggregate| {
-            service.abandoned.is_none() && key.0 == part && service.newest.get().is_some_and(|n| n.ts < latest)
-        };
+        // A service with abandoned connections tells a storm at the end:
+        // never forgotten. (Asked last: most sweeps find no such service.)
+        let abandoned = &self.abandoned;
+        let has_abandoned = |key: ServiceKey| !abandoned.is_empty() && abandoned.get(key).is_some();
+        let unheld = |key: ServiceKey, newest: Newest| key.0 == part && newest.get().ts < latest && !has_abandoned(key);
         let mut unheld_services: FxHashSet<u64> =
-            self.services.iter().filter(|&(key, s)| unheld(key, s)).map(|(key, _)| hash_of(key)).collect();
+            self.services.iter().filter(|&(key, &s)| unheld(key, s)).map(|(key, _)| hash_of(key)).collect();
         // When a host was last heard from matters only to a death that
         // needs it heard from after the death's time. Those already counted
         // keep their server's entry. One judged later is held now (its
@@ -262,9 +284,14 @@ impl PathAggregator {
                 unheld_hosts.remove(&hash_of((whole_part, server.ip())));
             }
         }
-        self.services.retain(|key, service| {
-            service.abandoned.is_some()
-                || (key.0 == part && (!unheld(key, service) || !unheld_services.contains(&hash_of(key))))
+        // Those of a part that has ended are forgotten but for their storms.
+        self.services.retain(|key, &newest| {
+            let forgotten = if key.0 == part {
+                unheld(key, newest) && unheld_services.contains(&hash_of(key))
+            } else {
+                !has_abandoned(key)
+            };
+            !forgotten
         });
         self.services_kept = self.services.len();
         self.last_heard
@@ -326,14 +353,17 @@ impl PathAggregator {
 
     /// Clients that abandoned connections to one service while opening newer ones, in order of capture, client and server.
     pub fn storms(&self) -> Vec<StormFinding> {
-        let mut services: Vec<_> = self.services.iter().collect();
+        // Only a service with abandoned connections can tell one.
+        let mut services: Vec<_> = self.abandoned.iter().collect();
         services.sort_by_key(|&(key, _)| key);
         services
             .into_iter()
-            .filter_map(|((_, client, server_ip, port), s)| {
+            .filter_map(|(key, abandoned)| {
+                let (_, client, server_ip, port) = key;
                 let server = SocketAddr::new(server_ip, port);
-                let newest = s.newest.get()?;
-                let abandoned = s.abandoned.as_deref().map_or(&[][..], Vec::as_slice);
+                // Every service with abandoned connections has its newest
+                // start: it is recorded first, and such a service is never swept.
+                let newest = self.services.get(key)?.get();
                 // Left behind: a newer connection started after it was
                 // (after its last packet, or after its data went unanswered:
                 // a half-open connection may still be retransmitting).
@@ -428,4 +458,21 @@ fn abandoned(conn: &Connection, verdict: &Judgement) -> Option<(Abandoned, Packe
         return None;
     }
     verdict.idle_at_end_s().filter(|&idle| idle >= ABANDONED_IDLE_S).map(|_| (Abandoned::LongIdle, conn.last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::by_address::AddressKey;
+
+    #[test]
+    fn a_service_entry_takes_28_bytes() {
+        // What the services table holds for each service with IPv4
+        // addresses (its key as integers and its newest start): the peak
+        // at 200,000 open holds one for most of them (issue 14).
+        type Entry = (<ServiceKey as AddressKey>::V4, Newest);
+        assert_eq!(std::mem::size_of::<Entry>(), 28);
+        let p = PacketRef { frame: u64::MAX - 1, ts: Timestamp(-5) };
+        assert_eq!(Newest::from(p).get(), p);
+    }
 }

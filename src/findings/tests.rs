@@ -233,6 +233,21 @@ fn services_that_can_tell_no_storm_are_forgotten_but_not_those_of_held_connectio
     assert_eq!(storms.len(), 1, "the storm was forgotten with its newest start");
     assert_eq!((storms[0].abandoned, storms[0].half_closed_by_server), (2, 2));
     assert_eq!(storms[0].newest_frame, newest.first.frame);
+
+    // Once its abandoned connections are judged, the storm's service
+    // stays through later sweeps, though nothing holds it and its newest
+    // start is long past.
+    for i in 4096..8192u32 {
+        let mut conn = other.clone();
+        conn.sides[0].set_ip(std::net::Ipv4Addr::from(0x0a10_0000 + i).into());
+        paths.add(&conn, &v, 1);
+    }
+    assert_eq!(paths.services_held(), 4097);
+    paths.forget_done_services(1, end, 0, std::iter::empty());
+    assert_eq!(paths.services_held(), 1, "the storm's service");
+    let after = paths.storms();
+    assert_eq!(after.len(), 1, "the storm outlived the sweep");
+    assert_eq!((after[0].abandoned, after[0].newest_frame), (2, newest.first.frame));
 }
 
 #[test]
