@@ -160,6 +160,9 @@ struct Reading {
     packets: u64,
     /// Damaged places skipped so far.
     damaged: Vec<Skipped>,
+    /// The descriptor read from, when a read may wait for a writer (a
+    /// pipe, standard input: [`Input::waits`]).
+    waits: Option<std::os::fd::RawFd>,
 }
 
 /// A damaged place in a capture that reading went on after.
@@ -248,6 +251,12 @@ impl Reading {
         }
     }
 
+    /// Reading the next record would wait for the writer of a pipe: it is
+    /// not buffered whole, and the pipe has nothing to read now.
+    fn would_wait(&self) -> bool {
+        self.waits.is_some_and(|fd| !self.reader.record_buffered() && !input::readable(fd))
+    }
+
     /// Keeps the latest counters of an interface (they count from the start).
     fn statistics(&mut self, interface: usize, drops: Drops) {
         let key = (self.section, interface);
@@ -291,6 +300,15 @@ fn read_ahead(
         batch.links.clear();
         let mut broken = None;
         while batch.packets.len() < BATCH_PACKETS && broken.is_none() && batch.end.is_none() {
+            // A pipe whose writer is slower than reading, or has stalled
+            // (a capture piped in as it is taken): the packets read go to
+            // the analysing side before a read that would wait, not when a
+            // batch is full, so they are analysed, and a stop sees them.
+            // Asked once a record, and poll(2) only when the buffer runs
+            // short (once in 64 KiB).
+            if !batch.packets.is_empty() && reading.would_wait() {
+                break;
+            }
             let changed = match reading.reader.next_record() {
                 Ok(Some(Record::Packet(p))) => {
                     match reading.routes.get(p.interface) {
@@ -452,7 +470,7 @@ impl FileSource {
         let path = &*file.to_string_lossy();
         let description = input.describe();
         let decompressed = input.compression.is_some();
-        let Input { stream, format, size, read, .. } = input;
+        let Input { stream, format, size, read, waits, .. } = input;
         let not_a_capture =
             |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.describe(decompressed) };
         let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
@@ -475,6 +493,7 @@ impl FileSource {
             capture_end: None,
             packets: 0,
             damaged: Vec::new(),
+            waits,
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
