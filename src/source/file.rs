@@ -6,8 +6,14 @@
 //! reader's thread too: the filter, decoding, the duplicate check's print,
 //! and the capture's [`FrameOrder`] (frame numbers, the clock, the duplicate
 //! check itself), lent by the pipeline for the file's length and handed back
-//! with its end; the analysing thread, which has the flow table, verdicts
-//! and reports to do besides, was the one that took longer.
+//! with its end (or, when reading stops between two batches, as it was
+//! after the last batch handed over: [`FileSource::stop`]); the analysing
+//! thread, which has the flow table, verdicts and reports to do besides,
+//! was the one that took longer. From a pipe, a batch goes over before a
+//! read that would wait for the writer, and the analysing thread waits for
+//! a batch a tenth of a second at a time ([`Next::Idle`]): packets piped
+//! in as they are captured are analysed as they come, and a stop is seen
+//! while the writer is silent.
 //!
 //! A pcapng's interfaces may each have their own link type: packets carry
 //! the index of their link, and the source says when it changes
