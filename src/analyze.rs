@@ -15,8 +15,10 @@ use thiserror::Error;
 /// Called for every TCP segment with its classification (`--trace`).
 pub type Tracer<'a> = dyn FnMut(PacketRef, &Segment, PacketClass) -> io::Result<()> + 'a;
 
-/// How many frames ahead of the one analysed the flow table's record of a
-/// frame's connection is asked for: enough for the record to arrive from
+/// How many frames ahead of the one analysed a frame's connection is asked
+/// for ([`Pipeline::prefetch`]): its hint in the flow table then, and the
+/// record the hint names 4 segments later (`HINT_LEAD` in `flow::store`),
+/// about 4 frames before it is analysed: enough for each to arrive from
 /// memory meanwhile.
 const PREFETCH_AHEAD: usize = 8;
 
@@ -228,15 +230,6 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
             if source.bytes_done() != reported {
                 reported = source.bytes_done();
                 (self.progress)(&name, reported, size);
-                // Once a batch: an atomic load a packet would cost for nothing.
-                if self.stop.load(Ordering::Relaxed) {
-                    let frame = pipeline.frames() - frames_before;
-                    let why = format!("{name}: interrupted at frame {frame}: the rest of the file was not read");
-                    // The reader keeps what it read ahead; dropping the source stops it.
-                    pipeline.stopped_reading(why.clone());
-                    self.outcome.interrupted = Some(why);
-                    return Ok(());
-                }
             }
             if let Some(ahead) = source.ahead(PREFETCH_AHEAD) {
                 pipeline.prefetch(ahead);
@@ -255,7 +248,21 @@ impl<P: FnMut(&str, u64, Option<u64>)> Reading<'_, '_, P> {
                 }
                 Next::Link(link) => pipeline.set_link(link),
                 Next::Filtered => pipeline.skip(),
-                Next::End | Next::Idle => break,
+                // Between two batches, or the next one is late (a stalled
+                // pipe). Checked there: an atomic load a packet would cost
+                // for nothing, and a stop between batches knows the order
+                // as of the last frame analysed.
+                Next::Idle => {
+                    if self.stop.load(Ordering::Relaxed) {
+                        let frame = pipeline.frames() - frames_before;
+                        let why = format!("{name}: interrupted at frame {frame}: the rest of the file was not read");
+                        let order = source.stop().expect("the capture's order was lent to the source");
+                        pipeline.stopped_reading(why.clone(), order);
+                        self.outcome.interrupted = Some(why);
+                        return Ok(());
+                    }
+                }
+                Next::End => break,
                 Next::Broken(reason) => {
                     // Numbered in this file, for Wireshark.
                     broken = Some((pipeline.frames() - frames_before, reason));
@@ -402,6 +409,41 @@ mod tests {
         // Every connection begun was judged, the last one perhaps in its handshake.
         assert_eq!(doc["summary"]["connections"].as_u64(), Some(read.div_ceil(2)));
         assert_eq!(doc["connections"].as_array().unwrap().len() as u64, read.div_ceil(2));
+    }
+
+    #[test]
+    fn a_stopped_capture_reports_the_copies_and_clock_of_the_frames_analysed() {
+        use crate::testkit::{ACK, frame, write_pcap_from};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcap");
+        // 2,000 segments 10 ms apart: a copy (frame 3, of frame 2) and a
+        // frame stamped back (frame 5) in the reader's first batch, the
+        // same again in its second (frames 1,503 and 1,505).
+        let frames = (1..=2000u32).map(|n| match n {
+            3 | 1503 => (f64::from(n - 1) * 0.01 + 0.0002, frame(true, ACK, n - 1, 1, 10)),
+            5 | 1505 => (f64::from(n) * 0.01 - 0.5, frame(true, ACK, n, 1, 10)),
+            _ => (f64::from(n) * 0.01, frame(true, ACK, n, 1, 10)),
+        });
+        write_pcap_from(&path, 1, frames);
+        let mut doc = Vec::new();
+        let mut sink = crate::report::json::JsonSink::new(&mut doc);
+        let mut judge = Judge::new(&mut sink, Default::default());
+        // Set before the first packet: reading stops after the first batch.
+        let stop = AtomicBool::new(true);
+        let files = [path.into_os_string()];
+        let outcome = analyze_files(&mut judge, &files, None, Joining::Separate, |_, _, _| {}, None, &stop).unwrap();
+        judge.finish().unwrap();
+        assert!(outcome.interrupted.is_some());
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        let capture = &doc["captures"][0];
+        assert_eq!(capture["packets"].as_u64(), Some(1024), "the first batch");
+        // Those of the frames analysed, not of those the reader read ahead.
+        assert_eq!(capture["duplicates"]["dropped"].as_u64(), Some(1), "{capture}");
+        assert_eq!(capture["duplicates"]["first"], serde_json::json!([{"frame": 3, "copy_of": 2}]));
+        let warnings: Vec<&str> = capture["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str()).collect();
+        let back: Vec<&&str> = warnings.iter().filter(|w| w.starts_with("time goes back")).collect();
+        assert_eq!(back.len(), 1, "{warnings:?}");
+        assert!(back[0].starts_with("time goes back at frame 5 by 0.490 s: "), "{}", back[0]);
     }
 
     #[test]

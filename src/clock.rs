@@ -61,7 +61,7 @@ struct Jump {
 }
 
 /// Watches the timestamps of one capture, in file order.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Clock {
     /// The latest analysis time: the latest timestamp since the last jump.
     latest: Option<Timestamp>,

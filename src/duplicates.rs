@@ -279,6 +279,13 @@ impl DuplicateFilter {
     pub fn examples(&self) -> &[Duplicate] {
         &self.examples
     }
+
+    /// The copies recognised so far, without the table of recent packets
+    /// (512 KiB): what this filter reports, as it stands now. Checking a
+    /// packet against it allocates an empty table, as for a new capture.
+    pub fn found(&self) -> DuplicateFilter {
+        DuplicateFilter { slots: Vec::new(), tags: Vec::new(), dropped: self.dropped, examples: self.examples.clone() }
+    }
 }
 
 #[cfg(test)]

@@ -343,8 +343,7 @@ pub struct Pipeline<'j, 's> {
     /// The files the capture is read from, and where each one's frames start.
     files: FileFrames,
     next_expiry: Timestamp,
-    /// Reading stopped in the middle of a file ([`Pipeline::stopped_reading`]):
-    /// the order stays with the reader it was lent to.
+    /// Reading stopped in the middle of a file ([`Pipeline::stopped_reading`]).
     stopped: bool,
 }
 
@@ -618,12 +617,13 @@ impl<'j, 's> Pipeline<'j, 's> {
 
     /// Reading stopped before the end of a file (Ctrl-C): the capture ends
     /// with the last frame analysed, and `why` is its error, so that every
-    /// format says the report covers only what was read. The order lent to
-    /// the file's reader is not waited for (it stepped frames ahead of those
-    /// analysed, and would hand it back only at the file's end): the copies
-    /// dropped and the clock's warnings of this capture are then not known.
-    pub fn stopped_reading(&mut self, why: String) {
+    /// format says the report covers only what was read. `order` is the
+    /// capture's order as of that frame (`FileSource::stop`: the reader
+    /// had stepped frames ahead of it): the copies dropped and the clock's
+    /// warnings reported are those of the frames analysed.
+    pub fn stopped_reading(&mut self, why: String, order: FrameOrder) {
         self.stopped = true;
+        self.return_order(order);
         self.set_error(why);
     }
 
@@ -685,15 +685,13 @@ impl<'j, 's> Pipeline<'j, 's> {
             self.stats.warnings.push("no TCP packets in this capture".into());
         }
         self.stats.unreplied_evicted = self.table.unreplied_evicted();
-        if !self.stopped {
-            let order = self.order();
-            let duplicates = order.duplicates();
-            let counted = (duplicates.dropped() > 0)
-                .then(|| DuplicateFrames { dropped: duplicates.dropped(), first: duplicates.examples().to_vec() });
-            let warnings = order.clock().warnings();
-            self.stats.duplicates = counted;
-            self.stats.warnings.extend(warnings);
-        }
+        let order = self.order();
+        let duplicates = order.duplicates();
+        let counted = (duplicates.dropped() > 0)
+            .then(|| DuplicateFrames { dropped: duplicates.dropped(), first: duplicates.examples().to_vec() });
+        let warnings = order.clock().warnings();
+        self.stats.duplicates = counted;
+        self.stats.warnings.extend(warnings);
         self.stats.first_packet = self.first_ts.map(|t| t.to_rfc3339());
         self.stats.last_packet = self.first_ts.map(|_| self.last_ts.to_rfc3339());
         self.stats.files = self.files.paths();

@@ -618,3 +618,89 @@ fn ctrl_c_reports_what_was_read_in_every_format() {
     let said = format!("error: {capture}: interrupted at frame {at}: the rest of the file was not read");
     assert!(words.contains(&said), "{table}");
 }
+
+#[test]
+fn ctrl_c_stops_reading_a_stalled_pipe_at_once_with_the_packets_it_sent() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("three.pcap");
+    // A handshake and a request: far from a batch of the reader's. (More
+    // than the 262 bytes `input::open` reads first to tell the format:
+    // fewer, and it waits for the rest.)
+    let frames = [
+        (0.0, frame(true, SYN, 1000, 0, 0)),
+        (0.001, frame(false, SYN | ACK, 5000, 1001, 0)),
+        (0.002, frame(true, ACK, 1001, 5001, 0)),
+        (0.003, frame(true, ACK, 1001, 5001, 10)),
+    ];
+    write_pcap(&path, 1, &frames);
+    let bytes = fs::read(&path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpka"))
+        .args(["analyze", "--format", "json", "--trace", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tcpka");
+    // The pipe stays open (the writer has stalled, as a capture piped in
+    // does between packets) until the end of the test.
+    let mut writer = child.stdin.take().unwrap();
+    writer.write_all(&bytes).unwrap();
+    writer.flush().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        out.read_to_end(&mut all).unwrap();
+        all
+    });
+    let mut err = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut all = String::new();
+        err.read_to_string(&mut all).unwrap();
+        all
+    });
+    // tcpka has read every byte sent (FIONREAD on a pipe's end: the bytes
+    // in it, unread), then had a moment to analyse them: the trace, which
+    // would say so, is written in blocks and stays unwritten until the end.
+    let took_all = Instant::now();
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int, ours, for the call's length.
+        assert_eq!(unsafe { libc::ioctl(writer.as_raw_fd(), libc::FIONREAD, &mut unread) }, 0);
+        if unread == 0 {
+            break;
+        }
+        assert!(took_all.elapsed() < Duration::from_secs(10), "{unread} bytes still unread after 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child, not reaped before the wait below.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "still running 5 s after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = sent.elapsed();
+    let err = err.join().unwrap();
+    assert!(took < Duration::from_secs(2), "ended {took:?} after SIGINT: {err}");
+    assert_eq!(status.code(), Some(130), "{err}");
+    // Each packet traced: they were analysed while the pipe stalled,
+    // without waiting for a batch to fill.
+    assert_eq!(err.lines().filter(|l| l.contains(" → ")).count(), 4, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.join().unwrap()).expect("one whole JSON document");
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], 4);
+    let why = "-: interrupted at frame 4: the rest of the file was not read";
+    assert_eq!(capture["error"], why);
+    assert!(err.lines().any(|l| l == format!("tcpka: {why}")), "{err}");
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 1, "the connection read is judged");
+    drop(writer);
+}

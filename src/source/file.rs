@@ -6,8 +6,14 @@
 //! reader's thread too: the filter, decoding, the duplicate check's print,
 //! and the capture's [`FrameOrder`] (frame numbers, the clock, the duplicate
 //! check itself), lent by the pipeline for the file's length and handed back
-//! with its end; the analysing thread, which has the flow table, verdicts
-//! and reports to do besides, was the one that took longer.
+//! with its end (or, when reading stops between two batches, as it was
+//! after the last batch handed over: [`FileSource::stop`]); the analysing
+//! thread, which has the flow table, verdicts and reports to do besides,
+//! was the one that took longer. From a pipe, a batch goes over before a
+//! read that would wait for the writer, and the analysing thread waits for
+//! a batch a tenth of a second at a time ([`Next::Idle`]): packets piped
+//! in as they are captured are analysed as they come, and a stop is seen
+//! while the writer is silent.
 //!
 //! A pcapng's interfaces may each have their own link type: packets carry
 //! the index of their link, and the source says when it changes
@@ -26,7 +32,7 @@ use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use thiserror::Error;
@@ -67,6 +73,11 @@ const BATCH_PACKETS: usize = 1024;
 const PREFETCH_AHEAD: usize = 16;
 /// Batches in flight: the reader runs at most this far ahead.
 const BATCHES_IN_FLIGHT: usize = 8;
+/// How long the analysing side waits for the next batch before it says
+/// [`Next::Idle`], so that a stop is seen while a pipe or standard input
+/// has stalled (the reader's thread then waits in a `read`): ten times a
+/// second, where a Ctrl-C is answered within a glance.
+const STALL_CHECK: Duration = Duration::from_millis(100);
 
 /// A run of packets read ahead. Batches go back to the reader to be
 /// refilled, so reading allocates nothing per packet.
@@ -79,6 +90,11 @@ struct Batch {
     file_bytes: u64,
     /// How the file ended, on its last batch.
     end: Option<End>,
+    /// The capture's order as of this batch's last frame, but for the
+    /// duplicate check's table ([`FrameOrder::snapshot`]): what a reading
+    /// stopped after this batch reports ([`FileSource::stop`]). None on the
+    /// last batch, which hands back the order itself.
+    order_after: Option<FrameOrder>,
 }
 
 struct Entry {
@@ -150,6 +166,9 @@ struct Reading {
     packets: u64,
     /// Damaged places skipped so far.
     damaged: Vec<Skipped>,
+    /// The descriptor read from, when a read may wait for a writer (a
+    /// pipe, standard input: [`Input::waits`]).
+    waits: Option<std::os::fd::RawFd>,
 }
 
 /// A damaged place in a capture that reading went on after.
@@ -238,6 +257,12 @@ impl Reading {
         }
     }
 
+    /// Reading the next record would wait for the writer of a pipe: it is
+    /// not buffered whole, and the pipe has nothing to read now.
+    fn would_wait(&self) -> bool {
+        self.waits.is_some_and(|fd| !self.reader.record_buffered() && !input::readable(fd))
+    }
+
     /// Keeps the latest counters of an interface (they count from the start).
     fn statistics(&mut self, interface: usize, drops: Drops) {
         let key = (self.section, interface);
@@ -281,6 +306,15 @@ fn read_ahead(
         batch.links.clear();
         let mut broken = None;
         while batch.packets.len() < BATCH_PACKETS && broken.is_none() && batch.end.is_none() {
+            // A pipe whose writer is slower than reading, or has stalled
+            // (a capture piped in as it is taken): the packets read go to
+            // the analysing side before a read that would wait, not when a
+            // batch is full, so they are analysed, and a stop sees them.
+            // Asked once a record, and poll(2) only when the buffer runs
+            // short (once in 64 KiB).
+            if !batch.packets.is_empty() && reading.would_wait() {
+                break;
+            }
             let changed = match reading.reader.next_record() {
                 Ok(Some(Record::Packet(p))) => {
                     match reading.routes.get(p.interface) {
@@ -379,6 +413,7 @@ fn read_ahead(
             }
         }
         let last = batch.end.is_some();
+        batch.order_after = (!last).then(|| order.snapshot());
         if let Some(end) = &mut batch.end {
             end.order = Some(std::mem::take(order));
         }
@@ -421,6 +456,11 @@ pub struct FileSource {
     orders: Option<Sender<FrameOrder>>,
     /// The capture's order, handed back with the file's end.
     order_back: Option<FrameOrder>,
+    /// The capture's order as of the last frame handed out, taken when a
+    /// batch has been handed out entirely (from its
+    /// [`Batch::order_after`]), or when the order was lent: what
+    /// [`FileSource::stop`] gives back.
+    handed: Option<FrameOrder>,
     /// None once the source is dropped: the reader stops at its next send.
     full: Option<Receiver<Batch>>,
     empty: Sender<Batch>,
@@ -436,7 +476,7 @@ impl FileSource {
         let path = &*file.to_string_lossy();
         let description = input.describe();
         let decompressed = input.compression.is_some();
-        let Input { stream, format, size, read, .. } = input;
+        let Input { stream, format, size, read, waits, .. } = input;
         let not_a_capture =
             |e: ReadError| CaptureError::NotACapture { path: path.into(), reason: e.describe(decompressed) };
         let mut reader = CaptureReader::new(format, stream).map_err(not_a_capture)?;
@@ -459,6 +499,7 @@ impl FileSource {
             capture_end: None,
             packets: 0,
             damaged: Vec::new(),
+            waits,
         };
         for i in 0..reading.reader.interfaces().len() {
             reading.route(i).map_err(|reason| CaptureError::BadFilter {
@@ -498,6 +539,7 @@ impl FileSource {
             first_rx,
             orders: Some(orders_tx),
             order_back: None,
+            handed: None,
             full: Some(full_rx),
             empty: empty_tx,
             reader: Some(reader),
@@ -535,6 +577,7 @@ impl FileSource {
     /// order of its own.
     pub fn start(&mut self, order: FrameOrder) {
         if let Some(orders) = self.orders.take() {
+            self.handed = Some(order.snapshot());
             // A reader that has stopped has nothing left to step.
             let _ = orders.send(order);
         }
@@ -544,6 +587,28 @@ impl FileSource {
     /// [`Next::Broken`]): every frame handed out was stepped through it.
     pub fn take_order(&mut self) -> Option<FrameOrder> {
         self.order_back.take()
+    }
+
+    /// Stops reading between two batches (after a [`Next::Idle`], the only
+    /// place a stop is asked for: Ctrl-C), and gives back the capture's
+    /// order as of the last frame handed out: its frame numbers, clock
+    /// warnings and copies are those of the frames analysed, not of those
+    /// the reader stepped ahead ([`Batch::order_after`]). It has no table
+    /// of recent packets: no later file goes on with it. None when no
+    /// order was lent ([`FileSource::start`]). Nothing more is handed out.
+    pub fn stop(&mut self) -> Option<FrameOrder> {
+        debug_assert!(self.next >= self.batch.packets.len(), "a stop between two batches");
+        self.ended = true;
+        self.batch.packets.clear();
+        // Without a receiver the reader stops at its next send; without a
+        // sender, while it waits for the order.
+        drop(self.full.take());
+        drop(self.orders.take());
+        // Not joined: a reader waiting in a read from a pipe or standard
+        // input that stalled would hold the stop until the writer wrote
+        // again. It ends at its next send, or with the process.
+        drop(self.reader.take());
+        self.handed.take()
     }
 
     /// The damaged places reading went on after, once the file has ended.
@@ -622,6 +687,12 @@ impl FileSource {
                 return Next::End;
             }
             self.bytes_done = self.bytes_done.max(self.batch.file_bytes);
+            if let Some(order) = self.batch.order_after.take() {
+                // The batch in hand was handed out entirely: the caller
+                // may stop here, with the order as of its last frame.
+                self.handed = Some(order);
+                return Next::Idle;
+            }
             if let Some(end) = self.batch.end.take() {
                 self.ended = true;
                 self.warnings = end.warnings;
@@ -633,9 +704,18 @@ impl FileSource {
                 }
                 continue;
             }
-            let Some(mut batch) = self.full.as_ref().and_then(|full| full.recv().ok()) else {
-                self.ended = true;
-                continue;
+            let received = match &self.full {
+                Some(full) => full.recv_timeout(STALL_CHECK),
+                None => Err(RecvTimeoutError::Disconnected),
+            };
+            let mut batch = match received {
+                Ok(batch) => batch,
+                // A stalled pipe: the caller may stop while it waits.
+                Err(RecvTimeoutError::Timeout) => return Next::Idle,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.ended = true;
+                    continue;
+                }
             };
             self.links.append(&mut batch.links);
             let done = std::mem::replace(&mut self.batch, batch);
@@ -730,6 +810,69 @@ mod tests {
         assert!(next_frame(&mut source).expect("the second frame").order.copy);
         assert!(matches!(source.next_packet(), Next::End));
         assert_eq!(source.take_order().expect("handed back with the end").frames(), 2);
+    }
+
+    /// 2,000 segments 10 ms apart, with a copy (frame 3, of frame 2) and a
+    /// frame stamped 0.49 s before the one before it (frame 5) in the reader's first batch, and
+    /// the same again in its second (frames 1,503 and 1,505).
+    fn copies_and_steps_back_in_two_batches(path: &std::path::Path) {
+        let frames = (1..=2000u32).map(|n| {
+            let t = f64::from(n) * 0.01;
+            match n {
+                3 | 1503 => (f64::from(n - 1) * 0.01 + 0.0002, frame(true, ACK, n - 1, 1, 10)),
+                5 | 1505 => (t - 0.5, frame(true, ACK, n, 1, 10)),
+                _ => (t, frame(true, ACK, n, 1, 10)),
+            }
+        });
+        crate::testkit::write_pcap_from(path, 1, frames);
+    }
+
+    #[test]
+    fn a_stop_between_batches_gives_back_the_order_of_the_frames_handed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcap");
+        copies_and_steps_back_in_two_batches(&path);
+        let mut source = FileSource::open(path.as_os_str(), None).unwrap();
+        source.start(FrameOrder::default());
+        let mut handed = 0;
+        while next_frame(&mut source).is_some() {
+            handed += 1;
+        }
+        assert_eq!(handed, BATCH_PACKETS, "the first batch, then the pause between batches");
+        // Let the reader step its batches ahead (up to the file's end).
+        std::thread::sleep(Duration::from_millis(200));
+        let mut order = source.stop().expect("the order lent");
+        assert!(matches!(source.next_packet(), Next::End), "nothing more after a stop");
+        assert_eq!(order.frames(), BATCH_PACKETS as u64);
+        assert_eq!(order.duplicates().dropped(), 1);
+        let copy = order.duplicates().examples()[0];
+        assert_eq!((copy.frame, copy.copy_of), (3, 2));
+        let warnings = order.clock().warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("time goes back at frame 5 by 0.490 s: "), "{}", warnings[0]);
+
+        // Read to its end, the file's order has both.
+        let mut source = FileSource::open(path.as_os_str(), None).unwrap();
+        source.start(FrameOrder::default());
+        while !matches!(source.next_packet(), Next::End) {}
+        let mut order = source.take_order().expect("handed back with the end");
+        assert_eq!((order.frames(), order.duplicates().dropped()), (2000, 2));
+        assert!(order.clock().warnings()[0].starts_with("time goes back at frame 5 by 0.490 s, frame 1505 by"));
+    }
+
+    #[test]
+    fn a_stop_before_the_first_batch_gives_back_the_order_lent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcap");
+        copies_and_steps_back_in_two_batches(&path);
+        let mut source = FileSource::open(path.as_os_str(), None).unwrap();
+        let mut lent = FrameOrder::default();
+        lent.skip();
+        source.start(lent);
+        // Nothing handed out yet: the order as it was lent.
+        let order = source.stop().expect("the order lent");
+        assert_eq!((order.frames(), order.duplicates().dropped()), (1, 0));
+        assert!(matches!(source.next_packet(), Next::End));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::source::reader::Format;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -86,6 +87,10 @@ pub struct Input {
     pub size: Option<u64>,
     /// Bytes read from the file so far, compressed (for the progress bar).
     pub read: Arc<AtomicU64>,
+    /// The descriptor `stream` reads from when that may wait for a writer
+    /// (standard input, a FIFO, a device: not a regular file), open as
+    /// long as `stream` is: [`readable`] tells whether a read would wait.
+    pub waits: Option<RawFd>,
 }
 
 impl Input {
@@ -158,8 +163,8 @@ pub fn open(file: &OsStr) -> Result<Input, CaptureError> {
     let open_error = |source| CaptureError::Open { path: path.into(), source };
     let not_a_capture = |reason: String| CaptureError::NotACapture { path: path.into(), reason };
     let read = Arc::new(AtomicU64::new(0));
-    let (raw, size): (Box<dyn Read + Send>, Option<u64>) = if file == "-" {
-        (Box::new(io::stdin()), None)
+    let (raw, size, waits): (Box<dyn Read + Send>, Option<u64>, Option<RawFd>) = if file == "-" {
+        (Box::new(io::stdin()), None, Some(io::stdin().as_raw_fd()))
     } else {
         let file = File::open(file).map_err(open_error)?;
         let meta = file.metadata().map_err(open_error)?;
@@ -170,7 +175,8 @@ pub fn open(file: &OsStr) -> Result<Input, CaptureError> {
         if meta.is_file() && meta.len() == 0 {
             return Err(CaptureError::Empty { path: path.into() });
         }
-        (Box::new(file), meta.is_file().then_some(meta.len()))
+        let waits = (!meta.is_file()).then(|| file.as_raw_fd());
+        (Box::new(file), meta.is_file().then_some(meta.len()), waits)
     };
     // Enough for every magic number, a tar header's included.
     let (head, stream) = peek(Box::new(Counted { inner: raw, read: Arc::clone(&read) }), 262).map_err(open_error)?;
@@ -203,7 +209,18 @@ pub fn open(file: &OsStr) -> Result<Input, CaptureError> {
         };
         return Err(not_a_capture(reason));
     };
-    Ok(Input { stream, format, compression, size, read })
+    Ok(Input { stream, format, compression, size, read, waits })
+}
+
+/// Whether reading `fd` now returns at once: data is there, or the writer
+/// has gone (poll(2) with no timeout: POLLIN, or POLLHUP / POLLERR, which
+/// it reports whatever was asked).
+pub fn readable(fd: RawFd) -> bool {
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd, ours, for the call's length; poll(2) reads no
+    // other memory, and a closed descriptor is reported in `revents` (POLLNVAL).
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready != 0
 }
 
 #[cfg(test)]

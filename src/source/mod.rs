@@ -155,7 +155,10 @@ pub enum Next<'a> {
     /// Read but not to be analysed (rejected by the filter, or on an
     /// interface whose link type tcpka does not read): it still takes a frame number.
     Filtered,
-    /// Nothing ready now (live sources): [`PacketSource::wait`], then ask again.
+    /// Nothing ready now (live sources): [`PacketSource::wait`], then ask
+    /// again. The file source says it between two batches, and while the
+    /// next one is late (a stalled pipe): where reading may be stopped
+    /// ([`file::FileSource::stop`]); ask again to go on.
     Idle,
     /// The source has no more packets.
     End,

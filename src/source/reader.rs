@@ -311,6 +311,24 @@ impl<R: Read> CaptureReader<R> {
         Ok(self.end - self.start)
     }
 
+    /// The next record is buffered whole (or the stream has ended): reading
+    /// it reads nothing from the stream, so it cannot wait for a pipe's
+    /// writer. Told by its length field, as reading it will (a damaged
+    /// length only makes the answer wrong, never the reading).
+    pub fn record_buffered(&self) -> bool {
+        let buffered = self.end - self.start;
+        // The record's header, and where its length is in it (a pcap
+        // record's captured length: 16 + that; a pcapng block's total length).
+        let (header, len_at, more) = match self.format {
+            Format::Pcap => (16, 8, 16),
+            Format::PcapNg => (12, 4, 0),
+        };
+        if buffered < header {
+            return self.eof;
+        }
+        buffered >= more + self.u32_at(self.start + len_at, self.big_endian) as usize || self.eof
+    }
+
     /// Hands out the next `len` buffered bytes: returns where they start.
     fn take(&mut self, len: usize) -> usize {
         let at = self.start;
@@ -1210,6 +1228,47 @@ mod tests {
         let (data, skipped, _) = read_through(CaptureReader::new(Format::Pcap, &bytes[..]).unwrap());
         assert_eq!(data, [&b"a"[..], b"c", b"d"]);
         assert_eq!(skipped, [(two as u64, (two + 3 * 17) as u64)]);
+    }
+
+    #[test]
+    fn a_record_is_buffered_whole_or_reading_it_reads_the_stream() {
+        for be in [false, true] {
+            let bytes = pcap(be, false, 1, 0, &[(1, 0, b"one"), (2, 0, b"two")]);
+            // The first read ends within the second record's header, then
+            // within its data: reading it needs more from the stream (a
+            // pipe's writer may not have written it yet).
+            for cut in [24 + 19 + 10, 24 + 19 + 17] {
+                let mut reader = CaptureReader::new(Format::Pcap, (&bytes[..cut]).chain(&bytes[cut..])).unwrap();
+                assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+                assert!(!reader.record_buffered(), "cut at {cut}");
+                assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+                // Nothing buffered, and the stream not known to have ended.
+                assert!(!reader.record_buffered());
+                assert!(matches!(reader.next_record(), Ok(None)));
+                assert!(reader.record_buffered(), "the stream has ended: nothing to wait for");
+            }
+            let mut reader = CaptureReader::new(Format::Pcap, &bytes[..]).unwrap();
+            assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+            assert!(reader.record_buffered(), "the second record came with the first read");
+
+            let mut ng = Ng::new(be);
+            ng.interface(1, 0, None, None);
+            let header = ng.bytes.len();
+            ng.enhanced(0, 1, b"one").enhanced(0, 2, b"two");
+            let bytes = ng.bytes;
+            let mut reader = CaptureReader::new(Format::PcapNg, &bytes[..]).unwrap();
+            reader.read_to_first_packet().unwrap();
+            assert!(reader.record_buffered());
+            assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+            assert!(reader.record_buffered(), "the second block came with the first read");
+            // Cut within the second block (36 bytes from `header + 36`).
+            let cut = header + 36 + 20;
+            let mut reader = CaptureReader::new(Format::PcapNg, (&bytes[..cut]).chain(&bytes[cut..])).unwrap();
+            reader.read_to_first_packet().unwrap();
+            assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+            assert!(!reader.record_buffered());
+            assert!(matches!(reader.next_record(), Ok(Some(Record::Packet(_)))));
+        }
     }
 
     #[test]
