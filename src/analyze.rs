@@ -434,6 +434,8 @@ mod tests {
         let outcome = analyze_files(&mut judge, &files, None, Joining::Separate, |_, _, _| {}, None, &stop).unwrap();
         judge.finish().unwrap();
         assert!(outcome.interrupted.is_some());
+        // The sink's connection stream ends (its writer, if any, joined) when dropped.
+        drop(sink);
         let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
         let capture = &doc["captures"][0];
         assert_eq!(capture["packets"].as_u64(), Some(1024), "the first batch");

@@ -59,8 +59,16 @@ fuzz_target!(|data: &[u8]| {
         let mut print_trace = |at: PacketRef, seg: &Segment, class: PacketClass| {
             writeln!(trace, "{:>8} {} {} > {} {:?}", at.frame, at.ts, seg.src, seg.dst, class)
         };
-        analyze_files(&mut judge, &[path], None, tcpka::Joining::Auto, |_, _, _| {}, Some(&mut print_trace), &Default::default())
-            .expect("writes to memory");
+        analyze_files(
+            &mut judge,
+            &[path],
+            None,
+            tcpka::Joining::Auto,
+            |_, _, _| {},
+            Some(&mut print_trace),
+            &Default::default(),
+        )
+        .expect("writes to memory");
         judge.finish().expect("writes to memory");
     }
     let doc: serde_json::Value = serde_json::from_slice(&json).expect("the JSON document is valid");
