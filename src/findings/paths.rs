@@ -255,7 +255,7 @@ impl PathAggregator {
         let has_abandoned = |key: ServiceKey| !abandoned.is_empty() && abandoned.get(key).is_some();
         let unheld = |key: ServiceKey, newest: Newest| key.0 == part && newest.get().ts < latest && !has_abandoned(key);
         let mut unheld_services: FxHashSet<u64> =
-            self.services.iter().filter(|&(key, &s)| unheld(key, s)).map(|(key, _)| hash_of(key)).collect();
+            self.services.iter_hashed().filter(|&(key, _, &s)| unheld(key, s)).map(|(_, hash, _)| hash).collect();
         // When a host was last heard from matters only to a death that
         // needs it heard from after the death's time. Those already counted
         // keep their server's entry. One judged later is held now (its
@@ -270,9 +270,9 @@ impl PathAggregator {
             .collect();
         let mut unheld_hosts: FxHashSet<u64> = self
             .last_heard
-            .iter()
-            .filter(|(key, _)| key.0 == whole_part && !dying.contains(key))
-            .map(|(key, _)| hash_of(key))
+            .iter_hashed()
+            .filter(|(key, _, _)| key.0 == whole_part && !dying.contains(key))
+            .map(|(_, hash, _)| hash)
             .collect();
         for [a, b] in held {
             if unheld_services.is_empty() && unheld_hosts.is_empty() {
@@ -285,17 +285,18 @@ impl PathAggregator {
             }
         }
         // Those of a part that has ended are forgotten but for their storms.
-        self.services.retain(|key, &newest| {
+        self.services.retain_hashed(|key, hash, &newest| {
             let forgotten = if key.0 == part {
-                unheld(key, newest) && unheld_services.contains(&hash_of(key))
+                unheld(key, newest) && unheld_services.contains(&hash)
             } else {
                 !has_abandoned(key)
             };
             !forgotten
         });
         self.services_kept = self.services.len();
-        self.last_heard
-            .retain(|key, _| dying.contains(&key) || (key.0 == whole_part && !unheld_hosts.contains(&hash_of(key))));
+        self.last_heard.retain_hashed(|key, hash, _| {
+            dying.contains(&key) || (key.0 == whole_part && !unheld_hosts.contains(&hash))
+        });
     }
 
     /// Services held (tests of the sweep).
