@@ -8,7 +8,9 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use etherparse::PacketBuilder;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// TCP flag bits, as on the wire.
 pub const FIN: u8 = 0x01;
@@ -157,6 +159,28 @@ pub fn nflog_record(before: &[(u16, Vec<u8>)], ip: &[u8]) -> Vec<u8> {
     }
     tlv(NFULA_PAYLOAD, ip);
     out
+}
+
+/// An output the test reads after the sink that wrote it has gone (with
+/// any writing thread it owned): every clone writes to the same bytes.
+#[derive(Clone, Default)]
+pub struct SharedOutput(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedOutput {
+    /// What has been written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Write for SharedOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Every capture under fixtures/, in its subdirectories too (`.pcap` and

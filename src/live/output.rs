@@ -190,21 +190,7 @@ fn write_out<W: Write>(out: W, rx: &Receiver<Vec<u8>>, written: &AtomicU64) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
     use std::sync::mpsc;
-
-    /// A writer that keeps what it is given, shared with the test.
-    #[derive(Clone, Default)]
-    struct Kept(Arc<Mutex<Vec<u8>>>);
-    impl Write for Kept {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// A reader that never reads: the first write blocks until the test ends.
     struct Stuck(mpsc::Receiver<()>);
@@ -220,7 +206,7 @@ mod tests {
 
     #[test]
     fn events_and_the_report_arrive_in_order() {
-        let kept = Kept::default();
+        let kept = crate::testkit::SharedOutput::default();
         let mut out = Output::spawn(kept.clone()).unwrap();
         for i in 0..100 {
             writeln!(out, "event {i}").unwrap();

@@ -359,9 +359,10 @@ mod tests {
     use crate::flow::wire::*;
     use crate::neighbours::NeighbourLog;
     use crate::report::{CaptureName, FileFrames};
+    use crate::testkit::SharedOutput;
     use crate::time::Timestamp;
     use crate::verdict::judge;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     /// Judged connections of three shapes (closed, a keepalive kill, a
     /// reset), `n` of each: more than a batch.
@@ -429,25 +430,11 @@ mod tests {
         }
     }
 
-    /// An output the test can read after the stream has gone.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_stream_dropped_unfinished_writes_no_document_start() {
         // The analysis failed before any connection (a bad filter): no
         // document's start, in either thread.
-        let out = Shared::default();
+        let out = SharedOutput::default();
         drop(ConnectionStream::on_thread(out.clone(), Naming::Json, Framing::Document).unwrap());
         assert!(out.0.lock().unwrap().is_empty());
         drop(ConnectionStream::here(out.clone(), Naming::Json, Framing::Document));
@@ -460,13 +447,13 @@ mod tests {
         // written all it was handed out once the stream is dropped, as the
         // analysing thread would have (the process may exit right after).
         for framing in [Framing::Document, Framing::Lines(Flushing::Blocks)] {
-            let out = Shared::default();
+            let out = SharedOutput::default();
             let mut stream = ConnectionStream::on_thread(out.clone(), naming(framing), framing).unwrap();
             for c in judged(10 * BATCH) {
                 stream.hand_over(c).unwrap();
             }
             // What the analysing thread would have handed out by then.
-            let here = Shared::default();
+            let here = SharedOutput::default();
             let mut same = ConnectionStream::here(here.clone(), naming(framing), framing);
             for c in judged(10 * BATCH) {
                 same.hand_over(c).unwrap();

@@ -78,10 +78,9 @@ impl<W: Write> ReportSink for JsonSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Judge;
     use crate::report::connection_stream::BUFFER;
-    use crate::source::series::Joining;
-    use std::ffi::OsString;
+    use crate::report::tests::judge_every_fixture;
+    use crate::testkit::SharedOutput;
 
     /// Keeps every `write` it is given, one by one.
     #[derive(Default)]
@@ -97,42 +96,16 @@ mod tests {
         }
     }
 
-    /// Every fixture capture analysed into `sink`.
-    fn every_fixture(sink: &mut dyn ReportSink) {
-        let mut judge = Judge::new(sink, Default::default());
-        for file in crate::testkit::every_fixture_capture() {
-            let files = [OsString::from(file)];
-            let joining = Joining::Separate;
-            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
-                .unwrap();
-        }
-        judge.finish().unwrap();
-    }
-
-    /// An output the test reads after the writing thread has given it back.
-    #[derive(Clone, Default)]
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_writing_thread_writes_the_document_the_analysing_thread_writes() {
-        let (here, on_thread) = (Shared::default(), Shared::default());
+        let (here, on_thread) = (SharedOutput::default(), SharedOutput::default());
         let mut sink = JsonSink::new(here.clone());
         assert!(!sink.wants_owned());
-        every_fixture(&mut sink);
+        judge_every_fixture(&mut sink);
         let mut sink = JsonSink::on_thread(on_thread.clone()).unwrap();
         // The Judge hands it each connection owned, for the writing thread.
         assert!(sink.wants_owned());
-        every_fixture(&mut sink);
+        judge_every_fixture(&mut sink);
         drop(sink);
         let (here, on_thread) = (here.0.lock().unwrap().clone(), on_thread.0.lock().unwrap().clone());
         let doc: serde_json::Value = serde_json::from_slice(&on_thread).unwrap();
@@ -144,21 +117,7 @@ mod tests {
     fn the_connections_go_out_in_buffers_that_end_with_a_line() {
         let mut out = Writes::default();
         let mut sink = JsonSink::new(&mut out);
-        let mut judge = Judge::new(&mut sink, Default::default());
-        for file in crate::testkit::every_fixture_capture() {
-            let files = [OsString::from(file)];
-            crate::analyze::analyze_files(
-                &mut judge,
-                &files,
-                None,
-                Joining::Separate,
-                |_, _, _| {},
-                None,
-                &Default::default(),
-            )
-            .unwrap();
-        }
-        judge.finish().unwrap();
+        judge_every_fixture(&mut sink);
         // The sink borrows the output until it goes (it may own a writing thread).
         drop(sink);
         let bytes = out.0.concat();

@@ -1171,6 +1171,20 @@ mod tests {
     use proptest::prelude::*;
     use std::net::Ipv6Addr;
 
+    /// Every fixture capture analysed into `sink`, each on its own, and
+    /// the run finished: the tests that compare two ways of writing it.
+    /// Drop the sink before reading its output (it may own a writing thread).
+    pub(in crate::report) fn judge_every_fixture(sink: &mut dyn ReportSink) {
+        let mut judge = crate::pipeline::Judge::new(sink, Default::default());
+        for file in crate::testkit::every_fixture_capture() {
+            let files = [std::ffi::OsString::from(file)];
+            let joining = crate::source::series::Joining::Separate;
+            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
+                .unwrap();
+        }
+        judge.finish().unwrap();
+    }
+
     proptest! {
         #[test]
         fn endpoints_read_as_socket_addresses_display_them(v4 in any::<u32>(), v6 in any::<u128>(), port in any::<u16>()) {

@@ -314,9 +314,8 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Judge;
-    use crate::source::series::Joining;
-    use std::ffi::OsString;
+    use crate::report::tests::judge_every_fixture;
+    use crate::testkit::SharedOutput;
 
     /// Keeps every `write` and `flush` it is given, one by one.
     #[derive(Default)]
@@ -342,21 +341,7 @@ mod tests {
         let mut out = Writes::default();
         let framing = Framing::Lines(flushing);
         let mut sink = NdjsonSink::with(ConnectionStream::here_in_blocks_of(&mut out, Naming::Ndjson, framing, block));
-        let mut judge = Judge::new(&mut sink, Default::default());
-        for file in crate::testkit::every_fixture_capture() {
-            let files = [OsString::from(file)];
-            crate::analyze::analyze_files(
-                &mut judge,
-                &files,
-                None,
-                Joining::Separate,
-                |_, _, _| {},
-                None,
-                &Default::default(),
-            )
-            .unwrap();
-        }
-        judge.finish().unwrap();
+        judge_every_fixture(&mut sink);
         // The sink borrows the output until it goes (it may own a writing thread).
         drop(sink);
         out
@@ -365,34 +350,16 @@ mod tests {
     #[test]
     fn blocks_on_a_writing_thread_hold_the_same_bytes_as_one_flush_a_line() {
         let lines = every_fixture(Flushing::EveryLine, BLOCK);
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        /// An output the test reads after the writing thread has given it back.
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut sink = NdjsonSink::in_blocks_on_thread(Shared(std::sync::Arc::clone(&out))).unwrap();
+        let out = SharedOutput::default();
+        let mut sink = NdjsonSink::in_blocks_on_thread(out.clone()).unwrap();
         // The Judge hands it each connection owned, for the writing thread.
         assert!(sink.wants_owned());
         assert!(!NdjsonSink::new(Vec::new()).wants_owned());
-        let mut judge = Judge::new(&mut sink, Default::default());
-        for file in crate::testkit::every_fixture_capture() {
-            let files = [OsString::from(file)];
-            let joining = Joining::Separate;
-            crate::analyze::analyze_files(&mut judge, &files, None, joining, |_, _, _| {}, None, &Default::default())
-                .unwrap();
-        }
-        judge.finish().unwrap();
+        judge_every_fixture(&mut sink);
         drop(sink);
         let bytes = lines.writes.concat();
         assert!(bytes.iter().filter(|&&b| b == b'\n').count() > 1000);
-        assert!(*out.lock().unwrap() == bytes, "the lines differ");
+        assert!(out.bytes() == bytes, "the lines differ");
     }
 
     #[test]
