@@ -1345,7 +1345,7 @@ impl FlowTable {
 
     /// The endpoints (client, server) of every connection held.
     pub(crate) fn endpoints(&self) -> impl Iterator<Item = [SocketAddr; 2]> {
-        self.flows.iter().map(|(endpoints, _, _)| endpoints)
+        self.flows.held_ends()
     }
 
     /// The keepalive trains (client's, server's) of the connection a

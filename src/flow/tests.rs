@@ -759,3 +759,35 @@ fn connections_that_get_a_reply_do_not_pile_up_in_the_queues() {
     }
     assert_eq!(table.unreplied_evicted(), 0);
 }
+
+#[test]
+fn a_walk_of_the_held_connections_skips_the_slots_that_left() {
+    // The paths' sweep walks the slab for the endpoints of the connections
+    // held (asking for records ahead of the one it reads): every held
+    // one once, none that left, across more slots than it asks ahead.
+    let mut table = FlowTable::new();
+    let mut out: Vec<Connection> = Vec::new();
+    let ports: Vec<u16> = (1_024..1_054).collect();
+    for (frame, &p) in (1..).zip(&ports) {
+        table.observe(at(frame, 0.0), &syn_from(p), &mut |c| out.push(c));
+    }
+    // Every third resets its SYN and leaves once its linger is over; the
+    // others wait for an answer for longer.
+    for (frame, &p) in (100..).zip(ports.iter().step_by(3)) {
+        let mut rst = syn_from(p);
+        rst.flags = crate::decode::TcpFlags(RST);
+        rst.seq = rst.seq + 1;
+        table.observe(at(frame, 1.0), &rst, &mut |c| out.push(c));
+    }
+    table.expire(Timestamp::from_secs_f64(1.0 + LINGER_SECS), &mut |c| out.push(c));
+    assert_eq!(out.len(), 10, "the reset ones left");
+    let mut walked: Vec<[SocketAddr; 2]> = table.endpoints().collect();
+    walked.sort();
+    let held: Vec<[SocketAddr; 2]> = ports
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, &p)| [format!("10.0.0.1:{p}").parse().unwrap(), S.parse().unwrap()])
+        .collect();
+    assert_eq!(walked, held);
+}
