@@ -54,7 +54,7 @@ pub use pipeline::Judge;
 pub use report::ReportSink;
 pub use report::html::HtmlSink;
 pub use report::json::JsonSink;
-pub use report::ndjson::{Flushing, NdjsonSink};
+pub use report::ndjson::NdjsonSink;
 pub use report::table::TableSink;
 pub use source::interface::{DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, libpcap_version, list_interfaces};
 pub use source::series::Joining;

@@ -367,14 +367,12 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
     };
     // NDJSON in blocks only where that delays no line anyone waits for:
     // not to a terminal, not from a stream that may trickle, not when asked
-    // for each line (`--line-buffered`, as grep and ripgrep name it).
-    let flushing = if args.line_buffered
-        || io::stdout().is_terminal()
-        || !inputs_are_files(files.iter().chain(args.vantage.iter().map(|(_, f)| f)))
-    {
-        tcpka::Flushing::EveryLine
-    } else {
-        tcpka::Flushing::Blocks
+    // for each line (`--line-buffered`, as grep and ripgrep name it). Asked
+    // for NDJSON only: it looks at every input.
+    let ndjson_in_blocks = || {
+        !args.line_buffered
+            && !io::stdout().is_terminal()
+            && inputs_are_files(files.iter().chain(args.vantage.iter().map(|(_, f)| f)))
     };
     let out = || io::BufWriter::new(io::stdout().lock());
     // JSON's connections, and NDJSON's lines in blocks, are written on a
@@ -387,7 +385,7 @@ fn analyze(mut args: AnalyzeArgs) -> Result<ExitCode, Failure> {
             Box::new(TableSink::new(out(), args.all || !args.only.is_empty()).ascii(args.ascii).color(color))
         }
         Format::Json => Box::new(JsonSink::on_thread(unlocked())?),
-        Format::Ndjson if flushing == tcpka::Flushing::Blocks => Box::new(NdjsonSink::in_blocks_on_thread(unlocked())?),
+        Format::Ndjson if ndjson_in_blocks() => Box::new(NdjsonSink::in_blocks_on_thread(unlocked())?),
         Format::Ndjson => Box::new(NdjsonSink::new(out())),
         Format::Html => Box::new(HtmlSink::new(out(), args.all || !args.only.is_empty())),
     };
