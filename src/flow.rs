@@ -283,14 +283,6 @@ pub struct KeepaliveLog {
     /// that may be none take 32 bytes where an `Option<UnprobedSilence>`
     /// took 40 (every prober open at once keeps a log, issue 14).
     unprobed: Watch,
-    /// The packet that ended the silence after the latest answer, while it
-    /// is being measured (the side's watch is on: `record::FlowSide::watching`);
-    /// none while it goes on. The answer it began with is the latest
-    /// probe's: a probe answered turns the watch on, and the prober's next
-    /// packet turns it off before it can record another probe. (The answer
-    /// kept here too made the log 184 bytes, a 192-byte block of glibc's
-    /// malloc where 168 take 176: one for each prober open at once, issue 14.)
-    watch_until: MaybePacket,
 }
 
 impl KeepaliveLog {
@@ -304,11 +296,12 @@ impl KeepaliveLog {
         }
     }
 
-    /// Where the measure of the silence after the latest answer stands;
-    /// read only while the side's watch is on (see `watch_until`).
-    fn watch(&self) -> SilenceWatch {
+    /// Where the measure of the silence after the latest answer stands,
+    /// `until` the packet that ended it (see [`Probing::watch_until`]);
+    /// read only while the side's watch is on.
+    fn watch(&self, until: MaybePacket) -> SilenceWatch {
         let answer = self.train.last().and_then(|p| p.answered_by().get());
-        Watch { answer: answer.into(), until: self.watch_until }.get()
+        Watch { answer: answer.into(), until }.get()
     }
 }
 
@@ -798,22 +791,71 @@ pub enum RstReply {
 }
 
 /// Keepalive probing by one side: nothing (no probe seen, nothing held
-/// back), or what there is, boxed: most connections never probe, and the
-/// box costs a connection 8 bytes where the enum inline cost 16.
+/// back, and the side's latest packet is its latest traffic), or what
+/// there is, boxed: most connections never probe, and the box costs a
+/// connection 8 bytes where the enum inline cost 16.
 #[derive(Clone, Debug, Default)]
 struct ProbeState(Option<Box<Probing>>);
 
-/// `Held` leads to nothing (the segment was ordinary) or `Probes` (it was a
-/// probe); a side that has probed keeps its log. A segment is only held
-/// while nothing else is known of the connection, so a side that probes
-/// never holds one.
+/// What a side that probes, or has held back or probed since its latest
+/// traffic, keeps: the probe log or the held segment, and the two packets
+/// the table reads only while such a side's latest packets are probes or
+/// its watch is on. Kept compact ([`CompactRef`]s against the connection's
+/// origin) while the table holds the connection; a handed-out side's are
+/// never read (its `HalfConnection` reads the log only).
+#[derive(Debug)]
+struct Probing {
+    /// The side's latest packet that was not a keepalive or zero-window
+    /// probe nor held back (none: it sent none), while its latest packets
+    /// are (`record::FlowSide::last_traffic`). Every other time its latest
+    /// traffic is its latest packet, which the record keeps: the record kept
+    /// both in 8 bytes each (issue 14: 264 → 248 bytes a connection).
+    traffic: CompactRef,
+    /// The packet that ended the silence after the latest answer, while it
+    /// is being measured (the side's watch is on: `record::FlowSide::watching`);
+    /// none while it goes on. The answer it began with is the latest
+    /// probe's: a probe answered turns the watch on, and the prober's next
+    /// packet turns it off before it can record another probe. Here, 8
+    /// bytes, where the log kept it in 16 (the box would have been 176
+    /// bytes with `traffic`, a 192-byte block of glibc's malloc where 168
+    /// take 176: one for each prober open at once, issue 14).
+    watch_until: CompactRef,
+    kind: ProbeKind,
+}
+
+/// `Held` leads to `TrafficOnly` (the segment was ordinary) or `Probes` (it
+/// was a probe); a side that has probed keeps its log. A segment is only
+/// held while nothing else is known of the connection, so a side that
+/// probes never holds one.
 #[derive(Clone, Debug)]
-enum Probing {
+enum ProbeKind {
+    /// Nothing held, no probe: the box keeps the side's latest traffic
+    /// only (its latest packets are zero-window probes, or a held segment
+    /// that turned out ordinary). It goes with the side's next traffic.
+    TrafficOnly,
     /// A 0/1-byte segment that may be a probe, waiting for the peer's answer
     /// or this side's next segment.
     Held(HeldSegment),
     /// The side has sent probes.
     Probes(KeepaliveLog),
+}
+
+impl Clone for Probing {
+    /// A copy, its references valid against a copy of the same origin
+    /// (`record::FlowSide::duplicate`).
+    fn clone(&self) -> Probing {
+        Probing {
+            traffic: self.traffic.duplicate(),
+            watch_until: self.watch_until.duplicate(),
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+impl Probing {
+    fn new(kind: ProbeKind) -> Box<Probing> {
+        Box::new(Probing { traffic: CompactRef::NONE, watch_until: CompactRef::NONE, kind })
+    }
 }
 
 /// A segment held back until it is known whether it was a probe.
@@ -827,47 +869,76 @@ struct HeldSegment {
 
 impl ProbeState {
     fn held(&self) -> Option<&HeldSegment> {
-        match self.0.as_deref() {
-            Some(Probing::Held(h)) => Some(h),
+        match self.0.as_deref().map(|p| &p.kind) {
+            Some(ProbeKind::Held(h)) => Some(h),
             _ => None,
         }
     }
 
+    /// Holds `segment` (only a side with nothing else in its box holds one).
     fn hold(&mut self, segment: HeldSegment) {
-        self.0 = Some(Box::new(Probing::Held(segment)));
+        match self.0.as_deref_mut() {
+            Some(p) => p.kind = ProbeKind::Held(segment),
+            None => self.0 = Some(Probing::new(ProbeKind::Held(segment))),
+        }
     }
 
-    /// Settles a held segment: nothing is then held (a probe is then recorded on top).
+    /// Settles a held segment: nothing is then held (a probe is then
+    /// recorded on top). The box stays: it keeps the side's latest traffic,
+    /// the held segment being its latest packet.
     fn take_held(&mut self) -> Option<HeldSegment> {
         let held = self.held().copied();
-        if held.is_some() {
-            self.0 = None;
+        if let Some(p) = self.0.as_deref_mut().filter(|_| held.is_some()) {
+            p.kind = ProbeKind::TrafficOnly;
         }
         held
     }
 
     fn log(&self) -> Option<&KeepaliveLog> {
-        match self.0.as_deref() {
-            Some(Probing::Probes(log)) => Some(log),
+        match self.0.as_deref().map(|p| &p.kind) {
+            Some(ProbeKind::Probes(log)) => Some(log),
             _ => None,
         }
     }
 
-    fn log_mut(&mut self) -> Option<&mut KeepaliveLog> {
+    /// The log and where the silence after its latest answer ended.
+    fn log_mut(&mut self) -> Option<(&mut KeepaliveLog, &mut CompactRef)> {
         match self.0.as_deref_mut() {
-            Some(Probing::Probes(log)) => Some(log),
+            Some(Probing { kind: ProbeKind::Probes(log), watch_until, .. }) => Some((log, watch_until)),
             _ => None,
         }
     }
 
     /// The log, started with this side's first probe.
     fn start_probing(&mut self) -> &mut KeepaliveLog {
-        if self.log().is_none() {
-            self.0 = Some(Box::new(Probing::Probes(KeepaliveLog::default())));
+        let p = self.0.get_or_insert_with(|| Probing::new(ProbeKind::TrafficOnly));
+        if !matches!(p.kind, ProbeKind::Probes(_)) {
+            p.kind = ProbeKind::Probes(KeepaliveLog::default());
         }
-        match self.0.as_deref_mut() {
-            Some(Probing::Probes(log)) => log,
+        match &mut p.kind {
+            ProbeKind::Probes(log) => log,
             _ => unreachable!("just set"),
+        }
+    }
+
+    /// The side's latest traffic while its latest packets are probes (see
+    /// [`Probing::traffic`]).
+    fn traffic(&self) -> Option<&CompactRef> {
+        self.0.as_deref().map(|p| &p.traffic)
+    }
+
+    /// Where the side's latest traffic is kept once it probes: its box,
+    /// made if it has none.
+    fn traffic_mut(&mut self) -> &mut CompactRef {
+        &mut self.0.get_or_insert_with(|| Probing::new(ProbeKind::TrafficOnly)).traffic
+    }
+
+    /// The side sent traffic again: a box that kept only its latest traffic
+    /// goes, unless that traffic took a slot of the origin (a reference
+    /// keeps its slot: a box made again for each spell would take one each).
+    fn traffic_again(&mut self) {
+        if self.0.as_deref().is_some_and(|p| matches!(p.kind, ProbeKind::TrafficOnly) && !p.traffic.in_slot()) {
+            self.0 = None;
         }
     }
 }
@@ -882,7 +953,6 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     first_probe: MaybePacket::NONE,
     train: Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 },
     unprobed: Watch::OFF,
-    watch_until: MaybePacket::NONE,
 };
 
 impl HalfConnection {
@@ -1701,7 +1771,7 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 /// So when both ends probe at once, each side's idle runs on.
 fn idle_start(peer: &FlowSide, o: &Origin, probe_len: u32) -> Option<PacketRef> {
     let last = o.get(&peer.last_sent)?;
-    let last_traffic = o.get(&peer.last_traffic);
+    let last_traffic = peer.last_traffic(o);
     let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
     match last_probe {
         Some(p) if p.len == 1 && probe_len == 0 => Some(last),
@@ -1846,7 +1916,7 @@ fn apply(
     // Keepalive evidence, in this order: the peer's probe answered, the
     // peer's held segment settled (by anything but an RST), our held
     // segment confirmed, then this segment itself.
-    watch_unprobed_silence(me, peer, at, class, seg.flags.rst());
+    watch_unprobed_silence(me, peer, o, now, class, seg.flags.rst());
     if a.answers_peer_probe {
         answer_probes(peer, side.peer(), o, at, class == PacketClass::Rst);
     }
@@ -1970,13 +2040,13 @@ fn apply(
             me.note_small_message(o, now);
         }
     }
-    if !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided) {
-        o.put(&mut me.last_traffic, now);
-    }
     if !seg.flags.rst() {
         me.note_ttl_and_ip_id(seg.ttl, seg.ip_id);
     }
-    o.put(&mut me.last_sent, now);
+    // Traffic is every packet but a probe or a segment held back (which
+    // may be one): the peer's keepalive idle runs from it (`idle_start`).
+    let traffic = !matches!(class, PacketClass::KeepaliveProbe | PacketClass::ZeroWindowProbe | PacketClass::Undecided);
+    me.note_sent(o, now, traffic);
 }
 
 /// An answer goes out as the segment arrives, so it passes the capture
@@ -2042,7 +2112,7 @@ fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, s
 
 /// A packet from the peer of `prober` arrived: it answers the prober's
 /// outstanding probe, if there is one.
-fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, is_rst: bool) {
+fn answer_probes(prober: &mut FlowSide, side: Side, o: &mut Origin, at: PacketRef, is_rst: bool) {
     // The keepalive timer runs only while nothing is in flight and the
     // socket has not closed (tcp_keepalive_timer re-arms without probing
     // while packets are out; after a FIN it is the FIN-WAIT-2 timer).
@@ -2050,7 +2120,7 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, i
     if !prober.probe_outstanding() {
         return;
     }
-    let Some(log) = prober.probe.log_mut() else { return };
+    let Some((log, watch_until)) = prober.probe.log_mut() else { return };
     let Some(last) = log.train.probes.last_mut() else { return };
     last.answer.set(at);
     if is_rst {
@@ -2059,7 +2129,7 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, i
         log.probes_answered += 1;
         if timer_runs {
             // The answer just set is where the silence begins (`KeepaliveLog::watch`).
-            log.watch_until = MaybePacket::NONE;
+            o.clear(watch_until);
             prober.set_watching(true);
         }
     }
@@ -2072,15 +2142,22 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &Origin, at: PacketRef, i
 /// a RST (which a host also sends for a socket it no longer has). A probe
 /// of its own that ends the silence is its timer firing: an idle, which
 /// `record_probe` observes.
-fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef, class: PacketClass, rst: bool) {
+fn watch_unprobed_silence(
+    me: &mut FlowSide,
+    peer: &mut FlowSide,
+    o: &mut Origin,
+    now: Stamp,
+    class: PacketClass,
+    rst: bool,
+) {
     // Only a side whose watch is on has anything to measure (its log is not read otherwise).
     if me.watching()
-        && let Some(log) = me.probe.log_mut()
+        && let Some((log, watch_until)) = me.probe.log_mut()
     {
-        let ended = match log.watch() {
+        let ended = match log.watch(o.maybe(watch_until)) {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
-            SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: at }),
+            SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: now.at }),
             SilenceWatch::Ended(silence) => Some(silence),
         };
         if let Some(silence) = ended.filter(|_| !rst)
@@ -2088,14 +2165,14 @@ fn watch_unprobed_silence(me: &mut FlowSide, peer: &mut FlowSide, at: PacketRef,
         {
             log.unprobed = Watch::ended(silence);
         }
-        log.watch_until = MaybePacket::NONE;
+        o.clear(watch_until);
         me.set_watching(false);
     }
     if peer.watching()
-        && let Some(log) = peer.probe.log_mut()
-        && let SilenceWatch::Since(_) = log.watch()
+        && let Some((log, watch_until)) = peer.probe.log_mut()
+        && let SilenceWatch::Since(_) = log.watch(o.maybe(watch_until))
     {
-        log.watch_until = Some(at).into();
+        o.put(watch_until, now);
     }
 }
 
@@ -2191,7 +2268,7 @@ fn track_unacked(
 
 mod record;
 mod store;
-use record::{Flow, FlowSide, Origin, Stamp};
+use record::{CompactRef, Flow, FlowSide, Origin, Stamp};
 use store::Slot;
 
 #[cfg(test)]

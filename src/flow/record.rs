@@ -64,8 +64,13 @@ impl CompactRef {
 
     /// The same reference, for a copy of the whole record: valid only
     /// against a copy of the same origin, slots and all.
-    fn duplicate(&self) -> CompactRef {
+    pub(super) fn duplicate(&self) -> CompactRef {
         CompactRef { frame: self.frame, micros: self.micros }
+    }
+
+    /// Whether the reference took a slot of its origin (it keeps it).
+    pub(super) fn in_slot(&self) -> bool {
+        self.slot().is_some()
     }
 }
 
@@ -525,11 +530,12 @@ pub(super) struct FlowSide {
     /// RST, when `SIDE_IP_ID` says it had one. (Two `Option`s took 7 bytes
     /// where these take 2 and two bits.)
     ip_id: u16,
-    /// The latest packet (the "last heard from" of keepalive idle times).
+    /// The latest packet (the "last heard from" of keepalive idle times),
+    /// and the latest traffic unless `SIDE_PROBED_SINCE_TRAFFIC` says
+    /// otherwise (see [`FlowSide::last_traffic`]).
     pub(super) last_sent: CompactRef,
-    /// The latest packet that was not a keepalive or zero-window probe.
-    pub(super) last_traffic: CompactRef,
-    /// Whether this side probes, or holds back a segment that may be a probe.
+    /// Whether this side probes, or holds back a segment that may be a
+    /// probe; and its latest traffic while its latest packets are probes.
     pub(super) probe: ProbeState,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub(super) unacked: Option<Box<RetransmissionRun>>,
@@ -575,7 +581,7 @@ const SIDE_PROBE_OUTSTANDING: u8 = 2;
 /// log's watch is on): only then does a packet need to read the log.
 const SIDE_WATCHING: u8 = 4;
 /// This side holds back a segment that may be a probe (its probe state is
-/// `Probing::Held`): every packet asks, and only then is the box read.
+/// `ProbeKind::Held`): every packet asks, and only then is the box read.
 const SIDE_HOLDING: u8 = 8;
 /// The connection's id does not fit in the record's 32 bits: its high
 /// bits are with this side's rare marks (only ever the client side's).
@@ -585,6 +591,11 @@ const SIDE_TTL: u8 = 16;
 /// This side's latest segment that was not a RST had an IPv4
 /// identification: `ip_id` holds it.
 const SIDE_IP_ID: u8 = 32;
+/// This side's latest packets are probes (keepalive or zero-window) or
+/// held back, sent since its latest traffic: its probe box keeps that
+/// (`ProbeState::traffic`). Otherwise its latest traffic is its latest
+/// packet, `last_sent`.
+const SIDE_PROBED_SINCE_TRAFFIC: u8 = 128;
 
 impl Default for Ttls {
     fn default() -> Ttls {
@@ -669,6 +680,38 @@ impl FlowSide {
         if present {
             self.set_flag(SIDE_SYN_TIMESTAMPS, true);
         }
+    }
+
+    /// This side's latest packet that was not a keepalive or zero-window
+    /// probe nor held back, if it sent one: the peer's keepalive idle runs
+    /// from it (`idle_start`). Kept apart from the latest packet only while
+    /// they differ (a record kept both: 8 bytes a side, issue 14).
+    pub(super) fn last_traffic(&self, o: &Origin) -> Option<PacketRef> {
+        if self.flag(SIDE_PROBED_SINCE_TRAFFIC) {
+            self.probe.traffic().and_then(|r| o.get(r))
+        } else {
+            o.get(&self.last_sent)
+        }
+    }
+
+    /// This side sent the packet being applied, traffic or not (a probe,
+    /// or a segment held back): it is the latest; the latest traffic, if
+    /// it is not, is the one before the first such packet since traffic.
+    pub(super) fn note_sent(&mut self, o: &mut Origin, now: Stamp, traffic: bool) {
+        match (traffic, self.flag(SIDE_PROBED_SINCE_TRAFFIC)) {
+            (true, true) => {
+                self.set_flag(SIDE_PROBED_SINCE_TRAFFIC, false);
+                self.probe.traffic_again();
+            }
+            (false, false) => {
+                // The latest packet so far was the latest traffic (or none).
+                let FlowSide { probe, last_sent, .. } = self;
+                o.copy(probe.traffic_mut(), last_sent);
+                self.set_flag(SIDE_PROBED_SINCE_TRAFFIC, true);
+            }
+            (true, false) | (false, true) => {}
+        }
+        o.put(&mut self.last_sent, now);
     }
 
     /// The latest keepalive probe of this side is unanswered so far.
@@ -829,6 +872,7 @@ impl FlowSide {
         let (packets, ttl, last_ip_id) = (self.packets(), self.ttls(), self.last_ip_id());
         let small_count = self.small_messages(o);
         let syn_timestamps = self.flag(SIDE_SYN_TIMESTAMPS);
+        let last_traffic = self.last_traffic(o).into();
         let rare = self.rare;
         HalfConnection {
             addr: super::Endpoint::of(addr),
@@ -836,7 +880,7 @@ impl FlowSide {
             counts: Counters { packets, retransmissions, zero_window_probes },
             marks: Marks {
                 last_sent: o.maybe(&self.last_sent),
-                last_traffic: o.maybe(&self.last_traffic),
+                last_traffic,
                 last_payload: o.maybe(&self.last_payload),
                 syn: o.early(&self.syn).into(),
                 fin: o.fin(side).into(),
@@ -862,7 +906,6 @@ impl FlowSide {
             seq: self.seq,
             packets_and_flags: self.packets_and_flags,
             last_sent: self.last_sent.duplicate(),
-            last_traffic: self.last_traffic.duplicate(),
             probe: self.probe.clone(),
             unacked: self.unacked.clone(),
             last_payload: self.last_payload.duplicate(),
@@ -1230,6 +1273,48 @@ mod tests {
             assert_eq!((o.fin(Side::Server), o.early(&syn)), (None, Some(syn_at)));
             assert_eq!((copy.fin(Side::Server), copy.early(&syn.duplicate())), (Some(fin_at), Some(syn_at)));
         }
+    }
+
+    #[test]
+    fn a_sides_latest_traffic_in_a_slot_keeps_it_spell_after_spell() {
+        // At times of nanoseconds each packet a record refers to is kept
+        // whole in a slot of its origin, and a reference keeps its slot. A
+        // side's latest traffic kept apart through its zero-window probes
+        // is exact, and the box that keeps it stays with its slot after the
+        // traffic: spell after spell take one slot, not one each.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let t0 = Timestamp::from_timeval(1_700_000_001, 0);
+        let mut frame = 6;
+        let mut send = |w: &mut Wire, s: Seg, class: PacketClass| {
+            frame += 1;
+            let at = PacketRef { frame, ts: Timestamp(t0.0 + frame as i64 * 1_000_000_123) };
+            assert_eq!(w.send_at(at, s), class, "frame {frame}");
+            at
+        };
+        let slots = |w: &Wire| w.record().unwrap().origin.far().map_or(0, |far| far.len());
+        let mut kept = Vec::new();
+        let mut data = None;
+        for spell in 0..6 {
+            let una = 5101 + 20 * spell;
+            send(&mut w, seg(C, ACK, 1011, una, 0).window(0), PacketClass::Ack);
+            let probe = send(&mut w, seg(S, ACK, una - 1, 1011, 0), PacketClass::ZeroWindowProbe);
+            let server = w.look().unwrap().sides[Side::Server as usize].marks.clone();
+            assert_eq!(server.last_sent.get(), Some(probe));
+            let before = data.or_else(|| server.last_payload.get()).expect("the server sent data");
+            assert_eq!(server.last_traffic.get(), Some(before), "spell {spell}");
+            send(&mut w, seg(C, ACK, 1011, una, 0).window(100), PacketClass::Ack);
+            data = Some(send(&mut w, seg(S, ACK, una, 1011, 20), PacketClass::Data));
+            let server = w.look().unwrap().sides[Side::Server as usize].marks.clone();
+            assert_eq!(server.last_traffic, server.last_sent);
+            send(&mut w, seg(C, ACK, 1011, una + 20, 0), PacketClass::Ack);
+            kept.push(slots(&w));
+        }
+        // (The record's other references take their slots in the first
+        // two spells.)
+        assert!(kept[0] > 0, "the packets are kept in slots");
+        assert!(kept[1..].iter().all(|&n| n == kept[1]), "slots after each spell: {kept:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A tiny wire for unit tests: hand-built segments into a flow table,
 //! classes and finished connections out.
 
-use super::{Connection, FlowTable, PacketClass, PacketRef};
+use super::{Connection, FlowTable, PacketClass, PacketRef, Side};
 use crate::decode::{Segment, TcpFlags};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
@@ -33,6 +33,11 @@ pub fn seg(from: &'static str, flags: u8, seq: u32, ack: u32, len: u32) -> Seg {
 }
 
 impl Seg {
+    /// The side that sends it (the server's port is the well-known one:
+    /// the server it is, mid-stream too).
+    pub fn side(&self) -> Side {
+        if self.from == C { Side::Client } else { Side::Server }
+    }
     pub fn window(mut self, w: u16) -> Seg {
         self.window = w;
         self
@@ -86,6 +91,38 @@ impl Wire {
         };
         let done = &mut self.done;
         self.table.observe(at, &segment, &mut |c| done.push(c)).class
+    }
+
+    /// The slot of the connection between the client and the server, if
+    /// the table holds it.
+    fn slot(&self) -> Option<super::Slot> {
+        let any = Segment {
+            vlan: Default::default(),
+            src: C.parse().unwrap(),
+            dst: S.parse().unwrap(),
+            seq: SeqNumber(0),
+            ack: SeqNumber(0),
+            flags: TcpFlags(ACK),
+            window: 0,
+            payload_len: 0,
+            ttl: 64,
+            ip_id: None,
+            has_timestamp: false,
+            first_sack: None,
+        };
+        self.table.flows.find(&any).map(|(slot, _)| slot)
+    }
+
+    /// The record the table holds for the connection between the client
+    /// and the server, if it holds one.
+    pub(super) fn record(&self) -> Option<&super::Flow> {
+        self.table.flows.get(self.slot()?)
+    }
+
+    /// That connection as it stands (a look at one held: `Flow::to_connection`).
+    pub fn look(&self) -> Option<Connection> {
+        let (flows, slot) = (&self.table.flows, self.slot()?);
+        Some(flows.get(slot)?.to_connection(flows.endpoints(slot), flows.vlan(slot)))
     }
 
     /// Ends the capture and returns every connection, in order.
