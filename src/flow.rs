@@ -295,14 +295,6 @@ impl KeepaliveLog {
             SilenceWatch::Off | SilenceWatch::Since(_) => None,
         }
     }
-
-    /// Where the measure of the silence after the latest answer stands,
-    /// `until` the packet that ended it (see [`Probing::watch_until`]);
-    /// read only while the side's watch is on.
-    fn watch(&self, until: MaybePacket) -> SilenceWatch {
-        let answer = self.train.last().and_then(|p| p.answered_by().get());
-        Watch { answer: answer.into(), until }.get()
-    }
 }
 
 /// A silence that followed an answered keepalive probe, with no probe from
@@ -436,8 +428,8 @@ pub struct HalfConnection {
     pub seq: SequenceState,
     pub counts: Counters,
     pub marks: Marks,
-    /// Whether this side probes, or holds back a segment that may be a probe.
-    probe: ProbeState,
+    /// What this side's keepalive probes showed, if it sent any.
+    keepalive: Option<Box<KeepaliveLog>>,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
     /// The small messages this side sent (none: a count of 0). Not boxed:
@@ -837,7 +829,7 @@ enum ProbeKind {
     /// or this side's next segment.
     Held(HeldSegment),
     /// The side has sent probes.
-    Probes(KeepaliveLog),
+    Probes(ProbeLog),
 }
 
 impl Clone for Probing {
@@ -894,15 +886,23 @@ impl ProbeState {
         held
     }
 
-    fn log(&self) -> Option<&KeepaliveLog> {
+    fn log(&self) -> Option<&ProbeLog> {
         match self.0.as_deref().map(|p| &p.kind) {
             Some(ProbeKind::Probes(log)) => Some(log),
             _ => None,
         }
     }
 
+    /// The log, for the side handed out.
+    fn into_log(self) -> Option<ProbeLog> {
+        match self.0.map(|p| p.kind) {
+            Some(ProbeKind::Probes(log)) => Some(log),
+            _ => None,
+        }
+    }
+
     /// The log and where the silence after its latest answer ended.
-    fn log_mut(&mut self) -> Option<(&mut KeepaliveLog, &mut CompactRef)> {
+    fn log_mut(&mut self) -> Option<(&mut ProbeLog, &mut CompactRef)> {
         match self.0.as_deref_mut() {
             Some(Probing { kind: ProbeKind::Probes(log), watch_until, .. }) => Some((log, watch_until)),
             _ => None,
@@ -910,10 +910,10 @@ impl ProbeState {
     }
 
     /// The log, started with this side's first probe.
-    fn start_probing(&mut self) -> &mut KeepaliveLog {
+    fn start_probing(&mut self) -> &mut ProbeLog {
         let p = self.0.get_or_insert_with(|| Probing::new(ProbeKind::TrafficOnly));
         if !matches!(p.kind, ProbeKind::Probes(_)) {
-            p.kind = ProbeKind::Probes(KeepaliveLog::default());
+            p.kind = ProbeKind::Probes(ProbeLog::default());
         }
         match &mut p.kind {
             ProbeKind::Probes(log) => log,
@@ -955,6 +955,9 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     unprobed: Watch::OFF,
 };
 
+/// The train of a side that sent no probe.
+static NO_TRAIN: Train = Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 };
+
 impl HalfConnection {
     /// This side's address and port.
     pub fn addr(&self) -> SocketAddr {
@@ -975,7 +978,7 @@ impl HalfConnection {
 
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
-        self.probe.log().unwrap_or(&NO_PROBES)
+        self.keepalive.as_deref().unwrap_or(&NO_PROBES)
     }
 
     /// The small messages this side sent (candidate heartbeats).
@@ -1422,7 +1425,7 @@ impl FlowTable {
     /// segment belongs to, if it is held.
     pub(crate) fn trains_of(&self, seg: &Segment) -> Option<[&Train; 2]> {
         let conn = self.flows.get(self.flows.find(seg)?.0)?;
-        Some(conn.sides.each_ref().map(|s| &s.keepalive().train))
+        Some(conn.sides.each_ref().map(FlowSide::train))
     }
 
     /// The connection a segment belongs to, as it stands, if it is held.
@@ -1515,7 +1518,7 @@ struct TrainMark {
 
 impl TrainMark {
     fn of(side: &FlowSide) -> TrainMark {
-        let train = &side.keepalive().train;
+        let train = side.train();
         TrainMark {
             first: train.probes.first().map(|p| p.at.frame),
             count: train.count,
@@ -1739,9 +1742,7 @@ fn goes_on_after_reset(me: &FlowSide, peer: &FlowSide, seg: &Segment) -> bool {
 ///   peer's probe, which a cut path may never have delivered.
 fn answers_a_probe(me: &FlowSide, peer: &FlowSide, class: PacketClass, seg: &Segment) -> bool {
     match class {
-        PacketClass::KeepaliveProbe => {
-            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
-        }
+        PacketClass::KeepaliveProbe => seg.payload_len == 1 && peer.train().last().is_some_and(|p| p.len == 0),
         PacketClass::Rst => !me.probe_outstanding(),
         _ => true,
     }
@@ -1772,7 +1773,7 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 fn idle_start(peer: &FlowSide, o: &Origin, probe_len: u32) -> Option<PacketRef> {
     let last = o.get(&peer.last_sent)?;
     let last_traffic = peer.last_traffic(o);
-    let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
+    let last_probe = peer.train().probes.last().filter(|p| p.at == last);
     match last_probe {
         Some(p) if p.len == 1 && probe_len == 0 => Some(last),
         Some(_) => last_traffic,
@@ -1820,8 +1821,7 @@ fn segment_class(
     // segment confirmed just above changes none of the rules below: it was
     // only held while all three were unknown, and the segment one above it
     // is neither a probe nor a copy.)
-    let snd_una =
-        peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
+    let snd_una = peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.train().last().map(|p| p.seq + 1));
     let peer_window_zero = peer.seq.window() == Some(0);
 
     // Probes carry ACK, as every segment of a synchronized connection does
@@ -2077,23 +2077,20 @@ fn rst_reply(peer: &FlowSide, o: &Origin, at: PacketRef, seg: &Segment, previous
     }
 }
 
-fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, seq: SeqNumber, len: u8) {
+fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
     let log = me.probe.start_probing();
-    log.probes_sent += 1;
-    if len == 1 {
-        log.one_byte_probes += 1;
-    }
-    log.first_probe.set_first(at);
+    log.count_probe(o, at, len);
     // Nothing from the peer answered the last probe (its own crossing
     // probes do not, see [`answers_a_probe`]): the train goes on.
     let continues = log.train.unanswered();
     if continues {
         let last = log.train.last().expect("non-empty train");
-        log.interval_observed.add(at.ts.secs_since(last.at.ts));
+        let interval = at.ts.nanos_since(last.at.ts);
+        log.observe_interval(o, interval);
     } else {
         let idle_from = idle_start(peer, o, u32::from(len)).filter(|p| p.ts <= at.ts);
         if let Some(from) = idle_from {
-            log.idle_observed.add(at.ts.secs_since(from.ts));
+            log.observe_idle(o, at.ts.nanos_since(from.ts));
         }
         log.train = Train { idle_from: idle_from.into(), probes: Vec::new(), count: 0 };
     }
@@ -2106,7 +2103,7 @@ fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, s
     } else if let Some(last) = log.train.probes.last_mut() {
         *last = probe;
     }
-    log.longest_train = log.longest_train.max(log.train.count);
+    log.note_train_length();
     me.set_probe_outstanding(true);
 }
 
@@ -2126,7 +2123,7 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &mut Origin, at: PacketRe
     if is_rst {
         last.answer_is_rst = true;
     } else {
-        log.probes_answered += 1;
+        log.count_answer();
         if timer_runs {
             // The answer just set is where the silence begins (`KeepaliveLog::watch`).
             o.clear(watch_until);
@@ -2154,23 +2151,23 @@ fn watch_unprobed_silence(
     if me.watching()
         && let Some((log, watch_until)) = me.probe.log_mut()
     {
-        let ended = match log.watch(o.maybe(watch_until)) {
+        let ended = match log.watch(o, watch_until) {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
             SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: now.at }),
             SilenceWatch::Ended(silence) => Some(silence),
         };
         if let Some(silence) = ended.filter(|_| !rst)
-            && log.unprobed_after_answer().is_none_or(|longest| silence.secs() > longest.secs())
+            && log.unprobed_after_answer(o).is_none_or(|longest| silence.secs() > longest.secs())
         {
-            log.unprobed = Watch::ended(silence);
+            log.set_unprobed(o, silence);
         }
         o.clear(watch_until);
         me.set_watching(false);
     }
     if peer.watching()
         && let Some((log, watch_until)) = peer.probe.log_mut()
-        && let SilenceWatch::Since(_) = log.watch(o.maybe(watch_until))
+        && let SilenceWatch::Since(_) = log.watch(o, watch_until)
     {
         o.put(watch_until, now);
     }
@@ -2268,7 +2265,7 @@ fn track_unacked(
 
 mod record;
 mod store;
-use record::{CompactRef, Flow, FlowSide, Origin, Stamp};
+use record::{CompactRef, Flow, FlowSide, Origin, ProbeLog, Stamp};
 use store::Slot;
 
 #[cfg(test)]

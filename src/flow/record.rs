@@ -25,11 +25,12 @@
 use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
-    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
-    RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell,
+    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_TRAIN, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
+    RoleSource, SequenceState, Side, SilenceWatch, SmallMessages, Train, Ttls, UnprobedSilence, Unreplied, Watch,
+    ZeroWindowSpell,
 };
 use crate::decode::VlanPath;
-use crate::time::Timestamp;
+use crate::time::{MinMax, Timestamp, secs_of_nanos};
 use std::net::SocketAddr;
 use thin_vec::ThinVec;
 
@@ -477,6 +478,239 @@ impl CompactGap {
     }
 }
 
+/// A length of time of a connection in 4 bytes, where only its length is
+/// needed (a keepalive idle or interval): whole microseconds below
+/// [`SPAN_SLOT`] (35.8 minutes); at or above it, the slot of the
+/// connection's [`Origin`] that keeps its nanoseconds whole (a nanosecond
+/// capture's, a negative one of times going backwards, or a longer one).
+/// As with a [`CompactTime`], once kept in a slot it stays there, and it
+/// is not `Clone`.
+#[derive(Debug)]
+struct CompactSpan(u32);
+
+/// See [`CompactSpan`].
+const SPAN_SLOT: u32 = 1 << 31;
+
+impl CompactSpan {
+    const ZERO: CompactSpan = CompactSpan(0);
+
+    fn slot(&self) -> Option<usize> {
+        self.0.checked_sub(SPAN_SLOT).map(|slot| slot as usize)
+    }
+
+    /// The same span, for a copy of the whole record (see [`CompactRef::duplicate`]).
+    fn duplicate(&self) -> CompactSpan {
+        CompactSpan(self.0)
+    }
+}
+
+impl Origin {
+    /// The span's nanoseconds.
+    fn span(&self, s: &CompactSpan) -> i64 {
+        match s.slot() {
+            None => i64::from(s.0) * 1000,
+            Some(slot) => {
+                let far = self.far().expect("a span kept in a slot has its origin's slots");
+                far[slot].get().expect("a span's slot keeps it").ts.0
+            }
+        }
+    }
+
+    fn set_span(&mut self, s: &mut CompactSpan, nanos: i64) {
+        let micros = u32::try_from(nanos / 1000).ok().filter(|&m| nanos % 1000 == 0 && m < SPAN_SLOT);
+        match micros {
+            Some(micros) if s.slot().is_none() => s.0 = micros,
+            _ => {
+                // The nanoseconds whole, as a slot keeps a time (its frame not kept).
+                let kept = Some(PacketRef { frame: TIME_ONLY, ts: Timestamp(nanos) }).into();
+                let cold = self.cold_mut();
+                match s.slot() {
+                    Some(slot) => cold.far[slot] = kept,
+                    None => *s = CompactSpan(SPAN_SLOT + cold.keep_far(kept)),
+                }
+            }
+        }
+    }
+}
+
+/// The shortest and the longest of some lengths of time, and how many:
+/// what a [`MinMax`] of their seconds keeps, in 12 bytes where it took 24.
+/// The lengths are kept in nanoseconds, and their seconds worked out as
+/// [`Timestamp::secs_since`] works them out ([`secs_of_nanos`]): the same
+/// `f64`s to the last bit; nanoseconds order as those seconds do, so the
+/// shortest in nanoseconds is the shortest in seconds.
+#[derive(Debug)]
+struct SpanRange {
+    min: CompactSpan,
+    max: CompactSpan,
+    /// Saturating, as a [`MinMax`]'s count.
+    count: u32,
+}
+
+impl SpanRange {
+    const EMPTY: SpanRange = SpanRange { min: CompactSpan::ZERO, max: CompactSpan::ZERO, count: 0 };
+
+    /// What `MinMax::add` of the length's seconds does.
+    fn add(&mut self, o: &mut Origin, nanos: i64) {
+        if self.count == 0 || nanos < o.span(&self.min) {
+            o.set_span(&mut self.min, nanos);
+        }
+        if self.count == 0 || nanos > o.span(&self.max) {
+            o.set_span(&mut self.max, nanos);
+        }
+        self.count = self.count.saturating_add(1);
+    }
+
+    fn get(&self, o: &Origin) -> MinMax {
+        let mut range = MinMax::EMPTY;
+        if self.count > 0 {
+            range.add(secs_of_nanos(o.span(&self.min)));
+            range.add(secs_of_nanos(o.span(&self.max)));
+            range.count = self.count;
+        }
+        range
+    }
+
+    fn duplicate(&self) -> SpanRange {
+        SpanRange { min: self.min.duplicate(), max: self.max.duplicate(), count: self.count }
+    }
+}
+
+/// A prober's [`KeepaliveLog`] as the table keeps it while it holds the
+/// connection: its packets as [`CompactRef`]s and its idle and interval
+/// ranges as [`SpanRange`]s against the connection's origin, in 112 bytes
+/// where the log took 152 (the box around it, `Probing`, is a 144-byte
+/// block of glibc's malloc where it was 176: one for each prober open at
+/// once, ~52,000 at 200,000 open on the benchmark's capture, issue 14).
+/// The latest train is kept whole: the pipeline reads a held
+/// connection's (`FlowTable::trains_of`), and the classification rules
+/// read its latest probe for most packets of a prober's peer. Handed out,
+/// it is a [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
+#[derive(Debug)]
+pub(super) struct ProbeLog {
+    /// The latest train, the one that matters for how the connection ended.
+    pub(super) train: Train,
+    /// The first probe the side sent.
+    first_probe: CompactRef,
+    /// The longest silence after an answered probe with no probe in it
+    /// (see [`UnprobedSilence`]): the answer, and the packet that ended it;
+    /// none until both are set.
+    unprobed_answer: CompactRef,
+    unprobed_until: CompactRef,
+    /// Observed idle times (last packet received → first probe of a train).
+    idle: SpanRange,
+    /// Observed gaps between an unanswered probe and the next probe.
+    interval: SpanRange,
+    probes_sent: u32,
+    probes_answered: u32,
+    one_byte_probes: u32,
+    /// Most probes seen in one train.
+    longest_train: u32,
+}
+
+impl Default for ProbeLog {
+    fn default() -> ProbeLog {
+        ProbeLog {
+            train: Train::default(),
+            first_probe: CompactRef::NONE,
+            unprobed_answer: CompactRef::NONE,
+            unprobed_until: CompactRef::NONE,
+            idle: SpanRange::EMPTY,
+            interval: SpanRange::EMPTY,
+            probes_sent: 0,
+            probes_answered: 0,
+            one_byte_probes: 0,
+            longest_train: 0,
+        }
+    }
+}
+
+impl Clone for ProbeLog {
+    /// A copy, its references valid against a copy of the same origin
+    /// (`FlowSide::duplicate`).
+    fn clone(&self) -> ProbeLog {
+        ProbeLog {
+            train: self.train.clone(),
+            first_probe: self.first_probe.duplicate(),
+            unprobed_answer: self.unprobed_answer.duplicate(),
+            unprobed_until: self.unprobed_until.duplicate(),
+            idle: self.idle.duplicate(),
+            interval: self.interval.duplicate(),
+            probes_sent: self.probes_sent,
+            probes_answered: self.probes_answered,
+            one_byte_probes: self.one_byte_probes,
+            longest_train: self.longest_train,
+        }
+    }
+}
+
+impl ProbeLog {
+    /// A probe of `len` bytes sent at `at`: counted, and kept as the first
+    /// if it is.
+    pub(super) fn count_probe(&mut self, o: &mut Origin, at: PacketRef, len: u8) {
+        self.probes_sent += 1;
+        if len == 1 {
+            self.one_byte_probes += 1;
+        }
+        if !o.is_some(&self.first_probe) {
+            o.set(&mut self.first_probe, at);
+        }
+    }
+
+    /// An idle of `nanos` observed before a train's first probe.
+    pub(super) fn observe_idle(&mut self, o: &mut Origin, nanos: i64) {
+        self.idle.add(o, nanos);
+    }
+
+    /// An interval of `nanos` observed between an unanswered probe and the next.
+    pub(super) fn observe_interval(&mut self, o: &mut Origin, nanos: i64) {
+        self.interval.add(o, nanos);
+    }
+
+    /// The latest train has grown: the longest may be it.
+    pub(super) fn note_train_length(&mut self) {
+        self.longest_train = self.longest_train.max(self.train.count);
+    }
+
+    pub(super) fn count_answer(&mut self) {
+        self.probes_answered += 1;
+    }
+
+    /// The longest silence after an answered probe so far (see
+    /// [`KeepaliveLog::unprobed_after_answer`]).
+    pub(super) fn unprobed_after_answer(&self, o: &Origin) -> Option<UnprobedSilence> {
+        Some(UnprobedSilence { answer: o.get(&self.unprobed_answer)?, until: o.get(&self.unprobed_until)? })
+    }
+
+    pub(super) fn set_unprobed(&mut self, o: &mut Origin, silence: UnprobedSilence) {
+        o.set(&mut self.unprobed_answer, silence.answer);
+        o.set(&mut self.unprobed_until, silence.until);
+    }
+
+    /// Where the measure of the silence after the latest answer stands,
+    /// `until` the packet that ended it (see `Probing::watch_until`); read
+    /// only while the side's watch is on.
+    pub(super) fn watch(&self, o: &Origin, until: &CompactRef) -> SilenceWatch {
+        let answer = self.train.last().and_then(|p| p.answered_by().get());
+        Watch { answer: answer.into(), until: o.maybe(until) }.get()
+    }
+
+    /// The log as a handed-out connection keeps it (its train moves over).
+    pub(super) fn into_log(self, o: &Origin) -> KeepaliveLog {
+        KeepaliveLog {
+            probes_sent: self.probes_sent,
+            probes_answered: self.probes_answered,
+            one_byte_probes: self.one_byte_probes,
+            idle_observed: self.idle.get(o),
+            interval_observed: self.interval.get(o),
+            longest_train: self.longest_train,
+            first_probe: o.maybe(&self.first_probe),
+            unprobed: self.unprobed_after_answer(o).map_or(Watch::OFF, Watch::ended),
+            train: self.train,
+        }
+    }
+}
+
 /// One connection as the table keeps it. `repr(C)`: the key and the fields
 /// every packet reads come first. (Aligned to a cache line, a record would
 /// span one line fewer now and then, but the slab could no longer grow in
@@ -659,9 +893,9 @@ impl FlowSide {
         self.flag(SIDE_IP_ID).then_some(self.ip_id)
     }
 
-    /// What this side's keepalive probes showed (empty when it sent none).
-    pub(super) fn keepalive(&self) -> &KeepaliveLog {
-        self.probe.log().unwrap_or(&NO_PROBES)
+    /// This side's latest keepalive train (empty when it sent no probe).
+    pub(super) fn train(&self) -> &Train {
+        self.probe.log().map_or(&NO_TRAIN, |log| &log.train)
     }
 
     fn flag(&self, bit: u8) -> bool {
@@ -716,7 +950,7 @@ impl FlowSide {
 
     /// The latest keepalive probe of this side is unanswered so far.
     pub(super) fn probe_outstanding(&self) -> bool {
-        debug_assert_eq!(self.flag(SIDE_PROBE_OUTSTANDING), self.keepalive().train.unanswered());
+        debug_assert_eq!(self.flag(SIDE_PROBE_OUTSTANDING), self.train().unanswered());
         self.flag(SIDE_PROBE_OUTSTANDING)
     }
 
@@ -889,7 +1123,7 @@ impl FlowSide {
                 last_ip_id,
                 syn_timestamps,
             },
-            probe: self.probe,
+            keepalive: self.probe.into_log().map(|log| Box::new(log.into_log(o))),
             unacked: self.unacked,
             small_messages: SmallMessages {
                 count: small_count,
@@ -1227,6 +1461,49 @@ mod tests {
             back.set(&mut o, Timestamp(ends.ts.0 + 1), now);
             assert_eq!(back.secs(&o), Some(0.0));
         }
+    }
+
+    #[test]
+    fn a_probers_ranges_are_the_min_max_of_their_seconds_however_long() {
+        // A keepalive idle or interval is kept in 4 bytes: whole
+        // microseconds below 2^31, else its nanoseconds whole in a slot
+        // (negative ones too: a capture's times may go backwards). The
+        // range handed out is the `MinMax` of the seconds `secs_since`
+        // gives, to the last bit, and a span kept in a slot keeps it.
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let limit = i64::from(SPAN_SLOT) * 1000;
+        let cases: [&[i64]; 6] = [
+            &[75_000_000_000],
+            &[limit - 1000, 0, 1_000],
+            &[limit, limit - 1000, 7_200_000_000_000],
+            &[1_234, 1_000, 999],
+            &[5_000_000_000, -1_000_000, -5, i64::MAX, i64::MIN],
+            &[3_000_000_000_001, 2_000_000_000_000, 2_999_999_999_999, 10],
+        ];
+        for spans in cases {
+            let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+            let (mut kept, mut expected) = (SpanRange::EMPTY, MinMax::EMPTY);
+            assert_eq!(kept.get(&o), MinMax::EMPTY);
+            for &nanos in spans {
+                kept.add(&mut o, nanos);
+                expected.add(Timestamp(nanos).secs_since(Timestamp(0)));
+                assert_eq!(kept.get(&o), expected, "{spans:?} through {nanos}");
+                assert_eq!(kept.duplicate().get(&o), expected);
+            }
+            let fits = |n: i64| n >= 0 && n % 1000 == 0 && n < limit;
+            let slots = o.far().map_or(0, |far| far.len());
+            // One slot at most for each end, and none while every span fits.
+            assert!(slots <= 2, "{spans:?}: {slots} slots");
+            assert_eq!(slots > 0, !spans.iter().all(|&n| fits(n)), "{spans:?}");
+        }
+        // A span in a slot keeps it, set again and again.
+        let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+        let mut span = CompactSpan::ZERO;
+        for nanos in [7, 1_000, limit + 5, 2_000, -3] {
+            o.set_span(&mut span, nanos);
+            assert_eq!(o.span(&span), nanos);
+        }
+        assert_eq!(o.far().map_or(0, |far| far.len()), 1);
     }
 
     #[test]
