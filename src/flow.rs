@@ -252,9 +252,6 @@ pub struct Train {
 }
 
 impl Train {
-    fn last(&self) -> Option<&Probe> {
-        self.probes.last()
-    }
     /// True when no probe of the train has been answered (or reset) yet.
     pub fn unanswered(&self) -> bool {
         self.probes.last().is_some_and(|p| p.answer.is_none())
@@ -955,9 +952,6 @@ static NO_PROBES: KeepaliveLog = KeepaliveLog {
     unprobed: Watch::OFF,
 };
 
-/// The train of a side that sent no probe.
-static NO_TRAIN: Train = Train { idle_from: MaybePacket::NONE, probes: Vec::new(), count: 0 };
-
 impl HalfConnection {
     /// This side's address and port.
     pub fn addr(&self) -> SocketAddr {
@@ -1132,6 +1126,8 @@ pub struct FlowTable {
     /// Handed out early because more than [`MAX_UNREPLIED`] were held.
     evicted: u64,
     spare_runs: SpareRuns,
+    /// The trains of the connection [`FlowTable::trains_of`] was last asked for.
+    held_trains: [Train; 2],
 }
 
 /// The boxes of retransmission runs that ended, for the next runs to
@@ -1261,12 +1257,12 @@ impl FlowTable {
         let was_finished = conn.is_finished();
         let was = if created { None } else { conn.unreplied() };
         #[cfg(debug_assertions)]
-        let all_before = conn.sides.each_ref().map(TrainMark::of);
+        let all_before = conn.sides.each_ref().map(|s| TrainMark::of(s, &conn.origin));
         let (class, before) = update(conn, from, at, seg, &mut self.spare_runs);
         #[cfg(debug_assertions)]
         for (side, b) in before.iter().enumerate() {
             debug_assert!(
-                b.is_some() || TrainMark::of(&conn.sides[side]) == all_before[side],
+                b.is_some() || TrainMark::of(&conn.sides[side], &conn.origin) == all_before[side],
                 "a train changed unread"
             );
         }
@@ -1423,9 +1419,16 @@ impl FlowTable {
 
     /// The keepalive trains (client's, server's) of the connection a
     /// segment belongs to, if it is held.
-    pub(crate) fn trains_of(&self, seg: &Segment) -> Option<[&Train; 2]> {
+    ///
+    /// The table keeps them compact (`record::CompactTrain`): they are
+    /// written out into trains of the table's own, kept for the next
+    /// segment's (their probes' `Vec`s reused), and valid until then.
+    pub(crate) fn trains_of(&mut self, seg: &Segment) -> Option<[&Train; 2]> {
         let conn = self.flows.get(self.flows.find(seg)?.0)?;
-        Some(conn.sides.each_ref().map(FlowSide::train))
+        for (side, train) in conn.sides.iter().zip(&mut self.held_trains) {
+            side.train().fill(&conn.origin, train);
+        }
+        Some(self.held_trains.each_ref())
     }
 
     /// The connection a segment belongs to, as it stands, if it is held.
@@ -1517,13 +1520,9 @@ struct TrainMark {
 }
 
 impl TrainMark {
-    fn of(side: &FlowSide) -> TrainMark {
+    fn of(side: &FlowSide, o: &Origin) -> TrainMark {
         let train = side.train();
-        TrainMark {
-            first: train.probes.first().map(|p| p.at.frame),
-            count: train.count,
-            unanswered: train.unanswered(),
-        }
+        TrainMark { first: train.first_frame(o), count: train.count(), unanswered: train.unanswered() }
     }
 }
 
@@ -1534,7 +1533,7 @@ fn changes(before: [Option<TrainMark>; 2], was_finished: bool, conn: &Flow, from
     let mut changes = Changes { finished: !was_finished && conn.is_finished(), ..Changes::default() };
     for side in [Side::Client, Side::Server] {
         let Some(b) = before[side as usize] else { continue };
-        let a = TrainMark::of(&conn.sides[side as usize]);
+        let a = TrainMark::of(&conn.sides[side as usize], &conn.origin);
         let same_train = a.first.is_some() && a.first == b.first;
         // Probes 1..count-1 are unanswered: the next probe confirmed each.
         // A train only goes on after an unanswered probe (Linux
@@ -1616,7 +1615,7 @@ fn update(
     let a = &analysis;
     let ours = a.class == PacketClass::KeepaliveProbe || a.confirms_own_held.is_some() || seg.flags.rst();
     let peers = a.answers_peer_probe || a.confirms_peer_held.is_some();
-    let (my_mark, peer_mark) = (ours.then(|| TrainMark::of(me)), peers.then(|| TrainMark::of(peer)));
+    let (my_mark, peer_mark) = (ours.then(|| TrainMark::of(me, origin)), peers.then(|| TrainMark::of(peer, origin)));
     apply(me, peer, origin, seg, &analysis, arrival, runs);
     let mut before = [my_mark, peer_mark];
     if side == Side::Server {
@@ -1742,7 +1741,7 @@ fn goes_on_after_reset(me: &FlowSide, peer: &FlowSide, seg: &Segment) -> bool {
 ///   peer's probe, which a cut path may never have delivered.
 fn answers_a_probe(me: &FlowSide, peer: &FlowSide, class: PacketClass, seg: &Segment) -> bool {
     match class {
-        PacketClass::KeepaliveProbe => seg.payload_len == 1 && peer.train().last().is_some_and(|p| p.len == 0),
+        PacketClass::KeepaliveProbe => seg.payload_len == 1 && peer.train().latest_len() == Some(0),
         PacketClass::Rst => !me.probe_outstanding(),
         _ => true,
     }
@@ -1773,9 +1772,9 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 fn idle_start(peer: &FlowSide, o: &Origin, probe_len: u32) -> Option<PacketRef> {
     let last = o.get(&peer.last_sent)?;
     let last_traffic = peer.last_traffic(o);
-    let last_probe = peer.train().probes.last().filter(|p| p.at == last);
+    let last_probe = peer.train().latest_len().filter(|_| peer.train().latest_at(o) == Some(last));
     match last_probe {
-        Some(p) if p.len == 1 && probe_len == 0 => Some(last),
+        Some(1) if probe_len == 0 => Some(last),
         Some(_) => last_traffic,
         None if last_traffic == Some(last) => Some(last),
         // The peer's last packet was a zero-window probe or a held segment.
@@ -1821,7 +1820,7 @@ fn segment_class(
     // segment confirmed just above changes none of the rules below: it was
     // only held while all three were unknown, and the segment one above it
     // is neither a probe nor a copy.)
-    let snd_una = peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.train().last().map(|p| p.seq + 1));
+    let snd_una = peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.train().latest_seq().map(|seq| seq + 1));
     let peer_window_zero = peer.seq.window() == Some(0);
 
     // Probes carry ACK, as every segment of a synchronized connection does
@@ -2079,31 +2078,7 @@ fn rst_reply(peer: &FlowSide, o: &Origin, at: PacketRef, seg: &Segment, previous
 
 fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
     let log = me.probe.start_probing();
-    log.count_probe(o, at, len);
-    // Nothing from the peer answered the last probe (its own crossing
-    // probes do not, see [`answers_a_probe`]): the train goes on.
-    let continues = log.train.unanswered();
-    if continues {
-        let last = log.train.last().expect("non-empty train");
-        let interval = at.ts.nanos_since(last.at.ts);
-        log.observe_interval(o, interval);
-    } else {
-        let idle_from = idle_start(peer, o, u32::from(len)).filter(|p| p.ts <= at.ts);
-        if let Some(from) = idle_from {
-            log.observe_idle(o, at.ts.nanos_since(from.ts));
-        }
-        log.train = Train { idle_from: idle_from.into(), probes: Vec::new(), count: 0 };
-    }
-    log.train.count += 1;
-    // Keep the first probes and, in the last slot, always the latest one:
-    // answers are matched against it.
-    let probe = Probe::new(at, seq, len);
-    if log.train.probes.len() < MAX_PROBES_KEPT {
-        push_exact(&mut log.train.probes, probe);
-    } else if let Some(last) = log.train.probes.last_mut() {
-        *last = probe;
-    }
-    log.note_train_length();
+    log.record_probe(o, at, seq, len, |o| idle_start(peer, o, u32::from(len)));
     me.set_probe_outstanding(true);
 }
 
@@ -2118,17 +2093,13 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &mut Origin, at: PacketRe
         return;
     }
     let Some((log, watch_until)) = prober.probe.log_mut() else { return };
-    let Some(last) = log.train.probes.last_mut() else { return };
-    last.answer.set(at);
-    if is_rst {
-        last.answer_is_rst = true;
-    } else {
-        log.count_answer();
-        if timer_runs {
-            // The answer just set is where the silence begins (`KeepaliveLog::watch`).
-            o.clear(watch_until);
-            prober.set_watching(true);
-        }
+    if !log.answer(o, at, is_rst) {
+        return;
+    }
+    if !is_rst && timer_runs {
+        // The answer just set is where the silence begins (`ProbeLog::watch`).
+        o.clear(watch_until);
+        prober.set_watching(true);
     }
     prober.set_probe_outstanding(false);
 }

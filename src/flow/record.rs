@@ -25,11 +25,12 @@
 use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
-    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_TRAIN, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
-    RoleSource, SequenceState, Side, SilenceWatch, SmallMessages, Train, Ttls, UnprobedSilence, Unreplied, Watch,
-    ZeroWindowSpell,
+    MAX_HEARTBEAT_GAPS, MAX_PROBES_KEPT, Marks, MaybePacket, PacketRef, Probe, ProbeState, RareMarks, ResetMark,
+    RetransmissionRun, RoleSource, SequenceState, Side, SilenceWatch, SmallMessages, Train, Ttls, UnprobedSilence,
+    Unreplied, Watch, ZeroWindowSpell,
 };
 use crate::decode::VlanPath;
+use crate::seq::SeqNumber;
 use crate::time::{MinMax, Timestamp, secs_of_nanos};
 use std::net::SocketAddr;
 use thin_vec::ThinVec;
@@ -576,20 +577,183 @@ impl SpanRange {
     }
 }
 
+/// One keepalive probe of a train as the table keeps it: a [`Probe`] with
+/// its packet a [`CompactRef`] and without an answer (only a train's
+/// latest probe may have one: a train goes on only after an unanswered
+/// probe, so its answer is the train's, [`CompactTrain`]), in 16 bytes
+/// where a `Probe` takes 40.
+#[derive(Debug)]
+struct CompactProbe {
+    at: CompactRef,
+    seq: SeqNumber,
+    len: u8,
+}
+
+/// A keepalive [`Train`] as the table keeps it: its packets as
+/// [`CompactRef`]s, its probes [`CompactProbe`]s in a `ThinVec` (8 bytes
+/// where a `Vec` took 24; its block of 16 + 16 × probes, where a `Vec`'s
+/// was 40 × probes), the latest probe's answer with the train.
+///
+/// A train's probes are set in place: a new train's go where the
+/// earlier train's were (those beyond its count are kept for the next
+/// trains), so that a probe kept in a slot of the origin (a nanosecond
+/// capture's) reuses its slot, train after train, where a new reference
+/// would take a slot each.
+#[derive(Debug)]
+pub(super) struct CompactTrain {
+    /// See [`Train::idle_from`].
+    idle_from: CompactRef,
+    /// The first [`MAX_PROBES_KEPT`] probes of the train, the last one
+    /// always its latest (`min(count, MAX_PROBES_KEPT)` of them), then
+    /// spares of earlier, longer trains.
+    probes: ThinVec<CompactProbe>,
+    /// The peer's first packet after the latest probe, if `answered` says
+    /// there is one.
+    answer: CompactRef,
+    /// Number of probes, even beyond those kept.
+    count: u32,
+    answered: Answered,
+}
+
+/// Whether a train's latest probe was answered, and how: said apart from
+/// the answer's packet, so that asking needs no look at the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answered {
+    No,
+    Yes,
+    /// By a RST (see [`Probe::reset_by`]).
+    ByRst,
+}
+
+impl CompactTrain {
+    const NONE: CompactTrain = CompactTrain {
+        idle_from: CompactRef::NONE,
+        probes: ThinVec::new(),
+        answer: CompactRef::NONE,
+        count: 0,
+        answered: Answered::No,
+    };
+
+    /// The probes of this train that are kept.
+    fn kept(&self) -> &[CompactProbe] {
+        &self.probes[..(self.count as usize).min(MAX_PROBES_KEPT).min(self.probes.len())]
+    }
+
+    fn latest(&self) -> Option<&CompactProbe> {
+        self.kept().last()
+    }
+
+    /// Number of probes, even beyond those kept.
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The latest probe's time and frame.
+    pub(super) fn latest_at(&self, o: &Origin) -> Option<PacketRef> {
+        self.latest().and_then(|p| o.get(&p.at))
+    }
+
+    /// The latest probe's length (0 or 1 byte).
+    pub(super) fn latest_len(&self) -> Option<u8> {
+        self.latest().map(|p| p.len)
+    }
+
+    /// The latest probe's sequence number.
+    pub(super) fn latest_seq(&self) -> Option<SeqNumber> {
+        self.latest().map(|p| p.seq)
+    }
+
+    /// The first probe's frame.
+    pub(super) fn first_frame(&self, o: &Origin) -> Option<u64> {
+        self.kept().first().and_then(|p| o.get(&p.at)).map(|p| p.frame)
+    }
+
+    /// What [`Train::unanswered`] says.
+    pub(super) fn unanswered(&self) -> bool {
+        self.count > 0 && self.answered == Answered::No
+    }
+
+    /// What the latest probe's [`Probe::answered_by`] says.
+    fn answered_by(&self, o: &Origin) -> Option<PacketRef> {
+        if self.answered == Answered::Yes { o.get(&self.answer) } else { None }
+    }
+
+    /// A new train, its idle measured from `idle_from`.
+    fn restart(&mut self, o: &mut Origin, idle_from: Option<PacketRef>) {
+        o.set_maybe(&mut self.idle_from, idle_from.into());
+        self.answered = Answered::No;
+        self.count = 0;
+    }
+
+    /// One more probe: kept among the first, or in the last place kept
+    /// (answers are matched against it).
+    fn push(&mut self, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
+        self.count += 1;
+        let place = (self.count as usize).min(MAX_PROBES_KEPT) - 1;
+        match self.probes.get_mut(place) {
+            Some(probe) => {
+                o.set(&mut probe.at, at);
+                (probe.seq, probe.len) = (seq, len);
+            }
+            None => {
+                let mut probe = CompactProbe { at: CompactRef::NONE, seq, len };
+                o.set(&mut probe.at, at);
+                // Grown one at a time: most trains are one probe long.
+                self.probes.reserve_exact(1);
+                self.probes.push(probe);
+            }
+        }
+    }
+
+    /// The train as a handed-out connection keeps it.
+    fn to_train(&self, o: &Origin) -> Train {
+        let mut train = Train::default();
+        self.fill(o, &mut train);
+        train
+    }
+
+    /// Sets `train` to this train (its probes' `Vec` reused).
+    pub(super) fn fill(&self, o: &Origin, train: &mut Train) {
+        let kept = self.kept();
+        train.idle_from = o.maybe(&self.idle_from);
+        train.count = self.count;
+        train.probes.clear();
+        train.probes.reserve_exact(kept.len());
+        train.probes.extend(kept.iter().map(|p| {
+            let at = o.get(&p.at).expect("a kept probe has its packet");
+            Probe { at, seq: p.seq, len: p.len, answer: MaybePacket::NONE, answer_is_rst: false }
+        }));
+        if let Some(latest) = train.probes.last_mut().filter(|_| self.answered != Answered::No) {
+            (latest.answer, latest.answer_is_rst) = (o.maybe(&self.answer), self.answered == Answered::ByRst);
+        }
+    }
+
+    fn duplicate(&self) -> CompactTrain {
+        CompactTrain {
+            idle_from: self.idle_from.duplicate(),
+            probes: self.probes.iter().map(|p| CompactProbe { at: p.at.duplicate(), seq: p.seq, len: p.len }).collect(),
+            answer: self.answer.duplicate(),
+            count: self.count,
+            answered: self.answered,
+        }
+    }
+}
+
+/// The train of a side that sent no probe.
+static NO_TRAIN: CompactTrain = CompactTrain::NONE;
+
 /// A prober's [`KeepaliveLog`] as the table keeps it while it holds the
-/// connection: its packets as [`CompactRef`]s and its idle and interval
-/// ranges as [`SpanRange`]s against the connection's origin, in 112 bytes
-/// where the log took 152 (the box around it, `Probing`, is a 144-byte
-/// block of glibc's malloc where it was 176: one for each prober open at
-/// once, ~52,000 at 200,000 open on the benchmark's capture, issue 14).
-/// The latest train is kept whole: the pipeline reads a held
-/// connection's (`FlowTable::trains_of`), and the classification rules
-/// read its latest probe for most packets of a prober's peer. Handed out,
-/// it is a [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
+/// connection: its packets as [`CompactRef`]s, its idle and interval
+/// ranges as [`SpanRange`]s against the connection's origin and its
+/// latest train a [`CompactTrain`], in 96 bytes where the log took 152
+/// (the box around it, `Probing`, is a 128-byte block of glibc's malloc
+/// where it was 176: one for each prober open at once, ~52,000 at
+/// 200,000 open on the benchmark's capture, issue 14). Handed out, it is
+/// a [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
 #[derive(Debug)]
 pub(super) struct ProbeLog {
     /// The latest train, the one that matters for how the connection ended.
-    pub(super) train: Train,
+    pub(super) train: CompactTrain,
     /// The first probe the side sent.
     first_probe: CompactRef,
     /// The longest silence after an answered probe with no probe in it
@@ -611,7 +775,7 @@ pub(super) struct ProbeLog {
 impl Default for ProbeLog {
     fn default() -> ProbeLog {
         ProbeLog {
-            train: Train::default(),
+            train: CompactTrain::NONE,
             first_probe: CompactRef::NONE,
             unprobed_answer: CompactRef::NONE,
             unprobed_until: CompactRef::NONE,
@@ -630,7 +794,7 @@ impl Clone for ProbeLog {
     /// (`FlowSide::duplicate`).
     fn clone(&self) -> ProbeLog {
         ProbeLog {
-            train: self.train.clone(),
+            train: self.train.duplicate(),
             first_probe: self.first_probe.duplicate(),
             unprobed_answer: self.unprobed_answer.duplicate(),
             unprobed_until: self.unprobed_until.duplicate(),
@@ -645,9 +809,16 @@ impl Clone for ProbeLog {
 }
 
 impl ProbeLog {
-    /// A probe of `len` bytes sent at `at`: counted, and kept as the first
-    /// if it is.
-    pub(super) fn count_probe(&mut self, o: &mut Origin, at: PacketRef, len: u8) {
+    /// A probe of `len` bytes sent at `at`; `idle_start` says where the
+    /// idle before it began, if it starts a train.
+    pub(super) fn record_probe(
+        &mut self,
+        o: &mut Origin,
+        at: PacketRef,
+        seq: SeqNumber,
+        len: u8,
+        idle_start: impl FnOnce(&Origin) -> Option<PacketRef>,
+    ) {
         self.probes_sent += 1;
         if len == 1 {
             self.one_byte_probes += 1;
@@ -655,25 +826,34 @@ impl ProbeLog {
         if !o.is_some(&self.first_probe) {
             o.set(&mut self.first_probe, at);
         }
-    }
-
-    /// An idle of `nanos` observed before a train's first probe.
-    pub(super) fn observe_idle(&mut self, o: &mut Origin, nanos: i64) {
-        self.idle.add(o, nanos);
-    }
-
-    /// An interval of `nanos` observed between an unanswered probe and the next.
-    pub(super) fn observe_interval(&mut self, o: &mut Origin, nanos: i64) {
-        self.interval.add(o, nanos);
-    }
-
-    /// The latest train has grown: the longest may be it.
-    pub(super) fn note_train_length(&mut self) {
+        // Nothing from the peer answered the last probe (its own crossing
+        // probes do not, see `answers_a_probe`): the train goes on.
+        let continues = self.train.unanswered();
+        if let Some(last) = self.train.latest_at(o).filter(|_| continues) {
+            self.interval.add(o, at.ts.nanos_since(last.ts));
+        } else {
+            let idle_from = idle_start(o).filter(|p| p.ts <= at.ts);
+            if let Some(from) = idle_from {
+                self.idle.add(o, at.ts.nanos_since(from.ts));
+            }
+            self.train.restart(o, idle_from);
+        }
+        self.train.push(o, at, seq, len);
         self.longest_train = self.longest_train.max(self.train.count);
     }
 
-    pub(super) fn count_answer(&mut self) {
-        self.probes_answered += 1;
+    /// The peer's packet `at` answered the latest probe (a RST: it reset
+    /// the connection instead), if it was unanswered.
+    pub(super) fn answer(&mut self, o: &mut Origin, at: PacketRef, is_rst: bool) -> bool {
+        if !self.train.unanswered() {
+            return false;
+        }
+        o.set(&mut self.train.answer, at);
+        self.train.answered = if is_rst { Answered::ByRst } else { Answered::Yes };
+        if !is_rst {
+            self.probes_answered += 1;
+        }
+        true
     }
 
     /// The longest silence after an answered probe so far (see
@@ -691,11 +871,10 @@ impl ProbeLog {
     /// `until` the packet that ended it (see `Probing::watch_until`); read
     /// only while the side's watch is on.
     pub(super) fn watch(&self, o: &Origin, until: &CompactRef) -> SilenceWatch {
-        let answer = self.train.last().and_then(|p| p.answered_by().get());
-        Watch { answer: answer.into(), until: o.maybe(until) }.get()
+        Watch { answer: self.train.answered_by(o).into(), until: o.maybe(until) }.get()
     }
 
-    /// The log as a handed-out connection keeps it (its train moves over).
+    /// The log as a handed-out connection keeps it.
     pub(super) fn into_log(self, o: &Origin) -> KeepaliveLog {
         KeepaliveLog {
             probes_sent: self.probes_sent,
@@ -706,7 +885,7 @@ impl ProbeLog {
             longest_train: self.longest_train,
             first_probe: o.maybe(&self.first_probe),
             unprobed: self.unprobed_after_answer(o).map_or(Watch::OFF, Watch::ended),
-            train: self.train,
+            train: self.train.to_train(o),
         }
     }
 }
@@ -894,7 +1073,7 @@ impl FlowSide {
     }
 
     /// This side's latest keepalive train (empty when it sent no probe).
-    pub(super) fn train(&self) -> &Train {
+    pub(super) fn train(&self) -> &CompactTrain {
         self.probe.log().map_or(&NO_TRAIN, |log| &log.train)
     }
 
@@ -1592,6 +1771,64 @@ mod tests {
         // two spells.)
         assert!(kept[0] > 0, "the packets are kept in slots");
         assert!(kept[1..].iter().all(|&n| n == kept[1]), "slots after each spell: {kept:?}");
+    }
+
+    #[test]
+    fn a_trains_probes_are_kept_exact_and_reuse_their_slots_train_after_train() {
+        // At times of nanoseconds each probe is kept whole in a slot of the
+        // origin. A train longer than the probes kept counts them all and
+        // keeps the first and, last, the latest; the next, shorter trains
+        // set their probes where the earlier train's were, slots and all:
+        // train after train take no more slots, and each train handed out
+        // (or looked at, or asked for by the pipeline) is the one sent.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let t0 = Timestamp::from_timeval(1_700_000_001, 0);
+        let mut frame = 6;
+        let mut next = |secs: i64| {
+            frame += 1;
+            PacketRef { frame, ts: Timestamp(t0.0 + secs * 1_000_000_000 + 123) }
+        };
+        let slots = |w: &Wire| w.record().unwrap().origin.far().map_or(0, |far| far.len());
+        let (mut t, mut kept) = (100, Vec::new());
+        for (round, length) in [40u32, 2, 1, 3, 1, 1, 2, 1].into_iter().enumerate() {
+            let mut sent = Vec::new();
+            for _ in 0..length {
+                t += 10;
+                let at = next(t);
+                assert_eq!(w.send_at(at, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe, "{round}");
+                sent.push(at);
+            }
+            let answer = next(t);
+            let expected: Vec<PacketRef> = if sent.len() > MAX_PROBES_KEPT {
+                sent[..MAX_PROBES_KEPT - 1].iter().chain(sent.last()).copied().collect()
+            } else {
+                sent.clone()
+            };
+            let check = |train: &Train, answered: bool| {
+                assert_eq!(train.count, length, "round {round}");
+                assert_eq!(train.probes.iter().map(|p| p.at).collect::<Vec<_>>(), expected, "round {round}");
+                assert!(train.probes.iter().all(|p| p.seq == SeqNumber(5100) && p.len == 0));
+                let answers: Vec<_> = train.probes.iter().map(|p| p.answered_by().get()).collect();
+                let mut want = vec![None; expected.len()];
+                *want.last_mut().unwrap() = answered.then_some(answer);
+                assert_eq!(answers, want, "round {round}");
+                assert_eq!(train.unanswered(), !answered);
+            };
+            check(&w.look().unwrap().side(Side::Server).keepalive().train, false);
+            assert_eq!(w.send_at(answer, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+            check(&w.look().unwrap().side(Side::Server).keepalive().train, true);
+            check(&w.trains().unwrap()[Side::Server as usize], true);
+            kept.push(slots(&w));
+        }
+        let log = w.look().unwrap().side(Side::Server).keepalive().clone();
+        assert_eq!((log.probes_sent, log.probes_answered, log.longest_train), (51, 8, 40));
+        // The first train's probes took their slots (and the log's other
+        // references theirs in the first two trains: where the second's
+        // idle began); the next trains none more.
+        assert!(kept[0] > MAX_PROBES_KEPT, "the probes are kept in slots: {kept:?}");
+        assert!(kept[2..].iter().all(|&n| n == kept[1]), "slots after each train: {kept:?}");
     }
 
     #[test]
