@@ -534,46 +534,103 @@ impl Origin {
     }
 }
 
-/// The shortest and the longest of some lengths of time, and how many:
-/// what a [`MinMax`] of their seconds keeps, in 12 bytes where it took 24.
-/// The lengths are kept in nanoseconds, and their seconds worked out as
-/// [`Timestamp::secs_since`] works them out ([`secs_of_nanos`]): the same
-/// `f64`s to the last bit; nanoseconds order as those seconds do, so the
-/// shortest in nanoseconds is the shortest in seconds.
+/// The shortest and the longest of some lengths of time: with how many
+/// there were ([`ProbeCounts`]), what a [`MinMax`] of their seconds keeps,
+/// in 8 bytes where it took 24. The lengths are kept in nanoseconds, and
+/// their seconds worked out as [`Timestamp::secs_since`] works them out
+/// ([`secs_of_nanos`]): the same `f64`s to the last bit; nanoseconds order
+/// as those seconds do, so the shortest in nanoseconds is the shortest in
+/// seconds.
 #[derive(Debug)]
 struct SpanRange {
     min: CompactSpan,
     max: CompactSpan,
-    /// Saturating, as a [`MinMax`]'s count.
-    count: u32,
 }
 
 impl SpanRange {
-    const EMPTY: SpanRange = SpanRange { min: CompactSpan::ZERO, max: CompactSpan::ZERO, count: 0 };
+    const EMPTY: SpanRange = SpanRange { min: CompactSpan::ZERO, max: CompactSpan::ZERO };
 
-    /// What `MinMax::add` of the length's seconds does.
-    fn add(&mut self, o: &mut Origin, nanos: i64) {
-        if self.count == 0 || nanos < o.span(&self.min) {
+    /// What `MinMax::add` of the length's seconds does, to a range of
+    /// `count` lengths so far.
+    fn add(&mut self, o: &mut Origin, nanos: i64, count: u32) {
+        if count == 0 || nanos < o.span(&self.min) {
             o.set_span(&mut self.min, nanos);
         }
-        if self.count == 0 || nanos > o.span(&self.max) {
+        if count == 0 || nanos > o.span(&self.max) {
             o.set_span(&mut self.max, nanos);
         }
-        self.count = self.count.saturating_add(1);
     }
 
-    fn get(&self, o: &Origin) -> MinMax {
+    /// The range of `count` lengths.
+    fn get(&self, o: &Origin, count: u32) -> MinMax {
         let mut range = MinMax::EMPTY;
-        if self.count > 0 {
+        if count > 0 {
             range.add(secs_of_nanos(o.span(&self.min)));
             range.add(secs_of_nanos(o.span(&self.max)));
-            range.count = self.count;
+            range.count = count;
         }
         range
     }
 
     fn duplicate(&self) -> SpanRange {
-        SpanRange { min: self.min.duplicate(), max: self.max.duplicate(), count: self.count }
+        SpanRange { min: self.min.duplicate(), max: self.max.duplicate() }
+    }
+}
+
+/// What a prober's log counts ([`ProbeCounts`]).
+#[derive(Clone, Copy, Debug)]
+enum Count {
+    ProbesSent,
+    ProbesAnswered,
+    OneByteProbes,
+    /// Most probes seen in one train.
+    LongestTrain,
+    /// Idles observed (saturating, as a `MinMax`'s count).
+    Idles,
+    /// Intervals observed (saturating, as a `MinMax`'s count).
+    Intervals,
+}
+
+/// A prober's counts: 16 bits each while they fit, 32 bits in a box of
+/// their own once one does not (65,536 probes from one side of one
+/// connection: a live run's), so that every count is the one a `u32` made,
+/// in 16 bytes where six `u32`s took 24 (a prober's box is a 112-byte
+/// block of glibc's malloc where it was 128: one for each prober open at
+/// once, issue 14).
+#[derive(Clone, Debug)]
+enum ProbeCounts {
+    Narrow([u16; 6]),
+    Wide(Box<[u32; 6]>),
+}
+
+impl ProbeCounts {
+    fn get(&self, what: Count) -> u32 {
+        match self {
+            ProbeCounts::Narrow(counts) => u32::from(counts[what as usize]),
+            ProbeCounts::Wide(counts) => counts[what as usize],
+        }
+    }
+
+    fn set(&mut self, what: Count, value: u32) {
+        match (&mut *self, u16::try_from(value)) {
+            (ProbeCounts::Narrow(counts), Ok(narrow)) => counts[what as usize] = narrow,
+            (ProbeCounts::Wide(counts), _) => counts[what as usize] = value,
+            (ProbeCounts::Narrow(counts), Err(_)) => {
+                let mut wide = Box::new(counts.map(u32::from));
+                wide[what as usize] = value;
+                *self = ProbeCounts::Wide(wide);
+            }
+        }
+    }
+
+    /// One more, as `+=` counts.
+    fn count(&mut self, what: Count) {
+        self.set(what, self.get(what) + 1);
+    }
+
+    /// One more, saturating.
+    fn count_saturating(&mut self, what: Count) {
+        self.set(what, self.get(what).saturating_add(1));
     }
 }
 
@@ -745,10 +802,11 @@ static NO_TRAIN: CompactTrain = CompactTrain::NONE;
 /// A prober's [`KeepaliveLog`] as the table keeps it while it holds the
 /// connection: its packets as [`CompactRef`]s, its idle and interval
 /// ranges as [`SpanRange`]s against the connection's origin and its
-/// latest train a [`CompactTrain`], in 96 bytes where the log took 152
-/// (the box around it, `Probing`, is a 128-byte block of glibc's malloc
-/// where it was 176: one for each prober open at once, ~52,000 at
-/// 200,000 open on the benchmark's capture, issue 14). Handed out, it is
+/// latest train a [`CompactTrain`], its counts [`ProbeCounts`], in 88
+/// bytes where the log took 152 (the box around it, `Probing`, is a
+/// 112-byte block of glibc's malloc where it was 176: one for each prober
+/// open at once, ~52,000 at 200,000 open on the benchmark's capture, issue
+/// 14). Handed out, it is
 /// a [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
 #[derive(Debug)]
 pub(super) struct ProbeLog {
@@ -765,11 +823,7 @@ pub(super) struct ProbeLog {
     idle: SpanRange,
     /// Observed gaps between an unanswered probe and the next probe.
     interval: SpanRange,
-    probes_sent: u32,
-    probes_answered: u32,
-    one_byte_probes: u32,
-    /// Most probes seen in one train.
-    longest_train: u32,
+    counts: ProbeCounts,
 }
 
 impl Default for ProbeLog {
@@ -781,10 +835,7 @@ impl Default for ProbeLog {
             unprobed_until: CompactRef::NONE,
             idle: SpanRange::EMPTY,
             interval: SpanRange::EMPTY,
-            probes_sent: 0,
-            probes_answered: 0,
-            one_byte_probes: 0,
-            longest_train: 0,
+            counts: ProbeCounts::Narrow([0; 6]),
         }
     }
 }
@@ -800,10 +851,7 @@ impl Clone for ProbeLog {
             unprobed_until: self.unprobed_until.duplicate(),
             idle: self.idle.duplicate(),
             interval: self.interval.duplicate(),
-            probes_sent: self.probes_sent,
-            probes_answered: self.probes_answered,
-            one_byte_probes: self.one_byte_probes,
-            longest_train: self.longest_train,
+            counts: self.counts.clone(),
         }
     }
 }
@@ -819,9 +867,9 @@ impl ProbeLog {
         len: u8,
         idle_start: impl FnOnce(&Origin) -> Option<PacketRef>,
     ) {
-        self.probes_sent += 1;
+        self.counts.count(Count::ProbesSent);
         if len == 1 {
-            self.one_byte_probes += 1;
+            self.counts.count(Count::OneByteProbes);
         }
         if !o.is_some(&self.first_probe) {
             o.set(&mut self.first_probe, at);
@@ -830,16 +878,19 @@ impl ProbeLog {
         // probes do not, see `answers_a_probe`): the train goes on.
         let continues = self.train.unanswered();
         if let Some(last) = self.train.latest_at(o).filter(|_| continues) {
-            self.interval.add(o, at.ts.nanos_since(last.ts));
+            self.interval.add(o, at.ts.nanos_since(last.ts), self.counts.get(Count::Intervals));
+            self.counts.count_saturating(Count::Intervals);
         } else {
             let idle_from = idle_start(o).filter(|p| p.ts <= at.ts);
             if let Some(from) = idle_from {
-                self.idle.add(o, at.ts.nanos_since(from.ts));
+                self.idle.add(o, at.ts.nanos_since(from.ts), self.counts.get(Count::Idles));
+                self.counts.count_saturating(Count::Idles);
             }
             self.train.restart(o, idle_from);
         }
         self.train.push(o, at, seq, len);
-        self.longest_train = self.longest_train.max(self.train.count);
+        let longest = self.counts.get(Count::LongestTrain).max(self.train.count);
+        self.counts.set(Count::LongestTrain, longest);
     }
 
     /// The peer's packet `at` answered the latest probe (a RST: it reset
@@ -851,7 +902,7 @@ impl ProbeLog {
         o.set(&mut self.train.answer, at);
         self.train.answered = if is_rst { Answered::ByRst } else { Answered::Yes };
         if !is_rst {
-            self.probes_answered += 1;
+            self.counts.count(Count::ProbesAnswered);
         }
         true
     }
@@ -877,12 +928,12 @@ impl ProbeLog {
     /// The log as a handed-out connection keeps it.
     pub(super) fn into_log(self, o: &Origin) -> KeepaliveLog {
         KeepaliveLog {
-            probes_sent: self.probes_sent,
-            probes_answered: self.probes_answered,
-            one_byte_probes: self.one_byte_probes,
-            idle_observed: self.idle.get(o),
-            interval_observed: self.interval.get(o),
-            longest_train: self.longest_train,
+            probes_sent: self.counts.get(Count::ProbesSent),
+            probes_answered: self.counts.get(Count::ProbesAnswered),
+            one_byte_probes: self.counts.get(Count::OneByteProbes),
+            idle_observed: self.idle.get(o, self.counts.get(Count::Idles)),
+            interval_observed: self.interval.get(o, self.counts.get(Count::Intervals)),
+            longest_train: self.counts.get(Count::LongestTrain),
             first_probe: o.maybe(&self.first_probe),
             unprobed: self.unprobed_after_answer(o).map_or(Watch::OFF, Watch::ended),
             train: self.train.to_train(o),
@@ -1662,12 +1713,12 @@ mod tests {
         for spans in cases {
             let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
             let (mut kept, mut expected) = (SpanRange::EMPTY, MinMax::EMPTY);
-            assert_eq!(kept.get(&o), MinMax::EMPTY);
-            for &nanos in spans {
-                kept.add(&mut o, nanos);
+            assert_eq!(kept.get(&o, 0), MinMax::EMPTY);
+            for (count, &nanos) in (0..).zip(spans) {
+                kept.add(&mut o, nanos, count);
                 expected.add(Timestamp(nanos).secs_since(Timestamp(0)));
-                assert_eq!(kept.get(&o), expected, "{spans:?} through {nanos}");
-                assert_eq!(kept.duplicate().get(&o), expected);
+                assert_eq!(kept.get(&o, count + 1), expected, "{spans:?} through {nanos}");
+                assert_eq!(kept.duplicate().get(&o, count + 1), expected);
             }
             let fits = |n: i64| n >= 0 && n % 1000 == 0 && n < limit;
             let slots = o.far().map_or(0, |far| far.len());
@@ -1829,6 +1880,59 @@ mod tests {
         // idle began); the next trains none more.
         assert!(kept[0] > MAX_PROBES_KEPT, "the probes are kept in slots: {kept:?}");
         assert!(kept[2..].iter().all(|&n| n == kept[1]), "slots after each train: {kept:?}");
+    }
+
+    #[test]
+    fn a_probers_counts_go_on_past_2_to_the_16() {
+        // The counts are 16 bits each until one needs more: then all are
+        // 32 bits, each as it was, and counted as a `u32` counted them (the
+        // ranges' counts saturating, as a `MinMax`'s).
+        let mut counts = ProbeCounts::Narrow([0; 6]);
+        counts.set(Count::OneByteProbes, 7);
+        counts.set(Count::Idles, u32::from(u16::MAX) - 1);
+        counts.count_saturating(Count::Idles);
+        assert!(matches!(counts, ProbeCounts::Narrow(_)));
+        assert_eq!(counts.get(Count::Idles), u32::from(u16::MAX));
+        counts.count_saturating(Count::Idles);
+        assert!(matches!(counts, ProbeCounts::Wide(_)));
+        assert_eq!((counts.get(Count::Idles), counts.get(Count::OneByteProbes)), (1 << 16, 7));
+        counts.set(Count::Intervals, u32::MAX);
+        counts.count_saturating(Count::Intervals);
+        counts.count(Count::ProbesSent);
+        let all = [Count::ProbesSent, Count::ProbesAnswered, Count::OneByteProbes, Count::LongestTrain];
+        assert_eq!(all.map(|c| counts.get(c)), [1, 0, 7, 0]);
+        assert_eq!((counts.get(Count::Intervals), counts.get(Count::Idles)), (u32::MAX, 1 << 16));
+        // Each count on its own, past the 16 bits.
+        for what in [Count::ProbesSent, Count::ProbesAnswered, Count::LongestTrain, Count::Intervals] {
+            let mut counts = ProbeCounts::Narrow([3; 6]);
+            counts.set(what, u32::from(u16::MAX));
+            counts.count(what);
+            assert_eq!(counts.get(what), 1 << 16, "{what:?}");
+            assert_eq!(counts.get(Count::OneByteProbes), 3, "{what:?}");
+        }
+    }
+
+    #[test]
+    fn a_train_longer_than_16_bits_counts_every_probe() {
+        // 65,539 probes in one train, unanswered, then answered: every
+        // count of the log handed out is the one sent, past 2^16.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let n = (1u32 << 16) + 3;
+        let t0 = Timestamp::from_timeval(1_700_000_001, 0);
+        let at = |i: u32| PacketRef { frame: 7 + u64::from(i), ts: Timestamp(t0.0 + i64::from(i) * 2_000_000_000) };
+        for i in 0..n {
+            assert_eq!(w.send_at(at(i), seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe, "probe {i}");
+        }
+        assert_eq!(w.send_at(at(n), seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+        let log = w.finish()[0].side(Side::Server).keepalive().clone();
+        assert_eq!((log.probes_sent, log.longest_train, log.train.count), (n, n, n));
+        assert_eq!((log.probes_answered, log.one_byte_probes), (1, 0));
+        assert_eq!((log.interval_observed.count, log.interval_observed.min()), (n - 1, Some(2.0)));
+        assert_eq!(log.idle_observed.count, 1);
+        assert_eq!(log.train.probes.len(), MAX_PROBES_KEPT);
+        assert_eq!(log.train.probes.last().map(|p| (p.at, p.answered_by().get())), Some((at(n - 1), Some(at(n)))));
     }
 
     #[test]
