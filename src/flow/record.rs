@@ -594,9 +594,9 @@ enum Count {
 /// A prober's counts: 16 bits each while they fit, 32 bits in a box of
 /// their own once one does not (65,536 probes from one side of one
 /// connection: a live run's), so that every count is the one a `u32` made,
-/// in 16 bytes where six `u32`s took 24 (a prober's box is a 112-byte
-/// block of glibc's malloc where it was 128: one for each prober open at
-/// once, issue 14).
+/// in 16 bytes where six `u32`s took 24 (a prober's box is a 128-byte
+/// block of glibc's malloc where it would be 144: one for each prober
+/// open at once, issue 14).
 #[derive(Clone, Debug)]
 enum ProbeCounts {
     Narrow([u16; 6]),
@@ -646,10 +646,18 @@ struct CompactProbe {
     len: u8,
 }
 
+impl CompactProbe {
+    fn duplicate(&self) -> CompactProbe {
+        CompactProbe { at: self.at.duplicate(), seq: self.seq, len: self.len }
+    }
+}
+
 /// A keepalive [`Train`] as the table keeps it: its packets as
-/// [`CompactRef`]s, its probes [`CompactProbe`]s in a `ThinVec` (8 bytes
-/// where a `Vec` took 24; its block of 16 + 16 × probes, where a `Vec`'s
-/// was 40 × probes), the latest probe's answer with the train.
+/// [`CompactRef`]s, its probes [`CompactProbe`]s, the first in the train
+/// and the later ones in a `ThinVec` (8 bytes where a `Vec` took 24; its
+/// block of 16 + 16 × later probes where a `Vec`'s was 40 × probes, and
+/// none for a train of one probe, most trains: an answered probe's), the
+/// latest probe's answer with the train.
 ///
 /// A train's probes are set in place: a new train's go where the
 /// earlier train's were (those beyond its count are kept for the next
@@ -660,10 +668,12 @@ struct CompactProbe {
 pub(super) struct CompactTrain {
     /// See [`Train::idle_from`].
     idle_from: CompactRef,
-    /// The first [`MAX_PROBES_KEPT`] probes of the train, the last one
-    /// always its latest (`min(count, MAX_PROBES_KEPT)` of them), then
-    /// spares of earlier, longer trains.
-    probes: ThinVec<CompactProbe>,
+    /// The first probe, if `count` says there is one.
+    first: CompactProbe,
+    /// The next probes of the first [`MAX_PROBES_KEPT`], the last one
+    /// always the train's latest (`min(count, MAX_PROBES_KEPT) - 1` of
+    /// them), then spares of earlier, longer trains.
+    later: ThinVec<CompactProbe>,
     /// The peer's first packet after the latest probe, if `answered` says
     /// there is one.
     answer: CompactRef,
@@ -685,19 +695,29 @@ enum Answered {
 impl CompactTrain {
     const NONE: CompactTrain = CompactTrain {
         idle_from: CompactRef::NONE,
-        probes: ThinVec::new(),
+        first: CompactProbe { at: CompactRef::NONE, seq: SeqNumber(0), len: 0 },
+        later: ThinVec::new(),
         answer: CompactRef::NONE,
         count: 0,
         answered: Answered::No,
     };
 
-    /// The probes of this train that are kept.
-    fn kept(&self) -> &[CompactProbe] {
-        &self.probes[..(self.count as usize).min(MAX_PROBES_KEPT).min(self.probes.len())]
+    /// How many probes of this train are kept.
+    fn kept(&self) -> usize {
+        (self.count as usize).min(MAX_PROBES_KEPT)
+    }
+
+    /// The probe kept in this place of the train (0: the first).
+    fn probe(&self, place: usize) -> Option<&CompactProbe> {
+        match place.checked_sub(1) {
+            _ if place >= self.kept() => None,
+            None => Some(&self.first),
+            Some(later) => self.later.get(later),
+        }
     }
 
     fn latest(&self) -> Option<&CompactProbe> {
-        self.kept().last()
+        self.kept().checked_sub(1).and_then(|place| self.probe(place))
     }
 
     /// Number of probes, even beyond those kept.
@@ -722,7 +742,7 @@ impl CompactTrain {
 
     /// The first probe's frame.
     pub(super) fn first_frame(&self, o: &Origin) -> Option<u64> {
-        self.kept().first().and_then(|p| o.get(&p.at)).map(|p| p.frame)
+        self.probe(0).and_then(|p| o.get(&p.at)).map(|p| p.frame)
     }
 
     /// What [`Train::unanswered`] says.
@@ -746,8 +766,12 @@ impl CompactTrain {
     /// (answers are matched against it).
     fn push(&mut self, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
         self.count += 1;
-        let place = (self.count as usize).min(MAX_PROBES_KEPT) - 1;
-        match self.probes.get_mut(place) {
+        let place = self.kept() - 1;
+        let probe = match place.checked_sub(1) {
+            None => Some(&mut self.first),
+            Some(later) => self.later.get_mut(later),
+        };
+        match probe {
             Some(probe) => {
                 o.set(&mut probe.at, at);
                 (probe.seq, probe.len) = (seq, len);
@@ -755,9 +779,9 @@ impl CompactTrain {
             None => {
                 let mut probe = CompactProbe { at: CompactRef::NONE, seq, len };
                 o.set(&mut probe.at, at);
-                // Grown one at a time: most trains are one probe long.
-                self.probes.reserve_exact(1);
-                self.probes.push(probe);
+                // Grown one at a time: most trains that go on are a few probes long.
+                self.later.reserve_exact(1);
+                self.later.push(probe);
             }
         }
     }
@@ -771,12 +795,11 @@ impl CompactTrain {
 
     /// Sets `train` to this train (its probes' `Vec` reused).
     pub(super) fn fill(&self, o: &Origin, train: &mut Train) {
-        let kept = self.kept();
         train.idle_from = o.maybe(&self.idle_from);
         train.count = self.count;
         train.probes.clear();
-        train.probes.reserve_exact(kept.len());
-        train.probes.extend(kept.iter().map(|p| {
+        train.probes.reserve_exact(self.kept());
+        train.probes.extend((0..self.kept()).filter_map(|place| self.probe(place)).map(|p| {
             let at = o.get(&p.at).expect("a kept probe has its packet");
             Probe { at, seq: p.seq, len: p.len, answer: MaybePacket::NONE, answer_is_rst: false }
         }));
@@ -788,7 +811,8 @@ impl CompactTrain {
     fn duplicate(&self) -> CompactTrain {
         CompactTrain {
             idle_from: self.idle_from.duplicate(),
-            probes: self.probes.iter().map(|p| CompactProbe { at: p.at.duplicate(), seq: p.seq, len: p.len }).collect(),
+            first: self.first.duplicate(),
+            later: self.later.iter().map(CompactProbe::duplicate).collect(),
             answer: self.answer.duplicate(),
             count: self.count,
             answered: self.answered,
@@ -802,12 +826,13 @@ static NO_TRAIN: CompactTrain = CompactTrain::NONE;
 /// A prober's [`KeepaliveLog`] as the table keeps it while it holds the
 /// connection: its packets as [`CompactRef`]s, its idle and interval
 /// ranges as [`SpanRange`]s against the connection's origin and its
-/// latest train a [`CompactTrain`], its counts [`ProbeCounts`], in 88
-/// bytes where the log took 152 (the box around it, `Probing`, is a
-/// 112-byte block of glibc's malloc where it was 176: one for each prober
-/// open at once, ~52,000 at 200,000 open on the benchmark's capture, issue
-/// 14). Handed out, it is
-/// a [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
+/// latest train a [`CompactTrain`] (its first probe with it), its counts
+/// [`ProbeCounts`], in 104 bytes where the log took 152 (the box around
+/// it, `Probing`, is a 128-byte block of glibc's malloc where it was 176,
+/// and the train's probes need no block of their own until there are
+/// two: one box for each prober open at once, ~52,000 at 200,000 open on
+/// the benchmark's capture, issue 14). Handed out, it is a
+/// [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
 #[derive(Debug)]
 pub(super) struct ProbeLog {
     /// The latest train, the one that matters for how the connection ended.
@@ -1880,6 +1905,29 @@ mod tests {
         // idle began); the next trains none more.
         assert!(kept[0] > MAX_PROBES_KEPT, "the probes are kept in slots: {kept:?}");
         assert!(kept[2..].iter().all(|&n| n == kept[1]), "slots after each train: {kept:?}");
+    }
+
+    #[test]
+    fn a_train_of_one_probe_needs_no_block_of_its_own() {
+        // Most trains are one answered probe: it is kept with the train, and
+        // only the probes after it in a block of their own.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let later = |w: &Wire| {
+            let train = &w.record().unwrap().sides[Side::Server as usize].probe.log().unwrap().train;
+            (train.count, train.later.len(), train.later.capacity())
+        };
+        assert_eq!(w.send(60.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (1, 0, 0));
+        assert_eq!(w.send(60.001, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+        assert_eq!(w.send(120.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (1, 0, 0), "a new train of one");
+        assert_eq!(w.send(130.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (2, 1, 1));
+        let train = w.look().unwrap().side(Side::Server).keepalive().train.clone();
+        let at: Vec<f64> = train.probes.iter().map(|p| p.at.ts.secs_since(Timestamp(0))).collect();
+        assert_eq!((train.count, at), (2, vec![120.0, 130.0]));
     }
 
     #[test]

@@ -223,7 +223,7 @@ fn connection_state_stays_small() {
 }
 
 #[test]
-fn a_probers_box_takes_a_112_byte_block() {
+fn a_probers_box_takes_a_128_byte_block_with_its_trains_first_probe() {
     // Each prober open at once keeps its log in a box (~50,000 at 200,000
     // open on the benchmark's capture, issue 14): glibc's malloc makes a
     // block of the size asked for plus 8, rounded up to 16, so 168 bytes
@@ -233,18 +233,20 @@ fn a_probers_box_takes_a_112_byte_block() {
     // The table keeps the log compact (`ProbeLog`: its packets and ranges
     // against the connection's origin, 152 → 112 bytes; its train too,
     // `CompactTrain`, the answer with the train: → 96; its counts in 16
-    // bits while they fit, `ProbeCounts`: → 88), so the box takes 104
-    // bytes, a 112-byte block; a handed-out connection's log
+    // bits while they fit, `ProbeCounts`: → 88, a 112-byte block). The
+    // train's first probe is in the log (88 → 104 bytes, a 128-byte
+    // block): most trains are one answered probe, whose block of their
+    // own (48 bytes) it saves. A handed-out connection's log
     // (`KeepaliveLog`) stays within its 152 bytes.
     let size = std::mem::size_of::<KeepaliveLog>();
     eprintln!("a keepalive log is {size} bytes");
     assert!(size <= 152, "a keepalive log is {size} bytes");
     let compact = std::mem::size_of::<ProbeLog>();
     eprintln!("a keepalive log in the table is {compact} bytes");
-    assert!(compact <= 88, "a keepalive log in the table is {compact} bytes");
+    assert!(compact <= 104, "a keepalive log in the table is {compact} bytes");
     let boxed = std::mem::size_of::<super::Probing>();
     eprintln!("a prober's box holds {boxed} bytes");
-    assert!(boxed <= 104, "a prober's box holds {boxed} bytes");
+    assert!(boxed <= 120, "a prober's box holds {boxed} bytes");
 }
 
 #[test]
