@@ -261,10 +261,10 @@ fn a_probers_log_in_the_table_is_exact_at_nanoseconds_and_long_spans() {
     let ack = PacketRef { frame: 6, ts: Timestamp::from_secs_f64(0.005) };
     let at = |frame: u64, from: PacketRef, ns: i64| PacketRef { frame, ts: Timestamp(from.ts.0 + ns) };
     // Train 1: an idle of 40 minutes and 123 ns (beyond the microseconds
-    // kept, and not whole), intervals of 75 s (kept as microseconds) and
-    // of 36 minutes (beyond them).
+    // kept, and not whole), intervals of 75 s and 5 ns (not whole) and of
+    // 36 minutes (beyond the microseconds kept).
     let a = at(7, ack, 2_400_000_000_123);
-    let b = at(8, a, 75_000_000_000);
+    let b = at(8, a, 75_000_000_005);
     let c = at(9, b, 2_160_000_000_000);
     for p in [a, b, c] {
         assert_eq!(w.send_at(p, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe, "frame {}", p.frame);
