@@ -252,9 +252,6 @@ pub struct Train {
 }
 
 impl Train {
-    fn last(&self) -> Option<&Probe> {
-        self.probes.last()
-    }
     /// True when no probe of the train has been answered (or reset) yet.
     pub fn unanswered(&self) -> bool {
         self.probes.last().is_some_and(|p| p.answer.is_none())
@@ -294,14 +291,6 @@ impl KeepaliveLog {
             SilenceWatch::Ended(silence) => Some(silence),
             SilenceWatch::Off | SilenceWatch::Since(_) => None,
         }
-    }
-
-    /// Where the measure of the silence after the latest answer stands,
-    /// `until` the packet that ended it (see [`Probing::watch_until`]);
-    /// read only while the side's watch is on.
-    fn watch(&self, until: MaybePacket) -> SilenceWatch {
-        let answer = self.train.last().and_then(|p| p.answered_by().get());
-        Watch { answer: answer.into(), until }.get()
     }
 }
 
@@ -436,8 +425,8 @@ pub struct HalfConnection {
     pub seq: SequenceState,
     pub counts: Counters,
     pub marks: Marks,
-    /// Whether this side probes, or holds back a segment that may be a probe.
-    probe: ProbeState,
+    /// What this side's keepalive probes showed, if it sent any.
+    keepalive: Option<Box<KeepaliveLog>>,
     /// Unacknowledged data and its retransmissions, while there is some.
     pub unacked: Option<Box<RetransmissionRun>>,
     /// The small messages this side sent (none: a count of 0). Not boxed:
@@ -837,7 +826,7 @@ enum ProbeKind {
     /// or this side's next segment.
     Held(HeldSegment),
     /// The side has sent probes.
-    Probes(KeepaliveLog),
+    Probes(ProbeLog),
 }
 
 impl Clone for Probing {
@@ -894,15 +883,23 @@ impl ProbeState {
         held
     }
 
-    fn log(&self) -> Option<&KeepaliveLog> {
+    fn log(&self) -> Option<&ProbeLog> {
         match self.0.as_deref().map(|p| &p.kind) {
             Some(ProbeKind::Probes(log)) => Some(log),
             _ => None,
         }
     }
 
+    /// The log, for the side handed out.
+    fn into_log(self) -> Option<ProbeLog> {
+        match self.0.map(|p| p.kind) {
+            Some(ProbeKind::Probes(log)) => Some(log),
+            _ => None,
+        }
+    }
+
     /// The log and where the silence after its latest answer ended.
-    fn log_mut(&mut self) -> Option<(&mut KeepaliveLog, &mut CompactRef)> {
+    fn log_mut(&mut self) -> Option<(&mut ProbeLog, &mut CompactRef)> {
         match self.0.as_deref_mut() {
             Some(Probing { kind: ProbeKind::Probes(log), watch_until, .. }) => Some((log, watch_until)),
             _ => None,
@@ -910,10 +907,10 @@ impl ProbeState {
     }
 
     /// The log, started with this side's first probe.
-    fn start_probing(&mut self) -> &mut KeepaliveLog {
+    fn start_probing(&mut self) -> &mut ProbeLog {
         let p = self.0.get_or_insert_with(|| Probing::new(ProbeKind::TrafficOnly));
         if !matches!(p.kind, ProbeKind::Probes(_)) {
-            p.kind = ProbeKind::Probes(KeepaliveLog::default());
+            p.kind = ProbeKind::Probes(ProbeLog::default());
         }
         match &mut p.kind {
             ProbeKind::Probes(log) => log,
@@ -975,7 +972,7 @@ impl HalfConnection {
 
     /// What this side's keepalive probes showed (empty when it sent none).
     pub fn keepalive(&self) -> &KeepaliveLog {
-        self.probe.log().unwrap_or(&NO_PROBES)
+        self.keepalive.as_deref().unwrap_or(&NO_PROBES)
     }
 
     /// The small messages this side sent (candidate heartbeats).
@@ -1129,6 +1126,8 @@ pub struct FlowTable {
     /// Handed out early because more than [`MAX_UNREPLIED`] were held.
     evicted: u64,
     spare_runs: SpareRuns,
+    /// The trains of the connection [`FlowTable::trains_of`] was last asked for.
+    held_trains: [Train; 2],
 }
 
 /// The boxes of retransmission runs that ended, for the next runs to
@@ -1258,12 +1257,12 @@ impl FlowTable {
         let was_finished = conn.is_finished();
         let was = if created { None } else { conn.unreplied() };
         #[cfg(debug_assertions)]
-        let all_before = conn.sides.each_ref().map(TrainMark::of);
+        let all_before = conn.sides.each_ref().map(|s| TrainMark::of(s, &conn.origin));
         let (class, before) = update(conn, from, at, seg, &mut self.spare_runs);
         #[cfg(debug_assertions)]
         for (side, b) in before.iter().enumerate() {
             debug_assert!(
-                b.is_some() || TrainMark::of(&conn.sides[side]) == all_before[side],
+                b.is_some() || TrainMark::of(&conn.sides[side], &conn.origin) == all_before[side],
                 "a train changed unread"
             );
         }
@@ -1420,9 +1419,16 @@ impl FlowTable {
 
     /// The keepalive trains (client's, server's) of the connection a
     /// segment belongs to, if it is held.
-    pub(crate) fn trains_of(&self, seg: &Segment) -> Option<[&Train; 2]> {
+    ///
+    /// The table keeps them compact (`record::CompactTrain`): they are
+    /// written out into trains of the table's own, kept for the next
+    /// segment's (their probes' `Vec`s reused), and valid until then.
+    pub(crate) fn trains_of(&mut self, seg: &Segment) -> Option<[&Train; 2]> {
         let conn = self.flows.get(self.flows.find(seg)?.0)?;
-        Some(conn.sides.each_ref().map(|s| &s.keepalive().train))
+        for (side, train) in conn.sides.iter().zip(&mut self.held_trains) {
+            side.train().fill(&conn.origin, train);
+        }
+        Some(self.held_trains.each_ref())
     }
 
     /// The connection a segment belongs to, as it stands, if it is held.
@@ -1514,13 +1520,9 @@ struct TrainMark {
 }
 
 impl TrainMark {
-    fn of(side: &FlowSide) -> TrainMark {
-        let train = &side.keepalive().train;
-        TrainMark {
-            first: train.probes.first().map(|p| p.at.frame),
-            count: train.count,
-            unanswered: train.unanswered(),
-        }
+    fn of(side: &FlowSide, o: &Origin) -> TrainMark {
+        let train = side.train();
+        TrainMark { first: train.first_frame(o), count: train.count(), unanswered: train.unanswered() }
     }
 }
 
@@ -1531,7 +1533,7 @@ fn changes(before: [Option<TrainMark>; 2], was_finished: bool, conn: &Flow, from
     let mut changes = Changes { finished: !was_finished && conn.is_finished(), ..Changes::default() };
     for side in [Side::Client, Side::Server] {
         let Some(b) = before[side as usize] else { continue };
-        let a = TrainMark::of(&conn.sides[side as usize]);
+        let a = TrainMark::of(&conn.sides[side as usize], &conn.origin);
         let same_train = a.first.is_some() && a.first == b.first;
         // Probes 1..count-1 are unanswered: the next probe confirmed each.
         // A train only goes on after an unanswered probe (Linux
@@ -1613,7 +1615,7 @@ fn update(
     let a = &analysis;
     let ours = a.class == PacketClass::KeepaliveProbe || a.confirms_own_held.is_some() || seg.flags.rst();
     let peers = a.answers_peer_probe || a.confirms_peer_held.is_some();
-    let (my_mark, peer_mark) = (ours.then(|| TrainMark::of(me)), peers.then(|| TrainMark::of(peer)));
+    let (my_mark, peer_mark) = (ours.then(|| TrainMark::of(me, origin)), peers.then(|| TrainMark::of(peer, origin)));
     apply(me, peer, origin, seg, &analysis, arrival, runs);
     let mut before = [my_mark, peer_mark];
     if side == Side::Server {
@@ -1739,9 +1741,7 @@ fn goes_on_after_reset(me: &FlowSide, peer: &FlowSide, seg: &Segment) -> bool {
 ///   peer's probe, which a cut path may never have delivered.
 fn answers_a_probe(me: &FlowSide, peer: &FlowSide, class: PacketClass, seg: &Segment) -> bool {
     match class {
-        PacketClass::KeepaliveProbe => {
-            seg.payload_len == 1 && peer.keepalive().train.last().is_some_and(|p| p.len == 0)
-        }
+        PacketClass::KeepaliveProbe => seg.payload_len == 1 && peer.train().latest_len() == Some(0),
         PacketClass::Rst => !me.probe_outstanding(),
         _ => true,
     }
@@ -1772,9 +1772,9 @@ pub const KEEPALIVE_MIN_QUIET_S: f64 = 1.0 - 0.015;
 fn idle_start(peer: &FlowSide, o: &Origin, probe_len: u32) -> Option<PacketRef> {
     let last = o.get(&peer.last_sent)?;
     let last_traffic = peer.last_traffic(o);
-    let last_probe = peer.keepalive().train.probes.last().filter(|p| p.at == last);
+    let last_probe = peer.train().latest_len().filter(|_| peer.train().latest_at(o) == Some(last));
     match last_probe {
-        Some(p) if p.len == 1 && probe_len == 0 => Some(last),
+        Some(1) if probe_len == 0 => Some(last),
         Some(_) => last_traffic,
         None if last_traffic == Some(last) => Some(last),
         // The peer's last packet was a zero-window probe or a held segment.
@@ -1820,8 +1820,7 @@ fn segment_class(
     // segment confirmed just above changes none of the rules below: it was
     // only held while all three were unknown, and the segment one above it
     // is neither a probe nor a copy.)
-    let snd_una =
-        peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.keepalive().train.last().map(|p| p.seq + 1));
+    let snd_una = peer.seq.max_ack_sent().or(me.seq.next_seq()).or_else(|| me.train().latest_seq().map(|seq| seq + 1));
     let peer_window_zero = peer.seq.window() == Some(0);
 
     // Probes carry ACK, as every segment of a synchronized connection does
@@ -2077,36 +2076,9 @@ fn rst_reply(peer: &FlowSide, o: &Origin, at: PacketRef, seg: &Segment, previous
     }
 }
 
-fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &Origin, at: PacketRef, seq: SeqNumber, len: u8) {
+fn record_probe(me: &mut FlowSide, peer: &FlowSide, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
     let log = me.probe.start_probing();
-    log.probes_sent += 1;
-    if len == 1 {
-        log.one_byte_probes += 1;
-    }
-    log.first_probe.set_first(at);
-    // Nothing from the peer answered the last probe (its own crossing
-    // probes do not, see [`answers_a_probe`]): the train goes on.
-    let continues = log.train.unanswered();
-    if continues {
-        let last = log.train.last().expect("non-empty train");
-        log.interval_observed.add(at.ts.secs_since(last.at.ts));
-    } else {
-        let idle_from = idle_start(peer, o, u32::from(len)).filter(|p| p.ts <= at.ts);
-        if let Some(from) = idle_from {
-            log.idle_observed.add(at.ts.secs_since(from.ts));
-        }
-        log.train = Train { idle_from: idle_from.into(), probes: Vec::new(), count: 0 };
-    }
-    log.train.count += 1;
-    // Keep the first probes and, in the last slot, always the latest one:
-    // answers are matched against it.
-    let probe = Probe::new(at, seq, len);
-    if log.train.probes.len() < MAX_PROBES_KEPT {
-        push_exact(&mut log.train.probes, probe);
-    } else if let Some(last) = log.train.probes.last_mut() {
-        *last = probe;
-    }
-    log.longest_train = log.longest_train.max(log.train.count);
+    log.record_probe(o, at, seq, len, |o| idle_start(peer, o, u32::from(len)));
     me.set_probe_outstanding(true);
 }
 
@@ -2121,17 +2093,13 @@ fn answer_probes(prober: &mut FlowSide, side: Side, o: &mut Origin, at: PacketRe
         return;
     }
     let Some((log, watch_until)) = prober.probe.log_mut() else { return };
-    let Some(last) = log.train.probes.last_mut() else { return };
-    last.answer.set(at);
-    if is_rst {
-        last.answer_is_rst = true;
-    } else {
-        log.probes_answered += 1;
-        if timer_runs {
-            // The answer just set is where the silence begins (`KeepaliveLog::watch`).
-            o.clear(watch_until);
-            prober.set_watching(true);
-        }
+    if !log.answer(o, at, is_rst) {
+        return;
+    }
+    if !is_rst && timer_runs {
+        // The answer just set is where the silence begins (`ProbeLog::watch`).
+        o.clear(watch_until);
+        prober.set_watching(true);
     }
     prober.set_probe_outstanding(false);
 }
@@ -2154,23 +2122,23 @@ fn watch_unprobed_silence(
     if me.watching()
         && let Some((log, watch_until)) = me.probe.log_mut()
     {
-        let ended = match log.watch(o.maybe(watch_until)) {
+        let ended = match log.watch(o, watch_until) {
             SilenceWatch::Off => None,
             SilenceWatch::Since(_) if matches!(class, PacketClass::KeepaliveProbe | PacketClass::Undecided) => None,
             SilenceWatch::Since(answer) => Some(UnprobedSilence { answer, until: now.at }),
             SilenceWatch::Ended(silence) => Some(silence),
         };
         if let Some(silence) = ended.filter(|_| !rst)
-            && log.unprobed_after_answer().is_none_or(|longest| silence.secs() > longest.secs())
+            && log.unprobed_after_answer(o).is_none_or(|longest| silence.secs() > longest.secs())
         {
-            log.unprobed = Watch::ended(silence);
+            log.set_unprobed(o, silence);
         }
         o.clear(watch_until);
         me.set_watching(false);
     }
     if peer.watching()
         && let Some((log, watch_until)) = peer.probe.log_mut()
-        && let SilenceWatch::Since(_) = log.watch(o.maybe(watch_until))
+        && let SilenceWatch::Since(_) = log.watch(o, watch_until)
     {
         o.put(watch_until, now);
     }
@@ -2268,7 +2236,7 @@ fn track_unacked(
 
 mod record;
 mod store;
-use record::{CompactRef, Flow, FlowSide, Origin, Stamp};
+use record::{CompactRef, Flow, FlowSide, Origin, ProbeLog, Stamp};
 use store::Slot;
 
 #[cfg(test)]

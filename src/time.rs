@@ -11,6 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
+/// A length of time of `nanos` nanoseconds in seconds: what
+/// [`Timestamp::secs_since`] gives for two times that far apart (a length
+/// kept as nanoseconds gives back the same `f64` to the last bit).
+pub fn secs_of_nanos(nanos: i64) -> f64 {
+    nanos as f64 / 1e9
+}
+
 impl Timestamp {
     pub fn from_secs_f64(secs: f64) -> Timestamp {
         Timestamp((secs * 1e9).round() as i64)
@@ -33,7 +40,7 @@ impl Timestamp {
 
     /// Seconds elapsed from `earlier` to `self` (negative if `earlier` is later).
     pub fn secs_since(self, earlier: Timestamp) -> f64 {
-        self.nanos_since(earlier) as f64 / 1e9
+        secs_of_nanos(self.nanos_since(earlier))
     }
 
     /// Nanoseconds elapsed from `earlier` to `self`, saturating: what

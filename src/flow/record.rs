@@ -25,11 +25,13 @@
 use super::store::{Key, KeyKind};
 use super::{
     Connection, Counters, Dropped, Gap, HalfConnection, HeldSegment, KeepaliveLog, LINGER_SECS, LINGER_UNACKED_SECS,
-    MAX_HEARTBEAT_GAPS, Marks, MaybePacket, NO_PROBES, PacketRef, ProbeState, RareMarks, ResetMark, RetransmissionRun,
-    RoleSource, SequenceState, Side, SmallMessages, Ttls, Unreplied, ZeroWindowSpell,
+    MAX_HEARTBEAT_GAPS, MAX_PROBES_KEPT, Marks, MaybePacket, PacketRef, Probe, ProbeState, RareMarks, ResetMark,
+    RetransmissionRun, RoleSource, SequenceState, Side, SilenceWatch, SmallMessages, Train, Ttls, UnprobedSilence,
+    Unreplied, Watch, ZeroWindowSpell,
 };
 use crate::decode::VlanPath;
-use crate::time::Timestamp;
+use crate::seq::SeqNumber;
+use crate::time::{MinMax, Timestamp, secs_of_nanos};
 use std::net::SocketAddr;
 use thin_vec::ThinVec;
 
@@ -477,6 +479,493 @@ impl CompactGap {
     }
 }
 
+/// A length of time of a connection in 4 bytes, where only its length is
+/// needed (a keepalive idle or interval): whole microseconds below
+/// [`SPAN_SLOT`] (35.8 minutes); at or above it, the slot of the
+/// connection's [`Origin`] that keeps its nanoseconds whole (a nanosecond
+/// capture's, a negative one of times going backwards, or a longer one).
+/// As with a [`CompactTime`], once kept in a slot it stays there, and it
+/// is not `Clone`.
+#[derive(Debug)]
+struct CompactSpan(u32);
+
+/// See [`CompactSpan`].
+const SPAN_SLOT: u32 = 1 << 31;
+
+impl CompactSpan {
+    const ZERO: CompactSpan = CompactSpan(0);
+
+    fn slot(&self) -> Option<usize> {
+        self.0.checked_sub(SPAN_SLOT).map(|slot| slot as usize)
+    }
+
+    /// The same span, for a copy of the whole record (see [`CompactRef::duplicate`]).
+    fn duplicate(&self) -> CompactSpan {
+        CompactSpan(self.0)
+    }
+}
+
+impl Origin {
+    /// The span's nanoseconds.
+    fn span(&self, s: &CompactSpan) -> i64 {
+        match s.slot() {
+            None => i64::from(s.0) * 1000,
+            Some(slot) => {
+                let far = self.far().expect("a span kept in a slot has its origin's slots");
+                far[slot].get().expect("a span's slot keeps it").ts.0
+            }
+        }
+    }
+
+    fn set_span(&mut self, s: &mut CompactSpan, nanos: i64) {
+        let micros = u32::try_from(nanos / 1000).ok().filter(|&m| nanos % 1000 == 0 && m < SPAN_SLOT);
+        match micros {
+            Some(micros) if s.slot().is_none() => s.0 = micros,
+            _ => {
+                // The nanoseconds whole, as a slot keeps a time (its frame not kept).
+                let kept = Some(PacketRef { frame: TIME_ONLY, ts: Timestamp(nanos) }).into();
+                let cold = self.cold_mut();
+                match s.slot() {
+                    Some(slot) => cold.far[slot] = kept,
+                    None => *s = CompactSpan(SPAN_SLOT + cold.keep_far(kept)),
+                }
+            }
+        }
+    }
+}
+
+/// The shortest and the longest of some lengths of time: with how many
+/// there were ([`ProbeCounts`]), what a [`MinMax`] of their seconds keeps,
+/// in 8 bytes where it took 24. The lengths are kept in nanoseconds, and
+/// their seconds worked out as [`Timestamp::secs_since`] works them out
+/// ([`secs_of_nanos`]): the same `f64`s to the last bit; nanoseconds order
+/// as those seconds do, so the shortest in nanoseconds is the shortest in
+/// seconds.
+#[derive(Debug)]
+struct SpanRange {
+    min: CompactSpan,
+    max: CompactSpan,
+}
+
+impl SpanRange {
+    const EMPTY: SpanRange = SpanRange { min: CompactSpan::ZERO, max: CompactSpan::ZERO };
+
+    /// What `MinMax::add` of the length's seconds does, to a range of
+    /// `count` lengths so far.
+    fn add(&mut self, o: &mut Origin, nanos: i64, count: u32) {
+        if count == 0 || nanos < o.span(&self.min) {
+            o.set_span(&mut self.min, nanos);
+        }
+        if count == 0 || nanos > o.span(&self.max) {
+            o.set_span(&mut self.max, nanos);
+        }
+    }
+
+    /// The range of `count` lengths.
+    fn get(&self, o: &Origin, count: u32) -> MinMax {
+        let mut range = MinMax::EMPTY;
+        if count > 0 {
+            range.add(secs_of_nanos(o.span(&self.min)));
+            range.add(secs_of_nanos(o.span(&self.max)));
+            range.count = count;
+        }
+        range
+    }
+
+    fn duplicate(&self) -> SpanRange {
+        SpanRange { min: self.min.duplicate(), max: self.max.duplicate() }
+    }
+}
+
+/// What a prober's log counts ([`ProbeCounts`]).
+#[derive(Clone, Copy, Debug)]
+enum Count {
+    ProbesSent,
+    ProbesAnswered,
+    OneByteProbes,
+    /// Most probes seen in one train.
+    LongestTrain,
+    /// Idles observed (saturating, as a `MinMax`'s count).
+    Idles,
+    /// Intervals observed (saturating, as a `MinMax`'s count).
+    Intervals,
+}
+
+/// A prober's counts: 16 bits each while they fit, 32 bits in a box of
+/// their own once one does not (65,536 probes from one side of one
+/// connection: a live run's), so that every count is the one a `u32` made,
+/// in 16 bytes where six `u32`s took 24 (a prober's box is a 128-byte
+/// block of glibc's malloc where it would be 144: one for each prober
+/// open at once, issue 14).
+#[derive(Clone, Debug)]
+enum ProbeCounts {
+    Narrow([u16; 6]),
+    Wide(Box<[u32; 6]>),
+}
+
+impl ProbeCounts {
+    fn get(&self, what: Count) -> u32 {
+        match self {
+            ProbeCounts::Narrow(counts) => u32::from(counts[what as usize]),
+            ProbeCounts::Wide(counts) => counts[what as usize],
+        }
+    }
+
+    fn set(&mut self, what: Count, value: u32) {
+        match (&mut *self, u16::try_from(value)) {
+            (ProbeCounts::Narrow(counts), Ok(narrow)) => counts[what as usize] = narrow,
+            (ProbeCounts::Wide(counts), _) => counts[what as usize] = value,
+            (ProbeCounts::Narrow(counts), Err(_)) => {
+                let mut wide = Box::new(counts.map(u32::from));
+                wide[what as usize] = value;
+                *self = ProbeCounts::Wide(wide);
+            }
+        }
+    }
+
+    /// One more, as `+=` counts.
+    fn count(&mut self, what: Count) {
+        self.set(what, self.get(what) + 1);
+    }
+
+    /// One more, saturating.
+    fn count_saturating(&mut self, what: Count) {
+        self.set(what, self.get(what).saturating_add(1));
+    }
+}
+
+/// One keepalive probe of a train as the table keeps it: a [`Probe`] with
+/// its packet a [`CompactRef`] and without an answer (only a train's
+/// latest probe may have one: a train goes on only after an unanswered
+/// probe, so its answer is the train's, [`CompactTrain`]), in 16 bytes
+/// where a `Probe` takes 40.
+#[derive(Debug)]
+struct CompactProbe {
+    at: CompactRef,
+    seq: SeqNumber,
+    len: u8,
+}
+
+impl CompactProbe {
+    fn duplicate(&self) -> CompactProbe {
+        CompactProbe { at: self.at.duplicate(), seq: self.seq, len: self.len }
+    }
+}
+
+/// A keepalive [`Train`] as the table keeps it: its packets as
+/// [`CompactRef`]s, its probes [`CompactProbe`]s, the first in the train
+/// and the later ones in a `ThinVec` (8 bytes where a `Vec` took 24; its
+/// block of 16 + 16 × later probes where a `Vec`'s was 40 × probes, and
+/// none for a train of one probe, most trains: an answered probe's), the
+/// latest probe's answer with the train.
+///
+/// A train's probes are set in place: a new train's go where the
+/// earlier train's were (those beyond its count are kept for the next
+/// trains), so that a probe kept in a slot of the origin (a nanosecond
+/// capture's) reuses its slot, train after train, where a new reference
+/// would take a slot each.
+#[derive(Debug)]
+pub(super) struct CompactTrain {
+    /// See [`Train::idle_from`].
+    idle_from: CompactRef,
+    /// The first probe, if `count` says there is one.
+    first: CompactProbe,
+    /// The next probes of the first [`MAX_PROBES_KEPT`], the last one
+    /// always the train's latest (`min(count, MAX_PROBES_KEPT) - 1` of
+    /// them), then spares of earlier, longer trains.
+    later: ThinVec<CompactProbe>,
+    /// The peer's first packet after the latest probe, if `answered` says
+    /// there is one.
+    answer: CompactRef,
+    /// Number of probes, even beyond those kept.
+    count: u32,
+    answered: Answered,
+}
+
+/// Whether a train's latest probe was answered, and how: said apart from
+/// the answer's packet, so that asking needs no look at the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answered {
+    No,
+    Yes,
+    /// By a RST (see [`Probe::reset_by`]).
+    ByRst,
+}
+
+impl CompactTrain {
+    const NONE: CompactTrain = CompactTrain {
+        idle_from: CompactRef::NONE,
+        first: CompactProbe { at: CompactRef::NONE, seq: SeqNumber(0), len: 0 },
+        later: ThinVec::new(),
+        answer: CompactRef::NONE,
+        count: 0,
+        answered: Answered::No,
+    };
+
+    /// How many probes of this train are kept.
+    fn kept(&self) -> usize {
+        (self.count as usize).min(MAX_PROBES_KEPT)
+    }
+
+    /// The probe kept in this place of the train (0: the first).
+    fn probe(&self, place: usize) -> Option<&CompactProbe> {
+        match place.checked_sub(1) {
+            _ if place >= self.kept() => None,
+            None => Some(&self.first),
+            Some(later) => self.later.get(later),
+        }
+    }
+
+    fn latest(&self) -> Option<&CompactProbe> {
+        self.kept().checked_sub(1).and_then(|place| self.probe(place))
+    }
+
+    /// Number of probes, even beyond those kept.
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The latest probe's time and frame.
+    pub(super) fn latest_at(&self, o: &Origin) -> Option<PacketRef> {
+        self.latest().and_then(|p| o.get(&p.at))
+    }
+
+    /// The latest probe's length (0 or 1 byte).
+    pub(super) fn latest_len(&self) -> Option<u8> {
+        self.latest().map(|p| p.len)
+    }
+
+    /// The latest probe's sequence number.
+    pub(super) fn latest_seq(&self) -> Option<SeqNumber> {
+        self.latest().map(|p| p.seq)
+    }
+
+    /// The first probe's frame.
+    pub(super) fn first_frame(&self, o: &Origin) -> Option<u64> {
+        self.probe(0).and_then(|p| o.get(&p.at)).map(|p| p.frame)
+    }
+
+    /// What [`Train::unanswered`] says.
+    pub(super) fn unanswered(&self) -> bool {
+        self.count > 0 && self.answered == Answered::No
+    }
+
+    /// What the latest probe's [`Probe::answered_by`] says.
+    fn answered_by(&self, o: &Origin) -> Option<PacketRef> {
+        if self.answered == Answered::Yes { o.get(&self.answer) } else { None }
+    }
+
+    /// A new train, its idle measured from `idle_from`.
+    fn restart(&mut self, o: &mut Origin, idle_from: Option<PacketRef>) {
+        o.set_maybe(&mut self.idle_from, idle_from.into());
+        self.answered = Answered::No;
+        self.count = 0;
+    }
+
+    /// One more probe: kept among the first, or in the last place kept
+    /// (answers are matched against it).
+    fn push(&mut self, o: &mut Origin, at: PacketRef, seq: SeqNumber, len: u8) {
+        self.count += 1;
+        let place = self.kept() - 1;
+        let probe = match place.checked_sub(1) {
+            None => Some(&mut self.first),
+            Some(later) => self.later.get_mut(later),
+        };
+        match probe {
+            Some(probe) => {
+                o.set(&mut probe.at, at);
+                (probe.seq, probe.len) = (seq, len);
+            }
+            None => {
+                let mut probe = CompactProbe { at: CompactRef::NONE, seq, len };
+                o.set(&mut probe.at, at);
+                // Grown one at a time: most trains that go on are a few probes long.
+                self.later.reserve_exact(1);
+                self.later.push(probe);
+            }
+        }
+    }
+
+    /// The train as a handed-out connection keeps it.
+    fn to_train(&self, o: &Origin) -> Train {
+        let mut train = Train::default();
+        self.fill(o, &mut train);
+        train
+    }
+
+    /// Sets `train` to this train (its probes' `Vec` reused).
+    pub(super) fn fill(&self, o: &Origin, train: &mut Train) {
+        train.idle_from = o.maybe(&self.idle_from);
+        train.count = self.count;
+        train.probes.clear();
+        train.probes.reserve_exact(self.kept());
+        train.probes.extend((0..self.kept()).filter_map(|place| self.probe(place)).map(|p| {
+            let at = o.get(&p.at).expect("a kept probe has its packet");
+            Probe { at, seq: p.seq, len: p.len, answer: MaybePacket::NONE, answer_is_rst: false }
+        }));
+        if let Some(latest) = train.probes.last_mut().filter(|_| self.answered != Answered::No) {
+            (latest.answer, latest.answer_is_rst) = (o.maybe(&self.answer), self.answered == Answered::ByRst);
+        }
+    }
+
+    fn duplicate(&self) -> CompactTrain {
+        CompactTrain {
+            idle_from: self.idle_from.duplicate(),
+            first: self.first.duplicate(),
+            later: self.later.iter().map(CompactProbe::duplicate).collect(),
+            answer: self.answer.duplicate(),
+            count: self.count,
+            answered: self.answered,
+        }
+    }
+}
+
+/// The train of a side that sent no probe.
+static NO_TRAIN: CompactTrain = CompactTrain::NONE;
+
+/// A prober's [`KeepaliveLog`] as the table keeps it while it holds the
+/// connection: its packets as [`CompactRef`]s, its idle and interval
+/// ranges as [`SpanRange`]s against the connection's origin and its
+/// latest train a [`CompactTrain`] (its first probe with it), its counts
+/// [`ProbeCounts`], in 104 bytes where the log took 152 (the box around
+/// it, `Probing`, is a 128-byte block of glibc's malloc where it was 176,
+/// and the train's probes need no block of their own until there are
+/// two: one box for each prober open at once, ~52,000 at 200,000 open on
+/// the benchmark's capture, issue 14). Handed out, it is a
+/// [`KeepaliveLog`] again ([`ProbeLog::into_log`]).
+#[derive(Debug)]
+pub(super) struct ProbeLog {
+    /// The latest train, the one that matters for how the connection ended.
+    pub(super) train: CompactTrain,
+    /// The first probe the side sent.
+    first_probe: CompactRef,
+    /// The longest silence after an answered probe with no probe in it
+    /// (see [`UnprobedSilence`]): the answer, and the packet that ended it;
+    /// none until both are set.
+    unprobed_answer: CompactRef,
+    unprobed_until: CompactRef,
+    /// Observed idle times (last packet received → first probe of a train).
+    idle: SpanRange,
+    /// Observed gaps between an unanswered probe and the next probe.
+    interval: SpanRange,
+    counts: ProbeCounts,
+}
+
+impl Default for ProbeLog {
+    fn default() -> ProbeLog {
+        ProbeLog {
+            train: CompactTrain::NONE,
+            first_probe: CompactRef::NONE,
+            unprobed_answer: CompactRef::NONE,
+            unprobed_until: CompactRef::NONE,
+            idle: SpanRange::EMPTY,
+            interval: SpanRange::EMPTY,
+            counts: ProbeCounts::Narrow([0; 6]),
+        }
+    }
+}
+
+impl Clone for ProbeLog {
+    /// A copy, its references valid against a copy of the same origin
+    /// (`FlowSide::duplicate`).
+    fn clone(&self) -> ProbeLog {
+        ProbeLog {
+            train: self.train.duplicate(),
+            first_probe: self.first_probe.duplicate(),
+            unprobed_answer: self.unprobed_answer.duplicate(),
+            unprobed_until: self.unprobed_until.duplicate(),
+            idle: self.idle.duplicate(),
+            interval: self.interval.duplicate(),
+            counts: self.counts.clone(),
+        }
+    }
+}
+
+impl ProbeLog {
+    /// A probe of `len` bytes sent at `at`; `idle_start` says where the
+    /// idle before it began, if it starts a train.
+    pub(super) fn record_probe(
+        &mut self,
+        o: &mut Origin,
+        at: PacketRef,
+        seq: SeqNumber,
+        len: u8,
+        idle_start: impl FnOnce(&Origin) -> Option<PacketRef>,
+    ) {
+        self.counts.count(Count::ProbesSent);
+        if len == 1 {
+            self.counts.count(Count::OneByteProbes);
+        }
+        if !o.is_some(&self.first_probe) {
+            o.set(&mut self.first_probe, at);
+        }
+        // Nothing from the peer answered the last probe (its own crossing
+        // probes do not, see `answers_a_probe`): the train goes on.
+        let continues = self.train.unanswered();
+        if let Some(last) = self.train.latest_at(o).filter(|_| continues) {
+            self.interval.add(o, at.ts.nanos_since(last.ts), self.counts.get(Count::Intervals));
+            self.counts.count_saturating(Count::Intervals);
+        } else {
+            let idle_from = idle_start(o).filter(|p| p.ts <= at.ts);
+            if let Some(from) = idle_from {
+                self.idle.add(o, at.ts.nanos_since(from.ts), self.counts.get(Count::Idles));
+                self.counts.count_saturating(Count::Idles);
+            }
+            self.train.restart(o, idle_from);
+        }
+        self.train.push(o, at, seq, len);
+        let longest = self.counts.get(Count::LongestTrain).max(self.train.count);
+        self.counts.set(Count::LongestTrain, longest);
+    }
+
+    /// The peer's packet `at` answered the latest probe (a RST: it reset
+    /// the connection instead), if it was unanswered.
+    pub(super) fn answer(&mut self, o: &mut Origin, at: PacketRef, is_rst: bool) -> bool {
+        if !self.train.unanswered() {
+            return false;
+        }
+        o.set(&mut self.train.answer, at);
+        self.train.answered = if is_rst { Answered::ByRst } else { Answered::Yes };
+        if !is_rst {
+            self.counts.count(Count::ProbesAnswered);
+        }
+        true
+    }
+
+    /// The longest silence after an answered probe so far (see
+    /// [`KeepaliveLog::unprobed_after_answer`]).
+    pub(super) fn unprobed_after_answer(&self, o: &Origin) -> Option<UnprobedSilence> {
+        Some(UnprobedSilence { answer: o.get(&self.unprobed_answer)?, until: o.get(&self.unprobed_until)? })
+    }
+
+    pub(super) fn set_unprobed(&mut self, o: &mut Origin, silence: UnprobedSilence) {
+        o.set(&mut self.unprobed_answer, silence.answer);
+        o.set(&mut self.unprobed_until, silence.until);
+    }
+
+    /// Where the measure of the silence after the latest answer stands,
+    /// `until` the packet that ended it (see `Probing::watch_until`); read
+    /// only while the side's watch is on.
+    pub(super) fn watch(&self, o: &Origin, until: &CompactRef) -> SilenceWatch {
+        Watch { answer: self.train.answered_by(o).into(), until: o.maybe(until) }.get()
+    }
+
+    /// The log as a handed-out connection keeps it.
+    pub(super) fn into_log(self, o: &Origin) -> KeepaliveLog {
+        KeepaliveLog {
+            probes_sent: self.counts.get(Count::ProbesSent),
+            probes_answered: self.counts.get(Count::ProbesAnswered),
+            one_byte_probes: self.counts.get(Count::OneByteProbes),
+            idle_observed: self.idle.get(o, self.counts.get(Count::Idles)),
+            interval_observed: self.interval.get(o, self.counts.get(Count::Intervals)),
+            longest_train: self.counts.get(Count::LongestTrain),
+            first_probe: o.maybe(&self.first_probe),
+            unprobed: self.unprobed_after_answer(o).map_or(Watch::OFF, Watch::ended),
+            train: self.train.to_train(o),
+        }
+    }
+}
+
 /// One connection as the table keeps it. `repr(C)`: the key and the fields
 /// every packet reads come first. (Aligned to a cache line, a record would
 /// span one line fewer now and then, but the slab could no longer grow in
@@ -659,9 +1148,9 @@ impl FlowSide {
         self.flag(SIDE_IP_ID).then_some(self.ip_id)
     }
 
-    /// What this side's keepalive probes showed (empty when it sent none).
-    pub(super) fn keepalive(&self) -> &KeepaliveLog {
-        self.probe.log().unwrap_or(&NO_PROBES)
+    /// This side's latest keepalive train (empty when it sent no probe).
+    pub(super) fn train(&self) -> &CompactTrain {
+        self.probe.log().map_or(&NO_TRAIN, |log| &log.train)
     }
 
     fn flag(&self, bit: u8) -> bool {
@@ -716,7 +1205,7 @@ impl FlowSide {
 
     /// The latest keepalive probe of this side is unanswered so far.
     pub(super) fn probe_outstanding(&self) -> bool {
-        debug_assert_eq!(self.flag(SIDE_PROBE_OUTSTANDING), self.keepalive().train.unanswered());
+        debug_assert_eq!(self.flag(SIDE_PROBE_OUTSTANDING), self.train().unanswered());
         self.flag(SIDE_PROBE_OUTSTANDING)
     }
 
@@ -889,7 +1378,7 @@ impl FlowSide {
                 last_ip_id,
                 syn_timestamps,
             },
-            probe: self.probe,
+            keepalive: self.probe.into_log().map(|log| Box::new(log.into_log(o))),
             unacked: self.unacked,
             small_messages: SmallMessages {
                 count: small_count,
@@ -1230,6 +1719,49 @@ mod tests {
     }
 
     #[test]
+    fn a_probers_ranges_are_the_min_max_of_their_seconds_however_long() {
+        // A keepalive idle or interval is kept in 4 bytes: whole
+        // microseconds below 2^31, else its nanoseconds whole in a slot
+        // (negative ones too: a capture's times may go backwards). The
+        // range handed out is the `MinMax` of the seconds `secs_since`
+        // gives, to the last bit, and a span kept in a slot keeps it.
+        let t0 = Timestamp::from_timeval(1_700_000_000, 0);
+        let limit = i64::from(SPAN_SLOT) * 1000;
+        let cases: [&[i64]; 6] = [
+            &[75_000_000_000],
+            &[limit - 1000, 0, 1_000],
+            &[limit, limit - 1000, 7_200_000_000_000],
+            &[1_234, 1_000, 999],
+            &[5_000_000_000, -1_000_000, -5, i64::MAX, i64::MIN],
+            &[3_000_000_000_001, 2_000_000_000_000, 2_999_999_999_999, 10],
+        ];
+        for spans in cases {
+            let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+            let (mut kept, mut expected) = (SpanRange::EMPTY, MinMax::EMPTY);
+            assert_eq!(kept.get(&o, 0), MinMax::EMPTY);
+            for (count, &nanos) in (0..).zip(spans) {
+                kept.add(&mut o, nanos, count);
+                expected.add(Timestamp(nanos).secs_since(Timestamp(0)));
+                assert_eq!(kept.get(&o, count + 1), expected, "{spans:?} through {nanos}");
+                assert_eq!(kept.duplicate().get(&o, count + 1), expected);
+            }
+            let fits = |n: i64| n >= 0 && n % 1000 == 0 && n < limit;
+            let slots = o.far().map_or(0, |far| far.len());
+            // One slot at most for each end, and none while every span fits.
+            assert!(slots <= 2, "{spans:?}: {slots} slots");
+            assert_eq!(slots > 0, !spans.iter().all(|&n| fits(n)), "{spans:?}");
+        }
+        // A span in a slot keeps it, set again and again.
+        let mut o = Origin::new(PacketRef { frame: 1, ts: t0 });
+        let mut span = CompactSpan::ZERO;
+        for nanos in [7, 1_000, limit + 5, 2_000, -3] {
+            o.set_span(&mut span, nanos);
+            assert_eq!(o.span(&span), nanos);
+        }
+        assert_eq!(o.far().map_or(0, |far| far.len()), 1);
+    }
+
+    #[test]
     fn a_syn_is_kept_exact_however_late_and_a_fin_in_the_cold_part() {
         // A side's SYN is kept in 4 bytes when it comes within 2,047 frames
         // and 2^20 microseconds of the connection's first packet; later, or
@@ -1315,6 +1847,140 @@ mod tests {
         // two spells.)
         assert!(kept[0] > 0, "the packets are kept in slots");
         assert!(kept[1..].iter().all(|&n| n == kept[1]), "slots after each spell: {kept:?}");
+    }
+
+    #[test]
+    fn a_trains_probes_are_kept_exact_and_reuse_their_slots_train_after_train() {
+        // At times of nanoseconds each probe is kept whole in a slot of the
+        // origin. A train longer than the probes kept counts them all and
+        // keeps the first and, last, the latest; the next, shorter trains
+        // set their probes where the earlier train's were, slots and all:
+        // train after train take no more slots, and each train handed out
+        // (or looked at, or asked for by the pipeline) is the one sent.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let t0 = Timestamp::from_timeval(1_700_000_001, 0);
+        let mut frame = 6;
+        let mut next = |secs: i64| {
+            frame += 1;
+            PacketRef { frame, ts: Timestamp(t0.0 + secs * 1_000_000_000 + 123) }
+        };
+        let slots = |w: &Wire| w.record().unwrap().origin.far().map_or(0, |far| far.len());
+        let (mut t, mut kept) = (100, Vec::new());
+        for (round, length) in [40u32, 2, 1, 3, 1, 1, 2, 1].into_iter().enumerate() {
+            let mut sent = Vec::new();
+            for _ in 0..length {
+                t += 10;
+                let at = next(t);
+                assert_eq!(w.send_at(at, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe, "{round}");
+                sent.push(at);
+            }
+            let answer = next(t);
+            let expected: Vec<PacketRef> = if sent.len() > MAX_PROBES_KEPT {
+                sent[..MAX_PROBES_KEPT - 1].iter().chain(sent.last()).copied().collect()
+            } else {
+                sent.clone()
+            };
+            let check = |train: &Train, answered: bool| {
+                assert_eq!(train.count, length, "round {round}");
+                assert_eq!(train.probes.iter().map(|p| p.at).collect::<Vec<_>>(), expected, "round {round}");
+                assert!(train.probes.iter().all(|p| p.seq == SeqNumber(5100) && p.len == 0));
+                let answers: Vec<_> = train.probes.iter().map(|p| p.answered_by().get()).collect();
+                let mut want = vec![None; expected.len()];
+                *want.last_mut().unwrap() = answered.then_some(answer);
+                assert_eq!(answers, want, "round {round}");
+                assert_eq!(train.unanswered(), !answered);
+            };
+            check(&w.look().unwrap().side(Side::Server).keepalive().train, false);
+            assert_eq!(w.send_at(answer, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+            check(&w.look().unwrap().side(Side::Server).keepalive().train, true);
+            check(&w.trains().unwrap()[Side::Server as usize], true);
+            kept.push(slots(&w));
+        }
+        let log = w.look().unwrap().side(Side::Server).keepalive().clone();
+        assert_eq!((log.probes_sent, log.probes_answered, log.longest_train), (51, 8, 40));
+        // The first train's probes took their slots (and the log's other
+        // references theirs in the first two trains: where the second's
+        // idle began); the next trains none more.
+        assert!(kept[0] > MAX_PROBES_KEPT, "the probes are kept in slots: {kept:?}");
+        assert!(kept[2..].iter().all(|&n| n == kept[1]), "slots after each train: {kept:?}");
+    }
+
+    #[test]
+    fn a_train_of_one_probe_needs_no_block_of_its_own() {
+        // Most trains are one answered probe: it is kept with the train, and
+        // only the probes after it in a block of their own.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let later = |w: &Wire| {
+            let train = &w.record().unwrap().sides[Side::Server as usize].probe.log().unwrap().train;
+            (train.count, train.later.len(), train.later.capacity())
+        };
+        assert_eq!(w.send(60.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (1, 0, 0));
+        assert_eq!(w.send(60.001, seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+        assert_eq!(w.send(120.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (1, 0, 0), "a new train of one");
+        assert_eq!(w.send(130.0, seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe);
+        assert_eq!(later(&w), (2, 1, 1));
+        let train = w.look().unwrap().side(Side::Server).keepalive().train.clone();
+        let at: Vec<f64> = train.probes.iter().map(|p| p.at.ts.secs_since(Timestamp(0))).collect();
+        assert_eq!((train.count, at), (2, vec![120.0, 130.0]));
+    }
+
+    #[test]
+    fn a_probers_counts_go_on_past_2_to_the_16() {
+        // The counts are 16 bits each until one needs more: then all are
+        // 32 bits, each as it was, and counted as a `u32` counted them (the
+        // ranges' counts saturating, as a `MinMax`'s).
+        let mut counts = ProbeCounts::Narrow([0; 6]);
+        counts.set(Count::OneByteProbes, 7);
+        counts.set(Count::Idles, u32::from(u16::MAX) - 1);
+        counts.count_saturating(Count::Idles);
+        assert!(matches!(counts, ProbeCounts::Narrow(_)));
+        assert_eq!(counts.get(Count::Idles), u32::from(u16::MAX));
+        counts.count_saturating(Count::Idles);
+        assert!(matches!(counts, ProbeCounts::Wide(_)));
+        assert_eq!((counts.get(Count::Idles), counts.get(Count::OneByteProbes)), (1 << 16, 7));
+        counts.set(Count::Intervals, u32::MAX);
+        counts.count_saturating(Count::Intervals);
+        counts.count(Count::ProbesSent);
+        let all = [Count::ProbesSent, Count::ProbesAnswered, Count::OneByteProbes, Count::LongestTrain];
+        assert_eq!(all.map(|c| counts.get(c)), [1, 0, 7, 0]);
+        assert_eq!((counts.get(Count::Intervals), counts.get(Count::Idles)), (u32::MAX, 1 << 16));
+        // Each count on its own, past the 16 bits.
+        for what in [Count::ProbesSent, Count::ProbesAnswered, Count::LongestTrain, Count::Intervals] {
+            let mut counts = ProbeCounts::Narrow([3; 6]);
+            counts.set(what, u32::from(u16::MAX));
+            counts.count(what);
+            assert_eq!(counts.get(what), 1 << 16, "{what:?}");
+            assert_eq!(counts.get(Count::OneByteProbes), 3, "{what:?}");
+        }
+    }
+
+    #[test]
+    fn a_train_longer_than_16_bits_counts_every_probe() {
+        // 65,539 probes in one train, unanswered, then answered: every
+        // count of the log handed out is the one sent, past 2^16.
+        use crate::flow::PacketClass;
+        use crate::flow::wire::*;
+        let mut w = Wire::established(1000, 5000);
+        let n = (1u32 << 16) + 3;
+        let t0 = Timestamp::from_timeval(1_700_000_001, 0);
+        let at = |i: u32| PacketRef { frame: 7 + u64::from(i), ts: Timestamp(t0.0 + i64::from(i) * 2_000_000_000) };
+        for i in 0..n {
+            assert_eq!(w.send_at(at(i), seg(S, ACK, 5100, 1011, 0)), PacketClass::KeepaliveProbe, "probe {i}");
+        }
+        assert_eq!(w.send_at(at(n), seg(C, ACK, 1011, 5101, 0)), PacketClass::KeepaliveAck);
+        let log = w.finish()[0].side(Side::Server).keepalive().clone();
+        assert_eq!((log.probes_sent, log.longest_train, log.train.count), (n, n, n));
+        assert_eq!((log.probes_answered, log.one_byte_probes), (1, 0));
+        assert_eq!((log.interval_observed.count, log.interval_observed.min()), (n - 1, Some(2.0)));
+        assert_eq!(log.idle_observed.count, 1);
+        assert_eq!(log.train.probes.len(), MAX_PROBES_KEPT);
+        assert_eq!(log.train.probes.last().map(|p| (p.at, p.answered_by().get())), Some((at(n - 1), Some(at(n)))));
     }
 
     #[test]

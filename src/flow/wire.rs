@@ -1,7 +1,7 @@
 //! A tiny wire for unit tests: hand-built segments into a flow table,
 //! classes and finished connections out.
 
-use super::{Connection, FlowTable, PacketClass, PacketRef, Side};
+use super::{Connection, FlowTable, PacketClass, PacketRef, Side, Train};
 use crate::decode::{Segment, TcpFlags};
 use crate::seq::SeqNumber;
 use crate::time::Timestamp;
@@ -96,7 +96,12 @@ impl Wire {
     /// The slot of the connection between the client and the server, if
     /// the table holds it.
     fn slot(&self) -> Option<super::Slot> {
-        let any = Segment {
+        self.table.flows.find(&Self::any_segment()).map(|(slot, _)| slot)
+    }
+
+    /// A segment of the connection between the client and the server.
+    fn any_segment() -> Segment {
+        Segment {
             vlan: Default::default(),
             src: C.parse().unwrap(),
             dst: S.parse().unwrap(),
@@ -109,8 +114,14 @@ impl Wire {
             ip_id: None,
             has_timestamp: false,
             first_sack: None,
-        };
-        self.table.flows.find(&any).map(|(slot, _)| slot)
+        }
+    }
+
+    /// The keepalive trains (client's, server's) of the connection between
+    /// the client and the server, as the pipeline asks for them
+    /// (`FlowTable::trains_of`), if the table holds it.
+    pub fn trains(&mut self) -> Option<[Train; 2]> {
+        self.table.trains_of(&Self::any_segment()).map(|trains| trains.map(Train::clone))
     }
 
     /// The record the table holds for the connection between the client
