@@ -991,7 +991,9 @@ mod tests {
                 }
             }
         }
-        assert!(files >= 50 && compared >= 10_000, "{files} captures, {compared} IPv4 packets compared");
+        // fixtures/ alone (as CI has it): 80 captures, 10,623 IPv4 packets;
+        // with the shared corpus 109 and 27,466.
+        assert!(files >= 50 && compared >= 5_000, "{files} captures, {compared} IPv4 packets compared");
     }
 
     #[test]
