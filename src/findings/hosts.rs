@@ -129,7 +129,8 @@ pub struct HostAggregator {
 
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Judgement) {
-        for k in verdict.keepalive() {
+        // Each prober has its own entry: the order of the sides is no matter.
+        for k in verdict.keepalive_any_order() {
             let addr = conn.side(k.prober).addr();
             let prober = match k.prober {
                 Side::Server => Prober::Server(addr),
