@@ -136,7 +136,13 @@ impl HostAggregator {
                 Side::Server => Prober::Server(addr),
                 Side::Client => Prober::Client(addr.ip()),
             };
-            let groups = self.hosts.entry(prober).or_default();
+            // Looked up by reference, as the path finding's entries
+            // (`PathAggregator::add`): most probers have theirs already.
+            #[expect(clippy::map_entry, reason = "the entry API moves the key: see above")]
+            if !self.hosts.contains_key(&prober) {
+                self.hosts.insert(prober, Vec::new());
+            }
+            let groups = self.hosts.get_mut(&prober).expect("made above");
             // The first group that one setting still explains takes it; a
             // connection no group fits starts a group of its own.
             if let Some((i, merged)) = groups.iter().enumerate().find_map(|(i, g)| g.with(k).map(|merged| (i, merged)))
