@@ -10,7 +10,7 @@
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::{BuildHasher, Hash};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A key whose addresses, when all are IPv4, can be held as integers.
 pub(super) trait AddressKey: Copy + Eq + Hash {
@@ -109,6 +109,28 @@ pub(super) fn hash_of<K: AddressKey>(key: K) -> u64 {
     }
 }
 
+/// A server of a capture: the capture (its index in the run) and the
+/// server's address and port, as integers in 12 bytes.
+impl AddressKey for (usize, SocketAddr) {
+    type V4 = (u32, u32, u16);
+    fn to_v4(self) -> Result<(u32, u32, u16), Self> {
+        server_v4(self.0, self.1).ok_or(self)
+    }
+    fn from_v4((capture, ip, port): (u32, u32, u16)) -> Self {
+        (capture as usize, SocketAddr::new(IpAddr::V4(ip.into()), port))
+    }
+}
+
+/// A server's key as integers (see the `AddressKey` above), from its
+/// parts: when its address is IPv4 and its capture fits.
+#[inline]
+pub(super) fn server_v4(capture: usize, server: SocketAddr) -> Option<(u32, u32, u16)> {
+    match (u32::try_from(capture), server) {
+        (Ok(capture), SocketAddr::V4(server)) => Some((capture, server.ip().to_bits(), server.port())),
+        _ => None,
+    }
+}
+
 /// A host of a capture: the capture (its index in the run) and the address.
 impl AddressKey for (usize, IpAddr) {
     type V4 = (u32, u32);
@@ -168,6 +190,11 @@ mod tests {
             let v4 = service_v4(capture, client, server, port);
             *ByAddress::get_or_insert_with_v4(&mut parts, v4, || key, || 0) += i as u32 + 1;
         }
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        assert_eq!(server_v4(3, server), (3, server).to_v4().ok());
+        assert_eq!(server_v4(3, server), Some((3, 0x0a00_0002, 443)));
+        assert_eq!(<(usize, SocketAddr)>::from_v4((3, 0x0a00_0002, 443)), (3, server));
+        assert_eq!(server_v4(3, "[2001:db8::1]:443".parse().unwrap()), None);
         // A capture past 16 bits, or an IPv6 address, is held whole.
         assert_eq!(service_v4(70_000, v4, v4, 80), None);
         assert_eq!(service_v4(1, v4, v6, 80), None);
