@@ -262,8 +262,14 @@ impl PathAggregator {
         let abandoned = &self.abandoned;
         let has_abandoned = |key: ServiceKey| !abandoned.is_empty() && abandoned.get(key).is_some();
         let unheld = |key: ServiceKey, newest: Newest| key.0 == part && newest.get().ts < latest && !has_abandoned(key);
-        let mut unheld_services: FxHashSet<u64> =
-            self.services.iter_hashed().filter(|&(key, _, &s)| unheld(key, s)).map(|(_, hash, _)| hash).collect();
+        // Each set made at its size, counted first: collected, it grew by
+        // doubling, each time hashing and writing again all it held, at
+        // random (`reserve_rehash`, ~0.7% of the analysing thread on the
+        // bench capture); made at the size of the table it comes from, it
+        // would hold more memory at the sweep, which comes at the peak.
+        let candidates = || self.services.iter_hashed().filter(|&(key, _, &s)| unheld(key, s));
+        let mut unheld_services = FxHashSet::with_capacity_and_hasher(candidates().count(), Default::default());
+        unheld_services.extend(candidates().map(|(_, hash, _)| hash));
         // When a host was last heard from matters only to a death that
         // needs it heard from after the death's time. Those already counted
         // keep their server's entry. One judged later is held now (its
@@ -276,12 +282,9 @@ impl PathAggregator {
             .filter(|(_, p)| p.deaths.iter().any(|d| d.needs_host_alive_after.is_some()))
             .map(|((capture, server), _)| (capture, server.ip()))
             .collect();
-        let mut unheld_hosts: FxHashSet<u64> = self
-            .last_heard
-            .iter_hashed()
-            .filter(|(key, _, _)| key.0 == whole_part && !dying.contains(key))
-            .map(|(_, hash, _)| hash)
-            .collect();
+        let hosts = || self.last_heard.iter_hashed().filter(|(key, _, _)| key.0 == whole_part && !dying.contains(key));
+        let mut unheld_hosts = FxHashSet::with_capacity_and_hasher(hosts().count(), Default::default());
+        unheld_hosts.extend(hosts().map(|(_, hash, _)| hash));
         for [a, b] in held {
             if unheld_services.is_empty() && unheld_hosts.is_empty() {
                 break;
