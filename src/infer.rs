@@ -80,13 +80,26 @@ pub fn max_timer_lateness(secs: f64) -> f64 {
 /// [`max_timer_lateness`] of a whole number of seconds, the same value
 /// without a float rounded per HZ: `secs × HZ` jiffies exactly. The
 /// setting inference asks it about a dozen times a keepalive timing (it
-/// was most of `verdict::judge`'s keepalive findings).
+/// was most of `verdict::judge`'s keepalive findings), so each HZ's
+/// lateness is read from [`LEVEL_LATENESS_S`], not divided out.
 fn max_whole_second_lateness(secs: u32) -> f64 {
-    KERNEL_HZ.iter().map(|&hz| lateness(hz, u64::from(secs) * u64::from(hz))).fold(0.0, f64::max)
+    KERNEL_HZ
+        .iter()
+        .zip(&LEVEL_LATENESS_S)
+        .map(|(&hz, by_level)| by_level[wheel_level(u64::from(secs) * u64::from(hz)) as usize])
+        .fold(0.0, f64::max)
 }
 
 /// The most a timer armed `delta` jiffies ahead fires late at `hz`.
 fn lateness(hz: u32, delta: u64) -> f64 {
+    let granularity = 1u64 << (wheel_level(delta) * LVL_CLK_SHIFT);
+    // One granularity of rounding up, plus the jiffy the timer is armed in.
+    (granularity + 1) as f64 / f64::from(hz)
+}
+
+/// The level of the timer wheel a timer armed `delta` jiffies ahead is filed in.
+#[inline]
+fn wheel_level(delta: u64) -> u32 {
     // calc_wheel_index() files the timer in the first level whose range
     // holds it: level L holds delta < LVL_START(L + 1) = (LVL_SIZE - 1) <<
     // (L × LVL_CLK_SHIFT), i.e. delta / (LVL_SIZE - 1) < 2^(L × 3), the
@@ -94,11 +107,26 @@ fn lateness(hz: u32, delta: u64) -> f64 {
     // every longer timer is filed there (clamped to WHEEL_TIMEOUT_MAX), so
     // no granularity is coarser than that level's.
     let bits = u64::BITS - (delta / (LVL_SIZE - 1)).leading_zeros();
-    let level = bits.div_ceil(LVL_CLK_SHIFT).min(LVL_DEPTH - 1);
-    let granularity = 1u64 << (level * LVL_CLK_SHIFT);
-    // One granularity of rounding up, plus the jiffy the timer is armed in.
-    (granularity + 1) as f64 / f64::from(hz)
+    bits.div_ceil(LVL_CLK_SHIFT).min(LVL_DEPTH - 1)
 }
+
+/// [`lateness`] by HZ (as [`KERNEL_HZ`] lists them) and wheel level,
+/// worked out once by the same division (so the same `f64`): the setting
+/// inference divided four times for each whole second it tried.
+const LEVEL_LATENESS_S: [[f64; LVL_DEPTH as usize]; KERNEL_HZ.len()] = {
+    let mut table = [[0.0; LVL_DEPTH as usize]; KERNEL_HZ.len()];
+    let mut hz = 0;
+    while hz < KERNEL_HZ.len() {
+        let mut level = 0;
+        while level < LVL_DEPTH {
+            let granularity = 1u64 << (level * LVL_CLK_SHIFT);
+            table[hz][level as usize] = (granularity + 1) as f64 / KERNEL_HZ[hz] as f64;
+            level += 1;
+        }
+        hz += 1;
+    }
+    table
+};
 
 /// A timer setting inferred from observations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -244,6 +272,32 @@ mod tests {
         }
         // HZ=250: a 2 s timer is in level 1 (granularity 8 jiffies = 32 ms).
         assert!(max_timer_lateness(2.0) >= 0.032);
+    }
+
+    #[test]
+    fn the_lateness_table_is_the_kernel_arithmetic() {
+        // HZ=1000, 64 s = 64,000 jiffies: 64,000 / 63 = 1,015, 10 bits,
+        // level 4 (calc_wheel_index: LVL_START(4) = 63 << 9 = 32,256 <=
+        // delta < LVL_START(5) = 258,048), granularity 8^4 = 4,096 jiffies.
+        assert_eq!(wheel_level(64_000), 4);
+        assert_eq!(LEVEL_LATENESS_S[3][4], 4_097.0 / 1_000.0);
+        // Level 0 (delta < 63): granularity 1, the jiffy armed in as well.
+        assert_eq!(wheel_level(62), 0);
+        assert_eq!(LEVEL_LATENESS_S[0][0], 2.0 / 100.0);
+        // Past the last level's start, the last level.
+        assert_eq!(wheel_level(u64::MAX), LVL_DEPTH - 1);
+        for (i, &hz) in KERNEL_HZ.iter().enumerate() {
+            for level in 0..LVL_DEPTH {
+                let delta = (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT);
+                for delta in [delta - 1, delta, delta + 1] {
+                    assert_eq!(
+                        LEVEL_LATENESS_S[i][wheel_level(delta) as usize],
+                        lateness(hz, delta),
+                        "{delta} at {hz}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl<'s> Judge<'s> {
         if let Some(r) = verdict.reset() {
             *self.summary.by_reset_cause.entry(r.cause).or_default() += 1;
         }
-        for k in verdict.keepalive() {
+        for k in verdict.keepalive_any_order() {
             self.summary.keepalive_probes += u64::from(k.probes_sent);
             self.summary.keepalive_probes_answered += u64::from(k.probes_answered);
         }

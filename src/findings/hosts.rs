@@ -120,6 +120,23 @@ impl Aggregate {
     }
 }
 
+/// Files a prober's keepalive finding with its groups: the first group
+/// that one setting still explains takes it; a connection no group fits
+/// starts a group of its own.
+fn place(groups: &mut Vec<Aggregate>, k: &KeepaliveFinding) {
+    if let Some((i, merged)) = groups.iter().enumerate().find_map(|(i, g)| g.with(k).map(|merged| (i, merged))) {
+        groups[i] = merged;
+    } else if let Some(own) = Aggregate::default().with(k) {
+        groups.push(own);
+    } else if let Some(unexplained) = groups.iter_mut().find(|g| g.unexplained) {
+        unexplained.count(k);
+    } else {
+        let mut unexplained = Aggregate { unexplained: true, ..Aggregate::default() };
+        unexplained.count(k);
+        groups.push(unexplained);
+    }
+}
+
 /// Collects keepalive findings across connections.
 #[derive(Default)]
 pub struct HostAggregator {
@@ -129,28 +146,30 @@ pub struct HostAggregator {
 
 impl HostAggregator {
     pub fn add(&mut self, conn: &Connection, verdict: &Judgement) {
-        for k in verdict.keepalive() {
+        // Each prober has its own entry: the order of the sides is no matter.
+        for k in verdict.keepalive_any_order() {
             let addr = conn.side(k.prober).addr();
             let prober = match k.prober {
                 Side::Server => Prober::Server(addr),
                 Side::Client => Prober::Client(addr.ip()),
             };
-            let groups = self.hosts.entry(prober).or_default();
-            // The first group that one setting still explains takes it; a
-            // connection no group fits starts a group of its own.
-            if let Some((i, merged)) = groups.iter().enumerate().find_map(|(i, g)| g.with(k).map(|merged| (i, merged)))
-            {
-                groups[i] = merged;
-            } else if let Some(own) = Aggregate::default().with(k) {
-                groups.push(own);
-            } else if let Some(unexplained) = groups.iter_mut().find(|g| g.unexplained) {
-                unexplained.count(k);
-            } else {
-                let mut unexplained = Aggregate { unexplained: true, ..Aggregate::default() };
-                unexplained.count(k);
-                groups.push(unexplained);
+            // Looked up by reference, as the path finding's entries
+            // (`PathAggregator::add`): most probers have theirs already.
+            match self.hosts.get_mut(&prober) {
+                Some(groups) => place(groups, k),
+                None => place(self.new_prober(prober), k),
             }
         }
+    }
+
+    /// The groups of a prober not seen before. Out of line: inlined, the
+    /// move of the key into the table was made ready on the common path
+    /// too, with loads that wait for the key's narrower stores (as in
+    /// `PathAggregator::add`).
+    #[cold]
+    #[inline(never)]
+    fn new_prober(&mut self, prober: Prober) -> &mut Vec<Aggregate> {
+        self.hosts.entry(prober).or_default()
     }
 
     /// One finding per prober (and per group, when no single setting fits), in order of prober.
