@@ -1120,7 +1120,7 @@ pub struct FlowTable {
     flows: store::Store,
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
-    finished_queue: VecDeque<(Slot, u64)>,
+    finished_queue: VecDeque<FinishedEntry>,
     /// The [`Unreplied`] connections, one queue per kind (indexed by it).
     unreplied: [IdleQueue; 2],
     /// Handed out early because more than [`MAX_UNREPLIED`] were held.
@@ -1172,6 +1172,28 @@ struct IdleQueue {
     queue: VecDeque<IdleEntry>,
     /// Connections of this kind held: one entry each, among stale entries.
     held: usize,
+}
+
+/// A finished connection waiting out its linger time: 12 bytes where a
+/// `(Slot, u64)` took 16 with padding (the queue holds one for each
+/// connection that finished within the linger time, and memory grows with
+/// the connections open at once, issue 14). The id is whole, not its low
+/// 32 bits: a slot's later connection must never be taken for this one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FinishedEntry {
+    slot: Slot,
+    id_low: u32,
+    id_high: u32,
+}
+
+impl FinishedEntry {
+    fn new(slot: Slot, id: u64) -> FinishedEntry {
+        FinishedEntry { slot, id_low: id as u32, id_high: (id >> 32) as u32 }
+    }
+
+    fn id(&self) -> u64 {
+        (u64::from(self.id_high) << 32) | u64::from(self.id_low)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -1267,7 +1289,7 @@ impl FlowTable {
             );
         }
         if !was_finished && conn.is_finished() {
-            self.finished_queue.push_back((slot, conn.id()));
+            self.finished_queue.push_back(FinishedEntry::new(slot, conn.id()));
         }
         let observed = Observed { class, changes: changes(before, was_finished, conn, from, seg) };
         let is = conn.unreplied();
@@ -1354,7 +1376,8 @@ impl FlowTable {
         // that lingers longer (an unacknowledged FIN being retransmitted)
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
-            let Some(&(slot, id)) = self.finished_queue.front() else { break };
+            let Some(&entry) = self.finished_queue.front() else { break };
+            let (slot, id) = (entry.slot, entry.id());
             let Some(conn) = self.flows.get(slot).filter(|c| c.id() == id && c.is_finished()) else {
                 // Replaced by a new connection on the same 4-tuple, which
                 // handed the old one out already; or no longer finished (its
