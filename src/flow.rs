@@ -703,11 +703,21 @@ pub struct IgnoredReset {
 pub struct ResetMark {
     pub at: PacketRef,
     pub ttl: u8,
-    /// The RST's IPv4 identification, sequence and acknowledgment numbers
-    /// (None: no ACK flag).
+    /// The RST's IPv4 identification and sequence number; its
+    /// acknowledgment number is [`ResetMark::ack`].
     pub ip_id: Option<u16>,
     pub seq: SeqNumber,
-    pub ack: Option<SeqNumber>,
+    /// The RST's acknowledgment number, if it has the ACK flag
+    /// ([`ResetMark::ack`]), and the peer's SYN's sequence number, if it
+    /// was seen ([`ResetMark::peer_syn_seq`]): each a number and a flag
+    /// where an `Option<SeqNumber>` took 8 bytes, so that the mark is 120
+    /// bytes, a 128-byte block of glibc's malloc where 144 took 160 (a
+    /// side that sent a RST keeps it while the table holds the
+    /// connection, issue 14; see `a_reset_mark_takes_a_128_byte_block`).
+    pub(crate) ack_number: SeqNumber,
+    pub(crate) has_ack: bool,
+    pub(crate) peer_syn_number: SeqNumber,
+    pub(crate) has_peer_syn: bool,
     /// The sender's genuine packet nearest before the RST: its TTL and IP
     /// ID (None: the RST was the sender's first packet).
     pub sender_ttl_before: Option<u8>,
@@ -715,12 +725,10 @@ pub struct ResetMark {
     /// The IP ID of the peer's latest packet before the RST (an injector
     /// that copies the packet it reacts to copies that).
     pub peer_ip_id_before: Option<u16>,
-    /// The peer's SYN: the RST's acknowledgment number, if it answered it, is one past.
-    pub peer_syn_seq: Option<SeqNumber>,
     /// The last data each side had sent before the RST (later data cannot
     /// be what the RST's sender left unread).
-    pub peer_payload_before: Option<PacketRef>,
-    pub sender_payload_before: Option<PacketRef>,
+    pub peer_payload_before: MaybePacket,
+    pub sender_payload_before: MaybePacket,
     pub has_timestamp: bool,
     /// Silence before the RST or before the packet it answered, whichever was longer (s).
     pub idle_before_s: f64,
@@ -736,6 +744,19 @@ pub struct ResetMark {
     /// It acknowledges less than the peer had sent by then: the peer's
     /// later data was still on its way to the RST's sender.
     pub peer_data_in_flight: bool,
+}
+
+impl ResetMark {
+    /// The RST's acknowledgment number (None: no ACK flag).
+    pub fn ack(&self) -> Option<SeqNumber> {
+        self.has_ack.then_some(self.ack_number)
+    }
+
+    /// The peer's SYN's sequence number: the RST's acknowledgment number,
+    /// if it answered the SYN, is one past (None: no SYN of the peer seen).
+    pub fn peer_syn_seq(&self) -> Option<SeqNumber> {
+        self.has_peer_syn.then_some(self.peer_syn_number)
+    }
 }
 
 /// A SYN that retries, with the same initial sequence number, the client's
@@ -1120,7 +1141,7 @@ pub struct FlowTable {
     flows: store::Store,
     next_id: u64,
     /// Finished connections in the order they finished, waiting out their linger time.
-    finished_queue: VecDeque<(Slot, u64)>,
+    finished_queue: VecDeque<FinishedEntry>,
     /// The [`Unreplied`] connections, one queue per kind (indexed by it).
     unreplied: [IdleQueue; 2],
     /// Handed out early because more than [`MAX_UNREPLIED`] were held.
@@ -1172,6 +1193,28 @@ struct IdleQueue {
     queue: VecDeque<IdleEntry>,
     /// Connections of this kind held: one entry each, among stale entries.
     held: usize,
+}
+
+/// A finished connection waiting out its linger time: 12 bytes where a
+/// `(Slot, u64)` took 16 with padding (the queue holds one for each
+/// connection that finished within the linger time, and memory grows with
+/// the connections open at once, issue 14). The id is whole, not its low
+/// 32 bits: a slot's later connection must never be taken for this one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FinishedEntry {
+    slot: Slot,
+    id_low: u32,
+    id_high: u32,
+}
+
+impl FinishedEntry {
+    fn new(slot: Slot, id: u64) -> FinishedEntry {
+        FinishedEntry { slot, id_low: id as u32, id_high: (id >> 32) as u32 }
+    }
+
+    fn id(&self) -> u64 {
+        (u64::from(self.id_high) << 32) | u64::from(self.id_low)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -1267,7 +1310,7 @@ impl FlowTable {
             );
         }
         if !was_finished && conn.is_finished() {
-            self.finished_queue.push_back((slot, conn.id()));
+            self.finished_queue.push_back(FinishedEntry::new(slot, conn.id()));
         }
         let observed = Observed { class, changes: changes(before, was_finished, conn, from, seg) };
         let is = conn.unreplied();
@@ -1354,7 +1397,8 @@ impl FlowTable {
         // that lingers longer (an unacknowledged FIN being retransmitted)
         // goes to the back, so it does not hold the others back.
         for _ in 0..self.finished_queue.len() {
-            let Some(&(slot, id)) = self.finished_queue.front() else { break };
+            let Some(&entry) = self.finished_queue.front() else { break };
+            let (slot, id) = (entry.slot, entry.id());
             let Some(conn) = self.flows.get(slot).filter(|c| c.id() == id && c.is_finished()) else {
                 // Replaced by a new connection on the same 4-tuple, which
                 // handed the old one out already; or no longer finished (its
@@ -2002,18 +2046,23 @@ fn apply(
         o.put_fin_first(side, now);
     }
     if seg.flags.rst() && me.reset().is_none() {
+        let peer_syn_seq = peer.seq.isn().filter(|_| o.early(&peer.syn).is_some());
         let reset = Box::new(ResetMark {
             at,
             ttl: seg.ttl,
             ip_id: seg.ip_id,
             seq: seg.seq,
-            ack: seg.flags.ack().then_some(seg.ack),
+            // A number that is not there is 0, so that marks compare as
+            // their `Option`s did.
+            ack_number: if seg.flags.ack() { seg.ack } else { SeqNumber::default() },
+            has_ack: seg.flags.ack(),
             sender_ttl_before: me.last_ttl(),
             sender_ip_id_before: me.last_ip_id(),
             peer_ip_id_before: peer.last_ip_id(),
-            peer_syn_seq: peer.seq.isn().filter(|_| o.early(&peer.syn).is_some()),
-            peer_payload_before: o.get(&peer.last_payload),
-            sender_payload_before: o.get(&me.last_payload),
+            peer_syn_number: peer_syn_seq.unwrap_or_default(),
+            has_peer_syn: peer_syn_seq.is_some(),
+            peer_payload_before: o.get(&peer.last_payload).into(),
+            sender_payload_before: o.get(&me.last_payload).into(),
             has_timestamp: seg.has_timestamp,
             idle_before_s: arrival.before_last.max(arrival.before_previous),
             follows: arrival.previous,

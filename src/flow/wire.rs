@@ -95,7 +95,7 @@ impl Wire {
 
     /// The slot of the connection between the client and the server, if
     /// the table holds it.
-    fn slot(&self) -> Option<super::Slot> {
+    pub(super) fn slot(&self) -> Option<super::Slot> {
         self.table.flows.find(&Self::any_segment()).map(|(slot, _)| slot)
     }
 

@@ -147,7 +147,7 @@ pub fn injected_reset(sender: Side, ignored: &IgnoredReset) -> InjectedReset {
     {
         signs.push(ForgerySign::IpIdOutOfSequence);
     }
-    if rst.ack.is_some() && rst.ack == rst.peer_syn_seq {
+    if rst.ack().is_some() && rst.ack() == rst.peer_syn_seq() {
         signs.push(ForgerySign::AckIsSynSequence);
     }
     InjectedReset {
@@ -198,8 +198,8 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
         host_hops: None,
         confidence: None,
         signs: Vec::new(),
-        peer_data_before: rst.peer_payload_before,
-        own_data_before: rst.sender_payload_before,
+        peer_data_before: rst.peer_payload_before.get(),
+        own_data_before: rst.sender_payload_before.get(),
         no_socket_reply: false,
         follows: rst.follows,
         peer_still_sending: rst.peer_data_in_flight,
@@ -249,7 +249,7 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // <SEQ=SEG.ACK><CTL=RST>, no ACK flag (RFC 9293 §3.10.7.1), and its
     // IP ID has nothing to do with the lost socket's (zeek
     // rst-inject-rae.pcap: RST,ACK 7 with IP ID 0x8014 after 6's 0x8013).
-    let from_the_live_connection = rst.ack.is_some()
+    let from_the_live_connection = rst.ack().is_some()
         && matches!((rst.ip_id, rst.sender_ip_id_before),
             (Some(id), Some(before)) if id != 0 && before != 0 && id.wrapping_sub(before) <= IP_ID_STEP_MAX);
     // And a stateless RST answers something: the peer's packet just before
@@ -299,9 +299,10 @@ pub fn reset_finding(sender: Side, rst: &ResetMark, me: &Marks, peer: &Marks, an
     // RST,ACK 0.3 ms after that, and the logon retried on a new connection
     // 19 ms later). A server's RST after a client's data is the other way
     // round: a new request it did not read (nDPI rtsp.pcap, 381 and 388).
-    let unread = rst.peer_payload_before.filter(|p| rst.sender_payload_before.is_none_or(|m| m.frame < p.frame));
+    let (peer_payload_before, sender_payload_before) = (rst.peer_payload_before.get(), rst.sender_payload_before.get());
+    let unread = peer_payload_before.filter(|p| sender_payload_before.is_none_or(|m| m.frame < p.frame));
     let answer_to_own = sender == Side::Client
-        && matches!((unread, rst.sender_payload_before),
+        && matches!((unread, sender_payload_before),
             (Some(answer), Some(request)) if answer.ts.secs_since(request.ts) <= ANSWER_WITHIN_S);
     if let Some(data) = unread
         && me.fin.is_none()
